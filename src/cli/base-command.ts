@@ -1,0 +1,51 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {colorEnabled, configureColor} from './color.js'
+import {createProgress, type Progress} from './progress.js'
+import {describeSystemError, HybridizeError} from '../errors.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+/**
+ * Every hybridize command: `--json` output, `--quiet`, `--debug`, colour rules, and errors printed
+ * as one line on stderr with a non-zero exit (the stack only under --debug).
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    quiet: Flags.boolean({char: 'q', description: 'Print no progress or status lines on stderr.', helpGroup: 'GLOBAL'}),
+    debug: Flags.boolean({description: 'Print stack traces and internal details on errors.', helpGroup: 'GLOBAL'}),
+    'no-color': Flags.boolean({description: 'Do not colour output (NO_COLOR is honoured too).', helpGroup: 'GLOBAL'}),
+  }
+
+  protected progress!: Progress
+
+  override async init(): Promise<void> {
+    await super.init()
+    configureColor(!this.argv.includes('--no-color') && colorEnabled())
+    const silent = this.argv.includes('--quiet') || this.argv.includes('-q') || this.jsonEnabled()
+    this.progress = createProgress({quiet: silent})
+  }
+
+  /** A status line on stderr (silent under --quiet and --json). */
+  protected status(text: string): void {
+    this.progress.info(text)
+  }
+
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (err.oclif?.exit === 0) return
+    if (this.argv.includes('--debug')) throw err
+    const message = oneLine(describeSystemError(err) ?? err.message)
+    const exitCode = err instanceof HybridizeError ? err.exitCode : (err.oclif?.exit ?? err.exitCode ?? 1)
+    if (this.jsonEnabled()) {
+      this.logJson({error: {message, code: (err as HybridizeError).code ?? 'E_UNKNOWN'}})
+    }
+    process.stderr.write(`hybridize: error: ${message}\n`)
+    process.exitCode = exitCode
+    return this.exit(exitCode)
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim()
+}

@@ -1,0 +1,57 @@
+import type {Kernel} from './kernel.js'
+import {pendingGpu} from './pending.js'
+
+/**
+ * Batched matmul with optional transposes, broadcast of B over the batch, and a bias row.
+ *   A: [batch, M, K]  (transA: [batch, K, M])
+ *   B: [batch|1, K, N] (transB: [batch|1, N, K])
+ *   bias: [N]           (only when `bias`)
+ *   C: [batch, M, N]
+ * `linear(x, W, b)` is M = tokens, transB (W is [out, in] as PyTorch stores it), bias.
+ */
+export interface MatmulParams {
+  batch: number
+  m: number
+  n: number
+  k: number
+  transA: boolean
+  transB: boolean
+  /** B has one matrix shared by every batch entry. */
+  broadcastB: boolean
+  bias: boolean
+}
+
+export function matmulCpu(p: MatmulParams, inputs: ArrayLike<number>[], outputs: Float32Array[]): void {
+  const [a, b, bias] = inputs
+  const c = outputs[0]
+  const {m, n, k} = p
+  for (let z = 0; z < p.batch; z++) {
+    const aOff = z * m * k
+    const bOff = p.broadcastB ? 0 : z * k * n
+    const cOff = z * m * n
+    // Strides let one loop serve all four transpose cases: A[i, kk] and B[kk, j].
+    const aRow = p.transA ? 1 : k
+    const aCol = p.transA ? m : 1
+    const bRow = p.transB ? 1 : n
+    const bCol = p.transB ? k : 1
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0
+        let ai = aOff + i * aRow
+        let bj = bOff + j * bCol
+        for (let kk = 0; kk < k; kk++) {
+          acc += a[ai] * b[bj]
+          ai += aCol
+          bj += bRow
+        }
+        c[cOff + i * n + j] = p.bias ? acc + bias[j] : acc
+      }
+    }
+  }
+}
+
+export const matmul: Kernel<MatmulParams> = {
+  name: 'matmul',
+  cpu: (p, inputs, outputs) => matmulCpu(p, inputs, outputs as Float32Array[]),
+  gpu: pendingGpu('matmul'),
+}
