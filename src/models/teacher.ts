@@ -1,0 +1,121 @@
+import type {Backend} from '../backend/backend.js'
+import {add, attention, embedding, geluNew, layernorm, linear, rmsnorm, rope, swiglu} from '../engine/ops.js'
+import {fromArray, type Tensor} from '../engine/tensor.js'
+import {ShapeError} from '../errors.js'
+import type {TeacherConfig} from './config.js'
+import {inverseFrequencies, ropeTables} from './rope-tables.js'
+import {attentionNames} from './teacher-weights.js'
+
+/**
+ * The teacher forward pass, written once over tensor ops so it runs on every backend.
+ * Llama: h += attn(rmsnorm(h)); h += mlp(rmsnorm(h)).
+ * Phi:   x = layernorm(h); h += attn(x) + mlp(x)       (parallel attention and MLP)
+ * Letters: B batch, T time, C hidden, V vocab, Hq/Hkv heads, D head dim.
+ */
+export interface ForwardOptions {
+  /** Return hidden_states.i: the input of layer i, and after the last layer the final-normed state. */
+  hiddenStates?: boolean
+  /** Return each layer's attention probabilities [B, Hq, T, T]. */
+  attentions?: boolean
+  /** Per layer, [Hq] multipliers on each head's output (0 ablates a head). */
+  headMasks?: (Tensor | undefined)[]
+}
+
+export interface ForwardOutput {
+  logits: Tensor
+  hiddenStates?: Tensor[]
+  attentions?: Tensor[]
+}
+
+export class TeacherModel {
+  private readonly invFreq: Float64Array
+
+  constructor(
+    readonly config: TeacherConfig,
+    /** Weights by their transformers names; `lm_head.weight` is the embedding when tied. */
+    readonly weights: Map<string, Tensor>,
+    readonly backend: Backend,
+  ) {
+    this.invFreq = inverseFrequencies(config.ropeTheta, config.rotaryDim, config.ropeScaling)
+  }
+
+  weight(name: string): Tensor {
+    const t = this.weights.get(name)
+    if (!t) throw new ShapeError(`the model has no tensor ${name}`)
+    return t
+  }
+
+  optionalWeight(name: string): Tensor | undefined {
+    return this.weights.get(name)
+  }
+
+  get lmHead(): Tensor {
+    return this.weights.get('lm_head.weight') ?? this.weight('model.embed_tokens.weight')
+  }
+
+  /** ids: [B, T] int32 -> logits [B, T, V]. */
+  forward(ids: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+    if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
+    const [, T] = ids.shape
+    const cfg = this.config
+    const tables = ropeTables(this.invFreq, 0, T)
+    const cos = fromArray(this.backend, tables.cos, [T, cfg.rotaryDim / 2])
+    const sin = fromArray(this.backend, tables.sin, [T, cfg.rotaryDim / 2])
+    const hiddenStates: Tensor[] = []
+    const attentions: Tensor[] = []
+    let h = embedding(ids, this.weight('model.embed_tokens.weight'))
+    for (let l = 0; l < cfg.numLayers; l++) {
+      if (opts.hiddenStates) hiddenStates.push(h)
+      const block = cfg.family === 'llama' ? this.llamaBlock(l, h, cos, sin, opts) : this.phiBlock(l, h, cos, sin, opts)
+      if (block.probs) attentions.push(block.probs)
+      h = block.out
+    }
+    h = this.finalNorm(h)
+    if (opts.hiddenStates) hiddenStates.push(h)
+    const logits = linear(h, this.lmHead, this.optionalWeight('lm_head.bias'))
+    return {logits, hiddenStates: opts.hiddenStates ? hiddenStates : undefined, attentions: opts.attentions ? attentions : undefined}
+  }
+
+  finalNorm(h: Tensor): Tensor {
+    const eps = this.config.normEps
+    return this.config.family === 'llama'
+      ? rmsnorm(h, this.weight('model.norm.weight'), eps)
+      : layernorm(h, this.weight('model.final_layernorm.weight'), this.weight('model.final_layernorm.bias'), eps)
+  }
+
+  private llamaBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions): {out: Tensor; probs?: Tensor} {
+    const p = `model.layers.${l}.`
+    const eps = this.config.normEps
+    const attn = this.selfAttention(l, rmsnorm(h, this.weight(p + 'input_layernorm.weight'), eps), cos, sin, opts)
+    const mid = add(h, attn.out)
+    const x = rmsnorm(mid, this.weight(p + 'post_attention_layernorm.weight'), eps)
+    const gate = linear(x, this.weight(p + 'mlp.gate_proj.weight'), this.optionalWeight(p + 'mlp.gate_proj.bias'))
+    const up = linear(x, this.weight(p + 'mlp.up_proj.weight'), this.optionalWeight(p + 'mlp.up_proj.bias'))
+    const down = linear(swiglu(gate, up), this.weight(p + 'mlp.down_proj.weight'), this.optionalWeight(p + 'mlp.down_proj.bias'))
+    return {out: add(mid, down), probs: attn.probs}
+  }
+
+  private phiBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions): {out: Tensor; probs?: Tensor} {
+    const p = `model.layers.${l}.`
+    const x = layernorm(h, this.weight(p + 'input_layernorm.weight'), this.weight(p + 'input_layernorm.bias'), this.config.normEps)
+    const attn = this.selfAttention(l, x, cos, sin, opts)
+    const fc1 = linear(x, this.weight(p + 'mlp.fc1.weight'), this.weight(p + 'mlp.fc1.bias'))
+    const mlp = linear(geluNew(fc1), this.weight(p + 'mlp.fc2.weight'), this.weight(p + 'mlp.fc2.bias'))
+    return {out: add(add(h, attn.out), mlp), probs: attn.probs}
+  }
+
+  /** x [B, T, C] -> o_proj(attention(rope(q), rope(k), v)) [B, T, C]. */
+  selfAttention(l: number, x: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions): {out: Tensor; probs?: Tensor} {
+    const {numHeads: Hq, numKvHeads: Hkv, headDim: D, rotaryDim} = this.config
+    const [B, T] = x.shape
+    const n = attentionNames(this.config, l)
+    const proj = (name: string, heads: number): Tensor =>
+      linear(x, this.weight(name + '.weight'), this.optionalWeight(name + '.bias')).reshape([B, T, heads, D])
+    const q = rope(proj(n.q, Hq), cos, sin, rotaryDim)
+    const k = rope(proj(n.k, Hkv), cos, sin, rotaryDim)
+    const v = proj(n.v, Hkv)
+    const {out, probs} = attention(q, k, v, {headMask: opts.headMasks?.[l], returnProbs: opts.attentions})
+    const o = linear(out.reshape([B, T, Hq * D]), this.weight(n.o + '.weight'), this.optionalWeight(n.o + '.bias'))
+    return {out: o, probs}
+  }
+}

@@ -1,0 +1,50 @@
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {Tokenizer} from '@huggingface/tokenizers'
+import {FormatError, HybridizeError} from '../errors.js'
+
+/**
+ * A model folder's tokenizer: `tokenizer.json` plus `tokenizer_config.json`, as transformers saves
+ * them, run by @huggingface/tokenizers (pure JS, no I/O of its own, so offline by construction).
+ */
+export interface TextTokenizer {
+  encode(text: string, options?: {addSpecialTokens?: boolean}): number[]
+  decode(ids: number[], options?: {skipSpecialTokens?: boolean}): string
+  tokenToId(token: string): number | undefined
+  readonly vocabSize: number
+}
+
+export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
+  const tokenizerJson = await readJson(join(folder, 'tokenizer.json'), true)
+  const config = (await readJson(join(folder, 'tokenizer_config.json'), false)) ?? {}
+  let tok: Tokenizer
+  try {
+    tok = new Tokenizer(tokenizerJson!, config)
+  } catch (err) {
+    throw new FormatError(`${join(folder, 'tokenizer.json')}: not a tokenizer this version understands (${(err as Error).message})`)
+  }
+  return {
+    encode: (text, options = {}) => tok.encode(text, {add_special_tokens: options.addSpecialTokens ?? true}).ids,
+    decode: (ids, options = {}) => tok.decode(ids, {skip_special_tokens: options.skipSpecialTokens ?? false}),
+    tokenToId: (token) => tok.token_to_id(token),
+    vocabSize: tok.get_vocab(true).size,
+  }
+}
+
+async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new HybridizeError(`${path} is missing: the model folder has no tokenizer (use --input with token ids instead of --text)`, {code: 'E_NO_TOKENIZER'})
+    }
+    throw err
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    throw new FormatError(`${path} is not valid JSON`)
+  }
+}
