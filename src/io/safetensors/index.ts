@@ -1,0 +1,6 @@
+export {DTYPES, arrayTypeFor, bytesPerElement, decode, isDtype, isFloatDtype, type Dtype, type TensorArray} from './dtypes.js'
+export {MAX_HEADER_BYTES, type TensorEntry, type TensorInfo} from './header.js'
+export {SafetensorsFile, type TensorData} from './reader.js'
+export {Checkpoint, openCheckpoint} from './checkpoint.js'
+export {INDEX_FILE, SINGLE_FILE, shardFileName} from './sharded.js'
+export {DEFAULT_MAX_SHARD_BYTES, writeCheckpoint, writeSafetensors, type TensorToWrite, type WrittenCheckpoint} from './writer.js'
