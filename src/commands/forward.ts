@@ -1,0 +1,100 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {deviceFlag} from '../cli/device-flag.js'
+import type {Backend} from '../backend/backend.js'
+import {createBackend} from '../backend/device.js'
+import {ShapeError} from '../errors.js'
+import {resolveModel} from '../hub/cache.js'
+import {SafetensorsFile} from '../io/safetensors/reader.js'
+import {writeSafetensors, type TensorToWrite} from '../io/safetensors/writer.js'
+import {loadTeacher} from '../models/load.js'
+import type {TeacherModel} from '../models/teacher.js'
+import {forwardIds, topTokens} from '../models/run-forward.js'
+import {loadTokenizer} from '../tokenizer/load.js'
+
+interface ForwardFileResult {
+  output: string
+  logits: number[]
+  hiddenStates: number
+}
+
+interface ForwardTextResult {
+  tokens: number[]
+  next: {id: number; token: string; prob: number; logit: number}[]
+}
+
+export default class Forward extends BaseCommand {
+  static override summary = 'Run a model forward: logits and hidden states, or the next tokens of a text.'
+
+  static override description = `With --input, reads input_ids ([batch, seq], int32 or int64) from a safetensors file and
+writes logits [batch, seq, vocab] and hidden_states.i (the input of decoder layer i; the last one after
+the final norm) to --output, named as transformers' output_hidden_states would be. With --text,
+tokenizes the text with the model's tokenizer and prints the most likely next tokens.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --text "The value of the key"',
+    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --input ids.safetensors --output out.safetensors',
+    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --text "Paris is the capital of" --top 10 --json',
+  ]
+
+  static override args = {
+    model: Args.string({required: true, description: 'Model folder, or org/name[@revision] in the Hugging Face cache.'}),
+  }
+
+  static override flags = {
+    input: Flags.file({description: 'safetensors file holding input_ids [batch, seq].', exclusive: ['text'], dependsOn: ['output']}),
+    output: Flags.string({description: 'safetensors file to write logits and hidden_states.i to (written atomically).'}),
+    text: Flags.string({description: 'Text to tokenize; prints the most likely next tokens.', exclusive: ['input']}),
+    top: Flags.integer({description: 'How many next tokens to print with --text.', default: 10, min: 1}),
+    device: deviceFlag,
+  }
+
+  async run(): Promise<ForwardFileResult | ForwardTextResult> {
+    const {args, flags} = await this.parse(Forward)
+    if (!flags.input && flags.text === undefined) this.error('give --input FILE --output FILE, or --text "..."', {exit: 2})
+    const folder = await resolveModel(args.model)
+    const backend = await createBackend(flags.device)
+    this.status(`device: ${backend.description}`)
+    try {
+      const model = await loadTeacher(folder, backend)
+      if (flags.text !== undefined) return await this.nextTokens(folder, flags.text, flags.top, model, backend)
+      return await this.forwardFile(flags.input!, flags.output!, model, backend)
+    } finally {
+      backend.destroy()
+    }
+  }
+
+  private async forwardFile(input: string, output: string, model: TeacherModel, backend: Backend): Promise<ForwardFileResult> {
+    const file = await SafetensorsFile.open(input)
+    let ids: Int32Array
+    let shape: readonly number[]
+    try {
+      if (!file.has('input_ids')) throw new ShapeError(`${input} has no tensor named input_ids`)
+      const t = await file.read('input_ids')
+      if (t.dtype !== 'I32' && t.dtype !== 'I64') throw new ShapeError(`${input}: input_ids must be I32 or I64, not ${t.dtype}`)
+      ids = t.data as Int32Array
+      shape = t.shape
+    } finally {
+      await file.close()
+    }
+    const result = await forwardIds(model, backend, ids, shape)
+    const tensors: TensorToWrite[] = [{name: 'logits', dtype: 'F32', shape: result.logits.shape, data: result.logits.data}]
+    result.hiddenStates.forEach((h, i) => tensors.push({name: `hidden_states.${i}`, dtype: 'F32', shape: h.shape, data: h.data}))
+    await writeSafetensors(output, tensors, {producer: 'hybridize forward'})
+    this.log(output)
+    return {output, logits: result.logits.shape, hiddenStates: result.hiddenStates.length}
+  }
+
+  private async nextTokens(folder: string, text: string, top: number, model: TeacherModel, backend: Backend): Promise<ForwardTextResult> {
+    const tokenizer = await loadTokenizer(folder)
+    const tokens = tokenizer.encode(text)
+    if (tokens.length === 0) this.error('the text tokenizes to no tokens', {exit: 2})
+    const result = await forwardIds(model, backend, Int32Array.from(tokens), [1, tokens.length])
+    const V = model.config.vocabSize
+    const next = topTokens(result.logits.data.subarray((tokens.length - 1) * V, tokens.length * V), top)
+      .map((t) => ({...t, token: tokenizer.decode([t.id])}))
+    const width = Math.max(...next.map((t) => JSON.stringify(t.token).length))
+    for (const t of next) this.log(`${JSON.stringify(t.token).padEnd(width)}  ${String(t.id).padStart(6)}  ${(t.prob * 100).toFixed(2).padStart(6)}%`)
+    return {tokens, next}
+  }
+}

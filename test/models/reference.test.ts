@@ -1,0 +1,45 @@
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {CpuBackend} from '../../src/backend/cpu.js'
+import {SafetensorsFile} from '../../src/io/safetensors/reader.js'
+import {loadTeacher} from '../../src/models/load.js'
+import {forwardIds} from '../../src/models/run-forward.js'
+import {relativeError} from '../helpers/compare.js'
+import {fixtureReference, sharedReference} from '../helpers/paths.js'
+
+/** Every reference folder: the two shared ones, and the project's own made with transformers. */
+const folders = [
+  join(sharedReference, 'llama-tiny'),
+  join(sharedReference, 'phi-tiny'),
+  ...['llama-rope-llama3', 'llama-tied-headdim', 'phi-partial04', 'llama-sharded-bf16'].map((n) => join(fixtureReference, n)),
+]
+
+async function readReference(folder: string) {
+  const file = await SafetensorsFile.open(join(folder, 'reference.safetensors'))
+  try {
+    const ids = await file.read('input_ids')
+    const logits = await file.readF32('logits')
+    const hidden: Float32Array[] = []
+    for (let i = 0; file.has(`hidden_states.${i}`); i++) hidden.push(await file.readF32(`hidden_states.${i}`))
+    return {ids: ids.data as Int32Array, shape: ids.shape, logits, hidden}
+  } finally {
+    await file.close()
+  }
+}
+
+describe('teacher forward on CPU reproduces transformers', () => {
+  for (const folder of folders) {
+    it.runIf(existsSync(folder) || folder.startsWith(sharedReference))(folder.split('/').slice(-1)[0], async () => {
+      const backend = new CpuBackend()
+      const model = await loadTeacher(folder, backend)
+      const ref = await readReference(folder)
+      const out = await forwardIds(model, backend, ref.ids, ref.shape)
+      expect(relativeError(out.logits.data, ref.logits)).toBeLessThan(1e-4)
+      expect(out.hiddenStates.length).toBe(ref.hidden.length)
+      out.hiddenStates.forEach((h, i) => {
+        expect(relativeError(h.data, ref.hidden[i]), `hidden_states.${i}`).toBeLessThan(1e-4)
+      })
+    })
+  }
+})
