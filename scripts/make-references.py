@@ -23,8 +23,8 @@ transformers 5.17). Through the device tool's `run`, from the repository root:
     tar cf $OUT/refs.tar fixtures/reference
 
 then, here: `tar xf <files_at>/refs.tar`. It takes about 20 s. Arguments: the output folder, then
-optionally fixture names to make only those. Exits non-zero if a fixture
-failed its checks (the others are still written).
+optionally fixture names to make only those. Exits non-zero if a fixture failed its checks (the others
+are still written).
 """
 
 import copy
