@@ -19,9 +19,10 @@ export async function removeTempDirs(): Promise<void> {
   await Promise.all(made.splice(0).map((dir) => rm(dir, {recursive: true, force: true})))
 }
 
-/** A safetensors file from an arbitrary header (object or raw JSON text) and data section. */
+/** A safetensors file from an arbitrary header (an object, JSON text or raw bytes) and data section. */
 export function rawSafetensors(header: unknown, data: Uint8Array | number = 0): Uint8Array {
-  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header))
+  const json = header instanceof Uint8Array ? header
+    : new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header))
   const bytes = typeof data === 'number' ? new Uint8Array(data) : data
   const out = new Uint8Array(8 + json.byteLength + bytes.byteLength)
   new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true)

@@ -77,15 +77,15 @@ export class Checkpoint {
     return this.info(name).shape
   }
 
-  read(name: string): Promise<TensorData> {
+  async read(name: string): Promise<TensorData> {
     return this.owner(name).read(name)
   }
 
-  readF32(name: string): Promise<Float32Array> {
+  async readF32(name: string): Promise<Float32Array> {
     return this.owner(name).readF32(name)
   }
 
-  readBytes(name: string): Promise<Uint8Array> {
+  async readBytes(name: string): Promise<Uint8Array> {
     return this.owner(name).readBytes(name)
   }
 

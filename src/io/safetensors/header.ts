@@ -45,9 +45,15 @@ export function parseHeaderLength(prefix: Uint8Array, fileSize: number, file: st
 
 /** Parse and validate the JSON header; `dataLength` is the file size minus 8 minus the header. */
 export function parseHeader(bytes: Uint8Array, dataLength: number, file: string): Header {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', {fatal: true}).decode(bytes)
+  } catch (err) {
+    throw new FormatError(`${file}: header is not valid UTF-8`, {cause: err})
+  }
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder('utf-8', {fatal: true}).decode(bytes))
+    json = JSON.parse(text)
   } catch (err) {
     throw new FormatError(`${file}: header is not valid JSON (${(err as Error).message})`, {cause: err})
   }
