@@ -34,9 +34,13 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (err.oclif?.exit === 0) return
-    if (this.argv.includes('--debug')) throw err
     const message = oneLine(describeSystemError(err) ?? err.message)
     const exitCode = err instanceof HybridizeError ? err.exitCode : (err.oclif?.exit ?? err.exitCode ?? 1)
+    if (this.argv.includes('--debug')) {
+      process.stderr.write(`${err.stack ?? message}\n`)
+      process.exitCode = exitCode
+      return this.exit(exitCode)
+    }
     if (this.jsonEnabled()) {
       this.logJson({error: {message, code: (err as HybridizeError).code ?? 'E_UNKNOWN'}})
     }

@@ -10,7 +10,7 @@ import {writeSafetensors, type TensorToWrite} from '../io/safetensors/writer.js'
 import {loadTeacher} from '../models/load.js'
 import type {TeacherModel} from '../models/teacher.js'
 import {forwardIds, topTokens} from '../models/run-forward.js'
-import {loadTokenizer} from '../tokenizer/load.js'
+import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 
 interface ForwardFileResult {
   output: string
@@ -53,31 +53,22 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     const {args, flags} = await this.parse(Forward)
     if (!flags.input && flags.text === undefined) this.error('give --input FILE --output FILE, or --text "..."', {exit: 2})
     const folder = await resolveModel(args.model)
+    // Read the cheap inputs first so bad input fails before any weights are loaded.
+    const input = flags.input ? await readInputIds(flags.input) : undefined
+    const tokenizer = flags.text === undefined ? undefined : await loadTokenizer(folder)
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)
     try {
       const model = await loadTeacher(folder, backend)
-      if (flags.text !== undefined) return await this.nextTokens(folder, flags.text, flags.top, model, backend)
-      return await this.forwardFile(flags.input!, flags.output!, model, backend)
+      if (tokenizer) return await this.nextTokens(tokenizer, flags.text!, flags.top, model, backend)
+      return await this.forwardFile(input!, flags.output!, model, backend)
     } finally {
       backend.destroy()
     }
   }
 
-  private async forwardFile(input: string, output: string, model: TeacherModel, backend: Backend): Promise<ForwardFileResult> {
-    const file = await SafetensorsFile.open(input)
-    let ids: Int32Array
-    let shape: readonly number[]
-    try {
-      if (!file.has('input_ids')) throw new ShapeError(`${input} has no tensor named input_ids`)
-      const t = await file.read('input_ids')
-      if (t.dtype !== 'I32' && t.dtype !== 'I64') throw new ShapeError(`${input}: input_ids must be I32 or I64, not ${t.dtype}`)
-      ids = t.data as Int32Array
-      shape = t.shape
-    } finally {
-      await file.close()
-    }
-    const result = await forwardIds(model, backend, ids, shape)
+  private async forwardFile(input: InputIds, output: string, model: TeacherModel, backend: Backend): Promise<ForwardFileResult> {
+    const result = await forwardIds(model, backend, input.ids, input.shape)
     const tensors: TensorToWrite[] = [{name: 'logits', dtype: 'F32', shape: result.logits.shape, data: result.logits.data}]
     result.hiddenStates.forEach((h, i) => tensors.push({name: `hidden_states.${i}`, dtype: 'F32', shape: h.shape, data: h.data}))
     await writeSafetensors(output, tensors, {producer: 'hybridize forward'})
@@ -85,8 +76,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     return {output, logits: result.logits.shape, hiddenStates: result.hiddenStates.length}
   }
 
-  private async nextTokens(folder: string, text: string, top: number, model: TeacherModel, backend: Backend): Promise<ForwardTextResult> {
-    const tokenizer = await loadTokenizer(folder)
+  private async nextTokens(tokenizer: TextTokenizer, text: string, top: number, model: TeacherModel, backend: Backend): Promise<ForwardTextResult> {
     const tokens = tokenizer.encode(text)
     if (tokens.length === 0) this.error('the text tokenizes to no tokens', {exit: 2})
     const result = await forwardIds(model, backend, Int32Array.from(tokens), [1, tokens.length])
@@ -96,5 +86,23 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     const width = Math.max(...next.map((t) => JSON.stringify(t.token).length))
     for (const t of next) this.log(`${JSON.stringify(t.token).padEnd(width)}  ${String(t.id).padStart(6)}  ${(t.prob * 100).toFixed(2).padStart(6)}%`)
     return {tokens, next}
+  }
+}
+
+interface InputIds {
+  ids: Int32Array
+  shape: readonly number[]
+}
+
+async function readInputIds(path: string): Promise<InputIds> {
+  const file = await SafetensorsFile.open(path)
+  try {
+    if (!file.has('input_ids')) throw new ShapeError(`${path} has no tensor named input_ids`)
+    const t = await file.read('input_ids')
+    if (t.dtype !== 'I32' && t.dtype !== 'I64') throw new ShapeError(`${path}: input_ids must be I32 or I64, not ${t.dtype}`)
+    if (t.shape.length !== 2) throw new ShapeError(`${path}: input_ids must have rank 2 [batch, seq], got shape [${t.shape}]`)
+    return {ids: t.data as Int32Array, shape: t.shape}
+  } finally {
+    await file.close()
   }
 }

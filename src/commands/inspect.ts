@@ -37,8 +37,14 @@ Hugging Face cache.`
       ['dtype', summary.dtypes.join(', ')],
       ['weights', formatBytes(summary.weightBytes)],
       ['tied embeddings', summary.tiedEmbeddings ? 'yes' : 'no'],
-      ['KV cache / token', `${formatBytes(summary.kvCacheBytesPerToken.checkpointDtype)} at ${summary.dtypes[0]}, ${formatBytes(summary.kvCacheBytesPerToken.f32)} at F32`],
+      ['KV cache / token', kvLine(summary)],
     ]))
     return summary
   }
+}
+
+function kvLine(s: ModelSummary): string {
+  const {checkpointDtype, f32} = s.kvCacheBytesPerToken
+  const main = `${formatBytes(checkpointDtype)} at ${s.dtypes[0]}`
+  return checkpointDtype === f32 ? main : `${main}, ${formatBytes(f32)} at F32 (as hybridize computes)`
 }
