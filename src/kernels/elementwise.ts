@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {pendingGpu} from './pending.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /** Activations and pointwise maps. gelu_new is the tanh approximation GPT-2 and Phi use. */
 export type UnaryOp = 'silu' | 'gelu_new' | 'softplus' | 'sigmoid' | 'exp' | 'tanh' | 'neg' | 'scale'
@@ -27,12 +27,49 @@ export function unaryScalar(op: UnaryOp, x: number, alpha = 1): number {
   }
 }
 
+/**
+ * WGSL helpers with the CPU's numerics: sigmoid without overflow on either side, tanh clamped
+ * where it is ±1 in f32 anyway (some drivers build it from exp and overflow), log1p accurate near 0.
+ */
+const SCALAR_FNS = `
+fn sigmoid_(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0 + e);
+}
+fn tanh_(x: f32) -> f32 { return tanh(clamp(x, -10.0, 10.0)); }
+fn log1p_(x: f32) -> f32 {
+  let v = 1.0 + x;
+  if (v == 1.0) { return x; }
+  return log(v) * (x / (v - 1.0));
+}`
+
+const UNARY_WGSL: Record<UnaryOp, string> = {
+  silu: 'x * sigmoid_(x)',
+  gelu_new: `0.5 * x * (1.0 + tanh_(${GELU_C} * (x + 0.044715 * x * x * x)))`,
+  softplus: 'select(log1p_(exp(x)), x, x > 20.0)',
+  sigmoid: 'sigmoid_(x)',
+  exp: 'exp(x)',
+  tanh: 'tanh_(x)',
+  neg: '-x',
+  scale: 'u.alpha * x',
+}
+
+const unaryUniforms = (p: UnaryParams): UniformFields => [['count', p.n], ['alpha', {f: p.alpha ?? 1}]]
+
 export const unary: Kernel<UnaryParams> = {
   name: 'unary',
   cpu: (p, [x], [y]) => {
     for (let i = 0; i < p.n; i++) y[i] = unaryScalar(p.op, x[i], p.alpha)
   },
-  gpu: pendingGpu('unary'),
+  gpu: {
+    key: (p) => p.op,
+    code: (p) => flatShader(
+      bindings(['xs: array<f32>'], ['ys: array<f32>'], unaryUniforms(p)) + SCALAR_FNS,
+      `  let x = xs[i];\n  ys[i] = ${UNARY_WGSL[p.op]};`,
+    ),
+    dispatch: (p) => flatDispatch(p.n, unaryUniforms(p)),
+  },
 }
 
 /**
@@ -47,6 +84,10 @@ export interface BinaryParams {
   bn: number
 }
 
+const BINARY_WGSL: Record<BinaryOp, string> = {add: '+', sub: '-', mul: '*'}
+
+const binaryUniforms = (p: BinaryParams): UniformFields => [['count', p.n], ['bn', p.bn]]
+
 export const binary: Kernel<BinaryParams> = {
   name: 'binary',
   cpu: (p, [a, b], [y]) => {
@@ -55,7 +96,14 @@ export const binary: Kernel<BinaryParams> = {
       y[i] = p.op === 'add' ? a[i] + bv : p.op === 'sub' ? a[i] - bv : a[i] * bv
     }
   },
-  gpu: pendingGpu('binary'),
+  gpu: {
+    key: (p) => p.op,
+    code: (p) => flatShader(
+      bindings(['a: array<f32>', 'b: array<f32>'], ['y: array<f32>'], binaryUniforms(p)),
+      `  y[i] = a[i] ${BINARY_WGSL[p.op]} b[i % u.bn];`,
+    ),
+    dispatch: (p) => flatDispatch(p.n, binaryUniforms(p)),
+  },
 }
 
 /** SwiGLU's gate: out = silu(gate) * up, fused so the MLP makes one pass. */
@@ -71,5 +119,12 @@ export const swiglu: Kernel<SwigluParams> = {
       y[i] = (g / (1 + Math.exp(-g))) * up[i]
     }
   },
-  gpu: pendingGpu('swiglu'),
+  gpu: {
+    key: () => '',
+    code: (p) => flatShader(
+      bindings(['gate: array<f32>', 'up: array<f32>'], ['y: array<f32>'], [['count', p.n]]) + SCALAR_FNS,
+      '  let g = gate[i];\n  y[i] = g * sigmoid_(g) * up[i];',
+    ),
+    dispatch: (p) => flatDispatch(p.n, [['count', p.n]]),
+  },
 }

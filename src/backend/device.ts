@@ -1,0 +1,115 @@
+import {existsSync} from 'node:fs'
+import {create} from 'webgpu'
+import type {Backend} from './backend.js'
+import {CpuBackend} from './cpu.js'
+import {WebGpuBackend} from './webgpu.js'
+import {HybridizeError} from '../errors.js'
+
+/**
+ * Picking the device: `--device auto|webgpu|cpu`. On Linux, Dawn is asked for a Vulkan adapter
+ * first (a real GPU) and then for its OpenGL ES backend, which Mesa's llvmpipe provides on
+ * machines without a GPU (CI): slow, but it runs the same WGSL.
+ * HYBRIDIZE_WEBGPU_BACKEND=vulkan|opengles forces one Dawn backend.
+ */
+export type DeviceChoice = 'auto' | 'webgpu' | 'cpu'
+
+type DawnBackend = 'vulkan' | 'opengles' | 'default'
+
+const DAWN_BACKENDS: Record<DawnBackend, {label: string; flags: string[]; featureLevel: 'core' | 'compatibility'}> = {
+  // f16 on NVIDIA is behind a Dawn toggle; allow_unsafe_apis exposes subgroup matrices.
+  vulkan: {label: 'Vulkan', flags: ['backend=vulkan', 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'], featureLevel: 'core'},
+  opengles: {label: 'OpenGL ES', flags: ['backend=opengles'], featureLevel: 'compatibility'},
+  default: {label: 'native', flags: [], featureLevel: 'core'},
+}
+
+/** Optional features requested when the adapter has them; kernels check `backend.features`. */
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query']
+
+const LIBVULKAN_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/lib/x86_64-linux-gnu']
+
+interface Found {
+  /** Dawn's instance: must outlive the device, or collecting it tears Dawn down under us. */
+  gpu: GPU
+  adapter: GPUAdapter
+  backend: DawnBackend
+  /** Why earlier backends were passed over. */
+  skipped: string[]
+}
+
+export async function createBackend(choice: DeviceChoice = 'auto', env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
+  if (choice === 'cpu') return new CpuBackend('cpu: --device cpu')
+  const found = await findAdapter(env)
+  if ('reason' in found) {
+    if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: no WebGPU adapter (${found.reason}); use --device cpu`)
+    return new CpuBackend(`cpu: no WebGPU adapter (${found.reason})`)
+  }
+  try {
+    return await openDevice(found, env)
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: could not open the WebGPU device (${reason})`, {cause: err})
+    return new CpuBackend(`cpu: the WebGPU device did not open (${reason})`)
+  }
+}
+
+function backendOrder(env: NodeJS.ProcessEnv): DawnBackend[] {
+  const forced = env.HYBRIDIZE_WEBGPU_BACKEND
+  if (forced) {
+    if (forced !== 'vulkan' && forced !== 'opengles') throw new HybridizeError(`HYBRIDIZE_WEBGPU_BACKEND must be vulkan or opengles, not '${forced}'`)
+    return [forced]
+  }
+  return process.platform === 'linux' ? ['vulkan', 'opengles'] : ['default']
+}
+
+async function findAdapter(env: NodeJS.ProcessEnv): Promise<Found | {reason: string}> {
+  const skipped: string[] = []
+  const forced = Boolean(env.HYBRIDIZE_WEBGPU_BACKEND)
+  for (const backend of backendOrder(env)) {
+    const {label, flags, featureLevel} = DAWN_BACKENDS[backend]
+    // Without the loader Dawn only prints a warning; skip the probe so stderr stays clean.
+    if (backend === 'vulkan' && !forced && !hasLibVulkan(env)) {
+      skipped.push(`${label}: libvulkan.so.1 not found`)
+      continue
+    }
+    if (backend === 'opengles') env.EGL_PLATFORM ??= 'surfaceless'
+    try {
+      const gpu = create(flags)
+      const adapter = await gpu.requestAdapter({featureLevel})
+      if (adapter) return {gpu, adapter, backend, skipped}
+      skipped.push(`${label}: no adapter`)
+    } catch (err) {
+      skipped.push(`${label}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  return {reason: skipped.join('; ')}
+}
+
+function hasLibVulkan(env: NodeJS.ProcessEnv): boolean {
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBVULKAN_DIRS]
+  return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`))
+}
+
+async function openDevice({gpu, adapter, backend, skipped}: Found, env: NodeJS.ProcessEnv): Promise<WebGpuBackend> {
+  const a = adapter.limits
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f))
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      // 256-thread workgroups (compatibility mode defaults to 128), workgroup memory for attention
+      // scores, up to 8 storage bindings (attention: 4 in, 2 out), and buffers as large as allowed.
+      maxComputeInvocationsPerWorkgroup: Math.min(256, a.maxComputeInvocationsPerWorkgroup),
+      maxComputeWorkgroupSizeX: Math.min(256, a.maxComputeWorkgroupSizeX),
+      maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+      maxStorageBuffersPerShaderStage: Math.min(8, a.maxStorageBuffersPerShaderStage),
+      maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+      maxBufferSize: a.maxBufferSize,
+    },
+  })
+  const granted = [...device.features].filter((f) => (WANTED_FEATURES as string[]).includes(f)).sort()
+  const {label, featureLevel} = DAWN_BACKENDS[backend]
+  const info = adapter.info
+  const name = info.device || info.description || info.vendor || 'unknown adapter'
+  const why = env.HYBRIDIZE_WEBGPU_BACKEND ? `HYBRIDIZE_WEBGPU_BACKEND=${backend}` : skipped.length ? `no GPU adapter with ${skipped.join('; ')}` : `${label} adapter`
+  const features = granted.length ? `; ${granted.join(', ')}` : ''
+  return new WebGpuBackend(gpu, device, `webgpu: ${name} (${label}, ${featureLevel}${features}) — ${why}`, granted)
+}

@@ -1,0 +1,246 @@
+import type {Backend, Storage} from './backend.js'
+import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
+import {HybridizeError} from '../errors.js'
+import {BufferPool, BufferUsage, MAP_MODE_READ, UniformRing} from './webgpu-pools.js'
+
+interface GpuStorage extends Storage {
+  buffer: GPUBuffer | undefined
+  /** Bytes bound and copied: numel * 4, at least 4 so 0-element tensors still bind. */
+  readonly bytes: number
+}
+
+interface CachedPipeline {
+  pipeline: GPUComputePipeline
+  layout: GPUBindGroupLayout
+}
+
+/** Dispatches encoded before the batch is submitted without waiting for a read or sync. */
+const MAX_BATCH = 128
+const UNIFORM_RING_BYTES = 64 * 1024
+
+/**
+ * The WebGPU backend over Dawn. Kernels are encoded into one compute pass and submitted on
+ * `read`, `sync`, `write`, or every MAX_BATCH dispatches. Dawn reports validation and WGSL errors
+ * asynchronously (error scopes resolve later), so an error in `run` surfaces as a rejected
+ * `read` or `sync` whose message names the kernel: `webgpu kernel <name>: <dawn message>`.
+ */
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu' as const
+  private readonly storagePool: BufferPool
+  private readonly stagingPool: BufferPool
+  private readonly ring: UniformRing
+  private readonly pipelines = new Map<string, CachedPipeline>()
+  private readonly modules = new Map<string, GPUShaderModule>()
+  private readonly layouts = new Map<string, {bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout}>()
+  private encoder: GPUCommandEncoder | undefined
+  private pass: GPUComputePassEncoder | undefined
+  private batched = 0
+  /** Error-scope results not yet looked at, in the order the calls were made. */
+  private pendingErrors: Promise<Error | undefined>[] = []
+  private lost: string | undefined
+
+  /**
+   * `gpu`: Dawn's instance, held so it lives as long as the device.
+   * `features`: the optional WebGPU features granted (shader-f16, subgroups, timestamp-query),
+   * so kernels can pick variants.
+   */
+  constructor(private readonly gpu: GPU, readonly device: GPUDevice, readonly description: string, readonly features: readonly string[]) {
+    const create = (descriptor: GPUBufferDescriptor): GPUBuffer =>
+      this.guard(`alloc ${descriptor.size} bytes`, () => device.createBuffer(descriptor), ['out-of-memory', 'validation'])
+    this.storagePool = new BufferPool(create, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'storage')
+    this.stagingPool = new BufferPool(create, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'staging')
+    this.ring = new UniformRing(device, UNIFORM_RING_BYTES, device.limits.minUniformBufferOffsetAlignment)
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message
+      this.pendingErrors.push(Promise.resolve(new Error(`webgpu: ${message}`)))
+    })
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lost = info.message || 'the device was lost'
+    })
+  }
+
+  /** Bytes held in GPU storage buffers, in use or pooled. */
+  get allocatedBytes(): number {
+    return this.storagePool.allocatedBytes
+  }
+
+  alloc(numel: number, dtype: DType): Storage {
+    this.assertAlive()
+    const bytes = Math.max(4, numel * 4)
+    const limit = this.device.limits.maxStorageBufferBindingSize
+    if (bytes > limit) {
+      throw new HybridizeError(`a tensor of ${numel} values (${bytes} bytes) exceeds this GPU's largest storage binding (${limit} bytes); use --device cpu`)
+    }
+    const buffer = this.storagePool.acquire(bytes)
+    return {numel, dtype, buffer, bytes} as GpuStorage
+  }
+
+  write(storage: Storage, data: HostArray): void {
+    const buffer = this.bufferOf(storage)
+    if (data.length > storage.numel) throw new Error(`write of ${data.length} values into a storage of ${storage.numel}`)
+    // Queue writes run before any later submit: flush first so kernels encoded earlier read the old data.
+    if (this.batched > 0) this.flush()
+    if (data.length > 0) this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength)
+  }
+
+  async read(storage: Storage): Promise<HostArray> {
+    const source = this.bufferOf(storage)
+    const bytes = (storage as GpuStorage).bytes
+    const staging = this.stagingPool.acquire(bytes)
+    this.endPass()
+    this.commandEncoder().copyBufferToBuffer(source, 0, staging, 0, bytes)
+    this.flush()
+    try {
+      await staging.mapAsync(MAP_MODE_READ, 0, bytes)
+    } catch (err) {
+      await this.throwPendingErrors()
+      throw err
+    }
+    const copy = staging.getMappedRange(0, bytes).slice(0, storage.numel * 4)
+    staging.unmap()
+    this.stagingPool.release(staging)
+    await this.throwPendingErrors()
+    return storage.dtype === 'i32' ? new Int32Array(copy) : new Float32Array(copy)
+  }
+
+  free(storage: Storage): void {
+    const s = storage as GpuStorage
+    if (!s.buffer) return
+    // Safe even while encoded kernels still use it: later users are encoded after them.
+    this.storagePool.release(s.buffer)
+    s.buffer = undefined
+  }
+
+  run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
+    this.assertAlive()
+    const {workgroups, uniforms} = kernel.gpu.dispatch(params)
+    const cached = this.pipeline(kernel, params, inputs.length, outputs.length, Boolean(uniforms))
+    if (this.batched >= MAX_BATCH || (uniforms && !this.ring.fits(uniforms.length))) this.flush()
+    const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({
+      binding,
+      resource: {buffer: this.bufferOf(s), size: (s as GpuStorage).bytes},
+    }))
+    if (uniforms) {
+      const {offset, size} = this.ring.push(uniforms)
+      entries.push({binding: entries.length, resource: {buffer: this.ring.buffer, offset, size}})
+    }
+    const bindGroup = this.guard(`kernel ${kernel.name}`, () => this.device.createBindGroup({layout: cached.layout, entries, label: kernel.name}))
+    const pass = this.computePass()
+    pass.setPipeline(cached.pipeline)
+    pass.setBindGroup(0, bindGroup)
+    pass.dispatchWorkgroups(...workgroups)
+    this.batched++
+  }
+
+  async sync(): Promise<void> {
+    this.flush()
+    await this.device.queue.onSubmittedWorkDone()
+    await this.throwPendingErrors()
+  }
+
+  destroy(): void {
+    this.encoder = undefined
+    this.pass = undefined
+    this.storagePool.trim()
+    this.stagingPool.trim()
+    this.device.destroy()
+  }
+
+  private pipeline<P>(kernel: Kernel<P>, params: P, nIn: number, nOut: number, hasUniforms: boolean): CachedPipeline {
+    const key = `${kernel.name}:${kernel.gpu.key(params)}|${nIn},${nOut},${hasUniforms ? 'u' : ''}`
+    const hit = this.pipelines.get(key)
+    if (hit) return hit
+    const what = `kernel ${kernel.name}`
+    const layout = this.layout(nIn, nOut, hasUniforms)
+    const code = kernel.gpu.code(params)
+    let module = this.modules.get(code)
+    if (!module) {
+      module = this.guard(what, () => this.device.createShaderModule({code, label: kernel.name}))
+      this.modules.set(code, module)
+    }
+    const pipeline = this.guard(what, () => this.device.createComputePipeline({layout: layout.pipeline, compute: {module}, label: key}))
+    const cached = {pipeline, layout: layout.bindGroup}
+    this.pipelines.set(key, cached)
+    return cached
+  }
+
+  /** The bind group layout of the binding convention in kernels/kernel.ts. */
+  private layout(nIn: number, nOut: number, hasUniforms: boolean): {bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout} {
+    const key = `${nIn},${nOut},${hasUniforms}`
+    const hit = this.layouts.get(key)
+    if (hit) return hit
+    const compute = 0x4 // GPUShaderStage.COMPUTE
+    const entries: GPUBindGroupLayoutEntry[] = []
+    for (let i = 0; i < nIn; i++) entries.push({binding: i, visibility: compute, buffer: {type: 'read-only-storage'}})
+    for (let i = 0; i < nOut; i++) entries.push({binding: nIn + i, visibility: compute, buffer: {type: 'storage'}})
+    if (hasUniforms) entries.push({binding: nIn + nOut, visibility: compute, buffer: {type: 'uniform'}})
+    const bindGroup = this.guard(`bind group layout ${key}`, () => this.device.createBindGroupLayout({entries}))
+    const pipeline = this.guard(`pipeline layout ${key}`, () => this.device.createPipelineLayout({bindGroupLayouts: [bindGroup]}))
+    const made = {bindGroup, pipeline}
+    this.layouts.set(key, made)
+    return made
+  }
+
+  /**
+   * Run one Dawn create call inside error scopes (validation, and out-of-memory for buffers);
+   * an error it raises is thrown, named after `what`, at the next read or sync.
+   */
+  private guard<T>(what: string, create: () => T, filters: GPUErrorFilter[] = ['validation']): T {
+    for (const f of filters) this.device.pushErrorScope(f)
+    try {
+      return create()
+    } finally {
+      const popped = filters.map(() => this.device.popErrorScope())
+      this.pendingErrors.push(
+        Promise.all(popped).then((errors) => {
+          const error = errors.find((e) => e !== null)
+          return error ? new Error(`webgpu ${what}: ${error.message.trim()}`) : undefined
+        }),
+      )
+    }
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    const pending = this.pendingErrors
+    this.pendingErrors = []
+    const first = (await Promise.all(pending)).find((e) => e !== undefined)
+    if (first) throw first
+    if (this.lost) throw new HybridizeError(`the WebGPU device was lost: ${this.lost}`)
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder()
+    return this.encoder
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.pass ??= this.commandEncoder().beginComputePass()
+    return this.pass
+  }
+
+  private endPass(): void {
+    this.pass?.end()
+    this.pass = undefined
+  }
+
+  /** Submit everything encoded so far, without waiting for it. */
+  private flush(): void {
+    if (!this.encoder) return
+    this.endPass()
+    this.ring.upload(this.device.queue)
+    const encoder = this.encoder
+    this.guard('submit', () => this.device.queue.submit([encoder.finish()]))
+    this.encoder = undefined
+    this.batched = 0
+  }
+
+  private bufferOf(storage: Storage): GPUBuffer {
+    const buffer = (storage as GpuStorage).buffer
+    if (!buffer) throw new Error('webgpu: storage used after free()')
+    return buffer
+  }
+
+  private assertAlive(): void {
+    if (this.lost) throw new HybridizeError(`the WebGPU device was lost: ${this.lost}`)
+  }
+}

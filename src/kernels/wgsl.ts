@@ -1,0 +1,82 @@
+import {ceilDiv, grid1d, packUniforms, type GpuDispatch} from './kernel.js'
+
+/**
+ * Builders for the WGSL side of kernels: a template tag that refuses missing constants, the
+ * binding declarations of the convention in kernel.ts, and uniform structs declared and packed
+ * from one list so the two can never disagree on order.
+ */
+
+/** Tagged template for WGSL source: every interpolated constant must be a string, a finite number or a boolean. */
+export function wgsl(strings: TemplateStringsArray, ...values: (string | number | boolean)[]): string {
+  let out = strings[0]
+  values.forEach((v, i) => {
+    if (v === undefined || v === null || (typeof v === 'number' && !Number.isFinite(v))) {
+      throw new Error(`wgsl: interpolated constant ${i} is ${v}`)
+    }
+    out += String(v) + strings[i + 1]
+  })
+  return out
+}
+
+/** Uniform fields in packing order: a plain number is a u32, `{f: x}` an f32. The WGSL reads `u.name`. */
+export type UniformFields = [name: string, value: number | {f: number}][]
+
+/**
+ * Declarations for inputs (read-only storage), outputs (read_write storage) and the uniform
+ * struct `u`, bound in that order from 0. inputs/outputs: 'name: array<f32>' entries.
+ */
+export function bindings(inputs: string[], outputs: string[], uniforms: UniformFields = []): string {
+  const lines: string[] = []
+  let binding = 0
+  for (const decl of inputs) lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${decl};`)
+  for (const decl of outputs) lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${decl};`)
+  if (uniforms.length) {
+    const fields = uniforms.map(([name, value]) => `${name}: ${typeof value === 'number' ? 'u32' : 'f32'},`)
+    lines.push(`struct Uniforms { ${fields.join(' ')} }`)
+    lines.push(`@group(0) @binding(${binding}) var<uniform> u: Uniforms;`)
+  }
+  return lines.join('\n')
+}
+
+export function uniformWords(uniforms: UniformFields): Uint32Array {
+  return packUniforms(uniforms.map(([, value]) => value))
+}
+
+/** Threads a workgroup in one-thread-per-item kernels. */
+export const FLAT_WG = 256
+
+/**
+ * A one-thread-per-item shader: `body` runs for item `i` < `u.count` (so `count` must be a uniform
+ * field), with items spread over x and y by `flatDispatch`. `declarations` holds bindings and helpers.
+ */
+export function flatShader(declarations: string, body: string): string {
+  return wgsl`${declarations}
+@compute @workgroup_size(${FLAT_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = (wid.y * nwg.x + wid.x) * ${FLAT_WG}u + lid.x;
+  if (i >= u.count) { return; }
+${body}
+}`
+}
+
+export function flatDispatch(count: number, uniforms: UniformFields): GpuDispatch {
+  return {workgroups: grid1d(ceilDiv(count, FLAT_WG)), uniforms: uniformWords(uniforms)}
+}
+
+/**
+ * Sum of `value` over the workgroup's `size` threads (a power of two), via `scratch`, a
+ * `var<workgroup> scratch: array<f32, size>` the shader declares. Call from uniform control flow.
+ */
+export function workgroupSum(fn: string, scratch: string, size: number): string {
+  return wgsl`fn ${fn}(value: f32, lid: u32) -> f32 {
+  ${scratch}[lid] = value;
+  workgroupBarrier();
+  for (var stride = ${size / 2}u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { ${scratch}[lid] += ${scratch}[lid + stride]; }
+    workgroupBarrier();
+  }
+  let total = ${scratch}[0];
+  workgroupBarrier();
+  return total;
+}`
+}
