@@ -1,0 +1,86 @@
+import {readFile, stat} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {HybridizeError} from '../errors.js'
+import {COMMIT_HASH, parseRepoRef, type RepoRef} from './repo-ref.js'
+
+/**
+ * The Hugging Face cache that Python's `huggingface_hub` and `@huggingface/hub` share:
+ *
+ *   <hub cache>/models--<org>--<name>/
+ *     blobs/<etag>                       file bytes, named by LFS sha256 or git blob sha1
+ *     refs/<revision>                    the commit a branch or tag resolved to
+ *     snapshots/<commit>/<path>          relative symlink to ../../blobs/<etag>
+ */
+
+/** $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface (huggingface_hub's order). */
+export function hfHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HF_HOME) return expandHome(env.HF_HOME)
+  return join(env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'huggingface')
+}
+
+/** $HF_HUB_CACHE (or its legacy name HUGGINGFACE_HUB_CACHE), else <hfHome>/hub. */
+export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE
+  return explicit ? expandHome(explicit) : join(hfHome(env), 'hub')
+}
+
+/** `models--org--name` inside the cache. */
+export function repoFolder(cacheDir: string, repo: string): string {
+  return join(cacheDir, `models--${repo.split('/').join('--')}`)
+}
+
+/** The snapshot folder a revision points at, if the cache has it; the revision defaults to `main`. */
+export async function cachedSnapshot(cacheDir: string, ref: RepoRef): Promise<{path: string; commit: string} | undefined> {
+  const storage = repoFolder(cacheDir, ref.repo)
+  const revision = ref.revision ?? 'main'
+  const commit = COMMIT_HASH.test(revision) ? revision : await readRef(join(storage, 'refs', revision))
+  if (!commit || !COMMIT_HASH.test(commit)) return undefined
+  const path = join(storage, 'snapshots', commit)
+  return (await isFolder(path)) ? {path, commit} : undefined
+}
+
+/**
+ * A model folder for `ref`: an existing folder as given, else `org/name[@revision]` looked up in the hub cache
+ * (downloaded first when `download` is set).
+ */
+export async function resolveModel(
+  ref: string,
+  opts: {download?: boolean; env?: NodeJS.ProcessEnv; quiet?: boolean} = {},
+): Promise<string> {
+  const env = opts.env ?? process.env
+  const asPath = await stat(ref).catch(() => undefined)
+  if (asPath?.isDirectory()) return resolve(ref)
+  const parsed = asPath ? undefined : parseRepoRef(ref)
+  if (!parsed) throw new HybridizeError(`no such model folder: ${ref}`, {code: 'E_NO_MODEL'})
+
+  const cacheDir = hubCacheDir(env)
+  const cached = await cachedSnapshot(cacheDir, parsed)
+  if (cached) return cached.path
+  if (opts.download) {
+    // Loaded on demand: commands that only read the cache never load the hub client.
+    const {downloadSnapshot} = await import('./download.js')
+    return (await downloadSnapshot({...parsed, env, cacheDir, quiet: opts.quiet})).path
+  }
+  const name = parsed.revision === undefined ? parsed.repo : `${parsed.repo}@${parsed.revision}`
+  throw new HybridizeError(
+    `model ${parsed.repo} is not in the Hugging Face cache (${cacheDir}); run \`hybridize download ${name}\``,
+    {code: 'E_NOT_CACHED'},
+  )
+}
+
+async function readRef(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim()
+  } catch {
+    return undefined
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path
+}
