@@ -1,8 +1,8 @@
 import {expect} from 'vitest'
 import type {Storage} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
-import {backward, withTape} from '../../src/engine/autograd.js'
-import {fromArray, type Tensor} from '../../src/engine/tensor.js'
+import {backward, needsGrad, record, withTape} from '../../src/engine/autograd.js'
+import {empty, fromArray, type Tensor} from '../../src/engine/tensor.js'
 import type {DType, HostArray} from '../../src/kernels/kernel.js'
 import type {Rng} from '../helpers/random.js'
 
@@ -94,4 +94,32 @@ export async function gradCheck(
     expect(den, `${inp.name}: finite differences are all zero, the check would be vacuous`).toBeGreaterThan(0)
     expect(rel, `${inp.name}: relative gradient error ${rel.toExponential(2)}; worst ${worst}`).toBeLessThan(tol)
   }
+}
+
+/**
+ * Flatten and concatenate tensors of the CPU backend into one, recording the split as its
+ * backward, so one seeded loss can cover several outputs of an op at once (y and the final state).
+ */
+export function concatFlat(ts: Tensor[]): Tensor {
+  const backend = ts[0].backend as CpuBackend
+  const out = empty(backend, [ts.reduce((n, t) => n + t.numel, 0)])
+  const data = backend.view(out.storage)
+  let offset = 0
+  for (const t of ts) {
+    data.set(backend.view(t.storage), offset)
+    offset += t.numel
+  }
+  if (needsGrad(ts)) {
+    record(ts, [out], ([g]) => {
+      if (!g) return []
+      const all = backend.view(g.storage)
+      let at = 0
+      return ts.map((t) => {
+        const part = fromArray(backend, all.slice(at, at + t.numel), t.shape)
+        at += t.numel
+        return part
+      })
+    })
+  }
+  return out
 }
