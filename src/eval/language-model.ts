@@ -1,0 +1,42 @@
+import type {Backend} from '../backend/backend.js'
+import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+
+/** What evaluation needs of a model, teacher or hybrid student: token ids [B, T] in, logits [B, T, V] out. */
+export interface LanguageModel {
+  readonly backend: Backend
+  readonly vocabSize: number
+  forward(ids: Tensor): {logits: Tensor}
+}
+
+/**
+ * Log-probabilities of chosen tokens: for each row b and position t in `positions[b]`, log p(target | prefix).
+ * Rows are right-padded to one length; a causal model's earlier positions never see the padding.
+ */
+export async function tokenLogprobs(
+  lm: LanguageModel,
+  rows: number[][],
+  positions: {t: number; target: number}[][],
+  padId = 0,
+): Promise<{logprob: number; greedy: boolean}[][]> {
+  const T = Math.max(...rows.map((r) => r.length))
+  const ids = new Int32Array(rows.length * T).fill(padId)
+  rows.forEach((r, b) => ids.set(r, b * T))
+  const logits = await scopeAsync(async () => lm.forward(fromArray(lm.backend, ids, [rows.length, T])).logits.toFloat32())
+  const V = lm.vocabSize
+  return positions.map((list, b) =>
+    list.map(({t, target}) => {
+      const row = logits.subarray((b * T + t) * V, (b * T + t + 1) * V)
+      let max = -Infinity
+      let argmax = 0
+      for (let i = 0; i < V; i++) {
+        if (row[i] > max) {
+          max = row[i]
+          argmax = i
+        }
+      }
+      let sum = 0
+      for (let i = 0; i < V; i++) sum += Math.exp(row[i] - max)
+      return {logprob: row[target] - max - Math.log(sum), greedy: argmax === target}
+    }),
+  )
+}
