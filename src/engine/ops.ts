@@ -1,14 +1,23 @@
 import {attention as attentionKernel} from '../kernels/attention.js'
+import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats} from '../kernels/backward/attention-backward.js'
+import {swigluBackward, unaryBackward} from '../kernels/backward/elementwise-backward.js'
+import {embeddingBackward} from '../kernels/backward/embedding-backward.js'
+import {layernormBackward, rmsnormBackward} from '../kernels/backward/norm-backward.js'
 import {binary, swiglu as swigluKernel, unary, type BinaryOp, type UnaryOp} from '../kernels/elementwise.js'
 import {embedding as embeddingKernel} from '../kernels/embedding.js'
+import type {Kernel} from '../kernels/kernel.js'
 import {matmul as matmulKernel} from '../kernels/matmul.js'
 import {layernorm as layernormKernel, rmsnorm as rmsnormKernel} from '../kernels/norm.js'
+import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduce.js'
 import {rope as ropeKernel} from '../kernels/rope.js'
 import {ShapeError} from '../errors.js'
+import {needsGrad, record} from './autograd.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
 /**
- * Tensor-level ops: shape checks, output allocation, and one kernel launch each.
+ * Tensor-level ops: shape checks, output allocation, one kernel launch each, and, when an input
+ * wants a gradient, the op's backward recorded on the autograd tape (autograd.ts). A backward
+ * uses the tape's views of the inputs (`ctx.inputs`), never the tensors captured at call time.
  * Letters: B batch, T time, C channels, V vocab, H heads, D head dim.
  */
 
@@ -18,6 +27,15 @@ function sameBackend(...ts: Tensor[]): void {
     if (t.backend !== ts[0].backend) throw new Error('tensors live on different backends')
   }
 }
+
+/** Run `kernel` into fresh outputs of the given shapes. */
+function launch<P>(kernel: Kernel<P>, params: P, inputs: Tensor[], shapes: (readonly number[])[]): Tensor[] {
+  const outs = shapes.map((s) => empty(inputs[0].backend, s))
+  inputs[0].backend.run(kernel, params, inputs.map((t) => t.storage), outs.map((t) => t.storage))
+  return outs
+}
+
+// ---- matmul -----------------------------------------------------------------------------
 
 /** [..., M, K] x [..., K, N] (or [K, N] shared) -> [..., M, N], with transposes of the last two dims. */
 export function matmul(a: Tensor, b: Tensor, opts: {transA?: boolean; transB?: boolean; bias?: Tensor} = {}): Tensor {
@@ -38,10 +56,41 @@ export function matmul(a: Tensor, b: Tensor, opts: {transA?: boolean; transB?: b
   if (bBatch !== 1 && bBatch !== batch) throw new ShapeError(`matmul batch sizes differ: [${a.shape}] x [${b.shape}]`)
   if (opts.bias && opts.bias.numel !== n) throw new ShapeError(`bias of ${opts.bias.numel} values for ${n} outputs`)
   const out = empty(a.backend, [...batchShape, m, n])
-  const params = {batch, m, n, k, transA, transB, broadcastB: bBatch === 1 && batch > 1, bias: Boolean(opts.bias)}
-  const inputs = opts.bias ? [a.storage, b.storage, opts.bias.storage] : [a.storage, b.storage]
-  a.backend.run(matmulKernel, params, inputs, [out.storage])
+  const broadcastB = bBatch === 1 && batch > 1
+  const params = {batch, m, n, k, transA, transB, broadcastB, bias: Boolean(opts.bias)}
+  const inputs = opts.bias ? [a, b, opts.bias] : [a, b]
+  a.backend.run(matmulKernel, params, inputs.map((t) => t.storage), [out.storage])
+  if (needsGrad(inputs)) {
+    record(inputs, [out], ([g], {inputs: [as, bs], needs}) => [
+      needs[0] ? matmulGradA(as, bs, g!, transA, transB, broadcastB) : undefined,
+      needs[1] ? matmulGradB(as, bs, g!, transA, transB, broadcastB) : undefined,
+      needs[2] ? sumOver(g!, 1, batch * m, n) : undefined,
+    ])
+  }
   return out
+}
+
+/** d op(A) = G · op(B)ᵀ, transposed back when A was used transposed. */
+function matmulGradA(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean, broadcastB: boolean): Tensor {
+  if (!transA) return matmul(g, b, {transB: !transB})
+  // A shared B cannot be the left operand of a batched matmul: repeat it over the batch.
+  const bFull = broadcastB ? repeat(b, numelOf(a.shape.slice(0, -2))).reshape([...a.shape.slice(0, -2), ...b.shape.slice(-2)]) : b
+  return matmul(bFull, g, {transA: transB, transB: true})
+}
+
+/** d op(B) = op(A)ᵀ · G, summed over the batch when B is shared. */
+function matmulGradB(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean, broadcastB: boolean): Tensor {
+  if (broadcastB && !transA) {
+    // Fold the batch into the rows: one matmul sums over it.
+    const a2 = a.reshape([-1, a.shape.at(-1)!])
+    const g2 = g.reshape([-1, g.shape.at(-1)!])
+    return (transB ? matmul(g2, a2, {transA: true}) : matmul(a2, g2, {transA: true})).reshape(b.shape)
+  }
+  const perBatch = transB ? matmul(g, a, {transA: true, transB: transA}) : matmul(a, g, {transA: !transA})
+  if (!broadcastB) return perBatch.reshape(b.shape)
+  const summed = sumOver(perBatch, 1, perBatch.numel / b.numel, b.numel).reshape(b.shape)
+  perBatch.dispose()
+  return summed
 }
 
 /** x [..., in] · Wᵀ + b, with W stored [out, in] as PyTorch does. */
@@ -53,22 +102,42 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   return y.reshape([...x.shape.slice(0, -1), weight.shape[0]])
 }
 
+// ---- elementwise ------------------------------------------------------------------------
+
 function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   sameBackend(a, b)
   if (b.numel === 0 || a.numel % b.numel !== 0) throw new ShapeError(`${op}: [${b.shape}] does not broadcast onto [${a.shape}]`)
-  const out = empty(a.backend, a.shape)
-  a.backend.run(binary, {op, n: a.numel, bn: b.numel}, [a.storage, b.storage], [out.storage])
+  const [out] = launch(binary, {op, n: a.numel, bn: b.numel}, [a, b], [a.shape])
+  if (needsGrad([a, b])) {
+    record([a, b], [out], ([g], {inputs: [as, bs], needs}) => {
+      const da = !needs[0] ? undefined : op === 'mul' ? mul(g!, bs) : g
+      // b's gradient sums over the leading copies it was broadcast across.
+      const reduceB = (t: Tensor, sign: number): Tensor => sumOver(t, 1, a.numel / b.numel, b.numel, sign)
+      let db: Tensor | undefined
+      if (needs[1] && op === 'mul') {
+        const prod = mul(g!, as)
+        db = reduceB(prod, 1)
+        prod.dispose()
+      } else if (needs[1]) {
+        db = reduceB(g!, op === 'sub' ? -1 : 1)
+      }
+      return [da, db]
+    })
+  }
   return out
 }
 
+/** Elementwise a (op) b, with b repeated along a's leading dimensions when smaller. */
 export const add = (a: Tensor, b: Tensor): Tensor => binaryOp('add', a, b)
 export const sub = (a: Tensor, b: Tensor): Tensor => binaryOp('sub', a, b)
 export const mul = (a: Tensor, b: Tensor): Tensor => binaryOp('mul', a, b)
 
 function unaryOp(op: UnaryOp, x: Tensor, alpha?: number): Tensor {
   sameBackend(x)
-  const out = empty(x.backend, x.shape)
-  x.backend.run(unary, {op, n: x.numel, alpha}, [x.storage], [out.storage])
+  const [out] = launch(unary, {op, n: x.numel, alpha}, [x], [x.shape])
+  if (needsGrad([x])) {
+    record([x], [out], ([g], {inputs: [xs]}) => launch(unaryBackward, {op, n: x.numel, alpha}, [xs, g!], [x.shape]))
+  }
   return out
 }
 
@@ -78,23 +147,36 @@ export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x)
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x)
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x)
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x)
+export const neg = (x: Tensor): Tensor => unaryOp('neg', x)
 export const scale = (x: Tensor, alpha: number): Tensor => unaryOp('scale', x, alpha)
 
 /** silu(gate) * up. */
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   sameBackend(gate, up)
   if (gate.numel !== up.numel) throw new ShapeError(`swiglu: [${gate.shape}] and [${up.shape}] differ`)
-  const out = empty(gate.backend, gate.shape)
-  gate.backend.run(swigluKernel, {n: gate.numel}, [gate.storage, up.storage], [out.storage])
+  const [out] = launch(swigluKernel, {n: gate.numel}, [gate, up], [gate.shape])
+  if (needsGrad([gate, up])) {
+    record([gate, up], [out], ([g], {inputs: [gs, us]}) => launch(swigluBackward, {n: gate.numel}, [gs, us, g!], [gate.shape, up.shape]))
+  }
   return out
 }
+
+// ---- norms ------------------------------------------------------------------------------
 
 export function rmsnorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   sameBackend(x, weight)
   const cols = weight.numel
   if (x.shape.at(-1) !== cols) throw new ShapeError(`rmsnorm: input [${x.shape}] vs weight [${weight.shape}]`)
-  const out = empty(x.backend, x.shape)
-  x.backend.run(rmsnormKernel, {rows: x.numel / cols, cols, eps}, [x.storage, weight.storage], [out.storage])
+  const p = {rows: x.numel / cols, cols, eps}
+  const [out] = launch(rmsnormKernel, p, [x, weight], [x.shape])
+  if (needsGrad([x, weight])) {
+    record([x, weight], [out], ([g], {inputs: [xs, ws], needs}) => {
+      const [dx, gyXhat] = launch(rmsnormBackward, p, [xs, ws, g!], [x.shape, x.shape])
+      const dw = needs[1] ? sumOver(gyXhat, 1, p.rows, cols) : undefined
+      gyXhat.dispose()
+      return [dx, dw]
+    })
+  }
   return out
 }
 
@@ -102,44 +184,61 @@ export function layernorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
   sameBackend(x, weight, bias)
   const cols = weight.numel
   if (x.shape.at(-1) !== cols) throw new ShapeError(`layernorm: input [${x.shape}] vs weight [${weight.shape}]`)
-  const out = empty(x.backend, x.shape)
-  x.backend.run(layernormKernel, {rows: x.numel / cols, cols, eps}, [x.storage, weight.storage, bias.storage], [out.storage])
+  const p = {rows: x.numel / cols, cols, eps}
+  const [out] = launch(layernormKernel, p, [x, weight, bias], [x.shape])
+  if (needsGrad([x, weight, bias])) {
+    record([x, weight, bias], [out], ([g], {inputs: [xs, ws], needs}) => {
+      const [dx, gyXhat] = launch(layernormBackward, p, [xs, ws, g!], [x.shape, x.shape])
+      const dw = needs[1] ? sumOver(gyXhat, 1, p.rows, cols) : undefined
+      gyXhat.dispose()
+      return [dx, dw, needs[2] ? sumOver(g!, 1, p.rows, cols) : undefined]
+    })
+  }
   return out
 }
+
+// ---- embedding, rope, attention ---------------------------------------------------------
 
 /** ids [...] (i32) -> [..., dim] rows of table [vocab, dim]. */
 export function embedding(ids: Tensor, table: Tensor): Tensor {
   sameBackend(ids, table)
   if (ids.dtype !== 'i32') throw new ShapeError('embedding ids must be int32')
   const [vocab, dim] = table.shape
-  const out = empty(ids.backend, [...ids.shape, dim])
-  ids.backend.run(embeddingKernel, {n: ids.numel, dim, vocab}, [ids.storage, table.storage], [out.storage])
+  const p = {n: ids.numel, dim, vocab}
+  const [out] = launch(embeddingKernel, p, [ids, table], [[...ids.shape, dim]])
+  if (needsGrad([table])) {
+    record([ids, table], [out], ([g], {inputs: [is]}) => [undefined, ...launch(embeddingBackward, p, [is, g!], [table.shape])])
+  }
   return out
 }
 
-/** x [B, T, H, D] rotated by cos/sin tables [T, rotaryDim/2]. */
+/** x [B, T, H, D] rotated by cos/sin tables [T, rotaryDim/2]; the tables take no gradient. */
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, rotaryDim: number, inverse = false): Tensor {
   sameBackend(x, cos, sin)
   const [batch, seq, heads, headDim] = x.shape
   if (x.rank !== 4 || cos.numel !== seq * (rotaryDim / 2) || rotaryDim > headDim || rotaryDim % 2) {
     throw new ShapeError(`rope: x [${x.shape}], tables [${cos.shape}], rotary dim ${rotaryDim}`)
   }
-  const out = empty(x.backend, x.shape)
-  x.backend.run(ropeKernel, {batch, seq, heads, headDim, rotaryDim, inverse}, [x.storage, cos.storage, sin.storage], [out.storage])
+  const [out] = launch(ropeKernel, {batch, seq, heads, headDim, rotaryDim, inverse}, [x, cos, sin], [x.shape])
+  if (needsGrad([x])) {
+    // A rotation's transpose is the rotation by the opposite angle.
+    record([x, cos, sin], [out], ([g], {inputs: [, cs, ss]}) => [rope(g!, cs, ss, rotaryDim, !inverse)])
+  }
   return out
 }
 
 export interface AttentionOptions {
-  /** [Hq] multipliers on each head's output; 0 ablates a head. */
+  /** [Hq] multipliers on each head's output; 0 ablates a head. A constant: it takes no gradient. */
   headMask?: Tensor
-  /** Also return the attention probabilities [B, Hq, Tq, Tk]. */
+  /** Also return the attention probabilities [B, Hq, Tq, Tk] (not differentiable). */
   returnProbs?: boolean
   scale?: number
 }
 
 /** Causal GQA attention. q [B, Tq, Hq, D], k/v [B, Tk, Hkv, D] -> out [B, Tq, Hq, D]. */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): {out: Tensor; probs?: Tensor} {
-  sameBackend(q, k, v, ...(opts.headMask ? [opts.headMask] : []))
+  const mask = opts.headMask ? [opts.headMask] : []
+  sameBackend(q, k, v, ...mask)
   const [batch, tq, hq, d] = q.shape
   const [kb, tk, hkv, kd] = k.shape
   if (q.rank !== 4 || k.rank !== 4 || kb !== batch || kd !== d || hq % hkv !== 0 || tk < tq || v.numel !== k.numel) {
@@ -148,8 +247,66 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (opts.headMask && opts.headMask.numel !== hq) throw new ShapeError(`attention: head mask of ${opts.headMask.numel} for ${hq} heads`)
   const out = empty(q.backend, q.shape)
   const probs = opts.returnProbs ? empty(q.backend, [batch, hq, tq, tk]) : undefined
-  const params = {batch, tq, tk, hq, hkv, d, scale: opts.scale ?? 1 / Math.sqrt(d), headMask: Boolean(opts.headMask), returnProbs: Boolean(probs)}
-  const inputs = [q.storage, k.storage, v.storage, ...(opts.headMask ? [opts.headMask.storage] : [])]
-  q.backend.run(attentionKernel, params, inputs, [out.storage, ...(probs ? [probs.storage] : [])])
+  const p = {batch, tq, tk, hq, hkv, d, scale: opts.scale ?? 1 / Math.sqrt(d), headMask: Boolean(opts.headMask)}
+  const inputs = [q, k, v, ...mask]
+  q.backend.run(attentionKernel, {...p, returnProbs: Boolean(probs)}, inputs.map((t) => t.storage), [out.storage, ...(probs ? [probs.storage] : [])])
+  if (needsGrad([q, k, v])) {
+    record(inputs, [out], ([g], {inputs: [qs, ks, vs, ms], outputs: [os]}) => {
+      const [stats] = launch(attentionBackwardStats, p, [qs, ks, os, g!], [[batch, hq, tq, 2]])
+      const rest = [qs, ks, vs, g!, stats, ...(ms ? [ms] : [])]
+      const [dq] = launch(attentionBackwardDq, p, rest, [q.shape])
+      const [dk, dv] = launch(attentionBackwardDkv, p, rest, [k.shape, v.shape])
+      stats.dispose()
+      return [dq, dk, dv]
+    })
+  }
   return {out, probs}
+}
+
+// ---- reductions -------------------------------------------------------------------------
+
+/** x viewed as [outer, n, inner] -> [outer, inner], summed over n and multiplied by `factor`. */
+function sumOver(x: Tensor, outer: number, n: number, inner: number, factor = 1): Tensor {
+  const [out] = launch(sumAxis, {outer, n, inner, scale: factor}, [x], [[outer, inner]])
+  return out
+}
+
+function reduceOp(x: Tensor, dim: number | undefined, factor: (n: number) => number): Tensor {
+  sameBackend(x)
+  const axis = dim === undefined ? undefined : dim < 0 ? x.rank + dim : dim
+  if (axis !== undefined && (axis < 0 || axis >= x.rank)) throw new ShapeError(`reduce over dim ${dim} of [${x.shape}]`)
+  const outer = axis === undefined ? 1 : numelOf(x.shape.slice(0, axis))
+  const n = axis === undefined ? x.numel : x.shape[axis]
+  const inner = axis === undefined ? 1 : numelOf(x.shape.slice(axis + 1))
+  const shape = axis === undefined ? [] : x.shape.filter((_, i) => i !== axis)
+  const p = {outer, n, inner, scale: factor(n)}
+  const [out] = launch(sumAxis, p, [x], [shape])
+  if (needsGrad([x])) record([x], [out], ([g]) => launch(broadcastAxis, p, [g!], [x.shape]))
+  return out
+}
+
+/** Sum over one dimension (dropped from the shape), or over everything to a scalar []. */
+export const sum = (x: Tensor, dim?: number): Tensor => reduceOp(x, dim, () => 1)
+/** Mean over one dimension (dropped from the shape), or over everything to a scalar []. */
+export const mean = (x: Tensor, dim?: number): Tensor => reduceOp(x, dim, (n) => 1 / n)
+
+/** Euclidean norm over the last dimension: [..., C] -> [...]. Its gradient x/‖x‖ is 0 at x = 0. */
+export function norm(x: Tensor): Tensor {
+  sameBackend(x)
+  const cols = x.shape.at(-1) ?? 1
+  const p = {rows: x.numel / cols, cols, eps: 1e-12}
+  const [out] = launch(rowNorm, p, [x], [x.shape.slice(0, -1)])
+  if (needsGrad([x])) {
+    record([x], [out], ([g], {inputs: [xs], outputs: [ns]}) => launch(rowNormBackward, p, [xs, ns, g!], [x.shape]))
+  }
+  return out
+}
+
+/** x repeated `times` over a new leading dimension: [...] -> [times, ...]. */
+export function repeat(x: Tensor, times: number): Tensor {
+  sameBackend(x)
+  const p = {outer: 1, n: times, inner: x.numel, scale: 1}
+  const [out] = launch(broadcastAxis, p, [x], [[times, ...x.shape]])
+  if (needsGrad([x])) record([x], [out], ([g]) => [sumOver(g!, 1, times, x.numel).reshape(x.shape)])
+  return out
 }

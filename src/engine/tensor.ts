@@ -28,9 +28,11 @@ export class Tensor {
     return this.shape.length
   }
 
-  /** A view with another shape over the same elements; one dimension may be -1. */
+  /** A view with another shape over the same elements; one dimension may be -1. A view of a parameter is trainable too. */
   reshape(shape: readonly number[]): Tensor {
-    return new Tensor(this.backend, this.storage, resolveShape(shape, this.numel))
+    const view = new Tensor(this.backend, this.storage, resolveShape(shape, this.numel))
+    view.requiresGrad = this.requiresGrad
+    return view
   }
 
   async toArray(): Promise<HostArray> {
