@@ -1,3 +1,4 @@
+import {tryMatmulFast} from '../backend/cpu-matmul/matmul-fast.js'
 import type {Kernel} from './kernel.js'
 import {pendingGpu} from './pending.js'
 
@@ -52,6 +53,8 @@ export function matmulCpu(p: MatmulParams, inputs: ArrayLike<number>[], outputs:
 
 export const matmul: Kernel<MatmulParams> = {
   name: 'matmul',
-  cpu: (p, inputs, outputs) => matmulCpu(p, inputs, outputs as Float32Array[]),
+  cpu: (p, inputs, outputs) => {
+    if (!tryMatmulFast(p, inputs as Float32Array[], outputs as Float32Array[])) matmulCpu(p, inputs, outputs as Float32Array[])
+  },
   gpu: pendingGpu('matmul'),
 }
