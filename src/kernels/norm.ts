@@ -1,5 +1,5 @@
-import type {Kernel} from './kernel.js'
-import {pendingGpu} from './pending.js'
+import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
+import {bindings, uniformWords, wgsl, workgroupSum, type UniformFields} from './wgsl.js'
 
 /**
  * Row norms over the last dimension, statistics in f32.
@@ -13,6 +13,33 @@ export interface NormParams {
   eps: number
 }
 
+const NORM_WG = 256
+
+const normUniforms = (p: NormParams): UniformFields => [['rows', p.rows], ['cols', p.cols], ['eps', {f: p.eps}]]
+
+/**
+ * One workgroup per row: threads stride over the columns, sums go through a workgroup reduction.
+ * `body` sees `row0` (the row's offset), `lid`, `cols`, and two reductions `sum(v)`, `sum2(v)`.
+ */
+function rowNormProgram(inputs: string[], body: string): GpuProgram<NormParams> {
+  return {
+    key: () => '',
+    code: (p) => wgsl`${bindings(inputs, ['y: array<f32>'], normUniforms(p))}
+${workgroupSum('sum', NORM_WG)}
+${workgroupSum('sum2', NORM_WG)}
+@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lidv: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= u.rows) { return; }
+  let lid = lidv.x;
+  let cols = u.cols;
+  let row0 = row * cols;
+${body}
+}`,
+    dispatch: (p) => ({workgroups: grid1d(p.rows), uniforms: uniformWords(normUniforms(p))}),
+  }
+}
+
 export const rmsnorm: Kernel<NormParams> = {
   name: 'rmsnorm',
   cpu: ({rows, cols, eps}, [x, w], [y]) => {
@@ -24,7 +51,11 @@ export const rmsnorm: Kernel<NormParams> = {
       for (let c = 0; c < cols; c++) y[o + c] = x[o + c] * inv * w[c]
     }
   },
-  gpu: pendingGpu('rmsnorm'),
+  gpu: rowNormProgram(['x: array<f32>', 'w: array<f32>'], `
+  var ss = 0.0;
+  for (var c = lid; c < cols; c += ${NORM_WG}u) { let v = x[row0 + c]; ss += v * v; }
+  let inv = 1.0 / sqrt(sum(ss, lid) / f32(cols) + u.eps);
+  for (var c = lid; c < cols; c += ${NORM_WG}u) { y[row0 + c] = x[row0 + c] * inv * w[c]; }`),
 }
 
 export const layernorm: Kernel<NormParams> = {
@@ -41,5 +72,12 @@ export const layernorm: Kernel<NormParams> = {
       for (let c = 0; c < cols; c++) y[o + c] = (x[o + c] - mean) * inv * w[c] + b[c]
     }
   },
-  gpu: pendingGpu('layernorm'),
+  gpu: rowNormProgram(['x: array<f32>', 'w: array<f32>', 'b: array<f32>'], `
+  var s = 0.0;
+  for (var c = lid; c < cols; c += ${NORM_WG}u) { s += x[row0 + c]; }
+  let mean = sum(s, lid) / f32(cols);
+  var ss = 0.0;
+  for (var c = lid; c < cols; c += ${NORM_WG}u) { let d = x[row0 + c] - mean; ss += d * d; }
+  let inv = 1.0 / sqrt(sum2(ss, lid) / f32(cols) + u.eps);
+  for (var c = lid; c < cols; c += ${NORM_WG}u) { y[row0 + c] = (x[row0 + c] - mean) * inv * w[c] + b[c]; }`),
 }

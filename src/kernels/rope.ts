@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {pendingGpu} from './pending.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /**
  * Rotary position embedding, half-split layout (transformers' `rotate_half`): within the first
@@ -18,6 +18,15 @@ export interface RopeParams {
   rotaryDim: number
   inverse: boolean
 }
+
+const ropeUniforms = (p: RopeParams): UniformFields => [
+  ['count', p.batch * p.seq * p.heads * p.headDim],
+  ['seq', p.seq],
+  ['heads', p.heads],
+  ['headDim', p.headDim],
+  ['half', p.rotaryDim / 2],
+  ['sign', {f: p.inverse ? -1 : 1}],
+]
 
 export const rope: Kernel<RopeParams> = {
   name: 'rope',
@@ -41,5 +50,20 @@ export const rope: Kernel<RopeParams> = {
       }
     }
   },
-  gpu: pendingGpu('rope'),
+  // One thread per output element; it reads its own feature and the one it pairs with.
+  gpu: {
+    key: () => '',
+    code: (p) => flatShader(
+      bindings(['x: array<f32>', 'cosT: array<f32>', 'sinT: array<f32>'], ['out: array<f32>'], ropeUniforms(p)),
+      `  let c = i % u.headDim;
+  let t = (i / (u.headDim * u.heads)) % u.seq;
+  if (c >= 2u * u.half) { out[i] = x[i]; return; }
+  let f = c % u.half;
+  let cs = cosT[t * u.half + f];
+  let sn = u.sign * sinT[t * u.half + f];
+  if (c < u.half) { out[i] = x[i] * cs - x[i + u.half] * sn; }
+  else { out[i] = x[i] * cs + x[i - u.half] * sn; }`,
+    ),
+    dispatch: (p) => flatDispatch(p.batch * p.seq * p.heads * p.headDim, ropeUniforms(p)),
+  },
 }

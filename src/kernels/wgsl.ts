@@ -64,19 +64,21 @@ export function flatDispatch(count: number, uniforms: UniformFields): GpuDispatc
 }
 
 /**
- * Sum of `value` over the workgroup's `size` threads (a power of two), via `scratch`, a
- * `var<workgroup> scratch: array<f32, size>` the shader declares. Call from uniform control flow.
+ * A function `fn(value, lid) -> f32`: the sum of `value` over the workgroup's `size` threads (a
+ * power of two), through its own workgroup array. Call it from uniform control flow, and only
+ * once: Mesa's llvmpipe (CI) can re-read workgroup memory after a later barrier, so a reduction
+ * whose scratch is overwritten by the next one can hand some threads the wrong total. Declare one
+ * such function per reduction instead.
  */
-export function workgroupSum(fn: string, scratch: string, size: number): string {
-  return wgsl`fn ${fn}(value: f32, lid: u32) -> f32 {
-  ${scratch}[lid] = value;
+export function workgroupSum(fn: string, size: number): string {
+  return wgsl`var<workgroup> ${fn}_scratch: array<f32, ${size}>;
+fn ${fn}(value: f32, lid: u32) -> f32 {
+  ${fn}_scratch[lid] = value;
   workgroupBarrier();
   for (var stride = ${size / 2}u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { ${scratch}[lid] += ${scratch}[lid + stride]; }
+    if (lid < stride) { ${fn}_scratch[lid] += ${fn}_scratch[lid + stride]; }
     workgroupBarrier();
   }
-  let total = ${scratch}[0];
-  workgroupBarrier();
-  return total;
+  return ${fn}_scratch[0];
 }`
 }
