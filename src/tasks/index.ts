@@ -1,0 +1,49 @@
+import {HybridizeError} from '../errors.js'
+import {Random} from '../util/random.js'
+import {type KvRetrievalOptions, kvRetrieval} from './kv-retrieval.js'
+import {type McRetrievalOptions, mcRetrieval} from './mc-retrieval.js'
+import {type NeedleOptions, needle} from './needle.js'
+import type {RetrievalTask, TaskSample} from './types.js'
+
+export type {KvRetrievalOptions, McRetrievalOptions, NeedleOptions, RetrievalTask, TaskSample}
+export type {Span} from './types.js'
+
+export interface TaskOptionsByName {
+  'kv-retrieval': KvRetrievalOptions
+  'mc-retrieval': McRetrievalOptions
+  needle: NeedleOptions
+}
+
+export type TaskName = keyof TaskOptionsByName
+
+const TASKS: {[N in TaskName]: RetrievalTask<TaskOptionsByName[N]>} = {
+  'kv-retrieval': kvRetrieval,
+  'mc-retrieval': mcRetrieval,
+  needle,
+}
+
+export const taskNames = Object.keys(TASKS) as TaskName[]
+
+export function isTaskName(name: string): name is TaskName {
+  return Object.hasOwn(TASKS, name)
+}
+
+export function getTask<N extends TaskName>(name: N): RetrievalTask<TaskOptionsByName[N]>
+export function getTask(name: string): RetrievalTask<object>
+export function getTask(name: string): RetrievalTask<object> {
+  if (!isTaskName(name)) {
+    throw new HybridizeError(`unknown task '${name}' (tasks: ${taskNames.join(', ')})`, {code: 'E_TASK'})
+  }
+  return TASKS[name]
+}
+
+/**
+ * `count` samples of a task. Sample i depends only on (seed, i), so a longer run starts with the samples of a
+ * shorter one and batches can be drawn in any order.
+ */
+export function generateSamples<Options extends object>(
+  task: RetrievalTask<Options>,
+  {seed, count, first = 0, ...options}: {seed: number; count: number; first?: number} & Partial<Options>,
+): TaskSample[] {
+  return Array.from({length: count}, (_, i) => task.sample(new Random(seed, first + i), options as Partial<Options>))
+}
