@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, NEG_INF, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, NEG_INF, NEG_INF_FIELD, type UniformFields} from './ssm-wgsl.js'
 
 /**
  * Sums along one axis of a tensor viewed as [outer, len, inner] (the axis is `len`).
@@ -77,6 +77,7 @@ const segsumFields = (p: SegsumParams): UniformFields => [
   ['count', p.outer * p.inner * p.len],
   ['len', p.len],
   ['inner', p.inner],
+  NEG_INF_FIELD,
 ]
 
 export const segsum: Kernel<SegsumParams> = {

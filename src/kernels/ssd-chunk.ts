@@ -198,7 +198,7 @@ const chunkStateFields = (p: ChunkStateParams): UniformFields => [
  *   forward:  run = init (or 0);  for c = 0..K-1:  out[c] = run;  run = exp(total_c)·run + S[c]
  *   reverse:  the same from c = K-1 down to 0 (the adjoint: S = dS pushes, init = d final state)
  *   outputs: out [B, H, K, size] (forward: the state entering each chunk; reverse: the gradient
- *   of the state leaving each chunk) and run [B, H, size] after the loop (forward: the final
+ *   of the state leaving each chunk) and after [B, H, size], run after the loop (forward: the final
  *   state; reverse: the gradient of the initial state).
  * One GPU thread per state element.
  */
@@ -210,7 +210,7 @@ export interface StatePassParams extends ChunkShape {
 
 export const ssdStatePass: Kernel<StatePassParams> = {
   name: 'ssd_state_pass',
-  cpu: (p, [S, acs, init], [out, final]) => {
+  cpu: (p, [S, acs, init], [out, after]) => {
     const {batch, seq: T, heads: H, chunk: Q, size} = p
     const K = chunkCount(p)
     for (let bh = 0; bh < batch * H; bh++) {
@@ -222,7 +222,7 @@ export const ssdStatePass: Kernel<StatePassParams> = {
           out[at] = run
           run = Math.exp(acs[bh * T + Math.min(c * Q + Q, T) - 1]) * run + S[at]
         }
-        final[bh * size + e] = run
+        after[bh * size + e] = run
       }
     }
   },
@@ -230,7 +230,7 @@ export const ssdStatePass: Kernel<StatePassParams> = {
     key: (p) => `${p.reverse ? 'rev' : 'fwd'}${p.init ? ',init' : ''}`,
     code: (p) =>
       flatShader(
-        bindings(p.init ? ['S', 'acs', 'init'] : ['S', 'acs'], ['out', 'final'], statePassFields(p)),
+        bindings(p.init ? ['S', 'acs', 'init'] : ['S', 'acs'], ['out', 'after'], statePassFields(p)),
         `  let bh = i / u.size;
   let e = i % u.size;
   var run = ${p.init ? 'init[i]' : '0.0'};
@@ -240,7 +240,7 @@ export const ssdStatePass: Kernel<StatePassParams> = {
     out[at] = run;
     run = exp(acs[bh * u.seq + min(c * u.chunk + u.chunk, u.seq) - 1u]) * run + S[at];
   }
-  final[i] = run;`,
+  after[i] = run;`,
       ),
     dispatch: (p) => flatDispatch(p.batch * p.heads * p.size, statePassFields(p)),
   },

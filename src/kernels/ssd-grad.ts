@@ -56,7 +56,7 @@ export const ssdDecayGradTerms: Kernel<DecayGradParams> = {
     key: (p) => (p.final ? 'final' : ''),
     code: (p) =>
       flatShader(
-        bindings(p.final ? ['dCh', 'C', 'dBh', 'B', 'dFinal', 'final'] : ['dCh', 'C', 'dBh', 'B'], ['out'], decayFields(p)),
+        bindings(p.final ? ['dCh', 'C', 'dBh', 'B', 'dFinal', 'finalState'] : ['dCh', 'C', 'dBh', 'B'], ['out'], decayFields(p)),
         `  let h = i % u.heads;
   let bt = i / u.heads;
   let perHead = i * u.stateDim;
@@ -67,7 +67,7 @@ ${
   p.final
     ? `  if (bt % u.seq == u.seq - 1u) {
     let base = ((bt / u.seq) * u.heads + h) * u.stateSize;
-    for (var e = 0u; e < u.stateSize; e++) { acc += dFinal[base + e] * final[base + e]; }
+    for (var e = 0u; e < u.stateSize; e++) { acc += dFinal[base + e] * finalState[base + e]; }
   }`
     : ''
 }

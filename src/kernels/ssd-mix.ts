@@ -97,9 +97,11 @@ function chunkMixWgsl(p: ChunkMixParams): string {
   const stateLoad =
     p.stateLayout === 'ij'
       ? `let ii = e / ${COLS}u; let jj = e % ${COLS}u;
-      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.qDim + i0 + ii) * u.vDim + j0 + jj]; }`
+      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.qDim + i0 + ii) * u.vDim + j0 + jj]; }
+      Ws[ii * ${COLS}u + jj] = w;`
       : `let ii = e % 16u; let jj = e / 16u;
-      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.vDim + j0 + jj) * u.qDim + i0 + ii]; }`
+      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.vDim + j0 + jj) * u.qDim + i0 + ii]; }
+      Ws[ii * ${COLS}u + jj] = w;`
   return `${bindings(['Qm', 'Km', 'Vm', 'acs', 'S'], ['out'], chunkMixFields(p))}
 var<workgroup> Qs: array<f32, 256>;
 var<workgroup> Ks: array<f32, 256>;
@@ -137,7 +139,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var e = lid; e < ${16 * COLS}u; e += 256u) {
       var w = 0.0;
       ${stateLoad}
-      Ws[e] = w;
     }
     workgroupBarrier();
     for (var ii = 0u; ii < 16u; ii++) {

@@ -23,8 +23,12 @@ export function uniformWords(uniforms: UniformFields): Uint32Array {
   return packUniforms(uniforms.map(([, value]) => value))
 }
 
-/** -inf as WGSL can write it (a constant expression may not overflow). */
-export const NEG_INF = 'bitcast<f32>(0xff800000u)'
+/**
+ * -inf for kernels that write it. A constant expression may not evaluate to an infinity in WGSL,
+ * so the bits arrive as a uniform: add `NEG_INF_FIELD` to the kernel's fields.
+ */
+export const NEG_INF_FIELD: [string, number] = ['negInf', 0xff800000]
+export const NEG_INF = 'bitcast<f32>(u.negInf)'
 
 /** Threads a workgroup in one-thread-per-item kernels. */
 export const FLAT_WG = 256
