@@ -1,0 +1,91 @@
+import {generateSamples, getTask, type TaskName, type TaskSample} from '../../tasks/index.js'
+import {tokenLogprobs} from '../language-model.js'
+import {encodePair, loglikelihood} from '../loglikelihood.js'
+import {argmax, mean, meanStderr} from '../metrics.js'
+import type {Curve, EvalContext, TaskResult} from './types.js'
+
+/**
+ * The synthetic retrieval tasks, scored both ways the papers do:
+ *   acc         log-likelihood of every candidate answer, the best one right (lm-evaluation-harness)
+ *   argmax_acc  the answer's first token is the argmax after the prompt (Gather-and-Aggregate)
+ * swept over the setting that makes them harder (pairs, or haystack length), which gives a curve.
+ */
+const SWEEPS: Record<TaskName, {option?: string; label: string; values: number[]}> = {
+  'kv-retrieval': {option: 'pairs', label: 'pairs', values: [10, 20, 30, 40, 50]},
+  // A fixed four-option layout: one point, no curve.
+  'mc-retrieval': {label: 'options', values: [4]},
+  needle: {option: 'haystackChars', label: 'context characters', values: [500, 1000, 2000, 4000]},
+}
+
+const DEFAULT_SAMPLES = 50
+
+export interface Scored {
+  acc: number
+  argmaxAcc: number
+  logprobs: number[]
+}
+
+/** Score one sample: one forward when every choice is a single token, else one per choice. */
+export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scored> {
+  const pairs = s.choices.map((c) => encodePair(ctx.tokenizer, s.prompt, c))
+  const prompt = pairs[s.answerIndex].context
+  const firstAnswerToken = pairs[s.answerIndex].continuation[0]
+  const singleToken = pairs.every((p) => p.continuation.length === 1 && p.context.length === prompt.length)
+  let logprobs: number[]
+  let argmaxHit: boolean
+  if (singleToken) {
+    const [scored] = await tokenLogprobs(ctx.lm, [prompt], [pairs.map((p) => ({t: prompt.length - 1, target: p.continuation[0]}))])
+    logprobs = scored.map((x) => x.logprob)
+    argmaxHit = scored[s.answerIndex].greedy
+  } else {
+    const results = await loglikelihood(ctx.lm, ctx.tokenizer, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize)
+    logprobs = results.map((r) => r.logprob)
+    const [[first]] = await tokenLogprobs(ctx.lm, [prompt], [[{t: prompt.length - 1, target: firstAnswerToken}]])
+    argmaxHit = first.greedy
+  }
+  return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, logprobs}
+}
+
+export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: number[]): Promise<TaskResult> {
+  const task = getTask(name)
+  const sweep = SWEEPS[name]
+  const count = ctx.limit ?? DEFAULT_SAMPLES
+  const metrics: Record<string, number> = {}
+  const accCurve: Curve = {x: sweep.label, y: 'acc', points: []}
+  const argmaxCurve: Curve = {x: sweep.label, y: 'argmax_acc', points: []}
+  const allAcc: number[] = []
+  const allArgmax: number[] = []
+  const samples: Record<string, unknown>[] = []
+  for (const value of values ?? sweep.values) {
+    const acc: number[] = []
+    const arg: number[] = []
+    const list = generateSamples(task, sweep.option ? {seed: ctx.seed, count, [sweep.option]: value} : {seed: ctx.seed, count})
+    for (const [i, s] of list.entries()) {
+      ctx.progress(`${name} ${sweep.label} ${value}: ${i + 1}/${count}`)
+      const r = await scoreSample(ctx, s)
+      acc.push(r.acc)
+      arg.push(r.argmaxAcc)
+      if (ctx.logSamples) samples.push({doc_id: i, [sweep.label]: value, prompt: s.prompt, target: s.answer, resps: r.logprobs, acc: r.acc, argmax_acc: r.argmaxAcc})
+    }
+    if (sweep.option) {
+      metrics[`acc,${sweep.option}=${value}`] = mean(acc)
+      metrics[`argmax_acc,${sweep.option}=${value}`] = mean(arg)
+    }
+    accCurve.points.push({x: value, y: mean(acc)})
+    argmaxCurve.points.push({x: value, y: mean(arg)})
+    allAcc.push(...acc)
+    allArgmax.push(...arg)
+  }
+  return {
+    task: name,
+    metrics: {
+      'acc,none': mean(allAcc),
+      'acc_stderr,none': meanStderr(allAcc),
+      'argmax_acc,none': mean(allArgmax),
+      'argmax_acc_stderr,none': meanStderr(allArgmax),
+      ...metrics,
+    },
+    samples: ctx.logSamples ? samples : undefined,
+    curves: sweep.option ? [accCurve, argmaxCurve] : undefined,
+  }
+}
