@@ -1,6 +1,6 @@
 import {tryMatmulFast} from '../backend/cpu-matmul/matmul-fast.js'
 import type {Kernel} from './kernel.js'
-import {pendingGpu} from './pending.js'
+import {matmulGpu} from './matmul-wgsl.js'
 
 /**
  * Batched matmul with optional transposes, broadcast of B over the batch, and a bias row.
@@ -56,5 +56,5 @@ export const matmul: Kernel<MatmulParams> = {
   cpu: (p, inputs, outputs) => {
     if (!tryMatmulFast(p, inputs as Float32Array[], outputs as Float32Array[])) matmulCpu(p, inputs, outputs as Float32Array[])
   },
-  gpu: pendingGpu('matmul'),
+  gpu: matmulGpu,
 }

@@ -1,0 +1,95 @@
+import {ceilDiv, type GpuProgram} from './kernel.js'
+import type {MatmulParams} from './matmul.js'
+import {bindings, uniformWords, wgsl, type UniformFields} from './wgsl.js'
+
+/**
+ * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin). Tiled: a workgroup of
+ * 16×16 threads computes one 64×64 tile of C, each thread a 4×4 block strided by 16 (so stores
+ * and shared-memory reads stay contiguous across threads), stepping K in slices of 16 through
+ * workgroup memory. Loads and stores are bounds-checked unless M, N and K fit the tile ("fit"
+ * in the key). Transposes are compile-time, so each variant reads its operand in order.
+ */
+const TILE = 64
+const TK = 16
+const THREADS = 16
+const PER = TILE / THREADS
+const LOADS = (TILE * TK) / (THREADS * THREADS)
+
+const fits = (p: MatmulParams): boolean => p.m % TILE === 0 && p.n % TILE === 0 && p.k % TK === 0
+
+const uniforms = (p: MatmulParams): UniformFields => [['m', p.m], ['n', p.n], ['k', p.k], ['bStride', p.broadcastB ? 0 : p.k * p.n]]
+
+/** `As[kk][i] = A[gi, gk]`-style tile load of one operand, guarded unless the shapes fit. */
+function tileLoad(tile: string, src: string, index: string, inRange: string, fit: boolean): string {
+  return fit ? `${tile} = ${src}[${index}];` : `var v = 0.0; if (${inRange}) { v = ${src}[${index}]; } ${tile} = v;`
+}
+
+function code(p: MatmulParams): string {
+  const fit = fits(p)
+  const inputs = ['a: array<f32>', 'b: array<f32>', ...(p.bias ? ['bias: array<f32>'] : [])]
+  // Loads walk along the operand's contiguous dimension: K for A, M for Aᵀ, N for B, K for Bᵀ.
+  const aCoords = p.transA ? 'let kk = l / T; let i = l % T;' : 'let i = l / TK; let kk = l % TK;'
+  const aIndex = p.transA ? 'aBase + gk * u.m + gi' : 'aBase + gi * u.k + gk'
+  const bCoords = p.transB ? 'let j = l / TK; let kk = l % TK;' : 'let kk = l / T; let j = l % T;'
+  const bIndex = p.transB ? 'bBase + gj * u.k + gk' : 'bBase + gk * u.n + gj'
+  const store = `c[cBase + r * u.n + col] = acc[i * ${PER}u + j]${p.bias ? ' + bias[col]' : ''};`
+  return wgsl`${bindings(inputs, ['c: array<f32>'], uniforms(p))}
+const T = ${TILE}u;
+const TK = ${TK}u;
+var<workgroup> As: array<f32, ${TILE * TK}>;
+var<workgroup> Bs: array<f32, ${TILE * TK}>;
+
+@compute @workgroup_size(${THREADS}, ${THREADS})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row0 = wid.y * T;
+  let col0 = wid.x * T;
+  let aBase = wid.z * u.m * u.k;
+  let bBase = wid.z * u.bStride;
+  let cBase = wid.z * u.m * u.n;
+  var acc: array<f32, ${PER * PER}>;
+  for (var k0 = 0u; k0 < u.k; k0 += TK) {
+    for (var load = 0u; load < ${LOADS}u; load++) {
+      let l = li + load * ${THREADS * THREADS}u;
+      {
+        ${aCoords}
+        let gi = row0 + i;
+        let gk = k0 + kk;
+        ${tileLoad('As[kk * T + i]', 'a', aIndex, 'gi < u.m && gk < u.k', fit)}
+      }
+      {
+        ${bCoords}
+        let gj = col0 + j;
+        let gk = k0 + kk;
+        ${tileLoad('Bs[kk * T + j]', 'b', bIndex, 'gj < u.n && gk < u.k', fit)}
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      var ar: array<f32, ${PER}>;
+      var br: array<f32, ${PER}>;
+      for (var i = 0u; i < ${PER}u; i++) { ar[i] = As[kk * T + lid.y + i * ${THREADS}u]; }
+      for (var j = 0u; j < ${PER}u; j++) { br[j] = Bs[kk * T + lid.x + j * ${THREADS}u]; }
+      for (var i = 0u; i < ${PER}u; i++) {
+        for (var j = 0u; j < ${PER}u; j++) { acc[i * ${PER}u + j] += ar[i] * br[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < ${PER}u; i++) {
+    let r = row0 + lid.y + i * ${THREADS}u;
+    for (var j = 0u; j < ${PER}u; j++) {
+      let col = col0 + lid.x + j * ${THREADS}u;
+      ${fit ? store : `if (r < u.m && col < u.n) { ${store} }`}
+    }
+  }
+}`
+}
+
+export const matmulGpu: GpuProgram<MatmulParams> = {
+  key: (p) => [p.transA && 'tA', p.transB && 'tB', p.bias && 'bias', fits(p) && 'fit'].filter(Boolean).join(','),
+  code,
+  dispatch: (p) => {
+    if (p.batch > 65535) throw new Error(`matmul: a batch of ${p.batch} exceeds WebGPU's 65535 workgroups per dimension`)
+    return {workgroups: [ceilDiv(p.n, TILE), ceilDiv(p.m, TILE), p.batch], uniforms: uniformWords(uniforms(p))}
+  },
+}
