@@ -39,6 +39,10 @@ export class TeacherModel {
     this.invFreq = inverseFrequencies(config.ropeTheta, config.rotaryDim, config.ropeScaling)
   }
 
+  get vocabSize(): number {
+    return this.config.vocabSize
+  }
+
   weight(name: string): Tensor {
     const t = this.weights.get(name)
     if (!t) throw new ShapeError(`the model has no tensor ${name}`)

@@ -1,0 +1,89 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {deviceFlag} from '../cli/device-flag.js'
+import {createBackend} from '../backend/device.js'
+import {writeReports, resultsTable, type ModelResults} from '../eval/report.js'
+import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
+import {resolveModel} from '../hub/cache.js'
+import {loadTeacher} from '../models/load.js'
+import {loadTokenizer} from '../tokenizer/load.js'
+
+interface EvalResult {
+  models: ModelResults[]
+  files: string[]
+}
+
+export default class Eval extends BaseCommand {
+  static override summary = 'Evaluate models side by side: perplexity, retrieval, multiple choice.'
+
+  static override description = `Runs each task on each model and prints one table with a column per model (teacher
+and students). Metric names and the results JSON follow lm-evaluation-harness ("acc,none",
+"acc_stderr,none", ...). Tasks:
+  ppl:<file>[,<file>]   perplexity of plain text over packed windows (--seq-len)
+  mc:<file.jsonl>       multiple choice; each line {"context": "...", "choices": [" a", " b"], "gold": 0},
+                        scored by log-likelihood: acc and acc_norm (normalised by choice length in characters)
+  kv-retrieval          key-value retrieval, 10 to 50 pairs (a curve of accuracy against pairs)
+  mc-retrieval          multiple-choice letter retrieval in the MMLU layout
+  needle                needle in a haystack of Brown-corpus text, against context length
+Retrieval tasks report acc (log-likelihood over candidates) and argmax_acc (the answer is the argmax
+token after the prompt). With --output-path, curves are written as SVG images beside the results.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --tasks kv-retrieval --limit 20',
+    '<%= config.bin %> <%= command.id %> teacher/ student/ --tasks kv-retrieval,mc:arc.jsonl --output-path results/',
+    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --tasks ppl:wiki.txt --seq-len 1024 --json',
+  ]
+
+  static override strict = false
+
+  static override args = {
+    model: Args.string({required: true, description: 'One or more models: folders or org/name[@revision] from the Hugging Face cache.'}),
+  }
+
+  static override flags = {
+    tasks: Flags.string({char: 't', required: true, description: `Comma-separated tasks: ${TASK_HELP}.`}),
+    limit: Flags.integer({description: 'At most this many samples per task (or per point of a sweep; windows for ppl).', min: 1}),
+    'batch-size': Flags.integer({description: 'Sequences per forward pass.', default: 8, min: 1}),
+    'seq-len': Flags.integer({description: 'Window length for ppl tasks.', default: 512, min: 2}),
+    seed: Flags.integer({description: 'Seed of the synthetic tasks.', default: 1234}),
+    'output-path': Flags.directory({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images.'}),
+    'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
+    device: deviceFlag,
+  }
+
+  async run(): Promise<EvalResult> {
+    const {argv, flags} = await this.parse(Eval)
+    const models = argv as string[]
+    const tasks = parseTaskList(flags.tasks)
+    const folders = await Promise.all(models.map((m) => resolveModel(m)))
+    const backend = await createBackend(flags.device)
+    this.status(`device: ${backend.description}`)
+    const all: ModelResults[] = []
+    try {
+      for (const [i, folder] of folders.entries()) {
+        const lm = await loadTeacher(folder, backend)
+        const tokenizer = await loadTokenizer(folder)
+        const ctx = {
+          lm, tokenizer, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],
+          progress: (text: string) => this.progress.update(`${models[i]}: ${text}`),
+        }
+        const results = []
+        for (const task of tasks) {
+          this.progress.start(`${models[i]}: ${task}`)
+          results.push(await runTask(task, ctx, flags['seq-len']))
+          this.progress.succeed(`${models[i]}: ${task}`)
+        }
+        all.push({model: models[i], results})
+        for (const w of lm.weights.values()) w.dispose()
+      }
+    } finally {
+      backend.destroy()
+    }
+    this.log(resultsTable(all))
+    const files = flags['output-path']
+      ? await writeReports(flags['output-path'], all, {tasks, limit: flags.limit ?? null, batch_size: flags['batch-size'], seed: flags.seed, device: backend.name})
+      : []
+    for (const f of files) this.status(`wrote ${f}`)
+    return {models: all, files}
+  }
+}
