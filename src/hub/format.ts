@@ -8,7 +8,7 @@ export function formatBytes(bytes: number): string {
     value /= 1000
     unit++
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${UNITS[unit]}`
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${UNITS[unit]}`
 }
 
 /** `m:ss`, or `h:mm:ss` from an hour on; `--:--` when unknown. */

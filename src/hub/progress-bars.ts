@@ -69,7 +69,9 @@ class ProgressBars implements DownloadReporter {
     clearInterval(this.timer)
     this.timer = undefined
     const seconds = (Date.now() - this.startedAt) / 1000
-    this.print(`fetched ${formatBytes(this.total.done - this.kept)} in ${formatDuration(seconds)}`)
+    const fetched = this.total.done - this.kept
+    const average = seconds >= 1 ? ` (${formatBytes(fetched / seconds)}/s)` : ''
+    this.print(`fetched ${formatBytes(fetched)} in ${formatDuration(seconds)}${average}`)
   }
 
   private print(line: string): void {
@@ -108,14 +110,14 @@ class ProgressBars implements DownloadReporter {
     const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}`
     const eta = row.rate > 0 ? formatDuration((row.size - row.done) / row.rate) : '--:--'
     const numbers = `${bar} ${String(Math.floor(fraction * 100)).padStart(3)}%  ${formatBytes(row.done)}/${formatBytes(row.size)}  ${formatBytes(row.rate)}/s  ETA ${eta}`
-    const room = Math.max(8, (this.stream.columns ?? 80) - numbers.length - 3)
+    const room = Math.max(8, (this.stream.columns || 80) - numbers.length - 3)
     const label = row.label.length > room ? `…${row.label.slice(-(room - 1))}` : row.label
     return `${label.padEnd(Math.min(room, 40))}  ${numbers}`
   }
 
   /** A line longer than the terminal wraps and breaks the cursor arithmetic of `clear`. */
   private fit(line: string): string {
-    const columns = (this.stream.columns ?? 80) - 1
+    const columns = (this.stream.columns || 80) - 1
     return line.length > columns ? line.slice(0, columns) : line
   }
 }

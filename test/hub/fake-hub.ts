@@ -78,11 +78,15 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       ...(req.headers.range ? {range: req.headers.range} : {}),
       ...(req.headers.authorization ? {authorization: req.headers.authorization} : {}),
     })
-    try {
-      route(req, res)
-    } catch (err) {
-      json(res, 500, {error: String(err)})
-    }
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      try {
+        route(req, res, Buffer.concat(chunks))
+      } catch (err) {
+        json(res, 500, {error: String(err)})
+      }
+    })
   })
   server.on('connection', (socket) => {
     sockets.add(socket)
@@ -91,10 +95,16 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-  function route(req: IncomingMessage, res: ServerResponse): void {
+  function route(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const {pathname, searchParams} = new URL(req.url ?? '/', url)
     let m: RegExpExecArray | null
-    if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(pathname))) {
+    if (req.method === 'POST' && (m = /^\/api\/models\/([^/]+\/[^/]+)\/paths-info\/([^/]+)$/.exec(pathname))) {
+      const found = findRevision(req, res, m[1], decodeURIComponent(m[2]))
+      if (!found) return
+      const {paths, expand} = JSON.parse(body.toString() || '{}') as {paths?: string[]; expand?: boolean}
+      const entries = tree(found.repo, '').filter((e) => paths?.includes(e.path))
+      json(res, 200, expand ? entries.map((e) => ({...e, lastCommit: {id: found.commit, title: 'upload', date: '2024-09-25T00:00:00.000Z'}})) : entries)
+    } else if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], decodeURIComponent(m[2]))
       if (found) json(res, 200, tree(found.repo, m[3] ? decodeURIComponent(m[3]) : ''))
     } else if ((m = /^\/api\/models\/([^/]+\/[^/]+)(?:\/revision\/([^/]+))?$/.exec(pathname))) {

@@ -1,0 +1,141 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {lstat, mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {repoRoot} from '../helpers/paths.js'
+import {startFakeHub, type FakeHub} from './fake-hub.js'
+import {TINY_COMMIT, tinyLlama} from './repos.js'
+
+const SHARD1 = 'model-00001-of-00002.safetensors'
+const SHARD1_SHA = 'cbbf1aa1724d6a078f109e131e053eaae7eb669f6ef00b1ad46004a6118d965d'
+const SECRET = 'hf_secret_never_printed_42'
+
+let hub: FakeHub
+let root: string
+let homes = 0
+
+beforeAll(async () => {
+  hub = await startFakeHub({repos: [tinyLlama(), {...tinyLlama('acme/gated'), gated: true}], tokens: {[SECRET]: []}})
+  root = await mkdtemp(join(tmpdir(), 'hybridize-cli-download-'))
+})
+afterAll(async () => {
+  await hub.close()
+  await rm(root, {recursive: true, force: true})
+})
+
+interface Run {
+  child: ChildProcess
+  done: Promise<{code: number | null; stdout: string; stderr: string}>
+}
+
+/** The built CLI as a child process (not spawnSync: the fake hub answers from this process's event loop). */
+function hybridize(args: string[], env: NodeJS.ProcessEnv): Run {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/run.js'), ...args], {
+    cwd: repoRoot,
+    env: {PATH: process.env.PATH, HOME: root, NO_COLOR: '1', HF_ENDPOINT: hub.url, ...env},
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => (stdout += d))
+  child.stderr!.on('data', (d: Buffer) => (stderr += d))
+  const done = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) => {
+    child.on('close', (code) => resolve({code, stdout, stderr}))
+  })
+  return {child, done}
+}
+
+async function freshHome(): Promise<NodeJS.ProcessEnv> {
+  const home = join(root, `home-${++homes}`)
+  await mkdir(home, {recursive: true})
+  return {HF_HOME: home}
+}
+
+describe('hybridize download', () => {
+  it('prints only the snapshot path on stdout, and nothing on a non-TTY stderr', async () => {
+    const env = await freshHome()
+    const r = await hybridize(['download', 'acme/tiny-llama'], env).done
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--acme--tiny-llama', 'snapshots', TINY_COMMIT)}\n`)
+  })
+
+  it('--json gives path, commit, files and bytes; --cache-dir and --include are honoured', async () => {
+    const cacheDir = join(root, 'custom-cache')
+    const r = await hybridize(['download', 'acme/tiny-llama@main', '--json', '--cache-dir', cacheDir, '--include', '*.json', '--exclude', 'assets/*'], await freshHome()).done
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual({
+      path: join(cacheDir, 'models--acme--tiny-llama', 'snapshots', TINY_COMMIT),
+      commit: TINY_COMMIT,
+      files: ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors.index.json', 'original/params.json'],
+      bytes: 78 + 36 + 52 + 20 + 95 + 11,
+    })
+  })
+
+  it('Ctrl-C stops with exit 130 and one line, keeps .incomplete, and leaves no half file in snapshots/', async () => {
+    const env = await freshHome()
+    const storage = join(env.HF_HOME!, 'hub', 'models--acme--tiny-llama')
+    const partial = join(storage, 'blobs', `${SHARD1_SHA}.incomplete`)
+    hub.faults.set(SHARD1, {stallAfter: 150_000})
+    const run = hybridize(['download', 'acme/tiny-llama'], env)
+    await waitFor(async () => ((await stat(partial).catch(() => undefined))?.size ?? 0) >= 150_000)
+    run.child.kill('SIGINT')
+    const r = await run.done
+    hub.faults.clear()
+    expect(r.code).toBe(130)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      `hybridize: error: interrupted; partial downloads are kept in ${join(storage, 'blobs')} and the next run resumes them`,
+    ])
+    expect((await stat(partial)).size).toBe(150_000)
+    const snapshot = join(storage, 'snapshots', TINY_COMMIT)
+    for (const name of await readdir(snapshot, {recursive: true}).catch(() => [] as string[])) {
+      const entry = await lstat(join(snapshot, name))
+      if (entry.isDirectory()) continue
+      expect(entry.isSymbolicLink(), name).toBe(true)
+      expect((await stat(join(snapshot, name))).isFile(), name).toBe(true)
+      expect(name).not.toBe(SHARD1)
+    }
+
+    hub.requests.length = 0
+    const again = await hybridize(['download', 'acme/tiny-llama'], env).done
+    expect(again.code, again.stderr).toBe(0)
+    expect(hub.requests.filter((q) => q.path === `/cdn/${SHARD1_SHA}`).map((q) => q.range)).toEqual(['bytes=150000-'])
+    expect((await stat(join(snapshot, SHARD1))).size).toBe(300_000)
+  })
+
+  it('answers a gated repo with one line and its own exit code, never echoing the token', async () => {
+    const noToken = await hybridize(['download', 'acme/gated'], await freshHome()).done
+    expect(noToken.code).toBe(3)
+    expect(noToken.stderr).toBe(`hybridize: error: acme/gated is gated and needs a Hugging Face token: set HF_TOKEN or pass --token (create one at ${hub.url}/settings/tokens)\n`)
+
+    const denied = await hybridize(['download', 'acme/gated', '--token', SECRET], await freshHome()).done
+    expect(denied.code).toBe(4)
+    expect(denied.stderr).toBe(`hybridize: error: your token has no access to acme/gated: request access at ${hub.url}/acme/gated and try again once it is granted\n`)
+
+    const json = await hybridize(['download', 'acme/gated', '--json'], {...await freshHome(), HF_TOKEN: SECRET}).done
+    expect(JSON.parse(json.stdout)).toEqual({error: {message: expect.stringMatching(/^your token has no access/), code: 'E_ACCESS_DENIED'}})
+    for (const r of [noToken, denied, json]) expect(r.stdout + r.stderr).not.toContain(SECRET)
+  })
+
+  it('HF_HUB_OFFLINE=1 fails in one line when the model is not cached', async () => {
+    const env = await freshHome()
+    const r = await hybridize(['download', 'acme/tiny-llama'], {...env, HF_HUB_OFFLINE: '1'}).done
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`hybridize: error: HF_HUB_OFFLINE is set and acme/tiny-llama is not in the Hugging Face cache (${join(env.HF_HOME!, 'hub')}); unset it to download\n`)
+  })
+
+  it('rejects a malformed model id', async () => {
+    const r = await hybridize(['download', 'not a repo'], await freshHome()).done
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('hybridize: error: not a Hugging Face model id: not a repo (expected org/name or org/name@revision)\n')
+  })
+})
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
