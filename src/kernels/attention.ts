@@ -1,5 +1,5 @@
-import type {Kernel} from './kernel.js'
-import {pendingGpu} from './pending.js'
+import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
+import {bindings, uniformWords, wgsl, type UniformFields} from './wgsl.js'
 
 /**
  * Causal softmax attention with grouped-query heads.
@@ -69,5 +69,124 @@ export const attention: Kernel<AttentionParams> = {
       }
     }
   },
-  gpu: pendingGpu('attention'),
+  gpu: attentionGpu(),
+}
+
+/** Threads per query row, and how many scores a row keeps in workgroup memory at once. */
+const ATTN_WG = 128
+const CHUNK = 2048
+
+const attentionUniforms = (p: AttentionParams): UniformFields => [
+  ['rows', p.batch * p.tq * p.hq],
+  ['tq', p.tq],
+  ['tk', p.tk],
+  ['hq', p.hq],
+  ['hkv', p.hkv],
+  ['d', p.d],
+  ['scale', {f: p.scale}],
+]
+
+/** Head dims are compiled in classes of ATTN_WG (one pipeline serves d = 1..128, another 129..256). */
+const dCapacity = (d: number): number => Math.max(1, Math.ceil(d / ATTN_WG)) * ATTN_WG
+
+/**
+ * One workgroup per query row (b, t, h). Pass 1: each thread scores its keys (s = lid, lid + WG,
+ * ...) keeping a running max and sum of exponentials, merged by a tree over the workgroup. Pass 2
+ * walks the keys in chunks of CHUNK: the weights of a chunk go to workgroup memory, then thread
+ * i accumulates output feature i over the chunk. Scores of the first chunk are kept from pass 1;
+ * rows with more keys recompute the rest, so any tk works.
+ */
+function attentionGpu(): GpuProgram<AttentionParams> {
+  return {
+    key: (p) => `d<=${dCapacity(p.d)}${p.headMask ? ',mask' : ''}${p.returnProbs ? ',probs' : ''}`,
+    dispatch: (p) => ({workgroups: grid1d(p.batch * p.tq * p.hq), uniforms: uniformWords(attentionUniforms(p))}),
+    code: (p) => {
+      const cap = dCapacity(p.d)
+      const inputs = ['q: array<f32>', 'k: array<f32>', 'v: array<f32>', ...(p.headMask ? ['mask: array<f32>'] : [])]
+      const outputs = ['out: array<f32>', ...(p.returnProbs ? ['probs: array<f32>'] : [])]
+      return wgsl`${bindings(inputs, outputs, attentionUniforms(p))}
+const WG = ${ATTN_WG}u;
+const CHUNK = ${CHUNK}u;
+var<workgroup> qs: array<f32, ${cap}>;
+var<workgroup> sc: array<f32, ${CHUNK}>;
+var<workgroup> redMax: array<f32, ${ATTN_WG}>;
+var<workgroup> redSum: array<f32, ${ATTN_WG}>;
+
+/** q · k[s] * scale for key s; kv0 is the offset of key 0 of this row's kv head. */
+fn score(kv0: u32, s: u32) -> f32 {
+  let ko = kv0 + s * u.hkv * u.d;
+  var dot = 0.0;
+  for (var i = 0u; i < u.d; i++) { dot += qs[i] * k[ko + i]; }
+  return dot * u.scale;
+}
+
+@compute @workgroup_size(${ATTN_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lidv: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= u.rows) { return; }
+  let lid = lidv.x;
+  let h = row % u.hq;
+  let t = (row / u.hq) % u.tq;
+  let b = row / (u.hq * u.tq);
+  let kv0 = (b * u.tk * u.hkv + h / (u.hq / u.hkv)) * u.d;
+  let count = t + u.tk - u.tq + 1u;
+  for (var i = lid; i < u.d; i += WG) { qs[i] = q[row * u.d + i]; }
+  workgroupBarrier();
+
+  var mx = -3.0e38;
+  var sum = 0.0;
+  for (var s = lid; s < count; s += WG) {
+    let x = score(kv0, s);
+    if (s < CHUNK) { sc[s] = x; }
+    let m = max(mx, x);
+    sum = sum * exp(mx - m) + exp(x - m);
+    mx = m;
+  }
+  redMax[lid] = mx;
+  redSum[lid] = sum;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      let m1 = redMax[lid];
+      let m2 = redMax[lid + stride];
+      let m = max(m1, m2);
+      redSum[lid] = redSum[lid] * exp(m1 - m) + redSum[lid + stride] * exp(m2 - m);
+      redMax[lid] = m;
+    }
+    workgroupBarrier();
+  }
+  let rowMax = redMax[0];
+  let inv = 1.0 / redSum[0];
+
+  let p0 = ((b * u.hq + h) * u.tq + t) * u.tk;
+  var acc: array<f32, ${cap / ATTN_WG}>;
+  for (var c0 = 0u; c0 < count; c0 += CHUNK) {
+    let n = min(count - c0, CHUNK);
+    for (var j = lid; j < n; j += WG) {
+      var x: f32;
+      if (c0 == 0u) { x = sc[j]; } else { x = score(kv0, c0 + j); }
+      let w = exp(x - rowMax) * inv;
+      sc[j] = w;
+      ${p.returnProbs ? 'probs[p0 + c0 + j] = w;' : ''}
+    }
+    workgroupBarrier();
+    for (var r = 0u; r < ${cap / ATTN_WG}u; r++) {
+      let i = lid + r * WG;
+      if (i < u.d) {
+        var a = acc[r];
+        for (var j = 0u; j < n; j++) { a += sc[j] * v[kv0 + (c0 + j) * u.hkv * u.d + i]; }
+        acc[r] = a;
+      }
+    }
+    workgroupBarrier();
+  }
+  let headScale = ${p.headMask ? 'mask[h]' : '1.0'};
+  for (var r = 0u; r < ${cap / ATTN_WG}u; r++) {
+    let i = lid + r * WG;
+    if (i < u.d) { out[row * u.d + i] = acc[r] * headScale; }
+  }
+  ${p.returnProbs ? 'for (var s = count + lid; s < u.tk; s += WG) { probs[p0 + s] = 0.0; }' : ''}
+}`
+    },
+  }
 }
