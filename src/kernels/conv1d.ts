@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, uniformWords, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, uniformWords, type UniformFields} from './wgsl.js'
 
 /**
  * Causal depthwise conv1d over time, as Mamba runs it over [x | B | C] (PyTorch's
@@ -42,7 +42,7 @@ export const conv1d: Kernel<Conv1dParams> = {
     key: (p) => (p.bias ? 'bias' : ''),
     code: (p) =>
       flatShader(
-        bindings(p.bias ? ['x', 'weight', 'bias'] : ['x', 'weight'], ['y'], fields(p)),
+        bindings(['x: array<f32>', 'weight: array<f32>', ...(p.bias ? ['bias: array<f32>'] : [])], ['y: array<f32>'], fields(p)),
         `  let c = i % u.channels;
   let t = (i / u.channels) % u.seq;
   let w = u.width;
@@ -79,7 +79,7 @@ export const conv1dInputGrad: Kernel<Conv1dParams> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['dy', 'weight'], ['dx'], fields(p)),
+        bindings(['dy: array<f32>', 'weight: array<f32>'], ['dx: array<f32>'], fields(p)),
         `  let c = i % u.channels;
   let s = (i / u.channels) % u.seq;
   let w = u.width;
@@ -126,7 +126,7 @@ export const conv1dWeightGrad: Kernel<Conv1dParams> = {
     key: (p) => `w${p.width}${p.bias ? ',bias' : ''}`,
     code: (p) => {
       const sums = p.width + 1
-      return `${bindings(['dy', 'x'], p.bias ? ['dweight', 'dbias'] : ['dweight'], fields(p))}
+      return `${bindings(['dy: array<f32>', 'x: array<f32>'], ['dweight: array<f32>', ...(p.bias ? ['dbias: array<f32>'] : [])], fields(p))}
 const W = ${p.width}u;
 const SUMS = ${sums}u;
 var<workgroup> partial: array<f32, ${WG_CHANNELS * WG_ROWS * sums}>;

@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, NEG_INF, NEG_INF_FIELD, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /**
  * Sums along one axis of a tensor viewed as [outer, len, inner] (the axis is `len`).
@@ -46,7 +46,7 @@ export const cumsum: Kernel<CumsumParams> = {
     key: (p) => `${p.reverse ? 'rev' : 'fwd'},${p.exclusive ? 'excl' : 'incl'}`,
     code: (p) =>
       flatShader(
-        bindings(['x'], ['y'], cumsumFields(p)),
+        bindings(['x: array<f32>'], ['y: array<f32>'], cumsumFields(p)),
         `  let o = i / u.inner;
   let j = i % u.inner;
   var acc = 0.0;
@@ -77,7 +77,8 @@ const segsumFields = (p: SegsumParams): UniformFields => [
   ['count', p.outer * p.inner * p.len],
   ['len', p.len],
   ['inner', p.inner],
-  NEG_INF_FIELD,
+  // WGSL constant expressions may not be infinite, so -inf arrives as a uniform.
+  ['negInf', {f: -Infinity}],
 ]
 
 export const segsum: Kernel<SegsumParams> = {
@@ -101,7 +102,7 @@ export const segsum: Kernel<SegsumParams> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['a'], ['out'], segsumFields(p)),
+        bindings(['a: array<f32>'], ['out: array<f32>'], segsumFields(p)),
         `  let s = i % u.len;
   let line = i / u.len;
   let o = line / u.inner;
@@ -110,7 +111,7 @@ export const segsum: Kernel<SegsumParams> = {
   var acc = 0.0;
   for (var t = 0u; t < u.len; t++) {
     if (t > s) { acc += a[(o * u.len + t) * u.inner + j]; }
-    out[base + t * u.len + s] = select(acc, ${NEG_INF}, t < s);
+    out[base + t * u.len + s] = select(acc, u.negInf, t < s);
   }`,
       ),
     dispatch: (p) => flatDispatch(p.outer * p.inner * p.len, segsumFields(p)),
@@ -144,7 +145,7 @@ export const segsumGradDiff: Kernel<SegsumParams> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['dout'], ['diff'], segsumFields(p)),
+        bindings(['dout: array<f32>'], ['diff: array<f32>'], segsumFields(p)),
         `  let k = i % u.len;
   let line = i / u.len;
   let o = line / u.inner;

@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, uniformWords, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, uniformWords, type UniformFields} from './wgsl.js'
 
 /**
  * Chunk-level pieces of the chunked SSD scan (Mamba-2, ssd_minimal_discrete) and of its backward.
@@ -37,7 +37,7 @@ export const ssdChunkCumsum: Kernel<ChunkShape> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['dA'], ['acs'], chunkCumsumFields(p)),
+        bindings(['dA: array<f32>'], ['acs: array<f32>'], chunkCumsumFields(p)),
         `  let c = i % u.chunks;
   let bh = i / u.chunks;
   let b = bh / u.heads;
@@ -122,7 +122,7 @@ export const ssdChunkState: Kernel<ChunkStateParams> = {
   },
   gpu: {
     key: (p) => p.decay,
-    code: (p) => `${bindings(['U', 'V', 'acs'], ['S'], chunkStateFields(p))}
+    code: (p) => `${bindings(['U: array<f32>', 'V: array<f32>', 'acs: array<f32>'], ['S: array<f32>'], chunkStateFields(p))}
 var<workgroup> Us: array<f32, ${STEP * TILE}>;
 var<workgroup> Vs: array<f32, ${STEP * TILE}>;
 @compute @workgroup_size(256)
@@ -230,7 +230,7 @@ export const ssdStatePass: Kernel<StatePassParams> = {
     key: (p) => `${p.reverse ? 'rev' : 'fwd'}${p.init ? ',init' : ''}`,
     code: (p) =>
       flatShader(
-        bindings(p.init ? ['S', 'acs', 'init'] : ['S', 'acs'], ['out', 'after'], statePassFields(p)),
+        bindings(['S: array<f32>', 'acs: array<f32>', ...(p.init ? ['init: array<f32>'] : [])], ['out: array<f32>', 'after: array<f32>'], statePassFields(p)),
         `  let bh = i / u.size;
   let e = i % u.size;
   var run = ${p.init ? 'init[i]' : '0.0'};

@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /**
  * Pieces shared by the backward passes of the chunked SSD and of the materialised matrix.
@@ -56,7 +56,7 @@ export const ssdDecayGradTerms: Kernel<DecayGradParams> = {
     key: (p) => (p.final ? 'final' : ''),
     code: (p) =>
       flatShader(
-        bindings(p.final ? ['dCh', 'C', 'dBh', 'B', 'dFinal', 'finalState'] : ['dCh', 'C', 'dBh', 'B'], ['out'], decayFields(p)),
+        bindings(['dCh: array<f32>', 'C: array<f32>', 'dBh: array<f32>', 'B: array<f32>', ...(p.final ? ['dFinal: array<f32>', 'finalState: array<f32>'] : [])], ['out: array<f32>'], decayFields(p)),
         `  let h = i % u.heads;
   let bt = i / u.heads;
   let perHead = i * u.stateDim;
@@ -114,7 +114,7 @@ export const ssdGroupSum: Kernel<GroupSumParams> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['x'], ['out'], groupSumFields(p)),
+        bindings(['x: array<f32>'], ['out: array<f32>'], groupSumFields(p)),
         `  let d = i % u.dim;
   let rg = i / u.dim;
   let per = u.heads / u.groups;

@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /**
  * The SSD as a materialised mixing matrix (MOHAWK stage 1 compares it to attention
@@ -53,7 +53,7 @@ export const ssdMatrix: Kernel<SsdMatrixParams> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['dA', 'Bm', 'Cm'], ['M'], matrixFields(p, 0)),
+        bindings(['dA: array<f32>', 'Bm: array<f32>', 'Cm: array<f32>'], ['M: array<f32>'], matrixFields(p, 0)),
         `  let s = i % u.seq;
   let bh = i / u.seq;
   let b = bh / u.heads;
@@ -124,7 +124,7 @@ export const ssdMatrixGrad: Kernel<SsdMatrixGradParams> = {
     code: (p) => {
       const sideC = p.side === 'C'
       return flatShader(
-        bindings(['dM', 'dA', 'other'], ['out'], matrixFields(p, 0)),
+        bindings(['dM: array<f32>', 'dA: array<f32>', 'other: array<f32>'], ['out: array<f32>'], matrixFields(p, 0)),
         `  let n = i % u.stateDim;
   let h = (i / u.stateDim) % u.heads;
   let bt = i / (u.stateDim * u.heads);

@@ -1,6 +1,6 @@
 import type {Kernel} from './kernel.js'
 import {chunkCount, type ChunkShape, type Operand} from './ssd-chunk.js'
-import {bindings, uniformWords, type UniformFields} from './ssm-wgsl.js'
+import {bindings, uniformWords, type UniformFields} from './wgsl.js'
 
 /**
  * The output step of the chunked SSD, generic enough to serve the forward and three gradients.
@@ -102,7 +102,7 @@ function chunkMixWgsl(p: ChunkMixParams): string {
       : `let ii = e % 16u; let jj = e / 16u;
       if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.vDim + j0 + jj) * u.qDim + i0 + ii]; }
       Ws[ii * ${COLS}u + jj] = w;`
-  return `${bindings(['Qm', 'Km', 'Vm', 'acs', 'S'], ['out'], chunkMixFields(p))}
+  return `${bindings(['Qm: array<f32>', 'Km: array<f32>', 'Vm: array<f32>', 'acs: array<f32>', 'S: array<f32>'], ['out: array<f32>'], chunkMixFields(p))}
 var<workgroup> Qs: array<f32, 256>;
 var<workgroup> Ks: array<f32, 256>;
 var<workgroup> Sc: array<f32, 256>;

@@ -1,5 +1,5 @@
 import type {Kernel} from './kernel.js'
-import {bindings, flatDispatch, flatShader, type UniformFields} from './ssm-wgsl.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /**
  * One recurrent SSD step (decode), per head h of group g = floor(h / (H / G)):
@@ -49,7 +49,7 @@ export const ssdStep: Kernel<SsdStepParams> = {
     key: () => '',
     code: (p) =>
       flatShader(
-        bindings(['x', 'dA', 'Bm', 'Cm', 'state'], ['y', 'next'], fields(p)),
+        bindings(['x: array<f32>', 'dA: array<f32>', 'Bm: array<f32>', 'Cm: array<f32>', 'state: array<f32>'], ['y: array<f32>', 'next: array<f32>'], fields(p)),
         `  let bh = i / u.headDim;
   let b = bh / u.heads;
   let h = bh % u.heads;
