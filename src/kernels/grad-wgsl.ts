@@ -31,8 +31,8 @@ export function uniformWords(uniforms: Field[]): Uint32Array {
   return packUniforms(uniforms.map(([, type, value]) => (type === 'f32' ? {f: value} : value)))
 }
 
-/** -inf as WGSL can write it (a constant expression may not overflow). */
-export const NEG_INF = 'bitcast<f32>(0xff800000u)'
+/** The lowest finite f32, the start of a running max (WGSL rejects an infinite constant). */
+export const NEG_INF = '-3.4028234e+38'
 
 /** One thread per item: `body` runs for item `i` < `count` (a WGSL expression, usually `u.n`). */
 export function flatShader(decls: string, count: string, body: string): string {
@@ -52,33 +52,35 @@ export function flatDispatch(count: number, uniforms: Field[]): GpuDispatch {
 /**
  * One workgroup per row: `body` runs with `row` < `rows` and thread `t` in 0..WG-1, and may call
  * `reduceSum(t, v)` / `reduceMax(t, v)` (every thread of the workgroup must reach each call).
+ *
+ * Each call site gets its own slot of workgroup memory, never reused: Mesa's llvmpipe (CI) can
+ * re-read a reduction's result from workgroup memory after a later barrier, so a second
+ * reduction through the same scratch would hand some threads the wrong total.
  */
 export function rowShader(decls: string, rows: string, body: string): string {
+  let slots = 0
+  const numbered = body.replace(/reduce(Sum|Max)\(/g, (_, op: string) => `reduce${op}(${slots++}u, `)
   return `${decls}
-var<workgroup> scratch: array<f32, ${WG}>;
+var<workgroup> scratch: array<array<f32, ${WG}>, ${Math.max(slots, 1)}>;
 
-fn reduceSum(t: u32, v: f32) -> f32 {
-  scratch[t] = v;
+fn reduceSum(k: u32, t: u32, v: f32) -> f32 {
+  scratch[k][t] = v;
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (t < s) { scratch[t] = scratch[t] + scratch[t + s]; }
+    if (t < s) { scratch[k][t] = scratch[k][t] + scratch[k][t + s]; }
     workgroupBarrier();
   }
-  let r = scratch[0];
-  workgroupBarrier();
-  return r;
+  return scratch[k][0];
 }
 
-fn reduceMax(t: u32, v: f32) -> f32 {
-  scratch[t] = v;
+fn reduceMax(k: u32, t: u32, v: f32) -> f32 {
+  scratch[k][t] = v;
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (t < s) { scratch[t] = max(scratch[t], scratch[t + s]); }
+    if (t < s) { scratch[k][t] = max(scratch[k][t], scratch[k][t + s]); }
     workgroupBarrier();
   }
-  let r = scratch[0];
-  workgroupBarrier();
-  return r;
+  return scratch[k][0];
 }
 
 @compute @workgroup_size(${WG})
@@ -86,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let row = wid.y * nwg.x + wid.x;
   if (row >= ${rows}) { return; }
   let t = lid.x;
-${body}
+${numbered}
 }`
 }
 

@@ -42,9 +42,9 @@ export const rmsnormBackward: Kernel<NormParams> = {
   var ss = 0.0;
   for (var c = t; c < u.cols; c += ${WG}u) { ss += x[o + c] * x[o + c]; }
   let inv = inverseSqrt(reduceSum(t, ss) / f32(u.cols) + u.eps);
-  var dot = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { dot += x[o + c] * inv * w[c] * gy[o + c]; }
-  let meanDot = reduceSum(t, dot) / f32(u.cols);
+  var sxg = 0.0;
+  for (var c = t; c < u.cols; c += ${WG}u) { sxg += x[o + c] * inv * w[c] * gy[o + c]; }
+  let meanDot = reduceSum(t, sxg) / f32(u.cols);
   for (var c = t; c < u.cols; c += ${WG}u) {
     let xhat = x[o + c] * inv;
     dx[o + c] = (w[c] * gy[o + c] - xhat * meanDot) * inv;
@@ -92,14 +92,14 @@ export const layernormBackward: Kernel<NormParams> = {
   for (var c = t; c < u.cols; c += ${WG}u) { let d = x[o + c] - mean; v += d * d; }
   let inv = inverseSqrt(reduceSum(t, v) / n + u.eps);
   var sg = 0.0;
-  var dot = 0.0;
+  var sxg = 0.0;
   for (var c = t; c < u.cols; c += ${WG}u) {
     let g = w[c] * gy[o + c];
     sg += g;
-    dot += (x[o + c] - mean) * inv * g;
+    sxg += (x[o + c] - mean) * inv * g;
   }
   let meanG = reduceSum(t, sg) / n;
-  let meanDot = reduceSum(t, dot) / n;
+  let meanDot = reduceSum(t, sxg) / n;
   for (var c = t; c < u.cols; c += ${WG}u) {
     let xhat = (x[o + c] - mean) * inv;
     dx[o + c] = (w[c] * gy[o + c] - meanG - xhat * meanDot) * inv;
