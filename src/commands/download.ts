@@ -23,7 +23,7 @@ HF_ENDPOINT selects a mirror, HF_TOKEN (or the file \`hf auth login\` writes) au
   }
 
   static override flags = {
-    include: Flags.string({multiple: true, description: 'Only download files matching this glob (repeatable; `*` matches across folders).'}),
+    include: Flags.string({multiple: true, description: 'Download only files matching this glob instead of the default selection (repeatable; `*` matches across folders).'}),
     exclude: Flags.string({multiple: true, description: 'Skip files matching this glob (repeatable).'}),
     token: Flags.string({description: 'Hugging Face access token; default $HF_TOKEN, then the token file of `hf auth login`.'}),
     'cache-dir': Flags.string({description: 'Hub cache folder to use instead of $HF_HUB_CACHE.'}),

@@ -86,23 +86,7 @@ async function fetchSnapshot(opts: DownloadOptions, env: NodeJS.ProcessEnv, cach
   const token = await resolveToken(opts.token, env)
   const ctx: HubContext = {endpoint, repo: opts.repo, revision, authenticated: Boolean(token)}
   const fetch = hubFetch(ctx, token, opts.signal)
-
-  const {sha: commit} = await modelInfo({name: opts.repo, revision, additionalFields: ['sha'], hubUrl: endpoint, fetch})
-  if (typeof commit !== 'string' || !COMMIT_HASH.test(commit)) {
-    throw new HybridizeError(`the hub gave no commit for ${opts.repo}@${revision}`, {code: 'E_HUB_HTTP'})
-  }
-  const entries: ListFileEntry[] = []
-  for await (const entry of listFiles({repo: {type: 'model', name: opts.repo}, revision: commit, recursive: true, hubUrl: endpoint, fetch})) {
-    if (entry.type !== 'file') continue
-    assertSafeRepoPath(entry.path)
-    entries.push(entry)
-  }
-  const chosen = new Set(selectFiles(entries.map((e) => e.path), opts))
-  if (chosen.size === 0) {
-    const globs = opts.include?.length ? `--include ${opts.include.join(' ')}` : 'the default selection (config, tokenizer, safetensors)'
-    throw new HybridizeError(`no file in ${opts.repo}@${revision} matches ${globs}`, {code: 'E_NO_FILES'})
-  }
-  const files = entries.filter((e) => chosen.has(e.path)).map(plan)
+  const {commit, files} = await chooseFiles(opts, revision, endpoint, fetch)
 
   const storage = repoFolder(cacheDir, opts.repo)
   const snapshot = join(storage, 'snapshots', commit)
@@ -131,6 +115,28 @@ async function fetchSnapshot(opts: DownloadOptions, env: NodeJS.ProcessEnv, cach
   await mkdir(snapshot, {recursive: true})
   if (revision !== commit) await writeRef(storage, revision, commit)
   return {path: snapshot, commit, files: files.map((f) => f.path), bytes: files.reduce((sum, f) => sum + f.size, 0)}
+}
+
+/** The commit `revision` points at and the selected files in it, each checked for a safe name. */
+async function chooseFiles(
+  opts: DownloadOptions, revision: string, endpoint: string, fetch: typeof globalThis.fetch,
+): Promise<{commit: string; files: PlannedFile[]}> {
+  const {sha: commit} = await modelInfo({name: opts.repo, revision, additionalFields: ['sha'], hubUrl: endpoint, fetch})
+  if (typeof commit !== 'string' || !COMMIT_HASH.test(commit)) {
+    throw new HybridizeError(`the hub gave no commit for ${opts.repo}@${revision}`, {code: 'E_HUB_HTTP'})
+  }
+  const entries: ListFileEntry[] = []
+  for await (const entry of listFiles({repo: {type: 'model', name: opts.repo}, revision: commit, recursive: true, hubUrl: endpoint, fetch})) {
+    if (entry.type !== 'file') continue
+    assertSafeRepoPath(entry.path)
+    entries.push(entry)
+  }
+  const chosen = new Set(selectFiles(entries.map((e) => e.path), opts))
+  if (chosen.size === 0) {
+    const globs = opts.include?.length ? `--include ${opts.include.join(' ')}` : 'the default selection (config, tokenizer, safetensors)'
+    throw new HybridizeError(`no file in ${opts.repo}@${revision} matches ${globs}`, {code: 'E_NO_FILES'})
+  }
+  return {commit, files: entries.filter((e) => chosen.has(e.path)).map(plan)}
 }
 
 /** Blob name and checksum as huggingface_hub derives them: LFS files by sha256, plain git files by blob sha1. */

@@ -1,4 +1,4 @@
-import {mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -283,6 +283,25 @@ describe('downloadSnapshot against a local hub', () => {
     expect(err.message).toMatch(/^interrupted; partial downloads are kept in .+blobs and the next run resumes them$/)
     expect((await stat(partial)).size).toBe(64_000)
     expect(await readdir(join(storage(env), 'snapshots', TINY_COMMIT)).catch(() => [])).not.toContain(SHARD1)
+  })
+
+  it('reports a full disk while writing, keeping what was written for the next run', async () => {
+    const env = await freshEnv()
+    const blobs = join(storage(env), 'blobs')
+    await mkdir(blobs, {recursive: true})
+    // /dev/full fails every write with ENOSPC, like a disk that fills up mid-download.
+    await symlink('/dev/full', join(blobs, `${SHARD2_SHA}.incomplete`))
+    const err = await rejection(download(env, {include: [SHARD2]}))
+    expect(err.message).toBe(`the disk is full while writing ${join(blobs, `${SHARD2_SHA}.incomplete`)}; free some space and run again to resume`)
+    expect(err.code).toBe('E_DISK_FULL')
+  })
+
+  it('resolveModel downloads a missing model when asked to', async () => {
+    const env = await freshEnv()
+    await expect(resolveModel('acme/tiny-llama', {env})).rejects.toThrow(/run `hybridize download acme\/tiny-llama`/)
+    const path = await resolveModel('acme/tiny-llama', {env, download: true})
+    expect(path).toBe(join(storage(env), 'snapshots', TINY_COMMIT))
+    expect(JSON.parse(await readFile(join(path, 'config.json'), 'utf8')).architectures).toEqual(['LlamaForCausalLM'])
   })
 
   it('says when no file matches --include', async () => {
