@@ -1,22 +1,24 @@
 import {availableParallelism} from 'node:os'
 import type {MatmulParams} from '../../kernels/matmul.js'
+import {matmulRows} from './matmul-rows.js'
 import {KC, MR, NR, packPanels, roundUp, type Operand} from './pack.js'
 import {heapFloats, type GemmArgs} from './wasm-gemm.js'
 import {runGemm} from './worker-pool.js'
 
 /**
  * The CPU backend's fast matmul: pack into shared WASM memory, run the SIMD128 GEMM on every
- * core (this thread plus pooled workers), copy C out adding the bias. Same parameters and
- * layouts as `matmulCpu`, the reference it is tested against.
+ * core (this thread plus pooled workers), copy C out adding the bias; one or two rows of A go to
+ * the JS row kernels instead. Same parameters and layouts as `matmulCpu`, the reference both are
+ * tested against.
  */
 
 /**
- * Below this many multiply-adds the reference loop beats packing and the WASM call (measured
- * crossover near 12x12x12). A single row (GEMV, e.g. one decode token) has no reuse to pay
- * for packing B, so it stays on the reference too.
+ * Fewer rows of A than this go to `matmulRows`: packing B costs more than it saves until about
+ * three rows share it (measured at 512 and 2048 squared B).
  */
-const MIN_FAST_MACS = 16 * 16 * 16
-const MIN_FAST_ROWS = 2
+const MIN_PACKED_ROWS = 3
+/** Below this many multiply-adds the reference loop beats packing and the WASM call (measured crossover near 12³). */
+const MIN_PACKED_MACS = 16 * 16 * 16
 /** Below this many multiply-adds a second thread costs more (wake-up, cache traffic) than it saves. */
 const MIN_PARALLEL_MACS = 64 * 64 * 64
 const DEFAULT_THREADS = availableParallelism()
@@ -42,10 +44,14 @@ interface Piece {
 
 /**
  * Compute the matmul and return true, or return false (having done nothing) when the problem
- * is too small to gain from the fast path or too large to pack, and the reference should run.
+ * is too small to gain from a fast path or too large to pack, and the reference should run.
  */
 export function tryMatmulFast(p: MatmulParams, inputs: Float32Array[], outputs: Float32Array[], opts: FastMatmulOptions = {}): boolean {
-  if (p.m < MIN_FAST_ROWS || p.m * p.n * p.k < MIN_FAST_MACS) return false
+  if (p.m < MIN_PACKED_ROWS) {
+    matmulRows(p, inputs, outputs)
+    return true
+  }
+  if (p.m * p.n * p.k < MIN_PACKED_MACS) return false
   const pieces = planPieces(p, opts.pieceFloats ?? PIECE_FLOATS)
   if (!pieces) return false
   const threads = Math.max(1, opts.threads ?? DEFAULT_THREADS)
