@@ -1,0 +1,31 @@
+import {brownTexts} from '../tasks/brown.js'
+import {kvRetrieval} from '../tasks/kv-retrieval.js'
+import {mcRetrieval} from '../tasks/mc-retrieval.js'
+import {needle} from '../tasks/needle.js'
+import type {TaskSample} from '../tasks/types.js'
+import {Random} from '../util/random.js'
+
+export interface TrainingCorpusOptions {
+  seed: number
+  /** Samples of each retrieval task, written as prompt + answer. */
+  samplesPerTask: number
+  /** Brown documents to include, from the first (500 in all, about 12,000 characters each). */
+  brownDocuments?: number
+}
+
+/**
+ * Text for a fixture tokenizer: Brown corpus documents, so that English splits sensibly, plus retrieval task
+ * samples, so that their scaffolding ("Memorize the following dictionary:", "Answer:", ...) gets its own tokens.
+ * Key-value samples use 10 to 50 pairs, needle haystacks 500 to 2,000 characters.
+ */
+export function tokenizerTrainingTexts({seed, samplesPerTask, brownDocuments}: TrainingCorpusOptions): string[] {
+  const texts = brownTexts().slice(0, brownDocuments)
+  const write = (sample: TaskSample) => sample.prompt + sample.answer
+  for (let i = 0; i < samplesPerTask; i++) {
+    const rng = new Random(seed, i)
+    texts.push(write(kvRetrieval.sample(rng, {pairs: 10 + rng.int(41)})))
+    texts.push(write(mcRetrieval.sample(rng)))
+    texts.push(write(needle.sample(rng, {haystackChars: 500 + rng.int(1501)})))
+  }
+  return texts
+}
