@@ -71,7 +71,8 @@ async function findAdapter(env: NodeJS.ProcessEnv): Promise<Found | {reason: str
       skipped.push(`${label}: libvulkan.so.1 not found`)
       continue
     }
-    if (backend === 'opengles') env.EGL_PLATFORM ??= 'surfaceless'
+    // Dawn's GL backend goes through EGL, which needs no display when told so (read by Mesa, so process-wide).
+    if (backend === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless'
     try {
       const gpu = create(flags)
       const adapter = await gpu.requestAdapter({featureLevel})

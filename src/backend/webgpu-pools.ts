@@ -55,9 +55,11 @@ export class BufferPool {
 
 /**
  * Uniforms of every dispatch in one batch, packed into a single buffer: each dispatch gets its own
- * aligned slot, the host copy is uploaded with one writeBuffer just before the batch is submitted.
- * Cheaper than a pooled buffer per dispatch (no per-dispatch buffer or write), and safe to reuse
- * for the next batch because queue writes and submits run in order.
+ * aligned slot, bound with a dynamic offset, and the host copy is uploaded with one writeBuffer just
+ * before the batch is submitted. Against a pooled buffer per dispatch this saves a buffer and a
+ * write per dispatch, and since the bind group no longer depends on where the uniforms sit, bind
+ * groups can be cached. Reusing the ring for the next batch is safe: queue writes and submits
+ * execute in order.
  */
 export class UniformRing {
   readonly buffer: GPUBuffer

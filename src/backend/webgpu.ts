@@ -12,11 +12,14 @@ interface GpuStorage extends Storage {
 interface CachedPipeline {
   pipeline: GPUComputePipeline
   layout: GPUBindGroupLayout
+  layoutKey: string
 }
 
 /** Dispatches encoded before the batch is submitted without waiting for a read or sync. */
 const MAX_BATCH = 128
 const UNIFORM_RING_BYTES = 64 * 1024
+/** Bind groups kept for reuse; the cache starts over when it grows past this. */
+const MAX_BIND_GROUPS = 8192
 
 /**
  * The WebGPU backend over Dawn. Kernels are encoded into one compute pass and submitted on
@@ -32,6 +35,13 @@ export class WebGpuBackend implements Backend {
   private readonly pipelines = new Map<string, CachedPipeline>()
   private readonly modules = new Map<string, GPUShaderModule>()
   private readonly layouts = new Map<string, {bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout}>()
+  /**
+   * Bind groups by layout, buffers and sizes. Uniforms are bound with a dynamic offset into the
+   * ring, so a training step that meets the same pooled buffers again reuses its bind groups.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>()
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>()
+  private nextBufferId = 0
   private encoder: GPUCommandEncoder | undefined
   private pass: GPUComputePassEncoder | undefined
   private batched = 0
@@ -116,18 +126,11 @@ export class WebGpuBackend implements Backend {
     const {workgroups, uniforms} = kernel.gpu.dispatch(params)
     const cached = this.pipeline(kernel, params, inputs.length, outputs.length, Boolean(uniforms))
     if (this.batched >= MAX_BATCH || (uniforms && !this.ring.fits(uniforms.length))) this.flush()
-    const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((s, binding) => ({
-      binding,
-      resource: {buffer: this.bufferOf(s), size: (s as GpuStorage).bytes},
-    }))
-    if (uniforms) {
-      const {offset, size} = this.ring.push(uniforms)
-      entries.push({binding: entries.length, resource: {buffer: this.ring.buffer, offset, size}})
-    }
-    const bindGroup = this.guard(`kernel ${kernel.name}`, () => this.device.createBindGroup({layout: cached.layout, entries, label: kernel.name}))
+    const slot = uniforms ? this.ring.push(uniforms) : undefined
+    const bindGroup = this.bindGroup(kernel.name, cached, [...inputs, ...outputs], slot?.size)
     const pass = this.computePass()
     pass.setPipeline(cached.pipeline)
-    pass.setBindGroup(0, bindGroup)
+    pass.setBindGroup(0, bindGroup, slot ? [slot.offset] : [])
     pass.dispatchWorkgroups(...workgroups)
     this.batched++
   }
@@ -141,6 +144,7 @@ export class WebGpuBackend implements Backend {
   destroy(): void {
     this.encoder = undefined
     this.pass = undefined
+    this.bindGroups.clear()
     this.storagePool.trim()
     this.stagingPool.trim()
     this.device.destroy()
@@ -159,9 +163,30 @@ export class WebGpuBackend implements Backend {
       this.modules.set(code, module)
     }
     const pipeline = this.guard(what, () => this.device.createComputePipeline({layout: layout.pipeline, compute: {module}, label: key}))
-    const cached = {pipeline, layout: layout.bindGroup}
+    const cached = {pipeline, layout: layout.bindGroup, layoutKey: `${nIn},${nOut},${hasUniforms}`}
     this.pipelines.set(key, cached)
     return cached
+  }
+
+  private bindGroup(name: string, cached: CachedPipeline, storages: Storage[], uniformBytes: number | undefined): GPUBindGroup {
+    const buffers = storages.map((s) => this.bufferOf(s))
+    let key = cached.layoutKey
+    buffers.forEach((b, i) => (key += `|${this.bufferId(b)}:${(storages[i] as GpuStorage).bytes}`))
+    if (uniformBytes) key += `|u${uniformBytes}`
+    const hit = this.bindGroups.get(key)
+    if (hit) return hit
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({binding, resource: {buffer, size: (storages[binding] as GpuStorage).bytes}}))
+    if (uniformBytes) entries.push({binding: entries.length, resource: {buffer: this.ring.buffer, offset: 0, size: uniformBytes}})
+    const made = this.guard(`kernel ${name}`, () => this.device.createBindGroup({layout: cached.layout, entries, label: name}))
+    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear()
+    this.bindGroups.set(key, made)
+    return made
+  }
+
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer)
+    if (id === undefined) this.bufferIds.set(buffer, (id = this.nextBufferId++))
+    return id
   }
 
   /** The bind group layout of the binding convention in kernels/kernel.ts. */
@@ -173,7 +198,7 @@ export class WebGpuBackend implements Backend {
     const entries: GPUBindGroupLayoutEntry[] = []
     for (let i = 0; i < nIn; i++) entries.push({binding: i, visibility: compute, buffer: {type: 'read-only-storage'}})
     for (let i = 0; i < nOut; i++) entries.push({binding: nIn + i, visibility: compute, buffer: {type: 'storage'}})
-    if (hasUniforms) entries.push({binding: nIn + nOut, visibility: compute, buffer: {type: 'uniform'}})
+    if (hasUniforms) entries.push({binding: nIn + nOut, visibility: compute, buffer: {type: 'uniform', hasDynamicOffset: true}})
     const bindGroup = this.guard(`bind group layout ${key}`, () => this.device.createBindGroupLayout({entries}))
     const pipeline = this.guard(`pipeline layout ${key}`, () => this.device.createPipelineLayout({bindGroupLayouts: [bindGroup]}))
     const made = {bindGroup, pipeline}
@@ -197,6 +222,11 @@ export class WebGpuBackend implements Backend {
           return error ? new Error(`webgpu ${what}: ${error.message.trim()}`) : undefined
         }),
       )
+      // A loop that never reads would otherwise pile these up: fold them into one, first error first.
+      if (this.pendingErrors.length > 1024) {
+        const pending = this.pendingErrors
+        this.pendingErrors = [Promise.all(pending).then((errors) => errors.find((e) => e !== undefined))]
+      }
     }
   }
 
