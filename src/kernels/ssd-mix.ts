@@ -15,8 +15,9 @@ import {bindings, uniformWords, type UniformFields} from './wgsl.js'
  *   dC = mix(Q=dy, K=x,  V=B,  S=Hin 'ij')                 per head, summed over a group after
  *   dx = mix(Q=B,  K=C,  V=dy, S=D 'ji', anticausal)
  *   dB = mix(Q=x,  K=dy, V=C,  S=D 'ij', anticausal)       per head
- * WGSL: a workgroup computes 16 rows x 64 output columns of one (b, h, chunk), walking the
- * chunk's columns 16 at a time: scores Q·Kᵀ through workgroup memory, then scores · V.
+ * WGSL: a workgroup computes 64 rows x 64 output columns of one (b, h, chunk), 4 x 4 a thread,
+ * walking the chunk's times in slabs of 16: decayed scores Q·Kᵀ into workgroup memory, then
+ * scores · V. Workgroup memory stays under 16 KiB (WebGPU's default limit).
  */
 export interface ChunkMixParams extends ChunkShape {
   q: Operand
@@ -76,8 +77,10 @@ export const ssdChunkMix: Kernel<ChunkMixParams> = {
   },
 }
 
-const ROWS = 16
+/** Output tile of one workgroup (16 x 16 threads, 4 x 4 values each) and the width of a slab of times or features. */
+const ROWS = 64
 const COLS = 64
+const SLAB = 16
 
 const chunkMixFields = (p: ChunkMixParams): UniformFields => [
   ['chunks', chunkCount(p)],
@@ -94,21 +97,18 @@ const chunkMixFields = (p: ChunkMixParams): UniformFields => [
 function chunkMixWgsl(p: ChunkMixParams): string {
   const anti = p.anticausal
   // 'ji' states are contiguous along i: let neighbouring threads read neighbouring i.
-  const stateLoad =
-    p.stateLayout === 'ij'
-      ? `let ii = e / ${COLS}u; let jj = e % ${COLS}u;
-      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.qDim + i0 + ii) * u.vDim + j0 + jj]; }
-      Ws[ii * ${COLS}u + jj] = w;`
-      : `let ii = e % 16u; let jj = e / 16u;
-      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[(state * u.vDim + j0 + jj) * u.qDim + i0 + ii]; }
-      Ws[ii * ${COLS}u + jj] = w;`
+  const stateCoords = p.stateLayout === 'ij' ? `let ii = e / ${COLS}u; let jj = e % ${COLS}u;` : `let ii = e % ${SLAB}u; let jj = e / ${SLAB}u;`
+  const stateIndex = p.stateLayout === 'ij' ? '(state * u.qDim + i0 + ii) * u.vDim + j0 + jj' : '(state * u.vDim + j0 + jj) * u.qDim + i0 + ii'
   return `${bindings(['Qm: array<f32>', 'Km: array<f32>', 'Vm: array<f32>', 'acs: array<f32>', 'S: array<f32>'], ['out: array<f32>'], chunkMixFields(p))}
-var<workgroup> Qs: array<f32, 256>;
-var<workgroup> Ks: array<f32, 256>;
-var<workgroup> Sc: array<f32, 256>;
-var<workgroup> Ws: array<f32, ${16 * COLS}>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+// Qt: 64 rows x 16 features of Q; Kt: 16 times x 16 features of K; Wt: 16 x 64 of the state or of V;
+// Sc: 64 rows x 16 times of decayed scores.
+var<workgroup> Qt: array<f32, ${ROWS * SLAB}>;
+var<workgroup> Kt: array<f32, ${SLAB * SLAB}>;
+var<workgroup> Wt: array<f32, ${SLAB * COLS}>;
+var<workgroup> Sc: array<f32, ${ROWS * SLAB}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let rowTiles = (u.chunk + ${ROWS - 1}u) / ${ROWS}u;
   let rt = wid.x % rowTiles;
   let j0 = (wid.x / rowTiles) * ${COLS}u;
@@ -121,76 +121,107 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let vh = h / (u.heads / u.vHeads);
   let start = c * u.chunk;
   let end = min(start + u.chunk, u.seq);
-  if (start + rt * ${ROWS}u >= end) { return; }
+  let r0 = start + rt * ${ROWS}u;
+  if (r0 >= end) { return; }
   let state = bh * u.chunks + c;
-  let ty = lid / 16u;
-  let tx = lid % 16u;
-  let r = start + rt * ${ROWS}u + ty;
-  let rowValid = r < end;
-  let Ar = acs[bh * u.seq + min(r, end - 1u)];
   let last = acs[bh * u.seq + end - 1u];
-  var acc: array<f32, 4>;
+  // This thread's rows are r0 + ty + 16a and columns j0 + tx + 16q, a and q in 0..3.
+  let ty = lid.y;
+  let tx = lid.x;
+  var Ar: array<f32, 4>;
+  for (var a = 0u; a < 4u; a++) { Ar[a] = acs[bh * u.seq + min(r0 + ty + 16u * a, end - 1u)]; }
+  var acc: array<f32, 16>;
 
-  // State term: Q_r · S_c, scaled by the decay between the state and row r.
-  for (var i0 = 0u; i0 < u.qDim; i0 += 16u) {
-    var qv = 0.0;
-    if (rowValid && i0 + tx < u.qDim) { qv = Qm[((b * u.seq + r) * u.qHeads + qh) * u.qDim + i0 + tx]; }
-    Qs[lid] = qv;
-    for (var e = lid; e < ${16 * COLS}u; e += 256u) {
+  // State term: Q_r · S_c over the features, in slabs of 16.
+  for (var i0 = 0u; i0 < u.qDim; i0 += ${SLAB}u) {
+    for (var e = li; e < ${ROWS * SLAB}u; e += 256u) {
+      let rr = e / ${SLAB}u;
+      let ii = e % ${SLAB}u;
+      var v = 0.0;
+      if (r0 + rr < end && i0 + ii < u.qDim) { v = Qm[((b * u.seq + r0 + rr) * u.qHeads + qh) * u.qDim + i0 + ii]; }
+      Qt[e] = v;
+    }
+    for (var e = li; e < ${SLAB * COLS}u; e += 256u) {
+      ${stateCoords}
       var w = 0.0;
-      ${stateLoad}
+      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[${stateIndex}]; }
+      Wt[ii * ${COLS}u + jj] = w;
     }
     workgroupBarrier();
-    for (var ii = 0u; ii < 16u; ii++) {
-      let qi = Qs[ty * 16u + ii];
-      for (var n = 0u; n < 4u; n++) { acc[n] += qi * Ws[ii * ${COLS}u + tx + 16u * n]; }
+    for (var ii = 0u; ii < ${SLAB}u; ii++) {
+      var w: array<f32, 4>;
+      for (var q = 0u; q < 4u; q++) { w[q] = Wt[ii * ${COLS}u + tx + 16u * q]; }
+      for (var a = 0u; a < 4u; a++) {
+        let qa = Qt[(ty + 16u * a) * ${SLAB}u + ii];
+        for (var q = 0u; q < 4u; q++) { acc[a * 4u + q] += qa * w[q]; }
+      }
     }
     workgroupBarrier();
   }
-  let scale = exp(${anti ? 'last - Ar' : 'Ar'});
-  for (var n = 0u; n < 4u; n++) { acc[n] *= scale; }
+  for (var a = 0u; a < 4u; a++) {
+    let scale = exp(${anti ? 'last - Ar[a]' : 'Ar[a]'});
+    for (var q = 0u; q < 4u; q++) { acc[a * 4u + q] *= scale; }
+  }
 
-  // Within the chunk: column tiles of 16 times on the ${anti ? 'anti' : ''}causal side of this row tile.
-  let colTiles = (end - start + 15u) / 16u;
-  for (var st = ${anti ? 'rt' : '0u'}; st < ${anti ? 'colTiles' : 'rt + 1u'}; st++) {
-    let s0 = start + st * 16u;
-    var score = 0.0;
-    for (var i0 = 0u; i0 < u.qDim; i0 += 16u) {
-      var qv = 0.0;
-      var kv = 0.0;
-      if (i0 + tx < u.qDim) {
-        if (rowValid) { qv = Qm[((b * u.seq + r) * u.qHeads + qh) * u.qDim + i0 + tx]; }
-        if (s0 + ty < end) { kv = Km[((b * u.seq + s0 + ty) * u.kHeads + kh) * u.qDim + i0 + tx]; }
+  // Within the chunk: slabs of 16 times on the ${anti ? 'anti' : ''}causal side of the row tile.
+  let slabs = (end - start + ${SLAB - 1}u) / ${SLAB}u;
+  let firstSlab = ${anti ? `(r0 - start) / ${SLAB}u` : '0u'};
+  let lastSlab = ${anti ? 'slabs' : `min(slabs, (r0 - start + ${ROWS}u) / ${SLAB}u)`};
+  for (var sl = firstSlab; sl < lastSlab; sl++) {
+    let s0 = start + sl * ${SLAB}u;
+    // Scores of rows ty + 16a against time s0 + tx.
+    var sc: array<f32, 4>;
+    for (var i0 = 0u; i0 < u.qDim; i0 += ${SLAB}u) {
+      for (var e = li; e < ${ROWS * SLAB}u; e += 256u) {
+        let rr = e / ${SLAB}u;
+        let ii = e % ${SLAB}u;
+        var v = 0.0;
+        if (r0 + rr < end && i0 + ii < u.qDim) { v = Qm[((b * u.seq + r0 + rr) * u.qHeads + qh) * u.qDim + i0 + ii]; }
+        Qt[e] = v;
       }
-      Qs[lid] = qv;
-      Ks[lid] = kv;
+      var kv = 0.0;
+      if (s0 + ty < end && i0 + tx < u.qDim) { kv = Km[((b * u.seq + s0 + ty) * u.kHeads + kh) * u.qDim + i0 + tx]; }
+      Kt[ty * ${SLAB}u + tx] = kv;
       workgroupBarrier();
-      for (var ii = 0u; ii < 16u; ii++) { score += Qs[ty * 16u + ii] * Ks[tx * 16u + ii]; }
+      for (var ii = 0u; ii < ${SLAB}u; ii++) {
+        let k = Kt[tx * ${SLAB}u + ii];
+        for (var a = 0u; a < 4u; a++) { sc[a] += Qt[(ty + 16u * a) * ${SLAB}u + ii] * k; }
+      }
       workgroupBarrier();
     }
     let s = s0 + tx;
-    let valid = rowValid && s < end && ${anti ? 's >= r' : 's <= r'};
     let As = acs[bh * u.seq + min(s, end - 1u)];
-    Sc[lid] = select(0.0, score * exp(${anti ? 'As - Ar' : 'Ar - As'}), valid);
-    for (var e = lid; e < ${16 * COLS}u; e += 256u) {
+    for (var a = 0u; a < 4u; a++) {
+      let r = r0 + ty + 16u * a;
+      let valid = r < end && s < end && ${anti ? 's >= r' : 's <= r'};
+      Sc[(ty + 16u * a) * ${SLAB}u + tx] = select(0.0, sc[a] * exp(${anti ? 'As - Ar[a]' : 'Ar[a] - As'}), valid);
+    }
+    for (var e = li; e < ${SLAB * COLS}u; e += 256u) {
       let ss = e / ${COLS}u;
       let jj = e % ${COLS}u;
       var w = 0.0;
       if (s0 + ss < end && j0 + jj < u.vDim) { w = Vm[((b * u.seq + s0 + ss) * u.vHeads + vh) * u.vDim + j0 + jj]; }
-      Ws[e] = w;
+      Wt[e] = w;
     }
     workgroupBarrier();
-    for (var ss = 0u; ss < 16u; ss++) {
-      let sc = Sc[ty * 16u + ss];
-      for (var n = 0u; n < 4u; n++) { acc[n] += sc * Ws[ss * ${COLS}u + tx + 16u * n]; }
+    for (var ss = 0u; ss < ${SLAB}u; ss++) {
+      var w: array<f32, 4>;
+      for (var q = 0u; q < 4u; q++) { w[q] = Wt[ss * ${COLS}u + tx + 16u * q]; }
+      for (var a = 0u; a < 4u; a++) {
+        let sa = Sc[(ty + 16u * a) * ${SLAB}u + ss];
+        for (var q = 0u; q < 4u; q++) { acc[a * 4u + q] += sa * w[q]; }
+      }
     }
     workgroupBarrier();
   }
 
-  if (rowValid) {
-    for (var n = 0u; n < 4u; n++) {
-      let j = j0 + tx + 16u * n;
-      if (j < u.vDim) { out[((b * u.seq + r) * u.heads + h) * u.vDim + j] = acc[n]; }
+  for (var a = 0u; a < 4u; a++) {
+    let r = r0 + ty + 16u * a;
+    if (r < end) {
+      for (var q = 0u; q < 4u; q++) {
+        let j = j0 + tx + 16u * q;
+        if (j < u.vDim) { out[((b * u.seq + r) * u.heads + h) * u.vDim + j] = acc[a * 4u + q]; }
+      }
     }
   }
 }`

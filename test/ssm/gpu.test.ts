@@ -94,11 +94,14 @@ describe.skipIf(!gpu)('state-space kernels: WebGPU vs CPU', () => {
     ['dB', {q: {heads: H, dim: P}, k: {heads: H, dim: P}, v: {heads: G, dim: N}, anticausal: true, stateLayout: 'ij'}],
   ] as const)('ssd chunk mix as used for %s', async (_, mix) => {
     const rng = new Rng(4)
-    const [acs] = await runKernel(cpu, ssdChunkCumsum, shape, [decays(rng, Bn * T * H)], [Bn * H * T])
-    const p = {...shape, ...mix}
-    const operand = (o: {heads: number; dim: number}): Float32Array => rng.floats(Bn * T * o.heads * o.dim)
-    const inputs = [operand(p.q), operand(p.k), operand(p.v), acs, rng.floats(Bn * H * K * p.q.dim * p.v.dim)]
-    await agree(ssdChunkMix, p, inputs, [Bn * T * H * p.v.dim], JSON.stringify(mix))
+    // Chunks of 20 (one 64-row tile), then of 70 over T = 150 (two row tiles, a last chunk of 10).
+    for (const sh of [shape, {batch: 1, seq: 150, heads: H, chunk: 70}]) {
+      const [acs] = await runKernel(cpu, ssdChunkCumsum, sh, [decays(rng, sh.batch * sh.seq * H)], [sh.batch * H * sh.seq])
+      const p = {...sh, ...mix}
+      const operand = (o: {heads: number; dim: number}): Float32Array => rng.floats(sh.batch * sh.seq * o.heads * o.dim)
+      const inputs = [operand(p.q), operand(p.k), operand(p.v), acs, rng.floats(sh.batch * H * chunkCount(sh) * p.q.dim * p.v.dim)]
+      await agree(ssdChunkMix, p, inputs, [sh.batch * sh.seq * H * p.v.dim], `${JSON.stringify(mix)} chunk ${sh.chunk}`)
+    }
   })
 
   it('ssd decay-gradient terms (with and without the final state) and group sums', async () => {
