@@ -9,6 +9,13 @@ interface GpuStorage extends Storage {
   readonly bytes: number
 }
 
+interface CachedLayout {
+  bindGroup: GPUBindGroupLayout
+  pipeline: GPUPipelineLayout
+  /** Inputs, outputs, uniforms: what fixes the layout. */
+  key: string
+}
+
 interface CachedPipeline {
   pipeline: GPUComputePipeline
   layout: GPUBindGroupLayout
@@ -34,7 +41,7 @@ export class WebGpuBackend implements Backend {
   private readonly ring: UniformRing
   private readonly pipelines = new Map<string, CachedPipeline>()
   private readonly modules = new Map<string, GPUShaderModule>()
-  private readonly layouts = new Map<string, {bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout}>()
+  private readonly layouts = new Map<string, CachedLayout>()
   /**
    * Bind groups by layout, buffers and sizes. Uniforms are bound with a dynamic offset into the
    * ring, so a training step that meets the same pooled buffers again reuses its bind groups.
@@ -163,7 +170,7 @@ export class WebGpuBackend implements Backend {
       this.modules.set(code, module)
     }
     const pipeline = this.guard(what, () => this.device.createComputePipeline({layout: layout.pipeline, compute: {module}, label: key}))
-    const cached = {pipeline, layout: layout.bindGroup, layoutKey: `${nIn},${nOut},${hasUniforms}`}
+    const cached = {pipeline, layout: layout.bindGroup, layoutKey: layout.key}
     this.pipelines.set(key, cached)
     return cached
   }
@@ -190,7 +197,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** The bind group layout of the binding convention in kernels/kernel.ts. */
-  private layout(nIn: number, nOut: number, hasUniforms: boolean): {bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout} {
+  private layout(nIn: number, nOut: number, hasUniforms: boolean): CachedLayout {
     const key = `${nIn},${nOut},${hasUniforms}`
     const hit = this.layouts.get(key)
     if (hit) return hit
@@ -201,7 +208,7 @@ export class WebGpuBackend implements Backend {
     if (hasUniforms) entries.push({binding: nIn + nOut, visibility: compute, buffer: {type: 'uniform', hasDynamicOffset: true}})
     const bindGroup = this.guard(`bind group layout ${key}`, () => this.device.createBindGroupLayout({entries}))
     const pipeline = this.guard(`pipeline layout ${key}`, () => this.device.createPipelineLayout({bindGroupLayouts: [bindGroup]}))
-    const made = {bindGroup, pipeline}
+    const made = {bindGroup, pipeline, key}
     this.layouts.set(key, made)
     return made
   }
