@@ -38,7 +38,7 @@ export async function downloadBlob(
     await fetchRest(job, partial, state, opts)
     await verify(job, state.hash)
   } catch (err) {
-    if ((err as HybridizeError).code === 'E_CHECKSUM') await rm(partial, {force: true})
+    if (err instanceof HybridizeError && err.code === 'E_CHECKSUM') await rm(partial, {force: true})
     throw err
   }
   await rename(partial, job.blobPath)
