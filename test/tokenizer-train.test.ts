@@ -69,6 +69,36 @@ describe('byte-level BPE trainer', () => {
     expect(tok.encode('2024').map((id) => tok.decode([id]))).toEqual(['2', '0', '2', '4'])
   })
 
+  it('never merges across a pre-token boundary', () => {
+    // ASCII only, so that every token decodes on its own to its exact characters.
+    for (const text of VARIED.filter((t) => /^[\x00-\x7f]*$/.test(t) && !t.includes('<|'))) {
+      const boundaries = new Set<number>()
+      let at = 0
+      for (const piece of preTokenize(text)) boundaries.add((at += piece.length))
+      let end = 0
+      const pieceEnds = new Set<number>()
+      for (const id of tok.encode(text)) pieceEnds.add((end += tok.decode([id]).length))
+      for (const b of boundaries) expect(pieceEnds.has(b)).toBe(true)
+    }
+  })
+
+  it('writes a retrieval key with the same tokens in the dictionary and in the question', () => {
+    const contains = (ids: number[], part: number[]) => ids.some((_, i) => part.every((p, j) => ids[i + j] === p))
+    for (const sample of generateSamples(getTask('kv-retrieval'), {seed: 4, count: 20})) {
+      const key = sample.prompt.slice(sample.query.start, sample.query.end)
+      const line = tok.encode(`${key}:${sample.answer.trim()}\n`)
+      const question = tok.encode(`The value of the key '${key}' is`)
+      expect(contains(tok.encode(sample.prompt), line)).toBe(true)
+      expect(contains(question, tok.encode(key))).toBe(true)
+      expect(line.slice(0, tok.encode(key).length)).toEqual(tok.encode(key))
+    }
+    for (const sample of generateSamples(getTask('mc-retrieval'), {seed: 4, count: 20})) {
+      const word = tok.encode(` ${sample.prompt.slice(sample.query.start, sample.query.end)}`)
+      const ids = tok.encode(sample.prompt)
+      expect(ids.filter((_, i) => word.every((w, j) => ids[i + j] === w))).toHaveLength(2)
+    }
+  })
+
   it('encodes special tokens as themselves, and learns no merge across them', () => {
     expect(tok.encode('a<|endoftext|>b')).toEqual([tok.tokenToId('a'), 510, tok.tokenToId('b')])
     expect(tok.decode(tok.encode('a<|endoftext|>b'), {skipSpecialTokens: true})).toBe('ab')

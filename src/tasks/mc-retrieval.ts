@@ -14,7 +14,7 @@ const LETTERS = ['A', 'B', 'C', 'D']
  *
  *     The following are multiple choice questions (with answers).
  *
- *     Which of the following is the word 'engine'?
+ *     Which of the following is the word engine?
  *     A. river
  *     B. engine
  *     C. bottle
@@ -22,7 +22,9 @@ const LETTERS = ['A', 'B', 'C', 'D']
  *     Answer:
  *
  * The knowledge step of MMLU is removed, leaving only what the Gather-and-Aggregate heads do: summarise each option
- * line into its newline, then copy the letter of the line that matches. Choices are [' A', ' B', ' C', ' D'].
+ * line into its newline, then copy the letter of the line that matches. The word is unquoted so that it follows a
+ * space in the question as in its option, and a GPT-2-style tokenizer writes it the same in both. Choices are
+ * [' A', ' B', ' C', ' D'].
  */
 export const mcRetrieval: RetrievalTask<McRetrievalOptions> = {
   name: 'mc-retrieval',
@@ -32,9 +34,9 @@ export const mcRetrieval: RetrievalTask<McRetrievalOptions> = {
     const target = rng.int(LETTERS.length)
 
     const prompt = new PromptBuilder()
-    prompt.append('The following are multiple choice questions (with answers).\n\nWhich of the following is the word \'')
+    prompt.append('The following are multiple choice questions (with answers).\n\nWhich of the following is the word ')
     const query = prompt.append(words[target])
-    prompt.append("'?\n")
+    prompt.append('?\n')
     const segments = words.map((word, i) => prompt.append(`${LETTERS[i]}. ${word}\n`))
     prompt.append('Answer:')
 

@@ -15,7 +15,7 @@ describe('mc-retrieval', () => {
       const word = sample.prompt.slice(sample.query.start, sample.query.end)
       expect(sample.prompt).toBe(
         'The following are multiple choice questions (with answers).\n\n' +
-          `Which of the following is the word '${word}'?\n` +
+          `Which of the following is the word ${word}?\n` +
           sample.segments.map(({start, end}) => sample.prompt.slice(start, end)).join('') +
           'Answer:',
       )
