@@ -1,9 +1,11 @@
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import type {Backend} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {SafetensorsFile} from '../../src/io/safetensors/reader.js'
 import {loadTeacher} from '../../src/models/load.js'
 import {forwardIds} from '../../src/models/run-forward.js'
+import {webgpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
 import {fixtureReference, sharedReference} from '../helpers/paths.js'
 
@@ -27,18 +29,25 @@ async function readReference(folder: string) {
   }
 }
 
-describe('teacher forward on CPU reproduces transformers', () => {
+async function expectMatchesReference(folder: string, backend: Backend): Promise<void> {
+  const model = await loadTeacher(folder, backend)
+  const ref = await readReference(folder)
+  const out = await forwardIds(model, backend, ref.ids, ref.shape)
+  expect(relativeError(out.logits.data, ref.logits)).toBeLessThan(1e-4)
+  expect(out.hiddenStates.length).toBe(ref.hidden.length)
+  out.hiddenStates.forEach((h, i) => {
+    expect(relativeError(h.data, ref.hidden[i]), `hidden_states.${i}`).toBeLessThan(1e-4)
+  })
+  for (const w of model.weights.values()) w.dispose()
+}
+
+describe('teacher forward reproduces transformers', () => {
   for (const folder of folders) {
-    it(folder.split('/').slice(-1)[0], async () => {
-      const backend = new CpuBackend()
-      const model = await loadTeacher(folder, backend)
-      const ref = await readReference(folder)
-      const out = await forwardIds(model, backend, ref.ids, ref.shape)
-      expect(relativeError(out.logits.data, ref.logits)).toBeLessThan(1e-4)
-      expect(out.hiddenStates.length).toBe(ref.hidden.length)
-      out.hiddenStates.forEach((h, i) => {
-        expect(relativeError(h.data, ref.hidden[i]), `hidden_states.${i}`).toBeLessThan(1e-4)
-      })
+    const name = folder.split('/').slice(-1)[0]
+    it(`${name} on CPU`, () => expectMatchesReference(folder, new CpuBackend()))
+    it(`${name} on WebGPU`, async () => {
+      const gpu = await webgpuBackend()
+      if (gpu) await expectMatchesReference(folder, gpu)
     })
   }
 })
