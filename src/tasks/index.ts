@@ -38,12 +38,21 @@ export function getTask(name: string): RetrievalTask<object> {
 }
 
 /**
- * `count` samples of a task. Sample i depends only on (seed, i), so a longer run starts with the samples of a
- * shorter one and batches can be drawn in any order.
+ * Samples first .. first+count-1 of a task. Sample i depends only on (seed, task name, i): a longer run starts
+ * with the samples of a shorter one, batches can be drawn in any order, and two tasks under one seed draw
+ * unrelated keys.
  */
 export function generateSamples<Options extends object>(
   task: RetrievalTask<Options>,
   {seed, count, first = 0, ...options}: {seed: number; count: number; first?: number} & Partial<Options>,
 ): TaskSample[] {
-  return Array.from({length: count}, (_, i) => task.sample(new Random(seed, first + i), options as Partial<Options>))
+  const taskStream = hashName(task.name)
+  return Array.from({length: count}, (_, i) => task.sample(new Random(seed, taskStream, first + i), options as Partial<Options>))
+}
+
+/** FNV-1a, 32 bits. */
+function hashName(name: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0
+  return h
 }

@@ -1,5 +1,6 @@
 /**
- * Seeded pseudo-random numbers: xoshiro128** (Blackman & Vigna), its 128-bit state filled by splitmix32.
+ * Seeded pseudo-random numbers: xoshiro128** (Blackman & Vigna), its 128-bit state filled by a splitmix32 hash
+ * chain over the seed words.
  * Integer arithmetic only, so the same seed gives the same stream on every platform and Node version.
  */
 export class Random {
@@ -7,17 +8,19 @@ export class Random {
 
   /**
    * @param seed any safe integer
-   * @param stream a second safe integer picking an independent stream for the same seed (e.g. a sample index),
+   * @param streams more safe integers picking an independent stream for the same seed (a task, a sample index),
    *   so that sample i can be drawn without drawing samples 0..i-1 first
    */
-  constructor(seed: number, stream = 0) {
-    if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(stream)) {
-      throw new RangeError(`Random: seed and stream must be safe integers, got ${seed} and ${stream}`)
+  constructor(seed: number, ...streams: number[]) {
+    // Chain every 32-bit half through the splitmix32 finaliser: unlike adding or xoring words into one state,
+    // this keeps (seed, stream) = (1, 2) and (2, 1) apart.
+    let h = 0
+    for (const x of [seed, ...streams]) {
+      if (!Number.isSafeInteger(x)) throw new RangeError(`Random: seeds and streams must be safe integers, got ${x}`)
+      h = splitmix32(h ^ (x >>> 0))
+      h = splitmix32(h ^ (Math.floor(x / 2 ** 32) >>> 0))
     }
-    const mix = splitmix32(lowBits(seed) ^ Math.imul(lowBits(stream), 0x9e3779b1))
-    mix.next(highBits(seed))
-    mix.next(highBits(stream))
-    for (let i = 0; i < 4; i++) this.s[i] = mix.next()
+    for (let i = 0; i < 4; i++) this.s[i] = h = splitmix32(h)
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1
   }
 
@@ -89,24 +92,10 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k))
 }
 
-function lowBits(x: number): number {
-  return x >>> 0
-}
-
-function highBits(x: number): number {
-  return Math.floor(x / 2 ** 32) >>> 0
-}
-
-/** splitmix32: a stream of well-mixed 32-bit words from one 32-bit state; `next(extra)` folds more seed in first. */
-function splitmix32(state: number): {next(extra?: number): number} {
-  let z = state >>> 0
-  return {
-    next(extra = 0) {
-      z = (z + 0x9e3779b9 + extra) >>> 0
-      let x = z
-      x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
-      x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
-      return (x ^ (x >>> 16)) >>> 0
-    },
-  }
+/** One splitmix32 step from state z: advance by the golden ratio, then the murmur3-style finaliser. */
+function splitmix32(z: number): number {
+  let x = (z + 0x9e3779b9) >>> 0
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
+  return (x ^ (x >>> 16)) >>> 0
 }

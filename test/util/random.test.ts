@@ -5,16 +5,19 @@ const draw = (rng: Random, n: number) => Array.from({length: n}, () => rng.uint3
 
 describe('Random (xoshiro128** seeded by splitmix32)', () => {
   it('matches an independent implementation of the algorithm', () => {
-    // Values from a direct Python transcription of splitmix32 seeding + xoshiro128** (Blackman & Vigna).
-    expect(draw(new Random(42), 5)).toEqual([3741278302, 3514920632, 1428511984, 3707420768, 1280275091])
-    expect(draw(new Random(7, 3), 3)).toEqual([3996735504, 1460683955, 3871892986])
-    expect(draw(new Random(2 ** 40 + 5), 3)).toEqual([1791294393, 3845252057, 2480406891])
+    // Values from a direct Python transcription of the splitmix32 seeding chain + xoshiro128** (Blackman & Vigna).
+    expect(draw(new Random(42), 5)).toEqual([1166618413, 3552401831, 1069663942, 2462357985, 2850669752])
+    expect(draw(new Random(7, 3), 3)).toEqual([2655479937, 4144302330, 2765840797])
+    expect(draw(new Random(2 ** 40 + 5), 3)).toEqual([340541005, 735292199, 2011539545])
+    expect(draw(new Random(-3, 2, 1), 3)).toEqual([2841704779, 1045787846, 2182344795])
   })
 
   it('repeats under the same seed and differs across seeds and streams', () => {
     expect(draw(new Random(1), 20)).toEqual(draw(new Random(1), 20))
     expect(draw(new Random(1), 20)).not.toEqual(draw(new Random(2), 20))
     expect(draw(new Random(1, 0), 20)).not.toEqual(draw(new Random(1, 1), 20))
+    expect(draw(new Random(1, 2), 20)).not.toEqual(draw(new Random(2, 1), 20))
+    expect(draw(new Random(1, 2, 3), 20)).not.toEqual(draw(new Random(1, 3, 2), 20))
     expect(draw(new Random(-1), 20)).not.toEqual(draw(new Random(2 ** 32 - 1), 20))
   })
 
