@@ -3,7 +3,7 @@ import {preTokenize} from './pre-tokenize.js'
 
 /** A trained byte-level BPE tokenizer, in the byte-level alphabet (a space is 'Ġ'). */
 export interface BpeModel {
-  /** Token strings by id: ids 0-255 are the single bytes in byte order, then one per merge, then the special tokens. */
+  /** Token strings by id: ids 0-255 are the single bytes in byte order, then merged tokens as learned, then the special tokens. */
   vocab: string[]
   /** Merges in the order learned, which is the order encoding applies them. */
   merges: Array<[string, string]>
@@ -34,8 +34,8 @@ const pairKey = (a: number, b: number) => a * KEY_BASE + b
 export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): BpeModel {
   const specialTokens = options.specialTokens ?? DEFAULT_SPECIAL_TOKENS
   const minFrequency = options.minFrequency ?? 2
-  const mergeBudget = options.vocabSize - 256 - specialTokens.length
-  if (!Number.isInteger(options.vocabSize) || mergeBudget < 0 || options.vocabSize >= KEY_BASE) {
+  const learnedSize = options.vocabSize - specialTokens.length
+  if (!Number.isInteger(options.vocabSize) || learnedSize < 256 || options.vocabSize >= KEY_BASE) {
     throw new RangeError(`trainBpe: vocabSize must be an integer from ${256 + specialTokens.length} (bytes + special tokens) to ${KEY_BASE - 1}, got ${options.vocabSize}`)
   }
 
@@ -45,7 +45,7 @@ export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Bpe
   const merges: Array<[string, string]> = []
   const pairs = new PairCounts(words, counts)
 
-  while (merges.length < mergeBudget) {
+  while (vocab.length < learnedSize) {
     const best = pairs.popBest(minFrequency)
     if (best === undefined) break
     const [a, b] = best
