@@ -98,6 +98,7 @@ export class Tape {
   dispose(): void {
     for (const r of this.records) release(r)
     this.records = []
+    this.tracked.clear()
     this.released = true
   }
 }
