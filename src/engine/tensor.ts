@@ -113,20 +113,15 @@ function currentScope(): Tensor[] | undefined {
  */
 export function scope<T>(fn: () => T): T {
   scopes.push([])
+  const mine = scopes.length - 1
   let result: T
   try {
     result = fn()
   } catch (err) {
-    for (const t of scopes.pop()!) t.dispose()
+    closeScope(mine, undefined)
     throw err
   }
-  const created = scopes.pop()!
-  const kept = new Set<Tensor>()
-  collectTensors(result, kept)
-  for (const t of created) {
-    if (kept.has(t)) currentScope()?.push(t)
-    else t.dispose()
-  }
+  closeScope(mine, result)
   return result
 }
 
@@ -138,17 +133,22 @@ export async function scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
   try {
     result = await fn()
   } catch (err) {
-    for (const t of scopes.splice(mine)[0]) t.dispose()
+    closeScope(mine, undefined)
     throw err
   }
-  const created = scopes.splice(mine)[0]
+  closeScope(mine, result)
+  return result
+}
+
+/** Dispose what scope `index` created, handing the tensors in `result` to the enclosing scope. */
+function closeScope(index: number, result: unknown): void {
+  const created = scopes.splice(index)[0]
   const kept = new Set<Tensor>()
   collectTensors(result, kept)
   for (const t of created) {
     if (kept.has(t)) currentScope()?.push(t)
     else t.dispose()
   }
-  return result
 }
 
 /** Keep a tensor alive past the scope it was made in (the caller disposes it). */
