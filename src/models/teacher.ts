@@ -19,6 +19,13 @@ export interface ForwardOptions {
   attentions?: boolean
   /** Per layer, [Hq] multipliers on each head's output (0 ablates a head). */
   headMasks?: (Tensor | undefined)[]
+  /**
+   * Edit each layer's per-head attention outputs z [B, T, Hq, D] before the output projection
+   * (TransformerLens `hook_z`): return z or a replacement of its shape. Per-row ablations use it.
+   */
+  headOutputs?: (layer: number, z: Tensor) => Tensor
+  /** Logits only for these rows of the flattened [B·T] positions (i32 [N]); logits are then [N, V]. */
+  logitRows?: Tensor
 }
 
 export interface ForwardOutput {
@@ -76,6 +83,8 @@ export class TeacherModel {
     }
     h = this.finalNorm(h)
     if (opts.hiddenStates) hiddenStates.push(h)
+    // Picking rows is an embedding lookup into the [B·T, C] states.
+    if (opts.logitRows) h = embedding(opts.logitRows, h.reshape([-1, cfg.hiddenSize]))
     const logits = linear(h, this.lmHead, this.optionalWeight('lm_head.bias'))
     return {logits, hiddenStates: opts.hiddenStates ? hiddenStates : undefined, attentions: opts.attentions ? attentions : undefined}
   }
@@ -119,7 +128,8 @@ export class TeacherModel {
     const k = rope(proj(n.k, Hkv), cos, sin, rotaryDim)
     const v = proj(n.v, Hkv)
     const {out, probs} = attention(q, k, v, {headMask: opts.headMasks?.[l], returnProbs: opts.attentions})
-    const o = linear(out.reshape([B, T, Hq * D]), this.weight(n.o + '.weight'), this.optionalWeight(n.o + '.bias'))
+    const z = opts.headOutputs ? opts.headOutputs(l, out) : out
+    const o = linear(z.reshape([B, T, Hq * D]), this.weight(n.o + '.weight'), this.optionalWeight(n.o + '.bias'))
     return {out: o, probs}
   }
 }
