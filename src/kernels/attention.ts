@@ -9,7 +9,8 @@ import {bindings, uniformWords, wgsl, type UniformFields} from './wgsl.js'
  *   out:   [batch, tq, hq, d]
  *   probs: [batch, hq, tq, tk] (when `returnProbs`), zero above the causal diagonal
  * Query row t sits at absolute position t + (tk - tq), so decoding with a cache of past keys
- * (tk > tq) uses the same kernel.
+ * (tk > tq) uses the same kernel. A preallocated cache holds `kvRows` >= tk rows per batch entry
+ * (k, v: [batch, kvRows, hkv, d]), of which the first tk are attended.
  */
 export interface AttentionParams {
   batch: number
@@ -21,6 +22,8 @@ export interface AttentionParams {
   scale: number
   headMask: boolean
   returnProbs: boolean
+  /** Rows per batch entry in k and v (the cache capacity); tk when absent. */
+  kvRows?: number
 }
 
 export const attention: Kernel<AttentionParams> = {
@@ -32,6 +35,7 @@ export const attention: Kernel<AttentionParams> = {
     const {batch, tq, tk, hq, hkv, d, scale} = p
     const group = hq / hkv
     const offset = tk - tq
+    const kvRows = p.kvRows ?? tk
     const row = new Float64Array(tk)
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < hq; h++) {
@@ -41,7 +45,7 @@ export const attention: Kernel<AttentionParams> = {
           const last = t + offset
           let max = -Infinity
           for (let s = 0; s <= last; s++) {
-            const ko = ((b * tk + s) * hkv + g) * d
+            const ko = ((b * kvRows + s) * hkv + g) * d
             let dot = 0
             for (let i = 0; i < d; i++) dot += q[qo + i] * k[ko + i]
             row[s] = dot * scale
@@ -57,7 +61,7 @@ export const attention: Kernel<AttentionParams> = {
           for (let i = 0; i < d; i++) out[oo + i] = 0
           for (let s = 0; s <= last; s++) {
             const w = row[s] / sum
-            const vo = ((b * tk + s) * hkv + g) * d
+            const vo = ((b * kvRows + s) * hkv + g) * d
             for (let i = 0; i < d; i++) out[oo + i] += w * v[vo + i]
           }
           for (let i = 0; i < d; i++) out[oo + i] *= headScale
@@ -80,6 +84,7 @@ const attentionUniforms = (p: AttentionParams): UniformFields => [
   ['rows', p.batch * p.tq * p.hq],
   ['tq', p.tq],
   ['tk', p.tk],
+  ['kvRows', p.kvRows ?? p.tk],
   ['hq', p.hq],
   ['hkv', p.hkv],
   ['d', p.d],
@@ -128,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lidv: v
   let h = row % u.hq;
   let t = (row / u.hq) % u.tq;
   let b = row / (u.hq * u.tq);
-  let kv0 = (b * u.tk * u.hkv + h / (u.hq / u.hkv)) * u.d;
+  let kv0 = (b * u.kvRows * u.hkv + h / (u.hq / u.hkv)) * u.d;
   let count = t + u.tk - u.tq + 1u;
   for (var i = lid; i < u.d; i += WG) { qs[i] = q[row * u.d + i]; }
   workgroupBarrier();

@@ -1,8 +1,12 @@
 import type {Backend} from '../backend/backend.js'
 import {add, attention, embedding, geluNew, layernorm, linear, rmsnorm, rope, swiglu} from '../engine/ops.js'
+import {cachedAttention, writeTimeRows} from '../engine/decode-ops.js'
+import {narrow} from '../engine/layout-ops.js'
 import {fromArray, type Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import type {TeacherConfig} from './config.js'
+import {DecodeCache, KvLayerCache} from './decode-cache.js'
+import type {CachedForwardOptions, DecodingModel} from './decoding-model.js'
 import {inverseFrequencies, ropeTables} from './rope-tables.js'
 import {attentionNames} from './teacher-weights.js'
 
@@ -34,7 +38,7 @@ export interface ForwardOutput {
   attentions?: Tensor[]
 }
 
-export class TeacherModel {
+export class TeacherModel implements DecodingModel {
   private readonly invFreq: Float64Array
 
   constructor(
@@ -66,10 +70,30 @@ export class TeacherModel {
 
   /** ids: [B, T] int32 -> logits [B, T, V]. */
   forward(ids: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+    return this.run(ids, opts)
+  }
+
+  /** A key/value cache [B, capacity, Hkv, D] per layer. */
+  newCache(batch: number, capacity: number): DecodeCache {
+    const {numLayers, numKvHeads, headDim} = this.config
+    const layers = Array.from({length: numLayers}, () => KvLayerCache.allocate(this.backend, batch, capacity, numKvHeads, headDim))
+    return new DecodeCache(batch, capacity, layers)
+  }
+
+  /** ids [B, Tnew] at positions cache.length.. -> logits [B, Tnew, V] ([B, 1, V] with lastOnly); the cache advances. */
+  forwardCached(ids: Tensor, cache: DecodeCache, opts: CachedForwardOptions = {}): {logits: Tensor} {
+    cache.checkRoom(ids.shape[0], ids.shape[1])
+    const {logits} = this.run(ids, {}, cache, opts.lastOnly)
+    cache.advance(ids.shape[1])
+    return {logits}
+  }
+
+  /** The forward pass; with a cache, the new tokens sit at positions cache.length.. and attend to the cached ones. */
+  private run(ids: Tensor, opts: ForwardOptions, cache?: DecodeCache, lastOnly = false): ForwardOutput {
     if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
     const [, T] = ids.shape
     const cfg = this.config
-    const tables = ropeTables(this.invFreq, 0, T)
+    const tables = ropeTables(this.invFreq, cache?.length ?? 0, T)
     const cos = fromArray(this.backend, tables.cos, [T, cfg.rotaryDim / 2])
     const sin = fromArray(this.backend, tables.sin, [T, cfg.rotaryDim / 2])
     const hiddenStates: Tensor[] = []
@@ -77,10 +101,11 @@ export class TeacherModel {
     let h = embedding(ids, this.weight('model.embed_tokens.weight'))
     for (let l = 0; l < cfg.numLayers; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)
-      const block = cfg.family === 'llama' ? this.llamaBlock(l, h, cos, sin, opts) : this.phiBlock(l, h, cos, sin, opts)
+      const block = cfg.family === 'llama' ? this.llamaBlock(l, h, cos, sin, opts, cache) : this.phiBlock(l, h, cos, sin, opts, cache)
       if (block.probs) attentions.push(block.probs)
       h = block.out
     }
+    if (lastOnly && T > 1) h = narrow(h, 1, T - 1, 1)
     h = this.finalNorm(h)
     if (opts.hiddenStates) hiddenStates.push(h)
     // Picking rows is an embedding lookup into the [B·T, C] states.
@@ -96,10 +121,10 @@ export class TeacherModel {
       : layernorm(h, this.weight('model.final_layernorm.weight'), this.weight('model.final_layernorm.bias'), eps)
   }
 
-  private llamaBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions): {out: Tensor; probs?: Tensor} {
+  private llamaBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions, cache?: DecodeCache): {out: Tensor; probs?: Tensor} {
     const p = `model.layers.${l}.`
     const eps = this.config.normEps
-    const attn = this.selfAttention(l, rmsnorm(h, this.weight(p + 'input_layernorm.weight'), eps), cos, sin, opts)
+    const attn = this.selfAttention(l, rmsnorm(h, this.weight(p + 'input_layernorm.weight'), eps), cos, sin, opts, cache)
     const mid = add(h, attn.out)
     const x = rmsnorm(mid, this.weight(p + 'post_attention_layernorm.weight'), eps)
     const gate = linear(x, this.weight(p + 'mlp.gate_proj.weight'), this.optionalWeight(p + 'mlp.gate_proj.bias'))
@@ -108,17 +133,20 @@ export class TeacherModel {
     return {out: add(mid, down), probs: attn.probs}
   }
 
-  private phiBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions): {out: Tensor; probs?: Tensor} {
+  private phiBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions, cache?: DecodeCache): {out: Tensor; probs?: Tensor} {
     const p = `model.layers.${l}.`
     const x = layernorm(h, this.weight(p + 'input_layernorm.weight'), this.weight(p + 'input_layernorm.bias'), this.config.normEps)
-    const attn = this.selfAttention(l, x, cos, sin, opts)
+    const attn = this.selfAttention(l, x, cos, sin, opts, cache)
     const fc1 = linear(x, this.weight(p + 'mlp.fc1.weight'), this.weight(p + 'mlp.fc1.bias'))
     const mlp = linear(geluNew(fc1), this.weight(p + 'mlp.fc2.weight'), this.weight(p + 'mlp.fc2.bias'))
     return {out: add(add(h, attn.out), mlp), probs: attn.probs}
   }
 
-  /** x [B, T, C] -> o_proj(attention(rope(q), rope(k), v)) [B, T, C]. */
-  selfAttention(l: number, x: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions): {out: Tensor; probs?: Tensor} {
+  /**
+   * x [B, T, C] -> o_proj(attention(rope(q), rope(k), v)) [B, T, C]. With a cache, k and v are
+   * written into layer l's rows cache.length.. and the queries attend to every cached row.
+   */
+  selfAttention(l: number, x: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions, cache?: DecodeCache): {out: Tensor; probs?: Tensor} {
     const {numHeads: Hq, numKvHeads: Hkv, headDim: D, rotaryDim} = this.config
     const [B, T] = x.shape
     const n = attentionNames(this.config, l)
@@ -127,9 +155,18 @@ export class TeacherModel {
     const q = rope(proj(n.q, Hq), cos, sin, rotaryDim)
     const k = rope(proj(n.k, Hkv), cos, sin, rotaryDim)
     const v = proj(n.v, Hkv)
-    const {out, probs} = attention(q, k, v, {headMask: opts.headMasks?.[l], returnProbs: opts.attentions})
-    const z = opts.headOutputs ? opts.headOutputs(l, out) : out
-    const o = linear(z.reshape([B, T, Hq * D]), this.weight(n.o + '.weight'), this.optionalWeight(n.o + '.bias'))
+    let out: Tensor
+    let probs: Tensor | undefined
+    if (cache) {
+      const kv = cache.kv(l)
+      writeTimeRows(kv.k, k, cache.length)
+      writeTimeRows(kv.v, v, cache.length)
+      out = cachedAttention(q, kv.k, kv.v, cache.length + T, opts.headMasks?.[l])
+    } else {
+      ({out, probs} = attention(q, k, v, {headMask: opts.headMasks?.[l], returnProbs: opts.attentions}))
+    }
+    if (opts.headOutputs) out = opts.headOutputs(l, out)
+    const o = linear(out.reshape([B, T, Hq * D]), this.weight(n.o + '.weight'), this.optionalWeight(n.o + '.bias'))
     return {out: o, probs}
   }
 }
