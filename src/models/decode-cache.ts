@@ -1,5 +1,5 @@
 import type {Backend} from '../backend/backend.js'
-import {empty, keep, type Tensor} from '../engine/tensor.js'
+import {empty, keep, Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 
 /**
@@ -37,32 +37,35 @@ export class KvLayerCache implements LayerCache {
 }
 
 /**
- * An SSM layer: the last (kernel - 1) inputs of its causal depthwise conv, convWindow [B, convDim, K-1],
- * and the recurrent state, ssmState [B, H, P, N]. A step makes new tensors; `update` swaps them in.
+ * An SSM layer: its mixer's recurrent state, an object of tensors such as {convWindow, ssmState}
+ * (mixers/mixer.ts), fixed in size whatever the context. A step makes new tensors; `update` swaps
+ * them in and frees the old ones.
  */
-export class SsmLayerCache implements LayerCache {
+export class SsmLayerCache<S extends object = object> implements LayerCache {
   readonly kind = 'ssm' as const
 
-  constructor(public convWindow: Tensor, public ssmState: Tensor) {
-    keep(convWindow)
-    keep(ssmState)
+  constructor(public state: S) {
+    for (const t of tensorsIn(state)) keep(t)
   }
 
   get bytes(): number {
-    return (this.convWindow.numel + this.ssmState.numel) * 4
+    return tensorsIn(this.state).reduce((sum, t) => sum + t.numel * 4, 0)
   }
 
-  update(convWindow: Tensor, ssmState: Tensor): void {
-    if (convWindow !== this.convWindow) this.convWindow.dispose()
-    if (ssmState !== this.ssmState) this.ssmState.dispose()
-    this.convWindow = keep(convWindow)
-    this.ssmState = keep(ssmState)
+  update(state: S): void {
+    const next = new Set(tensorsIn(state))
+    for (const t of tensorsIn(this.state)) if (!next.has(t)) t.dispose()
+    for (const t of next) keep(t)
+    this.state = state
   }
 
   dispose(): void {
-    this.convWindow.dispose()
-    this.ssmState.dispose()
+    for (const t of tensorsIn(this.state)) t.dispose()
   }
+}
+
+function tensorsIn(state: object): Tensor[] {
+  return Object.values(state).filter((v): v is Tensor => v instanceof Tensor)
 }
 
 /** Every layer's state for `batch` sequences that have seen `length` positions (all the same). */
@@ -77,10 +80,10 @@ export class DecodeCache {
     return c
   }
 
-  ssm(layer: number): SsmLayerCache {
+  ssm<S extends object>(layer: number): SsmLayerCache<S> {
     const c = this.layers[layer]
     if (!(c instanceof SsmLayerCache)) throw new ShapeError(`layer ${layer} holds no SSM state`)
-    return c
+    return c as SsmLayerCache<S>
   }
 
   /** Check that `count` more positions fit, before a forward writes them. */
