@@ -1,0 +1,82 @@
+import {HybridizeError} from '../errors.js'
+import {generateSamples, getTask, isTaskName, taskNames, type TaskName} from '../tasks/index.js'
+import {Random} from '../util/random.js'
+import type {PieceSource} from './token-stream.js'
+
+/**
+ * `--mix kv-retrieval:0.1[,needle:0.05]`: synthetic task samples blended into the text at a
+ * fraction of the sequences. Each sample is its prompt followed by its answer, one document.
+ * The setting that makes a task harder is drawn per sample over the range evaluation sweeps, so
+ * the student sees every difficulty it will be scored on.
+ */
+export interface MixEntry {
+  task: TaskName
+  fraction: number
+}
+
+const SWEPT_OPTION: Partial<Record<TaskName, {option: string; min: number; max: number}>> = {
+  'kv-retrieval': {option: 'pairs', min: 10, max: 50},
+  needle: {option: 'haystackChars', min: 500, max: 4000},
+}
+
+export function parseMix(spec: string | undefined): MixEntry[] {
+  if (!spec) return []
+  const entries = spec.split(',').map((part) => {
+    const m = /^\s*([\w-]+)\s*:\s*([0-9.]+)\s*$/.exec(part)
+    const fraction = m ? Number(m[2]) : NaN
+    if (!m || !(fraction > 0 && fraction < 1)) throw new HybridizeError(`--mix '${part}': expected task:fraction with 0 < fraction < 1, e.g. kv-retrieval:0.1`, {code: 'E_MIX'})
+    if (!isTaskName(m[1])) throw new HybridizeError(`--mix: unknown task '${m[1]}' (tasks: ${taskNames.join(', ')})`, {code: 'E_MIX'})
+    return {task: m[1], fraction}
+  })
+  const total = entries.reduce((s, e) => s + e.fraction, 0)
+  if (total >= 1) throw new HybridizeError(`--mix fractions add up to ${total}; they must leave room for the text (< 1)`, {code: 'E_MIX'})
+  return entries
+}
+
+/** Which source sequence `index` comes from: an entry of `mix`, or undefined for the text. */
+export function sourceOf(mix: readonly MixEntry[], seed: number, index: number): TaskName | undefined {
+  const u = new Random(seed, MIX_STREAM, index).float()
+  let acc = 0
+  for (const e of mix) {
+    acc += e.fraction
+    if (u < acc) return e.task
+  }
+  return undefined
+}
+
+const MIX_STREAM = 0x6d6978
+const OPTION_STREAM = 0x6f7074
+const TRAINING_SAMPLES_STREAM = 0x74726e
+
+export interface SampleCursor {
+  /** Index of the next sample to draw. */
+  next: number
+}
+
+/**
+ * Samples of one task, in order, as pieces of text. Their seed is derived from the run's, so that
+ * training never draws the very samples evaluation scores under the same `--seed`.
+ */
+export class TaskSampleSource implements PieceSource<SampleCursor> {
+  private at: number
+  private readonly seed: number
+
+  constructor(private readonly task: TaskName, runSeed: number, cursor: SampleCursor = {next: 0}) {
+    this.at = cursor.next
+    this.seed = new Random(runSeed, TRAINING_SAMPLES_STREAM).uint32()
+  }
+
+  get cursor(): SampleCursor {
+    return {next: this.at}
+  }
+
+  async next(): Promise<{text: string; endsDocument: boolean}> {
+    const swept = SWEPT_OPTION[this.task]
+    const options = swept ? {[swept.option]: swept.min + new Random(this.seed, OPTION_STREAM, this.at).int(swept.max - swept.min + 1)} : {}
+    const [sample] = generateSamples(getTask(this.task), {seed: this.seed, count: 1, first: this.at, ...options})
+    this.at++
+    return {text: sample.prompt + sample.answer, endsDocument: true}
+  }
+
+  async close(): Promise<void> {}
+}
