@@ -1,0 +1,23 @@
+import type {Backend} from '../../backend/backend.js'
+import type {Tensor} from '../../engine/tensor.js'
+import {DiscreteMamba2, discreteMamba2Weights, type DiscreteMamba2Config} from './discrete-mamba2.js'
+import {Mamba2, mamba2Weights, type Mamba2Config} from './mamba2.js'
+import type {SsmMixer} from './mixer.js'
+
+/** Any student mixer's settings, told apart by `kind`. */
+export type MixerConfig = DiscreteMamba2Config | Mamba2Config
+
+/** The local weight names and shapes a mixer with these settings holds. */
+export function mixerWeightShapes(cfg: MixerConfig): Map<string, number[]> {
+  switch (cfg.kind) {
+    case 'discrete-mamba2': return discreteMamba2Weights(cfg)
+    case 'mamba2': return mamba2Weights(cfg)
+  }
+}
+
+export function createMixer(cfg: MixerConfig, weights: ReadonlyMap<string, Tensor>, backend: Backend): SsmMixer {
+  switch (cfg.kind) {
+    case 'discrete-mamba2': return new DiscreteMamba2(cfg, weights, backend)
+    case 'mamba2': return new Mamba2(cfg, weights, backend)
+  }
+}

@@ -1,0 +1,53 @@
+import type {Backend} from '../../src/backend/backend.js'
+import {fromArray, type Tensor} from '../../src/engine/tensor.js'
+import type {Storage} from '../../src/backend/backend.js'
+import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
+import {matmul, matmulCpu, type MatmulParams} from '../../src/kernels/matmul.js'
+import {mixerWeightShapes, type MixerConfig} from '../../src/models/mixers/create.js'
+import type {Rng} from '../helpers/random.js'
+import {F64Backend} from '../ssm/helpers.js'
+
+/**
+ * The float64 CPU backend with the reference matmul: the fast CPU matmul packs its operands into
+ * float32 (WebAssembly SIMD), which would cap every float64 comparison at ~1e-7.
+ */
+export class ExactF64Backend extends F64Backend {
+  override run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
+    if ((kernel as unknown) !== matmul) return super.run(kernel, params, inputs, outputs)
+    const view = (s: Storage) => this.view(s) as unknown as Float32Array
+    matmulCpu(params as unknown as MatmulParams, inputs.map(view), outputs.map(view))
+  }
+}
+
+/**
+ * Random mixer weights that keep the SSM in a useful range: decays well inside (0, 1), Δ around
+ * 0.3-1, projections of scale ~1/√fan-in, and D, norms and biases away from their initial values
+ * so that a mistake in any of them shows.
+ */
+export function randomMixerWeights(rng: Rng, cfg: MixerConfig): Map<string, {shape: number[]; data: Float64Array}> {
+  const out = new Map<string, {shape: number[]; data: Float64Array}>()
+  for (const [name, shape] of mixerWeightShapes(cfg)) {
+    const n = shape.reduce((a, b) => a * b, 1)
+    const u = () => rng.next() * 2 - 1
+    let gen: () => number
+    if (name.endsWith('.weight') && name !== 'norm.weight' && !name.endsWith('norm.weight') && shape.length >= 2) {
+      const fanIn = name === 'conv1d.weight' ? shape[2] : shape[1]
+      gen = () => u() / Math.sqrt(fanIn)
+    } else if (name === 'A_log') gen = () => Math.log(0.5 + rng.next())
+    else if (name === 'dt_bias') gen = () => -0.5 + 0.5 * u()
+    else if (name === 'D' || name.endsWith('norm.weight') || name.startsWith('mimo_')) gen = () => 1 + 0.3 * u()
+    else gen = () => 0.2 * u()
+    out.set(name, {shape, data: Float64Array.from({length: n}, gen)})
+  }
+  return out
+}
+
+/** The weights as tensors on `backend` (float32 or float64 storage, whatever the backend holds). */
+export function weightTensors(backend: Backend, weights: Map<string, {shape: number[]; data: Float64Array}>): Map<string, Tensor> {
+  return new Map([...weights].map(([name, w]) => [name, fromArray(backend, toHost(backend, w.data), w.shape)]))
+}
+
+/** Float64 data for the float64 test backend, float32 otherwise. */
+export function toHost(backend: Backend, data: Float64Array): HostArray {
+  return (backend instanceof F64Backend ? data : Float32Array.from(data)) as HostArray
+}
