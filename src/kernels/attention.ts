@@ -1,5 +1,6 @@
+import {defaultForwardTile, flashForward, flashSupported, type FlashTile} from './attention-v2.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
-import {bindings, uniformWords, wgsl, type UniformFields} from './wgsl.js'
+import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
 /**
  * Causal softmax attention with grouped-query heads.
@@ -24,6 +25,13 @@ export interface AttentionParams {
   returnProbs: boolean
   /** Rows per batch entry in k and v (the cache capacity); tk when absent. */
   kvRows?: number
+  /**
+   * WGSL version, for benchmarks: 1 one workgroup per query row (the only one with `returnProbs`),
+   * 2 flash tiles (attention-v2.ts). Default: 2 where it applies.
+   */
+  version?: 1 | 2
+  /** Version 2's tile; default `defaultForwardTile`. */
+  tile?: FlashTile
 }
 
 export const attention: Kernel<AttentionParams> = {
@@ -73,7 +81,7 @@ export const attention: Kernel<AttentionParams> = {
       }
     }
   },
-  gpu: attentionGpu(),
+  gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p))}, (p) => p.version ?? (!p.returnProbs && flashSupported(p) ? 2 : 1)),
 }
 
 /** Threads per query row, and how many scores a row keeps in workgroup memory at once. */
@@ -95,13 +103,13 @@ const attentionUniforms = (p: AttentionParams): UniformFields => [
 const dCapacity = (d: number): number => Math.max(1, Math.ceil(d / ATTN_WG)) * ATTN_WG
 
 /**
- * One workgroup per query row (b, t, h). Pass 1: each thread scores its keys (s = lid, lid + WG,
+ * Version 1: one workgroup per query row (b, t, h). Pass 1: each thread scores its keys (s = lid, lid + WG,
  * ...) keeping a running max and sum of exponentials, merged by a tree over the workgroup. Pass 2
  * walks the keys in chunks of CHUNK: the weights of a chunk go to workgroup memory, then thread
  * i accumulates output feature i over the chunk. Scores of the first chunk are kept from pass 1;
  * rows with more keys recompute the rest, so any tk works.
  */
-function attentionGpu(): GpuProgram<AttentionParams> {
+function attentionV1(): GpuProgram<AttentionParams> {
   return {
     key: (p) => `d<=${dCapacity(p.d)}${p.headMask ? ',mask' : ''}${p.returnProbs ? ',probs' : ''}`,
     dispatch: (p) => ({workgroups: grid1d(p.batch * p.tq * p.hq), uniforms: uniformWords(attentionUniforms(p))}),

@@ -1,4 +1,4 @@
-import {ceilDiv, grid1d, packUniforms, type GpuDispatch} from './kernel.js'
+import {ceilDiv, grid1d, packUniforms, type GpuDispatch, type GpuProgram} from './kernel.js'
 
 /**
  * Builders for the WGSL side of kernels: a template tag that refuses missing constants, the
@@ -82,3 +82,28 @@ fn ${fn}(value: f32, lid: u32) -> f32 {
   return ${fn}_scratch[0];
 }`
 }
+
+/**
+ * One GPU program over numbered versions of a kernel: `pick` chooses the version for each call
+ * (a `version` parameter when a benchmark forces one, else the fastest that applies), and the
+ * version number joins the pipeline key.
+ */
+export function versioned<P>(versions: Record<number, GpuProgram<P>>, pick: (p: P) => number): GpuProgram<P> {
+  const of = (p: P): [number, GpuProgram<P>] => {
+    const v = pick(p)
+    const program = versions[v]
+    if (!program) throw new Error(`no kernel version ${v} (have ${Object.keys(versions).join(', ')})`)
+    return [v, program]
+  }
+  return {
+    key: (p) => {
+      const [v, program] = of(p)
+      return `v${v}:${program.key(p)}`
+    },
+    code: (p) => of(p)[1].code(p),
+    dispatch: (p) => of(p)[1].dispatch(p),
+  }
+}
+
+/** `body(i)` for i in 0..n-1, joined by newlines: straight-line WGSL with constant indices (kept in registers). */
+export const unrolled = (n: number, body: (i: number) => string): string => Array.from({length: n}, (_, i) => body(i)).join('\n')
