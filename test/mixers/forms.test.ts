@@ -1,22 +1,16 @@
 import {describe, expect, it} from 'vitest'
 import {narrow} from '../../src/engine/layout-ops.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
-import {createMixer, type MixerConfig} from '../../src/models/mixers/create.js'
+import {createMixer} from '../../src/models/mixers/create.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
-import {ExactF64Backend, randomMixerWeights, weightTensors} from './helpers.js'
+import {ExactF64Backend, FORM_CASES, randomMixerWeights, weightTensors} from './helpers.js'
 
 /**
  * Each mixer's three forms agree (float64 CPU): the chunked scan over the whole sequence, the
  * chunked scan in two pieces with the state handed over, the recurrent step token by token, and
  * the output computed through the materialised mixing matrix.
  */
-export const FORM_CASES: [string, MixerConfig][] = [
-  ['discrete-mamba2, shared B/C heads, z_bias', {kind: 'discrete-mamba2', hiddenSize: 12, vHeads: 4, qkHeads: 2, headDim: 3, stateDim: 5, convWidth: 4, convBias: true, bias: false, chunk: 4}],
-  ['discrete-mamba2, B/C per head, biases, no conv bias', {kind: 'discrete-mamba2', hiddenSize: 10, vHeads: 3, qkHeads: 3, headDim: 4, stateDim: 2, convWidth: 3, convBias: false, bias: true, chunk: 5}],
-  ['mamba2, transformers layout (2 groups)', {kind: 'mamba2', hiddenSize: 8, heads: 4, headDim: 4, stateDim: 3, xHeads: 4, bGroups: 2, cGroups: 2, normGroups: 1, normEps: 1e-5, convWidth: 4, convBias: true, bias: false, chunk: 4}],
-  ['mamba2, MambaInLlama layout (x and B grouped like GQA, per-head norm, biases)', {kind: 'mamba2', hiddenSize: 12, heads: 4, headDim: 3, stateDim: 3, xHeads: 2, bGroups: 2, cGroups: 4, normGroups: 4, normEps: 1e-5, convWidth: 4, convBias: true, bias: true, chunk: 3}],
-]
 
 const TOL = {rtol: 1e-10, atol: 1e-12}
 

@@ -51,3 +51,11 @@ export function weightTensors(backend: Backend, weights: Map<string, {shape: num
 export function toHost(backend: Backend, data: Float64Array): HostArray {
   return (backend instanceof F64Backend ? data : Float32Array.from(data)) as HostArray
 }
+
+/** Mixer settings the form, gradient and WebGPU tests share: odd sizes, grouped and per-head B/C, with and without biases. */
+export const FORM_CASES: [string, MixerConfig][] = [
+  ['discrete-mamba2, shared B/C heads, z_bias', {kind: 'discrete-mamba2', hiddenSize: 12, vHeads: 4, qkHeads: 2, headDim: 3, stateDim: 5, convWidth: 4, convBias: true, bias: false, chunk: 4}],
+  ['discrete-mamba2, B/C per head, biases, no conv bias', {kind: 'discrete-mamba2', hiddenSize: 10, vHeads: 3, qkHeads: 3, headDim: 4, stateDim: 2, convWidth: 3, convBias: false, bias: true, chunk: 5}],
+  ['mamba2, transformers layout (2 groups)', {kind: 'mamba2', hiddenSize: 8, heads: 4, headDim: 4, stateDim: 3, xHeads: 4, bGroups: 2, cGroups: 2, normGroups: 1, normEps: 1e-5, convWidth: 4, convBias: true, bias: false, chunk: 4}],
+  ['mamba2, MambaInLlama layout (x and B grouped like GQA, per-head norm, biases)', {kind: 'mamba2', hiddenSize: 12, heads: 4, headDim: 3, stateDim: 3, xHeads: 2, bGroups: 2, cGroups: 4, normGroups: 4, normEps: 1e-5, convWidth: 4, convBias: true, bias: true, chunk: 3}],
+]
