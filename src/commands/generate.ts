@@ -1,0 +1,108 @@
+import {randomInt} from 'node:crypto'
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {deviceFlag} from '../cli/device-flag.js'
+import {createBackend} from '../backend/device.js'
+import {HybridizeError} from '../errors.js'
+import {generate, type GeneratedSample} from '../generate/generate.js'
+import {readGenerationDefaults} from '../generate/generation-config.js'
+import {loadDecodingModel} from '../generate/load.js'
+import {continuationText, TextStream} from '../generate/text-stream.js'
+import {resolveModel} from '../hub/cache.js'
+import {loadTokenizer} from '../tokenizer/load.js'
+
+interface GenerateResult {
+  prompt: string
+  promptTokens: number[]
+  seed: number
+  temperature: number
+  topP: number
+  samples: {text: string; tokens: number[]; finishReason: GeneratedSample['finishReason']}[]
+}
+
+export default class Generate extends BaseCommand {
+  static override summary = 'Continue a prompt: KV-cache decoding for attention, recurrent decoding for SSM layers.'
+
+  static override description = `Tokenizes --prompt with the model's tokenizer and samples a continuation, streaming it to
+stdout as it is produced. --temperature 0 is greedy; otherwise tokens are drawn from softmax(logits /
+temperature) cut to the --top-p nucleus. Without these flags the model's generation_config.json
+decides (greedy unless it sets do_sample). --n draws several samples in one batch (for majority vote
+or best-of-N); each is printed when it ends. A sample stops at an end-of-sequence token from
+generation_config.json (or config.json), or after --max-new-tokens.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --prompt "The value of the key"',
+    '<%= config.bin %> <%= command.id %> teacher/ --prompt "Once upon a time" --temperature 0.8 --top-p 0.95 --seed 1 --max-new-tokens 100',
+    '<%= config.bin %> <%= command.id %> student/ --prompt "2 + 2 =" --n 8 --temperature 1 --json',
+  ]
+
+  static override args = {
+    model: Args.string({required: true, description: 'Model folder, or org/name[@revision] in the Hugging Face cache.'}),
+  }
+
+  static override flags = {
+    prompt: Flags.string({char: 'p', required: true, description: 'Text to continue.'}),
+    'max-new-tokens': Flags.integer({description: 'Most tokens to add to each sample.', default: 64, min: 0}),
+    temperature: Flags.string({description: 'Softmax temperature; 0 is greedy. [default: generation_config.json, else 0]'}),
+    'top-p': Flags.string({description: 'Nucleus: sample among the most likely tokens that together reach this probability. [default: generation_config.json, else 1]'}),
+    seed: Flags.integer({description: 'Seed of the sampler (random when absent; printed, so a run can be repeated).'}),
+    n: Flags.integer({description: 'Samples to draw, in one batch.', default: 1, min: 1}),
+    device: deviceFlag,
+  }
+
+  async run(): Promise<GenerateResult> {
+    const {args, flags} = await this.parse(Generate)
+    const temperature = flags.temperature === undefined ? undefined : parseNumber('--temperature', flags.temperature, 0, Infinity)
+    const topP = flags['top-p'] === undefined ? undefined : parseNumber('--top-p', flags['top-p'], Number.MIN_VALUE, 1)
+    const folder = await resolveModel(args.model)
+    const tokenizer = await loadTokenizer(folder)
+    const defaults = await readGenerationDefaults(folder)
+    const prompt = tokenizer.encode(flags.prompt)
+    if (prompt.length === 0) this.error('the prompt tokenizes to no tokens', {exit: 2})
+    const seed = flags.seed ?? randomInt(2 ** 31)
+    const sampling = {temperature: temperature ?? defaults.temperature, topP: topP ?? defaults.topP}
+    const backend = await createBackend(flags.device)
+    this.status(`device: ${backend.description}`)
+    this.status(`seed: ${seed}, temperature ${sampling.temperature}, top-p ${sampling.topP}, ${prompt.length} prompt tokens`)
+    const streamFirst = !this.jsonEnabled() && flags.n === 1
+    const stream = new TextStream(tokenizer, prompt)
+    try {
+      const {model, release} = await loadDecodingModel(folder, backend)
+      try {
+        const samples = await generate(model, prompt, {
+          ...sampling,
+          maxNewTokens: flags['max-new-tokens'],
+          n: flags.n,
+          seed,
+          eosTokenIds: defaults.eosTokenIds,
+          onToken: (i, token) => {
+            if (streamFirst) process.stdout.write(stream.push(token))
+          },
+          onDone: (i, s) => {
+            if (streamFirst) process.stdout.write(`${stream.flush()}\n`)
+            else if (!this.jsonEnabled()) this.log(`--- sample ${i + 1} (${s.finishReason}, ${s.tokens.length} tokens) ---\n${continuationText(tokenizer, prompt, s.tokens)}`)
+          },
+        })
+        return {
+          prompt: flags.prompt,
+          promptTokens: prompt,
+          seed,
+          ...sampling,
+          samples: samples.map((s) => ({text: continuationText(tokenizer, prompt, s.tokens), tokens: s.tokens, finishReason: s.finishReason})),
+        }
+      } finally {
+        release()
+      }
+    } finally {
+      backend.destroy()
+    }
+  }
+}
+
+function parseNumber(flag: string, text: string, min: number, max: number): number {
+  const v = Number(text)
+  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
+    throw new HybridizeError(`${flag} must be a number${max === 1 ? ' in (0, 1]' : ' >= 0'}, got '${text}'`, {code: 'E_USAGE', exitCode: 2})
+  }
+  return v
+}

@@ -1,0 +1,68 @@
+import {fromArray, scopeAsync} from '../engine/tensor.js'
+import {ShapeError} from '../errors.js'
+import type {DecodingModel} from '../models/decoding-model.js'
+import {Random} from '../util/random.js'
+import {sampleToken, type SamplingOptions} from './sampling.js'
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number
+  /** Samples drawn together, as one batch. */
+  n: number
+  seed: number
+  /** A sample ends at the first of these (which is not kept in its tokens). */
+  eosTokenIds: readonly number[]
+  /** Called with each new token as soon as it is drawn. */
+  onToken?: (sample: number, token: number) => void
+  /** Called when a sample ends. */
+  onDone?: (sample: number, result: GeneratedSample) => void
+}
+
+export interface GeneratedSample {
+  tokens: number[]
+  finishReason: 'eos' | 'length'
+}
+
+/**
+ * Continue `prompt` n times: one prefill of the prompt for the whole batch, then one cached
+ * forward per new token. Sample i draws from its own stream Random(seed, i), so it does not
+ * depend on how many samples run beside it.
+ */
+export async function generate(model: DecodingModel, prompt: readonly number[], opts: GenerateOptions): Promise<GeneratedSample[]> {
+  if (prompt.length === 0) throw new ShapeError('generate: the prompt has no tokens')
+  const {n, maxNewTokens} = opts
+  const V = model.vocabSize
+  const eos = new Set(opts.eosTokenIds)
+  const rngs = Array.from({length: n}, (_, i) => new Random(opts.seed, i))
+  const samples: GeneratedSample[] = Array.from({length: n}, () => ({tokens: [], finishReason: 'length'}))
+  const live = new Set(samples.keys())
+  if (maxNewTokens === 0) return samples
+  const cache = model.newCache(n, prompt.length + maxNewTokens)
+  try {
+    const step = (ids: Int32Array, t: number) =>
+      scopeAsync(async () => model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.toFloat32())
+    const batch = new Int32Array(n * prompt.length)
+    for (let i = 0; i < n; i++) batch.set(prompt, i * prompt.length)
+    let logits = await step(batch, prompt.length)
+    const next = new Int32Array(n)
+    for (let produced = 1; ; produced++) {
+      for (const i of [...live]) {
+        const token = sampleToken(logits.subarray(i * V, (i + 1) * V), opts, rngs[i])
+        // A finished sample keeps feeding its last token so the batch stays rectangular.
+        next[i] = token
+        if (eos.has(token)) {
+          samples[i].finishReason = 'eos'
+        } else {
+          samples[i].tokens.push(token)
+          opts.onToken?.(i, token)
+          if (produced < maxNewTokens) continue
+        }
+        live.delete(i)
+        opts.onDone?.(i, samples[i])
+      }
+      if (live.size === 0) return samples
+      logits = await step(next, 1)
+    }
+  } finally {
+    cache.dispose()
+  }
+}
