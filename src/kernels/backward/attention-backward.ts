@@ -1,6 +1,9 @@
 import {declarations, flatDispatch, flatShader, NEG_INF, type Binding, type Field} from '../grad-wgsl.js'
+import {flashSupported, type FlashTile} from '../attention-v2.js'
 import type {AttentionParams} from '../attention.js'
-import type {Kernel} from '../kernel.js'
+import type {GpuProgram, Kernel} from '../kernel.js'
+import {versioned} from '../wgsl.js'
+import {defaultDkvTile, defaultDqTile, defaultStatsTile, dkvV2, dqV2, statsV2} from './attention-backward-v2.js'
 
 /**
  * Backward of causal GQA attention (attention.ts), recomputing the probabilities instead of
@@ -10,10 +13,17 @@ import type {Kernel} from '../kernel.js'
  * where dk and dv of a key/value head sum over every query row of every query head in its group.
  * Three kernels: row statistics (log-sum-exp and D), then dq (a thread per query row), then
  * dk and dv (a thread per key row). The head mask, when present, is the last input.
+ * WGSL version 1 (here) reads every row from storage; version 2 (attention-backward-v2.ts) tiles
+ * them through workgroup memory and is the default where it applies (d % 4 == 0, d <= 128).
  *   q, gy: [batch, tq, hq, d]   k, v: [batch, tk, hkv, d]   out: [batch, tq, hq, d]
  *   stats: [batch, hq, tq, 2]   (lse, D)
  */
-export type AttentionBackwardParams = Omit<AttentionParams, 'returnProbs'>
+export type AttentionBackwardParams = Omit<AttentionParams, 'returnProbs' | 'kvRows'>
+
+/** Version 1 (`v1`) or 2 with its tile (`tile` when given, else the kernel's default). */
+function backwardGpu(v1: GpuProgram<AttentionBackwardParams>, v2: (tileOf: (p: AttentionBackwardParams) => FlashTile) => GpuProgram<AttentionBackwardParams>, defaultTile: (p: AttentionBackwardParams) => FlashTile): GpuProgram<AttentionBackwardParams> {
+  return versioned({1: v1, 2: v2((p) => p.tile ?? defaultTile(p))}, (p) => p.version ?? (flashSupported(p) ? 2 : 1))
+}
 
 const uniforms = (p: AttentionBackwardParams): Field[] => [
   ['batch', 'u32', p.batch],
@@ -46,6 +56,31 @@ fn gyDotV(qo: u32, vo: u32) -> f32 {
 const backwardInputs = (p: AttentionBackwardParams): Binding[] => ['q', 'k', 'v', 'gy', 'stats', ...(p.headMask ? ['mask'] : [])]
 const maskOf = (p: AttentionBackwardParams): string => (p.headMask ? 'mask[h]' : '1.0')
 
+const statsV1: GpuProgram<AttentionBackwardParams> = {
+  key: (p) => `d${p.d}`,
+  code: (p) =>
+    flatShader(declarations(['q', 'k', 'out', 'gy'], ['stats'], uniforms(p)), 'u.batch * u.hq * u.tq', `
+  let t = i % u.tq;
+  let h = (i / u.tq) % u.hq;
+  let b = i / (u.tq * u.hq);
+  let g = h / (u.hq / u.hkv);
+  let qo = ((b * u.tq + t) * u.hq + h) * ${p.d}u;
+  var mx = ${NEG_INF};
+  var sum = 0.0;
+  for (var s = 0u; s <= t + u.tk - u.tq; s++) {
+    let ko = ((b * u.tk + s) * u.hkv + g) * ${p.d}u;
+    var dt = 0.0;
+    for (var c = 0u; c < ${p.d}u; c++) { dt += q[qo + c] * k[ko + c]; }
+    let score = dt * u.scale;
+    if (score > mx) { sum = sum * exp(mx - score) + 1.0; mx = score; } else { sum += exp(score - mx); }
+  }
+  var dd = 0.0;
+  for (var c = 0u; c < ${p.d}u; c++) { dd += gy[qo + c] * out[qo + c]; }
+  stats[2u * i] = mx + log(sum);
+  stats[2u * i + 1u] = dd;`),
+  dispatch: (p) => flatDispatch(p.batch * p.hq * p.tq, uniforms(p)),
+}
+
 /** q, k, out, gy -> stats [batch, hq, tq, 2]: each query row's log-sum-exp and gy·out. */
 export const attentionBackwardStats: Kernel<AttentionBackwardParams> = {
   name: 'attention_backward_stats',
@@ -74,30 +109,31 @@ export const attentionBackwardStats: Kernel<AttentionBackwardParams> = {
       }
     }
   },
-  gpu: {
-    key: (p) => `d${p.d}`,
-    code: (p) =>
-      flatShader(declarations(['q', 'k', 'out', 'gy'], ['stats'], uniforms(p)), 'u.batch * u.hq * u.tq', `
-  let t = i % u.tq;
-  let h = (i / u.tq) % u.hq;
-  let b = i / (u.tq * u.hq);
+  gpu: backwardGpu(statsV1, statsV2, defaultStatsTile),
+}
+
+const dqV1: GpuProgram<AttentionBackwardParams> = {
+  key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
+  code: (p) =>
+    flatShader(`${declarations(backwardInputs(p), ['dq'], uniforms(p))}${wgslDots(p.d)}`, 'u.batch * u.tq * u.hq', `
+  let h = i % u.hq;
+  let t = (i / u.hq) % u.tq;
+  let b = i / (u.hq * u.tq);
   let g = h / (u.hq / u.hkv);
-  let qo = ((b * u.tq + t) * u.hq + h) * ${p.d}u;
-  var mx = ${NEG_INF};
-  var sum = 0.0;
+  let qo = i * ${p.d}u;
+  let r = 2u * ((b * u.hq + h) * u.tq + t);
+  let lse = stats[r];
+  let dd = stats[r + 1u];
+  let m = ${maskOf(p)};
+  var acc: array<f32, ${p.d}>;
   for (var s = 0u; s <= t + u.tk - u.tq; s++) {
     let ko = ((b * u.tk + s) * u.hkv + g) * ${p.d}u;
-    var dt = 0.0;
-    for (var c = 0u; c < ${p.d}u; c++) { dt += q[qo + c] * k[ko + c]; }
-    let score = dt * u.scale;
-    if (score > mx) { sum = sum * exp(mx - score) + 1.0; mx = score; } else { sum += exp(score - mx); }
+    let pr = exp(qDotK(qo, ko) * u.scale - lse);
+    let dS = pr * (m * gyDotV(qo, ko) - dd);
+    for (var c = 0u; c < ${p.d}u; c++) { acc[c] += dS * k[ko + c]; }
   }
-  var dd = 0.0;
-  for (var c = 0u; c < ${p.d}u; c++) { dd += gy[qo + c] * out[qo + c]; }
-  stats[2u * i] = mx + log(sum);
-  stats[2u * i + 1u] = dd;`),
-    dispatch: (p) => flatDispatch(p.batch * p.hq * p.tq, uniforms(p)),
-  },
+  for (var c = 0u; c < ${p.d}u; c++) { dq[qo + c] = acc[c] * u.scale; }`),
+  dispatch: (p) => flatDispatch(p.batch * p.tq * p.hq, uniforms(p)),
 }
 
 /** q, k, v, gy, stats[, mask] -> dq [batch, tq, hq, d]. */
@@ -124,29 +160,38 @@ export const attentionBackwardDq: Kernel<AttentionBackwardParams> = {
       }
     }
   },
-  gpu: {
-    key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
-    code: (p) =>
-      flatShader(`${declarations(backwardInputs(p), ['dq'], uniforms(p))}${wgslDots(p.d)}`, 'u.batch * u.tq * u.hq', `
-  let h = i % u.hq;
-  let t = (i / u.hq) % u.tq;
-  let b = i / (u.hq * u.tq);
-  let g = h / (u.hq / u.hkv);
-  let qo = i * ${p.d}u;
-  let r = 2u * ((b * u.hq + h) * u.tq + t);
-  let lse = stats[r];
-  let dd = stats[r + 1u];
-  let m = ${maskOf(p)};
-  var acc: array<f32, ${p.d}>;
-  for (var s = 0u; s <= t + u.tk - u.tq; s++) {
-    let ko = ((b * u.tk + s) * u.hkv + g) * ${p.d}u;
-    let pr = exp(qDotK(qo, ko) * u.scale - lse);
-    let dS = pr * (m * gyDotV(qo, ko) - dd);
-    for (var c = 0u; c < ${p.d}u; c++) { acc[c] += dS * k[ko + c]; }
+  gpu: backwardGpu(dqV1, dqV2, defaultDqTile),
+}
+
+const dkvV1: GpuProgram<AttentionBackwardParams> = {
+  key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
+  code: (p) =>
+    flatShader(`${declarations(backwardInputs(p), ['dk', 'dv'], uniforms(p))}${wgslDots(p.d)}`, 'u.batch * u.tk * u.hkv', `
+  let g = i % u.hkv;
+  let s = (i / u.hkv) % u.tk;
+  let b = i / (u.hkv * u.tk);
+  let group = u.hq / u.hkv;
+  let ko = i * ${p.d}u;
+  var accK: array<f32, ${p.d}>;
+  var accV: array<f32, ${p.d}>;
+  for (var h = g * group; h < (g + 1u) * group; h++) {
+    let m = ${maskOf(p)};
+    for (var t = max(s + u.tq, u.tk) - u.tk; t < u.tq; t++) {
+      let qo = ((b * u.tq + t) * u.hq + h) * ${p.d}u;
+      let r = 2u * ((b * u.hq + h) * u.tq + t);
+      let pr = exp(qDotK(qo, ko) * u.scale - stats[r]);
+      let dS = pr * (m * gyDotV(qo, ko) - stats[r + 1u]);
+      for (var c = 0u; c < ${p.d}u; c++) {
+        accK[c] += dS * q[qo + c];
+        accV[c] += m * pr * gy[qo + c];
+      }
+    }
   }
-  for (var c = 0u; c < ${p.d}u; c++) { dq[qo + c] = acc[c] * u.scale; }`),
-    dispatch: (p) => flatDispatch(p.batch * p.tq * p.hq, uniforms(p)),
-  },
+  for (var c = 0u; c < ${p.d}u; c++) {
+    dk[ko + c] = accK[c] * u.scale;
+    dv[ko + c] = accV[c];
+  }`),
+  dispatch: (p) => flatDispatch(p.batch * p.tk * p.hkv, uniforms(p)),
 }
 
 /** q, k, v, gy, stats[, mask] -> dk, dv [batch, tk, hkv, d]. */
@@ -182,34 +227,5 @@ export const attentionBackwardDkv: Kernel<AttentionBackwardParams> = {
       }
     }
   },
-  gpu: {
-    key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
-    code: (p) =>
-      flatShader(`${declarations(backwardInputs(p), ['dk', 'dv'], uniforms(p))}${wgslDots(p.d)}`, 'u.batch * u.tk * u.hkv', `
-  let g = i % u.hkv;
-  let s = (i / u.hkv) % u.tk;
-  let b = i / (u.hkv * u.tk);
-  let group = u.hq / u.hkv;
-  let ko = i * ${p.d}u;
-  var accK: array<f32, ${p.d}>;
-  var accV: array<f32, ${p.d}>;
-  for (var h = g * group; h < (g + 1u) * group; h++) {
-    let m = ${maskOf(p)};
-    for (var t = max(s + u.tq, u.tk) - u.tk; t < u.tq; t++) {
-      let qo = ((b * u.tq + t) * u.hq + h) * ${p.d}u;
-      let r = 2u * ((b * u.hq + h) * u.tq + t);
-      let pr = exp(qDotK(qo, ko) * u.scale - stats[r]);
-      let dS = pr * (m * gyDotV(qo, ko) - stats[r + 1u]);
-      for (var c = 0u; c < ${p.d}u; c++) {
-        accK[c] += dS * q[qo + c];
-        accV[c] += m * pr * gy[qo + c];
-      }
-    }
-  }
-  for (var c = 0u; c < ${p.d}u; c++) {
-    dk[ko + c] = accK[c] * u.scale;
-    dv[ko + c] = accV[c];
-  }`),
-    dispatch: (p) => flatDispatch(p.batch * p.tk * p.hkv, uniforms(p)),
-  },
+  gpu: backwardGpu(dkvV1, dkvV2, defaultDkvTile),
 }
