@@ -59,13 +59,14 @@ describe('CPU fast matmul', () => {
   })
 
   it('handles K blocks, row slabs and each way of splitting work between threads', () => {
+    // Each parallel case is above the 128³ multiply-adds that make the fast path use helpers.
     const shapes: [Shape, number][] = [
-      [{batch: 1, m: 133, n: 37, k: KC + 1}, 2], // rows split (more row panels), a 1-step last K block
-      [{batch: 1, m: 9, n: 203, k: 2 * KC + 77}, 2], // columns split
-      [{batch: 1, m: 261, n: 70, k: 40}, 3], // three threads, more than one 128-row slab
-      [{batch: 5, m: 21, n: 19, k: 300}, 2], // batch split
+      [{batch: 1, m: 301, n: 37, k: KC + 1}, 2], // rows split (more row panels), a 1-step last K block
+      [{batch: 1, m: 12, n: 403, k: 2 * KC + 77}, 2], // columns split
+      [{batch: 1, m: 261, n: 70, k: 120}, 3], // three threads, more than one 128-row slab each
+      [{batch: 5, m: 40, n: 40, k: 300}, 2], // batch split
       [{batch: 2, m: 64, n: 64, k: 1}, 3], // k = 1
-      [{batch: 1, m: 2, n: 1, k: 4096}, 2], // one column, minimum rows
+      [{batch: 1, m: 3, n: 1, k: 4096}, 2], // one column, fewest packed rows
     ]
     for (const [shape, threads] of shapes) {
       for (const p of everyLayout(shape)) checkFast(p, p.m * 31 + p.n, {threads})

@@ -19,8 +19,11 @@ import {runGemm} from './worker-pool.js'
 const MIN_PACKED_ROWS = 3
 /** Below this many multiply-adds the reference loop beats packing and the WASM call (measured crossover near 12³). */
 const MIN_PACKED_MACS = 16 * 16 * 16
-/** Below this many multiply-adds a second thread costs more (wake-up, cache traffic) than it saves. */
-const MIN_PARALLEL_MACS = 64 * 64 * 64
+/**
+ * Below this many multiply-adds (about 60 µs on one thread) waking helpers costs more than it
+ * saves: a round trip through Atomics costs about 10 µs here.
+ */
+const MIN_PARALLEL_MACS = 128 * 128 * 128
 const DEFAULT_THREADS = availableParallelism()
 /** Shared-memory floats (1 GiB) one piece may use; larger problems are cut into pieces. */
 const PIECE_FLOATS = 2 ** 28
