@@ -5,7 +5,7 @@ import {createBackend} from '../backend/device.js'
 import {writeReports, resultsTable, type ModelResults} from '../eval/report.js'
 import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
 import {resolveModel} from '../hub/cache.js'
-import {loadTeacher} from '../models/load.js'
+import {loadModel} from '../models/load-model.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 
 interface EvalResult {
@@ -61,7 +61,7 @@ token after the prompt). With --output-path, curves are written as SVG images be
     const all: ModelResults[] = []
     try {
       for (const [i, folder] of folders.entries()) {
-        const lm = await loadTeacher(folder, backend)
+        const lm = await loadModel(folder, backend)
         const tokenizer = await loadTokenizer(folder)
         const ctx = {
           lm, tokenizer, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],

@@ -7,8 +7,7 @@ import {ShapeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {SafetensorsFile} from '../io/safetensors/reader.js'
 import {writeSafetensors, type TensorToWrite} from '../io/safetensors/writer.js'
-import {loadTeacher} from '../models/load.js'
-import type {TeacherModel} from '../models/teacher.js'
+import {loadModel, type LoadedModel} from '../models/load-model.js'
 import {forwardIds, topTokens} from '../models/run-forward.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 
@@ -28,7 +27,9 @@ export default class Forward extends BaseCommand {
 
   static override description = `With --input, reads input_ids ([batch, seq], int32 or int64) from a safetensors file and
 writes logits [batch, seq, vocab] and hidden_states.i (the input of decoder layer i; the last one after
-the final norm) to --output, named as transformers' output_hidden_states would be. With --text,
+the final norm) to --output, named as transformers' output_hidden_states would be (for Mamba-2
+checkpoints, as transformers does for them, hidden_states.i is the output of layer i). MODEL may be a
+teacher (Llama, Phi), a Mamba-2 checkpoint or a hybrid written by \`hybridize rewrite\`. With --text,
 tokenizes the text with the model's tokenizer and prints the most likely next tokens.`
 
   static override examples = [
@@ -59,7 +60,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)
     try {
-      const model = await loadTeacher(folder, backend)
+      const model = await loadModel(folder, backend)
       if (tokenizer) return await this.nextTokens(tokenizer, flags.text!, flags.top, model, backend)
       return await this.forwardFile(input!, flags.output!, model, backend)
     } finally {
@@ -67,7 +68,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     }
   }
 
-  private async forwardFile(input: InputIds, output: string, model: TeacherModel, backend: Backend): Promise<ForwardFileResult> {
+  private async forwardFile(input: InputIds, output: string, model: LoadedModel, backend: Backend): Promise<ForwardFileResult> {
     const result = await forwardIds(model, backend, input.ids, input.shape)
     const tensors: TensorToWrite[] = [{name: 'logits', dtype: 'F32', shape: result.logits.shape, data: result.logits.data}]
     result.hiddenStates.forEach((h, i) => tensors.push({name: `hidden_states.${i}`, dtype: 'F32', shape: h.shape, data: h.data}))
@@ -76,11 +77,11 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     return {output, logits: result.logits.shape, hiddenStates: result.hiddenStates.length}
   }
 
-  private async nextTokens(tokenizer: TextTokenizer, text: string, top: number, model: TeacherModel, backend: Backend): Promise<ForwardTextResult> {
+  private async nextTokens(tokenizer: TextTokenizer, text: string, top: number, model: LoadedModel, backend: Backend): Promise<ForwardTextResult> {
     const tokens = tokenizer.encode(text)
     if (tokens.length === 0) this.error('the text tokenizes to no tokens', {exit: 2})
     const result = await forwardIds(model, backend, Int32Array.from(tokens), [1, tokens.length])
-    const V = model.config.vocabSize
+    const V = model.vocabSize
     const next = topTokens(result.logits.data.subarray((tokens.length - 1) * V, tokens.length * V), top)
       .map((t) => ({...t, token: tokenizer.decode([t.id])}))
     const width = Math.max(...next.map((t) => JSON.stringify(t.token).length))

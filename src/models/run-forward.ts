@@ -1,7 +1,7 @@
 import type {Backend} from '../backend/backend.js'
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
-import type {TeacherModel} from './teacher.js'
+import type {LoadedModel} from './load-model.js'
 
 export interface ForwardResult {
   /** [B, T, V] */
@@ -11,9 +11,9 @@ export interface ForwardResult {
 }
 
 /** Run the model on token ids [B, T] and bring logits and hidden states back to the host. */
-export async function forwardIds(model: TeacherModel, backend: Backend, ids: Int32Array, shape: readonly number[]): Promise<ForwardResult> {
+export async function forwardIds(model: LoadedModel, backend: Backend, ids: Int32Array, shape: readonly number[]): Promise<ForwardResult> {
   if (shape.length !== 2) throw new ShapeError(`input_ids must have rank 2 [batch, seq], got shape [${shape}]`)
-  const vocab = model.config.vocabSize
+  const vocab = model.vocabSize
   for (const id of ids) if (id < 0 || id >= vocab) throw new ShapeError(`input_ids holds token id ${id}, outside the vocabulary of ${vocab}`)
   return scopeAsync(async () => {
     const out = model.forward(fromArray(backend, ids, shape), {hiddenStates: true})
