@@ -38,7 +38,10 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`)
     out.push(`<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`)
   }
-  for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
+  // Few x values (a sweep) are labelled each; many (a training curve) get round ticks.
+  const distinctX = [...new Set(xs)].sort((a, b) => a - b)
+  const xTicks = distinctX.length <= 12 || opts.logX ? distinctX : ticks(x0, x1)
+  for (const x of xTicks) {
     out.push(`<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
   }
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="black"/>`)
@@ -49,7 +52,7 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
     const color = COLORS[i % COLORS.length]
     const pts = s.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x)
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${px(p.x)},${py(p.y)}`).join(' ')}"/>`)
-    for (const p of pts) out.push(`<circle cx="${px(p.x)}" cy="${py(p.y)}" r="3" fill="${color}"/>`)
+    if (pts.length <= 50) for (const p of pts) out.push(`<circle cx="${px(p.x)}" cy="${py(p.y)}" r="3" fill="${color}"/>`)
     const ly = M.top + 10 + i * 18
     out.push(`<line x1="${W - M.right + 12}" x2="${W - M.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`)
     out.push(`<text x="${W - M.right + 38}" y="${ly + 4}">${esc(s.name)}</text>`)

@@ -77,6 +77,30 @@ export class AdamW {
     }
   }
 
+  /** Step count and first/second moments by parameter name (none yet for a parameter never stepped), for a checkpoint. */
+  exportState(): {step: number; moments: {name: string; m: Tensor; v: Tensor}[]} {
+    const moments = this.groups.flatMap((g) => g.params.flatMap(({name, tensor}) => {
+      const s = this.moments.get(tensor)
+      return s ? [{name, ...s}] : []
+    }))
+    return {step: this.steps, moments}
+  }
+
+  /** Continue from an `exportState`: the step count and each named parameter's moments. */
+  importState(step: number, moments: ReadonlyMap<string, {m: Float32Array; v: Float32Array}>): void {
+    this.steps = step
+    for (const g of this.groups) {
+      for (const {name, tensor} of g.params) {
+        const saved = moments.get(name)
+        if (!saved) continue
+        if (saved.m.length !== tensor.numel || saved.v.length !== tensor.numel) throw new Error(`AdamW: saved moments of ${name} hold ${saved.m.length} values for [${tensor.shape}]`)
+        const {m, v} = this.state(tensor)
+        tensor.backend.write(m.storage, saved.m)
+        tensor.backend.write(v.storage, saved.v)
+      }
+    }
+  }
+
   dispose(): void {
     for (const {m, v} of this.moments.values()) {
       m.dispose()

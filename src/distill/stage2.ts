@@ -1,0 +1,27 @@
+import {l2Loss} from '../engine/losses.js'
+import {STAGE2_DEFAULT_FREEZE} from './options.js'
+import type {StageDefinition} from './stage.js'
+
+/**
+ * Stage 2, hidden-state alignment: each student block, fed the teacher's hidden state entering it,
+ * against the teacher's next hidden state: mean over tokens of the L2 distance (not squared). The
+ * teacher's last hidden state is after its final norm, so the last block's output goes through the
+ * teacher's final norm before the comparison. Trains the chosen layers' weights outside the
+ * `--freeze` groups (default: MLPs and norms stay as copied from the teacher).
+ */
+export const stage2: StageDefinition = {
+  stage: 2,
+  title: 'hidden-state alignment',
+  lossName: 'hidden-state error (L2)',
+  perLayer: true,
+  trains: (role, ctx) =>
+    role.layer !== undefined && ctx.layers.includes(role.layer) && !(ctx.settings.freeze ?? STAGE2_DEFAULT_FREEZE).includes(role.group),
+  losses({student, teacher, layers}, ids) {
+    const hidden = teacher.forward(ids, {hiddenStates: true}).hiddenStates!
+    const last = student.numLayers - 1
+    return layers.map((l) => {
+      const out = student.block(l, hidden[l])
+      return l2Loss(l === last ? teacher.finalNorm(out) : out, hidden[l + 1])
+    })
+  },
+}

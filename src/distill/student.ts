@@ -1,0 +1,33 @@
+import type {Backend} from '../backend/backend.js'
+import type {Tensor} from '../engine/tensor.js'
+
+/**
+ * What the MOHAWK stages need of a student, whatever its architecture: each layer on its own fed
+ * a given hidden state (stages 1 and 2), and the whole model (stage 3). Weights are the tensors
+ * the optimizer updates in place; `describe` sorts them into the groups `--freeze` names.
+ * Letters: B batch, T time, C hidden, H mixer heads, V vocab.
+ */
+export const WEIGHT_GROUPS = ['mixer', 'attention', 'mlp', 'norm', 'embedding', 'head'] as const
+export type WeightGroup = (typeof WEIGHT_GROUPS)[number]
+
+export interface WeightRole {
+  /** mixer: SSM weights; attention: kept heads and their adapter; head: final norm and LM head go under norm/head. */
+  group: WeightGroup
+  /** The layer the weight belongs to; undefined for embeddings, the final norm and the LM head. */
+  layer?: number
+}
+
+export interface DistillStudent {
+  readonly backend: Backend
+  readonly numLayers: number
+  readonly vocabSize: number
+  /** Every weight by its checkpoint name. */
+  readonly weights: ReadonlyMap<string, Tensor>
+  describe(name: string): WeightRole
+  /** Stage 1: layer `layer`'s SSM mixing matrices [B, H, T, T] for the hidden state h [B, T, C] entering the layer (its pre-mixer norm applied). */
+  mixingMatrix(layer: number, h: Tensor): Tensor
+  /** Stage 2: the output [B, T, C] of block `layer` (mixer, MLP, residuals) for the input h [B, T, C]. */
+  block(layer: number, h: Tensor): Tensor
+  /** Stage 3: ids [B, T] int32 -> logits [B, T, V]. */
+  forward(ids: Tensor): {logits: Tensor}
+}
