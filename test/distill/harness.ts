@@ -1,0 +1,33 @@
+import {CpuBackend} from '../../src/backend/cpu.js'
+import {resolveCorpus} from '../../src/data/corpus.js'
+import {loadLastCheckpoint} from '../../src/distill/checkpoint.js'
+import {hybridStudent} from '../../src/distill/hybrid-student.js'
+import type {DistillSettings} from '../../src/distill/options.js'
+import {distill, type DistillOutcome} from '../../src/distill/run.js'
+import {loadHybrid, type HybridModel} from '../../src/models/hybrid.js'
+import {loadTeacher} from '../../src/models/load.js'
+import {loadTokenizer} from '../../src/tokenizer/load.js'
+
+/** Settings for the tiny pair: 2 x 32-token rows, 2 micro-batches a step, so a step is 128 tokens. */
+export function tinySettings(dirs: {teacher: string; student: string; text: string}, over: Partial<DistillSettings> = {}): DistillSettings {
+  return {
+    teacher: dirs.teacher, student: dirs.student, data: dirs.text, textField: 'text',
+    stages: [1, 2, 3], tokens: [128 * 4, 128 * 4, 128 * 4], lr: [1e-2, 1e-2, 3e-3],
+    batchSize: 2, seqLen: 32, gradAccum: 2, seed: 3, loss: 'ce', temperature: 1, clip: 1,
+    weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 2, ...over,
+  }
+}
+
+/** Load the pair fresh (as a new process would) and run `distill`; stop once `stopAfter` steps have run in this call. */
+export async function runTiny(settings: DistillSettings, out: string, opts: {stopAfter?: number; resume?: boolean} = {}): Promise<{outcome: DistillOutcome; model: HybridModel}> {
+  const backend = new CpuBackend('cpu (tests)')
+  const teacher = await loadTeacher(settings.teacher, backend)
+  const model = await loadHybrid(settings.student, backend)
+  const tokenizer = await loadTokenizer(settings.teacher)
+  const corpus = await resolveCorpus(settings.data)
+  let steps = 0
+  const io = {status: () => {}, progress: () => void steps++, stopRequested: () => opts.stopAfter !== undefined && steps >= opts.stopAfter}
+  const resume = opts.resume ? await loadLastCheckpoint(out) : undefined
+  const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus}
+  return {outcome: await distill(settings, out, inputs, io, resume), model}
+}
