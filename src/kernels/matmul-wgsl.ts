@@ -1,9 +1,19 @@
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
-import {bindings, uniformWords, wgsl, type UniformFields} from './wgsl.js'
+import {DEFAULT_TILE, fitsV2, matmulV2, type MatmulTile} from './matmul-v2.js'
+import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
+
+/** Benchmarks may force a version (and version 2's tile); kernels otherwise pick the fastest that applies. */
+export interface MatmulGpuParams extends MatmulParams {
+  version?: 1 | 2
+  tile?: MatmulTile
+}
 
 /**
- * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin). Tiled: a workgroup of
+ * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 2
+ * (matmul-v2.ts) where the shape fills its 128×128 tiles, else version 1.
+ *
+ * Version 1, any shape. Tiled: a workgroup of
  * 16×16 threads computes one 64×64 tile of C, each thread a 4×4 block strided by 16 (so stores
  * and shared-memory reads stay contiguous across threads), stepping K in slices of 16 through
  * workgroup memory. Loads and stores are bounds-checked unless M, N and K fit the tile ("fit"
@@ -85,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }`
 }
 
-export const matmulGpu: GpuProgram<MatmulParams> = {
+const matmulV1: GpuProgram<MatmulParams> = {
   key: (p) => [p.transA && 'tA', p.transB && 'tB', p.bias && 'bias', fits(p) && 'fit'].filter(Boolean).join(','),
   code,
   dispatch: (p) => {
@@ -93,3 +103,7 @@ export const matmulGpu: GpuProgram<MatmulParams> = {
     return {workgroups: [ceilDiv(p.n, TILE), ceilDiv(p.m, TILE), p.batch], uniforms: uniformWords(uniforms(p))}
   },
 }
+
+const tileOf = (p: MatmulGpuParams): MatmulTile => p.tile ?? DEFAULT_TILE
+
+export const matmulGpu: GpuProgram<MatmulGpuParams> = versioned<MatmulGpuParams>({1: matmulV1, 2: matmulV2(tileOf)}, (p) => p.version ?? (fitsV2(p, tileOf(p)) ? 2 : 1))
