@@ -26,17 +26,23 @@ export async function tokenLogprobs(
   return positions.map((list, b) =>
     list.map(({t, target}) => {
       const row = logits.subarray((b * T + t) * V, (b * T + t + 1) * V)
-      let max = -Infinity
-      let argmax = 0
-      for (let i = 0; i < V; i++) {
-        if (row[i] > max) {
-          max = row[i]
-          argmax = i
-        }
-      }
-      let sum = 0
-      for (let i = 0; i < V; i++) sum += Math.exp(row[i] - max)
-      return {logprob: row[target] - max - Math.log(sum), greedy: argmax === target}
+      const {logZ, argmax} = logNormalizer(row)
+      return {logprob: row[target] - logZ, greedy: argmax === target}
     }),
   )
+}
+
+/** log Σ exp(row) (summed in float64 from the max) and the argmax of a logit row: log p(i) = row[i] - logZ. */
+export function logNormalizer(row: Float32Array): {logZ: number; argmax: number} {
+  let max = -Infinity
+  let argmax = 0
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] > max) {
+      max = row[i]
+      argmax = i
+    }
+  }
+  let sum = 0
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max)
+  return {logZ: max + Math.log(sum), argmax}
 }

@@ -11,6 +11,8 @@ export interface GenerateOptions extends SamplingOptions {
   seed: number
   /** A sample ends at the first of these (which is not kept in its tokens). */
   eosTokenIds: readonly number[]
+  /** Ends a sample early (finish reason 'stop') when true after a token is added, e.g. at a stop string. */
+  stopWhen?: (sample: number, tokens: readonly number[]) => boolean
   /** Called with each new token as soon as it is drawn. */
   onToken?: (sample: number, token: number) => void
   /** Called when a sample ends. */
@@ -19,7 +21,7 @@ export interface GenerateOptions extends SamplingOptions {
 
 export interface GeneratedSample {
   tokens: number[]
-  finishReason: 'eos' | 'length'
+  finishReason: 'eos' | 'stop' | 'length'
 }
 
 /**
@@ -54,7 +56,8 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
         } else {
           samples[i].tokens.push(token)
           opts.onToken?.(i, token)
-          if (produced < maxNewTokens) continue
+          if (opts.stopWhen?.(i, samples[i].tokens)) samples[i].finishReason = 'stop'
+          else if (produced < maxNewTokens) continue
         }
         live.delete(i)
         opts.onDone?.(i, samples[i])

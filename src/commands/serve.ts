@@ -1,0 +1,97 @@
+import {once} from 'node:events'
+import type {AddressInfo} from 'node:net'
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {deviceFlag} from '../cli/device-flag.js'
+import {createBackend} from '../backend/device.js'
+import {HybridizeError} from '../errors.js'
+import {readGenerationDefaults} from '../generate/generation-config.js'
+import {loadDecodingModel} from '../generate/load.js'
+import {resolveModel} from '../hub/cache.js'
+import {readConfigJson} from '../models/load.js'
+import {createCompletionServer, DEFAULT_MAX_BODY_BYTES} from '../serve/server.js'
+import {loadTokenizer} from '../tokenizer/load.js'
+
+interface ServeResult {
+  url: string
+  requests: number
+}
+
+export default class Serve extends BaseCommand {
+  static override summary = 'Serve a model over an OpenAI-compatible completions API (for lm-evaluation-harness).'
+
+  static override description = `Answers POST /v1/completions (prompt as text or token ids, max_tokens, temperature, top_p, n,
+echo, logprobs, stop, seed) and GET /v1/models, one request at a time. With echo and logprobs the
+prompt's token log-probabilities come back as hybridize eval computes them, so lm-evaluation-harness's
+local-completions model can score its loglikelihood tasks:
+
+  lm_eval --model local-completions --tasks arc_easy \\
+    --model_args model=NAME,base_url=http://127.0.0.1:8000/v1/completions,tokenizer_backend=huggingface,tokenizer=MODEL_FOLDER
+
+Listens on 127.0.0.1 unless --host says otherwise; there is no authentication, so only bind
+another address on a network you trust. Stops on Ctrl-C.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny',
+    '<%= config.bin %> <%= command.id %> student/ --port 8080 --device webgpu',
+  ]
+
+  static override args = {
+    model: Args.string({required: true, description: 'Model folder, or org/name[@revision] in the Hugging Face cache.'}),
+  }
+
+  static override flags = {
+    port: Flags.integer({description: 'TCP port (0 picks a free one).', default: 8000, min: 0, max: 65535}),
+    host: Flags.string({description: 'Address to listen on.', default: '127.0.0.1'}),
+    'max-body-bytes': Flags.integer({description: 'Largest request body accepted; larger ones get HTTP 413.', default: DEFAULT_MAX_BODY_BYTES, min: 1}),
+    device: deviceFlag,
+  }
+
+  async run(): Promise<ServeResult> {
+    const {args, flags} = await this.parse(Serve)
+    const folder = await resolveModel(args.model)
+    const tokenizer = await loadTokenizer(folder)
+    const defaults = await readGenerationDefaults(folder)
+    const config = await readConfigJson(folder)
+    const backend = await createBackend(flags.device)
+    this.status(`device: ${backend.description}`)
+    let requests = 0
+    try {
+      const {model, release} = await loadDecodingModel(folder, backend)
+      try {
+        const server = createCompletionServer(
+          {
+            name: args.model,
+            model,
+            tokenizer,
+            eosTokenIds: defaults.eosTokenIds,
+            bosTokenId: defaults.bosTokenId,
+            maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048,
+          },
+          {maxBodyBytes: flags['max-body-bytes'], log: (line) => {
+            requests++
+            this.status(line)
+          }},
+        )
+        server.listen(flags.port, flags.host)
+        await once(server, 'listening').catch((err: NodeJS.ErrnoException) => {
+          const why = err.code === 'EADDRINUSE' ? 'is in use; pick another with --port' : `cannot be listened on (${err.message})`
+          throw new HybridizeError(`${flags.host}:${flags.port} ${why}`, {code: 'E_LISTEN'})
+        })
+        const {address, port} = server.address() as AddressInfo
+        const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+        // The one stdout line: scripts (and tests) read the address from it.
+        this.log(`listening on ${url}/v1`)
+        await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+        this.status('stopping')
+        server.closeAllConnections()
+        server.close()
+        return {url, requests}
+      } finally {
+        release()
+      }
+    } finally {
+      backend.destroy()
+    }
+  }
+}

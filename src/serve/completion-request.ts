@@ -1,0 +1,72 @@
+import {HttpError} from './http-error.js'
+
+/**
+ * The fields of an OpenAI `POST /v1/completions` body this server honours, checked. `prompt` may be
+ * text, a list of texts, one list of token ids, or a list of them (lm-evaluation-harness sends ids).
+ */
+export interface CompletionRequest {
+  /** Each prompt as text or token ids. */
+  prompts: (string | number[])[]
+  maxTokens: number
+  temperature: number
+  topP: number
+  n: number
+  echo: boolean
+  /** Alternatives per position in top_logprobs; null: no logprobs. */
+  logprobs: number | null
+  stop: string[]
+  seed?: number
+}
+
+const MAX_LOGPROBS = 5
+
+export function parseCompletionRequest(body: unknown): CompletionRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object')
+  const b = body as Record<string, unknown>
+  const present = (key: string): boolean => b[key] !== undefined && b[key] !== null
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    if (!present(key)) return fallback
+    const v = b[key]
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new HttpError(400, `'${key}' must be an integer from ${min} to ${max}`, key)
+    return v
+  }
+  const num = (key: string, fallback: number, ok: (v: number) => boolean, range: string): number => {
+    if (!present(key)) return fallback
+    const v = b[key]
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new HttpError(400, `'${key}' must be a number ${range}`, key)
+    return v
+  }
+  const bool = (key: string): boolean => {
+    if (!present(key)) return false
+    if (typeof b[key] !== 'boolean') throw new HttpError(400, `'${key}' must be true or false`, key)
+    return b[key] as boolean
+  }
+  return {
+    prompts: parsePrompt(b.prompt),
+    maxTokens: int('max_tokens', 16, 0, 1 << 20),
+    temperature: num('temperature', 1, (v) => v >= 0 && v <= 2, 'from 0 to 2'),
+    topP: num('top_p', 1, (v) => v > 0 && v <= 1, 'in (0, 1]'),
+    n: int('n', 1, 1, 128),
+    echo: bool('echo'),
+    logprobs: present('logprobs') ? int('logprobs', 0, 0, MAX_LOGPROBS) : null,
+    stop: parseStop(b.stop),
+    seed: present('seed') ? int('seed', 0, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) : undefined,
+  }
+}
+
+function parsePrompt(prompt: unknown): (string | number[])[] {
+  const isIds = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x))
+  if (typeof prompt === 'string') return [prompt]
+  if (isIds(prompt)) return [prompt]
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((p) => typeof p === 'string' || isIds(p))) return prompt as (string | number[])[]
+  throw new HttpError(400, `'prompt' must be a string, a list of strings, a list of token ids, or a list of lists of token ids (none empty)`, 'prompt')
+}
+
+function parseStop(stop: unknown): string[] {
+  if (stop === undefined || stop === null) return []
+  const list = typeof stop === 'string' ? [stop] : stop
+  if (!Array.isArray(list) || list.length > 4 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw new HttpError(400, `'stop' must be a non-empty string or a list of up to 4 of them`, 'stop')
+  }
+  return list as string[]
+}

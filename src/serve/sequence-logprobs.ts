@@ -1,0 +1,40 @@
+import {fromArray, scopeAsync} from '../engine/tensor.js'
+import {logNormalizer, type LanguageModel} from '../eval/language-model.js'
+
+export interface PositionLogprobs {
+  /** log p(ids[t] | ids[..t]); null at t = 0, which has no prefix. */
+  logprob: number | null
+  /** The k most likely tokens at t, most likely first; null at t = 0. */
+  top: {id: number; logprob: number}[] | null
+}
+
+/**
+ * Every token's log-probability after its prefix, from one full forward over `ids`, computed as
+ * eval's `tokenLogprobs` computes it, so the two agree.
+ */
+export async function sequenceLogprobs(lm: LanguageModel, ids: readonly number[], k: number): Promise<PositionLogprobs[]> {
+  const T = ids.length
+  const logits = await scopeAsync(async () => lm.forward(fromArray(lm.backend, Int32Array.from(ids), [1, T])).logits.toFloat32())
+  const V = lm.vocabSize
+  const out: PositionLogprobs[] = [{logprob: null, top: null}]
+  for (let t = 1; t < T; t++) {
+    const row = logits.subarray((t - 1) * V, t * V)
+    const {logZ} = logNormalizer(row)
+    out.push({logprob: row[ids[t]] - logZ, top: topK(row, k).map((id) => ({id, logprob: row[id] - logZ}))})
+  }
+  return out
+}
+
+/** Indices of the k largest values, largest first (ties: lower index first). */
+function topK(row: Float32Array, k: number): number[] {
+  const best: number[] = []
+  if (k === 0) return best
+  for (let i = 0; i < row.length; i++) {
+    if (best.length === k && row[i] <= row[best[k - 1]]) continue
+    let j = best.length
+    while (j > 0 && row[best[j - 1]] < row[i]) j--
+    best.splice(j, 0, i)
+    if (best.length > k) best.pop()
+  }
+  return best
+}
