@@ -1,8 +1,8 @@
 import type {Backend} from '../../backend/backend.js'
 import type {Tensor} from '../../engine/tensor.js'
-import {DiscreteMamba2, discreteMamba2Weights, type DiscreteMamba2Config} from './discrete-mamba2.js'
-import {Mamba2, mamba2Weights, type Mamba2Config} from './mamba2.js'
-import type {SsmMixer} from './mixer.js'
+import {DiscreteMamba2, discreteMamba2StateSize, discreteMamba2Weights, type DiscreteMamba2Config} from './discrete-mamba2.js'
+import {Mamba2, mamba2StateSize, mamba2Weights, type Mamba2Config} from './mamba2.js'
+import type {MixerStateSize, SsmMixer} from './mixer.js'
 
 /** Any student mixer's settings, told apart by `kind`. */
 export type MixerConfig = DiscreteMamba2Config | Mamba2Config
@@ -12,6 +12,14 @@ export function mixerWeightShapes(cfg: MixerConfig): Map<string, number[]> {
   switch (cfg.kind) {
     case 'discrete-mamba2': return discreteMamba2Weights(cfg)
     case 'mamba2': return mamba2Weights(cfg)
+  }
+}
+
+/** Elements one sequence keeps between tokens in one layer's mixer. */
+export function mixerStateSize(cfg: MixerConfig): MixerStateSize {
+  switch (cfg.kind) {
+    case 'discrete-mamba2': return discreteMamba2StateSize(cfg)
+    case 'mamba2': return mamba2StateSize(cfg)
   }
 }
 

@@ -55,6 +55,11 @@ export function discreteMamba2Weights(cfg: DiscreteMamba2Config): Map<string, nu
   return w
 }
 
+/** Elements a sequence keeps between tokens: the SSM state and the conv window. */
+export function discreteMamba2StateSize(cfg: DiscreteMamba2Config): MixerStateSize {
+  return {ssm: cfg.vHeads * cfg.headDim * cfg.stateDim, other: (cfg.convWidth - 1) * discreteMamba2Dims(cfg).conv}
+}
+
 export function checkDiscreteMamba2Config(cfg: DiscreteMamba2Config): void {
   const dims = [cfg.hiddenSize, cfg.vHeads, cfg.qkHeads, cfg.headDim, cfg.stateDim, cfg.chunk]
   if (!dims.every((v) => Number.isInteger(v) && v > 0) || cfg.vHeads % cfg.qkHeads !== 0 || !(cfg.convWidth >= 2)) {
@@ -148,7 +153,6 @@ export class DiscreteMamba2 implements SsmMixer<ConvSsmState> {
   }
 
   stateSize(): MixerStateSize {
-    const {vHeads: Hv, headDim: P, stateDim: N, convWidth: W} = this.config
-    return {ssm: Hv * P * N, other: (W - 1) * discreteMamba2Dims(this.config).conv}
+    return discreteMamba2StateSize(this.config)
   }
 }

@@ -61,6 +61,11 @@ export function mamba2Weights(cfg: Mamba2Config): Map<string, number[]> {
   return w
 }
 
+/** Elements a sequence keeps between tokens: the SSM state and the conv window. */
+export function mamba2StateSize(cfg: Mamba2Config): MixerStateSize {
+  return {ssm: cfg.heads * cfg.headDim * cfg.stateDim, other: (cfg.convWidth - 1) * mamba2Dims(cfg).conv}
+}
+
 export function checkMamba2Config(cfg: Mamba2Config): void {
   const dims = [cfg.hiddenSize, cfg.heads, cfg.headDim, cfg.stateDim, cfg.xHeads, cfg.bGroups, cfg.cGroups, cfg.normGroups, cfg.chunk]
   const G = Math.max(cfg.bGroups, cfg.cGroups)
@@ -174,7 +179,6 @@ export class Mamba2 implements SsmMixer<ConvSsmState> {
   }
 
   stateSize(): MixerStateSize {
-    const {heads: H, headDim: P, stateDim: N, convWidth: W} = this.config
-    return {ssm: H * P * N, other: (W - 1) * mamba2Dims(this.config).conv}
+    return mamba2StateSize(this.config)
   }
 }

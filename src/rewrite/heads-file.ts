@@ -1,0 +1,91 @@
+import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
+import {FormatError, HybridizeError} from '../errors.js'
+
+/**
+ * What `hybridize rewrite` needs of a heads.json written by `find-heads`: the model it was made
+ * for, the heads it selected, and a ranking of heads for --keep / --budget. Fields it does not
+ * know are ignored, and each field is accepted under the few names and shapes it may take:
+ *   model:     "org/name" | {id | name | path, revision?, num_layers?, num_heads?}   (or model_id)
+ *   selected:  [[layer, head], ...] | [{layer, head}, ...]                            (or selected_heads)
+ *   heads:     [{layer, head, drop | score, ...}, ...]   every scored head            (or scores)
+ */
+export type HeadId = [layer: number, head: number]
+
+export interface HeadsFile {
+  path: string
+  sha256: string
+  /** The model id or folder it names, and its revision when given. */
+  model: {id: string; revision?: string; layers?: number; heads?: number}
+  /** The heads find-heads selected, in the file's order. */
+  selected: HeadId[]
+  /** Every scored head, best first (the selected heads first when no scores are given). */
+  ranking: HeadId[]
+}
+
+type Json = Record<string, unknown>
+
+const isObject = (v: unknown): v is Json => Boolean(v) && typeof v === 'object' && !Array.isArray(v)
+
+function headId(v: unknown, where: string): HeadId {
+  const pair = Array.isArray(v) ? v : isObject(v) ? [v.layer, v.head] : []
+  if (pair.length !== 2 || !pair.every((x) => Number.isInteger(x))) throw new FormatError(`${where}: ${JSON.stringify(v)} is not a [layer, head] pair`)
+  return [pair[0] as number, pair[1] as number]
+}
+
+function readModel(json: Json, path: string): HeadsFile['model'] {
+  const m = json.model ?? json.model_id
+  if (typeof m === 'string' && m) return {id: m}
+  if (isObject(m)) {
+    const id = m.id ?? m.name ?? m.path
+    if (typeof id === 'string' && id) {
+      const num = (v: unknown) => (Number.isInteger(v) ? (v as number) : undefined)
+      return {
+        id,
+        revision: typeof m.revision === 'string' ? m.revision : undefined,
+        layers: num(m.num_layers ?? m.layers),
+        heads: num(m.num_heads ?? m.heads_per_layer),
+      }
+    }
+  }
+  throw new HybridizeError(`${path} does not name the model it was made for ("model"), so it cannot be checked against the teacher`, {code: 'E_HEADS_MODEL'})
+}
+
+/** The score of a scored head: its retrieval drop (the ranking find-heads makes). */
+function scoreOf(entry: Json): number | undefined {
+  for (const key of ['drop', 'score', 'retrieval_drop', 'accuracy_drop']) if (typeof entry[key] === 'number') return entry[key] as number
+  return undefined
+}
+
+export async function readHeadsFile(path: string): Promise<HeadsFile> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HybridizeError(`heads file ${path} does not exist`, {code: 'E_NO_HEADS'})
+    throw err
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    throw new FormatError(`${path} is not valid JSON`)
+  }
+  if (!isObject(json)) throw new FormatError(`${path} is not a JSON object`)
+  const model = readModel(json, path)
+  const selectedJson = json.selected ?? json.selected_heads ?? []
+  if (!Array.isArray(selectedJson)) throw new FormatError(`${path}: "selected" must be a list of [layer, head] pairs`)
+  const selected = selectedJson.map((v, i) => headId(v, `${path}: selected[${i}]`))
+  const scoredJson = json.heads ?? json.scores ?? []
+  const scored: {id: HeadId; score: number}[] = []
+  if (Array.isArray(scoredJson)) {
+    scoredJson.forEach((entry, i) => {
+      const score = isObject(entry) ? scoreOf(entry) : undefined
+      if (score !== undefined) scored.push({id: headId(entry, `${path}: heads[${i}]`), score})
+    })
+  }
+  scored.sort((a, b) => b.score - a.score || a.id[0] - b.id[0] || a.id[1] - b.id[1])
+  const ranking = scored.length > 0 ? scored.map((s) => s.id) : selected
+  if (ranking.length === 0) throw new FormatError(`${path} lists no selected or scored heads`)
+  return {path, sha256: createHash('sha256').update(bytes).digest('hex'), model, selected, ranking}
+}
