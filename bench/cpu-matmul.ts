@@ -1,7 +1,8 @@
 // CPU matmul: the WASM SIMD fast path on 1 and all threads against the scalar reference.
 //   npx vite-node bench/cpu-matmul.ts [sizes...]     (default 256 512 1024)
-// Prints median and best ms of repeated runs, GFLOP/s (of the median) and the fraction of the
-// CPU's f32 peak. Best is there because a shared machine's noise only ever adds time.
+// Prints median and best ms of repeated runs, GFLOP/s (of the median), the fraction of the CPU's
+// f32 peak, and GFLOP per CPU-second summed over all threads of this process. Best and the CPU-time
+// figure are there for shared machines: other processes' load adds wall time, not CPU time.
 import {availableParallelism} from 'node:os'
 import {tryMatmulFast} from '../src/backend/cpu-matmul/matmul-fast.js'
 import {startGemmWorkers} from '../src/backend/cpu-matmul/worker-pool.js'
@@ -21,18 +22,20 @@ function randomFloats(n: number, seed: number): Float32Array {
   return out
 }
 
-/** [median, best] ms over runs lasting about `seconds` (at least 3). */
-function time(run: () => void, seconds: number): [number, number] {
+/** Median and best wall ms, and mean CPU ms (all threads), over runs lasting about `seconds` (at least 3). */
+function time(run: () => void, seconds: number): {median: number; best: number; cpu: number} {
   run()
   const samples: number[] = []
   const deadline = performance.now() + seconds * 1000
+  const cpu0 = process.cpuUsage()
   while (samples.length < 3 || (performance.now() < deadline && samples.length < 100)) {
     const t0 = performance.now()
     run()
     samples.push(performance.now() - t0)
   }
+  const {user, system} = process.cpuUsage(cpu0)
   samples.sort((a, b) => a - b)
-  return [samples[Math.floor(samples.length / 2)], samples[0]]
+  return {median: samples[Math.floor(samples.length / 2)], best: samples[0], cpu: (user + system) / 1000 / samples.length}
 }
 
 const sizes = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [256, 512, 1024]
@@ -41,7 +44,7 @@ const peak = peakFor('cpu')
 await startGemmWorkers(threads)
 
 console.log(`peak: ${peak.name}`)
-console.log(['size', 'path', 'median ms', 'best ms', 'GFLOP/s', 'of peak'].map((h) => h.padStart(12)).join(''))
+console.log(['size', 'path', 'median ms', 'best ms', 'GFLOP/s', 'of peak', 'GFLOP/cpu-s'].map((h) => h.padStart(12)).join(''))
 for (const size of sizes) {
   const p: MatmulParams = {batch: 1, m: size, n: size, k: size, transA: false, transB: false, broadcastB: false, bias: false}
   const inputs = [randomFloats(size * size, 1), randomFloats(size * size, 2)]
@@ -52,9 +55,10 @@ for (const size of sizes) {
   ]
   if (size ** 3 <= MAX_REFERENCE_MACS) paths.unshift(['reference', () => matmulCpu(p, inputs, out)])
   for (const [name, run] of paths) {
-    const [median, best] = time(run, 2)
+    const {median, best, cpu} = time(run, 2)
     const gflops = (2 * size ** 3) / (median * 1e6)
-    const cells = [`${size}³`, name, median.toFixed(2), best.toFixed(2), gflops.toFixed(1), `${((gflops * 1e9 * 100) / peak.f32Flops).toFixed(1)}%`]
+    const percent = (gflops * 1e9 * 100) / peak.f32Flops
+    const cells = [`${size}³`, name, median.toFixed(2), best.toFixed(2), gflops.toFixed(1), `${percent.toFixed(1)}%`, ((2 * size ** 3) / (cpu * 1e6)).toFixed(1)]
     console.log(cells.map((c) => c.padStart(12)).join(''))
   }
 }
