@@ -36,7 +36,8 @@ export interface DistillInputs {
 
 export interface DistillIO {
   status(text: string): void
-  progress(text: string): void
+  /** After every step: its metrics and a one-line summary (loss, tokens/s, ETA). */
+  progress(m: StepMetrics, line: string): void
   stopRequested(): boolean
 }
 
@@ -108,7 +109,7 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
         afterStep: async (m) => {
           await appendMetrics(out, m)
           metricsLines++
-          io.progress(progressLine(m, settings.stages.length, index, firstStep, sessionStart))
+          io.progress(m, progressLine(m, settings.stages.length, index, firstStep, sessionStart))
           const stop = io.stopRequested()
           if (stop || m.step % settings.saveEvery === 0 || m.step === steps) await save(m.step)
           return stop

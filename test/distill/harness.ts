@@ -3,6 +3,7 @@ import {resolveCorpus} from '../../src/data/corpus.js'
 import {loadLastCheckpoint} from '../../src/distill/checkpoint.js'
 import {hybridStudent} from '../../src/distill/hybrid-student.js'
 import type {DistillSettings} from '../../src/distill/options.js'
+import {writeRunSettings} from '../../src/distill/run-file.js'
 import {distill, type DistillOutcome} from '../../src/distill/run.js'
 import {loadHybrid, type HybridModel} from '../../src/models/hybrid.js'
 import {loadTeacher} from '../../src/models/load.js'
@@ -28,6 +29,7 @@ export async function runTiny(settings: DistillSettings, out: string, opts: {sto
   let steps = 0
   const io = {status: () => {}, progress: () => void steps++, stopRequested: () => opts.stopAfter !== undefined && steps >= opts.stopAfter}
   const resume = opts.resume ? await loadLastCheckpoint(out) : undefined
+  if (!resume) await writeRunSettings(out, settings)
   const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus}
   return {outcome: await distill(settings, out, inputs, io, resume), model}
 }
