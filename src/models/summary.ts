@@ -1,14 +1,38 @@
+import {join} from 'node:path'
 import {bytesPerElement, type Dtype} from '../io/safetensors/dtypes.js'
 import {openCheckpoint} from '../io/safetensors/checkpoint.js'
-import {parseTeacherConfig} from './config.js'
-import {checkTeacherWeights, readConfigJson} from './load.js'
+import {parseTeacherConfig, type TeacherConfig} from './config.js'
+import {HYBRID_MODEL_TYPE, layerKind, mixerToJson, parseHybridConfig} from './hybrid-config.js'
+import {expectedHybridWeights} from './hybrid-weights.js'
+import {checkWeights} from './load-weights.js'
+import {readConfigJson} from './load.js'
+import {parseMamba2Config} from './mamba2-config.js'
+import {expectedMamba2Weights} from './mamba2.js'
+import {hybridSequenceMemory, ssmSequenceMemory, teacherSequenceMemory, type SequenceMemory} from './memory.js'
+import {expectedTeacherWeights} from './teacher-weights.js'
 
-/** What `hybridize inspect` reports about a model, from config.json and safetensors headers only. */
-export interface ModelSummary {
+/**
+ * What `hybridize inspect` reports about a model, from config.json and the safetensors headers
+ * only (no weights are read): a teacher, a Mamba-2 checkpoint or a hybrid, told apart by `kind`.
+ */
+interface CheckpointFacts {
   folder: string
+  parameters: number
+  /** The checkpoint's weight dtypes, most common first. */
+  dtypes: string[]
+  weightBytes: number
+}
+
+/** One sequence's decoding memory at `contextLength` tokens, at the checkpoint's dtype and at f32 (what the engine computes in). */
+export interface MemoryReport {
+  checkpointDtype: SequenceMemory
+  f32: SequenceMemory
+}
+
+export interface ModelSummary extends CheckpointFacts {
+  kind: 'teacher'
   architecture: string
   family: string
-  parameters: number
   layers: number
   hiddenSize: number
   vocabSize: number
@@ -16,19 +40,59 @@ export interface ModelSummary {
   keyValueHeads: number
   headDim: number
   rotaryDim: number
-  /** The checkpoint's weight dtypes, most common first. */
-  dtypes: string[]
-  weightBytes: number
   tiedEmbeddings: boolean
   /** K and V of every layer for one token, at the checkpoint's dtype and at f32 (what the engine computes in). */
   kvCacheBytesPerToken: {checkpointDtype: number; f32: number}
+  sequenceMemory: MemoryReport
 }
 
-export async function summarizeModel(folder: string): Promise<ModelSummary> {
-  const cfg = parseTeacherConfig(await readConfigJson(folder), `${folder}/config.json`)
+export interface Mamba2Summary extends CheckpointFacts {
+  kind: 'mamba2'
+  architecture: string
+  layers: number
+  hiddenSize: number
+  vocabSize: number
+  heads: number
+  headDim: number
+  stateDim: number
+  groups: number
+  tiedEmbeddings: boolean
+  sequenceMemory: MemoryReport
+}
+
+export interface HybridSummary extends CheckpointFacts {
+  kind: 'hybrid'
+  architecture: string
+  /** The teacher's architecture and family (its skeleton). */
+  teacherArchitecture: string
+  family: string
+  layers: number
+  hiddenSize: number
+  vocabSize: number
+  queryHeads: number
+  keyValueHeads: number
+  headDim: number
+  /** Teacher query heads kept as attention, and all of them. */
+  attentionHeads: {kept: number; total: number}
+  layerKinds: {attention: number; hybrid: number; ssm: number}
+  /** Per layer, the kept heads. */
+  layout: number[][]
+  mixer: Record<string, unknown>
+  tiedEmbeddings: boolean
+  sequenceMemory: MemoryReport
+  /** The teacher's KV cache for one sequence of the same length, and how many times smaller this hybrid's memory is. */
+  teacherKvCache: MemoryReport
+  memoryReduction: number
+}
+
+export type AnyModelSummary = ModelSummary | Mamba2Summary | HybridSummary
+
+export const DEFAULT_CONTEXT_LENGTH = 4096
+
+async function checkpointFacts(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string): Promise<CheckpointFacts> {
   const ckpt = await openCheckpoint(folder)
   try {
-    const expected = checkTeacherWeights(cfg, ckpt, folder)
+    checkWeights(expected, ckpt, folder, architecture)
     let parameters = 0
     let weightBytes = 0
     const dtypeCounts = new Map<string, number>()
@@ -40,25 +104,88 @@ export async function summarizeModel(folder: string): Promise<ModelSummary> {
       dtypeCounts.set(info.dtype, (dtypeCounts.get(info.dtype) ?? 0) + numel)
     }
     const dtypes = [...dtypeCounts].sort((a, b) => b[1] - a[1]).map(([d]) => d)
-    const kvElements = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim
+    return {folder, parameters, dtypes, weightBytes}
+  } finally {
+    await ckpt.close()
+  }
+}
+
+function memoryReport(facts: CheckpointFacts, at: (bytes: number) => SequenceMemory): MemoryReport {
+  return {checkpointDtype: at(bytesPerElement((facts.dtypes[0] ?? 'F32') as Dtype)), f32: at(4)}
+}
+
+export async function summarizeModel(folder: string, contextLength = DEFAULT_CONTEXT_LENGTH): Promise<AnyModelSummary> {
+  const raw = await readConfigJson(folder)
+  const where = join(folder, 'config.json')
+  if (raw.model_type === 'mamba2') {
+    const cfg = parseMamba2Config(raw, where)
+    const facts = await checkpointFacts(folder, expectedMamba2Weights(cfg), cfg.architecture)
     return {
-      folder,
+      kind: 'mamba2',
+      ...facts,
       architecture: cfg.architecture,
-      family: cfg.family,
-      parameters,
       layers: cfg.numLayers,
       hiddenSize: cfg.hiddenSize,
       vocabSize: cfg.vocabSize,
-      queryHeads: cfg.numHeads,
-      keyValueHeads: cfg.numKvHeads,
-      headDim: cfg.headDim,
-      rotaryDim: cfg.rotaryDim,
-      dtypes,
-      weightBytes,
+      heads: cfg.mixer.heads,
+      headDim: cfg.mixer.headDim,
+      stateDim: cfg.mixer.stateDim,
+      groups: cfg.mixer.bGroups,
       tiedEmbeddings: cfg.tieWordEmbeddings,
-      kvCacheBytesPerToken: {checkpointDtype: kvElements * bytesPerElement((dtypes[0] ?? 'F32') as Dtype), f32: kvElements * 4},
+      sequenceMemory: memoryReport(facts, (b) => ssmSequenceMemory(cfg.mixer, cfg.numLayers, contextLength, b)),
     }
-  } finally {
-    await ckpt.close()
+  }
+  if (raw.model_type === HYBRID_MODEL_TYPE) {
+    const cfg = parseHybridConfig(raw, where)
+    const t = cfg.teacher
+    const facts = await checkpointFacts(folder, expectedHybridWeights(cfg), 'hybridize hybrid')
+    const kinds = {attention: 0, hybrid: 0, ssm: 0}
+    cfg.layers.forEach((_, l) => kinds[layerKind(cfg, l)]++)
+    const sequenceMemory = memoryReport(facts, (b) => hybridSequenceMemory(cfg, contextLength, b))
+    const teacherKvCache = memoryReport(facts, (b) => teacherSequenceMemory(t, contextLength, b))
+    return {
+      kind: 'hybrid',
+      ...facts,
+      architecture: String((raw.architectures as unknown[] | undefined)?.[0] ?? HYBRID_MODEL_TYPE),
+      teacherArchitecture: t.architecture,
+      family: t.family,
+      layers: t.numLayers,
+      hiddenSize: t.hiddenSize,
+      vocabSize: t.vocabSize,
+      queryHeads: t.numHeads,
+      keyValueHeads: t.numKvHeads,
+      headDim: t.headDim,
+      attentionHeads: {kept: cfg.layers.reduce((n, l) => n + l.attentionHeads.length, 0), total: t.numLayers * t.numHeads},
+      layerKinds: kinds,
+      layout: cfg.layers.map((l) => l.attentionHeads),
+      mixer: mixerToJson(cfg.mixer),
+      tiedEmbeddings: t.tieWordEmbeddings,
+      sequenceMemory,
+      teacherKvCache,
+      memoryReduction: teacherKvCache.f32.totalBytes / sequenceMemory.f32.totalBytes,
+    }
+  }
+  const cfg = parseTeacherConfig(raw, where)
+  const facts = await checkpointFacts(folder, expectedTeacherWeights(cfg), cfg.architecture)
+  return teacherSummary(cfg, facts, contextLength)
+}
+
+function teacherSummary(cfg: TeacherConfig, facts: CheckpointFacts, contextLength: number): ModelSummary {
+  const kvElements = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim
+  return {
+    kind: 'teacher',
+    ...facts,
+    architecture: cfg.architecture,
+    family: cfg.family,
+    layers: cfg.numLayers,
+    hiddenSize: cfg.hiddenSize,
+    vocabSize: cfg.vocabSize,
+    queryHeads: cfg.numHeads,
+    keyValueHeads: cfg.numKvHeads,
+    headDim: cfg.headDim,
+    rotaryDim: cfg.rotaryDim,
+    tiedEmbeddings: cfg.tieWordEmbeddings,
+    kvCacheBytesPerToken: {checkpointDtype: kvElements * bytesPerElement((facts.dtypes[0] ?? 'F32') as Dtype), f32: kvElements * 4},
+    sequenceMemory: memoryReport(facts, (b) => teacherSequenceMemory(cfg, contextLength, b)),
   }
 }

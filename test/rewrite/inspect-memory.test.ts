@@ -1,0 +1,83 @@
+import {mkdir, mkdtemp, open, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {Dtype} from '../../src/io/safetensors/dtypes.js'
+import {encodeHeader} from '../../src/io/safetensors/header.js'
+import {parseTeacherConfig} from '../../src/models/config.js'
+import {hybridConfigToJson, type HybridConfig} from '../../src/models/hybrid-config.js'
+import {expectedHybridWeights} from '../../src/models/hybrid-weights.js'
+import {studentMixerConfig} from '../../src/rewrite/student-config.js'
+import {layoutFor} from '../../src/rewrite/select-heads.js'
+import {runCli} from '../helpers/cli.js'
+
+/**
+ * `inspect` on a hybrid of a Llama-3.2-1B-shaped teacher keeping 2% of its heads (10 of 512, the
+ * per-layer placement of retrieval-aware distillation's architecture_10) with d_state 16. The
+ * checkpoint is a sparse file: real headers, no data, since inspect reads headers only.
+ */
+const LLAMA_32_1B = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16,
+  num_attention_heads: 32, num_key_value_heads: 8, head_dim: 64, vocab_size: 128256, rms_norm_eps: 1e-5, tie_word_embeddings: true,
+  max_position_embeddings: 131072, rope_theta: 500000, torch_dtype: 'bfloat16',
+  rope_scaling: {rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192},
+}
+const KEPT: [number, number][] = [[9, 25], [4, 4], [10, 26], [0, 20], [8, 20], [8, 19], [8, 16], [7, 22], [10, 20], [5, 5]]
+
+let root: string
+
+async function sparseCheckpoint(folder: string, shapes: Map<string, number[]>, dtype: Dtype): Promise<void> {
+  let offset = 0
+  const placed = [...shapes].map(([name, shape]) => {
+    const byteLength = shape.reduce((a, b) => a * b, 1) * 2
+    const entry = {name, dtype, shape, offset, byteLength}
+    offset += byteLength
+    return entry
+  })
+  const header = encodeHeader(placed, {format: 'pt'})
+  const file = await open(join(folder, 'model.safetensors'), 'w')
+  await file.write(header)
+  await file.truncate(header.byteLength + offset)
+  await file.close()
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'hybridize-inspect-'))
+})
+
+afterAll(async () => {
+  await rm(root, {recursive: true, force: true})
+})
+
+describe('inspect: memory per sequence of a 2% hybrid', () => {
+  it('is at least 5x below the teacher\'s KV cache at 4k tokens, as computed by hand', async () => {
+    const teacher = parseTeacherConfig(LLAMA_32_1B)
+    const cfg: HybridConfig = {teacher, teacherJson: LLAMA_32_1B, mixer: studentMixerConfig(teacher, {kind: 'discrete-mamba2', dState: 16}), adapterEps: 1e-5, layers: layoutFor(KEPT, 16)}
+    const folder = join(root, 'llama-1b-hybrid')
+    await mkdir(folder)
+    await writeFile(join(folder, 'config.json'), JSON.stringify(hybridConfigToJson(cfg)))
+    await sparseCheckpoint(folder, expectedHybridWeights(cfg), 'BF16')
+
+    const r = runCli(['inspect', folder, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    const s = JSON.parse(r.stdout)
+    expect(s.kind).toBe('hybrid')
+    expect(s.attentionHeads).toEqual({kept: 10, total: 512})
+    expect(s.layerKinds).toEqual({attention: 0, hybrid: 7, ssm: 9})
+
+    // By hand, bf16 (2 bytes), L_ctx = 4096:
+    const kv = 2 * 4096 * 10 * 64 * 2 // K and V of the 10 kept heads: 10 MiB
+    const ssm = 16 * 32 * 64 * 16 * 2 // every layer has an SSM, H·P·N each: 1 MiB
+    const conv = 16 * 3 * (2048 + 2 * 32 * 16) * 2 // (W − 1) · (x, B, C channels) per layer: 288 KiB
+    const teacherKv = 2 * 4096 * 16 * 8 * 64 * 2 // 16 layers x 8 key/value heads: 128 MiB
+    const m = s.sequenceMemory.checkpointDtype
+    expect(m).toMatchObject({contextLength: 4096, bytesPerElement: 2, kvCacheBytes: kv, ssmStateBytes: ssm, convStateBytes: conv, totalBytes: kv + ssm + conv})
+    expect(s.teacherKvCache.checkpointDtype.kvCacheBytes).toBe(teacherKv)
+    expect(teacherKv / m.totalBytes).toBeGreaterThanOrEqual(5)
+    expect(s.memoryReduction).toBeCloseTo(teacherKv / (kv + ssm + conv), 6)
+
+    const text = runCli(['inspect', folder])
+    expect(text.stdout).toMatch(/attention heads\s+10 of 512 kept \(2\.0%\)/)
+    expect(text.stdout).toMatch(/memory reduction\s+11\.3x/)
+  })
+})
