@@ -148,6 +148,14 @@ describe('rewrite keeping some heads', () => {
     expect(Array.from(await logitsOf(again, cpu, ref.ids, ref.shape))).toEqual(Array.from(onCpu))
   })
 
+  it('leaves no output and no temporary folder when writing fails midway', async () => {
+    const headsPath = await writeHeadsJson(root, teacher, 2, 4, [[0, 0]], 'midway.heads.json')
+    const out = join(root, 'midway')
+    // A shard limit the writer refuses: config.json is already in the temporary folder by then.
+    await expect(rewrite({teacherFolder: teacher, headsPath, choice: {kind: 'selected'}, mixer: {kind: 'discrete-mamba2'}, out, maxShardBytes: -1, command: 'test'})).rejects.toThrow(/maxShardBytes/)
+    expect((await readdir(root)).filter((f) => f.startsWith('midway') && !f.endsWith('.json'))).toEqual([])
+  })
+
   it('with the mamba2 mixer (MambaInLlama init) too', async () => {
     const out = await rewriteWith(teacher, 'some-heads-mamba2', [[1, 3]], 'mamba2')
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))
