@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 import {create} from 'webgpu'
 import type {Backend} from './backend.js'
 import {CpuBackend} from './cpu.js'
-import {WebGpuBackend} from './webgpu.js'
+import {WebGpuBackend, type AdapterSubgroups, type SubgroupMatrixConfig} from './webgpu.js'
 import {HybridizeError} from '../errors.js'
 
 /**
@@ -22,8 +22,13 @@ const DAWN_BACKENDS: Record<DawnBackend, {label: string; flags: string[]; featur
   default: {label: 'native', flags: [], featureLevel: 'core'},
 }
 
-/** Optional features requested when the adapter has them; kernels check `backend.features`. */
-const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query']
+/**
+ * Optional features requested when the adapter has them; kernels check `backend.features`.
+ * Subgroup matrices (tensor cores through Vulkan cooperative matrices) need subgroups and, for
+ * f16 operands, shader-f16; Dawn offers them behind allow_unsafe_apis.
+ */
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query', SUBGROUP_MATRIX]
 
 const LIBVULKAN_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/lib/x86_64-linux-gnu']
 
@@ -112,5 +117,16 @@ async function openDevice({gpu, adapter, backend, skipped}: Found, env: NodeJS.P
   const name = info.device || info.description || info.vendor || 'unknown adapter'
   const why = env.HYBRIDIZE_WEBGPU_BACKEND ? `HYBRIDIZE_WEBGPU_BACKEND=${backend}` : skipped.length ? `no GPU adapter with ${skipped.join('; ')}` : `${label} adapter`
   const features = granted.length ? `; ${granted.join(', ')}` : ''
-  return new WebGpuBackend(gpu, device, `webgpu: ${name} (${label}, ${featureLevel}${features}) — ${why}`, granted)
+  return new WebGpuBackend(gpu, device, `webgpu: ${name} (${label}, ${featureLevel}${features}) — ${why}`, granted, adapterSubgroups(info, granted))
+}
+
+/** Subgroup sizes and, when granted, the subgroup-matrix shapes (Dawn extends GPUAdapterInfo with both). */
+function adapterSubgroups(info: GPUAdapterInfo, granted: string[]): AdapterSubgroups {
+  const extended = info as GPUAdapterInfo & {subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[]}
+  const configs = granted.includes(SUBGROUP_MATRIX) ? (extended.subgroupMatrixConfigs ?? []) : []
+  return {
+    minSize: extended.subgroupMinSize ?? 0,
+    maxSize: extended.subgroupMaxSize ?? 0,
+    matrixConfigs: configs.map(({componentType, resultComponentType, M, N, K}) => ({componentType, resultComponentType, M, N, K})),
+  }
 }

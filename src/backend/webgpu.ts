@@ -22,6 +22,22 @@ interface CachedPipeline {
   layoutKey: string
 }
 
+/** A subgroup-matrix shape the adapter supports (Dawn's GPUSubgroupMatrixConfig). */
+export interface SubgroupMatrixConfig {
+  componentType: string
+  resultComponentType: string
+  M: number
+  N: number
+  K: number
+}
+
+/** The adapter's subgroup sizes and subgroup-matrix shapes (empty without those features). */
+export interface AdapterSubgroups {
+  minSize: number
+  maxSize: number
+  matrixConfigs: readonly SubgroupMatrixConfig[]
+}
+
 /** Dispatches encoded before the batch is submitted without waiting for a read or sync. */
 const MAX_BATCH = 128
 const UNIFORM_RING_BYTES = 64 * 1024
@@ -58,10 +74,17 @@ export class WebGpuBackend implements Backend {
 
   /**
    * `gpu`: Dawn's instance, held so it lives as long as the device.
-   * `features`: the optional WebGPU features granted (shader-f16, subgroups, timestamp-query),
-   * so kernels can pick variants.
+   * `features`: the optional WebGPU features granted (shader-f16, subgroups, timestamp-query,
+   * chromium-experimental-subgroup-matrix), so kernels can pick variants; `subgroups`: what those
+   * features come with.
    */
-  constructor(private readonly gpu: GPU, readonly device: GPUDevice, readonly description: string, readonly features: readonly string[]) {
+  constructor(
+    private readonly gpu: GPU,
+    readonly device: GPUDevice,
+    readonly description: string,
+    readonly features: readonly string[],
+    readonly subgroups: AdapterSubgroups = {minSize: 0, maxSize: 0, matrixConfigs: []},
+  ) {
     const create = (descriptor: GPUBufferDescriptor): GPUBuffer =>
       this.guard(`alloc ${descriptor.size} bytes`, () => device.createBuffer(descriptor), ['out-of-memory', 'validation'])
     this.storagePool = new BufferPool(create, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'storage')

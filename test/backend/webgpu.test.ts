@@ -103,6 +103,6 @@ describe.skipIf(!gpu)('WebGPU backend', () => {
 
   it('describes the device and records the optional features granted', () => {
     expect(gpu!.description).toMatch(/^webgpu: .+ \((Vulkan|OpenGL ES|native), (core|compatibility)/)
-    for (const f of gpu!.features) expect(['shader-f16', 'subgroups', 'timestamp-query']).toContain(f)
+    for (const f of gpu!.features) expect(['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix']).toContain(f)
   })
 })

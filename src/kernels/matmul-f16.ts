@@ -1,0 +1,260 @@
+import type {Backend} from '../backend/backend.js'
+import type {WebGpuBackend} from '../backend/webgpu.js'
+import {unpackF16} from './f16.js'
+import {ceilDiv, type GpuProgram, type Kernel} from './kernel.js'
+import {matmulCpu} from './matmul.js'
+import {bindings, unrolled, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
+
+/**
+ * Matmul of f16 operands with f32 accumulation and an f32 result:
+ *   a: A [m, k] as packed f16 words (f16.ts)   b: B [k, n], or Bᵀ stored [n, k] when `transB`
+ *   c: [m, n] f32
+ * Two WGSL paths: with `tensorCores` (a device that has `chromium-experimental-subgroup-matrix`
+ * with an f16 -> f32 16×16×16 configuration, see `tensorCoreSupport`), subgroup matrices, which
+ * Dawn lowers to Vulkan cooperative matrices (tensor cores on NVIDIA); otherwise a CUDA-core
+ * tiled kernel that unpacks the halves to f32. Both compute the CPU twin's function: products of
+ * the same f16 values summed in f32 (the order differs).
+ */
+export interface MatmulF16Params {
+  m: number
+  n: number
+  k: number
+  transB: boolean
+  /** Set from `tensorCoreSupport(backend)`; absent: the CUDA-core path. */
+  tensorCores?: TensorCores
+}
+
+export interface TensorCores {
+  /** The device's (fixed) subgroup size: a workgroup is `subgroupsM × subgroupsN` of them. */
+  subgroupSize: number
+  tile?: TensorCoreTile
+  /** Force a version (benchmarks): 2 fragments straight from storage, 3 staged in workgroup memory. */
+  version?: 2 | 3
+}
+
+/** Subgroups per workgroup along M and N, and 16×16 result fragments per subgroup along each. */
+export interface TensorCoreTile {
+  subgroupsM: number
+  subgroupsN: number
+  fragmentsM: number
+  fragmentsN: number
+}
+
+export const DEFAULT_TC_TILE: TensorCoreTile = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 2}
+
+const FRAG = 16
+const FEATURE = 'chromium-experimental-subgroup-matrix'
+
+/** Tensor cores for `matmulF16` when the backend has subgroup matrices of f16 -> f32 at 16×16×16 and one subgroup size. */
+export function tensorCoreSupport(backend: Backend | Pick<WebGpuBackend, 'features' | 'subgroups'>): TensorCores | undefined {
+  if (!('subgroups' in backend)) return undefined
+  const {features, subgroups} = backend
+  if (![FEATURE, 'shader-f16', 'subgroups'].every((f) => features.includes(f))) return undefined
+  const config = subgroups.matrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === FRAG && c.N === FRAG && c.K === FRAG)
+  if (!config || !subgroups.maxSize || subgroups.minSize !== subgroups.maxSize) return undefined
+  return {subgroupSize: subgroups.maxSize}
+}
+
+const tcTile = (p: MatmulF16Params): TensorCoreTile => p.tensorCores?.tile ?? DEFAULT_TC_TILE
+const tcRows = (t: TensorCoreTile): number => t.subgroupsM * t.fragmentsM * FRAG
+const tcCols = (t: TensorCoreTile): number => t.subgroupsN * t.fragmentsN * FRAG
+const tcFits = (p: MatmulF16Params, kStep: number): boolean => {
+  const t = tcTile(p)
+  return p.m % tcRows(t) === 0 && p.n % tcCols(t) === 0 && p.k % kStep === 0 && p.k > 0
+}
+
+const uniforms = (p: MatmulF16Params): UniformFields => [['m', p.m], ['n', p.n], ['k', p.k]]
+
+const TC_HEADER = `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);
+alias L = subgroup_matrix_left<f16, ${FRAG}, ${FRAG}>;
+alias R = subgroup_matrix_right<f16, ${FRAG}, ${FRAG}>;
+alias Acc = subgroup_matrix_result<f32, ${FRAG}, ${FRAG}>;`
+
+/** Common shape of the two tensor-core versions: workgroup grid, key, and the per-subgroup accumulate-and-store frame. */
+function tensorCoreProgram(name: string, fits: (p: MatmulF16Params) => boolean, body: (p: MatmulF16Params, t: TensorCoreTile) => string): GpuProgram<MatmulF16Params> {
+  return {
+    key: (p) => {
+      const t = tcTile(p)
+      return `${name}${p.tensorCores!.subgroupSize},${t.subgroupsM}x${t.subgroupsN}x${t.fragmentsM}x${t.fragmentsN}${p.transB ? ',tB' : ''}`
+    },
+    dispatch: (p) => {
+      const t = tcTile(p)
+      if (!fits(p)) throw new Error(`matmul_f16 ${name}: ${p.m}x${p.n}x${p.k} does not fill ${tcRows(t)}x${tcCols(t)} tiles`)
+      return {workgroups: [p.n / tcCols(t), p.m / tcRows(t), 1], uniforms: uniformWords(uniforms(p))}
+    },
+    code: (p) => body(p, tcTile(p)),
+  }
+}
+
+const accumulators = (t: TensorCoreTile): string => unrolled(t.fragmentsM, (i) => unrolled(t.fragmentsN, (j) => `  var acc${i}_${j} = Acc();`))
+const multiplies = (t: TensorCoreTile): string =>
+  unrolled(t.fragmentsM, (i) => unrolled(t.fragmentsN, (j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}_${j});`))
+const stores = (t: TensorCoreTile): string =>
+  unrolled(t.fragmentsM, (i) => unrolled(t.fragmentsN, (j) => `  subgroupMatrixStore<row_major>(&c, (row + ${i * FRAG}u) * u.n + col + ${j * FRAG}u, acc${i}_${j}, u.n);`))
+/** This subgroup's first result row and column. */
+const origin = (t: TensorCoreTile): string => `  let row = wid.y * ${tcRows(t)}u + (sg / ${t.subgroupsN}u) * ${t.fragmentsM * FRAG}u;
+  let col = wid.x * ${tcCols(t)}u + (sg % ${t.subgroupsN}u) * ${t.fragmentsN * FRAG}u;`
+const threadsOf = (p: MatmulF16Params, t: TensorCoreTile): number => t.subgroupsM * t.subgroupsN * p.tensorCores!.subgroupSize
+
+/**
+ * Tensor-core version 2: each subgroup accumulates fragmentsM × fragmentsN 16×16 result fragments,
+ * loading its left (A) and right (B) fragments straight from storage every 16 values of K; the
+ * subgroups of a workgroup share those loads only through the L1 cache.
+ */
+const tensorCoreDirect = tensorCoreProgram('direct', (p) => tcFits(p, 16), (p, t) => {
+  const right = (j: number): string =>
+    p.transB
+      ? `subgroupMatrixLoad<R, col_major>(&b, (col + ${j * FRAG}u) * u.k + k0, u.k)`
+      : `subgroupMatrixLoad<R, row_major>(&b, k0 * u.n + col + ${j * FRAG}u, u.n)`
+  return wgsl`${TC_HEADER}
+${bindings(['a: array<f16>', 'b: array<f16>'], ['c: array<f32>'], uniforms(p))}
+
+@compute @workgroup_size(${threadsOf(p, t)})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_id) sg: u32) {
+${origin(t)}
+${accumulators(t)}
+  for (var k0 = 0u; k0 < u.k; k0 += ${FRAG}u) {
+${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&a, (row + ${i * FRAG}u) * u.k + k0, u.k);`)}
+${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j)};`)}
+${multiplies(t)}
+  }
+${stores(t)}
+}`
+})
+
+/** K values a workgroup stages at once in version 3, and the padding of its rows (keeps 16-byte rows off one bank). */
+const STAGE_K = 32
+const PAD = 8
+
+/**
+ * Tensor-core version 3: the workgroup stages its A and B slices (STAGE_K deep) in workgroup
+ * memory, read from storage as 16-byte words of 8 halves by all threads, then every subgroup
+ * loads its fragments from there; two barriers a slice.
+ */
+const tensorCoreStaged = tensorCoreProgram('staged', (p) => tcFits(p, STAGE_K) && p.n % 8 === 0, (p, t) => {
+  const bm = tcRows(t)
+  const bn = tcCols(t)
+  const threads = threadsOf(p, t)
+  const sa = STAGE_K + PAD
+  // B staged as [k][n] (row-major right fragments) or, for Bᵀ, [n][k] (column-major).
+  const [bRows, bCols] = p.transB ? [bn, STAGE_K] : [STAGE_K, bn]
+  const sb = bCols + PAD
+  /** Copy a rows×cols block of halves (row stride `stride` in storage) into a workgroup array of row stride `ws`. */
+  const stage = (src: string, dst: string, rows: number, cols: number, origin: string, stride: string, ws: number): string => {
+    const words = (rows * cols) / 8
+    if (words % threads) throw new Error(`matmul_f16 staged: ${rows}x${cols} halves do not split over ${threads} threads`)
+    return unrolled(words / threads, (w) => {
+      const l = `(li + ${w * threads}u)`
+      return `    {
+      let r = ${l} / ${cols / 8}u;
+      let c8 = (${l} % ${cols / 8}u) * 8u;
+      let word = ${src}[(${origin} + r * ${stride} + c8) / 8u];
+${unrolled(4, (q) => `      let h${q} = bitcast<vec2<f16>>(word[${q}]);\n      ${dst}[r * ${ws}u + c8 + ${2 * q}u] = h${q}.x;\n      ${dst}[r * ${ws}u + c8 + ${2 * q + 1}u] = h${q}.y;`)}
+    }`
+    })
+  }
+  const right = (j: number): string =>
+    p.transB
+      ? `subgroupMatrixLoad<R, col_major>(&Bs, (bc + ${j * FRAG}u) * ${sb}u + kk, ${sb}u)`
+      : `subgroupMatrixLoad<R, row_major>(&Bs, kk * ${sb}u + bc + ${j * FRAG}u, ${sb}u)`
+  return wgsl`${TC_HEADER}
+${bindings(['a: array<vec4u>', 'b: array<vec4u>'], ['c: array<f32>'], uniforms(p))}
+var<workgroup> As: array<f16, ${bm * sa}>;
+var<workgroup> Bs: array<f16, ${bRows * sb}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_id) sg: u32, @builtin(local_invocation_index) li: u32) {
+${origin(t)}
+  // This subgroup's rows of As and columns of B within the workgroup tile.
+  let ar = (sg / ${t.subgroupsN}u) * ${t.fragmentsM * FRAG}u;
+  let bc = (sg % ${t.subgroupsN}u) * ${t.fragmentsN * FRAG}u;
+${accumulators(t)}
+  for (var k0 = 0u; k0 < u.k; k0 += ${STAGE_K}u) {
+${stage('a', 'As', bm, STAGE_K, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)}
+${p.transB ? stage('b', 'Bs', bn, STAGE_K, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('b', 'Bs', STAGE_K, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${STAGE_K}u; kk += ${FRAG}u) {
+${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, (ar + ${i * FRAG}u) * ${sa}u + kk, ${sa}u);`)}
+${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j)};`)}
+${multiplies(t)}
+    }
+    workgroupBarrier();
+  }
+${stores(t)}
+}`
+})
+
+/** CUDA-core path, any shape: 64×64 tiles, 4×4 values a thread, halves unpacked into f32 workgroup tiles. */
+const TILE = 64
+const TK = 16
+const unpackedGpu: GpuProgram<MatmulF16Params> = {
+  key: (p) => (p.transB ? 'tB' : ''),
+  dispatch: (p) => ({workgroups: [ceilDiv(p.n, TILE), ceilDiv(p.m, TILE), 1], uniforms: uniformWords(uniforms(p))}),
+  code: (p) => wgsl`${bindings(['a: array<u32>', 'b: array<u32>'], ['c: array<f32>'], uniforms(p))}
+var<workgroup> As: array<f32, ${TILE * TK}>;
+var<workgroup> Bs: array<f32, ${TILE * TK}>;
+
+fn halfA(i: u32) -> f32 { return unpack2x16float(a[i / 2u])[i % 2u]; }
+fn halfB(i: u32) -> f32 { return unpack2x16float(b[i / 2u])[i % 2u]; }
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row0 = wid.y * ${TILE}u;
+  let col0 = wid.x * ${TILE}u;
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < u.k; k0 += ${TK}u) {
+    for (var l = li; l < ${TILE * TK}u; l += 256u) {
+      let i = l / ${TK}u;
+      let kk = l % ${TK}u;
+      var x = 0.0;
+      if (row0 + i < u.m && k0 + kk < u.k) { x = halfA((row0 + i) * u.k + k0 + kk); }
+      As[kk * ${TILE}u + i] = x;
+      var y = 0.0;
+      ${p.transB
+        ? `if (col0 + i < u.n && k0 + kk < u.k) { y = halfB((col0 + i) * u.k + k0 + kk); }
+      Bs[kk * ${TILE}u + i] = y;`
+        : `let kr = l / ${TILE}u;
+      let j = l % ${TILE}u;
+      if (col0 + j < u.n && k0 + kr < u.k) { y = halfB((k0 + kr) * u.n + col0 + j); }
+      Bs[kr * ${TILE}u + j] = y;`}
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TK}u; kk++) {
+      for (var i = 0u; i < 4u; i++) {
+        let x = As[kk * ${TILE}u + lid.y + 16u * i];
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += x * Bs[kk * ${TILE}u + lid.x + 16u * j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let r = row0 + lid.y + 16u * i;
+      let col = col0 + lid.x + 16u * j;
+      if (r < u.m && col < u.n) { c[r * u.n + col] = acc[i * 4u + j]; }
+    }
+  }
+}`,
+}
+
+/** The version forced by `tensorCores.version`, else staged tensor cores, direct ones, or the CUDA-core path, the first whose shape fits. */
+function pickVersion(p: MatmulF16Params): number {
+  const tc = p.tensorCores
+  if (!tc) return 1
+  if (tc.version) return tc.version
+  if (tcFits(p, STAGE_K) && p.n % 8 === 0) return 3
+  return tcFits(p, FRAG) ? 2 : 1
+}
+
+export const matmulF16: Kernel<MatmulF16Params> = {
+  name: 'matmul_f16',
+  cpu: (p, [a, b], [c]) => {
+    const unpack = (words: ArrayLike<number>, n: number): Float32Array => Float32Array.from({length: n}, (_, i) => unpackF16(words, i))
+    const params = {batch: 1, m: p.m, n: p.n, k: p.k, transA: false, transB: p.transB, broadcastB: false, bias: false}
+    matmulCpu(params, [unpack(a, p.m * p.k), unpack(b, p.k * p.n)], [c as Float32Array])
+  },
+  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged}, pickVersion),
+}
