@@ -19,7 +19,9 @@ import {Rng} from '../helpers/random.js'
  */
 export const TINY = {hidden: 32, layers: 2, heads: 4, kvHeads: 2, headDim: 8, intermediate: 64}
 
-export async function writeTinyPair(dir: string, seed = 7): Promise<{teacher: string; student: string; text: string}> {
+/** `size` widens the hidden and MLP sizes (e.g. to make checkpoints slow enough to interrupt). */
+export async function writeTinyPair(dir: string, seed = 7, size: Partial<typeof TINY> = {}): Promise<{teacher: string; student: string; text: string}> {
+  const dims = {...TINY, ...size}
   const teacher = join(dir, 'teacher')
   const student = join(dir, 'student')
   const text = join(dir, 'corpus.txt')
@@ -32,9 +34,9 @@ export async function writeTinyPair(dir: string, seed = 7): Promise<{teacher: st
   await writeTokenizer(student, bpe)
   const eos = bpe.vocab.indexOf('<|endoftext|>')
   const teacherJson = {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: bpe.vocab.length, hidden_size: TINY.hidden,
-    intermediate_size: TINY.intermediate, num_hidden_layers: TINY.layers, num_attention_heads: TINY.heads,
-    num_key_value_heads: TINY.kvHeads, head_dim: TINY.headDim, rms_norm_eps: 1e-5, rope_theta: 10000,
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: bpe.vocab.length, hidden_size: dims.hidden,
+    intermediate_size: dims.intermediate, num_hidden_layers: dims.layers, num_attention_heads: dims.heads,
+    num_key_value_heads: dims.kvHeads, head_dim: dims.headDim, rms_norm_eps: 1e-5, rope_theta: 10000,
     tie_word_embeddings: true, max_position_embeddings: 256, bos_token_id: eos, eos_token_id: eos,
   }
   await writeFile(join(teacher, 'config.json'), JSON.stringify(teacherJson))
@@ -46,7 +48,7 @@ export async function writeTinyPair(dir: string, seed = 7): Promise<{teacher: st
   const cfg: HybridConfig = {
     teacher: parseTeacherConfig(teacherJson),
     teacherJson,
-    mixer: {kind: 'discrete-mamba2', hiddenSize: TINY.hidden, vHeads: TINY.heads, qkHeads: TINY.heads, headDim: TINY.headDim, stateDim: 8, convWidth: 4, convBias: true, bias: false, chunk: 16},
+    mixer: {kind: 'discrete-mamba2', hiddenSize: dims.hidden, vHeads: dims.heads, qkHeads: dims.heads, headDim: dims.headDim, stateDim: 8, convWidth: 4, convBias: true, bias: false, chunk: 16},
     adapterEps: 1e-5,
     layers: [{attentionHeads: [1]}, {attentionHeads: []}],
   }
