@@ -3,22 +3,14 @@ import {empty, keep, Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 
 /**
- * The state a model carries from one decoding step to the next, one entry per layer: attention
- * layers keep every past key and value (memory grows with the context), SSM layers keep a
- * fixed-size convolution window and recurrent state (memory constant in the context).
+ * The state a model carries from one decoding step to the next, per layer: attention heads keep
+ * every past key and value (memory grows with the context), SSM mixers keep a fixed-size state
+ * (memory constant in the context). A hybrid layer that keeps some heads beside its SSM has both.
  * Letters: B batch, S capacity (positions), Hkv key/value heads, D head dim.
  */
-export interface LayerCache {
-  readonly kind: 'kv' | 'ssm'
-  /** Device bytes this layer's state holds for the whole batch. */
-  readonly bytes: number
-  dispose(): void
-}
 
-/** An attention layer: k, v [B, S, Hkv, D], preallocated; rows 0..length-1 are filled. */
-export class KvLayerCache implements LayerCache {
-  readonly kind = 'kv' as const
-
+/** An attention layer's keys and values: k, v [B, S, Hkv, D], preallocated; rows 0..length-1 are filled. */
+export class KvLayerCache {
   constructor(readonly k: Tensor, readonly v: Tensor) {}
 
   static allocate(backend: Backend, batch: number, capacity: number, kvHeads: number, headDim: number): KvLayerCache {
@@ -37,13 +29,10 @@ export class KvLayerCache implements LayerCache {
 }
 
 /**
- * An SSM layer: its mixer's recurrent state, an object of tensors such as {convWindow, ssmState}
- * (mixers/mixer.ts), fixed in size whatever the context. A step makes new tensors; `update` swaps
- * them in and frees the old ones.
+ * An SSM mixer's recurrent state, an object of tensors such as {convWindow, ssmState}
+ * (mixers/mixer.ts). A step makes new tensors; `update` swaps them in and frees the old ones.
  */
-export class SsmLayerCache<S extends object = object> implements LayerCache {
-  readonly kind = 'ssm' as const
-
+export class SsmLayerCache<S extends object = object> {
   constructor(public state: S) {
     for (const t of tensorsIn(state)) keep(t)
   }
@@ -68,21 +57,27 @@ function tensorsIn(state: object): Tensor[] {
   return Object.values(state).filter((v): v is Tensor => v instanceof Tensor)
 }
 
+/** One layer's decode state: a KV cache for its attention heads, an SSM state for its mixer, or both. */
+export interface LayerState {
+  kv?: KvLayerCache
+  ssm?: SsmLayerCache
+}
+
 /** Every layer's state for `batch` sequences that have seen `length` positions (all the same). */
 export class DecodeCache {
   length = 0
 
-  constructor(readonly batch: number, readonly capacity: number, readonly layers: LayerCache[]) {}
+  constructor(readonly batch: number, readonly capacity: number, readonly layers: LayerState[]) {}
 
   kv(layer: number): KvLayerCache {
-    const c = this.layers[layer]
-    if (!(c instanceof KvLayerCache)) throw new ShapeError(`layer ${layer} holds no key/value cache`)
+    const c = this.layers[layer]?.kv
+    if (!c) throw new ShapeError(`layer ${layer} holds no key/value cache`)
     return c
   }
 
   ssm<S extends object>(layer: number): SsmLayerCache<S> {
-    const c = this.layers[layer]
-    if (!(c instanceof SsmLayerCache)) throw new ShapeError(`layer ${layer} holds no SSM state`)
+    const c = this.layers[layer]?.ssm
+    if (!c) throw new ShapeError(`layer ${layer} holds no SSM state`)
     return c as SsmLayerCache<S>
   }
 
@@ -98,14 +93,20 @@ export class DecodeCache {
     this.length += count
   }
 
-  /** Device bytes by kind of layer, for the whole batch. */
+  /** Device bytes of KV caches and of SSM states, for the whole batch. */
   bytesByKind(): {kv: number; ssm: number} {
     const out = {kv: 0, ssm: 0}
-    for (const c of this.layers) out[c.kind] += c.bytes
+    for (const c of this.layers) {
+      out.kv += c.kv?.bytes ?? 0
+      out.ssm += c.ssm?.bytes ?? 0
+    }
     return out
   }
 
   dispose(): void {
-    for (const c of this.layers) c.dispose()
+    for (const c of this.layers) {
+      c.kv?.dispose()
+      c.ssm?.dispose()
+    }
   }
 }

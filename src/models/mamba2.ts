@@ -1,11 +1,15 @@
 import {join} from 'node:path'
 import type {Backend} from '../backend/backend.js'
+import {narrow} from '../engine/layout-ops.js'
 import {add, embedding, linear, rmsnorm} from '../engine/ops.js'
 import type {Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
+import {DecodeCache, SsmLayerCache} from './decode-cache.js'
+import type {CachedForwardOptions, DecodingModel} from './decoding-model.js'
 import {parseMamba2Config, type Mamba2ModelConfig} from './mamba2-config.js'
 import {readConfigJson} from './load.js'
 import {loadWeights, localWeights} from './load-weights.js'
+import {mixCached} from './mixer-decode.js'
 import {Mamba2, mamba2Weights} from './mixers/mamba2.js'
 
 /**
@@ -26,7 +30,7 @@ export function expectedMamba2Weights(cfg: Mamba2ModelConfig): Map<string, numbe
   return w
 }
 
-export class Mamba2Model {
+export class Mamba2Model implements DecodingModel {
   readonly kind = 'mamba2'
   readonly mixers: Mamba2[]
 
@@ -46,14 +50,33 @@ export class Mamba2Model {
 
   /** ids [B, T] int32 -> logits [B, T, V]. */
   forward(ids: Tensor, opts: {hiddenStates?: boolean} = {}): {logits: Tensor; hiddenStates?: Tensor[]} {
+    return this.run(ids, opts)
+  }
+
+  /** Each layer's conv window and SSM state, zero; the same size whatever the capacity. */
+  newCache(batch: number, capacity: number): DecodeCache {
+    return new DecodeCache(batch, capacity, this.mixers.map((m) => ({ssm: new SsmLayerCache(m.zeroState(batch))})))
+  }
+
+  /** ids [B, Tnew] continuing the cached sequence -> logits [B, Tnew, V] ([B, 1, V] with lastOnly); the cache advances. */
+  forwardCached(ids: Tensor, cache: DecodeCache, opts: CachedForwardOptions = {}): {logits: Tensor} {
+    cache.checkRoom(ids.shape[0], ids.shape[1])
+    const {logits} = this.run(ids, {}, cache, opts.lastOnly)
+    cache.advance(ids.shape[1])
+    return {logits}
+  }
+
+  private run(ids: Tensor, opts: {hiddenStates?: boolean}, cache?: DecodeCache, lastOnly = false): {logits: Tensor; hiddenStates?: Tensor[]} {
     if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
     const eps = this.config.normEps
     const hiddenStates: Tensor[] = []
     let h = embedding(ids, this.weight('backbone.embeddings.weight'))
     this.mixers.forEach((mixer, l) => {
-      h = add(h, mixer.forward(rmsnorm(h, this.weight(`backbone.layers.${l}.norm.weight`), eps)).out)
+      const x = rmsnorm(h, this.weight(`backbone.layers.${l}.norm.weight`), eps)
+      h = add(h, cache ? mixCached(mixer, x, cache.ssm(l)) : mixer.forward(x).out)
       if (opts.hiddenStates) hiddenStates.push(h)
     })
+    if (lastOnly && ids.shape[1] > 1) h = narrow(h, 1, ids.shape[1] - 1, 1)
     h = rmsnorm(h, this.weight('backbone.norm_f.weight'), eps)
     if (opts.hiddenStates) hiddenStates.push(h)
     const logits = linear(h, this.weights.get('lm_head.weight') ?? this.weight('backbone.embeddings.weight'))

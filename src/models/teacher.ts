@@ -76,7 +76,7 @@ export class TeacherModel implements DecodingModel {
   /** A key/value cache [B, capacity, Hkv, D] per layer. */
   newCache(batch: number, capacity: number): DecodeCache {
     const {numLayers, numKvHeads, headDim} = this.config
-    const layers = Array.from({length: numLayers}, () => KvLayerCache.allocate(this.backend, batch, capacity, numKvHeads, headDim))
+    const layers = Array.from({length: numLayers}, () => ({kv: KvLayerCache.allocate(this.backend, batch, capacity, numKvHeads, headDim)}))
     return new DecodeCache(batch, capacity, layers)
   }
 

@@ -6,14 +6,16 @@ import {DecodeCache, KvLayerCache, SsmLayerCache} from '../../src/models/decode-
 describe('decode cache', () => {
   const backend = new CpuBackend()
 
-  it('counts KV bytes growing with capacity and SSM bytes fixed, per kind', () => {
+  it('counts KV and SSM bytes per kind, a hybrid layer holding both', () => {
     const cache = scope(() => new DecodeCache(2, 10, [
-      KvLayerCache.allocate(backend, 2, 10, 3, 4),
-      new SsmLayerCache({convWindow: zeros(backend, [2, 3, 8]), ssmState: zeros(backend, [2, 2, 4, 5])}),
+      {kv: KvLayerCache.allocate(backend, 2, 10, 3, 4)},
+      {ssm: new SsmLayerCache({convWindow: zeros(backend, [2, 3, 8]), ssmState: zeros(backend, [2, 2, 4, 5])})},
+      {kv: KvLayerCache.allocate(backend, 2, 10, 1, 4), ssm: new SsmLayerCache({ssmState: zeros(backend, [2, 1])})},
     ]))
     // Tensors made inside a scope survive it once they are in the cache.
     expect(cache.kv(0).k.isDisposed).toBe(false)
-    expect(cache.bytesByKind()).toEqual({kv: 2 * 2 * 10 * 3 * 4 * 4, ssm: (2 * 3 * 8 + 2 * 2 * 4 * 5) * 4})
+    expect(cache.bytesByKind()).toEqual({kv: 2 * 2 * 10 * (3 + 1) * 4 * 4, ssm: (2 * 3 * 8 + 2 * 2 * 4 * 5 + 2) * 4})
+    expect(cache.ssm(2).bytes).toBe(8)
     expect(() => cache.kv(1)).toThrow(/no key\/value cache/)
     expect(() => cache.ssm(0)).toThrow(/no SSM state/)
     expect(() => cache.checkRoom(2, 11)).toThrow(/do not fit/)
