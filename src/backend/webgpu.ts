@@ -104,6 +104,13 @@ export class WebGpuBackend implements Backend {
     return this.storagePool.allocatedBytes
   }
 
+  /** Destroy the pooled buffers no tensor holds, so `allocatedBytes` counts live tensors only (memory measurements). */
+  async trimPool(): Promise<void> {
+    await this.sync()
+    this.bindGroups.clear()
+    this.storagePool.trim()
+  }
+
   alloc(numel: number, dtype: DType): Storage {
     this.assertAlive()
     const bytes = Math.max(4, numel * 4)

@@ -25,6 +25,9 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
   kv-retrieval          key-value retrieval, 10 to 50 pairs (a curve of accuracy against pairs)
   mc-retrieval          multiple-choice letter retrieval in the MMLU layout
   needle                needle in a haystack of Brown-corpus text, against context length
+  throughput            prefill and decode tokens/s against batch size (1, 2, 4, .. --batch-size) and context
+                        length (--seq-len / 8 .. --seq-len), and the decode state a sequence holds (KV cache
+                        and SSM state bytes, computed, and as allocated on WebGPU)
 Retrieval tasks report acc (log-likelihood over candidates) and argmax_acc (the answer is the argmax
 token after the prompt). With --output-path, curves are written as SVG images beside the results.`
 
@@ -43,8 +46,8 @@ token after the prompt). With --output-path, curves are written as SVG images be
   static override flags = {
     tasks: Flags.string({char: 't', required: true, description: `Comma-separated tasks: ${TASK_HELP}.`}),
     limit: Flags.integer({description: 'At most this many samples per task (or per point of a sweep; windows for ppl).', min: 1}),
-    'batch-size': Flags.integer({description: 'Sequences per forward pass.', default: 8, min: 1}),
-    'seq-len': Flags.integer({description: 'Window length for ppl tasks.', default: 512, min: 2}),
+    'batch-size': Flags.integer({description: 'Sequences per forward pass (throughput: the largest batch).', default: 8, min: 1}),
+    'seq-len': Flags.integer({description: 'Window length for ppl tasks (throughput: the longest context).', default: 512, min: 2}),
     seed: Flags.integer({description: 'Seed of the synthetic tasks.', default: 1234}),
     'output-path': Flags.directory({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images.'}),
     'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
@@ -62,7 +65,7 @@ token after the prompt). With --output-path, curves are written as SVG images be
     try {
       for (const [i, folder] of folders.entries()) {
         const lm = await loadModel(folder, backend)
-        const tokenizer = await loadTokenizer(folder)
+        const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
         const ctx = {
           lm, tokenizer, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],
           progress: (text: string) => this.progress.update(`${models[i]}: ${text}`),

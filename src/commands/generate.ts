@@ -6,9 +6,9 @@ import {createBackend} from '../backend/device.js'
 import {HybridizeError} from '../errors.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
-import {loadDecodingModel} from '../generate/load.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
 import {resolveModel} from '../hub/cache.js'
+import {loadModel} from '../models/load-model.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 
 interface GenerateResult {
@@ -67,7 +67,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     const streamFirst = !this.jsonEnabled() && flags.n === 1
     const stream = new TextStream(tokenizer, prompt)
     try {
-      const {model, release} = await loadDecodingModel(folder, backend)
+      const model = await loadModel(folder, backend)
       try {
         const samples = await generate(model, prompt, {
           ...sampling,
@@ -91,7 +91,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
           samples: samples.map((s) => ({text: continuationText(tokenizer, prompt, s.tokens), tokens: s.tokens, finishReason: s.finishReason})),
         }
       } finally {
-        release()
+        for (const w of model.weights.values()) w.dispose()
       }
     } finally {
       backend.destroy()

@@ -6,8 +6,8 @@ import {deviceFlag} from '../cli/device-flag.js'
 import {createBackend} from '../backend/device.js'
 import {HybridizeError} from '../errors.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
-import {loadDecodingModel} from '../generate/load.js'
 import {resolveModel} from '../hub/cache.js'
+import {loadModel} from '../models/load-model.js'
 import {readConfigJson} from '../models/load.js'
 import {createCompletionServer, DEFAULT_MAX_BODY_BYTES} from '../serve/server.js'
 import {loadTokenizer} from '../tokenizer/load.js'
@@ -57,7 +57,7 @@ another address on a network you trust. Stops on Ctrl-C.`
     this.status(`device: ${backend.description}`)
     let requests = 0
     try {
-      const {model, release} = await loadDecodingModel(folder, backend)
+      const model = await loadModel(folder, backend)
       try {
         const server = createCompletionServer(
           {
@@ -88,7 +88,7 @@ another address on a network you trust. Stops on Ctrl-C.`
         server.close()
         return {url, requests}
       } finally {
-        release()
+        for (const w of model.weights.values()) w.dispose()
       }
     } finally {
       backend.destroy()

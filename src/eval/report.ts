@@ -1,8 +1,8 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {writeFileAtomic} from '../io/atomic.js'
-import {lineChartSvg} from '../plot/line-chart.js'
-import type {TaskResult} from './tasks/types.js'
+import {lineChartSvg, type Series} from '../plot/line-chart.js'
+import type {Curve, TaskResult} from './tasks/types.js'
 
 export interface ModelResults {
   model: string
@@ -66,10 +66,15 @@ export async function writeReports(dir: string, all: ModelResults[], config: Rec
     }
   }
   for (const [t, first] of all[0].results.entries()) {
+    const charts = new Map<string, {curve: Curve; series: Series[]}>()
     for (const [c, curve] of (first.curves ?? []).entries()) {
-      const series = all.map((m) => ({name: m.model, points: m.results[t].curves![c].points}))
-      const svg = lineChartSvg(series, {title: `${first.task}: ${curve.y} vs ${curve.x}`, xLabel: curve.x, yLabel: curve.y, yRange: [0, 1]})
-      const file = join(dir, `${first.task}_${curve.y}.svg`)
+      const chart = curve.chart ?? curve.y
+      const entry = charts.get(chart) ?? charts.set(chart, {curve, series: []}).get(chart)!
+      for (const m of all) entry.series.push({name: curve.label ? `${m.model} (${curve.label})` : m.model, points: m.results[t].curves![c].points})
+    }
+    for (const [chart, {curve, series}] of charts) {
+      const svg = lineChartSvg(series, {title: `${first.task}: ${curve.y} vs ${curve.x}`, xLabel: curve.x, yLabel: curve.y, yRange: curve.autoRange ? undefined : [0, 1], logX: curve.logX})
+      const file = join(dir, `${first.task}_${chart}.svg`.replace(/[^A-Za-z0-9_.,=+-]/g, '_'))
       await writeFile(file, svg)
       written.push(file)
     }

@@ -51,7 +51,7 @@ describe('hybridize serve: OpenAI completions over HTTP', () => {
   it('GET /v1/models lists the model', async () => {
     const res = await fetch(`${base}/models`)
     expect(res.status).toBe(200)
-    expect((await res.json()).data.map((m: {id: string}) => m.id)).toEqual(['tiny'])
+    expect(((await res.json()) as {data: {id: string}[]}).data.map((m) => m.id)).toEqual(['tiny'])
   })
 
   it("scores lm-evaluation-harness's loglikelihood requests (echo, logprobs 1, max_tokens 1, token ids) as eval does", async () => {

@@ -28,7 +28,7 @@ describe('hybridize serve (the CLI)', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/)
     const res = await fetch(`${url}/completions`, {method: 'POST', body: JSON.stringify({prompt: 'The value', max_tokens: 3, temperature: 0})})
     expect(res.status).toBe(200)
-    expect((await res.json()).choices[0].finish_reason).toMatch(/^(length|stop)$/)
+    expect(((await res.json()) as {choices: {finish_reason: string}[]}).choices[0].finish_reason).toMatch(/^(length|stop)$/)
     child.kill('SIGINT')
     expect(await exited).toBe(0)
     expect(stderr).toMatch(/POST \/v1\/completions 200/)

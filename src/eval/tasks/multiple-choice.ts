@@ -3,7 +3,7 @@ import {basename} from 'node:path'
 import {FormatError} from '../../errors.js'
 import {loglikelihood} from '../loglikelihood.js'
 import {mean, meanStderr, multipleChoiceScores} from '../metrics.js'
-import type {EvalContext, TaskResult} from './types.js'
+import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
 
 /**
  * `mc:<file.jsonl>`: one question a line, `{"context": "...", "choices": ["...", ...], "gold": 0}`.
@@ -46,7 +46,7 @@ export async function runMultipleChoice(file: string, ctx: EvalContext): Promise
   if (ctx.limit !== undefined) items = items.slice(0, ctx.limit)
   const requests = items.flatMap((it) => it.choices.map((c) => ({context: it.context, continuation: c})))
   const total = requests.length
-  const scored = await loglikelihood(ctx.lm, ctx.tokenizer, requests, ctx.batchSize, (done) => ctx.progress(`mc ${done}/${total}`))
+  const scored = await loglikelihood(ctx.lm, textTokenizer(ctx), requests, ctx.batchSize, (done) => ctx.progress(`mc ${done}/${total}`))
   const acc: number[] = []
   const accNorm: number[] = []
   const samples: Record<string, unknown>[] = []

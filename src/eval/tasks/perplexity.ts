@@ -2,7 +2,7 @@ import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {HybridizeError} from '../../errors.js'
 import {tokenLogprobs} from '../language-model.js'
-import type {EvalContext, TaskResult} from './types.js'
+import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
 
 /**
  * `ppl:<file>[,<file>...]`: perplexity of plain text over packed windows. The token stream is cut
@@ -11,13 +11,14 @@ import type {EvalContext, TaskResult} from './types.js'
  * reports wikitext: word_perplexity, byte_perplexity, bits_per_byte, plus token perplexity.
  */
 export async function runPerplexity(files: string[], seqLen: number, ctx: EvalContext): Promise<TaskResult> {
+  const tok = textTokenizer(ctx)
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')))
   let nll = 0
   let predicted = 0
   let words = 0
   let bytes = 0
   for (const text of texts) {
-    const ids = ctx.tokenizer.encode(text)
+    const ids = tok.encode(text)
     if (ids.length < 2) throw new HybridizeError(`perplexity: a text tokenizes to fewer than 2 tokens`)
     const windows: number[][] = []
     for (let start = 0; start + 1 < ids.length; start += seqLen) windows.push(ids.slice(start, start + seqLen + 1))
@@ -32,7 +33,7 @@ export async function runPerplexity(files: string[], seqLen: number, ctx: EvalCo
       ctx.progress(`perplexity ${Math.min(b + ctx.batchSize, limited.length)}/${limited.length} windows`)
     }
     // Words and bytes of exactly the tokens scored (all of them, unless --limit cut the windows).
-    const scoredText = ctx.tokenizer.decode(limited.flatMap((w) => w.slice(1)), {skipSpecialTokens: true})
+    const scoredText = tok.decode(limited.flatMap((w) => w.slice(1)), {skipSpecialTokens: true})
     words += scoredText.split(/\s+/).filter(Boolean).length
     bytes += Buffer.byteLength(scoredText, 'utf8')
   }

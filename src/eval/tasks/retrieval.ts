@@ -2,7 +2,7 @@ import {generateSamples, getTask, type TaskName, type TaskSample} from '../../ta
 import {tokenLogprobs} from '../language-model.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {argmax, mean, meanStderr} from '../metrics.js'
-import type {Curve, EvalContext, TaskResult} from './types.js'
+import {textTokenizer, type Curve, type EvalContext, type TaskResult} from './types.js'
 
 /**
  * The synthetic retrieval tasks, scored both ways the papers do:
@@ -27,7 +27,8 @@ export interface Scored {
 
 /** Score one sample: one forward when every choice is a single token, else one per choice. */
 export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scored> {
-  const pairs = s.choices.map((c) => encodePair(ctx.tokenizer, s.prompt, c))
+  const tok = textTokenizer(ctx)
+  const pairs = s.choices.map((c) => encodePair(tok, s.prompt, c))
   const prompt = pairs[s.answerIndex].context
   const firstAnswerToken = pairs[s.answerIndex].continuation[0]
   const singleToken = pairs.every((p) => p.continuation.length === 1 && p.context.length === prompt.length)
@@ -38,7 +39,7 @@ export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scor
     logprobs = scored.map((x) => x.logprob)
     argmaxHit = scored[s.answerIndex].greedy
   } else {
-    const results = await loglikelihood(ctx.lm, ctx.tokenizer, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize)
+    const results = await loglikelihood(ctx.lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize)
     logprobs = results.map((r) => r.logprob)
     const [[first]] = await tokenLogprobs(ctx.lm, [prompt], [[{t: prompt.length - 1, target: firstAnswerToken}]])
     argmaxHit = first.greedy
