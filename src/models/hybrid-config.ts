@@ -52,7 +52,7 @@ export function layerKind(cfg: HybridConfig, l: number): LayerKind {
 const MIXER_KEYS: Record<MixerKind, Record<string, string>> = {
   'discrete-mamba2': {hiddenSize: 'd_model', vHeads: 'n_v_heads', qkHeads: 'n_qk_heads', headDim: 'head_dim', stateDim: 'd_state', convWidth: 'd_conv', convBias: 'conv_bias', bias: 'bias', chunk: 'chunk_size'},
   mamba2: {hiddenSize: 'd_model', heads: 'n_heads', headDim: 'head_dim', stateDim: 'd_state', xHeads: 'x_heads', bGroups: 'b_groups', cGroups: 'c_groups', normGroups: 'norm_groups', normEps: 'norm_eps', convWidth: 'd_conv', convBias: 'conv_bias', bias: 'bias', chunk: 'chunk_size'},
-  mamba3: {hiddenSize: 'd_model', heads: 'n_heads', headDim: 'head_dim', stateDim: 'd_state', mimoRank: 'mimo_rank', rotaryAngles: 'n_rotary_angles', aFloor: 'a_floor', outNorm: 'out_norm', normEps: 'norm_eps', chunk: 'chunk_size'},
+  mamba3: {hiddenSize: 'd_model', heads: 'n_heads', headDim: 'head_dim', stateDim: 'd_state', groups: 'ngroups', mimoRank: 'mimo_rank', rotaryAngles: 'n_rotary_angles', aFloor: 'a_floor', outNorm: 'out_norm', normEps: 'norm_eps', bias: 'bias', chunk: 'chunk_size'},
 }
 
 export function mixerToJson(cfg: MixerConfig): Record<string, unknown> {

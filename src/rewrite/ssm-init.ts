@@ -2,6 +2,7 @@ import type {TeacherConfig} from '../models/config.js'
 import type {MixerConfig} from '../models/mixers/create.js'
 import {discreteMamba2Dims, IDENTITY_GATE_BIAS} from '../models/mixers/discrete-mamba2.js'
 import {mamba2Dims} from '../models/mixers/mamba2.js'
+import {mamba3Dims} from '../models/mixers/mamba3.js'
 
 /**
  * A mixer's weights born from one attention layer (algorithms.md 2.1 and 4.1): C from Q, B from K
@@ -11,7 +12,9 @@ import {mamba2Dims} from '../models/mixers/mamba2.js'
  * ([0, .., 0, 1], zero bias), the z projection at zero with a bias that makes silu(z) ≈ 1, D at 1.
  * Decays start spread over the heads: discrete Mamba-2 per-token decays sigmoid(−A_log) with
  * memories 1/(1 − a) from 2 to 256 tokens; Mamba-2 with transformers' A = 1..H and Δ log-spaced
- * over [1e-3, 0.1].
+ * over [1e-3, 0.1]; Mamba-3 with A = −1 and the same Δ, λ = 1/2, no rotation, zero B/C biases,
+ * each MIMO rank a copy of B and C with mimo_x = mimo_o = 1/R (so the ranks average to SISO).
+ * Mamba-3 has no conv.
  * Letters: C hidden, D head dim, Hq query heads, Hkv key/value heads, N state size.
  */
 export interface AttentionWeights {
@@ -68,15 +71,22 @@ export function ssmFromAttention(cfg: MixerConfig, local: string, a: AttentionWe
   const C = t.hiddenSize
   const kvOf = (h: number): number => Math.floor(h / (t.numHeads / t.numKvHeads))
   const self = (h: number): number => h
-  const convWidth = cfg.convWidth
-  const convDim = cfg.kind === 'discrete-mamba2' ? discreteMamba2Dims(cfg).conv : mamba2Dims(cfg).conv
+  const R = cfg.kind === 'mamba3' ? cfg.mimoRank : 1
   switch (local) {
     case 'conv1d.weight': {
-      const out = new Float32Array(convDim * convWidth)
-      for (let c = 0; c < convDim; c++) out[c * convWidth + convWidth - 1] = 1
+      if (cfg.kind === 'mamba3') break
+      const convDim = cfg.kind === 'discrete-mamba2' ? discreteMamba2Dims(cfg).conv : mamba2Dims(cfg).conv
+      const out = new Float32Array(convDim * cfg.convWidth)
+      for (let c = 0; c < convDim; c++) out[c * cfg.convWidth + cfg.convWidth - 1] = 1
       return out
     }
-    case 'conv1d.bias': return new Float32Array(convDim)
+    case 'conv1d.bias':
+      if (cfg.kind === 'mamba3') break
+      return new Float32Array(cfg.kind === 'discrete-mamba2' ? discreteMamba2Dims(cfg).conv : mamba2Dims(cfg).conv)
+    case 'B_bias': case 'C_bias': return new Float32Array(t.numHeads * R * cfg.stateDim)
+    case 'B_norm.weight': case 'C_norm.weight': return new Float32Array(cfg.stateDim).fill(1)
+    case 'mimo_x': case 'mimo_o': return new Float32Array(t.numHeads * R * D).fill(1 / R)
+    case 'mimo_z': return new Float32Array(t.numHeads * R * D).fill(1)
     case 'D': return new Float32Array(t.numHeads).fill(1)
     case 'out_proj.weight': return a.o
     case 'out_proj.bias': return a.oBias ?? new Float32Array(C)
@@ -86,7 +96,7 @@ export function ssmFromAttention(cfg: MixerConfig, local: string, a: AttentionWe
     case 'dt_bias': return Float32Array.from({length: t.numHeads}, (_, h) => inverseSoftplus(Math.exp(Math.log(1e-3) + spread(h, t.numHeads) * Math.log(100))))
   }
   const bias = local === 'in_proj.bias'
-  if (local !== 'in_proj.weight' && !bias) throw new Error(`no initialisation for mixer weight ${local}`)
+  if (local !== 'in_proj.weight' && !bias) throw new Error(`no initialisation for ${cfg.kind} weight ${local}`)
   const cols = bias ? 1 : C
   const [q, k, v] = bias ? [a.qBias, a.kBias, a.vBias] : [a.q, a.k, a.v]
   const N = cfg.stateDim
@@ -102,10 +112,20 @@ export function ssmFromAttention(cfg: MixerConfig, local: string, a: AttentionWe
     }
     return w.out
   }
-  const w = new RowWriter(mamba2Dims(cfg).proj, cols)
+  if (cfg.kind === 'mamba2') {
+    const w = new RowWriter(mamba2Dims(cfg).proj, cols)
+    w.fill(Hq * D, bias ? IDENTITY_GATE_BIAS : 0) // z
+    perHeadRows(w, v, t.numKvHeads, self, D, D) // x
+    perHeadRows(w, k, t.numKvHeads, self, D, N) // B
+    perHeadRows(w, q, Hq, self, D, N) // C
+    return w.out // dt rows and bias stay zero: dt_bias sets Δ
+  }
+  // Mamba-3 with one B/C group per head; dd_dt, dd_A, trap and angle rows stay zero.
+  const w = new RowWriter(mamba3Dims(cfg).proj, cols)
   w.fill(Hq * D, bias ? IDENTITY_GATE_BIAS : 0) // z
-  perHeadRows(w, v, t.numKvHeads, self, D, D) // x
-  perHeadRows(w, k, t.numKvHeads, self, D, N) // B
-  perHeadRows(w, q, Hq, self, D, N) // C
-  return w.out // dt rows and bias stay zero: dt_bias sets Δ
+  perHeadRows(w, v, Hq, kvOf, D, D) // x
+  for (const [src, pick] of [[k, kvOf], [q, self]] as const) {
+    for (let h = 0; h < Hq; h++) for (let r = 0; r < R; r++) w.copy(src, pick(h) * D, Math.min(N, D), N) // B, then C
+  }
+  return w.out
 }

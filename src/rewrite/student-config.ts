@@ -1,6 +1,7 @@
 import {HybridizeError} from '../errors.js'
 import type {TeacherConfig} from '../models/config.js'
 import type {MixerConfig} from '../models/mixers/create.js'
+import {defaultRotaryAngles} from '../models/mixers/mamba3.js'
 import type {MixerKind} from '../models/mixers/mixer.js'
 
 export interface MixerChoice {
@@ -20,6 +21,8 @@ const CHUNK = 64
  * - discrete-mamba2: B and C per query head (Llamba), biases on (as the mohawk hybrids).
  * - mamba2: MambaInLlama's shape: x and B per key/value head, repeated like GQA; C per query head;
  *   the gated RMSNorm per head; biases on, so the z gate can start as the identity.
+ * - mamba3: one B/C group per query head (the reference shares one), MIMO rank R, half of the
+ *   state rotating; biases on for the same reason.
  */
 export function studentMixerConfig(t: TeacherConfig, choice: MixerChoice): MixerConfig {
   const N = choice.dState ?? t.headDim
@@ -36,6 +39,9 @@ export function studentMixerConfig(t: TeacherConfig, choice: MixerChoice): Mixer
         normGroups: t.numHeads, normEps: 1e-5, convWidth: 4, convBias: true, bias: true,
       }
     case 'mamba3':
-      throw new HybridizeError('--mixer mamba3 is not available yet', {code: 'E_USAGE', exitCode: 2})
+      return {
+        kind: 'mamba3', ...common, heads: t.numHeads, groups: t.numHeads, mimoRank: R, rotaryAngles: defaultRotaryAngles(N),
+        aFloor: 1e-4, outNorm: false, normEps: 1e-5, bias: true,
+      }
   }
 }

@@ -15,6 +15,8 @@ const CASES: [string, MixerConfig][] = [
   ['discrete-mamba2 (biases)', {kind: 'discrete-mamba2', hiddenSize: 5, vHeads: 2, qkHeads: 2, headDim: 3, stateDim: 2, convWidth: 3, convBias: true, bias: true, chunk: 4}],
   ['mamba2 (MambaInLlama layout, per-head norm)', {kind: 'mamba2', hiddenSize: 6, heads: 4, headDim: 2, stateDim: 2, xHeads: 2, bGroups: 2, cGroups: 4, normGroups: 4, normEps: 1e-5, convWidth: 4, convBias: true, bias: true, chunk: 3}],
   ['mamba2 (transformers layout)', {kind: 'mamba2', hiddenSize: 5, heads: 3, headDim: 3, stateDim: 3, xHeads: 3, bGroups: 1, cGroups: 1, normGroups: 1, normEps: 1e-5, convWidth: 4, convBias: true, bias: false, chunk: 4}],
+  ['mamba3 SISO (output norm)', {kind: 'mamba3', hiddenSize: 5, heads: 2, headDim: 2, stateDim: 4, groups: 1, mimoRank: 1, rotaryAngles: 2, aFloor: 1e-4, outNorm: true, normEps: 1e-5, bias: false, chunk: 3}],
+  ['mamba3 MIMO rank 2 (biases)', {kind: 'mamba3', hiddenSize: 4, heads: 2, headDim: 2, stateDim: 4, groups: 2, mimoRank: 2, rotaryAngles: 1, aFloor: 1e-4, outNorm: false, normEps: 1e-5, bias: true, chunk: 3}],
 ]
 
 function inputsFor(rng: Rng, cfg: MixerConfig): GradInput[] {
@@ -38,7 +40,7 @@ describe('mixer gradients match finite differences (CPU, float64)', () => {
     const inputs = inputsFor(rng, cfg)
     await gradCheck(rng, inputs, (ts) => build(cfg, inputs, ts).forwardMaterialized(ts[0]), {samples: 6})
     // The matrix does not depend on the output side (z, norm, out_proj): leave those out.
-    const matrixInputs = inputs.map((inp) => ({...inp, grad: !/^(out_proj|norm|z_bias)/.test(inp.name)}))
+    const matrixInputs = inputs.map((inp) => ({...inp, grad: !/^(out_proj|norm|z_bias|mimo_)/.test(inp.name)}))
     await gradCheck(rng, matrixInputs, (ts) => build(cfg, matrixInputs, ts).mixingMatrix(ts[0]), {samples: 6})
   })
 })

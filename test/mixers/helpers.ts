@@ -1,6 +1,5 @@
-import type {Backend} from '../../src/backend/backend.js'
+import type {Backend, Storage} from '../../src/backend/backend.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
-import type {Storage} from '../../src/backend/backend.js'
 import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
 import {matmul, matmulCpu, type MatmulParams} from '../../src/kernels/matmul.js'
 import {mixerWeightShapes, type MixerConfig} from '../../src/models/mixers/create.js'
@@ -58,4 +57,6 @@ export const FORM_CASES: [string, MixerConfig][] = [
   ['discrete-mamba2, B/C per head, biases, no conv bias', {kind: 'discrete-mamba2', hiddenSize: 10, vHeads: 3, qkHeads: 3, headDim: 4, stateDim: 2, convWidth: 3, convBias: false, bias: true, chunk: 5}],
   ['mamba2, transformers layout (2 groups)', {kind: 'mamba2', hiddenSize: 8, heads: 4, headDim: 4, stateDim: 3, xHeads: 4, bGroups: 2, cGroups: 2, normGroups: 1, normEps: 1e-5, convWidth: 4, convBias: true, bias: false, chunk: 4}],
   ['mamba2, MambaInLlama layout (x and B grouped like GQA, per-head norm, biases)', {kind: 'mamba2', hiddenSize: 12, heads: 4, headDim: 3, stateDim: 3, xHeads: 2, bGroups: 2, cGroups: 4, normGroups: 4, normEps: 1e-5, convWidth: 4, convBias: true, bias: true, chunk: 3}],
+  ['mamba3 SISO (shared B/C group, output norm)', {kind: 'mamba3', hiddenSize: 8, heads: 2, headDim: 3, stateDim: 6, groups: 1, mimoRank: 1, rotaryAngles: 2, aFloor: 1e-4, outNorm: true, normEps: 1e-5, bias: false, chunk: 4}],
+  ['mamba3 MIMO rank 2 (B/C per head, biases)', {kind: 'mamba3', hiddenSize: 6, heads: 2, headDim: 2, stateDim: 4, groups: 2, mimoRank: 2, rotaryAngles: 1, aFloor: 1e-4, outNorm: false, normEps: 1e-5, bias: true, chunk: 3}],
 ]

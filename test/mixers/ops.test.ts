@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {backward, withTape} from '../../src/engine/autograd.js'
 import {concat, expand, narrow, pad, permute, repeatInterleave} from '../../src/engine/layout-ops.js'
-import {statMatch} from '../../src/engine/mixer-ops.js'
+import {heavyTailDecay, rotatePairs, statMatch} from '../../src/engine/mixer-ops.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import type {HostArray} from '../../src/kernels/kernel.js'
 import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
@@ -52,6 +52,20 @@ describe('layout ops: values', () => {
   })
 })
 
+describe('Mamba-3 pointwise ops: values', () => {
+  it('heavyTailDecay: −(1 + x) above 0, −1/(1 − x) below, floored', async () => {
+    const x = fromArray(cpu, Float32Array.from([2, 0, -1, -3, -20000]), [5])
+    const y = Array.from(await heavyTailDecay(x, 1e-4).toArray())
+    expect(y.map((v) => Number(v.toFixed(6)))).toEqual([-3, -1, -0.5, -0.25, -0.0001])
+  })
+
+  it('rotatePairs turns pairs (2i, 2i+1) for i < S and keeps the rest', async () => {
+    const x = fromArray(cpu, Float32Array.from([1, 0, 0, 1, 5]), [1, 1, 5])
+    const y = Array.from(await rotatePairs(x, fromArray(cpu, Float32Array.from([Math.PI / 2, Math.PI]), [1, 2])).toArray())
+    expect(y.map((v) => Number(v.toFixed(6)) + 0)).toEqual([0, 1, 0, -1, 5])
+  })
+})
+
 describe('layout ops and statMatch: gradients (CPU, float64)', () => {
   it('permute, narrow, pad, concat, expand', async () => {
     const rng = new Rng(2)
@@ -60,6 +74,12 @@ describe('layout ops and statMatch: gradients (CPU, float64)', () => {
     await gradCheck(rng, [randomInput(rng, 'x', [2, 2, 3])], ([x]) => pad(x, -1, 2, 6))
     await gradCheck(rng, [randomInput(rng, 'a', [2, 2, 3]), randomInput(rng, 'b', [2, 1, 3])], ([a, b]) => concat([a, b, a], 1))
     await gradCheck(rng, [randomInput(rng, 'x', [2, 3, 2])], ([x]) => expand(x, 2, 3))
+  })
+
+  it('rotatePairs (x and angles, two ranks) and heavyTailDecay', async () => {
+    const rng = new Rng(5)
+    await gradCheck(rng, [randomInput(rng, 'x', [3, 2, 5]), randomInput(rng, 'theta', [3, 2], 3)], ([x, t]) => rotatePairs(x, t))
+    await gradCheck(rng, [randomInput(rng, 'x', [4, 5], 3)], ([x]) => heavyTailDecay(x, 1e-4))
   })
 
   it('statMatch, both inputs', async () => {
@@ -96,5 +116,8 @@ describe.skipIf(!gpu)('layout ops and statMatch: WebGPU vs CPU', () => {
     const rows = {data: rng.floats(45 * 300, 2), shape: [45, 300]}
     const other = {data: Float32Array.from(rng.floats(45 * 300), (v) => 0.3 * v + 1), shape: [45, 300]}
     await compare('statMatch', [rows, other], ([a, s]) => statMatch(a, s))
+    const pairs = {data: rng.floats(37 * 3 * 10), shape: [37, 3, 10]}
+    await compare('rotatePairs', [pairs, {data: rng.floats(37 * 4, 4), shape: [37, 4]}], ([x, t]) => rotatePairs(x, t))
+    await compare('heavyTailDecay', [{data: Float32Array.from(rng.floats(700, 3), (v, i) => (i % 97 === 0 ? -2e4 : v)), shape: [700]}], ([x]) => heavyTailDecay(x, 1e-4))
   })
 })

@@ -42,11 +42,11 @@ async function reference(folder: string): Promise<{ids: Int32Array; shape: numbe
   return out
 }
 
-async function rewriteWith(teacher: string, name: string, selected: [number, number][], mixer: MixerKind, dState?: number): Promise<string> {
+async function rewriteWith(teacher: string, name: string, selected: [number, number][], mixer: MixerKind, dState?: number, mimoRank?: number): Promise<string> {
   const cfg = JSON.parse(await readFile(join(teacher, 'config.json'), 'utf8'))
   const heads = await writeHeadsJson(root, teacher, cfg.num_hidden_layers, cfg.num_attention_heads, selected, `${name}.heads.json`)
   const out = join(root, name)
-  await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: mixer, dState}, out, command: 'test'})
+  await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: mixer, dState, mimoRank}, out, command: 'test'})
   return out
 }
 
@@ -160,6 +160,19 @@ describe('rewrite keeping some heads', () => {
     const out = await rewriteWith(teacher, 'some-heads-mamba2', [[1, 3]], 'mamba2')
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))
     expect(config.mixer).toMatchObject({type: 'mamba2', n_heads: 4, x_heads: 2, b_groups: 2, c_groups: 4, d_state: 16})
+    const ref = await reference(teacher)
+    const onCpu = await logitsOf(out, cpu, ref.ids, ref.shape)
+    expect(onCpu.every(Number.isFinite)).toBe(true)
+    if (gpu) expect(relativeError(await logitsOf(out, gpu, ref.ids, ref.shape), onCpu)).toBeLessThan(1e-4)
+  })
+
+  it('with the mamba3 mixer (MIMO rank 2) too', async () => {
+    const out = await rewriteWith(teacher, 'some-heads-mamba3', [[0, 0], [1, 1]], 'mamba3', 8, 2)
+    const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))
+    expect(config.mixer).toMatchObject({type: 'mamba3', n_heads: 4, ngroups: 4, mimo_rank: 2, d_state: 8, n_rotary_angles: 2})
+    const ckpt = await openCheckpoint(out)
+    expect(Array.from(await ckpt.readF32('model.layers.0.ssm.mimo_x')).every((v) => v === 0.5)).toBe(true)
+    await ckpt.close()
     const ref = await reference(teacher)
     const onCpu = await logitsOf(out, cpu, ref.ids, ref.shape)
     expect(onCpu.every(Number.isFinite)).toBe(true)

@@ -2,16 +2,18 @@ import type {Backend} from '../../backend/backend.js'
 import type {Tensor} from '../../engine/tensor.js'
 import {DiscreteMamba2, discreteMamba2StateSize, discreteMamba2Weights, type DiscreteMamba2Config} from './discrete-mamba2.js'
 import {Mamba2, mamba2StateSize, mamba2Weights, type Mamba2Config} from './mamba2.js'
+import {Mamba3, mamba3StateSize, mamba3Weights, type Mamba3Config} from './mamba3.js'
 import type {MixerStateSize, SsmMixer} from './mixer.js'
 
 /** Any student mixer's settings, told apart by `kind`. */
-export type MixerConfig = DiscreteMamba2Config | Mamba2Config
+export type MixerConfig = DiscreteMamba2Config | Mamba2Config | Mamba3Config
 
 /** The local weight names and shapes a mixer with these settings holds. */
 export function mixerWeightShapes(cfg: MixerConfig): Map<string, number[]> {
   switch (cfg.kind) {
     case 'discrete-mamba2': return discreteMamba2Weights(cfg)
     case 'mamba2': return mamba2Weights(cfg)
+    case 'mamba3': return mamba3Weights(cfg)
   }
 }
 
@@ -20,6 +22,7 @@ export function mixerStateSize(cfg: MixerConfig): MixerStateSize {
   switch (cfg.kind) {
     case 'discrete-mamba2': return discreteMamba2StateSize(cfg)
     case 'mamba2': return mamba2StateSize(cfg)
+    case 'mamba3': return mamba3StateSize(cfg)
   }
 }
 
@@ -27,5 +30,6 @@ export function createMixer(cfg: MixerConfig, weights: ReadonlyMap<string, Tenso
   switch (cfg.kind) {
     case 'discrete-mamba2': return new DiscreteMamba2(cfg, weights, backend)
     case 'mamba2': return new Mamba2(cfg, weights, backend)
+    case 'mamba3': return new Mamba3(cfg, weights, backend)
   }
 }
