@@ -3,12 +3,14 @@ import {readFile} from 'node:fs/promises'
 import {FormatError, HybridizeError} from '../errors.js'
 
 /**
- * What `hybridize rewrite` needs of a heads.json written by `find-heads`: the model it was made
- * for, the heads it selected, and a ranking of heads for --keep / --budget. Fields it does not
- * know are ignored, and each field is accepted under the few names and shapes it may take:
- *   model:     "org/name" | {id | name | path, revision?, num_layers?, num_heads?}   (or model_id)
- *   selected:  [[layer, head], ...] | [{layer, head}, ...]                            (or selected_heads)
- *   heads:     [{layer, head, drop | score, ...}, ...]   every scored head            (or scores)
+ * What `hybridize rewrite` needs of a heads.json written by `find-heads` (src/heads/heads-file.ts):
+ * the model it was made for, the heads it selected, and a ranking of heads for --keep / --budget.
+ * Fields it does not know are ignored, and each field is accepted under the few names and shapes
+ * it may take:
+ *   model:     "org/name" | {id | name | path, revision?, weights_sha256?, layers? | num_layers?, heads? | num_heads?}
+ *   selected:  [[layer, head], ...] | [{layer, head}, ...]                  (or selected_heads)
+ *   heads:     [{layer, head, rank?, drop | score, ...}, ...]  every scored head, ranked by `rank`
+ *              when given, else by drop;  or scores: {"L-H": drop, ...}
  */
 export type HeadId = [layer: number, head: number]
 
@@ -16,7 +18,7 @@ export interface HeadsFile {
   path: string
   sha256: string
   /** The model id or folder it names, and its revision when given. */
-  model: {id: string; revision?: string; layers?: number; heads?: number}
+  model: {id: string; revision?: string; weightsSha256?: string; layers?: number; heads?: number}
   /** The heads find-heads selected, in the file's order. */
   selected: HeadId[]
   /** Every scored head, best first (the selected heads first when no scores are given). */
@@ -43,8 +45,9 @@ function readModel(json: Json, path: string): HeadsFile['model'] {
       return {
         id,
         revision: typeof m.revision === 'string' ? m.revision : undefined,
+        weightsSha256: typeof m.weights_sha256 === 'string' ? m.weights_sha256 : undefined,
         layers: num(m.num_layers ?? m.layers),
-        heads: num(m.num_heads ?? m.heads_per_layer),
+        heads: num(m.num_heads ?? m.heads ?? m.heads_per_layer),
       }
     }
   }
@@ -55,6 +58,24 @@ function readModel(json: Json, path: string): HeadsFile['model'] {
 function scoreOf(entry: Json): number | undefined {
   for (const key of ['drop', 'score', 'retrieval_drop', 'accuracy_drop']) if (typeof entry[key] === 'number') return entry[key] as number
   return undefined
+}
+
+/** Every scored head: the `heads` list, else the `scores` list or {"L-H": drop} map. */
+function scoredHeads(json: Json, path: string): {id: HeadId; score: number; rank?: number}[] {
+  const list = Array.isArray(json.heads) ? json.heads : Array.isArray(json.scores) ? json.scores : undefined
+  if (list) {
+    return list.flatMap((entry, i) => {
+      const score = isObject(entry) ? scoreOf(entry) : undefined
+      if (score === undefined) return []
+      const rank = Number.isInteger((entry as Json).rank) ? ((entry as Json).rank as number) : undefined
+      return [{id: headId(entry, `${path}: heads[${i}]`), score, rank}]
+    })
+  }
+  if (!isObject(json.scores)) return []
+  return Object.entries(json.scores).flatMap(([key, score]) => {
+    const m = /^(\d+)-(\d+)$/.exec(key)
+    return m && typeof score === 'number' ? [{id: [Number(m[1]), Number(m[2])] as HeadId, score}] : []
+  })
 }
 
 export async function readHeadsFile(path: string): Promise<HeadsFile> {
@@ -76,15 +97,9 @@ export async function readHeadsFile(path: string): Promise<HeadsFile> {
   const selectedJson = json.selected ?? json.selected_heads ?? []
   if (!Array.isArray(selectedJson)) throw new FormatError(`${path}: "selected" must be a list of [layer, head] pairs`)
   const selected = selectedJson.map((v, i) => headId(v, `${path}: selected[${i}]`))
-  const scoredJson = json.heads ?? json.scores ?? []
-  const scored: {id: HeadId; score: number}[] = []
-  if (Array.isArray(scoredJson)) {
-    scoredJson.forEach((entry, i) => {
-      const score = isObject(entry) ? scoreOf(entry) : undefined
-      if (score !== undefined) scored.push({id: headId(entry, `${path}: heads[${i}]`), score})
-    })
-  }
-  scored.sort((a, b) => b.score - a.score || a.id[0] - b.id[0] || a.id[1] - b.id[1])
+  const scored = scoredHeads(json, path)
+  const byRank = scored.length > 0 && scored.every((s) => s.rank !== undefined)
+  scored.sort((a, b) => (byRank ? a.rank! - b.rank! : b.score - a.score || a.id[0] - b.id[0] || a.id[1] - b.id[1]))
   const ranking = scored.length > 0 ? scored.map((s) => s.id) : selected
   if (ranking.length === 0) throw new FormatError(`${path} lists no selected or scored heads`)
   return {path, sha256: createHash('sha256').update(bytes).digest('hex'), model, selected, ranking}

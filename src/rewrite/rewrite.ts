@@ -50,7 +50,7 @@ export async function rewrite(req: RewriteRequest): Promise<RewriteResult> {
   const shape = {layers: teacher.numLayers, heads: teacher.numHeads}
   const heads = await readHeadsFile(req.headsPath)
   const identity = identifyTeacher(req.teacherFolder)
-  checkHeadsMatchTeacher(heads, identity, shape)
+  await checkHeadsMatchTeacher(heads, identity, shape)
   const kept = chooseHeads(heads, req.choice, shape)
   const config: HybridConfig = {teacher, teacherJson, mixer: studentMixerConfig(teacher, req.mixer), adapterEps: 1e-5, layers: layoutFor(kept, teacher.numLayers)}
   const ckpt = await openCheckpoint(req.teacherFolder)

@@ -1,17 +1,31 @@
 import {writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-/** A heads.json in the shape find-heads writes: the model, every head's drop, the selected heads. */
-export async function writeHeadsJson(dir: string, model: string, layers: number, heads: number, selected: [number, number][], name = 'heads.json'): Promise<string> {
+/**
+ * A heads.json laid out as find-heads writes it (src/heads/heads-file.ts): the model, every head
+ * ranked with its drop, the selected heads. The selected heads rank first, in the order given.
+ */
+export async function writeHeadsJson(
+  dir: string,
+  model: string,
+  layers: number,
+  heads: number,
+  selected: [number, number][],
+  name = 'heads.json',
+  extra: {weightsSha256?: string} = {},
+): Promise<string> {
   const scored = []
   for (let l = 0; l < layers; l++) {
     for (let h = 0; h < heads; h++) {
-      const rank = selected.findIndex(([a, b]) => a === l && b === h)
-      scored.push({layer: l, head: h, drop: rank >= 0 ? 1 - rank / 100 : 0.01 * ((l * heads + h) % 7), gather: 0, aggregate: 0})
+      const pick = selected.findIndex(([a, b]) => a === l && b === h)
+      scored.push({layer: l, head: h, drop: pick >= 0 ? 0.9 - pick / 100 : 0.01 * ((l * heads + h) % 7), logprob_drop: 0, gather: 0, aggregate: 0})
     }
   }
+  scored.sort((a, b) => b.drop - a.drop)
+  const ranked = scored.map((s, i) => ({rank: i + 1, ...s}))
   const path = join(dir, name)
-  await writeFile(path, JSON.stringify({model: {id: model, revision: null, num_layers: layers, num_heads: heads}, task: {name: 'kv-retrieval'}, heads: scored, selected}, null, 2))
+  const modelJson = {id: model, revision: null, ...(extra.weightsSha256 ? {weights_sha256: extra.weightsSha256} : {}), layers, heads, kvHeads: heads}
+  await writeFile(path, JSON.stringify({format: 'hybridize-heads/1', model: modelJson, task: {name: 'kv-retrieval'}, selected, heads: ranked}, null, 2))
   return path
 }
 
