@@ -61,10 +61,7 @@ describe('hybridize rewrite', () => {
   it('refuses a heads.json made for another model', async () => {
     const other = await writeHeadsJson(root, resolve(sharedReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json')
     expectOneLineError(['rewrite', teacher, '--heads', other, '--out', join(root, 'x')], /was made for model .*phi-tiny/)
-    const hub = await writeHeadsJson(root, 'meta-llama/Llama-3.2-1B', 16, 32, [[0, 0]], 'hub.json')
-    expectOneLineError(['rewrite', teacher, '--heads', hub, '--out', join(root, 'x')], /was made for model 'meta-llama\/Llama-3\.2-1B'/)
     await rm(other)
-    await rm(hub)
     await expectOnly(['heads.json'])
   })
 
@@ -76,9 +73,8 @@ describe('hybridize rewrite', () => {
     await expectOnly(['heads.json'])
   })
 
-  it('refuses an unknown mixer, and --keep beyond the ranking', async () => {
+  it('refuses an unknown mixer', async () => {
     expectOneLineError(['rewrite', teacher, '--heads', heads, '--mixer', 'mamba9', '--out', join(root, 'x')], /mamba9/)
-    expectOneLineError(['rewrite', teacher, '--heads', heads, '--keep', '9', '--out', join(root, 'x')], /fewer than the 9 to keep/)
     await expectOnly(['heads.json'])
   })
 })

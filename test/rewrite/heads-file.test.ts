@@ -71,6 +71,8 @@ describe('heads.json', () => {
     await expect(checkHeadsMatchTeacher(changed, identity, shape)).rejects.toThrow(/weights differ/)
     const other = await readHeadsFile(await writeHeadsJson(root, resolve(sharedReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json'))
     await expect(checkHeadsMatchTeacher(other, identity, shape)).rejects.toThrow(/was made for model/)
+    const hub = await readHeadsFile(await writeHeadsJson(root, 'meta-llama/Llama-3.2-1B', 2, 4, [[0, 0]], 'hub.json'))
+    await expect(checkHeadsMatchTeacher(hub, identity, shape)).rejects.toThrow(/was made for model 'meta-llama\/Llama-3\.2-1B'/)
     const counts = await readHeadsFile(await writeHeadsJson(root, teacher, 3, 4, [[0, 0]], 'counts.json'))
     await expect(checkHeadsMatchTeacher(counts, identity, shape)).rejects.toThrow(/3 layers x 4 heads/)
     expect(identifyTeacher('/cache/models--org--name/snapshots/' + 'a'.repeat(40))).toMatchObject({id: 'org/name', revision: 'a'.repeat(40)})
