@@ -6,7 +6,7 @@ import {compileGemmModule} from '../scripts/build-cpu-matmul-wasm.mjs'
 import {tryMatmulFast, type FastMatmulOptions} from '../src/backend/cpu-matmul/matmul-fast.js'
 import {KC} from '../src/backend/cpu-matmul/pack.js'
 import {splitGemm, type GemmArgs} from '../src/backend/cpu-matmul/wasm-gemm.js'
-import {startGemmWorkers} from '../src/backend/cpu-matmul/worker-pool.js'
+import {runGemm, startGemmWorkers} from '../src/backend/cpu-matmul/worker-pool.js'
 import {matmul, matmulCpu, type MatmulParams} from '../src/kernels/matmul.js'
 import {expectClose} from './helpers/close.js'
 import {Rng} from './helpers/random.js'
@@ -115,6 +115,12 @@ describe('CPU fast matmul', () => {
     expect(byRows).toEqual([[0, 3, 0, 4], [3, 6, 0, 4], [6, 10, 0, 4]])
     const wide: GemmArgs = [0, 0, 0, 1, 0, 0, 0, 2, 5, 64, KC, 0, 2, 0, 5]
     expect(splitGemm(wide, 8).map((j) => [j[13], j[14]])).toEqual([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]])
+  })
+
+  it('reports a failing gemm call from every thread and keeps working afterwards', () => {
+    const outOfBounds: GemmArgs = [0x7ff00000, 0, 0, 1, 0, 0, 0, 4, 4, 8, KC, 0, 4, 0, 4]
+    expect(() => runGemm(outOfBounds, 2)).toThrow(/matmul failed: .*out of bounds/)
+    checkFast({batch: 1, m: 200, n: 200, k: 200, transA: false, transB: false, broadcastB: false, bias: true}, 1, {threads: 2})
   })
 
   it('lets the process exit with its workers idle', () => {

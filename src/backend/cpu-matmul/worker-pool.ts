@@ -1,23 +1,37 @@
 import {MessageChannel, receiveMessageOnPort, Worker, type MessagePort} from 'node:worker_threads'
 import {GEMM_ARG_COUNT, splitGemm, wasmGemm, type GemmArgs} from './wasm-gemm.js'
 
-/** Int32 words of one worker's control slot: [posted job number, finished job number, ready, ...args]. */
-const SLOT_WORDS = 3 + GEMM_ARG_COUNT
+/**
+ * One gemm call is cut into CHUNKS_PER_THREAD parts per thread, which the threads claim from a
+ * shared counter. On an idle machine that splits the work evenly; when another process holds a
+ * core, a helper that is not running takes fewer parts instead of holding everyone up (with one
+ * fixed part per thread, two threads measured slower than one on this busy 2-core machine).
+ */
+const CHUNKS_PER_THREAD = 4
+const MAX_WORKERS = 64
+const MAX_CHUNKS = (MAX_WORKERS + 1) * CHUNKS_PER_THREAD
+
+/** Int32 words shared by all threads: [next unclaimed chunk, chunk count], then the chunks' gemm arguments. */
+const NEXT = 0
+const COUNT = 1
+const TABLE = 2
+/** Int32 words of one worker's slot: [posted job number, finished job number, ready]. */
+const SLOT_WORDS = 3
 const POSTED = 0
 const FINISHED = 1
 const READY = 2
-const ARGS = 3
 
 /**
  * Inline (eval) CommonJS so the same code runs from src/ under vitest and from dist/ without a
- * worker file to locate. The worker marks itself ready, blocks on its slot, runs one gemm call per
- * posted job number, and answers with that number (negated, plus a message on `errors`, when the
- * call threw).
+ * worker file to locate. The worker marks itself ready, then for each posted job number claims
+ * chunks until none is left and answers with that number (negated, plus a message on `errors`,
+ * when a call threw).
  */
 const workerSource = `
 const {workerData} = require('node:worker_threads')
-const {module, memory, control, slot, errors} = workerData
-const ctl = new Int32Array(control, slot * ${SLOT_WORDS * 4}, ${SLOT_WORDS})
+const {module, memory, jobs, slots, slot, errors} = workerData
+const job = new Int32Array(jobs)
+const ctl = new Int32Array(slots, slot * ${SLOT_WORDS * 4}, ${SLOT_WORDS})
 let gemm, startError
 try {
   gemm = new WebAssembly.Instance(module, {env: {memory}}).exports.gemm
@@ -31,7 +45,9 @@ for (let seen = 0;;) {
   let status = seen
   try {
     if (startError) throw startError
-    gemm(...ctl.subarray(${ARGS}))
+    for (let c; (c = Atomics.add(job, ${NEXT}, 1)) < job[${COUNT}];) {
+      gemm(...job.subarray(${TABLE} + c * ${GEMM_ARG_COUNT}, ${TABLE} + (c + 1) * ${GEMM_ARG_COUNT}))
+    }
   } catch (error) {
     errors.postMessage(String(error && error.stack || error))
     status = -seen
@@ -46,8 +62,8 @@ interface GemmWorker {
   errors: MessagePort
 }
 
-const MAX_WORKERS = 64
-const control = new Int32Array(new SharedArrayBuffer(MAX_WORKERS * SLOT_WORDS * 4))
+const job = new Int32Array(new SharedArrayBuffer((TABLE + MAX_CHUNKS * GEMM_ARG_COUNT) * 4))
+const slots = new Int32Array(new SharedArrayBuffer(MAX_WORKERS * SLOT_WORDS * 4))
 const workers: GemmWorker[] = []
 let jobNumber = 0
 
@@ -56,13 +72,13 @@ function spawn(index: number): GemmWorker {
   const {port1, port2} = new MessageChannel()
   const worker = new Worker(workerSource, {
     eval: true,
-    workerData: {module, memory, control: control.buffer, slot: index, errors: port2},
+    workerData: {module, memory, jobs: job.buffer, slots: slots.buffer, slot: index, errors: port2},
     transferList: [port2],
   })
   // Idle workers sit in Atomics.wait forever; they must not keep the process alive.
   worker.unref()
   port1.unref()
-  return {worker, slot: control.subarray(index * SLOT_WORDS, (index + 1) * SLOT_WORDS), errors: port1}
+  return {worker, slot: slots.subarray(index * SLOT_WORDS, (index + 1) * SLOT_WORDS), errors: port1}
 }
 
 /** The pooled workers that `threads` threads use besides this one, spawned if missing. */
@@ -81,30 +97,34 @@ export async function startGemmWorkers(threads: number): Promise<void> {
 }
 
 /**
- * Run one gemm call split over up to `threads` threads: this one plus pooled workers that have
- * started (a worker still booting is not waited for; this thread takes its share). Returns when
- * every part is done. Blocks the calling thread (Atomics.wait), which Node allows on its main thread.
+ * Run one gemm call over up to `threads` threads: this one plus pooled workers that have started
+ * (a worker still booting is not waited for). Returns when every chunk is done. Blocks the
+ * calling thread (Atomics.wait), which Node allows on its main thread.
  */
 export function runGemm(whole: GemmArgs, threads: number): void {
-  const ready = helpersFor(threads).filter(({slot}) => Atomics.load(slot, READY) === 1)
-  const [own, ...others] = splitGemm(whole, 1 + ready.length)
-  const job = ++jobNumber
-  others.forEach((args, w) => {
-    const {slot} = ready[w]
-    slot.set(args, ARGS)
-    Atomics.store(slot, POSTED, job)
+  const helpers = helpersFor(threads).filter(({slot}) => Atomics.load(slot, READY) === 1)
+  if (helpers.length === 0) {
+    wasmGemm().run(...whole)
+    return
+  }
+  const chunks = splitGemm(whole, (1 + helpers.length) * CHUNKS_PER_THREAD)
+  chunks.forEach((args, c) => job.set(args, TABLE + c * GEMM_ARG_COUNT))
+  Atomics.store(job, COUNT, chunks.length)
+  Atomics.store(job, NEXT, 0)
+  const number = ++jobNumber
+  for (const {slot} of helpers) {
+    Atomics.store(slot, POSTED, number)
     Atomics.notify(slot, POSTED)
-  })
+  }
   const failures: string[] = []
   try {
-    wasmGemm().run(...own)
+    for (let c; (c = Atomics.add(job, NEXT, 1)) < chunks.length; ) wasmGemm().run(...chunks[c])
   } catch (error) {
     failures.push(`main thread: ${String(error)}`)
   }
   // Even after a failure, wait for every helper: a running one still writes into shared memory.
-  others.forEach((_, w) => {
-    const {slot, errors} = ready[w]
-    for (let done = Atomics.load(slot, FINISHED); Math.abs(done) !== job; done = Atomics.load(slot, FINISHED)) {
+  helpers.forEach(({slot, errors}, w) => {
+    for (let done = Atomics.load(slot, FINISHED); Math.abs(done) !== number; done = Atomics.load(slot, FINISHED)) {
       Atomics.wait(slot, FINISHED, done)
     }
     if (slot[FINISHED] < 0) failures.push(`worker ${w}: ${receiveMessageOnPort(errors)?.message ?? 'no message'}`)
