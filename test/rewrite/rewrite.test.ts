@@ -1,4 +1,4 @@
-import {copyFile, mkdtemp, readdir, readFile, rm} from 'node:fs/promises'
+import {copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -146,6 +146,16 @@ describe('rewrite keeping some heads', () => {
     expect(written.files.length).toBeGreaterThan(2)
     await copyFile(join(hybridFolder, 'config.json'), join(again, 'config.json'))
     expect(Array.from(await logitsOf(again, cpu, ref.ids, ref.shape))).toEqual(Array.from(onCpu))
+  })
+
+  it('copies the teacher\'s tokenizer files', async () => {
+    const withTokenizer = join(root, 'teacher-with-tokenizer')
+    await cp(teacher, withTokenizer, {recursive: true})
+    await writeFile(join(withTokenizer, 'tokenizer.json'), '{"model": {}}')
+    await writeFile(join(withTokenizer, 'tokenizer_config.json'), '{}')
+    const out = await rewriteWith(withTokenizer, 'tokenizer-copy', [[0, 0]], 'discrete-mamba2')
+    expect(await readFile(join(out, 'tokenizer.json'), 'utf8')).toBe('{"model": {}}')
+    expect((await readdir(out)).includes('tokenizer_config.json')).toBe(true)
   })
 
   it('leaves no output and no temporary folder when writing fails midway', async () => {
