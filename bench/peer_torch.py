@@ -1,37 +1,39 @@
-"""Benchmark PEER, not part of hybridize: the same cases as src/bench/cases.ts ('large' sizes),
-timed in PyTorch eager on the same GPU, so BENCHMARKS.md can give WebGPU/PyTorch ratios from one run.
+"""Benchmark PEER, not part of hybridize: the same cases as src/bench/ ('large' sizes), timed in
+PyTorch eager on the same GPU, so BENCHMARKS.md can give WebGPU/PyTorch ratios from one run.
 
-    python3 bench/peer_torch.py > peer.json
+    python3 bench/peer_torch.py [--train-step --layers N] > peer.json
 
 fp32 cases run with TF32 off (torch.backends.cuda.matmul.allow_tf32 = False), the like-for-like
 peer of fp32 WGSL; TF32 and bf16 matmuls are printed as the tensor-core ceiling for reference.
 """
+import argparse
 import json
 import math
 
 import torch
+import torch.nn.functional as F
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 dev = "cuda"
 
 
-def bench(fn, min_ms=300.0):
-    """Median ms of fn() over repeated timed runs, after a warm-up, with CUDA events."""
+def bench(fn, min_ms=300.0, reps=3, min_samples=5):
+    """Median ms of fn() over repeated timed runs (reps per sample), after a warm-up, with CUDA events."""
     fn()
     torch.cuda.synchronize()
     times = []
     total = 0.0
-    while len(times) < 5 or (total < min_ms and len(times) < 50):
+    while len(times) < min_samples or (total < min_ms and len(times) < 50):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        for _ in range(3):
+        for _ in range(reps):
             fn()
         end.record()
         torch.cuda.synchronize()
-        ms = start.elapsed_time(end) / 3
+        ms = start.elapsed_time(end) / reps
         times.append(ms)
-        total += ms * 3
+        total += ms * reps
     times.sort()
     return times[len(times) // 2]
 
@@ -60,7 +62,89 @@ def eager_attention(q, k, v):
     return (p @ vh).transpose(1, 2)
 
 
+def segsum(x):
+    """x [..., T] -> [..., T, T]: out[..., t, s] = x[s+1] + ... + x[t] for s <= t, -inf above (stable form)."""
+    T = x.shape[-1]
+    rows = x[..., None].expand(*x.shape, T)  # rows[..., t, s] = x[t]
+    below = torch.ones(T, T, dtype=torch.bool, device=x.device).tril(-1)
+    sums = rows.masked_fill(~below, 0).cumsum(dim=-2)
+    return sums.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=x.device).tril(), float("-inf"))
+
+
+def ssd_chunked(X, A, B, C, Q):
+    """Mamba-2's chunked SSD in einsum form (ssd_minimal_discrete's four steps), one B/C group:
+    X [b, T, h, p], A [b, T, h] log-decays, B, C [b, T, 1, n] -> Y [b, T, h, p]."""
+    b, T, h, p = X.shape
+    c = T // Q
+    X = X.reshape(b, c, Q, h, p)
+    A = A.reshape(b, c, Q, h).permute(0, 3, 1, 2)  # b h c l
+    B = B.reshape(b, c, Q, -1)
+    C = C.reshape(b, c, Q, -1)
+    A_cum = A.cumsum(dim=-1)
+    # 1. diagonal blocks: (C Bᵀ ∘ L) X within each chunk
+    L = torch.exp(segsum(A))
+    Y_diag = torch.einsum("bcln,bcsn,bhcls,bcshp->bclhp", C, B, L, X)
+    # 2. each chunk's final state from its own inputs
+    decay_states = torch.exp(A_cum[..., -1:] - A_cum)
+    states = torch.einsum("bcln,bhcl,bclhp->bchpn", B, decay_states, X)
+    # 3. states passed between chunks
+    states = torch.cat([torch.zeros_like(states[:, :1]), states], dim=1)
+    decay_chunk = torch.exp(segsum(F.pad(A_cum[..., -1], (1, 0))))
+    states = torch.einsum("bhzc,bchpn->bzhpn", decay_chunk, states)[:, :-1]
+    # 4. state entering each chunk -> outputs
+    Y_off = torch.einsum("bcln,bchpn,bhcl->bclhp", C, states, torch.exp(A_cum))
+    return (Y_diag + Y_off).reshape(b, T, h, p)
+
+
+class Llama(torch.nn.Module):
+    """Llama-3.2-1B shapes (tied embeddings), eager fp32: the peer of src/bench/train-step.ts."""
+
+    def __init__(self, layers, C=2048, H=32, Hkv=8, D=64, F_=8192, V=128256, T=2048):
+        super().__init__()
+        self.H, self.Hkv, self.D = H, Hkv, D
+        self.embed = torch.nn.Embedding(V, C)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(layers):
+            blk = torch.nn.Module()
+            blk.n1, blk.n2 = torch.nn.Parameter(torch.ones(C)), torch.nn.Parameter(torch.ones(C))
+            blk.q = torch.nn.Linear(C, H * D, bias=False)
+            blk.k = torch.nn.Linear(C, Hkv * D, bias=False)
+            blk.v = torch.nn.Linear(C, Hkv * D, bias=False)
+            blk.o = torch.nn.Linear(H * D, C, bias=False)
+            blk.gate = torch.nn.Linear(C, F_, bias=False)
+            blk.up = torch.nn.Linear(C, F_, bias=False)
+            blk.down = torch.nn.Linear(F_, C, bias=False)
+            self.blocks.append(blk)
+        self.norm = torch.nn.Parameter(torch.ones(C))
+        half = D // 2
+        angles = torch.arange(T)[:, None] * 500000.0 ** (-torch.arange(half) / half)
+        self.register_buffer("cos", angles.cos())
+        self.register_buffer("sin", angles.sin())
+
+    @staticmethod
+    def rms(x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * w
+
+    def forward(self, ids, labels):
+        b, t = ids.shape
+        h = self.embed(ids)
+        for blk in self.blocks:
+            x = self.rms(h, blk.n1)
+            q = rope(blk.q(x).view(b, t, self.H, self.D), self.cos, self.sin)
+            k = rope(blk.k(x).view(b, t, self.Hkv, self.D), self.cos, self.sin)
+            v = blk.v(x).view(b, t, self.Hkv, self.D)
+            h = h + blk.o(eager_attention(q, k, v).reshape(b, t, -1))
+            y = self.rms(h, blk.n2)
+            h = h + blk.down(F.silu(blk.gate(y)) * blk.up(y))
+        logits = self.rms(h, self.norm) @ self.embed.weight.t()
+        return F.cross_entropy(logits.view(b * t, -1), labels.view(-1))
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--train-step", action="store_true")
+    parser.add_argument("--layers", type=int, default=16)
+    args = parser.parse_args()
     results = []
 
     def add(name, ms):
@@ -74,7 +158,10 @@ def main():
     add("matmul 4096³ (tf32, reference)", bench(lambda: a @ b))
     torch.backends.cuda.matmul.allow_tf32 = False
     ah, bh = a.bfloat16(), b.bfloat16()
-    add("matmul 4096³ (bf16, reference)", bench(lambda: ah @ bh))
+    # The f16-input WGSL matmul's target peer: bf16 on the tensor cores (f32 accumulation).
+    add("matmul f16 4096³", bench(lambda: ah @ bh))
+    a16, b16 = a.half(), b.half()
+    add("matmul 4096³ (fp16, reference)", bench(lambda: a16 @ b16))
 
     for label, (T, I, O) in {"qkv": (8192, 2048, 3072), "mlp up": (8192, 2048, 8192), "lm head": (2048, 2048, 128256)}.items():
         x, w = rand(T, I), rand(O, I)
@@ -83,6 +170,9 @@ def main():
     B, T, Hq, Hkv, D = 1, 2048, 32, 8, 64
     q, k, v = rand(B, T, Hq, D), rand(B, T, Hkv, D), rand(B, T, Hkv, D)
     add(f"attention causal T={T} Hq={Hq} Hkv={Hkv} D={D}", bench(lambda: eager_attention(q, k, v)))
+    qg, kg, vg = (t.clone().requires_grad_() for t in (q, k, v))
+    gy = rand(B, T, Hq, D)
+    add(f"attention fwd+bwd causal T={T} Hq={Hq} Hkv={Hkv} D={D}", bench(lambda: torch.autograd.grad(eager_attention(qg, kg, vg), (qg, kg, vg), gy)))
 
     T, C = 8192, 2048
     x, w, y = rand(T, C), rand(C), rand(T, C)
@@ -91,6 +181,36 @@ def main():
     T, H, D = 8192, 32, 64
     xr, cos, sin = rand(1, T, H, D), rand(T, D // 2), rand(T, D // 2)
     add(f"rope T={T} H={H} D={D}", bench(lambda: rope(xr, cos, sin)))
+    del x, y, xr
+
+    Bt, T, H, P, Q = 8, 2048, 32, 64, 64
+    for N in (64, 16):
+        X, A, Bm, Cm, dY = rand(Bt, T, H, P), rand(Bt, T, H) * 0.1, rand(Bt, T, 1, N), rand(Bt, T, 1, N), rand(Bt, T, H, P)
+        shape = f"B={Bt} T={T} H={H} P={P} N={N} Q={Q}"
+        add(f"ssd chunked fwd {shape}", bench(lambda: ssd_chunked(X, A, Bm, Cm, Q)))
+        leaves = [t.clone().requires_grad_() for t in (X, A, Bm, Cm)]
+        add(f"ssd chunked fwd+bwd {shape}", bench(lambda: torch.autograd.grad(ssd_chunked(*leaves, Q), leaves, dY)))
+        del X, A, Bm, Cm, dY, leaves
+
+    if args.train_step:
+        torch.cuda.empty_cache()
+        torch.manual_seed(0)
+        with torch.device(dev):
+            model = Llama(args.layers)
+        with torch.no_grad():
+            for p_ in model.parameters():
+                if p_.dim() > 1:
+                    p_.uniform_(-0.02, 0.02)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.1)
+        ids = torch.randint(0, 128256, (4, 2048), device=dev)
+        labels = ids.roll(-1)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            model(ids, labels).backward()
+            opt.step()
+
+        add(f"train step llama-1b L={args.layers} B=4 T=2048 C=2048 V=128256", bench(step, min_ms=0, reps=1, min_samples=3))
 
     print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}, indent=2))
 

@@ -17,7 +17,8 @@ type DawnBackend = 'vulkan' | 'opengles' | 'default'
 
 const DAWN_BACKENDS: Record<DawnBackend, {label: string; flags: string[]; featureLevel: 'core' | 'compatibility'}> = {
   // f16 on NVIDIA is behind a Dawn toggle; allow_unsafe_apis exposes subgroup matrices.
-  vulkan: {label: 'Vulkan', flags: ['backend=vulkan', 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'], featureLevel: 'core'},
+  // Unquantized timestamps: the benchmarks time kernels with them.
+  vulkan: {label: 'Vulkan', flags: ['backend=vulkan', 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization'], featureLevel: 'core'},
   opengles: {label: 'OpenGL ES', flags: ['backend=opengles'], featureLevel: 'compatibility'},
   default: {label: 'native', flags: [], featureLevel: 'core'},
 }

@@ -41,6 +41,8 @@ export interface AdapterSubgroups {
 /** Dispatches encoded before the batch is submitted without waiting for a read or sync. */
 const MAX_BATCH = 128
 const UNIFORM_RING_BYTES = 64 * 1024
+/** GPUBufferUsage.QUERY_RESOLVE. */
+const QUERY_RESOLVE = 0x200
 /** Bind groups kept for reuse; the cache starts over when it grows past this. */
 const MAX_BIND_GROUPS = 8192
 
@@ -68,6 +70,9 @@ export class WebGpuBackend implements Backend {
   private encoder: GPUCommandEncoder | undefined
   private pass: GPUComputePassEncoder | undefined
   private batched = 0
+  /** Submits so far: a timed region must not span two. */
+  private submits = 0
+  private timestamps: {querySet: GPUQuerySet; resolve: GPUBuffer; readback: GPUBuffer} | undefined
   /** Error-scope results not yet looked at, in the order the calls were made. */
   private pendingErrors: Promise<Error | undefined>[] = []
   private lost: string | undefined
@@ -170,6 +175,39 @@ export class WebGpuBackend implements Backend {
     pass.setBindGroup(0, bindGroup, slot ? [slot.offset] : [])
     pass.dispatchWorkgroups(...workgroups)
     this.batched++
+  }
+
+  /**
+   * Milliseconds the GPU spent on the kernels `work` runs: timestamps written at the start and end
+   * of one compute pass that holds them all, so host-side dispatch cost is left out. Undefined
+   * without timestamp-query, or when `work` runs more dispatches than one submit holds (MAX_BATCH).
+   */
+  async gpuTime(work: () => void): Promise<number | undefined> {
+    if (!this.features.includes('timestamp-query')) return undefined
+    this.flush()
+    this.timestamps ??= {
+      querySet: this.device.createQuerySet({type: 'timestamp', count: 2}),
+      resolve: this.device.createBuffer({size: 16, usage: QUERY_RESOLVE | BufferUsage.COPY_SRC}),
+      readback: this.device.createBuffer({size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST}),
+    }
+    const {querySet, resolve, readback} = this.timestamps
+    const encoder = this.commandEncoder()
+    this.pass = encoder.beginComputePass({timestampWrites: {querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1}})
+    const submits = this.submits
+    work()
+    if (this.submits !== submits || this.encoder !== encoder) {
+      await this.sync()
+      return undefined
+    }
+    this.endPass()
+    encoder.resolveQuerySet(querySet, 0, 2, resolve, 0)
+    encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16)
+    this.flush()
+    await readback.mapAsync(MAP_MODE_READ)
+    const [start, end] = new BigUint64Array(readback.getMappedRange().slice(0))
+    readback.unmap()
+    await this.throwPendingErrors()
+    return Number(end - start) / 1e6
   }
 
   async sync(): Promise<void> {
@@ -299,6 +337,7 @@ export class WebGpuBackend implements Backend {
     this.guard('submit', () => this.device.queue.submit([encoder.finish()]))
     this.encoder = undefined
     this.batched = 0
+    this.submits++
   }
 
   private bufferOf(storage: Storage): GPUBuffer {

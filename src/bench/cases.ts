@@ -8,7 +8,7 @@ import type {BenchCase, BenchInstance} from './runner.js'
  * (hidden 2048, MLP 8192, 32 query / 8 key-value heads of 64) for the GPU; `small` keeps CPU
  * and llvmpipe runs to seconds.
  */
-function random(backend: Backend, shape: number[], seed: number): Tensor {
+export function random(backend: Backend, shape: number[], seed: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1)
   const data = new Float32Array(n)
   let s = seed >>> 0
@@ -19,7 +19,7 @@ function random(backend: Backend, shape: number[], seed: number): Tensor {
   return fromArray(backend, data, shape)
 }
 
-function instance(shape: string, inputs: Tensor[], work: () => void, flops: number, bytes: number): BenchInstance {
+export function instance(shape: string, inputs: Tensor[], work: () => void, flops: number, bytes: number): BenchInstance {
   return {run: () => scope(work), shape, flops, bytes, dispose: () => inputs.forEach((t) => t.dispose())}
 }
 

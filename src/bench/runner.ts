@@ -10,6 +10,10 @@ export interface BenchInstance {
   flops: number
   /** Bytes one run must move at least (inputs read + outputs written). */
   bytes: number
+  /** Runs per timed sample (default 3): fewer for long cases, more for short ones. */
+  reps?: number
+  /** Time from the host even where a GPU timer exists (runs of more dispatches than one submit holds). */
+  hostTimer?: boolean
   dispose(): void
 }
 
@@ -22,33 +26,57 @@ export interface BenchCase {
 export interface BenchResult {
   name: string
   ms: number
+  /** 'gpu': timestamps around the kernels (WebGPU with timestamp-query); 'host': wall clock to sync. */
+  timer: 'gpu' | 'host'
   gflops: number
   gbps: number
   /** max(FLOP fraction, bandwidth fraction) of the device peak: how close to the roofline. */
   fractionOfPeak: number
 }
 
-/** Median time of repeated runs (after a warm-up that also compiles pipelines). */
+/** What `timeCase` needs beyond the Backend interface: the WebGPU backend's kernel timer. */
+interface GpuTimer {
+  gpuTime(work: () => void): Promise<number | undefined>
+}
+
+/**
+ * Median time of one run over repeated samples, after a warm-up that also compiles pipelines.
+ * On a backend with a GPU timer a sample is the GPU time of `reps` runs recorded into one pass
+ * (host dispatch cost excluded, as CUDA events exclude PyTorch's); otherwise wall clock to sync.
+ */
 export async function timeCase(backend: Backend, c: BenchCase, size: 'small' | 'large', peak: DevicePeak, minSeconds = 0.5): Promise<BenchResult> {
   const inst = c.make(backend, size)
   try {
     inst.run()
     await backend.sync()
+    const timer = 'gpuTime' in backend ? (backend as Backend & GpuTimer) : undefined
     const samples: number[] = []
+    let useGpu = Boolean(timer) && !inst.hostTimer
     const deadline = performance.now() + minSeconds * 1000
-    // Several runs per sample so dispatch overhead is amortised as it is in a real forward pass.
     while (samples.length < 3 || (performance.now() < deadline && samples.length < 50)) {
-      const reps = 3
-      const t0 = performance.now()
-      for (let i = 0; i < reps; i++) inst.run()
-      await backend.sync()
-      samples.push((performance.now() - t0) / reps)
+      const reps = inst.reps ?? 3
+      const repeat = (): void => {
+        for (let i = 0; i < reps; i++) inst.run()
+      }
+      let sample = useGpu ? await timer!.gpuTime(repeat) : undefined
+      if (useGpu && sample === undefined) {
+        // More dispatches than one submit holds: time everything from the host instead.
+        useGpu = false
+        samples.length = 0
+      }
+      if (sample === undefined) {
+        const t0 = performance.now()
+        repeat()
+        await backend.sync()
+        sample = performance.now() - t0
+      }
+      samples.push(sample / reps)
     }
     samples.sort((a, b) => a - b)
     const ms = samples[Math.floor(samples.length / 2)]
     const gflops = inst.flops / (ms * 1e6)
     const gbps = inst.bytes / (ms * 1e6)
-    return {name: `${c.name} ${inst.shape}`, ms, gflops, gbps, fractionOfPeak: Math.max((gflops * 1e9) / peak.f32Flops, (gbps * 1e9) / peak.bandwidth)}
+    return {name: [c.name, inst.shape].filter(Boolean).join(' '), ms, timer: useGpu ? 'gpu' : 'host', gflops, gbps, fractionOfPeak: Math.max((gflops * 1e9) / peak.f32Flops, (gbps * 1e9) / peak.bandwidth)}
   } finally {
     inst.dispose()
     await backend.sync()

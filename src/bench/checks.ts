@@ -1,0 +1,119 @@
+import type {Backend} from '../backend/backend.js'
+import {CpuBackend} from '../backend/cpu.js'
+import type {AttentionParams} from '../kernels/attention.js'
+import {attention} from '../kernels/attention.js'
+import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, type AttentionBackwardParams} from '../kernels/backward/attention-backward.js'
+import {packF16} from '../kernels/f16.js'
+import type {HostArray, Kernel} from '../kernels/kernel.js'
+import {matmulF16, tensorCoreSupport} from '../kernels/matmul-f16.js'
+import type {MatmulGpuParams} from '../kernels/matmul-wgsl.js'
+import {matmul} from '../kernels/matmul.js'
+
+/**
+ * `--check`: before timing, every fast kernel version runs once on the benchmark's device at small
+ * shapes against its CPU twin (the tests do the same on llvmpipe; this is where the real GPU, its
+ * tile sizes and its tensor cores meet the reference). Reported as ‖gpu − cpu‖ / ‖cpu‖, outputs
+ * poisoned with NaN first so an unwritten element fails.
+ */
+export interface CheckResult {
+  name: string
+  relError: number
+  ok: boolean
+  /** The device's error, when the kernel did not run (a tile over its workgroup-memory limit). */
+  error?: string
+}
+
+function randomArray(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0
+    out[i] = s / 2 ** 32 - 0.5
+  }
+  return out
+}
+
+async function run<P>(backend: Backend, kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[]): Promise<HostArray[]> {
+  const ins = inputs.map((data) => {
+    const s = backend.alloc(data.length, data instanceof Int32Array ? 'i32' : 'f32')
+    backend.write(s, data)
+    return s
+  })
+  const outs = sizes.map((n) => {
+    const s = backend.alloc(n, 'f32')
+    backend.write(s, new Float32Array(n).fill(NaN))
+    return s
+  })
+  backend.run(kernel, params, ins, outs)
+  const results = await Promise.all(outs.map((s) => backend.read(s)))
+  for (const s of [...ins, ...outs]) backend.free(s)
+  return results
+}
+
+function relativeError(got: HostArray, want: HostArray): number {
+  let num = 0
+  let den = 0
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2
+    den += want[i] ** 2
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30))
+}
+
+export async function runChecks(backend: Backend): Promise<CheckResult[]> {
+  const cpu = new CpuBackend('cpu (checks)')
+  const results: CheckResult[] = []
+  const check = async <P>(name: string, kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[], tol: number): Promise<void> => {
+    const want = await run(cpu, kernel, params, inputs, sizes)
+    try {
+      const got = await run(backend, kernel, params, inputs, sizes)
+      const relError = Math.max(...want.map((w, i) => relativeError(got[i], w)))
+      results.push({name, relError, ok: relError <= tol})
+    } catch (err) {
+      results.push({name, relError: NaN, ok: false, error: (err instanceof Error ? err.message : String(err)).split('\n')[0]})
+    }
+  }
+
+  for (const [label, extra] of [
+    ['v1', {version: 1}],
+    ['v2 default tile', {version: 2}],
+    ['v2 128x128x16', {version: 2, tile: {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8}}],
+    ['v2 128x64x16', {version: 2, tile: {bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, group: 8}}],
+  ] as const) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
+      const p: MatmulGpuParams = {batch: 2, m: 256, n: 256, k: 96, transA, transB, broadcastB: transB, bias: true, ...extra}
+      const inputs = [randomArray(2 * 256 * 96, 1), randomArray((p.broadcastB ? 1 : 2) * 256 * 96, 2), randomArray(256, 3)]
+      await check(`matmul ${label} ${transA ? 'Aᵀ' : 'A'}${transB ? 'Bᵀ shared' : 'B'} 2x256x256x96`, matmul, p, inputs, [2 * 256 * 256], 1e-5)
+    }
+  }
+
+  const shape = {batch: 2, tq: 200, tk: 200, hq: 8, hkv: 2, d: 64}
+  const qn = shape.batch * shape.tq * shape.hq * shape.d
+  const kvn = shape.batch * shape.tk * shape.hkv * shape.d
+  const [q, k, v, out, gy] = [qn, kvn, kvn, qn, qn].map((n, i) => randomArray(n, 10 + i).map((x) => 4 * x))
+  for (const tile of [undefined, {rows: 128, keys: 64}, {rows: 32, keys: 32}]) {
+    const p: AttentionParams = {...shape, scale: 0.125, headMask: false, returnProbs: false, version: 2, tile}
+    await check(`attention v2 ${tile ? `rows ${tile.rows} keys ${tile.keys}` : 'default tile'}`, attention, p, [q, k, v], [qn], 1e-5)
+    const bp: AttentionBackwardParams = {...shape, scale: 0.125, headMask: false, version: 2, tile}
+    await check(`attention bwd stats v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardStats, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2], 1e-5)
+    const [stats] = await run(cpu, attentionBackwardStats, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2])
+    await check(`attention bwd dq v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardDq, bp, [q, k, v, gy, stats], [qn], 1e-5)
+    await check(`attention bwd dk/dv v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardDkv, bp, [q, k, v, gy, stats], [kvn, kvn], 1e-5)
+  }
+
+  const tc = tensorCoreSupport(backend)
+  const variants = [undefined, ...(tc ? ([2, 3] as const).flatMap((version) => [{...tc, version}, {...tc, version, tile: {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}}]) : [])]
+  for (const tensorCores of variants) {
+    for (const transB of [false, true]) {
+      const [m, n, kk] = [256, 256, 128]
+      const label = tensorCores ? `tensor cores v${tensorCores.version} ${tensorCores.tile ? '4x4 fragments' : 'default'}` : 'CUDA cores'
+      await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16, {m, n, k: kk, transB, tensorCores}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
+    }
+  }
+  return results
+}
+
+export function formatChecks(results: CheckResult[]): string {
+  const width = Math.max(...results.map((r) => r.name.length))
+  return results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.error ?? `rel err ${r.relError.toExponential(2)}`}`).join('\n')
+}

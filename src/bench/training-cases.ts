@@ -1,0 +1,89 @@
+import type {Backend} from '../backend/backend.js'
+import {backward, withTape} from '../engine/autograd.js'
+import {attention, scale} from '../engine/ops.js'
+import {ssdChunked} from '../engine/ssm-ops.js'
+import {empty, type Tensor} from '../engine/tensor.js'
+import {castF16, packedWords} from '../kernels/f16.js'
+import {matmulF16, tensorCoreSupport} from '../kernels/matmul-f16.js'
+import {instance, random} from './cases.js'
+import type {BenchCase} from './runner.js'
+
+/**
+ * Cases past the forward kernels: attention forward + backward, the chunked SSD scan forward and
+ * forward + backward (Mamba-2 shapes), and the f16 matmul on tensor cores where the device has
+ * them. Names match bench/peer_torch.py's.
+ */
+
+/** `out` of `fn(inputs)` under a tape, then the gradients of `inputs` for a fixed output gradient. */
+function forwardBackward(inputs: Tensor[], gradOut: Tensor, fn: (inputs: Tensor[]) => Tensor): () => void {
+  return () => {
+    for (const t of inputs) t.requiresGrad = true
+    const {result} = withTape(() => fn(inputs))
+    backward(result, inputs, {seed: gradOut})
+  }
+}
+
+const attentionBackwardCase: BenchCase = {
+  name: 'attention fwd+bwd causal',
+  make(backend, size) {
+    const [B, T, Hq, Hkv, D] = size === 'large' ? [1, 2048, 32, 8, 64] : [1, 128, 4, 2, 64]
+    const q = random(backend, [B, T, Hq, D], 21)
+    const k = random(backend, [B, T, Hkv, D], 22)
+    const v = random(backend, [B, T, Hkv, D], 23)
+    const gy = random(backend, [B, T, Hq, D], 24)
+    // Forward 2 matmul-like passes over half the T×T scores; backward recomputes the scores twice (stats, dq / dk) and does 4 more.
+    const flops = (2 + 7) * 2 * B * Hq * T * T * D / 2
+    const run = forwardBackward([q, k, v], gy, ([qs, ks, vs]) => attention(qs, ks, vs).out)
+    return instance(`T=${T} Hq=${Hq} Hkv=${Hkv} D=${D}`, [q, k, v, gy], run, flops, 4 * (4 * B * T * Hq * D + 4 * B * T * Hkv * D))
+  },
+}
+
+/** Mamba-2 SSD shapes: batch 8, 2048 steps, 32 heads of 64, one B/C group of `state`, chunks of 64. */
+function ssdCase(state: number, withBackward: boolean): BenchCase {
+  return {
+    name: `ssd chunked ${withBackward ? 'fwd+bwd' : 'fwd'}`,
+    make(backend, size) {
+      const [Bt, T, H, P, G, N, Q] = size === 'large' ? [8, 2048, 32, 64, 1, state, 64] : [1, 128, 4, 16, 1, Math.min(state, 16), 32]
+      const x = random(backend, [Bt, T, H, P], 31)
+      // Log-decays within ±0.05 a step.
+      const dA = scale(random(backend, [Bt, T, H], 32), 0.1)
+      const B = random(backend, [Bt, T, G, N], 33)
+      const C = random(backend, [Bt, T, G, N], 34)
+      const dy = random(backend, [Bt, T, H, P], 35)
+      const chunked = (ins: Tensor[]): Tensor => ssdChunked(ins[0], ins[1], ins[2], ins[3], {chunk: Q}).y
+      const run = withBackward ? forwardBackward([x, dA, B, C], dy, chunked) : () => void chunked([x, dA, B, C])
+      // ../shared/docs/performance.md 2b: 2T(QN + QP + 2NP) per head forward; the backward is about twice that.
+      const flops = (withBackward ? 3 : 1) * Bt * H * 2 * T * (Q * N + Q * P + 2 * N * P)
+      const bytes = 4 * ((withBackward ? 4 : 2) * Bt * T * H * P + (withBackward ? 4 : 2) * Bt * T * G * N + Bt * T * H)
+      return instance(`B=${Bt} T=${T} H=${H} P=${P} N=${N} Q=${Q}`, [x, dA, B, C, dy], run, flops, bytes)
+    },
+  }
+}
+
+/**
+ * The f16-input matmul (tensor cores where `tensorCoreSupport` finds them, else CUDA cores); the
+ * operands are cast to f16 once, outside the timing, as the peer's bf16 operands are.
+ */
+const matmulF16Case: BenchCase = {
+  name: 'matmul f16',
+  make(backend: Backend, size) {
+    const n = size === 'large' ? 4096 : 256
+    const [a, b] = [random(backend, [n, n], 41), random(backend, [n, n], 42)]
+    const halves = [a, b].map((t) => {
+      const packed = empty(backend, [packedWords(t.numel)], 'i32')
+      backend.run(castF16, {n: t.numel}, [t.storage], [packed.storage])
+      return packed
+    })
+    const tensorCores = tensorCoreSupport(backend)
+    const run = (): void => {
+      const c = empty(backend, [n, n])
+      backend.run(matmulF16, {m: n, n, k: n, transB: false, tensorCores}, halves.map((h) => h.storage), [c.storage])
+    }
+    return instance(`${n}³`, [a, b, ...halves], run, 2 * n ** 3, 2 * 2 * n * n + 4 * n * n)
+  },
+}
+
+export const TRAINING_CASES: BenchCase[] = [attentionBackwardCase, ssdCase(64, false), ssdCase(16, false), ssdCase(64, true), ssdCase(16, true)]
+
+/** Last in a run: an experimental feature that could lose the device must not cost the other numbers. */
+export const F16_CASES: BenchCase[] = [matmulF16Case]

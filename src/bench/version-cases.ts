@@ -1,0 +1,128 @@
+import type {Backend} from '../backend/backend.js'
+import type {FlashTile} from '../kernels/attention-v2.js'
+import {attention, type AttentionParams} from '../kernels/attention.js'
+import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, type AttentionBackwardParams} from '../kernels/backward/attention-backward.js'
+import {castF16, packedWords} from '../kernels/f16.js'
+import type {Kernel} from '../kernels/kernel.js'
+import {matmulF16, tensorCoreSupport, type TensorCores} from '../kernels/matmul-f16.js'
+import type {MatmulTile} from '../kernels/matmul-v2.js'
+import type {MatmulGpuParams} from '../kernels/matmul-wgsl.js'
+import {matmul} from '../kernels/matmul.js'
+import {empty, type Tensor} from '../engine/tensor.js'
+import {instance, random} from './cases.js'
+import type {BenchCase} from './runner.js'
+
+/**
+ * `--versions`: every kernel version that mattered, and the tiles tried for each, at the large
+ * shapes, so BENCHMARKS.md's history can be re-run: `npm run bench -- --versions --filter matmul`.
+ * Each case launches its kernel directly with the version forced.
+ */
+function kernelCase<P>(name: string, label: string, kernel: Kernel<P>, params: P, inputShapes: number[][], outputSizes: number[], flops: number, bytes: number): BenchCase {
+  return {
+    name: `${name} [${label}]`,
+    make(backend) {
+      const inputs = inputShapes.map((shape, i) => random(backend, shape, 100 + i))
+      const run = (): void => {
+        const outs = outputSizes.map((n) => empty(backend, [n]))
+        backend.run(kernel, params, inputs.map((t) => t.storage), outs.map((t) => t.storage))
+      }
+      return instance('', inputs, run, flops, bytes)
+    },
+  }
+}
+
+const tileLabel = (t: MatmulTile): string => `v2 ${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn} g${t.group}`
+
+function matmulVersions(n: number): BenchCase[] {
+  const base = {batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false, bias: false}
+  const tiles: MatmulTile[] = [
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 1},
+    {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8},
+    {bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, group: 8},
+    {bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, group: 8},
+  ]
+  const flops = 2 * n ** 3
+  const bytes = 12 * n * n
+  const shapes = [[n, n], [n, n]]
+  return [
+    kernelCase(`matmul ${n}³`, 'v1 64x64/4x4', matmul, {...base, version: 1} as MatmulGpuParams, shapes, [n * n], flops, bytes),
+    ...tiles.map((tile) => kernelCase(`matmul ${n}³`, tileLabel(tile), matmul, {...base, version: 2, tile} as MatmulGpuParams, shapes, [n * n], flops, bytes)),
+  ]
+}
+
+const ATTN = {batch: 1, tq: 2048, tk: 2048, hq: 32, hkv: 8, d: 64}
+const attnName = `attention causal T=${ATTN.tq} Hq=${ATTN.hq} Hkv=${ATTN.hkv} D=${ATTN.d}`
+const attnFlops = (passes: number): number => passes * 2 * ATTN.batch * ATTN.hq * ATTN.tq * ATTN.tk * ATTN.d / 2
+const qShape = [ATTN.batch, ATTN.tq, ATTN.hq, ATTN.d]
+const kvShape = [ATTN.batch, ATTN.tk, ATTN.hkv, ATTN.d]
+const qSize = ATTN.batch * ATTN.tq * ATTN.hq * ATTN.d
+const kvSize = ATTN.batch * ATTN.tk * ATTN.hkv * ATTN.d
+
+function attentionVersions(): BenchCase[] {
+  const base: AttentionParams = {...ATTN, scale: 0.125, headMask: false, returnProbs: false}
+  const tiles: FlashTile[] = [{rows: 64, keys: 64}, {rows: 128, keys: 64}, {rows: 32, keys: 64}, {rows: 64, keys: 32}, {rows: 128, keys: 32}]
+  const bytes = 4 * (2 * qSize + 2 * kvSize)
+  return [
+    kernelCase(attnName, 'v1', attention, {...base, version: 1}, [qShape, kvShape, kvShape], [qSize], attnFlops(2), bytes),
+    ...tiles.map((tile) => kernelCase(attnName, `v2 rows ${tile.rows} keys ${tile.keys}`, attention, {...base, version: 2, tile}, [qShape, kvShape, kvShape], [qSize], attnFlops(2), bytes)),
+  ]
+}
+
+/** The three backward kernels in sequence (stats, dq, dk/dv), one version and tile for all. */
+function attentionBackwardVersion(label: string, version: 1 | 2, tile?: FlashTile): BenchCase {
+  const p: AttentionBackwardParams = {...ATTN, scale: 0.125, headMask: false, version, tile}
+  return {
+    name: `attention bwd causal T=${ATTN.tq} Hq=${ATTN.hq} Hkv=${ATTN.hkv} D=${ATTN.d} [${label}]`,
+    make(backend) {
+      const [q, k, v, out, gy] = [qShape, kvShape, kvShape, qShape, qShape].map((s, i) => random(backend, s, 200 + i))
+      const run = (): void => {
+        const stats = empty(backend, [ATTN.batch * ATTN.hq * ATTN.tq * 2])
+        backend.run(attentionBackwardStats, p, [q, k, out, gy].map((t) => t.storage), [stats.storage])
+        const rest = [q, k, v, gy, stats].map((t) => t.storage)
+        backend.run(attentionBackwardDq, p, rest, [empty(backend, [qSize]).storage])
+        backend.run(attentionBackwardDkv, p, rest, [empty(backend, [kvSize]).storage, empty(backend, [kvSize]).storage])
+      }
+      // Version 1 takes a large fraction of a second: one run a sample.
+      return {...instance('', [q, k, v, out, gy], run, attnFlops(7), 4 * (5 * qSize + 4 * kvSize)), reps: version === 1 ? 1 : 3}
+    },
+  }
+}
+
+function f16Versions(backend: Backend, n: number): BenchCase[] {
+  const tc = tensorCoreSupport(backend)
+  const variants: [string, TensorCores | undefined][] = [['CUDA cores', undefined]]
+  if (tc) {
+    for (const version of [2, 3] as const) {
+      for (const [sm, sn, fm, fn] of [[2, 2, 4, 2], [2, 2, 4, 4], [2, 2, 2, 2], [4, 2, 2, 4]]) {
+        variants.push([`v${version} ${sm}x${sn} subgroups of ${fm}x${fn} fragments`, {...tc, version, tile: {subgroupsM: sm, subgroupsN: sn, fragmentsM: fm, fragmentsN: fn}}])
+      }
+    }
+  }
+  return variants.map(([label, tensorCores]) => ({
+    name: `matmul f16 ${n}³ [${label}]`,
+    make(b: Backend) {
+      const halves: Tensor[] = [0, 1].map((i) => {
+        const x = random(b, [n, n], 300 + i)
+        const packed = empty(b, [packedWords(n * n)], 'i32')
+        b.run(castF16, {n: n * n}, [x.storage], [packed.storage])
+        x.dispose()
+        return packed
+      })
+      const run = (): void => b.run(matmulF16, {m: n, n, k: n, transB: false, tensorCores}, halves.map((h) => h.storage), [empty(b, [n * n]).storage])
+      return instance('', halves, run, 2 * n ** 3, 8 * n * n)
+    },
+  }))
+}
+
+export const versionCases = (): BenchCase[] => [
+  ...matmulVersions(4096),
+  ...attentionVersions(),
+  attentionBackwardVersion('v1', 1),
+  attentionBackwardVersion('v2 default tiles', 2),
+  attentionBackwardVersion('v2 rows 32 keys 32', 2, {rows: 32, keys: 32}),
+  attentionBackwardVersion('v2 rows 64 keys 32', 2, {rows: 64, keys: 32}),
+]
+
+/** The f16 matmul's versions on this backend (tensor-core ones only where it has them). */
+export const f16VersionCases = (backend: Backend): BenchCase[] => f16Versions(backend, 4096)
