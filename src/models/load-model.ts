@@ -3,14 +3,15 @@ import type {Backend} from '../backend/backend.js'
 import {HybridizeError} from '../errors.js'
 import {HYBRID_MODEL_TYPE} from './hybrid-config.js'
 import {loadHybrid, type HybridModel} from './hybrid.js'
+import {loadLlamba} from './llamba.js'
 import {loadTeacher, readConfigJson} from './load.js'
 import {loadMamba2, type Mamba2Model} from './mamba2.js'
 import type {TeacherModel} from './teacher.js'
 
-/** Every model the engine runs: a teacher, a Hugging Face Mamba-2, or a hybrid student. */
+/** Every model the engine runs: a teacher, a Hugging Face Mamba-2, or a hybrid student (Llamba is one keeping no heads). */
 export type LoadedModel = TeacherModel | Mamba2Model | HybridModel
 
-export const LOADABLE_MODEL_TYPES = ['llama', 'phi', 'mamba2', HYBRID_MODEL_TYPE] as const
+export const LOADABLE_MODEL_TYPES = ['llama', 'phi', 'mamba2', 'llamba', HYBRID_MODEL_TYPE] as const
 
 /** Load the model of a folder, picking the class by config.json's model_type. */
 export async function loadModel(folder: string, backend: Backend): Promise<LoadedModel> {
@@ -18,6 +19,7 @@ export async function loadModel(folder: string, backend: Backend): Promise<Loade
   switch (modelType) {
     case 'mamba2': return loadMamba2(folder, backend)
     case HYBRID_MODEL_TYPE: return loadHybrid(folder, backend)
+    case 'llamba': return loadLlamba(folder, backend)
     case 'llama': case 'phi': return loadTeacher(folder, backend)
     default:
       throw new HybridizeError(`${join(folder, 'config.json')}: model_type '${String(modelType)}' is not supported; supported: ${LOADABLE_MODEL_TYPES.join(', ')}`, {code: 'E_ARCH'})

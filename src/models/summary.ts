@@ -3,6 +3,7 @@ import {bytesPerElement, type Dtype} from '../io/safetensors/dtypes.js'
 import {openCheckpoint} from '../io/safetensors/checkpoint.js'
 import {parseTeacherConfig, type TeacherConfig} from './config.js'
 import {HYBRID_MODEL_TYPE, layerKind, mixerToJson, parseHybridConfig} from './hybrid-config.js'
+import {llambaName, llambaToHybridConfig} from './llamba.js'
 import {expectedHybridWeights} from './hybrid-weights.js'
 import {checkWeights} from './load-weights.js'
 import {readConfigJson} from './load.js'
@@ -135,10 +136,12 @@ export async function summarizeModel(folder: string, contextLength = DEFAULT_CON
       sequenceMemory: memoryReport(facts, (b) => ssmSequenceMemory(cfg.mixer, cfg.numLayers, contextLength, b)),
     }
   }
-  if (raw.model_type === HYBRID_MODEL_TYPE) {
-    const cfg = parseHybridConfig(raw, where)
+  if (raw.model_type === HYBRID_MODEL_TYPE || raw.model_type === 'llamba') {
+    const llamba = raw.model_type === 'llamba'
+    const cfg = llamba ? llambaToHybridConfig(raw, where) : parseHybridConfig(raw, where)
     const t = cfg.teacher
-    const facts = await checkpointFacts(folder, expectedHybridWeights(cfg), 'hybridize hybrid')
+    const expected = new Map([...expectedHybridWeights(cfg)].map(([name, shape]) => [llamba ? llambaName(name) : name, shape]))
+    const facts = await checkpointFacts(folder, expected, llamba ? 'Llamba' : 'hybridize hybrid')
     const kinds = {attention: 0, hybrid: 0, ssm: 0}
     cfg.layers.forEach((_, l) => kinds[layerKind(cfg, l)]++)
     const sequenceMemory = memoryReport(facts, (b) => hybridSequenceMemory(cfg, contextLength, b))
@@ -146,7 +149,7 @@ export async function summarizeModel(folder: string, contextLength = DEFAULT_CON
     return {
       kind: 'hybrid',
       ...facts,
-      architecture: String((raw.architectures as unknown[] | undefined)?.[0] ?? HYBRID_MODEL_TYPE),
+      architecture: llamba ? 'LlambaLMHeadModel' : String((raw.architectures as unknown[] | undefined)?.[0] ?? HYBRID_MODEL_TYPE),
       teacherArchitecture: t.architecture,
       family: t.family,
       layers: t.numLayers,
