@@ -1,0 +1,124 @@
+import {encodePair} from '../eval/loglikelihood.js'
+import type {TaskSample} from '../tasks/types.js'
+import type {TextTokenizer} from '../tokenizer/load.js'
+
+/**
+ * Multiple-choice accuracy scored as lm-evaluation-harness scores it (sum of each choice's
+ * continuation log-probs, the first best choice wins), with far fewer forward rows than one per
+ * choice. Every row is context + one choice, and each scored position yields the whole next-token
+ * distribution, so the row holding the right answer also gives every other choice's log-prob up to
+ * the first token where it leaves the answer. Since later tokens only lower a sum, a choice whose
+ * partial sum is already below the answer's score cannot win; only the others get a row of their own.
+ * The accuracy is exact. On a model that answers well that is one row per question.
+ */
+export interface ChoiceItem {
+  context: number[]
+  /** Continuation ids of each choice (lm-evaluation-harness `_encode_pair`). */
+  choices: number[][]
+  answer: number
+}
+
+export function tokenizeItems(tok: TextTokenizer, samples: readonly TaskSample[]): ChoiceItem[] {
+  return samples.map((s) => {
+    const pairs = s.choices.map((c) => encodePair(tok, s.prompt, c))
+    const context = pairs[s.answerIndex].context
+    if (pairs.some((p) => p.context.length !== context.length || p.context.some((id, i) => id !== context[i]))) {
+      throw new Error('tokenizeItems: the choices change how the prompt tokenizes; score them with loglikelihood() instead')
+    }
+    return {context, choices: pairs.map((p) => p.continuation), answer: s.answerIndex}
+  })
+}
+
+/** One row to run: ids, and the positions whose next-token log-probs [V] are wanted. */
+export interface ScoreRow<Variant> {
+  ids: number[]
+  positions: number[]
+  /** Which model runs the row (an ablation, say); rows of one request share it. */
+  variant: Variant
+}
+
+/** Runs rows (batched as it likes) and returns, per row and position, the log-softmax over the vocabulary. */
+export type RowRunner<Variant> = (rows: ScoreRow<Variant>[]) => Promise<Float32Array[][]>
+
+export interface ChoiceOutcome {
+  /** The answer has the best log-likelihood (first best on ties). */
+  correct: boolean
+  /** The answer's first token is the argmax after the context. */
+  argmaxCorrect: boolean
+  answerLogprob: number
+}
+
+/** Scores each (item, variant) request in two batched passes over `run`. */
+export async function scoreChoices<Variant>(requests: {item: ChoiceItem; variant: Variant}[], run: RowRunner<Variant>): Promise<ChoiceOutcome[]> {
+  const first = await run(requests.map(({item, variant}) => rowFor(item, item.answer, variant)))
+  const partial = requests.map(({item}, r) => partialScores(item, first[r]))
+  const pending: {request: number; choice: number}[] = []
+  partial.forEach((scores, r) => {
+    const answerScore = scores[requests[r].item.answer].sum
+    scores.forEach((s, c) => {
+      if (!s.exact && s.sum >= answerScore) pending.push({request: r, choice: c})
+    })
+  })
+  const second = pending.length > 0 ? await run(pending.map(({request, choice}) => rowFor(requests[request].item, choice, requests[request].variant))) : []
+  pending.forEach(({request, choice}, i) => {
+    partial[request][choice] = {sum: sumAt(requests[request].item.choices[choice], second[i]), exact: true}
+  })
+  return requests.map(({item}, r) => {
+    const sums = partial[r].map((s) => s.sum)
+    const best = sums.indexOf(Math.max(...sums))
+    const firstRow = first[r][0]
+    return {correct: best === item.answer, argmaxCorrect: argmax(firstRow) === item.choices[item.answer][0], answerLogprob: sums[item.answer]}
+  })
+}
+
+/** Context + choice c, scored at every position that predicts a choice token. */
+function rowFor<Variant>(item: ChoiceItem, c: number, variant: Variant): ScoreRow<Variant> {
+  const choice = item.choices[c]
+  const start = item.context.length - 1
+  return {ids: [...item.context, ...choice], positions: choice.map((_, i) => start + i), variant}
+}
+
+/**
+ * From the answer's row: each choice's log-prob summed over the tokens the row can score (those
+ * up to and including its first token that differs from the answer), exact when that is all of them.
+ */
+function partialScores(item: ChoiceItem, answerRow: Float32Array[]): {sum: number; exact: boolean}[] {
+  const answer = item.choices[item.answer]
+  return item.choices.map((choice) => {
+    let sum = 0
+    for (let i = 0; i < choice.length; i++) {
+      if (i >= answerRow.length) return {sum, exact: false}
+      sum += answerRow[i][choice[i]]
+      if (choice[i] !== answer[i]) return {sum, exact: i === choice.length - 1}
+    }
+    return {sum, exact: true}
+  })
+}
+
+function sumAt(choice: number[], row: Float32Array[]): number {
+  let sum = 0
+  for (let i = 0; i < choice.length; i++) sum += row[i][choice[i]]
+  return sum
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i
+  return best
+}
+
+/** Log-softmax of each row of `logits` [N, V], in place. */
+export function logSoftmaxRows(logits: Float32Array, vocab: number): Float32Array[] {
+  const rows: Float32Array[] = []
+  for (let start = 0; start < logits.length; start += vocab) {
+    const row = logits.subarray(start, start + vocab)
+    let max = -Infinity
+    for (const x of row) if (x > max) max = x
+    let sum = 0
+    for (const x of row) sum += Math.exp(x - max)
+    const shift = max + Math.log(sum)
+    for (let i = 0; i < vocab; i++) row[i] -= shift
+    rows.push(row)
+  }
+  return rows
+}
