@@ -7,7 +7,7 @@
 out=${OUT:-bench-out}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv > "$out/smi.txt"
-node .gpu/bench.mjs --device webgpu --check --filter none --json > "$out/checks.json" 2> "$out/checks.log"
+node .gpu/bench.mjs --device webgpu --check --filter none > /dev/null 2> "$out/checks.log"
 node .gpu/bench.mjs --device webgpu --json "$@" > "$out/webgpu.json" 2> "$out/webgpu.log"
 python3 bench/peer_torch.py $PEER_ARGS > "$out/peer.json" 2> "$out/peer.log"
 node bench/compare.mjs "$out/webgpu.json" "$out/peer.json" > "$out/table.md"

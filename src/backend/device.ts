@@ -80,7 +80,7 @@ async function findAdapter(env: NodeJS.ProcessEnv): Promise<Found | {reason: str
     // Dawn's GL backend goes through EGL, which needs no display when told so (read by Mesa, so process-wide).
     if (backend === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless'
     try {
-      const gpu = create(flags)
+      const gpu = create(withToggles(flags, env.HYBRIDIZE_DAWN_TOGGLES))
       const adapter = await gpu.requestAdapter({featureLevel})
       if (adapter) return {gpu, adapter, backend, skipped}
       skipped.push(`${label}: no adapter`)
@@ -89,6 +89,14 @@ async function findAdapter(env: NodeJS.ProcessEnv): Promise<Found | {reason: str
     }
   }
   return {reason: skipped.join('; ')}
+}
+
+/** HYBRIDIZE_DAWN_TOGGLES=a,b adds Dawn toggles (experiments such as disable_robustness in benchmarks). */
+function withToggles(flags: string[], extra: string | undefined): string[] {
+  if (!extra) return flags
+  const enable = flags.find((f) => f.startsWith('enable-dawn-features='))
+  const rest = flags.filter((f) => f !== enable)
+  return [...rest, `${enable ?? 'enable-dawn-features='}${enable ? ',' : ''}${extra}`]
 }
 
 function hasLibVulkan(env: NodeJS.ProcessEnv): boolean {

@@ -5,7 +5,7 @@ import {attention} from '../kernels/attention.js'
 import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, type AttentionBackwardParams} from '../kernels/backward/attention-backward.js'
 import {packF16} from '../kernels/f16.js'
 import type {HostArray, Kernel} from '../kernels/kernel.js'
-import {matmulF16, tensorCoreSupport} from '../kernels/matmul-f16.js'
+import {matmulF16, tensorCoreSupport, type TensorCores} from '../kernels/matmul-f16.js'
 import type {MatmulGpuParams} from '../kernels/matmul-wgsl.js'
 import {matmul} from '../kernels/matmul.js'
 
@@ -102,11 +102,15 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
   }
 
   const tc = tensorCoreSupport(backend)
-  const variants = [undefined, ...(tc ? ([2, 3] as const).flatMap((version) => [{...tc, version}, {...tc, version, tile: {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}}]) : [])]
+  const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
+  const variants: (TensorCores | undefined)[] = [undefined]
+  if (tc) {
+    for (const version of [2, 3, 4] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
+  }
   for (const tensorCores of variants) {
     for (const transB of [false, true]) {
       const [m, n, kk] = [256, 256, 128]
-      const label = tensorCores ? `tensor cores v${tensorCores.version} ${tensorCores.tile ? '4x4 fragments' : 'default'}` : 'CUDA cores'
+      const label = tensorCores ? `tensor cores v${tensorCores.version} ${tensorCores.tile ? '4x2 fragments' : 'default'}` : 'CUDA cores'
       await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16, {m, n, k: kk, transB, tensorCores}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
     }
   }

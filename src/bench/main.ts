@@ -9,7 +9,7 @@ import {F16_CASES, TRAINING_CASES} from './training-cases.js'
 import {f16VersionCases, versionCases} from './version-cases.js'
 
 /**
- * `npm run bench -- [--device cpu|webgpu|auto] [--size small|large] [--filter TEXT] [--json]
+ * `npm run bench -- [--device cpu|webgpu|auto] [--size small|large] [--filter REGEX] [--json]
  *   [--check] [--versions] [--train-step] [--layers N]`:
  * every kernel case on one backend, with ms, GFLOP/s, GB/s and the fraction of the device's peak.
  * --check first compares every fast kernel version with its CPU twin on this device; --versions
@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
   cases.push(...F16_CASES, ...(versions ? f16VersionCases(backend) : []))
   const results: BenchResult[] = []
   for (const c of cases) {
-    if (values.filter && !c.name.includes(values.filter)) continue
+    if (values.filter && !new RegExp(values.filter).test(c.name)) continue
     try {
       results.push(await timeCase(backend, c, size, peak))
       log(`  ${results.at(-1)!.name}: ${results.at(-1)!.ms.toFixed(3)} ms (${results.at(-1)!.timer})`)

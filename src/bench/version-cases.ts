@@ -37,10 +37,13 @@ function matmulVersions(n: number): BenchCase[] {
   const base = {batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false, bias: false}
   const tiles: MatmulTile[] = [
     {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8},
-    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 1},
     {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8},
     {bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, group: 8},
     {bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, group: 8},
+    {bm: 128, bn: 256, bk: 8, tm: 8, tn: 16, group: 8},
+    {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 16, group: 8},
+    {bm: 64, bn: 128, bk: 8, tm: 8, tn: 8, group: 8},
   ]
   const flops = 2 * n ** 3
   const bytes = 12 * n * n
@@ -61,7 +64,7 @@ const kvSize = ATTN.batch * ATTN.tk * ATTN.hkv * ATTN.d
 
 function attentionVersions(): BenchCase[] {
   const base: AttentionParams = {...ATTN, scale: 0.125, headMask: false, returnProbs: false}
-  const tiles: FlashTile[] = [{rows: 64, keys: 64}, {rows: 128, keys: 64}, {rows: 32, keys: 64}, {rows: 64, keys: 32}, {rows: 128, keys: 32}]
+  const tiles: FlashTile[] = [{rows: 64, keys: 64}, {rows: 64, keys: 32}, {rows: 128, keys: 32}, {rows: 64, keys: 16}, {rows: 128, keys: 16}, {rows: 32, keys: 32}]
   const bytes = 4 * (2 * qSize + 2 * kvSize)
   return [
     kernelCase(attnName, 'v1', attention, {...base, version: 1}, [qShape, kvShape, kvShape], [qSize], attnFlops(2), bytes),
@@ -93,8 +96,9 @@ function f16Versions(backend: Backend, n: number): BenchCase[] {
   const tc = tensorCoreSupport(backend)
   const variants: [string, TensorCores | undefined][] = [['CUDA cores', undefined]]
   if (tc) {
-    for (const version of [2, 3] as const) {
-      for (const [sm, sn, fm, fn] of [[2, 2, 4, 2], [2, 2, 4, 4], [2, 2, 2, 2], [4, 2, 2, 4]]) {
+    const tiles = [[2, 2, 4, 4], [2, 4, 4, 4], [4, 2, 4, 4], [2, 2, 4, 2]]
+    for (const version of [2, 3, 4] as const) {
+      for (const [sm, sn, fm, fn] of version === 2 ? tiles.slice(0, 1) : tiles) {
         variants.push([`v${version} ${sm}x${sn} subgroups of ${fm}x${fn} fragments`, {...tc, version, tile: {subgroupsM: sm, subgroupsN: sn, fragmentsM: fm, fragmentsN: fn}}])
       }
     }
@@ -115,13 +119,34 @@ function f16Versions(backend: Backend, n: number): BenchCase[] {
   }))
 }
 
+/** One backward kernel alone (stats from the CPU-free random inputs: timing only). */
+function attentionBackwardKernel(label: string, kernel: Kernel<AttentionBackwardParams>, tile: FlashTile | undefined, outputs: number[]): BenchCase {
+  const p: AttentionBackwardParams = {...ATTN, scale: 0.125, headMask: false, version: 2, tile}
+  const statsShape = [ATTN.batch * ATTN.hq * ATTN.tq * 2]
+  const shapes = kernel === attentionBackwardStats ? [qShape, kvShape, qShape, qShape] : [qShape, kvShape, kvShape, qShape, statsShape]
+  const passes = kernel === attentionBackwardStats ? 1 : kernel === attentionBackwardDq ? 3 : 5
+  return kernelCase(`attention bwd ${kernel.name.replace('attention_backward_', '')} T=${ATTN.tq} Hq=${ATTN.hq} Hkv=${ATTN.hkv} D=${ATTN.d}`, label, kernel, p, shapes, outputs, attnFlops(passes), 4 * (4 * qSize + 2 * kvSize))
+}
+
 export const versionCases = (): BenchCase[] => [
   ...matmulVersions(4096),
   ...attentionVersions(),
   attentionBackwardVersion('v1', 1),
   attentionBackwardVersion('v2 default tiles', 2),
-  attentionBackwardVersion('v2 rows 32 keys 32', 2, {rows: 32, keys: 32}),
-  attentionBackwardVersion('v2 rows 64 keys 32', 2, {rows: 64, keys: 32}),
+  attentionBackwardKernel('v2 rows 64 keys 32', attentionBackwardStats, {rows: 64, keys: 32}, [ATTN.batch * ATTN.hq * ATTN.tq * 2]),
+  attentionBackwardKernel('v2 rows 64 keys 16', attentionBackwardStats, {rows: 64, keys: 16}, [ATTN.batch * ATTN.hq * ATTN.tq * 2]),
+  attentionBackwardKernel('v2 rows 64 keys 32', attentionBackwardDq, {rows: 64, keys: 32}, [qSize]),
+  attentionBackwardKernel('v2 rows 64 keys 16', attentionBackwardDq, {rows: 64, keys: 16}, [qSize]),
+  attentionBackwardKernel('v2 rows 128 keys 16', attentionBackwardDq, {rows: 128, keys: 16}, [qSize]),
+  ...([
+    [64, 32, 1],
+    [64, 16, 2],
+    [64, 16, 4],
+    [32, 16, 4],
+    [32, 8, 4],
+    [64, 32, 2],
+    [32, 8, 8],
+  ] as const).map(([rows, keys, splits]) => attentionBackwardKernel(`v2 rows ${rows} queries ${keys} splits ${splits}`, attentionBackwardDkv, {rows, keys, splits}, [kvSize, kvSize])),
 ]
 
 /** The f16 matmul's versions on this backend (tensor-core ones only where it has them). */

@@ -15,8 +15,10 @@ import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl
 export interface FlashTile {
   /** Query rows (threads) per workgroup. */
   rows: number
-  /** Keys per tile in workgroup memory. */
+  /** Keys per tile in workgroup memory (for dk/dv: query rows per tile). */
   keys: number
+  /** dk/dv only: thread sets that split the query range of a key tile (default 1). */
+  splits?: number
 }
 
 /** Head dims v2 serves: vec4 rows, and q plus out in registers (2·d floats a thread). */
@@ -25,7 +27,8 @@ export const flashSupported = (p: Pick<AttentionParams, 'd'>): boolean => p.d % 
 /** Keys a tile holds so that `arrays` tiles of [keys, d] f32 fit in 32 KiB (llvmpipe's limit; the H200 has 48). */
 export const tileKeys = (d: number, arrays: number, most = 64): number => Math.min(most, 2 ** Math.floor(Math.log2(8192 / (arrays * d))))
 
-export const defaultForwardTile = (p: Pick<AttentionParams, 'd'>): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2)})
+/** Rows 64 and keys 32 measured fastest on the H200 at T = 2048, d = 64 (BENCHMARKS.md). */
+export const defaultForwardTile = (p: Pick<AttentionParams, 'd'>): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2, 32)})
 
 const uniforms = (p: AttentionParams): UniformFields => [
   ['tq', p.tq],

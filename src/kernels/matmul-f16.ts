@@ -28,8 +28,8 @@ export interface TensorCores {
   /** The device's (fixed) subgroup size: a workgroup is `subgroupsM × subgroupsN` of them. */
   subgroupSize: number
   tile?: TensorCoreTile
-  /** Force a version (benchmarks): 2 fragments straight from storage, 3 staged in workgroup memory. */
-  version?: 2 | 3
+  /** Force a version (benchmarks): 2 fragments straight from storage, 3 and 4 staged in workgroup memory. */
+  version?: 2 | 3 | 4
 }
 
 /** Subgroups per workgroup along M and N, and 16×16 result fragments per subgroup along each. */
@@ -40,7 +40,8 @@ export interface TensorCoreTile {
   fragmentsN: number
 }
 
-export const DEFAULT_TC_TILE: TensorCoreTile = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 2}
+/** 2×2 subgroups of 4×4 fragments (128×128 a workgroup) measured fastest on the H200 (BENCHMARKS.md). */
+export const DEFAULT_TC_TILE: TensorCoreTile = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
 
 const FRAG = 16
 const FEATURE = 'chromium-experimental-subgroup-matrix'
@@ -125,45 +126,56 @@ ${stores(t)}
 }`
 })
 
-/** K values a workgroup stages at once in version 3, and the padding of its rows (keeps 16-byte rows off one bank). */
+/** K values a workgroup stages at once in versions 3 and 4, and the padding of its rows (keeps 16-byte rows off one bank). */
 const STAGE_K = 32
 const PAD = 8
 
 /**
- * Tensor-core version 3: the workgroup stages its A and B slices (STAGE_K deep) in workgroup
- * memory, read from storage as 16-byte words of 8 halves by all threads, then every subgroup
- * loads its fragments from there; two barriers a slice.
+ * Tensor-core versions 3 and 4: the workgroup stages its A and B slices (STAGE_K deep) in
+ * workgroup memory, read from storage as 16-byte words of 8 halves by all threads, then every
+ * subgroup loads its fragments from there; two barriers a slice. Version 3 stores the halves one
+ * by one into an array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and
+ * loads fragments from it with the reinterpreting overload, whose offset and stride count the
+ * array's 16-byte elements (Tint's validator says so: the access size it checks is stride · 16 B).
  */
-const tensorCoreStaged = tensorCoreProgram('staged', (p) => tcFits(p, STAGE_K) && p.n % 8 === 0, (p, t) => {
-  const bm = tcRows(t)
-  const bn = tcCols(t)
-  const threads = threadsOf(p, t)
-  const sa = STAGE_K + PAD
-  // B staged as [k][n] (row-major right fragments) or, for Bᵀ, [n][k] (column-major).
-  const [bRows, bCols] = p.transB ? [bn, STAGE_K] : [STAGE_K, bn]
-  const sb = bCols + PAD
-  /** Copy a rows×cols block of halves (row stride `stride` in storage) into a workgroup array of row stride `ws`. */
-  const stage = (src: string, dst: string, rows: number, cols: number, origin: string, stride: string, ws: number): string => {
-    const words = (rows * cols) / 8
-    if (words % threads) throw new Error(`matmul_f16 staged: ${rows}x${cols} halves do not split over ${threads} threads`)
-    return unrolled(words / threads, (w) => {
-      const l = `(li + ${w * threads}u)`
-      return `    {
+function tensorCoreStaged(wide: boolean): GpuProgram<MatmulF16Params> {
+  return tensorCoreProgram(wide ? 'staged16B' : 'staged', (p) => tcFits(p, STAGE_K) && p.n % 8 === 0, (p, t) => {
+    const bm = tcRows(t)
+    const bn = tcCols(t)
+    const threads = threadsOf(p, t)
+    const sa = STAGE_K + PAD
+    // B staged as [k][n] (row-major right fragments) or, for Bᵀ, [n][k] (column-major).
+    const [bRows, bCols] = p.transB ? [bn, STAGE_K] : [STAGE_K, bn]
+    const sb = bCols + PAD
+    const perWord = wide ? 8 : 1
+    /** A fragment's offset and stride (given in halves) in the units the load counts. */
+    const at = (offset: string, stride: number): string => (perWord > 1 ? `(${offset}) / ${perWord}u, ${stride / perWord}u` : `${offset}, ${stride}u`)
+    /** Copy a rows×cols block of halves (row stride `stride` in storage) into a workgroup array of row stride `ws`. */
+    const stage = (src: string, dst: string, rows: number, cols: number, origin: string, stride: string, ws: number): string => {
+      const words = (rows * cols) / 8
+      if (words % threads) throw new Error(`matmul_f16 staged: ${rows}x${cols} halves do not split over ${threads} threads`)
+      return unrolled(words / threads, (w) => {
+        const l = `(li + ${w * threads}u)`
+        const store = wide
+          ? `      ${dst}[(r * ${ws}u + c8) / 8u] = word;`
+          : unrolled(4, (q) => `      let h${q} = bitcast<vec2<f16>>(word[${q}]);\n      ${dst}[r * ${ws}u + c8 + ${2 * q}u] = h${q}.x;\n      ${dst}[r * ${ws}u + c8 + ${2 * q + 1}u] = h${q}.y;`)
+        return `    {
       let r = ${l} / ${cols / 8}u;
       let c8 = (${l} % ${cols / 8}u) * 8u;
       let word = ${src}[(${origin} + r * ${stride} + c8) / 8u];
-${unrolled(4, (q) => `      let h${q} = bitcast<vec2<f16>>(word[${q}]);\n      ${dst}[r * ${ws}u + c8 + ${2 * q}u] = h${q}.x;\n      ${dst}[r * ${ws}u + c8 + ${2 * q + 1}u] = h${q}.y;`)}
+${store}
     }`
-    })
-  }
-  const right = (j: number): string =>
-    p.transB
-      ? `subgroupMatrixLoad<R, col_major>(&Bs, (bc + ${j * FRAG}u) * ${sb}u + kk, ${sb}u)`
-      : `subgroupMatrixLoad<R, row_major>(&Bs, kk * ${sb}u + bc + ${j * FRAG}u, ${sb}u)`
-  return wgsl`${TC_HEADER}
+      })
+    }
+    const right = (j: number): string =>
+      p.transB
+        ? `subgroupMatrixLoad<R, col_major>(&Bs, ${at(`(bc + ${j * FRAG}u) * ${sb}u + kk`, sb)})`
+        : `subgroupMatrixLoad<R, row_major>(&Bs, ${at(`kk * ${sb}u + bc + ${j * FRAG}u`, sb)})`
+    const array = (halves: number): string => (wide ? `array<vec4u, ${halves / 8}>` : `array<f16, ${halves}>`)
+    return wgsl`${TC_HEADER}
 ${bindings(['a: array<vec4u>', 'b: array<vec4u>'], ['c: array<f32>'], uniforms(p))}
-var<workgroup> As: array<f16, ${bm * sa}>;
-var<workgroup> Bs: array<f16, ${bRows * sb}>;
+var<workgroup> As: ${array(bm * sa)};
+var<workgroup> Bs: ${array(bRows * sb)};
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_id) sg: u32, @builtin(local_invocation_index) li: u32) {
@@ -177,7 +189,7 @@ ${stage('a', 'As', bm, STAGE_K, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)}
 ${p.transB ? stage('b', 'Bs', bn, STAGE_K, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('b', 'Bs', STAGE_K, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)}
     workgroupBarrier();
     for (var kk = 0u; kk < ${STAGE_K}u; kk += ${FRAG}u) {
-${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, (ar + ${i * FRAG}u) * ${sa}u + kk, ${sa}u);`)}
+${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, ${at(`(ar + ${i * FRAG}u) * ${sa}u + kk`, sa)});`)}
 ${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j)};`)}
 ${multiplies(t)}
     }
@@ -185,7 +197,8 @@ ${multiplies(t)}
   }
 ${stores(t)}
 }`
-})
+  })
+}
 
 /** CUDA-core path, any shape: 64×64 tiles, 4×4 values a thread, halves unpacked into f32 workgroup tiles. */
 const TILE = 64
@@ -256,5 +269,5 @@ export const matmulF16: Kernel<MatmulF16Params> = {
     const params = {batch: 1, m: p.m, n: p.n, k: p.k, transA: false, transB: p.transB, broadcastB: false, bias: false}
     matmulCpu(params, [unpack(a, p.m * p.k), unpack(b, p.k * p.n)], [c as Float32Array])
   },
-  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged}, pickVersion),
+  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false), 4: tensorCoreStaged(true)}, pickVersion),
 }

@@ -34,10 +34,10 @@ describe.skipIf(!gpu)('attention backward version 2 (tiled): WebGPU vs CPU', () 
     await check({batch: 1, tq: 100, tk: 100, hq: 2, hkv: 1, d: 64, scale: 0.125, headMask: false, version: 2}, rng)
   })
 
-  it('small tiles over GQA groups, masks and key caches longer than the queries', async () => {
+  it('small tiles, query ranges split over thread sets, GQA groups, masks, key caches longer than the queries', async () => {
     const rng = new Rng(92)
-    for (const [rows, keys] of [[8, 4], [4, 16]]) {
-      const tile = {rows, keys}
+    for (const [rows, keys, splits] of [[8, 4, 1], [4, 16, 1], [8, 4, 2], [8, 2, 4]]) {
+      const tile = {rows, keys, splits}
       await check({batch: 2, tq: 19, tk: 19, hq: 4, hkv: 2, d: 8, scale: 0.4, headMask: true, version: 2, tile}, rng)
       await check({batch: 1, tq: 6, tk: 23, hq: 3, hkv: 1, d: 12, scale: 0.3, headMask: false, version: 2, tile}, rng)
       await check({batch: 1, tq: 1, tk: 1, hq: 1, hkv: 1, d: 4, scale: 1, headMask: false, version: 2, tile}, rng)

@@ -12,7 +12,8 @@ import type {AttentionBackwardParams} from './attention-backward.js'
  *   dk/dv: a thread per key row; query and gy tiles (with their lse and D) of every query head of
  *          the group. dk needs k, v and dk in registers, dv only k and dv, so they are computed by
  *          separate workgroups of one dispatch (even z: dk, odd z: dv) rather than 4·d registers
- *          a thread.
+ *          a thread. A key tile's query range is split over `splits` thread sets (more threads
+ *          for the few key/value heads of GQA).
  * Query tiles are dispatched last-first and key tiles first-first: the longest rows start first.
  */
 const uniforms = (p: AttentionBackwardParams): UniformFields => [
@@ -23,10 +24,10 @@ const uniforms = (p: AttentionBackwardParams): UniformFields => [
   ['scale', {f: p.scale}],
 ]
 
-export const defaultStatsTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 1)})
-export const defaultDqTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2)})
+export const defaultStatsTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 1, 32)})
+export const defaultDqTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2, 32)})
 /** For dk/dv, `rows` are key rows and `keys` the query rows a tile holds. */
-export const defaultDkvTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2, 32)})
+export const defaultDkvTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 4, 16), splits: 2})
 
 const maskOf = (p: AttentionBackwardParams): string => (p.headMask ? 'mask[h]' : '1.0')
 const vecInputs = (names: string[]): string[] => names.map((n) => (n === 'stats' || n === 'mask' ? `${n}: array<f32>` : `${n}: array<vec4f>`))
@@ -133,85 +134,120 @@ ${unrolled(d4, (c) => `    dq[qo + ${c}u] = dq${c} * u.scale;`)}
   }
 }`)
 
-/** q, k, v, gy, stats[, mask] -> dk, dv [batch, tk, hkv, d]. */
+/**
+ * q, k, v, gy, stats[, mask] -> dk, dv [batch, tk, hkv, d]. With `splits` S > 1 a workgroup has S
+ * sets of `rows` threads on the same key rows: the (query head, query tile) items of the group's
+ * heads are dealt round-robin to the sets, each staging its own tile, and the S partial sums meet
+ * in a tree through the tile memory at the end (which needs rows <= 4 · keys).
+ */
 export function dkvV2(tileOf: (p: AttentionBackwardParams) => FlashTile): GpuProgram<AttentionBackwardParams> {
   return {
     key: (p) => {
       const t = tileOf(p)
-      return `dkv,d${p.d},r${t.rows},q${t.keys}${p.headMask ? ',mask' : ''}`
+      return `dkv,d${p.d},r${t.rows},q${t.keys},s${t.splits ?? 1}${p.headMask ? ',mask' : ''}`
     },
     dispatch: (p) => ({workgroups: [p.hkv, p.batch, 2 * ceilDiv(p.tk, tileOf(p).rows)], uniforms: uniformWords(uniforms(p))}),
     code: (p) => {
       const {rows, keys} = tileOf(p)
+      const splits = tileOf(p).splits ?? 1
       const d4 = p.d / 4
+      const tile = keys * d4
+      // The reduction's first level parks splits/2 partial rows in the tile memory (2·S tiles of vec4).
+      if (splits & (splits - 1) || (splits > 1 && (splits / 2) * rows > 2 * splits * keys)) {
+        throw new Error(`attention dk/dv: ${splits} splits of ${rows} rows do not reduce through ${splits} tiles of ${keys} queries`)
+      }
+      const levels: number[] = []
+      for (let stride = splits / 2; stride >= 1; stride /= 2) levels.push(stride)
       return wgsl`${bindings(backwardInputs(p), ['dk: array<vec4f>', 'dv: array<vec4f>'], uniforms(p))}
 const BR = ${rows}u;
 const BQ = ${keys}u;
 const D4 = ${d4}u;
-var<workgroup> qs: array<vec4f, ${keys * d4}>;
-var<workgroup> gys: array<vec4f, ${keys * d4}>;
-var<workgroup> lses: array<f32, ${keys}>;
-var<workgroup> dds: array<f32, ${keys}>;
+const S = ${splits}u;
+/** Set s stages its queries at [s·BQ·D4, ..) and their gy at [(S + s)·BQ·D4, ..). */
+var<workgroup> tiles: array<vec4f, ${2 * splits * tile}>;
+var<workgroup> lses: array<f32, ${splits * keys}>;
+var<workgroup> dds: array<f32, ${splits * keys}>;
 
-/** Load query rows q0.. of head h (with gy scaled by the head's mask, lse and D) into workgroup memory. */
-fn loadQueries(b: u32, h: u32, q0: u32, tid: u32) {
-  workgroupBarrier();
-  for (var i = tid; i < BQ * D4; i += BR) {
-    let t = q0 + i / D4;
-    if (t < u.tq) {
-      let at = ((b * u.tq + t) * u.hq + h) * D4 + i % D4;
-      qs[i] = q[at];
-      gys[i] = gy[at] * ${maskOf(p)};
-    }
-  }
-  for (var i = tid; i < BQ; i += BR) {
-    let t = q0 + i;
-    if (t < u.tq) {
-      let r = (b * u.hq + h) * u.tq + t;
-      lses[i] = stats[2u * r];
-      dds[i] = stats[2u * r + 1u];
-    }
-  }
-  workgroupBarrier();
-}
-
-@compute @workgroup_size(${rows})
+@compute @workgroup_size(${rows * splits})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let g = wid.x;
   let b = wid.y;
   let kt = wid.z / 2u;
   let forDk = wid.z % 2u == 0u;
+  let part = lid.x / BR;
+  let row = lid.x % BR;
   let offset = u.tk - u.tq;
-  let s = kt * BR + lid.x;
+  let s = kt * BR + row;
   let valid = s < u.tk;
   let ko = ((b * u.tk + min(s, u.tk - 1u)) * u.hkv + g) * D4;
 ${unrolled(d4, (c) => `  let k${c} = k[ko + ${c}u] * u.scale;`)}
 ${unrolled(d4, (c) => `  let v${c} = select(vec4f(0.0), v[ko + ${c}u], forDk);`)}
 ${unrolled(d4, (c) => `  var acc${c} = vec4f(0.0);`)}
-  // Query rows that see the tile's first key: t + offset >= kt * BR.
+  // Query rows that see the tile's first key: t + offset >= kt * BR; items are (head, query tile) pairs.
   let qStart = max(kt * BR, offset) - offset;
   let group = u.hq / u.hkv;
-  for (var h = g * group; h < (g + 1u) * group; h++) {
-    for (var q0 = qStart; q0 < u.tq; q0 += BQ) {
-      loadQueries(b, h, q0, lid.x);
-      // This row's first query: t + offset >= s.
-      let first = select(BQ, (max(s, q0 + offset) - offset) - q0, valid);
-      let n = min(BQ, u.tq - q0);
-      for (var j = first; j < n; j++) {
-        let jb = j * D4;
-        ${rowDot('sc', (c) => `qs[jb + ${c}u]`, (c) => `k${c}`, d4)}
-        let pr = exp(sc - lses[j]);
-        if (forDk) {
-          ${rowDot('dp', (c) => `gys[jb + ${c}u]`, (c) => `v${c}`, d4)}
-          let ds = vec4f(pr * (dp - dds[j]));
-${unrolled(d4, (c) => `          acc${c} = fma(ds, qs[jb + ${c}u], acc${c});`)}
-        } else {
-${unrolled(d4, (c) => `          acc${c} = fma(vec4f(pr), gys[jb + ${c}u], acc${c});`)}
+  let qTiles = (u.tq - min(qStart, u.tq) + BQ - 1u) / BQ;
+  let items = group * qTiles;
+  let qBase = part * BQ * D4;
+  let gyBase = (S + part) * BQ * D4;
+  for (var round = 0u; round < items; round += S) {
+    let item = round + part;
+    let h = g * group + item / max(qTiles, 1u);
+    let q0 = qStart + (item % max(qTiles, 1u)) * BQ;
+    let mine = item < items;
+    workgroupBarrier();
+    if (mine) {
+      for (var i = row; i < BQ * D4; i += BR) {
+        let t = q0 + i / D4;
+        if (t < u.tq) {
+          let at = ((b * u.tq + t) * u.hq + h) * D4 + i % D4;
+          tiles[qBase + i] = q[at];
+          tiles[gyBase + i] = gy[at] * ${maskOf(p)};
+        }
+      }
+      for (var i = row; i < BQ; i += BR) {
+        let t = q0 + i;
+        if (t < u.tq) {
+          let r = (b * u.hq + h) * u.tq + t;
+          lses[part * BQ + i] = stats[2u * r];
+          dds[part * BQ + i] = stats[2u * r + 1u];
         }
       }
     }
+    workgroupBarrier();
+    // This row's first query: t + offset >= s.
+    let first = select(BQ, (max(s, q0 + offset) - offset) - q0, valid && mine);
+    let n = select(0u, min(BQ, u.tq - q0), mine);
+    for (var j = first; j < n; j++) {
+      let jq = qBase + j * D4;
+      let jg = gyBase + j * D4;
+      ${rowDot('sc', (c) => `tiles[jq + ${c}u]`, (c) => `k${c}`, d4)}
+      let pr = exp(sc - lses[part * BQ + j]);
+      if (forDk) {
+        ${rowDot('dp', (c) => `tiles[jg + ${c}u]`, (c) => `v${c}`, d4)}
+        let ds = vec4f(pr * (dp - dds[part * BQ + j]));
+${unrolled(d4, (c) => `        acc${c} = fma(ds, tiles[jq + ${c}u], acc${c});`)}
+      } else {
+${unrolled(d4, (c) => `        acc${c} = fma(vec4f(pr), tiles[jg + ${c}u], acc${c});`)}
+      }
+    }
   }
-  if (valid) {
+${levels
+  .map(
+    (stride) => `  // Sets ${stride}..${2 * stride - 1} hand their sums to sets 0..${stride - 1}.
+  workgroupBarrier();
+  if (part >= ${stride}u && part < ${2 * stride}u) {
+    let at = ((part - ${stride}u) * BR + row) * D4;
+${unrolled(d4, (c) => `    tiles[at + ${c}u] = acc${c};`)}
+  }
+  workgroupBarrier();
+  if (part < ${stride}u) {
+    let at = (part * BR + row) * D4;
+${unrolled(d4, (c) => `    acc${c} += tiles[at + ${c}u];`)}
+  }`,
+  )
+  .join('\n')}
+  if (valid && part == 0u) {
     if (forDk) {
 ${unrolled(d4, (c) => `      dk[ko + ${c}u] = acc${c} * u.scale;`)}
     } else {
