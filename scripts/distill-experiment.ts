@@ -1,0 +1,253 @@
+/**
+ * The distillation experiment of EXPERIMENTS.md, reproducing retrieval-aware distillation at small
+ * scale on a fixture teacher. Run after `npm run build`:
+ *
+ *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/llama-tiny] [--out runs/distill-experiment]
+ *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--samples 50] [--heads-samples 100]
+ *       [--seq-len 256] [--batch-size 8] [--mix kv-retrieval:0.5] [--data brown] [--eval-batches 4] [--device cpu]
+ *
+ * Steps, each skipped when its output exists (so an interrupted experiment continues):
+ *   1. find-heads ranks the teacher's heads by kv-retrieval ablation.
+ *   2. rewrite builds four students: find-heads' top --keep heads; no heads (pure SSM); as many random
+ *      heads; find-heads' heads with d_state cut 4x.
+ *   3. distill runs the stages one invocation each (stage 1, then 2, then 3), the same data and token
+ *      budget for every student; plus two ablations of the find-heads student at the same total
+ *      budget: without stage 1 (its tokens go to stage 3) and without stage 2 (likewise).
+ *   4. measures on held-out batches: the stage-1 mixing-matrix error and stage-2 hidden-state error
+ *      before and after their stage, the final distillation loss (soft-target CE and KL), and
+ *      kv-retrieval accuracy (log-likelihood over the candidates, 10 to 50 pairs) of teacher and students.
+ * Writes <out>/results.json and <out>/results.md.
+ */
+import {spawnSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, writeFile} from 'node:fs/promises'
+import {join, resolve} from 'node:path'
+import {parseArgs} from 'node:util'
+import type {Backend} from '../src/backend/backend.js'
+import {createBackend, type DeviceChoice} from '../src/backend/device.js'
+import {BatchStream} from '../src/data/batches.js'
+import {resolveCorpus} from '../src/data/corpus.js'
+import {parseMix} from '../src/data/mix.js'
+import {hybridStudent} from '../src/distill/hybrid-student.js'
+import {parsePerStage, type DistillSettings} from '../src/distill/options.js'
+import {STAGES} from '../src/distill/run.js'
+import type {DistillTeacher} from '../src/distill/stage.js'
+import type {DistillStudent} from '../src/distill/student.js'
+import {noGrad} from '../src/engine/autograd.js'
+import {klDivergence, softTargetCrossEntropy} from '../src/engine/losses.js'
+import {fromArray, scopeAsync} from '../src/engine/tensor.js'
+import {runRetrieval} from '../src/eval/tasks/retrieval.js'
+import type {LanguageModel} from '../src/eval/language-model.js'
+import {loadHybrid} from '../src/models/hybrid.js'
+import {loadTeacher} from '../src/models/load.js'
+import type {TeacherModel} from '../src/models/teacher.js'
+import {loadTokenizer, type TextTokenizer} from '../src/tokenizer/load.js'
+import {Random} from '../src/util/random.js'
+
+const {values: args} = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    teacher: {type: 'string', default: 'fixtures/llama-tiny'},
+    out: {type: 'string', default: 'runs/distill-experiment'},
+    tokens: {type: 'string', default: '40k,60k,200k'},
+    lr: {type: 'string', default: '1e-3,1e-3,3e-4'},
+    keep: {type: 'string', default: '1'},
+    samples: {type: 'string', default: '50'},
+    'seq-len': {type: 'string', default: '256'},
+    'batch-size': {type: 'string', default: '8'},
+    mix: {type: 'string', default: 'kv-retrieval:0.5'},
+    data: {type: 'string', default: 'brown'},
+    'eval-batches': {type: 'string', default: '4'},
+    'heads-samples': {type: 'string', default: '100'},
+    device: {type: 'string', default: 'cpu'},
+  },
+})
+
+const out = resolve(args.out!)
+const teacherDir = resolve(args.teacher!)
+const keep = Number(args.keep)
+const [t1, t2, t3] = parsePerStage('tokens', args.tokens!, 3)
+const [lr1, lr2, lr3] = parsePerStage('lr', args.lr!, 3, false)
+const common = ['--data', args.data!, '--mix', args.mix!, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', '0', '--device', args.device!, '--save-every', '50', '--quiet']
+
+function cli(argv: string[]): void {
+  console.error(`$ hybridize ${argv.join(' ')}`)
+  const r = spawnSync(process.execPath, [resolve('bin/run.js'), ...argv], {stdio: ['ignore', 'inherit', 'inherit']})
+  if (r.status !== 0) throw new Error(`hybridize ${argv[0]} failed (${r.status})`)
+}
+
+/** `hybridize distill` of one stage unless its student exists; returns the run folder. */
+function distillStage(name: string, from: string, stage: 1 | 2 | 3, tokens: number, lr: number): string {
+  const run = join(out, 'runs', name)
+  if (!existsSync(join(run, 'student', 'model.safetensors'))) {
+    const resume = existsSync(join(run, 'checkpoints', 'last'))
+    cli(resume ? ['distill', '--resume', '--out', run, '--device', args.device!] : ['distill', from, '--teacher', teacherDir, '--stage', String(stage), '--tokens', String(tokens), '--lr', String(lr), ...common, '--out', run])
+  }
+  return join(run, 'student')
+}
+
+interface Variant {
+  name: string
+  student: string
+  /** Stages as run, with their token budgets. */
+  stages: [1 | 2 | 3, number][]
+}
+
+async function main(): Promise<void> {
+  await mkdir(out, {recursive: true})
+  const heads = join(out, 'heads.json')
+  if (!existsSync(heads)) cli(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--out', heads, '--device', args.device!, '--quiet'])
+  const teacherConfig = JSON.parse(await readFile(join(teacherDir, 'config.json'), 'utf8')) as {num_hidden_layers: number; num_attention_heads: number; head_dim?: number; hidden_size: number}
+  const headDim = teacherConfig.head_dim ?? teacherConfig.hidden_size / teacherConfig.num_attention_heads
+  const randomHeads = join(out, 'heads-random.json')
+  if (!existsSync(randomHeads)) await writeRandomHeads(heads, randomHeads, keep, teacherConfig)
+  const rewritten = (name: string, extra: string[]): string => {
+    const folder = join(out, 'students', name)
+    if (!existsSync(join(folder, 'config.json'))) cli(['rewrite', teacherDir, '--out', folder, '--quiet', ...extra])
+    return folder
+  }
+  const initial = {
+    'find-heads': rewritten('find-heads', ['--heads', heads, '--keep', String(keep)]),
+    'pure SSM': rewritten('ssm', ['--heads', heads, '--keep', '0']),
+    'random heads': rewritten('random', ['--heads', randomHeads]),
+    'find-heads, d_state / 4': rewritten('find-heads-dstate', ['--heads', heads, '--keep', String(keep), '--d-state', String(Math.max(1, headDim / 4))]),
+  }
+  const variants: Variant[] = []
+  for (const [name, student] of Object.entries(initial)) {
+    const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
+    const s1 = distillStage(`${slug}-s1`, student, 1, t1, lr1)
+    const s2 = distillStage(`${slug}-s2`, s1, 2, t2, lr2)
+    variants.push({name, student: distillStage(`${slug}-s3`, s2, 3, t3, lr3), stages: [[1, t1], [2, t2], [3, t3]]})
+  }
+  const fh = initial['find-heads']
+  const skip1 = distillStage('skip1-s3', distillStage('skip1-s2', fh, 2, t2, lr2), 3, t3 + t1, lr3)
+  variants.push({name: 'find-heads, no stage 1', student: skip1, stages: [[2, t2], [3, t3 + t1]]})
+  const skip2 = distillStage('skip2-s3', join(out, 'runs', 'find-heads-s1', 'student'), 3, t3 + t2, lr3)
+  variants.push({name: 'find-heads, no stage 2', student: skip2, stages: [[1, t1], [3, t3 + t2]]})
+
+  console.error('measuring')
+  const backend = await createBackend(args.device as DeviceChoice)
+  const teacher = await loadTeacher(teacherDir, backend)
+  const tokenizer = await loadTokenizer(teacherDir)
+  const batches = await heldOutBatches(tokenizer, teacher)
+  const stageErrors: Record<string, {stage: number; before: number; after: number}[]> = {}
+  for (const [name, student] of Object.entries(initial)) {
+    const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
+    const s1 = join(out, 'runs', `${slug}-s1`, 'student')
+    const s2 = join(out, 'runs', `${slug}-s2`, 'student')
+    stageErrors[name] = [
+      {stage: 1, before: await stageLoss(1, student, teacher, backend, batches), after: await stageLoss(1, s1, teacher, backend, batches)},
+      {stage: 2, before: await stageLoss(2, s1, teacher, backend, batches), after: await stageLoss(2, s2, teacher, backend, batches)},
+    ]
+    console.error(name, JSON.stringify(stageErrors[name]))
+  }
+  const samples = Number(args.samples)
+  const teacherKv = await kvAccuracy(teacher, tokenizer, samples)
+  console.error('teacher kv-retrieval', JSON.stringify(teacherKv))
+  const results = []
+  for (const v of variants) {
+    const model = await loadHybrid(v.student, backend)
+    const kd = await kdLoss(hybridStudent(model), teacher, batches)
+    const kv = await kvAccuracy(model, tokenizer, samples)
+    const attentionHeads = model.config.layers.reduce((n, l) => n + l.attentionHeads.length, 0)
+    results.push({...v, attentionHeads, stateDim: model.config.mixer.stateDim, kd, kv, kvRelative: kv.acc / teacherKv.acc})
+    console.error(v.name, JSON.stringify(results.at(-1)))
+    for (const w of model.weights.values()) w.dispose()
+  }
+  const report = {teacher: teacherDir, totalHeads: teacherConfig.num_hidden_layers * teacherConfig.num_attention_heads, settings: args, teacherKv, stageErrors, results}
+  await writeFile(join(out, 'results.json'), JSON.stringify(report, null, 2) + '\n')
+  await writeFile(join(out, 'results.md'), markdown(report))
+  console.log(markdown(report))
+  backend.destroy()
+}
+
+/** heads.json with `keep` heads drawn uniformly (seeded) in place of find-heads' selection. */
+async function writeRandomHeads(from: string, to: string, keep: number, cfg: {num_hidden_layers: number; num_attention_heads: number}): Promise<void> {
+  const json = JSON.parse(await readFile(from, 'utf8')) as Record<string, unknown>
+  const all = Array.from({length: cfg.num_hidden_layers * cfg.num_attention_heads}, (_, i) => [Math.floor(i / cfg.num_attention_heads), i % cfg.num_attention_heads])
+  const selected = new Random(12345).sampleWithoutReplacement(all, keep)
+  await writeFile(to, JSON.stringify({model: json.model, selected, note: `${keep} heads drawn at random (seed 12345) for comparison`}, null, 2) + '\n')
+}
+
+/** The same held-out batches for every measurement: the training mix under another seed. */
+async function heldOutBatches(tokenizer: TextTokenizer, teacher: TeacherModel): Promise<Int32Array[]> {
+  const seqLen = Number(args['seq-len'])
+  const stream = new BatchStream({
+    corpus: await resolveCorpus(args.data!), tokenizer, eosId: teacher.config.eosTokenId as number, seqLen, seed: 99_991, mix: parseMix(args.mix),
+  })
+  const out: Int32Array[] = []
+  for (let i = 0; i < Number(args['eval-batches']); i++) out.push(await stream.next(Number(args['batch-size'])))
+  await stream.close()
+  return out
+}
+
+const settingsFor = (): DistillSettings => ({
+  teacher: teacherDir, student: '', data: args.data!, textField: 'text', stages: [1, 2, 3], tokens: [1, 1, 1], lr: [1, 1, 1],
+  batchSize: Number(args['batch-size']), seqLen: Number(args['seq-len']), gradAccum: 1, seed: 0, loss: 'ce', temperature: 1, clip: 1,
+  weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 1,
+})
+
+/** A stage's loss (summed over layers for stages 1-2, as trained) averaged over the held-out batches. */
+async function stageLoss(stage: 1 | 2, folder: string, teacher: DistillTeacher, backend: Backend, batches: Int32Array[]): Promise<number> {
+  const model = await loadHybrid(folder, backend)
+  const student = hybridStudent(model)
+  const layers = [...Array(student.numLayers).keys()].filter((l) => stage === 2 || model.mixers[l] !== undefined)
+  const ctx = {student, teacher, settings: settingsFor(), layers}
+  let total = 0
+  for (const ids of batches) {
+    total += await scopeAsync(async () => {
+      const parts = noGrad(() => STAGES[stage].losses(ctx, fromArray(backend, ids, [Number(args['batch-size']), Number(args['seq-len'])])))
+      let sum = 0
+      for (const p of parts) sum += (await p.toArray())[0]
+      return sum
+    })
+  }
+  for (const w of model.weights.values()) w.dispose()
+  return total / batches.length
+}
+
+/** Stage 3's loss (soft-target CE) and the KL part of it, averaged over the held-out batches. */
+async function kdLoss(student: DistillStudent, teacher: DistillTeacher, batches: Int32Array[]): Promise<{ce: number; kl: number}> {
+  let ce = 0
+  let kl = 0
+  for (const ids of batches) {
+    const [c, k] = await scopeAsync(async () => {
+      const t = fromArray(student.backend, ids, [Number(args['batch-size']), Number(args['seq-len'])])
+      const target = teacher.forward(t).logits
+      const logits = noGrad(() => student.forward(t).logits)
+      return [(await softTargetCrossEntropy(logits, target).toArray())[0], (await klDivergence(logits, target).toArray())[0]]
+    })
+    ce += c / batches.length
+    kl += k / batches.length
+  }
+  return {ce, kl}
+}
+
+/** kv-retrieval accuracy as `hybridize eval` scores it, over 10 to 50 pairs. */
+async function kvAccuracy(lm: LanguageModel, tokenizer: TextTokenizer, samples: number): Promise<{acc: number; byPairs: Record<string, number>}> {
+  const ctx = {lm, tokenizer, limit: samples, batchSize: 8, seed: 1234, logSamples: false, progress: () => {}}
+  const r = await runRetrieval('kv-retrieval', ctx)
+  const byPairs = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => /^acc,pairs=/.test(k)).map(([k, v]) => [k.slice('acc,pairs='.length), v]))
+  return {acc: r.metrics['acc,none'], byPairs}
+}
+
+function markdown(r: {teacherKv: {acc: number; byPairs: Record<string, number>}; totalHeads: number; stageErrors: Record<string, {stage: number; before: number; after: number}[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: {acc: number; byPairs: Record<string, number>}; kvRelative: number}[]}): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`
+  const pairs = Object.keys(r.teacherKv.byPairs)
+  const lines = [
+    '| student | heads kept | d_state | stages (tokens) | KD loss (CE) | KL | kv acc | vs teacher | ' + pairs.map((p) => `${p} pairs`).join(' | ') + ' |',
+    '|' + ' --- |'.repeat(8 + pairs.length),
+    `| teacher | ${r.totalHeads} | - | - | - | - | ${pct(r.teacherKv.acc)} | 100% | ` + pairs.map((p) => pct(r.teacherKv.byPairs[p])).join(' | ') + ' |',
+    ...r.results.map((v) =>
+      `| ${v.name} | ${v.attentionHeads} (${pct(v.attentionHeads / r.totalHeads)}) | ${v.stateDim} | ${v.stages.map(([s, t]) => `${s}: ${t / 1000}k`).join(', ')} | ${v.kd.ce.toFixed(3)} | ${v.kd.kl.toFixed(3)} | ${pct(v.kv.acc)} | ${pct(v.kvRelative)} | ` +
+      pairs.map((p) => pct(v.kv.byPairs[p])).join(' | ') + ' |'),
+    '',
+    '| student | stage | error before | error after | lowered |',
+    '| --- | --- | --- | --- | --- |',
+    ...Object.entries(r.stageErrors).flatMap(([name, rows]) => rows.map((e) => `| ${name} | ${e.stage} | ${e.before.toFixed(3)} | ${e.after.toFixed(3)} | ${(e.before / e.after).toFixed(1)}x |`)),
+  ]
+  return lines.join('\n') + '\n'
+}
+
+await main()
+process.exit(0)
