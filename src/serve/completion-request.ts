@@ -19,6 +19,7 @@ export interface CompletionRequest {
 }
 
 const MAX_LOGPROBS = 5
+const MAX_STOP = 16
 
 export function parseCompletionRequest(body: unknown): CompletionRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object')
@@ -65,8 +66,9 @@ function parsePrompt(prompt: unknown): (string | number[])[] {
 function parseStop(stop: unknown): string[] {
   if (stop === undefined || stop === null) return []
   const list = typeof stop === 'string' ? [stop] : stop
-  if (!Array.isArray(list) || list.length > 4 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
-    throw new HttpError(400, `'stop' must be a non-empty string or a list of up to 4 of them`, 'stop')
+  // OpenAI allows 4 stop strings; lm-evaluation-harness may send more (its `until` list plus EOS), as vLLM accepts.
+  if (!Array.isArray(list) || list.length > MAX_STOP || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+    throw new HttpError(400, `'stop' must be a non-empty string or a list of up to ${MAX_STOP} of them`, 'stop')
   }
   return list as string[]
 }
