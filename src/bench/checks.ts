@@ -105,7 +105,7 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
   const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
   const variants: (TensorCores | undefined)[] = [undefined]
   if (tc) {
-    for (const version of [2, 3, 4] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
+    for (const version of [2, 3, 4, 5] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
   }
   for (const tensorCores of variants) {
     for (const transB of [false, true]) {

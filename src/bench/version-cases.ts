@@ -97,8 +97,9 @@ function f16Versions(backend: Backend, n: number): BenchCase[] {
   const variants: [string, TensorCores | undefined][] = [['CUDA cores', undefined]]
   if (tc) {
     const tiles = [[2, 2, 4, 4], [2, 4, 4, 4], [4, 2, 4, 4], [2, 2, 4, 2]]
-    for (const version of [2, 3, 4] as const) {
-      for (const [sm, sn, fm, fn] of version === 2 ? tiles.slice(0, 1) : tiles) {
+    const sweep: [2 | 3 | 4 | 5, number[][]][] = [[2, tiles.slice(0, 1)], [3, tiles.slice(0, 1)], [4, tiles.slice(0, 2)], [5, tiles]]
+    for (const [version, versionTiles] of sweep) {
+      for (const [sm, sn, fm, fn] of versionTiles) {
         variants.push([`v${version} ${sm}x${sn} subgroups of ${fm}x${fn} fragments`, {...tc, version, tile: {subgroupsM: sm, subgroupsN: sn, fragmentsM: fm, fragmentsN: fn}}])
       }
     }

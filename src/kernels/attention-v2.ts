@@ -8,7 +8,9 @@ import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl
  * the keys in tiles of `keys` through workgroup memory, stopping at the causal diagonal of its last
  * row. Each thread keeps its query row (pre-scaled) and output row in registers as vec4s and
  * updates the softmax online key by key: the output is rescaled only when the running max grows,
- * which for n keys happens about ln(n) times, so no score tile is kept. Query tiles are dispatched
+ * which for n keys happens about ln(n) times, so no score tile is kept. Tiles are [key][vec4]
+ * arrays read with a constant inner index, so Dawn's bounds clamp applies once per key, not per
+ * vec4. Query tiles are dispatched
  * last-first, so the longest rows start first. Needs d % 4 == 0; no probabilities.
  * The same tiling serves the backward kernels (backward/attention-backward-v2.ts).
  */
@@ -61,8 +63,8 @@ export function flashForward(tileOf: (p: AttentionParams) => FlashTile): GpuProg
 const BR = ${rows}u;
 const BC = ${keys}u;
 const D4 = ${d4}u;
-var<workgroup> ks: array<vec4f, ${keys * d4}>;
-var<workgroup> vs: array<vec4f, ${keys * d4}>;
+var<workgroup> ks: array<array<vec4f, ${d4}>, ${keys}>;
+var<workgroup> vs: array<array<vec4f, ${d4}>, ${keys}>;
 
 @compute @workgroup_size(${rows})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -87,15 +89,14 @@ ${unrolled(d4, (c) => `  var o${c} = vec4f(0.0);`)}
       let s = k0 + i / D4;
       if (s < kEnd) {
         let at = kv0 + s * kvStride + i % D4;
-        ks[i] = k[at];
-        vs[i] = v[at];
+        ks[i / D4][i % D4] = k[at];
+        vs[i / D4][i % D4] = v[at];
       }
     }
     workgroupBarrier();
     let n = select(0u, min(BC, t + offset + 1u - k0), valid && t + offset >= k0);
     for (var j = 0u; j < n; j++) {
-      let jb = j * D4;
-      ${rowDot('s', (c) => `q${c}`, (c) => `ks[jb + ${c}u]`, d4)}
+      ${rowDot('s', (c) => `q${c}`, (c) => `ks[j][${c}]`, d4)}
       if (s > m) {
         let a = exp(m - s);
         l *= a;
@@ -104,7 +105,7 @@ ${unrolled(d4, (c) => `        o${c} *= a;`)}
       }
       let pj = exp(s - m);
       l += pj;
-${unrolled(d4, (c) => `      o${c} = fma(vec4f(pj), vs[jb + ${c}u], o${c});`)}
+${unrolled(d4, (c) => `      o${c} = fma(vec4f(pj), vs[j][${c}], o${c});`)}
     }
   }
   if (valid) {

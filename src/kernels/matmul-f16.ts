@@ -28,8 +28,8 @@ export interface TensorCores {
   /** The device's (fixed) subgroup size: a workgroup is `subgroupsM × subgroupsN` of them. */
   subgroupSize: number
   tile?: TensorCoreTile
-  /** Force a version (benchmarks): 2 fragments straight from storage, 3 and 4 staged in workgroup memory. */
-  version?: 2 | 3 | 4
+  /** Force a version (benchmarks): 2 fragments straight from storage, 3 to 5 staged in workgroup memory. */
+  version?: 2 | 3 | 4 | 5
 }
 
 /** Subgroups per workgroup along M and N, and 16×16 result fragments per subgroup along each. */
@@ -131,15 +131,18 @@ const STAGE_K = 32
 const PAD = 8
 
 /**
- * Tensor-core versions 3 and 4: the workgroup stages its A and B slices (STAGE_K deep) in
+ * Tensor-core versions 3 to 5: the workgroup stages its A and B slices (STAGE_K deep) in
  * workgroup memory, read from storage as 16-byte words of 8 halves by all threads, then every
- * subgroup loads its fragments from there; two barriers a slice. Version 3 stores the halves one
- * by one into an array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and
- * loads fragments from it with the reinterpreting overload, whose offset and stride count the
- * array's 16-byte elements (Tint's validator says so: the access size it checks is stride · 16 B).
+ * subgroup loads its fragments from there. Version 3 stores the halves one by one into an
+ * array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and loads fragments
+ * with the reinterpreting overload, whose offset and stride count the array's 16-byte elements
+ * (Tint's validator says so: the access it checks is stride · 16 bytes). Both have two barriers a
+ * slice. Version 5 is version 4 with two buffers: the next slice is read into registers while
+ * the current one is multiplied, one barrier a slice.
  */
-function tensorCoreStaged(wide: boolean): GpuProgram<MatmulF16Params> {
-  return tensorCoreProgram(wide ? 'staged16B' : 'staged', (p) => tcFits(p, STAGE_K) && p.n % 8 === 0, (p, t) => {
+function tensorCoreStaged(wide: boolean, buffers: 1 | 2): GpuProgram<MatmulF16Params> {
+  const name = buffers === 2 ? 'staged16Bx2' : wide ? 'staged16B' : 'staged'
+  return tensorCoreProgram(name, (p) => tcFits(p, STAGE_K) && p.n % 8 === 0, (p, t) => {
     const bm = tcRows(t)
     const bn = tcCols(t)
     const threads = threadsOf(p, t)
@@ -147,35 +150,82 @@ function tensorCoreStaged(wide: boolean): GpuProgram<MatmulF16Params> {
     // B staged as [k][n] (row-major right fragments) or, for Bᵀ, [n][k] (column-major).
     const [bRows, bCols] = p.transB ? [bn, STAGE_K] : [STAGE_K, bn]
     const sb = bCols + PAD
-    const perWord = wide ? 8 : 1
-    /** A fragment's offset and stride (given in halves) in the units the load counts. */
-    const at = (offset: string, stride: number): string => (perWord > 1 ? `(${offset}) / ${perWord}u, ${stride / perWord}u` : `${offset}, ${stride}u`)
-    /** Copy a rows×cols block of halves (row stride `stride` in storage) into a workgroup array of row stride `ws`. */
-    const stage = (src: string, dst: string, rows: number, cols: number, origin: string, stride: string, ws: number): string => {
+    const unit = wide ? 8 : 1
+    const aSize = (bm * sa) / unit
+    const bSize = (bRows * sb) / unit
+    /** A fragment's offset (given in halves, plus a buffer's start in array elements) and stride in the units the load counts. */
+    const at = (offset: string, stride: number, buffer: string): string => `${buffer} + (${offset}) / ${unit}u, ${stride / unit}u`
+    /**
+     * Copy a rows×cols block of halves (row stride `stride` in storage) into a workgroup array of
+     * row stride `ws`: `fetch` reads the words into registers `${reg}i`, `store` writes them at a buffer's start.
+     */
+    const stage = (reg: string, src: string, dst: string, rows: number, cols: number, origin: string, stride: string, ws: number) => {
       const words = (rows * cols) / 8
       if (words % threads) throw new Error(`matmul_f16 staged: ${rows}x${cols} halves do not split over ${threads} threads`)
-      return unrolled(words / threads, (w) => {
-        const l = `(li + ${w * threads}u)`
-        const store = wide
-          ? `      ${dst}[(r * ${ws}u + c8) / 8u] = word;`
-          : unrolled(4, (q) => `      let h${q} = bitcast<vec2<f16>>(word[${q}]);\n      ${dst}[r * ${ws}u + c8 + ${2 * q}u] = h${q}.x;\n      ${dst}[r * ${ws}u + c8 + ${2 * q + 1}u] = h${q}.y;`)
-        return `    {
-      let r = ${l} / ${cols / 8}u;
-      let c8 = (${l} % ${cols / 8}u) * 8u;
-      let word = ${src}[(${origin} + r * ${stride} + c8) / 8u];
-${store}
-    }`
-      })
+      const n = words / threads
+      const l = (w: number): string => `(li + ${w * threads}u)`
+      const r = (w: number): string => `(${l(w)} / ${cols / 8}u)`
+      const c8 = (w: number): string => `((${l(w)} % ${cols / 8}u) * 8u)`
+      return {
+        fetch: unrolled(n, (w) => `    let ${reg}${w} = ${src}[(${origin} + ${r(w)} * ${stride} + ${c8(w)}) / 8u];`),
+        store: (buffer: string) =>
+          unrolled(n, (w) =>
+            wide
+              ? `    ${dst}[${buffer} + (${r(w)} * ${ws}u + ${c8(w)}) / 8u] = ${reg}${w};`
+              : unrolled(4, (q) => `    ${dst}[${r(w)} * ${ws}u + ${c8(w)} + ${2 * q}u] = bitcast<vec2<f16>>(${reg}${w}[${q}]).x;\n    ${dst}[${r(w)} * ${ws}u + ${c8(w)} + ${2 * q + 1}u] = bitcast<vec2<f16>>(${reg}${w}[${q}]).y;`),
+          ),
+      }
     }
-    const right = (j: number): string =>
+    const aStage = stage('wa', 'a', 'As', bm, STAGE_K, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)
+    const bStage = p.transB ? stage('wb', 'b', 'Bs', bn, STAGE_K, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('wb', 'b', 'Bs', STAGE_K, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)
+    const right = (j: number, buffer: string): string =>
       p.transB
-        ? `subgroupMatrixLoad<R, col_major>(&Bs, ${at(`(bc + ${j * FRAG}u) * ${sb}u + kk`, sb)})`
-        : `subgroupMatrixLoad<R, row_major>(&Bs, ${at(`kk * ${sb}u + bc + ${j * FRAG}u`, sb)})`
-    const array = (halves: number): string => (wide ? `array<vec4u, ${halves / 8}>` : `array<f16, ${halves}>`)
+        ? `subgroupMatrixLoad<R, col_major>(&Bs, ${at(`(bc + ${j * FRAG}u) * ${sb}u + kk`, sb, buffer)})`
+        : `subgroupMatrixLoad<R, row_major>(&Bs, ${at(`kk * ${sb}u + bc + ${j * FRAG}u`, sb, buffer)})`
+    const multiply = (aBuffer: string, bBuffer: string): string => `    for (var kk = 0u; kk < ${STAGE_K}u; kk += ${FRAG}u) {
+${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, ${at(`(ar + ${i * FRAG}u) * ${sa}u + kk`, sa, aBuffer)});`)}
+${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j, bBuffer)};`)}
+${multiplies(t)}
+    }`
+    const array = (elements: number): string => (wide ? `array<vec4u, ${elements * buffers}>` : `array<f16, ${elements}>`)
+    const loop =
+      buffers === 1
+        ? `  for (var k0 = 0u; k0 < u.k; k0 += ${STAGE_K}u) {
+${aStage.fetch}
+${bStage.fetch}
+${aStage.store('0u')}
+${bStage.store('0u')}
+    workgroupBarrier();
+${multiply('0u', '0u')}
+    workgroupBarrier();
+  }`
+        : `  var k0 = 0u;
+  {
+${aStage.fetch}
+${bStage.fetch}
+${aStage.store('0u')}
+${bStage.store('0u')}
+  }
+  workgroupBarrier();
+  let slices = u.k / ${STAGE_K}u;
+  for (var s = 0u; s < slices; s++) {
+    let buf = s % 2u;
+    let more = s + 1u < slices;
+    // The next slice (the last one again on the final step: read, never stored).
+    k0 = select(s, s + 1u, more) * ${STAGE_K}u;
+${aStage.fetch}
+${bStage.fetch}
+${multiply(`buf * ${aSize}u`, `buf * ${bSize}u`)}
+    if (more) {
+${aStage.store(`(1u - buf) * ${aSize}u`)}
+${bStage.store(`(1u - buf) * ${bSize}u`)}
+    }
+    workgroupBarrier();
+  }`
     return wgsl`${TC_HEADER}
 ${bindings(['a: array<vec4u>', 'b: array<vec4u>'], ['c: array<f32>'], uniforms(p))}
-var<workgroup> As: ${array(bm * sa)};
-var<workgroup> Bs: ${array(bRows * sb)};
+var<workgroup> As: ${array(aSize)};
+var<workgroup> Bs: ${array(bSize)};
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_id) sg: u32, @builtin(local_invocation_index) li: u32) {
@@ -184,17 +234,7 @@ ${origin(t)}
   let ar = (sg / ${t.subgroupsN}u) * ${t.fragmentsM * FRAG}u;
   let bc = (sg % ${t.subgroupsN}u) * ${t.fragmentsN * FRAG}u;
 ${accumulators(t)}
-  for (var k0 = 0u; k0 < u.k; k0 += ${STAGE_K}u) {
-${stage('a', 'As', bm, STAGE_K, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)}
-${p.transB ? stage('b', 'Bs', bn, STAGE_K, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('b', 'Bs', STAGE_K, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)}
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${STAGE_K}u; kk += ${FRAG}u) {
-${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, ${at(`(ar + ${i * FRAG}u) * ${sa}u + kk`, sa)});`)}
-${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j)};`)}
-${multiplies(t)}
-    }
-    workgroupBarrier();
-  }
+${loop}
 ${stores(t)}
 }`
   })
@@ -258,7 +298,7 @@ function pickVersion(p: MatmulF16Params): number {
   const tc = p.tensorCores
   if (!tc) return 1
   if (tc.version) return tc.version
-  if (tcFits(p, STAGE_K) && p.n % 8 === 0) return 3
+  if (tcFits(p, STAGE_K) && p.n % 8 === 0) return 4
   return tcFits(p, FRAG) ? 2 : 1
 }
 
@@ -269,5 +309,5 @@ export const matmulF16: Kernel<MatmulF16Params> = {
     const params = {batch: 1, m: p.m, n: p.n, k: p.k, transA: false, transB: p.transB, broadcastB: false, bias: false}
     matmulCpu(params, [unpack(a, p.m * p.k), unpack(b, p.k * p.n)], [c as Float32Array])
   },
-  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false), 4: tensorCoreStaged(true)}, pickVersion),
+  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false, 1), 4: tensorCoreStaged(true, 1), 5: tensorCoreStaged(true, 2)}, pickVersion),
 }

@@ -37,7 +37,7 @@ describe('f16 packing', () => {
     const adapter = await create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']).requestAdapter()
     expect(adapter, 'Dawn null adapter').toBeTruthy()
     const device = await adapter!.requestDevice({requiredFeatures: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix' as GPUFeatureName]})
-    const variants: TensorCores[] = ([2, 3, 4] as const).map((version) => ({subgroupSize: 32, version}))
+    const variants: TensorCores[] = ([2, 3, 4, 5] as const).map((version) => ({subgroupSize: 32, version}))
     for (const tensorCores of variants) {
       for (const transB of [false, true]) {
         const code = matmulF16.gpu.code({m: 256, n: 256, k: 64, transB, tensorCores})
@@ -64,7 +64,7 @@ describe.skipIf(!gpu)('f16 cast and matmul: WebGPU vs CPU', () => {
   it('matmul on every path this device has (CUDA-core fallback always; tensor cores where offered)', async () => {
     const rng = new Rng(17)
     const tc = tensorCoreSupport(gpu!)
-    const paths: (TensorCores | undefined)[] = [undefined, ...(tc ? ([2, 3, 4] as const).map((version) => ({...tc, version})) : [])]
+    const paths: (TensorCores | undefined)[] = [undefined, ...(tc ? ([2, 3, 4, 5] as const).map((version) => ({...tc, version})) : [])]
     for (const tensorCores of paths) {
       const shapes: [number, number, number][] = tensorCores ? [[128, 64, 32], [256, 128, 96]] : [[1, 1, 1], [70, 33, 45], [128, 64, 32]]
       for (const [m, n, k] of shapes) {

@@ -24,10 +24,17 @@ const uniforms = (p: AttentionBackwardParams): UniformFields => [
   ['scale', {f: p.scale}],
 ]
 
+/** Defaults: the fastest tiles at T = 2048, d = 64 on the H200 that stay within 32 KiB (BENCHMARKS.md). */
 export const defaultStatsTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 1, 32)})
-export const defaultDqTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2, 32)})
-/** For dk/dv, `rows` are key rows and `keys` the query rows a tile holds. */
-export const defaultDkvTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 4, 16), splits: 2})
+export const defaultDqTile = (p: AttentionBackwardParams): FlashTile => ({rows: 128, keys: tileKeys(p.d, 2, 16)})
+/**
+ * For dk/dv, `rows` are key rows and `keys` the query rows a tile holds: four sets of 32 key rows
+ * with 8-query tiles (2·4 tiles of [8, d], plus their lse and D, fit in 32 KiB up to d = 64).
+ */
+export function defaultDkvTile(p: AttentionBackwardParams): FlashTile {
+  const keys = tileKeys(p.d, 9, 8)
+  return {rows: Math.min(32, 4 * keys), keys, splits: 4}
+}
 
 const maskOf = (p: AttentionBackwardParams): string => (p.headMask ? 'mask[h]' : '1.0')
 const vecInputs = (names: string[]): string[] => names.map((n) => (n === 'stats' || n === 'mask' ? `${n}: array<f32>` : `${n}: array<vec4f>`))
@@ -52,7 +59,7 @@ const keyTileLoad = (withValues: boolean): string => `    workgroupBarrier();
       let s = k0 + i / D4;
       if (s < kEnd) {
         let at = kv0 + s * kvStride + i % D4;
-        ks[i] = k[at];${withValues ? '\n        vs[i] = v[at];' : ''}
+        ks[i / D4][i % D4] = k[at];${withValues ? '\n        vs[i / D4][i % D4] = v[at];' : ''}
       }
     }
     workgroupBarrier();
@@ -75,7 +82,7 @@ export const statsV2 = (tileOf: (p: AttentionBackwardParams) => FlashTile): GpuP
 const BR = ${rows}u;
 const BC = ${keys}u;
 const D4 = ${d4}u;
-var<workgroup> ks: array<vec4f, ${keys * d4}>;
+var<workgroup> ks: array<array<vec4f, ${d4}>, ${keys}>;
 
 @compute @workgroup_size(${rows})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -86,8 +93,7 @@ ${unrolled(d4, (c) => `  let q${c} = q[qo + ${c}u] * u.scale;`)}
   for (var k0 = 0u; k0 < kEnd; k0 += BC) {
 ${keyTileLoad(false)}
     for (var j = 0u; j < n; j++) {
-      let jb = j * D4;
-      ${rowDot('s', (c) => `q${c}`, (c) => `ks[jb + ${c}u]`, d4)}
+      ${rowDot('s', (c) => `q${c}`, (c) => `ks[j][${c}]`, d4)}
       if (s > m) {
         l *= exp(m - s);
         m = s;
@@ -108,8 +114,8 @@ export const dqV2 = (tileOf: (p: AttentionBackwardParams) => FlashTile): GpuProg
 const BR = ${rows}u;
 const BC = ${keys}u;
 const D4 = ${d4}u;
-var<workgroup> ks: array<vec4f, ${keys * d4}>;
-var<workgroup> vs: array<vec4f, ${keys * d4}>;
+var<workgroup> ks: array<array<vec4f, ${d4}>, ${keys}>;
+var<workgroup> vs: array<array<vec4f, ${d4}>, ${keys}>;
 
 @compute @workgroup_size(${rows})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -122,11 +128,10 @@ ${unrolled(d4, (c) => `  var dq${c} = vec4f(0.0);`)}
   for (var k0 = 0u; k0 < kEnd; k0 += BC) {
 ${keyTileLoad(true)}
     for (var j = 0u; j < n; j++) {
-      let jb = j * D4;
-      ${rowDot('s', (c) => `q${c}`, (c) => `ks[jb + ${c}u]`, d4)}
-      ${rowDot('dp', (c) => `gy${c}`, (c) => `vs[jb + ${c}u]`, d4)}
+      ${rowDot('s', (c) => `q${c}`, (c) => `ks[j][${c}]`, d4)}
+      ${rowDot('dp', (c) => `gy${c}`, (c) => `vs[j][${c}]`, d4)}
       let ds = vec4f(exp(s - lse) * (dp - dd));
-${unrolled(d4, (c) => `      dq${c} = fma(ds, ks[jb + ${c}u], dq${c});`)}
+${unrolled(d4, (c) => `      dq${c} = fma(ds, ks[j][${c}], dq${c});`)}
     }
   }
   if (valid) {
@@ -151,7 +156,6 @@ export function dkvV2(tileOf: (p: AttentionBackwardParams) => FlashTile): GpuPro
       const {rows, keys} = tileOf(p)
       const splits = tileOf(p).splits ?? 1
       const d4 = p.d / 4
-      const tile = keys * d4
       // The reduction's first level parks splits/2 partial rows in the tile memory (2·S tiles of vec4).
       if (splits & (splits - 1) || (splits > 1 && (splits / 2) * rows > 2 * splits * keys)) {
         throw new Error(`attention dk/dv: ${splits} splits of ${rows} rows do not reduce through ${splits} tiles of ${keys} queries`)
@@ -163,8 +167,8 @@ const BR = ${rows}u;
 const BQ = ${keys}u;
 const D4 = ${d4}u;
 const S = ${splits}u;
-/** Set s stages its queries at [s·BQ·D4, ..) and their gy at [(S + s)·BQ·D4, ..). */
-var<workgroup> tiles: array<vec4f, ${2 * splits * tile}>;
+/** Set s stages its query rows at [s·BQ, ..) and their gy at [(S + s)·BQ, ..). */
+var<workgroup> tiles: array<array<vec4f, ${d4}>, ${2 * splits * keys}>;
 var<workgroup> lses: array<f32, ${splits * keys}>;
 var<workgroup> dds: array<f32, ${splits * keys}>;
 
@@ -188,8 +192,8 @@ ${unrolled(d4, (c) => `  var acc${c} = vec4f(0.0);`)}
   let group = u.hq / u.hkv;
   let qTiles = (u.tq - min(qStart, u.tq) + BQ - 1u) / BQ;
   let items = group * qTiles;
-  let qBase = part * BQ * D4;
-  let gyBase = (S + part) * BQ * D4;
+  let qBase = part * BQ;
+  let gyBase = (S + part) * BQ;
   for (var round = 0u; round < items; round += S) {
     let item = round + part;
     let h = g * group + item / max(qTiles, 1u);
@@ -201,8 +205,8 @@ ${unrolled(d4, (c) => `  var acc${c} = vec4f(0.0);`)}
         let t = q0 + i / D4;
         if (t < u.tq) {
           let at = ((b * u.tq + t) * u.hq + h) * D4 + i % D4;
-          tiles[qBase + i] = q[at];
-          tiles[gyBase + i] = gy[at] * ${maskOf(p)};
+          tiles[qBase + i / D4][i % D4] = q[at];
+          tiles[gyBase + i / D4][i % D4] = gy[at] * ${maskOf(p)};
         }
       }
       for (var i = row; i < BQ; i += BR) {
@@ -219,16 +223,16 @@ ${unrolled(d4, (c) => `  var acc${c} = vec4f(0.0);`)}
     let first = select(BQ, (max(s, q0 + offset) - offset) - q0, valid && mine);
     let n = select(0u, min(BQ, u.tq - q0), mine);
     for (var j = first; j < n; j++) {
-      let jq = qBase + j * D4;
-      let jg = gyBase + j * D4;
-      ${rowDot('sc', (c) => `tiles[jq + ${c}u]`, (c) => `k${c}`, d4)}
+      let jq = qBase + j;
+      let jg = gyBase + j;
+      ${rowDot('sc', (c) => `tiles[jq][${c}]`, (c) => `k${c}`, d4)}
       let pr = exp(sc - lses[part * BQ + j]);
       if (forDk) {
-        ${rowDot('dp', (c) => `tiles[jg + ${c}u]`, (c) => `v${c}`, d4)}
+        ${rowDot('dp', (c) => `tiles[jg][${c}]`, (c) => `v${c}`, d4)}
         let ds = vec4f(pr * (dp - dds[part * BQ + j]));
-${unrolled(d4, (c) => `        acc${c} = fma(ds, tiles[jq + ${c}u], acc${c});`)}
+${unrolled(d4, (c) => `        acc${c} = fma(ds, tiles[jq][${c}], acc${c});`)}
       } else {
-${unrolled(d4, (c) => `        acc${c} = fma(vec4f(pr), tiles[jg + ${c}u], acc${c});`)}
+${unrolled(d4, (c) => `        acc${c} = fma(vec4f(pr), tiles[jg][${c}], acc${c});`)}
       }
     }
   }
@@ -237,13 +241,13 @@ ${levels
     (stride) => `  // Sets ${stride}..${2 * stride - 1} hand their sums to sets 0..${stride - 1}.
   workgroupBarrier();
   if (part >= ${stride}u && part < ${2 * stride}u) {
-    let at = ((part - ${stride}u) * BR + row) * D4;
-${unrolled(d4, (c) => `    tiles[at + ${c}u] = acc${c};`)}
+    let at = (part - ${stride}u) * BR + row;
+${unrolled(d4, (c) => `    tiles[at][${c}] = acc${c};`)}
   }
   workgroupBarrier();
   if (part < ${stride}u) {
-    let at = (part * BR + row) * D4;
-${unrolled(d4, (c) => `    acc${c} += tiles[at + ${c}u];`)}
+    let at = part * BR + row;
+${unrolled(d4, (c) => `    acc${c} += tiles[at][${c}];`)}
   }`,
   )
   .join('\n')}
