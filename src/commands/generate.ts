@@ -75,7 +75,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
           n: flags.n,
           seed,
           eosTokenIds: defaults.eosTokenIds,
-          onToken: (i, token) => {
+          onToken: (_, token) => {
             if (streamFirst) process.stdout.write(stream.push(token))
           },
           onDone: (i, s) => {
