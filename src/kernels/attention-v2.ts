@@ -29,8 +29,8 @@ export const flashSupported = (p: Pick<AttentionParams, 'd'>): boolean => p.d % 
 /** Keys a tile holds so that `arrays` tiles of [keys, d] f32 fit in 32 KiB (llvmpipe's limit; the H200 has 48). */
 export const tileKeys = (d: number, arrays: number, most = 64): number => Math.min(most, 2 ** Math.floor(Math.log2(8192 / (arrays * d))))
 
-/** Rows 64 and keys 32 measured fastest on the H200 at T = 2048, d = 64 (BENCHMARKS.md). */
-export const defaultForwardTile = (p: Pick<AttentionParams, 'd'>): FlashTile => ({rows: 64, keys: tileKeys(p.d, 2, 32)})
+/** Rows 128 and keys 32 measured fastest on the H200 at T = 2048, d = 64 (BENCHMARKS.md). */
+export const defaultForwardTile = (p: Pick<AttentionParams, 'd'>): FlashTile => ({rows: 128, keys: tileKeys(p.d, 2, 32)})
 
 const uniforms = (p: AttentionParams): UniformFields => [
   ['tq', p.tq],

@@ -28,12 +28,12 @@ const uniforms = (p: AttentionBackwardParams): UniformFields => [
 export const defaultStatsTile = (p: AttentionBackwardParams): FlashTile => ({rows: 64, keys: tileKeys(p.d, 1, 32)})
 export const defaultDqTile = (p: AttentionBackwardParams): FlashTile => ({rows: 128, keys: tileKeys(p.d, 2, 16)})
 /**
- * For dk/dv, `rows` are key rows and `keys` the query rows a tile holds: four sets of 32 key rows
- * with 8-query tiles (2·4 tiles of [8, d], plus their lse and D, fit in 32 KiB up to d = 64).
+ * For dk/dv, `rows` are key rows and `keys` the query rows a tile holds: four sets of 64 key rows
+ * with 16-query tiles (2·4 tiles of [16, d]: 32 KiB at d = 64).
  */
 export function defaultDkvTile(p: AttentionBackwardParams): FlashTile {
-  const keys = tileKeys(p.d, 9, 8)
-  return {rows: Math.min(32, 4 * keys), keys, splits: 4}
+  const keys = tileKeys(p.d, 8, 16)
+  return {rows: Math.min(64, 4 * keys), keys, splits: 4}
 }
 
 const maskOf = (p: AttentionBackwardParams): string => (p.headMask ? 'mask[h]' : '1.0')
@@ -169,8 +169,6 @@ const D4 = ${d4}u;
 const S = ${splits}u;
 /** Set s stages its query rows at [s·BQ, ..) and their gy at [(S + s)·BQ, ..). */
 var<workgroup> tiles: array<array<vec4f, ${d4}>, ${2 * splits * keys}>;
-var<workgroup> lses: array<f32, ${splits * keys}>;
-var<workgroup> dds: array<f32, ${splits * keys}>;
 
 @compute @workgroup_size(${rows * splits})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -209,16 +207,10 @@ ${unrolled(d4, (c) => `  var acc${c} = vec4f(0.0);`)}
           tiles[gyBase + i / D4][i % D4] = gy[at] * ${maskOf(p)};
         }
       }
-      for (var i = row; i < BQ; i += BR) {
-        let t = q0 + i;
-        if (t < u.tq) {
-          let r = (b * u.hq + h) * u.tq + t;
-          lses[part * BQ + i] = stats[2u * r];
-          dds[part * BQ + i] = stats[2u * r + 1u];
-        }
-      }
     }
     workgroupBarrier();
+    // The tile's (lse, D) pairs are read from storage: the same address for every thread of a set.
+    let st = 2u * ((b * u.hq + h) * u.tq + q0);
     // This row's first query: t + offset >= s.
     let first = select(BQ, (max(s, q0 + offset) - offset) - q0, valid && mine);
     let n = select(0u, min(BQ, u.tq - q0), mine);
@@ -226,10 +218,10 @@ ${unrolled(d4, (c) => `  var acc${c} = vec4f(0.0);`)}
       let jq = qBase + j;
       let jg = gyBase + j;
       ${rowDot('sc', (c) => `tiles[jq][${c}]`, (c) => `k${c}`, d4)}
-      let pr = exp(sc - lses[part * BQ + j]);
+      let pr = exp(sc - stats[st + 2u * j]);
       if (forDk) {
         ${rowDot('dp', (c) => `tiles[jg][${c}]`, (c) => `v${c}`, d4)}
-        let ds = vec4f(pr * (dp - dds[part * BQ + j]));
+        let ds = vec4f(pr * (dp - stats[st + 2u * j + 1u]));
 ${unrolled(d4, (c) => `        acc${c} = fma(ds, tiles[jq][${c}], acc${c});`)}
       } else {
 ${unrolled(d4, (c) => `        acc${c} = fma(vec4f(pr), tiles[jg][${c}], acc${c});`)}
