@@ -23,6 +23,7 @@ const hybrids: {name: string; teacher: string; mixer: MixerKind; keep: [number, 
   {name: 'llama mamba2: attention + hybrid layers', teacher: join(sharedReference, 'llama-tiny'), mixer: 'mamba2', keep: [[0, 0], [0, 1], [0, 2], [0, 3], [1, 3]]},
   {name: 'phi mamba2: ssm + hybrid layers', teacher: join(sharedReference, 'phi-tiny'), mixer: 'mamba2', keep: [[1, 0]]},
   {name: 'phi discrete-mamba2: hybrid + attention layers', teacher: join(sharedReference, 'phi-tiny'), mixer: 'discrete-mamba2', keep: [[0, 2], [1, 0], [1, 1], [1, 2], [1, 3]]},
+  {name: 'llama mamba3: hybrid + ssm layers', teacher: join(sharedReference, 'llama-tiny'), mixer: 'mamba3', keep: [[0, 3]]},
 ]
 
 async function referenceIds(folder: string): Promise<{ids: Int32Array; B: number; T: number}> {
