@@ -7,7 +7,8 @@ import {TokenStream, type StreamPosition} from './token-stream.js'
 
 /**
  * Training batches [rows, seqLen] of token ids, packed from the corpus with an end-of-text token
- * between documents; a seeded share of the rows comes from synthetic tasks (`--mix`). Everything
+ * between documents; a seeded share of the rows comes from synthetic tasks (`--mix`), whole samples
+ * to a row (the rest of the row end-of-text tokens), never a prompt cut from its answer. Everything
  * that decides the next batch is in `position`, a plain JSON value a checkpoint stores: with it a
  * new stream continues with exactly the batches the old one would have produced.
  */
@@ -41,7 +42,7 @@ export class BatchStream {
     this.text = new TokenStream(reader, opts.tokenizer, opts.eosId, pos?.text.carry)
     for (const {task} of opts.mix ?? []) {
       const saved = pos?.tasks[task]
-      this.tasks.set(task, new TokenStream(new TaskSampleSource(task, opts.seed, saved?.cursor), opts.tokenizer, opts.eosId, saved?.carry))
+      this.tasks.set(task, new TokenStream(new TaskSampleSource(task, opts.seed, saved?.cursor), opts.tokenizer, opts.eosId, saved?.carry, true))
     }
   }
 

@@ -98,6 +98,21 @@ describe('BatchStream', () => {
     expect(Array.from(await resumed.next(10))).toEqual(Array.from(next))
   })
 
+  it('puts whole task samples in a row, padding with end-of-text rather than cutting a prompt from its answer', async () => {
+    const s = await stream('brown', {seqLen: 1024, mix: parseMix('kv-retrieval:0.5')})
+    let samples = 0
+    for (let i = 0; i < 6; i++) {
+      const row = show(await s.next(1))
+      if (!row.includes('dictionary')) continue
+      const docs = row.split('|').filter((d) => d !== '')
+      for (const doc of docs) expect(doc).toMatch(/^Memorize the following dictionary:\n[\s\S]*The value of the key '\w+' is \d+$/)
+      samples += docs.length
+      expect(row.endsWith('|')).toBe(true)
+    }
+    expect(samples).toBeGreaterThan(2)
+    await s.close()
+  })
+
   it('rejects a bad --mix', () => {
     expect(() => parseMix('kv-retrieval')).toThrow(/task:fraction/)
     expect(() => parseMix('nope:0.1')).toThrow(/unknown task 'nope'/)
