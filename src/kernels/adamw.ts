@@ -1,4 +1,4 @@
-import {declarations, flatDispatch, flatShader, type Field} from './grad-wgsl.js'
+import {bindings, flatDispatch, flatShader, ROW_WG, type UniformFields} from './wgsl.js'
 import type {Kernel} from './kernel.js'
 
 /**
@@ -35,17 +35,17 @@ function coefficients(p: AdamWParams): Coefficients {
   }
 }
 
-function uniforms(p: AdamWParams): Field[] {
+function uniforms(p: AdamWParams): UniformFields {
   const c = coefficients(p)
   return [
-    ['n', 'u32', p.n],
-    ['beta1', 'f32', p.beta1],
-    ['beta2', 'f32', p.beta2],
-    ['eps', 'f32', p.eps],
-    ['decay', 'f32', c.decay],
-    ['stepSize', 'f32', c.stepSize],
-    ['sqrtBc2', 'f32', c.sqrtBc2],
-    ['gradScale', 'f32', p.gradScale],
+    ['n', p.n],
+    ['beta1', {f: p.beta1}],
+    ['beta2', {f: p.beta2}],
+    ['eps', {f: p.eps}],
+    ['decay', {f: c.decay}],
+    ['stepSize', {f: c.stepSize}],
+    ['sqrtBc2', {f: c.sqrtBc2}],
+    ['gradScale', {f: p.gradScale}],
   ]
 }
 
@@ -63,13 +63,13 @@ export const adamw: Kernel<AdamWParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      flatShader(declarations(['grad'], ['param', 'm', 'v'], uniforms(p)), 'u.n', `
+      flatShader(bindings(['grad: array<f32>'], ['param: array<f32>', 'm: array<f32>', 'v: array<f32>'], uniforms(p)), `
   let g = grad[i] * u.gradScale;
   let mi = u.beta1 * m[i] + (1.0 - u.beta1) * g;
   let vi = u.beta2 * v[i] + (1.0 - u.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  param[i] = param[i] * u.decay - u.stepSize * mi / (sqrt(vi) / u.sqrtBc2 + u.eps);`),
-    dispatch: (p) => flatDispatch(p.n, uniforms(p)),
+  param[i] = param[i] * u.decay - u.stepSize * mi / (sqrt(vi) / u.sqrtBc2 + u.eps);`, {count: 'u.n', size: ROW_WG}),
+    dispatch: (p) => flatDispatch(p.n, uniforms(p), ROW_WG),
   },
 }

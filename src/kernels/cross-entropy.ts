@@ -1,4 +1,4 @@
-import {declarations, NEG_INF, rowDispatch, rowShader, WG, type Field} from './grad-wgsl.js'
+import {bindings, NEG_INF, ROW_WG, rowDispatch, rowShader, type UniformFields} from './wgsl.js'
 import type {Kernel} from './kernel.js'
 
 /**
@@ -12,9 +12,9 @@ export interface CrossEntropyParams {
   vocab: number
 }
 
-const uniforms = (p: CrossEntropyParams): Field[] => [
-  ['rows', 'u32', p.rows],
-  ['vocab', 'u32', p.vocab],
+const uniforms = (p: CrossEntropyParams): UniformFields => [
+  ['rows', p.rows],
+  ['vocab', p.vocab],
 ]
 
 function logSumExp(x: ArrayLike<number>, o: number, n: number): number {
@@ -32,10 +32,10 @@ function checkLabel(label: number, vocab: number): void {
 /** WGSL computing `lse` of the row at offset `o` (all threads of the workgroup). */
 const wgslLogSumExp = `
   var mx = ${NEG_INF};
-  for (var c = t; c < u.vocab; c += ${WG}u) { mx = max(mx, logits[o + c]); }
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) { mx = max(mx, logits[o + c]); }
   mx = reduceMax(t, mx);
   var se = 0.0;
-  for (var c = t; c < u.vocab; c += ${WG}u) { se += exp(logits[o + c] - mx); }
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) { se += exp(logits[o + c] - mx); }
   let lse = mx + log(reduceSum(t, se));`
 
 export const crossEntropyRows: Kernel<CrossEntropyParams> = {
@@ -50,7 +50,7 @@ export const crossEntropyRows: Kernel<CrossEntropyParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      rowShader(declarations(['logits', ['labels', 'i32']], ['loss'], uniforms(p)), 'u.rows', `
+      rowShader(bindings(['logits: array<f32>', 'labels: array<i32>'], ['loss: array<f32>'], uniforms(p)), `
   let o = row * u.vocab;
   ${wgslLogSumExp}
   let label = labels[row];
@@ -79,12 +79,12 @@ export const crossEntropyBackward: Kernel<CrossEntropyParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      rowShader(declarations(['logits', ['labels', 'i32'], 'g'], ['dlogits'], uniforms(p)), 'u.rows', `
+      rowShader(bindings(['logits: array<f32>', 'labels: array<i32>', 'g: array<f32>'], ['dlogits: array<f32>'], uniforms(p)), `
   let o = row * u.vocab;
   ${wgslLogSumExp}
   let label = labels[row];
   let gr = select(g[row], 0.0, label < 0);
-  for (var c = t; c < u.vocab; c += ${WG}u) {
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) {
     let onehot = select(0.0, 1.0, i32(c) == label);
     dlogits[o + c] = gr * (exp(logits[o + c] - lse) - onehot);
   }`),

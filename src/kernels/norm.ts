@@ -15,7 +15,24 @@ export interface NormParams {
 
 const NORM_WG = 256
 
-const normUniforms = (p: NormParams): UniformFields => [['rows', p.rows], ['cols', p.cols], ['eps', {f: p.eps}]]
+export const normUniforms = (p: NormParams): UniformFields => [['rows', p.rows], ['cols', p.cols], ['eps', {f: p.eps}]]
+
+/** 1 / sqrt(mean(x²) + eps) over the `cols` values of x from offset `o`. */
+export function rmsInverse(x: ArrayLike<number>, o: number, cols: number, eps: number): number {
+  let ss = 0
+  for (let c = 0; c < cols; c++) ss += x[o + c] * x[o + c]
+  return 1 / Math.sqrt(ss / cols + eps)
+}
+
+/** The mean and 1 / sqrt(var + eps) (population variance) of the `cols` values of x from offset `o`. */
+export function meanInverseStd(x: ArrayLike<number>, o: number, cols: number, eps: number): {mean: number; inv: number} {
+  let mean = 0
+  for (let c = 0; c < cols; c++) mean += x[o + c]
+  mean /= cols
+  let v = 0
+  for (let c = 0; c < cols; c++) v += (x[o + c] - mean) ** 2
+  return {mean, inv: 1 / Math.sqrt(v / cols + eps)}
+}
 
 /**
  * One workgroup per row: threads stride over the columns, sums go through a workgroup reduction.
@@ -45,9 +62,7 @@ export const rmsnorm: Kernel<NormParams> = {
   cpu: ({rows, cols, eps}, [x, w], [y]) => {
     for (let r = 0; r < rows; r++) {
       const o = r * cols
-      let ss = 0
-      for (let c = 0; c < cols; c++) ss += x[o + c] * x[o + c]
-      const inv = 1 / Math.sqrt(ss / cols + eps)
+      const inv = rmsInverse(x, o, cols, eps)
       for (let c = 0; c < cols; c++) y[o + c] = x[o + c] * inv * w[c]
     }
   },
@@ -63,12 +78,7 @@ export const layernorm: Kernel<NormParams> = {
   cpu: ({rows, cols, eps}, [x, w, b], [y]) => {
     for (let r = 0; r < rows; r++) {
       const o = r * cols
-      let mean = 0
-      for (let c = 0; c < cols; c++) mean += x[o + c]
-      mean /= cols
-      let v = 0
-      for (let c = 0; c < cols; c++) v += (x[o + c] - mean) ** 2
-      const inv = 1 / Math.sqrt(v / cols + eps)
+      const {mean, inv} = meanInverseStd(x, o, cols, eps)
       for (let c = 0; c < cols; c++) y[o + c] = (x[o + c] - mean) * inv * w[c] + b[c]
     }
   },

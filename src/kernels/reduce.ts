@@ -1,4 +1,4 @@
-import {declarations, flatDispatch, flatShader, rowDispatch, rowShader, WG, type Field} from './grad-wgsl.js'
+import {bindings, flatDispatch, flatShader, ROW_WG, rowDispatch, rowShader, type UniformFields} from './wgsl.js'
 import type {Kernel} from './kernel.js'
 
 /**
@@ -17,11 +17,11 @@ export interface AxisParams {
 /** Below this many terms a thread sums its output alone; above, a workgroup shares the work. */
 const SHORT_AXIS = 64
 
-const axisUniforms = (p: AxisParams): Field[] => [
-  ['outer', 'u32', p.outer],
-  ['n', 'u32', p.n],
-  ['inner', 'u32', p.inner],
-  ['scale', 'f32', p.scale],
+const axisUniforms = (p: AxisParams): UniformFields => [
+  ['outer', p.outer],
+  ['n', p.n],
+  ['inner', p.inner],
+  ['scale', {f: p.scale}],
 ]
 
 /** x [outer, n, inner] -> y [outer, inner] = scale * Σ_n x. */
@@ -39,24 +39,24 @@ export const sumAxis: Kernel<AxisParams> = {
   gpu: {
     key: (p) => (p.n <= SHORT_AXIS ? 'thread' : 'workgroup'),
     code: (p) => {
-      const decls = declarations(['x'], ['y'], axisUniforms(p))
+      const decls = bindings(['x: array<f32>'], ['y: array<f32>'], axisUniforms(p))
       if (p.n <= SHORT_AXIS) {
-        return flatShader(decls, 'u.outer * u.inner', `
+        return flatShader(decls, `
   let o = i / u.inner;
   let j = i % u.inner;
   var acc = 0.0;
   for (var r = 0u; r < u.n; r++) { acc += x[(o * u.n + r) * u.inner + j]; }
-  y[i] = acc * u.scale;`)
+  y[i] = acc * u.scale;`, {count: 'u.outer * u.inner', size: ROW_WG})
       }
-      return rowShader(decls, 'u.outer * u.inner', `
+      return rowShader(decls, `
   let o = row / u.inner;
   let j = row % u.inner;
   var acc = 0.0;
-  for (var r = t; r < u.n; r += ${WG}u) { acc += x[(o * u.n + r) * u.inner + j]; }
+  for (var r = t; r < u.n; r += ${ROW_WG}u) { acc += x[(o * u.n + r) * u.inner + j]; }
   let total = reduceSum(t, acc);
-  if (t == 0u) { y[row] = total * u.scale; }`)
+  if (t == 0u) { y[row] = total * u.scale; }`, 'u.outer * u.inner')
     },
-    dispatch: (p) => (p.n <= SHORT_AXIS ? flatDispatch(p.outer * p.inner, axisUniforms(p)) : rowDispatch(p.outer * p.inner, axisUniforms(p))),
+    dispatch: (p) => (p.n <= SHORT_AXIS ? flatDispatch(p.outer * p.inner, axisUniforms(p), ROW_WG) : rowDispatch(p.outer * p.inner, axisUniforms(p))),
   },
 }
 
@@ -73,11 +73,11 @@ export const broadcastAxis: Kernel<AxisParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      flatShader(declarations(['g'], ['y'], axisUniforms(p)), 'u.outer * u.n * u.inner', `
+      flatShader(bindings(['g: array<f32>'], ['y: array<f32>'], axisUniforms(p)), `
   let o = i / (u.n * u.inner);
   let j = i % u.inner;
-  y[i] = g[o * u.inner + j] * u.scale;`),
-    dispatch: (p) => flatDispatch(p.outer * p.n * p.inner, axisUniforms(p)),
+  y[i] = g[o * u.inner + j] * u.scale;`, {count: 'u.outer * u.n * u.inner', size: ROW_WG}),
+    dispatch: (p) => flatDispatch(p.outer * p.n * p.inner, axisUniforms(p), ROW_WG),
   },
 }
 
@@ -91,10 +91,10 @@ export interface RowNormParams {
   eps: number
 }
 
-const normUniforms = (p: RowNormParams): Field[] => [
-  ['rows', 'u32', p.rows],
-  ['cols', 'u32', p.cols],
-  ['eps', 'f32', p.eps],
+const normUniforms = (p: RowNormParams): UniformFields => [
+  ['rows', p.rows],
+  ['cols', p.cols],
+  ['eps', {f: p.eps}],
 ]
 
 export const rowNorm: Kernel<RowNormParams> = {
@@ -109,9 +109,9 @@ export const rowNorm: Kernel<RowNormParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      rowShader(declarations(['x'], ['y'], normUniforms(p)), 'u.rows', `
+      rowShader(bindings(['x: array<f32>'], ['y: array<f32>'], normUniforms(p)), `
   var ss = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { let v = x[row * u.cols + c]; ss += v * v; }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { let v = x[row * u.cols + c]; ss += v * v; }
   let total = reduceSum(t, ss);
   if (t == 0u) { y[row] = sqrt(total); }`),
     dispatch: (p) => rowDispatch(p.rows, normUniforms(p)),
@@ -130,9 +130,9 @@ export const rowNormBackward: Kernel<RowNormParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      flatShader(declarations(['x', 'norm', 'gy'], ['gx'], normUniforms(p)), 'u.rows * u.cols', `
+      flatShader(bindings(['x: array<f32>', 'norm: array<f32>', 'gy: array<f32>'], ['gx: array<f32>'], normUniforms(p)), `
   let r = i / u.cols;
-  gx[i] = x[i] * (gy[r] / max(norm[r], u.eps));`),
-    dispatch: (p) => flatDispatch(p.rows * p.cols, normUniforms(p)),
+  gx[i] = x[i] * (gy[r] / max(norm[r], u.eps));`, {count: 'u.rows * u.cols', size: ROW_WG}),
+    dispatch: (p) => flatDispatch(p.rows * p.cols, normUniforms(p), ROW_WG),
   },
 }

@@ -1,4 +1,4 @@
-import {declarations, NEG_INF, rowDispatch, rowShader, WG, type Field} from './grad-wgsl.js'
+import {bindings, NEG_INF, ROW_WG, rowDispatch, rowShader, type UniformFields} from './wgsl.js'
 import type {Kernel} from './kernel.js'
 
 /**
@@ -18,10 +18,10 @@ export interface SoftTargetParams {
   kl: boolean
 }
 
-const uniforms = (p: SoftTargetParams): Field[] => [
-  ['rows', 'u32', p.rows],
-  ['vocab', 'u32', p.vocab],
-  ['invT', 'f32', 1 / p.temperature],
+const uniforms = (p: SoftTargetParams): UniformFields => [
+  ['rows', p.rows],
+  ['vocab', p.vocab],
+  ['invT', {f: 1 / p.temperature}],
 ]
 
 interface RowStats {
@@ -68,7 +68,7 @@ function rowStats(p: SoftTargetParams, student: ArrayLike<number>, teacher: Arra
 const wgslRowStats = (p: SoftTargetParams): string => `
   var mz = ${NEG_INF};
   var mt = ${NEG_INF};
-  for (var c = t; c < u.vocab; c += ${WG}u) {
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) {
     mz = max(mz, student[o + c] * u.invT);
     ${p.teacherLogits ? 'mt = max(mt, teacher[o + c] * u.invT);' : ''}
   }
@@ -76,7 +76,7 @@ const wgslRowStats = (p: SoftTargetParams): string => `
   ${p.teacherLogits ? 'mt = reduceMax(t, mt);' : ''}
   var sz = 0.0;
   var st = 0.0;
-  for (var c = t; c < u.vocab; c += ${WG}u) {
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) {
     sz += exp(student[o + c] * u.invT - mz);
     ${p.teacherLogits ? 'st += exp(teacher[o + c] * u.invT - mt);' : ''}
   }
@@ -85,7 +85,7 @@ const wgslRowStats = (p: SoftTargetParams): string => `
   var sp = 0.0;
   var spz = 0.0;
   var splogp = 0.0;
-  for (var c = t; c < u.vocab; c += ${WG}u) {
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) {
     ${p.teacherLogits ? 'let logp = teacher[o + c] * u.invT - lseT; let pt = exp(logp);' : 'let pt = teacher[o + c]; let logp = log(pt);'}
     sp += pt;
     spz += pt * student[o + c] * u.invT;
@@ -107,7 +107,7 @@ export const softTargetRows: Kernel<SoftTargetParams> = {
   gpu: {
     key: (p) => `${p.teacherLogits ? 'logits' : 'probs'}${p.kl ? ',kl' : ''}`,
     code: (p) =>
-      rowShader(declarations(['student', 'teacher'], ['loss'], uniforms(p)), 'u.rows', `
+      rowShader(bindings(['student: array<f32>', 'teacher: array<f32>'], ['loss: array<f32>'], uniforms(p)), `
   let o = row * u.vocab;
   ${wgslRowStats(p)}
   let ce = lseZ * sumP - sumPZ;
@@ -133,11 +133,11 @@ export const softTargetBackward: Kernel<SoftTargetParams> = {
   gpu: {
     key: (p) => `${p.teacherLogits ? 'logits' : 'probs'}`,
     code: (p) =>
-      rowShader(declarations(['student', 'teacher', 'g'], ['dstudent'], uniforms(p)), 'u.rows', `
+      rowShader(bindings(['student: array<f32>', 'teacher: array<f32>', 'g: array<f32>'], ['dstudent: array<f32>'], uniforms(p)), `
   let o = row * u.vocab;
   ${wgslRowStats(p)}
   let gr = g[row] * u.invT;
-  for (var c = t; c < u.vocab; c += ${WG}u) {
+  for (var c = t; c < u.vocab; c += ${ROW_WG}u) {
     ${p.teacherLogits ? 'let pt = exp(teacher[o + c] * u.invT - lseT);' : 'let pt = teacher[o + c];'}
     let q = exp(student[o + c] * u.invT - lseZ);
     dstudent[o + c] = gr * (q * sumP - pt);

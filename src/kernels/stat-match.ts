@@ -1,4 +1,4 @@
-import {declarations, rowDispatch, rowShader, WG, type Field} from './grad-wgsl.js'
+import {bindings, ROW_WG, rowDispatch, rowShader, type UniformFields} from './wgsl.js'
 import type {Kernel} from './kernel.js'
 
 /**
@@ -13,10 +13,10 @@ export interface StatMatchParams {
   eps: number
 }
 
-const fields = (p: StatMatchParams): Field[] => [
-  ['rows', 'u32', p.rows],
-  ['cols', 'u32', p.cols],
-  ['eps', 'f32', p.eps],
+const fields = (p: StatMatchParams): UniformFields => [
+  ['rows', p.rows],
+  ['cols', p.cols],
+  ['eps', {f: p.eps}],
 ]
 
 /** Below this a standard deviation counts as zero in the backward (its centred row is zero too). */
@@ -54,12 +54,12 @@ const WGSL_STATS = `
   let dof = f32(max(u.cols, 2u) - 1u);
   var sa = 0.0;
   var ss = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { sa += a[base + c]; ss += s[base + c]; }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { sa += a[base + c]; ss += s[base + c]; }
   let meanA = reduceSum(t, sa) / f32(u.cols);
   let meanS = reduceSum(t, ss) / f32(u.cols);
   var va = 0.0;
   var vs = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) {
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) {
     let da = a[base + c] - meanA;
     let ds = s[base + c] - meanS;
     va += da * da;
@@ -81,9 +81,9 @@ export const statMatch: Kernel<StatMatchParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      rowShader(declarations(['a', 's'], ['out'], fields(p)), 'u.rows', `${WGSL_STATS}
+      rowShader(bindings(['a: array<f32>', 's: array<f32>'], ['out: array<f32>'], fields(p)), `${WGSL_STATS}
   let k = (stdS + u.eps) / (stdA + u.eps);
-  for (var c = t; c < u.cols; c += ${WG}u) { out[base + c] = (a[base + c] - meanA) * k + meanS; }`),
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { out[base + c] = (a[base + c] - meanA) * k + meanS; }`),
     dispatch: (p) => rowDispatch(p.rows, fields(p)),
   },
 }
@@ -119,16 +119,16 @@ export const statMatchBackward: Kernel<StatMatchParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      rowShader(declarations(['a', 's', 'g'], ['da', 'ds'], fields(p)), 'u.rows', `${WGSL_STATS}
+      rowShader(bindings(['a: array<f32>', 's: array<f32>', 'g: array<f32>'], ['da: array<f32>', 'ds: array<f32>'], fields(p)), `${WGSL_STATS}
   var sg = 0.0;
   var sm = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { sg += g[base + c]; sm += g[base + c] * (a[base + c] - meanA); }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { sg += g[base + c]; sm += g[base + c] * (a[base + c] - meanA); }
   let gSum = reduceSum(t, sg);
   let m = reduceSum(t, sm);
   let k = (stdS + u.eps) / (stdA + u.eps);
   let ca = -m * (stdS + u.eps) / ((stdA + u.eps) * (stdA + u.eps)) / (dof * max(stdA, ${TINY}));
   let cs = m / (stdA + u.eps) / (dof * max(stdS, ${TINY}));
-  for (var c = t; c < u.cols; c += ${WG}u) {
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) {
     da[base + c] = k * (g[base + c] - gSum / f32(u.cols)) + ca * (a[base + c] - meanA);
     ds[base + c] = gSum / f32(u.cols) + cs * (s[base + c] - meanS);
   }`),

@@ -2,8 +2,9 @@ import {ceilDiv, grid1d, packUniforms, type GpuDispatch, type GpuProgram} from '
 
 /**
  * Builders for the WGSL side of kernels: a template tag that refuses missing constants, the
- * binding declarations of the convention in kernel.ts, and uniform structs declared and packed
- * from one list so the two can never disagree on order.
+ * binding declarations of the convention in kernel.ts, uniform structs declared and packed from
+ * one list so the two can never disagree on order, and two shader shapes with their dispatches:
+ * one thread per item (`flatShader`), and one workgroup per row with tree reductions (`rowShader`).
  */
 
 /** Tagged template for WGSL source: every interpolated constant must be a string, a finite number or a boolean. */
@@ -42,45 +43,98 @@ export function uniformWords(uniforms: UniformFields): Uint32Array {
   return packUniforms(uniforms.map(([, value]) => value))
 }
 
-/** Threads a workgroup in one-thread-per-item kernels. */
+/** Threads a workgroup in one-thread-per-item kernels, unless a kernel asks for another size. */
 export const FLAT_WG = 256
+/** Threads a workgroup in row shaders; the training kernels' flat shaders use it too. */
+export const ROW_WG = 128
+
+/** The lowest finite f32, the start of a running max (WGSL rejects an infinite constant). */
+export const NEG_INF = '-3.4028234e+38'
+
+export interface FlatShape {
+  /** WGSL expression for the number of items; by default the uniform field `count`. */
+  count?: string
+  /** Threads a workgroup; pass the same size to `flatDispatch`. */
+  size?: number
+}
 
 /**
- * A one-thread-per-item shader: `body` runs for item `i` < `u.count` (so `count` must be a uniform
- * field), with items spread over x and y by `flatDispatch`. `declarations` holds bindings and helpers.
+ * A one-thread-per-item shader: `body` runs for item `i` < `count`, with items spread over x and
+ * y by `flatDispatch`. `declarations` holds bindings and helpers.
  */
-export function flatShader(declarations: string, body: string): string {
+export function flatShader(declarations: string, body: string, {count = 'u.count', size = FLAT_WG}: FlatShape = {}): string {
   return wgsl`${declarations}
-@compute @workgroup_size(${FLAT_WG})
+@compute @workgroup_size(${size})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * ${FLAT_WG}u + lid.x;
-  if (i >= u.count) { return; }
+  let i = (wid.y * nwg.x + wid.x) * ${size}u + lid.x;
+  if (i >= ${count}) { return; }
 ${body}
 }`
 }
 
-export function flatDispatch(count: number, uniforms: UniformFields): GpuDispatch {
-  return {workgroups: grid1d(ceilDiv(count, FLAT_WG)), uniforms: uniformWords(uniforms)}
+export function flatDispatch(count: number, uniforms: UniformFields, size = FLAT_WG): GpuDispatch {
+  return {workgroups: grid1d(ceilDiv(count, size)), uniforms: uniformWords(uniforms)}
+}
+
+/**
+ * A WGSL function `name` returning `value` folded with `combine` over a workgroup's `size`
+ * threads (a power of two), through the workgroup memory that `cell(index)` names. `params`
+ * declares `value: f32` and `lid: u32` (the calling thread) among others. Every thread of the
+ * workgroup must call it, from uniform control flow.
+ */
+function treeReduction(name: string, params: string, cell: (index: string) => string, size: number, combine: (a: string, b: string) => string): string {
+  return wgsl`fn ${name}(${params}) -> f32 {
+  ${cell('lid')} = value;
+  workgroupBarrier();
+  for (var stride = ${size / 2}u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) { ${cell('lid')} = ${combine(cell('lid'), cell('lid + stride'))}; }
+    workgroupBarrier();
+  }
+  return ${cell('0')};
+}`
 }
 
 /**
  * A function `fn(value, lid) -> f32`: the sum of `value` over the workgroup's `size` threads (a
- * power of two), through its own workgroup array. Call it from uniform control flow, and only
- * once: Mesa's llvmpipe (CI) can re-read workgroup memory after a later barrier, so a reduction
- * whose scratch is overwritten by the next one can hand some threads the wrong total. Declare one
- * such function per reduction instead.
+ * power of two), through its own workgroup array. Call it only once: Mesa's llvmpipe (CI) can
+ * re-read workgroup memory after a later barrier, so a reduction whose scratch is overwritten by
+ * the next one can hand some threads the wrong total. Declare one such function per reduction
+ * instead (`rowShader` does so for each of its call sites).
  */
 export function workgroupSum(fn: string, size: number): string {
-  return wgsl`var<workgroup> ${fn}_scratch: array<f32, ${size}>;
-fn ${fn}(value: f32, lid: u32) -> f32 {
-  ${fn}_scratch[lid] = value;
-  workgroupBarrier();
-  for (var stride = ${size / 2}u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) { ${fn}_scratch[lid] += ${fn}_scratch[lid + stride]; }
-    workgroupBarrier();
-  }
-  return ${fn}_scratch[0];
+  return `var<workgroup> ${fn}_scratch: array<f32, ${size}>;
+${treeReduction(fn, 'value: f32, lid: u32', (index) => `${fn}_scratch[${index}]`, size, (a, b) => `${a} + ${b}`)}`
+}
+
+/**
+ * One workgroup of ROW_WG threads per row: `body` runs with `row` < `rows` (a WGSL expression)
+ * and thread `t`, and may call `reduceSum(t, v)` / `reduceMax(t, v)` (every thread of the
+ * workgroup must reach each call). Each call site gets its own slot of workgroup memory, never
+ * reused, for the llvmpipe reason given at `workgroupSum`.
+ */
+export function rowShader(declarations: string, body: string, rows = 'u.rows'): string {
+  let slots = 0
+  const numbered = body.replace(/reduce(Sum|Max)\(/g, (_, op: string) => `reduce${op}(${slots++}u, `)
+  const cell = (index: string): string => `scratch[k][${index}]`
+  const params = 'k: u32, lid: u32, value: f32'
+  return wgsl`${declarations}
+var<workgroup> scratch: array<array<f32, ${ROW_WG}>, ${Math.max(slots, 1)}>;
+
+${treeReduction('reduceSum', params, cell, ROW_WG, (a, b) => `${a} + ${b}`)}
+
+${treeReduction('reduceMax', params, cell, ROW_WG, (a, b) => `max(${a}, ${b})`)}
+
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= ${rows}) { return; }
+  let t = lid.x;
+${numbered}
 }`
+}
+
+export function rowDispatch(rows: number, uniforms: UniformFields): GpuDispatch {
+  return {workgroups: grid1d(rows), uniforms: uniformWords(uniforms)}
 }
 
 /**

@@ -1,8 +1,7 @@
-import {declarations, flatDispatch, flatShader, NEG_INF, type Binding, type Field} from '../grad-wgsl.js'
+import {bindings, flatDispatch, flatShader, NEG_INF, ROW_WG, versioned, type UniformFields} from '../wgsl.js'
 import {flashSupported, type FlashTile} from '../attention-v2.js'
 import type {AttentionParams} from '../attention.js'
 import type {GpuProgram, Kernel} from '../kernel.js'
-import {versioned} from '../wgsl.js'
 import {defaultDkvTile, defaultDqTile, defaultStatsTile, dkvV2, dqV2, statsV2} from './attention-backward-v2.js'
 
 /**
@@ -25,13 +24,13 @@ function backwardGpu(v1: GpuProgram<AttentionBackwardParams>, v2: (tileOf: (p: A
   return versioned({1: v1, 2: v2((p) => p.tile ?? defaultTile(p))}, (p) => p.version ?? (flashSupported(p) ? 2 : 1))
 }
 
-const uniforms = (p: AttentionBackwardParams): Field[] => [
-  ['batch', 'u32', p.batch],
-  ['tq', 'u32', p.tq],
-  ['tk', 'u32', p.tk],
-  ['hq', 'u32', p.hq],
-  ['hkv', 'u32', p.hkv],
-  ['scale', 'f32', p.scale],
+const uniforms = (p: AttentionBackwardParams): UniformFields => [
+  ['batch', p.batch],
+  ['tq', p.tq],
+  ['tk', p.tk],
+  ['hq', p.hq],
+  ['hkv', p.hkv],
+  ['scale', {f: p.scale}],
 ]
 
 const dot = (a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, d: number): number => {
@@ -53,13 +52,14 @@ fn gyDotV(qo: u32, vo: u32) -> f32 {
   return s;
 }`
 
-const backwardInputs = (p: AttentionBackwardParams): Binding[] => ['q', 'k', 'v', 'gy', 'stats', ...(p.headMask ? ['mask'] : [])]
+const backwardInputs = (p: AttentionBackwardParams): string[] =>
+  ['q', 'k', 'v', 'gy', 'stats', ...(p.headMask ? ['mask'] : [])].map((name) => `${name}: array<f32>`)
 const maskOf = (p: AttentionBackwardParams): string => (p.headMask ? 'mask[h]' : '1.0')
 
 const statsV1: GpuProgram<AttentionBackwardParams> = {
   key: (p) => `d${p.d}`,
   code: (p) =>
-    flatShader(declarations(['q', 'k', 'out', 'gy'], ['stats'], uniforms(p)), 'u.batch * u.hq * u.tq', `
+    flatShader(bindings(['q: array<f32>', 'k: array<f32>', 'out: array<f32>', 'gy: array<f32>'], ['stats: array<f32>'], uniforms(p)), `
   let t = i % u.tq;
   let h = (i / u.tq) % u.hq;
   let b = i / (u.tq * u.hq);
@@ -77,8 +77,8 @@ const statsV1: GpuProgram<AttentionBackwardParams> = {
   var dd = 0.0;
   for (var c = 0u; c < ${p.d}u; c++) { dd += gy[qo + c] * out[qo + c]; }
   stats[2u * i] = mx + log(sum);
-  stats[2u * i + 1u] = dd;`),
-  dispatch: (p) => flatDispatch(p.batch * p.hq * p.tq, uniforms(p)),
+  stats[2u * i + 1u] = dd;`, {count: 'u.batch * u.hq * u.tq', size: ROW_WG}),
+  dispatch: (p) => flatDispatch(p.batch * p.hq * p.tq, uniforms(p), ROW_WG),
 }
 
 /** q, k, out, gy -> stats [batch, hq, tq, 2]: each query row's log-sum-exp and gy·out. */
@@ -115,7 +115,7 @@ export const attentionBackwardStats: Kernel<AttentionBackwardParams> = {
 const dqV1: GpuProgram<AttentionBackwardParams> = {
   key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
   code: (p) =>
-    flatShader(`${declarations(backwardInputs(p), ['dq'], uniforms(p))}${wgslDots(p.d)}`, 'u.batch * u.tq * u.hq', `
+    flatShader(`${bindings(backwardInputs(p), ['dq: array<f32>'], uniforms(p))}${wgslDots(p.d)}`, `
   let h = i % u.hq;
   let t = (i / u.hq) % u.tq;
   let b = i / (u.hq * u.tq);
@@ -132,8 +132,8 @@ const dqV1: GpuProgram<AttentionBackwardParams> = {
     let dS = pr * (m * gyDotV(qo, ko) - dd);
     for (var c = 0u; c < ${p.d}u; c++) { acc[c] += dS * k[ko + c]; }
   }
-  for (var c = 0u; c < ${p.d}u; c++) { dq[qo + c] = acc[c] * u.scale; }`),
-  dispatch: (p) => flatDispatch(p.batch * p.tq * p.hq, uniforms(p)),
+  for (var c = 0u; c < ${p.d}u; c++) { dq[qo + c] = acc[c] * u.scale; }`, {count: 'u.batch * u.tq * u.hq', size: ROW_WG}),
+  dispatch: (p) => flatDispatch(p.batch * p.tq * p.hq, uniforms(p), ROW_WG),
 }
 
 /** q, k, v, gy, stats[, mask] -> dq [batch, tq, hq, d]. */
@@ -166,7 +166,7 @@ export const attentionBackwardDq: Kernel<AttentionBackwardParams> = {
 const dkvV1: GpuProgram<AttentionBackwardParams> = {
   key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
   code: (p) =>
-    flatShader(`${declarations(backwardInputs(p), ['dk', 'dv'], uniforms(p))}${wgslDots(p.d)}`, 'u.batch * u.tk * u.hkv', `
+    flatShader(`${bindings(backwardInputs(p), ['dk: array<f32>', 'dv: array<f32>'], uniforms(p))}${wgslDots(p.d)}`, `
   let g = i % u.hkv;
   let s = (i / u.hkv) % u.tk;
   let b = i / (u.hkv * u.tk);
@@ -190,8 +190,8 @@ const dkvV1: GpuProgram<AttentionBackwardParams> = {
   for (var c = 0u; c < ${p.d}u; c++) {
     dk[ko + c] = accK[c] * u.scale;
     dv[ko + c] = accV[c];
-  }`),
-  dispatch: (p) => flatDispatch(p.batch * p.tk * p.hkv, uniforms(p)),
+  }`, {count: 'u.batch * u.tk * u.hkv', size: ROW_WG}),
+  dispatch: (p) => flatDispatch(p.batch * p.tk * p.hkv, uniforms(p), ROW_WG),
 }
 
 /** q, k, v, gy, stats[, mask] -> dk, dv [batch, tk, hkv, d]. */

@@ -1,4 +1,4 @@
-import {declarations, flatDispatch, flatShader, type Field} from '../grad-wgsl.js'
+import {bindings, flatDispatch, flatShader, ROW_WG, type UniformFields} from '../wgsl.js'
 import type {UnaryOp} from '../elementwise.js'
 import type {Kernel} from '../kernel.js'
 
@@ -54,9 +54,9 @@ function wgslDerivative(op: UnaryOp): string {
 
 const SIGMOID_WGSL = 'fn sigm(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }'
 
-const unaryUniforms = (p: UnaryBackwardParams): Field[] => [
-  ['n', 'u32', p.n],
-  ['alpha', 'f32', p.alpha ?? 1],
+const unaryUniforms = (p: UnaryBackwardParams): UniformFields => [
+  ['n', p.n],
+  ['alpha', {f: p.alpha ?? 1}],
 ]
 
 /** x [n], gy [n] -> gx [n]. */
@@ -68,11 +68,11 @@ export const unaryBackward: Kernel<UnaryBackwardParams> = {
   gpu: {
     key: (p) => p.op,
     code: (p) =>
-      flatShader(`${declarations(['xs', 'gy'], ['gx'], unaryUniforms(p))}\n${SIGMOID_WGSL}`, 'u.n', `
+      flatShader(`${bindings(['xs: array<f32>', 'gy: array<f32>'], ['gx: array<f32>'], unaryUniforms(p))}\n${SIGMOID_WGSL}`, `
   let x = xs[i];
   ${wgslDerivative(p.op)}
-  gx[i] = gy[i] * d;`),
-    dispatch: (p) => flatDispatch(p.n, unaryUniforms(p)),
+  gx[i] = gy[i] * d;`, {count: 'u.n', size: ROW_WG}),
+    dispatch: (p) => flatDispatch(p.n, unaryUniforms(p), ROW_WG),
   },
 }
 
@@ -94,11 +94,11 @@ export const swigluBackward: Kernel<SwigluBackwardParams> = {
   gpu: {
     key: () => '',
     code: (p) =>
-      flatShader(`${declarations(['gate', 'up', 'gy'], ['dgate', 'dup'], [['n', 'u32', p.n]])}\n${SIGMOID_WGSL}`, 'u.n', `
+      flatShader(`${bindings(['gate: array<f32>', 'up: array<f32>', 'gy: array<f32>'], ['dgate: array<f32>', 'dup: array<f32>'], [['n', p.n]])}\n${SIGMOID_WGSL}`, `
   let g = gate[i];
   let s = sigm(g);
   dgate[i] = gy[i] * up[i] * s * (1.0 + g * (1.0 - s));
-  dup[i] = gy[i] * g * s;`),
-    dispatch: (p) => flatDispatch(p.n, [['n', 'u32', p.n]]),
+  dup[i] = gy[i] * g * s;`, {count: 'u.n', size: ROW_WG}),
+    dispatch: (p) => flatDispatch(p.n, [['n', p.n]], ROW_WG),
   },
 }

@@ -1,4 +1,4 @@
-import {declarations, uniformWords, WG, type Field} from '../grad-wgsl.js'
+import {bindings, ROW_WG, uniformWords, type UniformFields} from '../wgsl.js'
 import type {EmbeddingParams} from '../embedding.js'
 import {ceilDiv, grid1d, type Kernel} from '../kernel.js'
 
@@ -9,11 +9,11 @@ import {ceilDiv, grid1d, type Kernel} from '../kernel.js'
  * workgroup that scans the ids a tile at a time, compacts the matching positions in order (a
  * prefix sum) and adds those rows. Sums run in id order, as on CPU: the result is deterministic.
  */
-const uniforms = (p: EmbeddingParams): Field[] => [
-  ['n', 'u32', p.n],
-  ['dim', 'u32', p.dim],
-  ['vocab', 'u32', p.vocab],
-  ['tiles', 'u32', ceilDiv(p.dim, WG)],
+const uniforms = (p: EmbeddingParams): UniformFields => [
+  ['n', p.n],
+  ['dim', p.dim],
+  ['vocab', p.vocab],
+  ['tiles', ceilDiv(p.dim, ROW_WG)],
 ]
 
 export const embeddingBackward: Kernel<EmbeddingParams> = {
@@ -28,25 +28,25 @@ export const embeddingBackward: Kernel<EmbeddingParams> = {
   },
   gpu: {
     key: () => '',
-    code: (p) => `${declarations([['ids', 'i32'], 'gy'], ['gtable'], uniforms(p))}
-var<workgroup> scan: array<u32, ${WG}>;
-var<workgroup> hits: array<u32, ${WG}>;
+    code: (p) => `${bindings(['ids: array<i32>', 'gy: array<f32>'], ['gtable: array<f32>'], uniforms(p))}
+var<workgroup> scan: array<u32, ${ROW_WG}>;
+var<workgroup> hits: array<u32, ${ROW_WG}>;
 
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = wid.y * nwg.x + wid.x;
   if (w >= u.vocab * u.tiles) { return; }
   let row = i32(w / u.tiles);
   let t = lid.x;
-  let f = (w % u.tiles) * ${WG}u + t;
+  let f = (w % u.tiles) * ${ROW_WG}u + t;
   var acc = 0.0;
-  for (var base = 0u; base < u.n; base += ${WG}u) {
+  for (var base = 0u; base < u.n; base += ${ROW_WG}u) {
     let j = base + t;
     var hit = 0u;
     if (j < u.n && ids[j] == row) { hit = 1u; }
     scan[t] = hit;
     workgroupBarrier();
-    for (var s = 1u; s < ${WG}u; s = s << 1u) {
+    for (var s = 1u; s < ${ROW_WG}u; s = s << 1u) {
       var v = scan[t];
       if (t >= s) { v += scan[t - s]; }
       workgroupBarrier();
@@ -54,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       workgroupBarrier();
     }
     if (hit == 1u) { hits[scan[t] - 1u] = j; }
-    let count = scan[${WG - 1}];
+    let count = scan[${ROW_WG - 1}];
     workgroupBarrier();
     if (f < u.dim) {
       for (var k = 0u; k < count; k++) { acc += gy[hits[k] * u.dim + f]; }
@@ -63,6 +63,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   if (f < u.dim) { gtable[u32(row) * u.dim + f] = acc; }
 }`,
-    dispatch: (p) => ({workgroups: grid1d(p.vocab * ceilDiv(p.dim, WG)), uniforms: uniformWords(uniforms(p))}),
+    dispatch: (p) => ({workgroups: grid1d(p.vocab * ceilDiv(p.dim, ROW_WG)), uniforms: uniformWords(uniforms(p))}),
   },
 }

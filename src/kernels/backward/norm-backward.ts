@@ -1,6 +1,6 @@
-import {declarations, rowDispatch, rowShader, WG, type Field} from '../grad-wgsl.js'
-import type {Kernel} from '../kernel.js'
-import type {NormParams} from '../norm.js'
+import type {GpuProgram, Kernel} from '../kernel.js'
+import {meanInverseStd, normUniforms, rmsInverse, type NormParams} from '../norm.js'
+import {bindings, ROW_WG, rowDispatch, rowShader} from '../wgsl.js'
 
 /**
  * Backward of the row norms in norm.ts, one row per workgroup. With x̂ the normalised row and
@@ -10,20 +10,20 @@ import type {NormParams} from '../norm.js'
  * Inputs x [rows, cols], w [cols], gy [rows, cols]; outputs dx [rows, cols] and gy⊙x̂
  * [rows, cols], whose column sum (reduce.ts) is dw. For layernorm db is the column sum of gy.
  */
-const uniforms = (p: NormParams): Field[] => [
-  ['rows', 'u32', p.rows],
-  ['cols', 'u32', p.cols],
-  ['eps', 'f32', p.eps],
-]
+
+/** The GPU side of a backward: `body` runs once per row (see rowShader). */
+const backwardProgram = (body: string): GpuProgram<NormParams> => ({
+  key: () => '',
+  code: (p) => rowShader(bindings(['x: array<f32>', 'w: array<f32>', 'gy: array<f32>'], ['dx: array<f32>', 'gyXhat: array<f32>'], normUniforms(p)), body),
+  dispatch: (p) => rowDispatch(p.rows, normUniforms(p)),
+})
 
 export const rmsnormBackward: Kernel<NormParams> = {
   name: 'rmsnorm_backward',
   cpu: ({rows, cols, eps}, [x, w, gy], [dx, gyXhat]) => {
     for (let r = 0; r < rows; r++) {
       const o = r * cols
-      let ss = 0
-      for (let c = 0; c < cols; c++) ss += x[o + c] ** 2
-      const inv = 1 / Math.sqrt(ss / cols + eps)
+      const inv = rmsInverse(x, o, cols, eps)
       let dot = 0
       for (let c = 0; c < cols; c++) dot += x[o + c] * inv * w[c] * gy[o + c]
       const meanDot = dot / cols
@@ -34,24 +34,19 @@ export const rmsnormBackward: Kernel<NormParams> = {
       }
     }
   },
-  gpu: {
-    key: () => '',
-    code: (p) =>
-      rowShader(declarations(['x', 'w', 'gy'], ['dx', 'gyXhat'], uniforms(p)), 'u.rows', `
+  gpu: backwardProgram(`
   let o = row * u.cols;
   var ss = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { ss += x[o + c] * x[o + c]; }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { ss += x[o + c] * x[o + c]; }
   let inv = inverseSqrt(reduceSum(t, ss) / f32(u.cols) + u.eps);
   var sxg = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { sxg += x[o + c] * inv * w[c] * gy[o + c]; }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { sxg += x[o + c] * inv * w[c] * gy[o + c]; }
   let meanDot = reduceSum(t, sxg) / f32(u.cols);
-  for (var c = t; c < u.cols; c += ${WG}u) {
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) {
     let xhat = x[o + c] * inv;
     dx[o + c] = (w[c] * gy[o + c] - xhat * meanDot) * inv;
     gyXhat[o + c] = gy[o + c] * xhat;
   }`),
-    dispatch: (p) => rowDispatch(p.rows, uniforms(p)),
-  },
 }
 
 export const layernormBackward: Kernel<NormParams> = {
@@ -59,12 +54,7 @@ export const layernormBackward: Kernel<NormParams> = {
   cpu: ({rows, cols, eps}, [x, w, gy], [dx, gyXhat]) => {
     for (let r = 0; r < rows; r++) {
       const o = r * cols
-      let mean = 0
-      for (let c = 0; c < cols; c++) mean += x[o + c]
-      mean /= cols
-      let v = 0
-      for (let c = 0; c < cols; c++) v += (x[o + c] - mean) ** 2
-      const inv = 1 / Math.sqrt(v / cols + eps)
+      const {mean, inv} = meanInverseStd(x, o, cols, eps)
       let sumG = 0
       let dot = 0
       for (let c = 0; c < cols; c++) {
@@ -79,32 +69,27 @@ export const layernormBackward: Kernel<NormParams> = {
       }
     }
   },
-  gpu: {
-    key: () => '',
-    code: (p) =>
-      rowShader(declarations(['x', 'w', 'gy'], ['dx', 'gyXhat'], uniforms(p)), 'u.rows', `
+  gpu: backwardProgram(`
   let o = row * u.cols;
   let n = f32(u.cols);
   var s = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { s += x[o + c]; }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { s += x[o + c]; }
   let mean = reduceSum(t, s) / n;
   var v = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) { let d = x[o + c] - mean; v += d * d; }
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) { let d = x[o + c] - mean; v += d * d; }
   let inv = inverseSqrt(reduceSum(t, v) / n + u.eps);
   var sg = 0.0;
   var sxg = 0.0;
-  for (var c = t; c < u.cols; c += ${WG}u) {
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) {
     let g = w[c] * gy[o + c];
     sg += g;
     sxg += (x[o + c] - mean) * inv * g;
   }
   let meanG = reduceSum(t, sg) / n;
   let meanDot = reduceSum(t, sxg) / n;
-  for (var c = t; c < u.cols; c += ${WG}u) {
+  for (var c = t; c < u.cols; c += ${ROW_WG}u) {
     let xhat = (x[o + c] - mean) * inv;
     dx[o + c] = (w[c] * gy[o + c] - meanG - xhat * meanDot) * inv;
     gyXhat[o + c] = gy[o + c] * xhat;
   }`),
-    dispatch: (p) => rowDispatch(p.rows, uniforms(p)),
-  },
 }
