@@ -5,11 +5,12 @@ import type {TextTokenizer} from '../tokenizer/load.js'
 /**
  * Multiple-choice accuracy scored as lm-evaluation-harness scores it (sum of each choice's
  * continuation log-probs, the first best choice wins), with far fewer forward rows than one per
- * choice. Every row is context + one choice, and each scored position yields the whole next-token
- * distribution, so the row holding the right answer also gives every other choice's log-prob up to
- * the first token where it leaves the answer. Since later tokens only lower a sum, a choice whose
- * partial sum is already below the answer's score cannot win; only the others get a row of their own.
- * The accuracy is exact. On a model that answers well that is one row per question.
+ * choice. Every row is context + one choice (less its last token), and each scored position yields
+ * the whole next-token distribution, so the row holding the right answer also gives every other
+ * choice's log-prob up to the first token where it leaves the answer. Since later tokens only lower
+ * a sum, a choice whose partial sum is already below the answer's score cannot win; only the others
+ * get a row, shared by choices that differ only in their last token. The accuracy is exact. On a
+ * model that answers well that is one row per question.
  */
 export interface ChoiceItem {
   context: number[]
@@ -59,9 +60,20 @@ export async function scoreChoices<Variant>(requests: {item: ChoiceItem; variant
       if (!s.exact && s.sum >= answerScore) pending.push({request: r, choice: c})
     })
   })
-  const second = pending.length > 0 ? await run(pending.map(({request, choice}) => rowFor(requests[request].item, choice, requests[request].variant))) : []
+  // Choices that differ only in their last token share a row (' 42' and ' 47' both need context + ' 4').
+  const rowOf = new Map<string, number>()
+  const rows: ScoreRow<Variant>[] = []
+  const rowIndex = pending.map(({request, choice}) => {
+    const key = `${request}:${requests[request].item.choices[choice].slice(0, -1).join(',')}`
+    if (!rowOf.has(key)) {
+      rowOf.set(key, rows.length)
+      rows.push(rowFor(requests[request].item, choice, requests[request].variant))
+    }
+    return rowOf.get(key)!
+  })
+  const second = rows.length > 0 ? await run(rows) : []
   pending.forEach(({request, choice}, i) => {
-    partial[request][choice] = {sum: sumAt(requests[request].item.choices[choice], second[i]), exact: true}
+    partial[request][choice] = {sum: sumAt(requests[request].item.choices[choice], second[rowIndex[i]]), exact: true}
   })
   return requests.map(({item}, r) => {
     const sums = partial[r].map((s) => s.sum)
@@ -71,11 +83,11 @@ export async function scoreChoices<Variant>(requests: {item: ChoiceItem; variant
   })
 }
 
-/** Context + choice c, scored at every position that predicts a choice token. */
+/** Context + choice c without its last token (never an input), scored at every position that predicts a choice token. */
 function rowFor<Variant>(item: ChoiceItem, c: number, variant: Variant): ScoreRow<Variant> {
   const choice = item.choices[c]
   const start = item.context.length - 1
-  return {ids: [...item.context, ...choice], positions: choice.map((_, i) => start + i), variant}
+  return {ids: [...item.context, ...choice.slice(0, -1)], positions: choice.map((_, i) => start + i), variant}
 }
 
 /**

@@ -1,0 +1,91 @@
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {fromArray, type Tensor} from '../../src/engine/tensor.js'
+import {loglikelihood} from '../../src/eval/loglikelihood.js'
+import {initialWeights} from '../../src/fixtures/init-weights.js'
+import {ablationRunner, type HeadId} from '../../src/heads/ablation-runner.js'
+import {scoreChoices, tokenizeItems} from '../../src/heads/choice-scoring.js'
+import {parseTeacherConfig} from '../../src/models/config.js'
+import {TeacherModel} from '../../src/models/teacher.js'
+import {generateSamples} from '../../src/tasks/index.js'
+import {kvRetrieval} from '../../src/tasks/kv-retrieval.js'
+import {loadTokenizer, type TextTokenizer} from '../../src/tokenizer/load.js'
+import {writeTokenizer} from '../../src/tokenizer/tokenizer-json.js'
+import {trainBpe} from '../../src/tokenizer/train-bpe.js'
+import {tokenizerTrainingTexts} from '../../src/tokenizer/training-corpus.js'
+import {cpuBackend} from '../helpers/backends.js'
+
+/**
+ * The batched, pruned choice scorer against lm-evaluation-harness-style loglikelihood (one row per
+ * choice), on a random model whose answers are often wrong (so pruning and second-pass rows are
+ * exercised), with and without per-row head ablations.
+ */
+const backend = cpuBackend()
+let tok: TextTokenizer
+let folder: string
+let model: TeacherModel
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), 'hybridize-choices-'))
+  await writeTokenizer(folder, trainBpe(tokenizerTrainingTexts({seed: 0, samplesPerTask: 60, brownDocuments: 5}), {vocabSize: 400}))
+  tok = await loadTokenizer(folder)
+  const config = parseTeacherConfig({
+    model_type: 'llama', vocab_size: 400, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
+    num_attention_heads: 4, num_key_value_heads: 2, rms_norm_eps: 1e-5, tie_word_embeddings: true,
+  })
+  const weights = new Map([...initialWeights(config, 5, 0.5)].map(([name, w]) => [name, fromArray(backend, w.data, w.shape)]))
+  model = new TeacherModel(config, weights, backend)
+})
+afterAll(async () => {
+  await rm(folder, {recursive: true, force: true})
+})
+
+/** Reference: every choice scored in its own row, heads ablated through the headMasks option. */
+async function reference(ablated: readonly HeadId[]): Promise<{correct: boolean[]; answerLogprob: number[]}> {
+  const {numLayers, numHeads} = model.config
+  const masks = Array.from({length: numLayers}, (_, l) =>
+    fromArray(backend, Float32Array.from({length: numHeads}, (_, h) => (ablated.some(([al, ah]) => al === l && ah === h) ? 0 : 1)), [numHeads]),
+  )
+  const lm = {backend, vocabSize: model.vocabSize, forward: (ids: Tensor) => model.forward(ids, {headMasks: masks})}
+  const correct: boolean[] = []
+  const answerLogprob: number[] = []
+  for (const s of samples()) {
+    const scores = (await loglikelihood(lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), 32)).map((r) => r.logprob)
+    correct.push(scores.indexOf(Math.max(...scores)) === s.answerIndex)
+    answerLogprob.push(scores[s.answerIndex])
+  }
+  return {correct, answerLogprob}
+}
+
+const samples = () => generateSamples(kvRetrieval, {seed: 3, count: 6, pairs: 12})
+
+describe('scoreChoices', () => {
+  it('gives lm-evaluation-harness accuracy and answer log-likelihoods, for several ablations in one batch', async () => {
+    const variants: HeadId[][] = [[], [[0, 1]], [[1, 3], [0, 0]]]
+    const items = tokenizeItems(tok, samples())
+    const outcomes = await scoreChoices(variants.flatMap((variant) => items.map((item) => ({item, variant}))), ablationRunner(model))
+    for (const [v, variant] of variants.entries()) {
+      const ref = await reference(variant)
+      const mine = outcomes.slice(v * items.length, (v + 1) * items.length)
+      expect(mine.map((o) => o.correct)).toEqual(ref.correct)
+      mine.forEach((o, i) => expect(o.answerLogprob).toBeCloseTo(ref.answerLogprob[i], 4))
+    }
+    // The random model gets some wrong, so second-pass rows ran.
+    expect(outcomes.some((o) => !o.correct)).toBe(true)
+  })
+
+  it('mean ablation with zero means is zero ablation, and real means change the scores', async () => {
+    const items = tokenizeItems(tok, samples())
+    const {numLayers, numHeads, headDim} = model.config
+    const requests = items.map((item) => ({item, variant: [[1, 2]] as HeadId[]}))
+    const zero = await scoreChoices(requests, ablationRunner(model))
+    const zeroMeans = Array.from({length: numLayers}, () => new Float32Array(numHeads * headDim))
+    const viaMean = await scoreChoices(requests, ablationRunner(model, {mode: 'mean', means: zeroMeans}))
+    viaMean.forEach((o, i) => expect(o.answerLogprob).toBeCloseTo(zero[i].answerLogprob, 5))
+    const ones = zeroMeans.map((m) => m.map(() => 1))
+    const shifted = await scoreChoices(requests, ablationRunner(model, {mode: 'mean', means: ones}))
+    expect(shifted.some((o, i) => Math.abs(o.answerLogprob - zero[i].answerLogprob) > 1e-3)).toBe(true)
+  })
+})
