@@ -99,7 +99,8 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       if (!(model instanceof HybridModel)) throw new HybridizeError(`${settings.student} is not a hybrid student (make one with \`hybridize rewrite\`)`, {code: 'E_STUDENT'})
       const tokenizer = await loadTokenizer(teacherFolder)
       const student = hybridStudent(model)
-      parseLayers(settings.layers?.join(','), student.numLayers)
+      // --layers was read before the student's depth was known: check it now.
+      if (settings.layers) parseLayers(settings.layers.join(','), student.numLayers)
       const resume = flags.resume ? await loadLastCheckpoint(out) : undefined
       if (flags.resume) await removeUnfinished(out)
       else await writeRunSettings(out, settings)

@@ -11,7 +11,10 @@ export const WEIGHT_GROUPS = ['mixer', 'attention', 'mlp', 'norm', 'embedding', 
 export type WeightGroup = (typeof WEIGHT_GROUPS)[number]
 
 export interface WeightRole {
-  /** mixer: SSM weights; attention: kept heads and their adapter; head: final norm and LM head go under norm/head. */
+  /**
+   * mixer: the SSM's weights; attention: kept attention heads and their adapter; mlp; norm: every
+   * norm, the final one included; embedding: token embeddings; head: the LM head.
+   */
   group: WeightGroup
   /** The layer the weight belongs to; undefined for embeddings, the final norm and the LM head. */
   layer?: number
