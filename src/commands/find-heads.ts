@@ -1,0 +1,94 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {deviceFlag} from '../cli/device-flag.js'
+import {createBackend} from '../backend/device.js'
+import {HybridizeError} from '../errors.js'
+import {findHeads, type FindHeadsOptions} from '../heads/find-heads.js'
+import {headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
+import {rankedTable, terminalHeatmap} from '../heads/terminal-report.js'
+import {resolveModel} from '../hub/cache.js'
+import {loadTeacher} from '../models/load.js'
+import type {TaskName} from '../tasks/index.js'
+import {loadTokenizer} from '../tokenizer/load.js'
+
+export default class FindHeads extends BaseCommand {
+  static override summary = 'Find the attention heads that in-context retrieval runs through.'
+
+  static override description = `Ablates each attention head of a Transformer alone (all ablations batched into the same forward
+passes), measures the drop in accuracy on a synthetic retrieval task (log-likelihood over the candidate
+answers), ranks the heads by that drop and selects the top ones: the heads retrieval-aware distillation
+keeps as attention. Each head is also scored from its attention pattern: Gather (segment-final tokens
+attending within their own segment) and Aggregate (the last prompt token attending to the answer
+segment's final token). Writes heads.json (--out) and a heatmap of the drops beside it (.svg), and
+checks the selection: accuracy with the selected heads ablated together, against as many random heads.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --samples 100 --top-k 2 --out phi-heads.json',
+    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --budget 2% --ablation mean --json',
+  ]
+
+  static override args = {
+    model: Args.string({required: true, description: 'Model folder, or org/name[@revision] in the Hugging Face cache.'}),
+  }
+
+  static override flags = {
+    task: Flags.option({options: ['kv-retrieval', 'mc-retrieval', 'needle'] as const, default: 'kv-retrieval', description: 'Retrieval task to score heads on.'})(),
+    samples: Flags.integer({description: 'Task samples (each head is ablated on all of them).', default: 50, min: 1}),
+    pairs: Flags.integer({description: 'Key-value pairs per kv-retrieval prompt.', default: 20, min: 1, max: 100}),
+    seed: Flags.integer({description: 'Seed of the task samples and of the random comparison heads.', default: 0}),
+    'top-k': Flags.integer({description: 'Select this many heads.', min: 1, exclusive: ['budget']}),
+    budget: Flags.string({description: 'Select this fraction of all heads, at least one: "2%" or 0.02.', default: '2%'}),
+    ablation: Flags.option({options: ['zero', 'mean'] as const, default: 'zero', description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
+    'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: 5, min: 0}),
+    out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg.', default: 'heads.json'}),
+    device: deviceFlag,
+  }
+
+  async run(): Promise<Record<string, unknown>> {
+    const {args, flags} = await this.parse(FindHeads)
+    const opts: FindHeadsOptions = {
+      task: flags.task as TaskName,
+      samples: flags.samples,
+      pairs: flags.pairs,
+      seed: flags.seed,
+      ablation: flags.ablation,
+      select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget)} : {topK: flags['top-k']},
+      randomDraws: flags['random-draws'],
+      progress: (text) => this.status(text),
+    }
+    const folder = await resolveModel(args.model)
+    const tokenizer = await loadTokenizer(folder)
+    const identity = await modelIdentity(args.model, folder)
+    const backend = await createBackend(flags.device)
+    this.status(`device: ${backend.description}`)
+    const started = Date.now()
+    const {config, result} = await loadTeacher(folder, backend)
+      .then(async (model) => ({config: model.config, result: await findHeads(model, tokenizer, opts)}))
+      .finally(() => backend.destroy())
+    const json = headsJson(identity, opts, result, {layers: config.numLayers, heads: config.numHeads, kvHeads: config.numKvHeads})
+    const files = await writeHeadsFiles(flags.out, json, result, `${args.model}: ${opts.task} accuracy drop per ablated head`)
+    const randomMean = result.randomAblated.reduce((a, d) => a + d.acc, 0) / Math.max(1, result.randomAblated.length)
+    this.log(rankedTable(result, Math.max(10, result.selected.length)))
+    this.log('')
+    this.log(terminalHeatmap(result))
+    this.log('')
+    this.log(`baseline acc ${pct(result.baseline.acc)} (chance ${pct(result.chance)}); ${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}; ` +
+      `as many random heads ablated: ${pct(randomMean)} (mean of ${result.randomAblated.length})`)
+    this.status(`wrote ${files.json} and ${files.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    return {...json, files}
+  }
+}
+
+/** "2%" -> 0.02; "0.02" -> 0.02. */
+export function parseBudget(text: string): number {
+  const percent = text.trim().endsWith('%')
+  const value = Number(percent ? text.trim().slice(0, -1) : text)
+  const fraction = percent ? value / 100 : value
+  if (!Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
+    throw new HybridizeError(`--budget must be a fraction of the heads in (0, 1] or a percentage such as 2%, not '${text}'`, {code: 'E_USAGE'})
+  }
+  return fraction
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`

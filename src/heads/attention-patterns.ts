@@ -1,0 +1,107 @@
+import {noGrad} from '../engine/autograd.js'
+import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+import type {TeacherModel} from '../models/teacher.js'
+import type {TaskSample} from '../tasks/types.js'
+import type {TextTokenizer} from '../tokenizer/load.js'
+
+/**
+ * What each head does on the task prompts, read from its attention probabilities (Gather-and-
+ * Aggregate, Bick et al. 2025, section 5.1), plus each head's mean output for mean ablation.
+ * Scores are attention mass in [0, 1], averaged over samples, [layer][head]:
+ *   gather          from each segment's final token (the '\n' of `key:value\n`) to the segment's
+ *                   other tokens: compressing the segment into its last token
+ *   aggregate       from the prompt's last token to the answer segment's final token
+ *   answerSegment   from the prompt's last token to any token of the answer segment
+ */
+export interface HeadPatterns {
+  gather: number[][]
+  aggregate: number[][]
+  answerSegment: number[][]
+  /** Per layer, each head's output z averaged over every prompt token: [Hq·D]. */
+  meanOutputs: Float32Array[]
+}
+
+/** Token positions of a prompt's segments: first token and final token of each. */
+interface SegmentTokens {
+  first: number[]
+  last: number[]
+}
+
+const CHUNK_SAMPLES = 16
+
+export async function attentionPatterns(model: TeacherModel, tok: TextTokenizer, samples: readonly TaskSample[], prompts: readonly number[][]): Promise<HeadPatterns> {
+  const {numLayers: L, numHeads: H, headDim: D} = model.config
+  const grid = () => Array.from({length: L}, () => new Array<number>(H).fill(0))
+  const gather = grid()
+  const aggregate = grid()
+  const answerSegment = grid()
+  const outputSums = Array.from({length: L}, () => new Float64Array(H * D))
+  let tokens = 0
+  for (let start = 0; start < samples.length; start += CHUNK_SAMPLES) {
+    const rows = prompts.slice(start, start + CHUNK_SAMPLES)
+    const B = rows.length
+    const T = Math.max(...rows.map((r) => r.length))
+    const ids = new Int32Array(B * T)
+    rows.forEach((r, b) => ids.set(r, b * T))
+    const {probs, outputs} = await scopeAsync(async () => {
+      const zs: Tensor[] = []
+      const {attentions} = noGrad(() =>
+        model.forward(fromArray(model.backend, ids, [B, T]), {
+          attentions: true,
+          logitRows: fromArray(model.backend, Int32Array.of(0), [1]),
+          headOutputs: (_, z) => (zs.push(z), z),
+        }),
+      )
+      return {probs: await Promise.all(attentions!.map((a) => a.toFloat32())), outputs: await Promise.all(zs.map((z) => z.toFloat32()))}
+    })
+    rows.forEach((row, b) => {
+      const sample = samples[start + b]
+      const seg = segmentTokens(tok, row, sample)
+      const last = row.length - 1
+      const answer = sample.answerSegment
+      for (let l = 0; l < L; l++) {
+        for (let h = 0; h < H; h++) {
+          const at = (q: number, k: number) => probs[l][((b * H + h) * T + q) * T + k]
+          let g = 0
+          seg.last.forEach((end, s) => {
+            for (let k = seg.first[s]; k < end; k++) g += at(end, k)
+          })
+          gather[l][h] += g / seg.last.length
+          aggregate[l][h] += at(last, seg.last[answer])
+          let inAnswer = 0
+          for (let k = seg.first[answer]; k <= seg.last[answer]; k++) inAnswer += at(last, k)
+          answerSegment[l][h] += inAnswer
+        }
+        const z = outputs[l]
+        for (let t = 0; t < row.length; t++) {
+          const base = (b * T + t) * H * D
+          for (let i = 0; i < H * D; i++) outputSums[l][i] += z[base + i]
+        }
+      }
+      tokens += row.length
+    })
+  }
+  const n = samples.length
+  const average = (g: number[][]) => g.map((r) => r.map((x) => x / n))
+  return {
+    gather: average(gather),
+    aggregate: average(aggregate),
+    answerSegment: average(answerSegment),
+    meanOutputs: outputSums.map((s) => Float32Array.from(s, (x) => x / tokens)),
+  }
+}
+
+/** The tokens holding each segment's first and final characters. */
+function segmentTokens(tok: TextTokenizer, ids: readonly number[], sample: TaskSample): SegmentTokens {
+  // ends[i]: characters of the prompt covered by tokens 0..i (decoding prefixes keeps multi-byte characters whole).
+  const ends = ids.map((_, i) => tok.decode(ids.slice(0, i + 1), {skipSpecialTokens: true}).length)
+  const tokenAt = (char: number) => {
+    const i = ends.findIndex((end) => end > char)
+    if (i < 0) throw new Error(`attentionPatterns: character ${char} lies past the prompt's tokens`)
+    return i
+  }
+  return {
+    first: sample.segments.map((s) => tokenAt(s.start)),
+    last: sample.segments.map((s) => tokenAt(s.end - 1)),
+  }
+}

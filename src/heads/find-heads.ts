@@ -1,0 +1,127 @@
+import type {TeacherModel} from '../models/teacher.js'
+import {generateSamples, getTask, type TaskName} from '../tasks/index.js'
+import type {TextTokenizer} from '../tokenizer/load.js'
+import {Random} from '../util/random.js'
+import {ablationRunner, type Ablation, type HeadId} from './ablation-runner.js'
+import {attentionPatterns} from './attention-patterns.js'
+import {scoreChoices, tokenizeItems, type ChoiceOutcome} from './choice-scoring.js'
+
+/**
+ * Retrieval-head search (Retrieval-Aware Distillation, section 6.1): ablate each attention head
+ * alone, measure how much the retrieval task's accuracy drops, rank the heads by that drop, and
+ * keep the top ones. Every head's ablation runs in the same batched passes (one row per sample and
+ * ablation). Heads are also labelled by their attention pattern (attention-patterns.ts).
+ */
+export interface FindHeadsOptions {
+  task: TaskName
+  samples: number
+  /** kv-retrieval dictionary size. */
+  pairs: number
+  seed: number
+  ablation: 'zero' | 'mean'
+  /** How many heads to select: a count, or a fraction of all heads (at least one). */
+  select: {topK: number} | {fraction: number}
+  /** Random sets of as many heads as are selected (drawn from the others) to ablate for comparison. */
+  randomDraws: number
+  progress?: (text: string) => void
+}
+
+export interface HeadScore {
+  layer: number
+  head: number
+  /** The key/value head this query head reads (GQA). */
+  kvHead: number
+  rank: number
+  /** Accuracy with this head ablated, and the drop from the baseline. */
+  acc: number
+  drop: number
+  /** Mean drop of the answer's log-likelihood: breaks ties between equal accuracy drops. */
+  logprobDrop: number
+  gather: number
+  aggregate: number
+  answerSegment: number
+}
+
+export interface AccuracyFigures {
+  acc: number
+  argmaxAcc: number
+  answerLogprob: number
+}
+
+export interface FindHeadsResult {
+  baseline: AccuracyFigures
+  /** Ranked: the largest accuracy drop first. */
+  heads: HeadScore[]
+  selected: HeadId[]
+  /** Accuracy with every selected head ablated at once. */
+  selectedAblated: AccuracyFigures
+  /** Accuracy with as many other heads, chosen at random, ablated: per draw. */
+  randomAblated: {heads: HeadId[]; acc: number}[]
+  /** Chance level: one over the number of choices. */
+  chance: number
+}
+
+export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: FindHeadsOptions): Promise<FindHeadsResult> {
+  const {numLayers: L, numHeads: H, numKvHeads: Hkv} = model.config
+  const progress = opts.progress ?? (() => {})
+  const task = getTask(opts.task)
+  const taskOptions = opts.task === 'kv-retrieval' ? {pairs: opts.pairs} : {}
+  const samples = generateSamples(task, {seed: opts.seed, count: opts.samples, ...taskOptions})
+  const items = tokenizeItems(tok, samples)
+
+  progress(`attention patterns of ${L * H} heads over ${samples.length} prompts`)
+  const patterns = await attentionPatterns(model, tok, samples, items.map((i) => i.context))
+  const ablation: Ablation = opts.ablation === 'mean' ? {mode: 'mean', means: patterns.meanOutputs} : {mode: 'zero'}
+  const run = ablationRunner(model, ablation)
+  const score = async (variants: (readonly HeadId[])[]): Promise<AccuracyFigures[]> => {
+    const outcomes = await scoreChoices(
+      variants.flatMap((variant) => items.map((item) => ({item, variant}))),
+      run,
+    )
+    return variants.map((_, v) => summarize(outcomes.slice(v * items.length, (v + 1) * items.length)))
+  }
+
+  const allHeads: HeadId[] = Array.from({length: L * H}, (_, i) => [Math.floor(i / H), i % H] as const)
+  progress(`ablating each of ${allHeads.length} heads (${samples.length} samples each, batched)`)
+  const [baseline, ...single] = await score([[], ...allHeads.map((head) => [head])])
+  const heads = allHeads
+    .map(([layer, head], i) => ({
+      layer,
+      head,
+      kvHead: Math.floor(head / (H / Hkv)),
+      rank: 0,
+      acc: single[i].acc,
+      drop: baseline.acc - single[i].acc,
+      logprobDrop: baseline.answerLogprob - single[i].answerLogprob,
+      gather: patterns.gather[layer][head],
+      aggregate: patterns.aggregate[layer][head],
+      answerSegment: patterns.answerSegment[layer][head],
+    }))
+    .sort((a, b) => b.drop - a.drop || b.logprobDrop - a.logprobDrop || a.layer - b.layer || a.head - b.head)
+  heads.forEach((h, i) => (h.rank = i + 1))
+
+  const k = 'topK' in opts.select ? Math.min(opts.select.topK, heads.length) : Math.max(1, Math.floor(opts.select.fraction * heads.length))
+  const selected: HeadId[] = heads.slice(0, k).map((h) => [h.layer, h.head] as const)
+  const rng = new Random(opts.seed, 1)
+  const others = heads.slice(k).map((h) => [h.layer, h.head] as const)
+  const draws = Array.from({length: opts.randomDraws}, () => rng.sampleWithoutReplacement(others, Math.min(k, others.length)))
+  progress(`ablating the ${k} selected heads together, and ${opts.randomDraws} random sets of ${k}`)
+  const [selectedAblated, ...random] = await score([selected, ...draws])
+  return {
+    baseline,
+    heads,
+    selected,
+    selectedAblated,
+    randomAblated: draws.map((heads, i) => ({heads, acc: random[i].acc})),
+    chance: samples.reduce((a, s) => a + 1 / s.choices.length, 0) / samples.length,
+  }
+}
+
+function summarize(outcomes: ChoiceOutcome[]): AccuracyFigures {
+  const n = outcomes.length
+  return {
+    acc: outcomes.filter((o) => o.correct).length / n,
+    argmaxAcc: outcomes.filter((o) => o.argmaxCorrect).length / n,
+    answerLogprob: outcomes.reduce((a, o) => a + o.answerLogprob, 0) / n,
+  }
+}

@@ -1,0 +1,90 @@
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {readdir} from 'node:fs/promises'
+import {join} from 'node:path'
+import {writeFileAtomic} from '../io/atomic.js'
+import {heatmapSvg} from '../plot/heatmap.js'
+import type {HeadId} from './ablation-runner.js'
+import type {FindHeadsOptions, FindHeadsResult} from './find-heads.js'
+
+/**
+ * heads.json: everything needed to reuse or reproduce a head search. Head ids are [layer, head]
+ * pairs; `scores` repeats each head's accuracy drop keyed "L-H", the layout of Retrieval_Head's
+ * head_score files, for drop-in comparison. The scoring method is recorded, since different head
+ * scores select different heads.
+ */
+export interface ModelIdentity {
+  /** As the user named it: a folder or org/name[@revision]. */
+  id: string
+  /** The Hugging Face snapshot commit, when the folder is one. */
+  revision: string | null
+  /** SHA-256 over the weight files' bytes, in name order. */
+  weightsSha256: string
+}
+
+export async function modelIdentity(id: string, folder: string): Promise<ModelIdentity> {
+  const snapshot = /[\\/]snapshots[\\/]([0-9a-f]{40})[\\/]?$/.exec(folder)
+  const files = (await readdir(folder)).filter((f) => f.endsWith('.safetensors')).sort()
+  const hash = createHash('sha256')
+  for (const f of files) {
+    for await (const chunk of createReadStream(join(folder, f))) hash.update(chunk as Buffer)
+  }
+  return {id, revision: snapshot?.[1] ?? null, weightsSha256: hash.digest('hex')}
+}
+
+export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindHeadsResult, architecture: {layers: number; heads: number; kvHeads: number}): Record<string, unknown> {
+  const figures = (f: {acc: number; argmaxAcc: number; answerLogprob: number}) => ({acc: f.acc, argmax_acc: f.argmaxAcc, answer_logprob: round(f.answerLogprob)})
+  const randomMean = r.randomAblated.length > 0 ? r.randomAblated.reduce((a, d) => a + d.acc, 0) / r.randomAblated.length : null
+  return {
+    format: 'hybridize-heads/1',
+    model: {id: model.id, revision: model.revision, weights_sha256: model.weightsSha256, ...architecture},
+    task: {name: opts.task, ...(opts.task === 'kv-retrieval' ? {pairs: opts.pairs} : {}), samples: opts.samples, seed: opts.seed},
+    method: {
+      score: 'accuracy drop when the head alone is ablated (log-likelihood over the candidate answers, lm-evaluation-harness acc); ties broken by the drop in the answer log-likelihood',
+      ablation: opts.ablation === 'zero' ? 'zero: the head output (its slice before the output projection) set to 0' : 'mean: the head output replaced by its mean over the prompt tokens',
+      select: 'topK' in opts.select ? {top_k: opts.select.topK} : {budget: opts.select.fraction},
+      patterns: 'gather: mass from each segment-final token to its own segment; aggregate: mass from the last prompt token to the answer segment\'s final token; answer_segment: to any token of the answer segment',
+    },
+    baseline: figures(r.baseline),
+    chance: round(r.chance),
+    selected: r.selected,
+    selected_ablated: figures(r.selectedAblated),
+    random_ablated: {mean_acc: randomMean, draws: r.randomAblated},
+    heads: r.heads.map((h) => ({
+      rank: h.rank,
+      layer: h.layer,
+      head: h.head,
+      kv_head: h.kvHead,
+      acc: h.acc,
+      drop: round(h.drop),
+      logprob_drop: round(h.logprobDrop),
+      gather: round(h.gather),
+      aggregate: round(h.aggregate),
+      answer_segment: round(h.answerSegment),
+    })),
+    scores: Object.fromEntries(r.heads.map((h) => [`${h.layer}-${h.head}`, round(h.drop)])),
+  }
+}
+
+/** heads.json at `out`, and the heatmap of accuracy drops beside it (same name, .svg). */
+export async function writeHeadsFiles(out: string, json: Record<string, unknown>, r: FindHeadsResult, title: string): Promise<{json: string; svg: string}> {
+  const svg = out.replace(/\.json$/i, '') + '.svg'
+  await writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`)
+  await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined: r.selected}))
+  return {json: out, svg}
+}
+
+/** Accuracy drops as [layer][head]. */
+export function dropGrid(r: FindHeadsResult): number[][] {
+  const layers = Math.max(...r.heads.map((h) => h.layer)) + 1
+  const heads = Math.max(...r.heads.map((h) => h.head)) + 1
+  const grid = Array.from({length: layers}, () => new Array<number>(heads).fill(0))
+  for (const h of r.heads) grid[h.layer][h.head] = h.drop
+  return grid
+}
+
+export function isSelected(selected: readonly HeadId[], layer: number, head: number): boolean {
+  return selected.some(([l, h]) => l === layer && h === head)
+}
+
+const round = (x: number) => Number(x.toFixed(4))
