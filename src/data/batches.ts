@@ -40,9 +40,9 @@ export class BatchStream {
     this.sequences = pos?.sequences ?? 0
     const reader = new DocumentReader(opts.corpus, opts.seed, opts.textField ?? 'text', pos?.text.cursor ?? START)
     this.text = new TokenStream(reader, opts.tokenizer, opts.eosId, pos?.text.carry)
-    for (const {task} of opts.mix ?? []) {
-      const saved = pos?.tasks[task]
-      this.tasks.set(task, new TokenStream(new TaskSampleSource(task, opts.seed, saved?.cursor), opts.tokenizer, opts.eosId, saved?.carry, true))
+    for (const entry of opts.mix ?? []) {
+      const saved = pos?.tasks[entry.task]
+      this.tasks.set(entry.task, new TokenStream(new TaskSampleSource(entry, opts.seed, saved?.cursor), opts.tokenizer, opts.eosId, saved?.carry, true))
     }
   }
 

@@ -6,27 +6,44 @@ import type {PieceSource} from './token-stream.js'
 /**
  * `--mix kv-retrieval:0.1[,needle:0.05]`: synthetic task samples blended into the text at a
  * fraction of the sequences. Each sample is its prompt followed by its answer, one document.
- * The setting that makes a task harder is drawn per sample over the range evaluation sweeps, so
- * the student sees every difficulty it will be scored on.
+ * The setting that makes a task harder is drawn per sample from a range: by default the range
+ * evaluation sweeps, so the student sees every difficulty it will be scored on; `:pairs=2-16`
+ * after the fraction sets another (e.g. the range a small teacher was trained on).
  */
 export interface MixEntry {
   task: TaskName
   fraction: number
+  /** The task option drawn per sample, uniformly from min to max. */
+  range?: OptionRange
 }
 
-const SWEPT_OPTION: Partial<Record<TaskName, {option: string; min: number; max: number}>> = {
+export interface OptionRange {
+  option: string
+  min: number
+  max: number
+}
+
+const SWEPT_OPTION: Partial<Record<TaskName, OptionRange>> = {
   'kv-retrieval': {option: 'pairs', min: 10, max: 50},
   needle: {option: 'haystackChars', min: 500, max: 4000},
 }
 
 export function parseMix(spec: string | undefined): MixEntry[] {
   if (!spec) return []
-  const entries = spec.split(',').map((part) => {
-    const m = /^\s*([\w-]+)\s*:\s*([0-9.]+)\s*$/.exec(part)
+  const entries = spec.split(',').map((part): MixEntry => {
+    const m = /^\s*([\w-]+)\s*:\s*([0-9.]+)\s*(?::\s*(\w+)\s*=\s*(\d+)\s*-\s*(\d+)\s*)?$/.exec(part)
     const fraction = m ? Number(m[2]) : NaN
-    if (!m || !(fraction > 0 && fraction < 1)) throw new HybridizeError(`--mix '${part}': expected task:fraction with 0 < fraction < 1, e.g. kv-retrieval:0.1`, {code: 'E_MIX'})
-    if (!isTaskName(m[1])) throw new HybridizeError(`--mix: unknown task '${m[1]}' (tasks: ${taskNames.join(', ')})`, {code: 'E_MIX'})
-    return {task: m[1], fraction}
+    if (!m || !(fraction > 0 && fraction < 1)) {
+      throw new HybridizeError(`--mix '${part}': expected task:fraction with 0 < fraction < 1, optionally :option=min-max (e.g. kv-retrieval:0.1:pairs=10-50)`, {code: 'E_MIX'})
+    }
+    const task = m[1]
+    if (!isTaskName(task)) throw new HybridizeError(`--mix: unknown task '${task}' (tasks: ${taskNames.join(', ')})`, {code: 'E_MIX'})
+    const range = m[3] ? {option: m[3], min: Number(m[4]), max: Number(m[5])} : SWEPT_OPTION[task]
+    if (range && range.max < range.min) throw new HybridizeError(`--mix '${part}': the range ${range.min}-${range.max} is empty`, {code: 'E_MIX'})
+    if (range && !(range.option in getTask(task).defaults)) {
+      throw new HybridizeError(`--mix '${part}': ${task} has no option '${range.option}' (options: ${Object.keys(getTask(task).defaults).join(', ')})`, {code: 'E_MIX'})
+    }
+    return {task, fraction, range}
   })
   const total = entries.reduce((s, e) => s + e.fraction, 0)
   if (total >= 1) throw new HybridizeError(`--mix fractions add up to ${total}; they must leave room for the text (< 1)`, {code: 'E_MIX'})
@@ -61,7 +78,7 @@ export class TaskSampleSource implements PieceSource<SampleCursor> {
   private at: number
   private readonly seed: number
 
-  constructor(private readonly task: TaskName, runSeed: number, cursor: SampleCursor = {next: 0}) {
+  constructor(private readonly entry: MixEntry, runSeed: number, cursor: SampleCursor = {next: 0}) {
     this.at = cursor.next
     this.seed = new Random(runSeed, TRAINING_SAMPLES_STREAM).uint32()
   }
@@ -71,9 +88,9 @@ export class TaskSampleSource implements PieceSource<SampleCursor> {
   }
 
   async next(): Promise<{text: string; endsDocument: boolean}> {
-    const swept = SWEPT_OPTION[this.task]
-    const options = swept ? {[swept.option]: swept.min + new Random(this.seed, OPTION_STREAM, this.at).int(swept.max - swept.min + 1)} : {}
-    const [sample] = generateSamples(getTask(this.task), {seed: this.seed, count: 1, first: this.at, ...options})
+    const r = this.entry.range
+    const options = r ? {[r.option]: r.min + new Random(this.seed, OPTION_STREAM, this.at).int(r.max - r.min + 1)} : {}
+    const [sample] = generateSamples(getTask(this.entry.task), {seed: this.seed, count: 1, first: this.at, ...options})
     this.at++
     return {text: sample.prompt + sample.answer, endsDocument: true}
   }

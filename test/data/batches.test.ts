@@ -99,13 +99,18 @@ describe('BatchStream', () => {
   })
 
   it('puts whole task samples in a row, padding with end-of-text rather than cutting a prompt from its answer', async () => {
-    const s = await stream('brown', {seqLen: 1024, mix: parseMix('kv-retrieval:0.5')})
+    const s = await stream('brown', {seqLen: 1024, mix: parseMix('kv-retrieval:0.5:pairs=2-16')})
     let samples = 0
     for (let i = 0; i < 6; i++) {
       const row = show(await s.next(1))
       if (!row.includes('dictionary')) continue
       const docs = row.split('|').filter((d) => d !== '')
-      for (const doc of docs) expect(doc).toMatch(/^Memorize the following dictionary:\n[\s\S]*The value of the key '\w+' is \d+$/)
+      for (const doc of docs) {
+        expect(doc).toMatch(/^Memorize the following dictionary:\n[\s\S]*The value of the key '\w+' is \d+$/)
+        const pairs = doc.split('\n').filter((line) => /^\w+:\d+$/.test(line)).length
+        expect(pairs).toBeGreaterThanOrEqual(2)
+        expect(pairs).toBeLessThanOrEqual(16)
+      }
       samples += docs.length
       expect(row.endsWith('|')).toBe(true)
     }
@@ -117,6 +122,8 @@ describe('BatchStream', () => {
     expect(() => parseMix('kv-retrieval')).toThrow(/task:fraction/)
     expect(() => parseMix('nope:0.1')).toThrow(/unknown task 'nope'/)
     expect(() => parseMix('kv-retrieval:0.6,needle:0.5')).toThrow(/add up to/)
+    expect(() => parseMix('kv-retrieval:0.1:keys=2-16')).toThrow(/has no option 'keys' \(options: pairs\)/)
+    expect(parseMix('kv-retrieval:0.1:pairs=2-16')).toEqual([{task: 'kv-retrieval', fraction: 0.1, range: {option: 'pairs', min: 2, max: 16}}])
   })
 })
 
