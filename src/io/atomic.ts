@@ -1,4 +1,5 @@
 import {mkdir, open, rename, rm, stat, type FileHandle} from 'node:fs/promises'
+import {dirname} from 'node:path'
 import {HybridizeError} from '../errors.js'
 
 /**
@@ -12,8 +13,10 @@ let tempCounter = 0
 /**
  * Write `dest` through `write(handle)` into a temporary file next to it, flush it to disk, then
  * rename it over `dest`. If `write` throws, the temporary file is removed and `dest` is untouched.
+ * Missing parent folders are created, as users expect of `--out runs/x.json`.
  */
 export async function withAtomicFile<T>(dest: string, write: (handle: FileHandle) => Promise<T>): Promise<T> {
+  await mkdir(dirname(dest), {recursive: true})
   const tmp = `${dest}.tmp-${process.pid}-${tempCounter++}`
   const handle = await open(tmp, 'wx')
   try {

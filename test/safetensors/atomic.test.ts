@@ -34,6 +34,14 @@ describe('withAtomicFile', () => {
   })
 })
 
+describe('writeFileAtomic', () => {
+  it('creates missing parent folders', async () => {
+    const dest = path.join(await tempDir(), 'runs', 'nested', 'heads.json')
+    await writeFileAtomic(dest, '{}')
+    expect(await readFile(dest, 'utf8')).toBe('{}')
+  })
+})
+
 describe('withAtomicFolder', () => {
   it('builds in <dest>.tmp-<pid> and renames it into place', async () => {
     const root = await tempDir()
