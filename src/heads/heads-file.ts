@@ -37,7 +37,7 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
   const randomMean = r.randomAblated.length > 0 ? r.randomAblated.reduce((a, d) => a + d.acc, 0) / r.randomAblated.length : null
   return {
     format: 'hybridize-heads/1',
-    model: {id: model.id, revision: model.revision, weights_sha256: model.weightsSha256, ...architecture},
+    model: {id: model.id, revision: model.revision, weights_sha256: model.weightsSha256, layers: architecture.layers, heads: architecture.heads, kv_heads: architecture.kvHeads},
     task: {name: opts.task, ...(opts.task === 'kv-retrieval' ? {pairs: opts.pairs} : {}), samples: opts.samples, seed: opts.seed},
     method: {
       score: 'accuracy drop when the head alone is ablated (log-likelihood over the candidate answers, lm-evaluation-harness acc); ties broken by the drop in the answer log-likelihood',

@@ -1,0 +1,80 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {fromArray} from '../../src/engine/tensor.js'
+import {FIXTURE_SPECS} from '../../src/fixtures/specs.js'
+import {initialWeights} from '../../src/fixtures/init-weights.js'
+import {writeFixture} from '../../src/fixtures/write-fixture.js'
+import {parseTeacherConfig} from '../../src/models/config.js'
+import {TeacherModel} from '../../src/models/teacher.js'
+import {trainBpe} from '../../src/tokenizer/train-bpe.js'
+import {tokenizerTrainingTexts} from '../../src/tokenizer/training-corpus.js'
+import {cpuBackend} from '../helpers/backends.js'
+import {runCli} from '../helpers/cli.js'
+
+/**
+ * The find-heads command on untrained fixture-shaped teachers (written as a fixture folder here, so
+ * the test does not depend on how well the committed fixtures retrieve): files, --json, colour, errors.
+ */
+let out: string
+
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), 'hybridize-find-heads-'))
+  const bpe = trainBpe(tokenizerTrainingTexts({seed: 0, samplesPerTask: 60, brownDocuments: 5}), {vocabSize: 400})
+  const backend = cpuBackend()
+  for (const spec of FIXTURE_SPECS) {
+    const config = spec.config(400, {bos: 398, eos: 398, pad: 399})
+    const weights = new Map([...initialWeights(parseTeacherConfig(config), spec.seed, spec.initStd)].map(([name, w]) => [name, fromArray(backend, w.data, w.shape)]))
+    const model = new TeacherModel(parseTeacherConfig(config), weights, backend)
+    await writeFixture(join(out, spec.name), {config, model, tokenizer: bpe, log: [], training: {}})
+  }
+})
+afterAll(async () => {
+  await rm(out, {recursive: true, force: true})
+})
+
+describe('hybridize find-heads', () => {
+  it('writes heads.json and its heatmap, prints the ranking, and returns the same JSON with --json', () => {
+    const file = join(out, 'heads.json')
+    const r = runCli(['find-heads', join(out, 'llama-tiny'), '--samples', '6', '--pairs', '6', '--top-k', '2', '--random-draws', '2', '--device', 'cpu', '--out', file, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    const printed = JSON.parse(r.stdout)
+    const written = JSON.parse(readFileSync(file, 'utf8'))
+    expect(printed.selected).toEqual(written.selected)
+    expect(written.selected).toHaveLength(2)
+    expect(written.model).toMatchObject({id: join(out, 'llama-tiny'), revision: null, layers: 2, heads: 8, kv_heads: 4})
+    expect(written.model.weights_sha256).toMatch(/^[0-9a-f]{64}$/)
+    expect(written.task).toEqual({name: 'kv-retrieval', pairs: 6, samples: 6, seed: 0})
+    expect(written.random_ablated.draws).toHaveLength(2)
+    expect(written.heads).toHaveLength(16)
+    for (const h of written.heads) {
+      expect(Object.keys(h).sort()).toEqual(['acc', 'aggregate', 'answer_segment', 'drop', 'gather', 'head', 'kv_head', 'layer', 'logprob_drop', 'rank'])
+      // Attention masses: the answer segment's final token is part of the answer segment.
+      expect(h.gather).toBeGreaterThanOrEqual(0)
+      expect(h.gather).toBeLessThanOrEqual(1)
+      expect(h.aggregate).toBeLessThanOrEqual(h.answer_segment + 1e-4)
+      expect(h.answer_segment).toBeLessThanOrEqual(1)
+    }
+    expect(Object.keys(written.scores)).toHaveLength(16)
+    expect(readFileSync(join(out, 'heads.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<\/svg>\n$/)
+  })
+
+  it('prints a ranked table and a heatmap without colour under NO_COLOR', () => {
+    const file = join(out, 'plain.json')
+    const r = runCli(['find-heads', join(out, 'phi-tiny'), '--samples', '4', '--pairs', '4', '--random-draws', '0', '--device', 'cpu', '--out', file])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^rank\s+layer\s+head/m)
+    expect(r.stdout).toMatch(/layer\\head/)
+    expect(r.stdout).not.toMatch(/\x1b\[/)
+    expect(existsSync(join(out, 'plain.svg'))).toBe(true)
+  })
+
+  it('rejects a budget that is not a fraction or percentage', () => {
+    const r = runCli(['find-heads', join(out, 'llama-tiny'), '--budget', '150%', '--device', 'cpu', '--out', join(out, 'x.json')])
+    expect(r.status).not.toBe(0)
+    expect(r.stderr).toMatch(/--budget/)
+    expect(existsSync(join(out, 'x.json'))).toBe(false)
+  })
+})
