@@ -4,7 +4,10 @@
  *
  *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/llama-tiny] [--out runs/distill-experiment]
  *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--samples 50] [--heads-samples 100]
- *       [--seq-len 256] [--batch-size 8] [--mix kv-retrieval:0.5] [--data brown] [--eval-batches 4] [--device cpu]
+ *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
+ *
+ * Retrieval is trained (a --kv-share of the rows) and scored at the dictionary sizes the teacher
+ * learnt: --pairs, by default 4 up to the maxPairs of the fixture's training.json in steps of 4.
  *
  * Steps, each skipped when its output exists (so an interrupted experiment continues):
  *   1. find-heads ranks the teacher's heads by kv-retrieval ablation.
@@ -53,9 +56,10 @@ const {values: args} = parseArgs({
     lr: {type: 'string', default: '1e-3,1e-3,3e-4'},
     keep: {type: 'string', default: '1'},
     samples: {type: 'string', default: '50'},
-    'seq-len': {type: 'string', default: '256'},
+    'seq-len': {type: 'string', default: '128'},
     'batch-size': {type: 'string', default: '8'},
-    mix: {type: 'string', default: 'kv-retrieval:0.5'},
+    'kv-share': {type: 'string', default: '0.5'},
+    pairs: {type: 'string'},
     data: {type: 'string', default: 'brown'},
     'eval-batches': {type: 'string', default: '4'},
     'heads-samples': {type: 'string', default: '100'},
@@ -68,7 +72,17 @@ const teacherDir = resolve(args.teacher!)
 const keep = Number(args.keep)
 const [t1, t2, t3] = parsePerStage('tokens', args.tokens!, 3)
 const [lr1, lr2, lr3] = parsePerStage('lr', args.lr!, 3, false)
-const common = ['--data', args.data!, '--mix', args.mix!, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', '0', '--device', args.device!, '--save-every', '50', '--quiet']
+const pairs = await retrievalPairs()
+const mix = `kv-retrieval:${args['kv-share']}:pairs=${Math.min(...pairs)}-${Math.max(...pairs)}`
+const common = ['--data', args.data!, '--mix', mix, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', '0', '--device', args.device!, '--save-every', '50', '--quiet']
+
+/** --pairs, else 4, 8, ... up to the teacher's training maximum, else what eval sweeps. */
+async function retrievalPairs(): Promise<number[]> {
+  if (args.pairs) return args.pairs.split(',').map(Number)
+  const training = await readFile(join(teacherDir, 'training.json'), 'utf8').then((t) => JSON.parse(t) as {recipe?: {maxPairs?: number}}).catch(() => undefined)
+  const max = training?.recipe?.maxPairs
+  return max ? Array.from({length: Math.floor(max / 4)}, (_, i) => 4 * (i + 1)) : [10, 20, 30, 40, 50]
+}
 
 function cli(argv: string[]): void {
   console.error(`$ hybridize ${argv.join(' ')}`)
@@ -84,6 +98,13 @@ function distillStage(name: string, from: string, stage: 1 | 2 | 3, tokens: numb
     cli(resume ? ['distill', '--resume', '--out', run, '--device', args.device!] : ['distill', from, '--teacher', teacherDir, '--stage', String(stage), '--tokens', String(tokens), '--lr', String(lr), ...common, '--out', run])
   }
   return join(run, 'student')
+}
+
+interface StageError {
+  stage: number
+  before: number
+  after: number
+  rewritten?: number
 }
 
 interface Variant {
@@ -130,14 +151,15 @@ async function main(): Promise<void> {
   const teacher = await loadTeacher(teacherDir, backend)
   const tokenizer = await loadTokenizer(teacherDir)
   const batches = await heldOutBatches(tokenizer, teacher)
-  const stageErrors: Record<string, {stage: number; before: number; after: number}[]> = {}
+  /** Per student: each stage's error before and after it; for stage 2 also as rewritten (before stage 1). */
+  const stageErrors: Record<string, StageError[]> = {}
   for (const [name, student] of Object.entries(initial)) {
     const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
     const s1 = join(out, 'runs', `${slug}-s1`, 'student')
     const s2 = join(out, 'runs', `${slug}-s2`, 'student')
     stageErrors[name] = [
       {stage: 1, before: await stageLoss(1, student, teacher, backend, batches), after: await stageLoss(1, s1, teacher, backend, batches)},
-      {stage: 2, before: await stageLoss(2, s1, teacher, backend, batches), after: await stageLoss(2, s2, teacher, backend, batches)},
+      {stage: 2, before: await stageLoss(2, s1, teacher, backend, batches), after: await stageLoss(2, s2, teacher, backend, batches), rewritten: await stageLoss(2, student, teacher, backend, batches)},
     ]
     console.error(name, JSON.stringify(stageErrors[name]))
   }
@@ -173,7 +195,7 @@ async function writeRandomHeads(from: string, to: string, keep: number, cfg: {nu
 async function heldOutBatches(tokenizer: TextTokenizer, teacher: TeacherModel): Promise<Int32Array[]> {
   const seqLen = Number(args['seq-len'])
   const stream = new BatchStream({
-    corpus: await resolveCorpus(args.data!), tokenizer, eosId: teacher.config.eosTokenId as number, seqLen, seed: 99_991, mix: parseMix(args.mix),
+    corpus: await resolveCorpus(args.data!), tokenizer, eosId: teacher.config.eosTokenId as number, seqLen, seed: 99_991, mix: parseMix(mix),
   })
   const out: Int32Array[] = []
   for (let i = 0; i < Number(args['eval-batches']); i++) out.push(await stream.next(Number(args['batch-size'])))
@@ -223,15 +245,15 @@ async function kdLoss(student: DistillStudent, teacher: DistillTeacher, batches:
   return {ce, kl}
 }
 
-/** kv-retrieval accuracy as `hybridize eval` scores it, over 10 to 50 pairs. */
+/** kv-retrieval accuracy as `hybridize eval` scores it, at each of `pairs`. */
 async function kvAccuracy(lm: LanguageModel, tokenizer: TextTokenizer, samples: number): Promise<{acc: number; byPairs: Record<string, number>}> {
   const ctx = {lm, tokenizer, limit: samples, batchSize: 8, seed: 1234, logSamples: false, progress: () => {}}
-  const r = await runRetrieval('kv-retrieval', ctx)
+  const r = await runRetrieval('kv-retrieval', ctx, pairs)
   const byPairs = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => /^acc,pairs=/.test(k)).map(([k, v]) => [k.slice('acc,pairs='.length), v]))
   return {acc: r.metrics['acc,none'], byPairs}
 }
 
-function markdown(r: {teacherKv: {acc: number; byPairs: Record<string, number>}; totalHeads: number; stageErrors: Record<string, {stage: number; before: number; after: number}[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: {acc: number; byPairs: Record<string, number>}; kvRelative: number}[]}): string {
+function markdown(r: {teacherKv: {acc: number; byPairs: Record<string, number>}; totalHeads: number; stageErrors: Record<string, StageError[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: {acc: number; byPairs: Record<string, number>}; kvRelative: number}[]}): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`
   const pairs = Object.keys(r.teacherKv.byPairs)
   const lines = [
@@ -242,9 +264,12 @@ function markdown(r: {teacherKv: {acc: number; byPairs: Record<string, number>};
       `| ${v.name} | ${v.attentionHeads} (${pct(v.attentionHeads / r.totalHeads)}) | ${v.stateDim} | ${v.stages.map(([s, t]) => `${s}: ${t / 1000}k`).join(', ')} | ${v.kd.ce.toFixed(3)} | ${v.kd.kl.toFixed(3)} | ${pct(v.kv.acc)} | ${pct(v.kvRelative)} | ` +
       pairs.map((p) => pct(v.kv.byPairs[p])).join(' | ') + ' |'),
     '',
-    '| student | stage | error before | error after | lowered |',
-    '| --- | --- | --- | --- | --- |',
-    ...Object.entries(r.stageErrors).flatMap(([name, rows]) => rows.map((e) => `| ${name} | ${e.stage} | ${e.before.toFixed(3)} | ${e.after.toFixed(3)} | ${(e.before / e.after).toFixed(1)}x |`)),
+    '| student | stage | error as rewritten | error before the stage | after | lowered by the stage | lowered since the rewrite |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...Object.entries(r.stageErrors).flatMap(([name, rows]) => rows.map((e) => {
+      const rewritten = e.rewritten ?? e.before
+      return `| ${name} | ${e.stage} | ${rewritten.toFixed(3)} | ${e.before.toFixed(3)} | ${e.after.toFixed(3)} | ${(e.before / e.after).toFixed(1)}x | ${(rewritten / e.after).toFixed(1)}x |`
+    })),
   ]
   return lines.join('\n') + '\n'
 }
