@@ -9,7 +9,8 @@ import {HybridizeError} from '../errors.js'
  * Picking the device: `--device auto|webgpu|cpu`. On Linux, Dawn is asked for a Vulkan adapter
  * first (a real GPU) and then for its OpenGL ES backend, which Mesa's llvmpipe provides on
  * machines without a GPU (CI): slow, but it runs the same WGSL.
- * HYBRIDIZE_WEBGPU_BACKEND=vulkan|opengles forces one Dawn backend.
+ * `auto` passes over a software adapter (llvmpipe) for the CPU backend, which is faster there;
+ * `--device webgpu` takes it. HYBRIDIZE_WEBGPU_BACKEND=vulkan|opengles forces one Dawn backend.
  */
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu'
 
@@ -49,6 +50,11 @@ export async function createBackend(choice: DeviceChoice = 'auto', env: NodeJS.P
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: no WebGPU adapter (${found.reason}); use --device cpu`)
     return new CpuBackend(`cpu: no WebGPU adapter (${found.reason})`)
   }
+  const software = softwareAdapterName(found.adapter)
+  if (choice === 'auto' && software) {
+    // llvmpipe runs WGSL on the CPU through a rasterizer: slower than the CPU backend's own kernels.
+    return new CpuBackend(`cpu: the only WebGPU adapter is ${software}, a software rasterizer slower than the CPU backend (--device webgpu uses it anyway)`)
+  }
   try {
     return await openDevice(found, env)
   } catch (err) {
@@ -56,6 +62,13 @@ export async function createBackend(choice: DeviceChoice = 'auto', env: NodeJS.P
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: could not open the WebGPU device (${reason})`, {cause: err})
     return new CpuBackend(`cpu: the WebGPU device did not open (${reason})`)
   }
+}
+
+/** The adapter's name when it is a CPU rasterizer (Mesa llvmpipe, lavapipe, SwiftShader), else undefined. */
+function softwareAdapterName(adapter: GPUAdapter): string | undefined {
+  const info = adapter.info
+  const name = info.device || info.description || info.vendor || ''
+  return /llvmpipe|lavapipe|swiftshader|softpipe/i.test(`${name} ${info.architecture ?? ''}`) ? name : undefined
 }
 
 function backendOrder(env: NodeJS.ProcessEnv): DawnBackend[] {
