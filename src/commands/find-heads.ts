@@ -68,13 +68,13 @@ checks the selection: accuracy with the selected heads ablated together, against
       .finally(() => backend.destroy())
     const json = headsJson(identity, opts, result, {layers: config.numLayers, heads: config.numHeads, kvHeads: config.numKvHeads})
     const files = await writeHeadsFiles(flags.out, json, result, `${args.model}: ${opts.task} accuracy drop per ablated head`)
-    const randomMean = result.randomAblated.reduce((a, d) => a + d.acc, 0) / Math.max(1, result.randomAblated.length)
+    const draws = result.randomAblated
+    const random = draws.length > 0 ? `; as many random heads ablated: ${pct(draws.reduce((a, d) => a + d.acc, 0) / draws.length)} (mean of ${draws.length})` : ''
     this.log(rankedTable(result, Math.max(10, result.selected.length)))
     this.log('')
     this.log(terminalHeatmap(result))
     this.log('')
-    this.log(`baseline acc ${pct(result.baseline.acc)} (chance ${pct(result.chance)}); ${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}; ` +
-      `as many random heads ablated: ${pct(randomMean)} (mean of ${result.randomAblated.length})`)
+    this.log(`baseline acc ${pct(result.baseline.acc)} (chance ${pct(result.chance)}); ${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}${random}`)
     this.status(`wrote ${files.json} and ${files.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     return {...json, files}
   }
