@@ -47,9 +47,9 @@ names the newest), metrics.jsonl, loss-stage<S>.svg, and student/ (the distilled
 Ctrl-C saves a checkpoint after the current step and exits; --resume continues exactly there.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> hybrid/ --teacher fixtures/llama-tiny --data brown --mix kv-retrieval:0.1 --tokens 2M --out runs/llama',
+    '<%= config.bin %> <%= command.id %> hybrid/ --teacher fixtures/phi-tiny --data brown --mix kv-retrieval:0.1 --tokens 2M --out runs/phi',
     '<%= config.bin %> <%= command.id %> hybrid/ --teacher meta-llama/Llama-3.2-1B --data corpus/ --stage 1 --layers 0-3 --out runs/layers-0-3',
-    '<%= config.bin %> <%= command.id %> --resume --out runs/llama',
+    '<%= config.bin %> <%= command.id %> --resume --out runs/phi',
   ]
 
   static override args = {

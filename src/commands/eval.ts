@@ -32,7 +32,7 @@ Retrieval tasks report acc (log-likelihood over candidates) and argmax_acc (the 
 token after the prompt). With --output-path, curves are written as SVG images beside the results.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --tasks kv-retrieval --limit 20',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --tasks kv-retrieval --limit 20',
     '<%= config.bin %> <%= command.id %> teacher/ student/ --tasks kv-retrieval,mc:arc.jsonl --output-path results/',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --tasks ppl:wiki.txt --seq-len 1024 --json',
   ]

@@ -23,7 +23,7 @@ segment's final token). Writes heads.json (--out) and a heatmap of the drops bes
 checks the selection: accuracy with the selected heads ablated together, against as many random heads.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --samples 100 --top-k 2 --out phi-heads.json',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --budget 2% --ablation mean --json',
   ]

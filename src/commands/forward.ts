@@ -33,8 +33,8 @@ teacher (Llama, Phi), a Mamba-2 checkpoint or a hybrid written by \`hybridize re
 tokenizes the text with the model's tokenizer and prints the most likely next tokens.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --text "The value of the key"',
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --input ids.safetensors --output out.safetensors',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --text "The value of the key"',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --input ids.safetensors --output out.safetensors',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --text "Paris is the capital of" --top 10 --json',
   ]
 

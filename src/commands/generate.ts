@@ -31,7 +31,7 @@ or best-of-N); each is printed when it ends. A sample stops at an end-of-sequenc
 generation_config.json (or config.json), or after --max-new-tokens.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny --prompt "The value of the key"',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --prompt "The value of the key"',
     '<%= config.bin %> <%= command.id %> teacher/ --prompt "Once upon a time" --temperature 0.8 --top-p 0.95 --seed 1 --max-new-tokens 100',
     '<%= config.bin %> <%= command.id %> student/ --prompt "2 + 2 =" --n 8 --temperature 1 --json',
   ]

@@ -17,7 +17,7 @@ cache of the attention heads (growing with the context) and the SSM state (const
 hybrid, next to the teacher's KV cache at the same length.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --json',
     '<%= config.bin %> <%= command.id %> llama-hybrid/ --context 8192',
   ]

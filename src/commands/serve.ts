@@ -32,7 +32,7 @@ Listens on 127.0.0.1 unless --host says otherwise; there is no authentication, s
 another address on a network you trust. Stops on Ctrl-C.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/llama-tiny',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
     '<%= config.bin %> <%= command.id %> student/ --port 8080 --device webgpu',
   ]
 
