@@ -1,11 +1,14 @@
 import type {Backend} from '../backend/backend.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
 
-/** What evaluation needs of a model, teacher or hybrid student: token ids [B, T] in, logits [B, T, V] out. */
+/**
+ * What evaluation needs of a model, teacher or hybrid student: token ids [B, T] in, logits [B, T, V]
+ * out, or [N, V] for just the `logitRows` (i32 [N] rows of the flattened [B·T] positions).
+ */
 export interface LanguageModel {
   readonly backend: Backend
   readonly vocabSize: number
-  forward(ids: Tensor): {logits: Tensor}
+  forward(ids: Tensor, opts?: {logitRows?: Tensor}): {logits: Tensor}
 }
 
 /**
@@ -21,11 +24,18 @@ export async function tokenLogprobs(
   const T = Math.max(...rows.map((r) => r.length))
   const ids = new Int32Array(rows.length * T).fill(padId)
   rows.forEach((r, b) => ids.set(r, b * T))
-  const logits = await scopeAsync(async () => lm.forward(fromArray(lm.backend, ids, [rows.length, T])).logits.toFloat32())
+  // Logits only where asked: the LM head over every position is most of a small model's work.
+  const picked = Int32Array.from(positions.flatMap((list, b) => list.map(({t}) => b * T + t)))
   const V = lm.vocabSize
-  return positions.map((list, b) =>
-    list.map(({t, target}) => {
-      const row = logits.subarray((b * T + t) * V, (b * T + t + 1) * V)
+  const logits = await scopeAsync(async () => {
+    const out = lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])}).logits
+    if (out.shape.length !== 2 || out.shape[0] !== picked.length) throw new Error(`tokenLogprobs: the model returned logits [${out.shape}] for ${picked.length} picked rows`)
+    return out.toFloat32()
+  })
+  let next = 0
+  return positions.map((list) =>
+    list.map(({target}) => {
+      const row = logits.subarray(next * V, ++next * V)
       const {logZ, argmax} = logNormalizer(row)
       return {logprob: row[target] - logZ, greedy: argmax === target}
     }),

@@ -33,6 +33,8 @@ export interface HybridForwardOptions {
   attentions?: boolean
   /** Per layer, [k] multipliers on the kept heads' outputs (0 ablates a head). */
   headMasks?: (Tensor | undefined)[]
+  /** Logits only for these rows of the flattened [B·T] positions (i32 [N]); logits are then [N, V]. */
+  logitRows?: Tensor
 }
 
 export interface HybridForwardOutput {
@@ -134,6 +136,7 @@ export class HybridModel implements DecodingModel {
     if (lastOnly && T > 1) h = narrow(h, 1, T - 1, 1)
     h = this.finalNorm(h)
     if (opts.hiddenStates) hiddenStates.push(h)
+    if (opts.logitRows) h = embedding(opts.logitRows, h.reshape([-1, t.hiddenSize]))
     const logits = linear(h, this.weights.get('lm_head.weight') ?? this.weight('model.embed_tokens.weight'), this.weights.get('lm_head.bias'))
     return {
       logits,

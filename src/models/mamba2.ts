@@ -30,6 +30,11 @@ export function expectedMamba2Weights(cfg: Mamba2ModelConfig): Map<string, numbe
   return w
 }
 
+export interface Mamba2ForwardOptions {
+  hiddenStates?: boolean
+  logitRows?: Tensor
+}
+
 export class Mamba2Model implements DecodingModel {
   readonly kind = 'mamba2'
   readonly mixers: Mamba2[]
@@ -48,8 +53,8 @@ export class Mamba2Model implements DecodingModel {
     return t
   }
 
-  /** ids [B, T] int32 -> logits [B, T, V]. */
-  forward(ids: Tensor, opts: {hiddenStates?: boolean} = {}): {logits: Tensor; hiddenStates?: Tensor[]} {
+  /** ids [B, T] int32 -> logits [B, T, V], or [N, V] for `logitRows` (i32 [N] rows of the flattened [B·T] positions). */
+  forward(ids: Tensor, opts: Mamba2ForwardOptions = {}): {logits: Tensor; hiddenStates?: Tensor[]} {
     return this.run(ids, opts)
   }
 
@@ -66,7 +71,7 @@ export class Mamba2Model implements DecodingModel {
     return {logits}
   }
 
-  private run(ids: Tensor, opts: {hiddenStates?: boolean}, cache?: DecodeCache, lastOnly = false): {logits: Tensor; hiddenStates?: Tensor[]} {
+  private run(ids: Tensor, opts: Mamba2ForwardOptions, cache?: DecodeCache, lastOnly = false): {logits: Tensor; hiddenStates?: Tensor[]} {
     if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
     const eps = this.config.normEps
     const hiddenStates: Tensor[] = []
@@ -79,6 +84,7 @@ export class Mamba2Model implements DecodingModel {
     if (lastOnly && ids.shape[1] > 1) h = narrow(h, 1, ids.shape[1] - 1, 1)
     h = rmsnorm(h, this.weight('backbone.norm_f.weight'), eps)
     if (opts.hiddenStates) hiddenStates.push(h)
+    if (opts.logitRows) h = embedding(opts.logitRows, h.reshape([-1, h.shape.at(-1)!]))
     const logits = linear(h, this.weights.get('lm_head.weight') ?? this.weight('backbone.embeddings.weight'))
     return {logits, hiddenStates: opts.hiddenStates ? hiddenStates : undefined}
   }

@@ -1,7 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
-import {fromArray, scopeAsync} from '../../src/engine/tensor.js'
+import {fromArray, scopeAsync, type Tensor} from '../../src/engine/tensor.js'
 import {encodePair, loglikelihood} from '../../src/eval/loglikelihood.js'
 import {loadTeacher} from '../../src/models/load.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
@@ -15,6 +15,10 @@ const REQUESTS = [
   {context: 'Question: which word came first? Answer: ', continuation: 'river'},
   {context: 'x', continuation: ' naïve café'},
   {context: 'A long haystack of words, one after another, until the needle.', continuation: ' needle'},
+  // Continuations of the first context that are prefixes of one another: they share rows.
+  {context: 'Memorize the following dictionary:\nriver:7\nengine:93\nThe value of river is', continuation: ' 72'},
+  {context: 'Memorize the following dictionary:\nriver:7\nengine:93\nThe value of river is', continuation: ' 75'},
+  {context: 'Memorize the following dictionary:\nriver:7\nengine:93\nThe value of river is', continuation: ' 93'},
 ]
 
 describe("eval's log-likelihoods are those of a full forward pass", () => {
@@ -62,4 +66,16 @@ describe("eval's log-likelihoods are those of a full forward pass", () => {
       for (const w of model.weights.values()) w.dispose()
     })
   }
+
+  it('forwards one row for continuations that extend one another (" 7" on the row of " 72")', async () => {
+    const backend = new CpuBackend()
+    const {model, tok, want} = await byHand(backend)
+    let rows = 0
+    const counting = {backend, vocabSize: model.vocabSize, forward: (ids: Tensor, opts?: {logitRows?: Tensor}) => ((rows += ids.shape[0]), model.forward(ids, opts))}
+    const got = await loglikelihood(counting, tok, REQUESTS.slice(5).concat(REQUESTS[0]), 8)
+    // ' 72' and ' 75' differ in their last token only (one row each is needed: their inputs are the
+    // same, so they share one); ' 7' rides on it; ' 93' has its own.
+    expect(rows).toBe(2)
+    expect(got.map((g) => g.logprob)).toEqual([5, 6, 7, 0].map((i) => expect.closeTo(want[i].logprob, 4)))
+  })
 })

@@ -48,7 +48,7 @@ async function reference(ablated: readonly HeadId[]): Promise<{correct: boolean[
   const masks = Array.from({length: numLayers}, (_, l) =>
     fromArray(backend, Float32Array.from({length: numHeads}, (_, h) => (ablated.some(([al, ah]) => al === l && ah === h) ? 0 : 1)), [numHeads]),
   )
-  const lm = {backend, vocabSize: model.vocabSize, forward: (ids: Tensor) => model.forward(ids, {headMasks: masks})}
+  const lm = {backend, vocabSize: model.vocabSize, forward: (ids: Tensor, opts?: {logitRows?: Tensor}) => model.forward(ids, {...opts, headMasks: masks})}
   const correct: boolean[] = []
   const answerLogprob: number[] = []
   for (const s of samples()) {
