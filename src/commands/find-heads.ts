@@ -40,6 +40,11 @@ checks the selection: accuracy with the selected heads ablated together, against
     'top-k': Flags.integer({description: 'Select this many heads.', min: 1, exclusive: ['budget']}),
     budget: Flags.string({description: 'Select this fraction of all heads, at least one: "2%" or 0.02.', default: '2%'}),
     ablation: Flags.option({options: ['zero', 'mean'] as const, default: 'zero', description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
+    selection: Flags.string({
+      description: 'individual: the top of the single-ablation ranking. greedy: add, head by head, the one whose ablation together with those chosen costs most; finds heads that stand in for one another (one more pass per selected head).',
+      options: ['individual', 'greedy'],
+      default: 'individual',
+    }),
     'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: 5, min: 0}),
     out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg.', default: 'heads.json'}),
     device: deviceFlag,
@@ -54,6 +59,7 @@ checks the selection: accuracy with the selected heads ablated together, against
       seed: flags.seed,
       ablation: flags.ablation,
       select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget)} : {topK: flags['top-k']},
+      selection: flags.selection as 'individual' | 'greedy',
       randomDraws: flags['random-draws'],
       progress: (text) => this.status(text),
     }
@@ -74,6 +80,9 @@ checks the selection: accuracy with the selected heads ablated together, against
     this.log('')
     this.log(terminalHeatmap(result))
     this.log('')
+    if (result.greedyCurve) {
+      this.log(`greedy selection, acc with the first heads ablated: ${result.greedyCurve.map((f, i) => `${result.selected[i].join('.')} ${pct(f.acc)}`).join(', ')}`)
+    }
     this.log(`baseline acc ${pct(result.baseline.acc)} (chance ${pct(result.chance)}); ${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}${random}`)
     this.status(`wrote ${files.json} and ${files.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     return {...json, files}

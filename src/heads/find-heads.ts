@@ -21,6 +21,13 @@ export interface FindHeadsOptions {
   ablation: 'zero' | 'mean'
   /** How many heads to select: a count, or a fraction of all heads (at least one). */
   select: {topK: number} | {fraction: number}
+  /**
+   * individual: the top of the ranking by single-head ablation (the papers' method). greedy: head
+   * by head, the one whose ablation together with those already chosen costs the most. Greedy finds
+   * heads that stand in for one another, which single ablations cannot see (each alone costs
+   * nothing while another does its job), at one more pass over all heads per selected head.
+   */
+  selection: 'individual' | 'greedy'
   /** Random sets of as many heads as are selected (drawn from the others) to ablate for comparison. */
   randomDraws: number
   progress?: (text: string) => void
@@ -55,6 +62,8 @@ export interface FindHeadsResult {
   selected: HeadId[]
   /** Accuracy with every selected head ablated at once. */
   selectedAblated: AccuracyFigures
+  /** Greedy selection only: accuracy with the first 1, 2, ... selected heads ablated together. */
+  greedyCurve?: AccuracyFigures[]
   /** Accuracy with as many other heads, chosen at random, ablated: per draw. */
   randomAblated: {heads: HeadId[]; acc: number}[]
   /** Chance level: one over the number of choices. */
@@ -101,9 +110,11 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
   heads.forEach((h, i) => (h.rank = i + 1))
 
   const k = 'topK' in opts.select ? Math.min(opts.select.topK, heads.length) : Math.max(1, Math.floor(opts.select.fraction * heads.length))
-  const selected: HeadId[] = heads.slice(0, k).map((h) => [h.layer, h.head] as const)
+  const ranked: HeadId[] = heads.map((h) => [h.layer, h.head] as const)
+  const greedy = opts.selection === 'greedy' ? await greedySelection(ranked, ([l, h]) => single[l * H + h], k, score, progress) : undefined
+  const selected = greedy?.selected ?? ranked.slice(0, k)
   const rng = new Random(opts.seed, 1)
-  const others = heads.slice(k).map((h) => [h.layer, h.head] as const)
+  const others = ranked.filter(([l, h]) => !selected.some(([sl, sh]) => sl === l && sh === h))
   const draws = Array.from({length: opts.randomDraws}, () => rng.sampleWithoutReplacement(others, Math.min(k, others.length)))
   progress(`ablating the ${k} selected heads together, and ${opts.randomDraws} random sets of ${k}`)
   const [selectedAblated, ...random] = await score([selected, ...draws])
@@ -112,9 +123,37 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
     heads,
     selected,
     selectedAblated,
+    greedyCurve: greedy?.curve,
     randomAblated: draws.map((heads, i) => ({heads, acc: random[i].acc})),
     chance: samples.reduce((a, s) => a + 1 / s.choices.length, 0) / samples.length,
   }
+}
+
+/**
+ * Greedy joint selection: the first head is the single ablation that costs most; each next one the
+ * head that, ablated together with those chosen, costs most (lower accuracy, then lower answer
+ * log-likelihood). One batched pass over the remaining heads per round.
+ */
+export async function greedySelection(
+  ranked: HeadId[],
+  alone: (head: HeadId) => AccuracyFigures,
+  k: number,
+  score: (variants: (readonly HeadId[])[]) => Promise<AccuracyFigures[]>,
+  progress: (text: string) => void,
+): Promise<{selected: HeadId[]; curve: AccuracyFigures[]}> {
+  const worse = (a: AccuracyFigures, b: AccuracyFigures) => a.acc - b.acc || a.answerLogprob - b.answerLogprob
+  const selected: HeadId[] = [ranked[0]]
+  const curve: AccuracyFigures[] = [alone(ranked[0])]
+  while (selected.length < k) {
+    const pool = ranked.filter(([l, h]) => !selected.some(([sl, sh]) => sl === l && sh === h))
+    progress(`greedy selection: head ${selected.length + 1} of ${k}, ablating ${pool.length} heads beside the ${selected.length} chosen`)
+    const figures = await score(pool.map((head) => [...selected, head]))
+    let best = 0
+    for (let i = 1; i < pool.length; i++) if (worse(figures[i], figures[best]) < 0) best = i
+    selected.push(pool[best])
+    curve.push(figures[best])
+  }
+  return {selected, curve}
 }
 
 function summarize(outcomes: ChoiceOutcome[]): AccuracyFigures {

@@ -42,13 +42,14 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
     method: {
       score: 'accuracy drop when the head alone is ablated (log-likelihood over the candidate answers, lm-evaluation-harness acc); ties broken by the drop in the answer log-likelihood',
       ablation: opts.ablation === 'zero' ? 'zero: the head output (its slice before the output projection) set to 0' : 'mean: the head output replaced by its mean over the prompt tokens',
-      select: 'topK' in opts.select ? {top_k: opts.select.topK} : {budget: opts.select.fraction},
+      select: {...('topK' in opts.select ? {top_k: opts.select.topK} : {budget: opts.select.fraction}), selection: opts.selection},
       patterns: 'gather: mass from each segment-final token to its own segment; aggregate: mass from the last prompt token to the answer segment\'s final token; answer_segment: to any token of the answer segment',
     },
     baseline: figures(r.baseline),
     chance: round(r.chance),
     selected: r.selected,
     selected_ablated: figures(r.selectedAblated),
+    ...(r.greedyCurve ? {greedy_curve: r.greedyCurve.map((f, i) => ({heads: i + 1, ...figures(f)}))} : {}),
     random_ablated: {mean_acc: randomMean, draws: r.randomAblated},
     heads: r.heads.map((h) => ({
       rank: h.rank,

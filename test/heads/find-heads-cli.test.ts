@@ -36,19 +36,27 @@ afterAll(async () => {
 })
 
 describe('hybridize find-heads', () => {
-  it('writes heads.json and its heatmap, prints the ranking, and returns the same JSON with --json', () => {
+  it('writes heads.json and its heatmap, prints the ranking, and returns the same JSON with --json (greedy selection)', () => {
     const file = join(out, 'heads.json')
-    const r = runCli(['find-heads', join(out, 'llama-tiny'), '--samples', '6', '--pairs', '6', '--top-k', '2', '--random-draws', '2', '--device', 'cpu', '--out', file, '--json'])
+    const r = runCli(['find-heads', join(out, 'llama-tiny'), '--samples', '4', '--pairs', '4', '--top-k', '2', '--selection', 'greedy', '--random-draws', '2', '--device', 'cpu', '--out', file, '--json'])
     expect(r.status, r.stderr).toBe(0)
     const printed = JSON.parse(r.stdout)
     const written = JSON.parse(readFileSync(file, 'utf8'))
     expect(printed.selected).toEqual(written.selected)
     expect(written.selected).toHaveLength(2)
-    expect(written.model).toMatchObject({id: join(out, 'llama-tiny'), revision: null, layers: 2, heads: 8, kv_heads: 4})
+    const spec = FIXTURE_SPECS.find((f) => f.name === 'llama-tiny')!.config(400, {bos: 398, eos: 398, pad: 399})
+    const layers = spec.num_hidden_layers as number
+    const heads = spec.num_attention_heads as number
+    expect(written.model).toMatchObject({id: join(out, 'llama-tiny'), revision: null, layers, heads, kv_heads: spec.num_key_value_heads})
+    expect(written.method.select).toEqual({top_k: 2, selection: 'greedy'})
+    // The greedy curve ends at the accuracy with both selected heads ablated: the same rows, scored twice.
+    expect(written.greedy_curve.map((c: {heads: number}) => c.heads)).toEqual([1, 2])
+    expect(written.greedy_curve[1].acc).toBe(written.selected_ablated.acc)
+    expect(written.greedy_curve[0].acc).toBe(written.heads[0].acc)
     expect(written.model.weights_sha256).toMatch(/^[0-9a-f]{64}$/)
-    expect(written.task).toEqual({name: 'kv-retrieval', pairs: 6, samples: 6, seed: 0})
+    expect(written.task).toEqual({name: 'kv-retrieval', pairs: 4, samples: 4, seed: 0})
     expect(written.random_ablated.draws).toHaveLength(2)
-    expect(written.heads).toHaveLength(16)
+    expect(written.heads).toHaveLength(layers * heads)
     for (const h of written.heads) {
       expect(Object.keys(h).sort()).toEqual(['acc', 'aggregate', 'answer_segment', 'drop', 'gather', 'head', 'kv_head', 'layer', 'logprob_drop', 'rank'])
       // Attention masses: the answer segment's final token is part of the answer segment.
@@ -57,7 +65,7 @@ describe('hybridize find-heads', () => {
       expect(h.aggregate).toBeLessThanOrEqual(h.answer_segment + 1e-4)
       expect(h.answer_segment).toBeLessThanOrEqual(1)
     }
-    expect(Object.keys(written.scores)).toHaveLength(16)
+    expect(Object.keys(written.scores)).toHaveLength(layers * heads)
     expect(readFileSync(join(out, 'heads.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<\/svg>\n$/)
   })
 
