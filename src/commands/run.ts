@@ -71,7 +71,7 @@ Each step runs its command in this process, as \`hybridize <command>\` with thos
       log: (line) => this.log(line),
       status: (line) => this.status(line),
     })
-    this.log('')
+    if (steps.some((s) => s.status !== 'skipped')) this.log('')
     this.log(table([['step', 'status', 'seconds', 'output'], ...steps.map((s) => [s.step, s.status, s.seconds.toFixed(1), s.output])]))
     return {...header, dryRun: false, steps}
   }
