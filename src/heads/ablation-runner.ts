@@ -1,5 +1,5 @@
 import {noGrad} from '../engine/autograd.js'
-import {add, mul} from '../engine/ops.js'
+import {add, embedding, mul} from '../engine/ops.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
 import type {TeacherModel} from '../models/teacher.js'
 import {logSoftmaxRows, type RowRunner, type ScoreRow} from './choice-scoring.js'
@@ -15,48 +15,77 @@ export type Ablation = {mode: 'zero'} | {mode: 'mean'; means: Float32Array[]}
 
 /** Padded tokens per forward chunk: bounds memory, and keeps CPU matmuls large. */
 const CHUNK_TOKENS = 12_288
+/** Padded tokens per plain forward whose residual stream (every layer's input) is kept for reuse. */
+const BASE_TOKENS = 3_072
 
 /**
  * Runs rows through `model`, each row with its own set of ablated heads (its variant), batched
- * into chunks of similar length: many ablations share one forward. Returns next-token log-probs at
- * each requested position.
+ * into chunks of similar length: many ablations share one forward. An ablation changes nothing
+ * below its lowest ablated layer, so rows with the same tokens share those layers: one plain
+ * forward per distinct token row keeps the residual stream entering each layer, and each row runs
+ * only from its lowest ablated layer up (a model of L layers does (L + 1) / 2 of them on average
+ * over single-head ablations). Returns next-token log-probs at each requested position.
  */
 export function ablationRunner(model: TeacherModel, ablation: Ablation = {mode: 'zero'}): RowRunner<readonly HeadId[]> {
   return async (rows) => {
     const out: Float32Array[][] = new Array(rows.length)
-    const order = rows.map((_, i) => i).sort((a, b) => rows[a].ids.length - rows[b].ids.length)
+    const byTokens = new Map<string, number[]>()
+    rows.forEach((r, i) => {
+      const key = r.ids.join(',')
+      const members = byTokens.get(key)
+      if (members) members.push(i)
+      else byTokens.set(key, [i])
+    })
+    const groups = [...byTokens.values()].sort((a, b) => rows[a[0]].ids.length - rows[b[0]].ids.length)
     let start = 0
-    while (start < order.length) {
+    while (start < groups.length) {
       let end = start + 1
-      while (end < order.length && (end + 1 - start) * rows[order[end]].ids.length <= CHUNK_TOKENS) end++
-      const chunk = order.slice(start, end)
-      const results = await runChunk(model, ablation, chunk.map((i) => rows[i]))
-      chunk.forEach((i, k) => (out[i] = results[k]))
+      while (end < groups.length && (end + 1 - start) * rows[groups[end][0]].ids.length <= BASE_TOKENS) end++
+      await runGroups(model, ablation, rows, groups.slice(start, end), out)
       start = end
     }
     return out
   }
 }
 
-async function runChunk(model: TeacherModel, ablation: Ablation, rows: ScoreRow<readonly HeadId[]>[]): Promise<Float32Array[][]> {
-  const B = rows.length
-  const T = Math.max(...rows.map((r) => r.ids.length))
-  const ids = new Int32Array(B * T)
-  rows.forEach((r, b) => ids.set(r.ids, b * T))
-  const picks = Int32Array.from(rows.flatMap((r, b) => r.positions.map((p) => b * T + p)))
+/** One plain forward over the groups' token rows, then every member row from its lowest ablated layer. */
+async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
   const backend = model.backend
-  const logits = await scopeAsync(async () => {
-    const {logits} = noGrad(() =>
-      model.forward(fromArray(backend, ids, [B, T]), {
-        logitRows: fromArray(backend, picks, [picks.length]),
-        headOutputs: (layer, z) => ablate(z, layer, rows, ablation),
-      }),
-    )
-    return logits.toFloat32()
+  const {numLayers, hiddenSize} = model.config
+  const B = groups.length
+  const T = Math.max(...groups.map((g) => rows[g[0]].ids.length))
+  const ids = new Int32Array(B * T)
+  groups.forEach((g, b) => ids.set(rows[g[0]].ids, b * T))
+  await scopeAsync(async () => {
+    const {hiddenStates} = noGrad(() => model.forward(fromArray(backend, ids, [B, T]), {hiddenStates: true, logitRows: fromArray(backend, new Int32Array(1), [1])}))
+    // Rows without an ablation rerun the last layer: simpler than a separate path, and one layer of L.
+    const startLayer = (i: number) => Math.min(numLayers - 1, ...rows[i].variant.map(([l]) => l))
+    const members = groups.flatMap((g, b) => g.map((i) => ({i, b, from: startLayer(i)})))
+    for (let from = 0; from < numLayers; from++) {
+      const bucket = members.filter((m) => m.from === from)
+      const perChunk = Math.max(1, Math.floor(CHUNK_TOKENS / T))
+      for (let at = 0; at < bucket.length; at += perChunk) {
+        const chunk = bucket.slice(at, at + perChunk)
+        const chunkRows = chunk.map((m) => rows[m.i])
+        const picks = Int32Array.from(chunkRows.flatMap((r, k) => r.positions.map((p) => k * T + p)))
+        const logits = await scopeAsync(async () => {
+          const base = hiddenStates![from].reshape([B, T * hiddenSize])
+          const hidden = embedding(fromArray(backend, Int32Array.from(chunk.map((m) => m.b)), [chunk.length]), base).reshape([chunk.length, T, hiddenSize])
+          const {logits} = noGrad(() =>
+            model.forward(fromArray(backend, new Int32Array(chunk.length * T), [chunk.length, T]), {
+              fromLayer: {layer: from, hidden},
+              logitRows: fromArray(backend, picks, [picks.length]),
+              headOutputs: (layer, z) => ablate(z, layer, chunkRows, ablation),
+            }),
+          )
+          return logits.toFloat32()
+        })
+        const lp = logSoftmaxRows(logits, model.vocabSize)
+        let next = 0
+        chunk.forEach((m) => (out[m.i] = rows[m.i].positions.map(() => lp[next++])))
+      }
+    }
   })
-  const lp = logSoftmaxRows(logits, model.vocabSize)
-  let next = 0
-  return rows.map((r) => r.positions.map(() => lp[next++]))
 }
 
 /** z [B, T, Hq, D] with the heads each row ablates at `layer` replaced; z itself when none are. */

@@ -30,6 +30,12 @@ export interface ForwardOptions {
   headOutputs?: (layer: number, z: Tensor) => Tensor
   /** Logits only for these rows of the flattened [B·T] positions (i32 [N]); logits are then [N, V]. */
   logitRows?: Tensor
+  /**
+   * Start at this layer from `hidden` [B, T, C], the residual stream entering it (as `hiddenStates`
+   * returns it), instead of from the embeddings: ablations reuse the layers below them. `ids` then
+   * only gives the shape.
+   */
+  fromLayer?: {layer: number; hidden: Tensor}
 }
 
 export interface ForwardOutput {
@@ -98,8 +104,8 @@ export class TeacherModel implements DecodingModel {
     const sin = fromArray(this.backend, tables.sin, [T, cfg.rotaryDim / 2])
     const hiddenStates: Tensor[] = []
     const attentions: Tensor[] = []
-    let h = embedding(ids, this.weight('model.embed_tokens.weight'))
-    for (let l = 0; l < cfg.numLayers; l++) {
+    let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
+    for (let l = opts.fromLayer?.layer ?? 0; l < cfg.numLayers; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)
       const block = cfg.family === 'llama' ? this.llamaBlock(l, h, cos, sin, opts, cache) : this.phiBlock(l, h, cos, sin, opts, cache)
       if (block.probs) attentions.push(block.probs)
