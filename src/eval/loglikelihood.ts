@@ -45,28 +45,34 @@ export async function loglikelihood(
   // The logit at position t predicts token t + 1: a request needs its tokens up to the continuation's last.
   const inputs = pairs.map((p) => [...p.context, ...p.continuation.slice(0, -1)])
   const rows: number[][] = []
-  const rowOf = new Array<number>(requests.length)
+  const membersOf: number[][] = []
+  // Only requests with the same context can share a row: look for a row among those alone.
+  const rowsByContext = new Map<string, number[]>()
   const longestFirst = inputs.map((_, i) => i).sort((a, b) => inputs[b].length - inputs[a].length)
   for (const i of longestFirst) {
-    const shared = rows.findIndex((row) => inputs[i].every((id, k) => row[k] === id))
-    rowOf[i] = shared >= 0 ? shared : rows.push(inputs[i]) - 1
+    const key = pairs[i].context.join(',')
+    if (!rowsByContext.has(key)) rowsByContext.set(key, [])
+    const candidates = rowsByContext.get(key)!
+    let row = candidates.find((r) => inputs[i].every((id, k) => rows[r][k] === id))
+    if (row === undefined) {
+      row = rows.push(inputs[i]) - 1
+      membersOf.push([])
+      candidates.push(row)
+    }
+    membersOf[row].push(i)
   }
   const scored = new Array<{logprob: number; greedy: boolean}[]>(requests.length)
   let done = 0
   for (let start = 0; start < rows.length; start += batchSize) {
-    const members = requests.map((_, i) => i).filter((i) => rowOf[i] >= start && rowOf[i] < start + batchSize)
-    const positions = rows.slice(start, start + batchSize).map(() => [] as {t: number; target: number}[])
-    for (const i of members) {
-      const {context, continuation} = pairs[i]
-      positions[rowOf[i] - start].push(...continuation.map((target, k) => ({t: context.length + k - 1, target})))
-    }
+    const batch = membersOf.slice(start, start + batchSize)
+    const positions = batch.map((members) => members.flatMap((i) => pairs[i].continuation.map((target, k) => ({t: pairs[i].context.length + k - 1, target}))))
     const results = await tokenLogprobs(lm, rows.slice(start, start + batchSize), positions)
-    const taken = positions.map(() => 0)
-    for (const i of members) {
-      const r = rowOf[i] - start
-      scored[i] = results[r].slice(taken[r], (taken[r] += pairs[i].continuation.length))
-    }
-    onProgress?.((done += members.length))
+    batch.forEach((members, r) => {
+      let taken = 0
+      for (const i of members) scored[i] = results[r].slice(taken, (taken += pairs[i].continuation.length))
+      done += members.length
+    })
+    onProgress?.(done)
   }
   return scored.map((s) => ({logprob: s.reduce((a, x) => a + x.logprob, 0), isGreedy: s.every((x) => x.greedy), tokens: s.length}))
 }

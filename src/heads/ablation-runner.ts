@@ -7,6 +7,10 @@ import {logSoftmaxRows, type RowRunner, type ScoreRow} from './choice-scoring.js
 /** A query head: [layer, head]. */
 export type HeadId = readonly [layer: number, head: number]
 
+export function isSelected(selected: readonly HeadId[], layer: number, head: number): boolean {
+  return selected.some(([l, h]) => l === layer && h === head)
+}
+
 /**
  * How an ablated head's output z (the head's slice before the output projection) is replaced:
  * by zeros, or by its mean over the evaluation tokens (`means[layer]`, [Hq·D]).
@@ -61,15 +65,15 @@ async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow
     // Rows without an ablation rerun the last layer: simpler than a separate path, and one layer of L.
     const startLayer = (i: number) => Math.min(numLayers - 1, ...rows[i].variant.map(([l]) => l))
     const members = groups.flatMap((g, b) => g.map((i) => ({i, b, from: startLayer(i)})))
+    const perChunk = Math.max(1, Math.floor(CHUNK_TOKENS / T))
     for (let from = 0; from < numLayers; from++) {
       const bucket = members.filter((m) => m.from === from)
-      const perChunk = Math.max(1, Math.floor(CHUNK_TOKENS / T))
+      const base = hiddenStates![from].reshape([B, T * hiddenSize])
       for (let at = 0; at < bucket.length; at += perChunk) {
         const chunk = bucket.slice(at, at + perChunk)
         const chunkRows = chunk.map((m) => rows[m.i])
         const picks = Int32Array.from(chunkRows.flatMap((r, k) => r.positions.map((p) => k * T + p)))
         const logits = await scopeAsync(async () => {
-          const base = hiddenStates![from].reshape([B, T * hiddenSize])
           const hidden = embedding(fromArray(backend, Int32Array.from(chunk.map((m) => m.b)), [chunk.length]), base).reshape([chunk.length, T, hiddenSize])
           const {logits} = noGrad(() =>
             model.forward(fromArray(backend, new Int32Array(chunk.length * T), [chunk.length, T]), {

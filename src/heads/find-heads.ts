@@ -2,7 +2,7 @@ import type {TeacherModel} from '../models/teacher.js'
 import {generateSamples, getTask, type TaskName} from '../tasks/index.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import {Random} from '../util/random.js'
-import {ablationRunner, type Ablation, type HeadId} from './ablation-runner.js'
+import {ablationRunner, isSelected, type Ablation, type HeadId} from './ablation-runner.js'
 import {attentionPatterns} from './attention-patterns.js'
 import {scoreChoices, tokenizeItems, type ChoiceOutcome} from './choice-scoring.js'
 
@@ -114,7 +114,7 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
   const greedy = opts.selection === 'greedy' ? await greedySelection(ranked, ([l, h]) => single[l * H + h], k, score, progress) : undefined
   const selected = greedy?.selected ?? ranked.slice(0, k)
   const rng = new Random(opts.seed, 1)
-  const others = ranked.filter(([l, h]) => !selected.some(([sl, sh]) => sl === l && sh === h))
+  const others = ranked.filter(([l, h]) => !isSelected(selected, l, h))
   const draws = Array.from({length: opts.randomDraws}, () => rng.sampleWithoutReplacement(others, Math.min(k, others.length)))
   progress(`ablating the ${k} selected heads together, and ${opts.randomDraws} random sets of ${k}`)
   const [selectedAblated, ...random] = await score([selected, ...draws])
@@ -145,7 +145,7 @@ export async function greedySelection(
   const selected: HeadId[] = [ranked[0]]
   const curve: AccuracyFigures[] = [alone(ranked[0])]
   while (selected.length < k) {
-    const pool = ranked.filter(([l, h]) => !selected.some(([sl, sh]) => sl === l && sh === h))
+    const pool = ranked.filter(([l, h]) => !isSelected(selected, l, h))
     progress(`greedy selection: head ${selected.length + 1} of ${k}, ablating ${pool.length} heads beside the ${selected.length} chosen`)
     const figures = await score(pool.map((head) => [...selected, head]))
     let best = 0

@@ -4,7 +4,6 @@ import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
-import type {HeadId} from './ablation-runner.js'
 import type {FindHeadsOptions, FindHeadsResult} from './find-heads.js'
 
 /**
@@ -82,10 +81,6 @@ export function dropGrid(r: FindHeadsResult): number[][] {
   const grid = Array.from({length: layers}, () => new Array<number>(heads).fill(0))
   for (const h of r.heads) grid[h.layer][h.head] = h.drop
   return grid
-}
-
-export function isSelected(selected: readonly HeadId[], layer: number, head: number): boolean {
-  return selected.some(([l, h]) => l === layer && h === head)
 }
 
 const round = (x: number) => Number(x.toFixed(4))

@@ -1,6 +1,7 @@
 import chalk from 'chalk'
 import type {FindHeadsResult} from './find-heads.js'
-import {dropGrid, isSelected} from './heads-file.js'
+import {isSelected} from './ablation-runner.js'
+import {dropGrid} from './heads-file.js'
 
 /** The ranked table of the top `rows` heads, as text for stdout. */
 export function rankedTable(r: FindHeadsResult, rows: number): string {
