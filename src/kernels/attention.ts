@@ -1,3 +1,4 @@
+import {tryAttentionFast} from '../backend/cpu-attention/attention-fast.js'
 import {defaultForwardTile, flashForward, flashSupported, type FlashTile} from './attention-v2.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
@@ -34,52 +35,57 @@ export interface AttentionParams {
   tile?: FlashTile
 }
 
-export const attention: Kernel<AttentionParams> = {
-  name: 'attention',
-  cpu: (p, inputs, outputs) => {
-    const [q, k, v] = inputs
-    const mask = p.headMask ? inputs[3] : undefined
-    const [out, probs] = outputs
-    const {batch, tq, tk, hq, hkv, d, scale} = p
-    const group = hq / hkv
-    const offset = tk - tq
-    const kvRows = p.kvRows ?? tk
-    const row = new Float64Array(tk)
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < hq; h++) {
-        const g = Math.floor(h / group)
-        for (let t = 0; t < tq; t++) {
-          const qo = ((b * tq + t) * hq + h) * d
-          const last = t + offset
-          let max = -Infinity
-          for (let s = 0; s <= last; s++) {
-            const ko = ((b * kvRows + s) * hkv + g) * d
-            let dot = 0
-            for (let i = 0; i < d; i++) dot += q[qo + i] * k[ko + i]
-            row[s] = dot * scale
-            if (row[s] > max) max = row[s]
-          }
-          let sum = 0
-          for (let s = 0; s <= last; s++) {
-            row[s] = Math.exp(row[s] - max)
-            sum += row[s]
-          }
-          const headScale = mask ? mask[h] : 1
-          const oo = ((b * tq + t) * hq + h) * d
-          for (let i = 0; i < d; i++) out[oo + i] = 0
-          for (let s = 0; s <= last; s++) {
-            const w = row[s] / sum
-            const vo = ((b * kvRows + s) * hkv + g) * d
-            for (let i = 0; i < d; i++) out[oo + i] += w * v[vo + i]
-          }
-          for (let i = 0; i < d; i++) out[oo + i] *= headScale
-          if (probs) {
-            const po = ((b * hq + h) * tq + t) * tk
-            for (let s = 0; s < tk; s++) probs[po + s] = s <= last ? row[s] / sum : 0
-          }
+/** The reference loop (Float64 softmax), which the fast path (attention-fast.ts) is tested against. */
+export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], outputs: Float32Array[]): void {
+  const [q, k, v] = inputs
+  const mask = p.headMask ? inputs[3] : undefined
+  const [out, probs] = outputs
+  const {batch, tq, tk, hq, hkv, d, scale} = p
+  const group = hq / hkv
+  const offset = tk - tq
+  const kvRows = p.kvRows ?? tk
+  const row = new Float64Array(tk)
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < hq; h++) {
+      const g = Math.floor(h / group)
+      for (let t = 0; t < tq; t++) {
+        const qo = ((b * tq + t) * hq + h) * d
+        const last = t + offset
+        let max = -Infinity
+        for (let s = 0; s <= last; s++) {
+          const ko = ((b * kvRows + s) * hkv + g) * d
+          let dot = 0
+          for (let i = 0; i < d; i++) dot += q[qo + i] * k[ko + i]
+          row[s] = dot * scale
+          if (row[s] > max) max = row[s]
+        }
+        let sum = 0
+        for (let s = 0; s <= last; s++) {
+          row[s] = Math.exp(row[s] - max)
+          sum += row[s]
+        }
+        const headScale = mask ? mask[h] : 1
+        const oo = ((b * tq + t) * hq + h) * d
+        for (let i = 0; i < d; i++) out[oo + i] = 0
+        for (let s = 0; s <= last; s++) {
+          const w = row[s] / sum
+          const vo = ((b * kvRows + s) * hkv + g) * d
+          for (let i = 0; i < d; i++) out[oo + i] += w * v[vo + i]
+        }
+        for (let i = 0; i < d; i++) out[oo + i] *= headScale
+        if (probs) {
+          const po = ((b * hq + h) * tq + t) * tk
+          for (let s = 0; s < tk; s++) probs[po + s] = s <= last ? row[s] / sum : 0
         }
       }
     }
+  }
+}
+
+export const attention: Kernel<AttentionParams> = {
+  name: 'attention',
+  cpu: (p, inputs, outputs) => {
+    if (!tryAttentionFast(p, inputs as Float32Array[], outputs as Float32Array[])) attentionCpu(p, inputs, outputs as Float32Array[])
   },
   gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p))}, (p) => p.version ?? (!p.returnProbs && flashSupported(p) ? 2 : 1)),
 }
