@@ -9,8 +9,7 @@ export interface KvRetrievalOptions {
   pairs: number
 }
 
-/** Values are the integers 0 to VALUE_COUNT - 1. */
-export const VALUE_COUNT = 100
+const VALUE_COUNT = 100
 
 /**
  * Key-value retrieval in the Gather-and-Aggregate format (goombalab/Gather-and-Aggregate `kv_retrieval.py`):

@@ -1,5 +1,5 @@
 import {brownTexts} from '../tasks/brown.js'
-import {kvRetrieval, VALUE_COUNT} from '../tasks/kv-retrieval.js'
+import {kvRetrieval} from '../tasks/kv-retrieval.js'
 import {mcRetrieval} from '../tasks/mc-retrieval.js'
 import {needle} from '../tasks/needle.js'
 import {commonNouns} from '../tasks/words.js'
@@ -13,10 +13,9 @@ export interface TrainingCorpusOptions {
   /** Brown documents to include, from the first (500 in all, about 12,000 characters each). */
   brownDocuments?: number
   /**
-   * Every key noun written this many times as a dictionary line ("river:42"), and every value 0-99 as many
-   * times as an answer (" 42"), so that BPE gives each key and each value, in both spellings, its own token,
-   * as a large tokenizer's vocabulary does for common words and numbers; 0 leaves them to the merges the
-   * rest of the text earns (3 to 4 tokens a key at a vocabulary of 1,024).
+   * Every key noun written this many times as a dictionary line ("river:"), so that BPE gives each its own
+   * token, as a large tokenizer's vocabulary does for common words; 0 leaves keys to the merges the rest
+   * of the text earns (3 to 4 tokens each at a vocabulary of 1,024).
    */
   keyLines?: number
 }
@@ -36,9 +35,8 @@ export function tokenizerTrainingTexts({seed, samplesPerTask, brownDocuments, ke
     texts.push(write(needle.sample(rng, {haystackChars: 500 + rng.int(1501)})))
   }
   const keyList = commonNouns()
-    .map((key, i) => `${key}:${i % VALUE_COUNT}`)
+    .map((key) => `${key}:`)
     .join('\n')
-  const answerList = Array.from({length: VALUE_COUNT}, (_, value) => ` ${value}`).join('')
-  for (let i = 0; i < keyLines; i++) texts.push(keyList, answerList)
+  for (let i = 0; i < keyLines; i++) texts.push(keyList)
   return texts
 }
