@@ -2,15 +2,16 @@
  * The distillation experiment of EXPERIMENTS.md, reproducing retrieval-aware distillation at small
  * scale on a fixture teacher. Run after `npm run build`:
  *
- *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/llama-tiny] [--out runs/distill-experiment]
- *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--samples 50] [--heads-samples 100]
+ *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/phi-tiny] [--out runs/distill-experiment]
+ *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection greedy] [--samples 50] [--heads-samples 100]
  *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
  *
  * Retrieval is trained (a --kv-share of the rows) and scored at the dictionary sizes the teacher
  * learnt: --pairs, by default 4 up to the maxPairs of the fixture's training.json in steps of 4.
  *
  * Steps, each skipped when its output exists (so an interrupted experiment continues):
- *   1. find-heads ranks the teacher's heads by kv-retrieval ablation.
+ *   1. find-heads picks the teacher's --keep heads by kv-retrieval ablation (--selection: greedy, jointly, by
+ *      default; individual ranks single ablations).
  *   2. rewrite builds four students: find-heads' top --keep heads; no heads (pure SSM); as many random
  *      heads; find-heads' heads with d_state cut 4x.
  *   3. distill runs the stages one invocation each (stage 1, then 2, then 3), the same data and token
@@ -50,11 +51,12 @@ import {Random} from '../src/util/random.js'
 const {values: args} = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
-    teacher: {type: 'string', default: 'fixtures/llama-tiny'},
+    teacher: {type: 'string', default: 'fixtures/phi-tiny'},
     out: {type: 'string', default: 'runs/distill-experiment'},
     tokens: {type: 'string', default: '40k,60k,200k'},
     lr: {type: 'string', default: '1e-3,1e-3,3e-4'},
     keep: {type: 'string', default: '1'},
+    selection: {type: 'string', default: 'greedy'},
     samples: {type: 'string', default: '50'},
     'seq-len': {type: 'string', default: '128'},
     'batch-size': {type: 'string', default: '8'},
@@ -117,7 +119,7 @@ interface Variant {
 async function main(): Promise<void> {
   await mkdir(out, {recursive: true})
   const heads = join(out, 'heads.json')
-  if (!existsSync(heads)) cli(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--out', heads, '--device', args.device!, '--quiet'])
+  if (!existsSync(heads)) cli(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', args.selection!, '--out', heads, '--device', args.device!, '--quiet'])
   const teacherConfig = JSON.parse(await readFile(join(teacherDir, 'config.json'), 'utf8')) as {num_hidden_layers: number; num_attention_heads: number; head_dim?: number; hidden_size: number}
   const headDim = teacherConfig.head_dim ?? teacherConfig.hidden_size / teacherConfig.num_attention_heads
   const randomHeads = join(out, 'heads-random.json')
