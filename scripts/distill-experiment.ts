@@ -12,8 +12,9 @@
  * Steps, each skipped when its output exists (so an interrupted experiment continues):
  *   1. find-heads picks the teacher's --keep heads by kv-retrieval ablation (--selection: greedy, jointly, by
  *      default; individual ranks single ablations).
- *   2. rewrite builds four students: find-heads' top --keep heads; no heads (pure SSM); as many random
- *      heads; find-heads' heads with d_state cut 4x.
+ *   2. rewrite builds five students: find-heads' top --keep heads; no heads (pure SSM); as many random
+ *      heads; as many heads with the strongest Aggregate pattern (find-heads' answer_segment score: the
+ *      final token's attention on the answer's line); find-heads' heads with d_state cut 4x.
  *   3. distill runs the stages one invocation each (stage 1, then 2, then 3), the same data and token
  *      budget for every student; plus two ablations of the find-heads student at the same total
  *      budget: without stage 1 (its tokens go to stage 3) and without stage 2 (likewise).
@@ -124,6 +125,8 @@ async function main(): Promise<void> {
   const headDim = teacherConfig.head_dim ?? teacherConfig.hidden_size / teacherConfig.num_attention_heads
   const randomHeads = join(out, 'heads-random.json')
   if (!existsSync(randomHeads)) await writeRandomHeads(heads, randomHeads, keep, teacherConfig)
+  const aggregateHeads = join(out, 'heads-aggregate.json')
+  if (!existsSync(aggregateHeads)) await writeAggregateHeads(heads, aggregateHeads, keep)
   const rewritten = (name: string, extra: string[]): string => {
     const folder = join(out, 'students', name)
     if (!existsSync(join(folder, 'config.json'))) cli(['rewrite', teacherDir, '--out', folder, '--quiet', ...extra])
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
     'find-heads': rewritten('find-heads', ['--heads', heads, '--keep', String(keep)]),
     'pure SSM': rewritten('ssm', ['--heads', heads, '--keep', '0']),
     'random heads': rewritten('random', ['--heads', randomHeads]),
+    'Aggregate-pattern heads': rewritten('aggregate', ['--heads', aggregateHeads]),
     'find-heads, d_state / 4': rewritten('find-heads-dstate', ['--heads', heads, '--keep', String(keep), '--d-state', String(Math.max(1, headDim / 4))]),
   }
   const variants: Variant[] = []
@@ -191,6 +195,17 @@ async function writeRandomHeads(from: string, to: string, keep: number, cfg: {nu
   const all = Array.from({length: cfg.num_hidden_layers * cfg.num_attention_heads}, (_, i) => [Math.floor(i / cfg.num_attention_heads), i % cfg.num_attention_heads])
   const selected = new Random(12345).sampleWithoutReplacement(all, keep)
   await writeFile(to, JSON.stringify({model: json.model, selected, note: `${keep} heads drawn at random (seed 12345) for comparison`}, null, 2) + '\n')
+}
+
+/**
+ * heads.json selecting the `keep` heads whose final-token attention rests most on the answer's line
+ * (answer_segment): the Aggregate side of retrieval, which an SSM with a small state cannot take
+ * over, where ablation may rank first the Gather side, whose short look-back an SSM can.
+ */
+async function writeAggregateHeads(from: string, to: string, keep: number): Promise<void> {
+  const json = JSON.parse(await readFile(from, 'utf8')) as {model: unknown; heads: {layer: number; head: number; answer_segment: number}[]}
+  const selected = [...json.heads].sort((a, b) => b.answer_segment - a.answer_segment).slice(0, keep).map((h) => [h.layer, h.head])
+  await writeFile(to, JSON.stringify({model: json.model, selected, note: `the ${keep} heads with the highest answer_segment score in ${from}`}, null, 2) + '\n')
 }
 
 /** The same held-out batches for every measurement: the training mix under another seed. */
