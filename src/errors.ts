@@ -42,6 +42,7 @@ export function describeSystemError(err: unknown): string | undefined {
     case 'ENOSPC': return `the disk is full${where}`
     case 'EISDIR': return `expected a file but found a folder${where}`
     case 'ENOTDIR': return `expected a folder but found a file${where}`
+    case 'EEXIST': return e.syscall === 'mkdir' ? `a file is in the way of a folder${where}` : `already exists${where}`
     case 'ECONNREFUSED': case 'ENOTFOUND': case 'EAI_AGAIN': case 'ENETUNREACH':
       return `the network is unreachable (${e.code})${where}`
     default: return undefined

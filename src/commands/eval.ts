@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {checkFolderDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
 import {writeReports, resultsTable, type ModelResults} from '../eval/report.js'
 import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
@@ -58,6 +59,7 @@ token after the prompt). With --output-path, curves are written as SVG images be
     const {argv, flags} = await this.parse(Eval)
     const models = argv as string[]
     const tasks = parseTaskList(flags.tasks)
+    if (flags['output-path']) await checkFolderDestination(flags['output-path'])
     const folders = await Promise.all(models.map((m) => resolveModel(m)))
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)

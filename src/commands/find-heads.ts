@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {checkFileDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
 import {HybridizeError} from '../errors.js'
 import {findHeads, type FindHeadsOptions} from '../heads/find-heads.js'
@@ -63,6 +64,7 @@ checks the selection: accuracy with the selected heads ablated together, against
       randomDraws: flags['random-draws'],
       progress: (text) => this.status(text),
     }
+    await checkFileDestination(flags.out)
     const folder = await resolveModel(args.model)
     const tokenizer = await loadTokenizer(folder)
     const identity = await modelIdentity(args.model, folder)

@@ -32,6 +32,34 @@ export async function withAtomicFile<T>(dest: string, write: (handle: FileHandle
   }
 }
 
+/**
+ * Fails now, not after a long job, when `dest` cannot become a file: it is a folder, or a file
+ * stands where one of its parent folders would go. Run before the work whose result `dest` holds.
+ */
+export async function checkFileDestination(dest: string): Promise<void> {
+  if ((await kind(dest)) === 'folder') throw new HybridizeError(`output ${dest} is a folder; give a file name`, {code: 'E_EXISTS'})
+  await checkFolderDestination(dirname(dest))
+}
+
+/** Fails now when `dest` cannot become (or already is) a folder: a file stands at it or at a parent. */
+export async function checkFolderDestination(dest: string): Promise<void> {
+  for (let dir = dest; ; dir = dirname(dir)) {
+    const found = await kind(dir)
+    if (found === 'file') throw new HybridizeError(`a file is in the way of the output folder ${dir}`, {code: 'E_EXISTS'})
+    if (found === 'folder' || dirname(dir) === dir) return
+  }
+}
+
+async function kind(path: string): Promise<'file' | 'folder' | undefined> {
+  try {
+    return (await stat(path)).isDirectory() ? 'folder' : 'file'
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw err
+  }
+}
+
 export async function writeFileAtomic(dest: string, data: string | Uint8Array): Promise<void> {
   await withAtomicFile(dest, (handle) => handle.writeFile(data))
 }

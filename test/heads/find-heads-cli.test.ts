@@ -79,6 +79,15 @@ describe('hybridize find-heads', () => {
     expect(existsSync(join(out, 'plain.svg'))).toBe(true)
   })
 
+  it('refuses an output path under a file before doing any work, in one line', () => {
+    const blocker = join(out, 'llama-tiny', 'config.json')
+    const r = runCli(['find-heads', join(out, 'llama-tiny'), '--device', 'cpu', '--out', join(blocker, 'heads.json')])
+    expect(r.status).not.toBe(0)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/a file is in the way of the output folder .*config\.json/)
+    expect(r.stderr).not.toMatch(/ablating/)
+  })
+
   it('rejects a budget that is not a fraction or percentage', () => {
     const r = runCli(['find-heads', join(out, 'llama-tiny'), '--budget', '150%', '--device', 'cpu', '--out', join(out, 'x.json')])
     expect(r.status).not.toBe(0)

@@ -2,7 +2,7 @@ import {mkdir, readdir, readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {HybridizeError} from '../../src/errors.js'
-import {withAtomicFile, withAtomicFolder, writeFileAtomic} from '../../src/io/atomic.js'
+import {checkFileDestination, checkFolderDestination, withAtomicFile, withAtomicFolder, writeFileAtomic} from '../../src/io/atomic.js'
 import {removeTempDirs, tempDir} from './helpers.js'
 
 afterAll(removeTempDirs)
@@ -81,5 +81,18 @@ describe('withAtomicFolder', () => {
     await withAtomicFolder(dest, (tmp) => writeFile(path.join(tmp, 'new.txt'), 'new'), {overwrite: true})
     expect(await readdir(root)).toEqual(['out'])
     expect(await readdir(dest)).toEqual(['new.txt'])
+  })
+})
+
+describe('checking a destination before the work', () => {
+  it('accepts new and existing paths, and refuses a folder given as a file or a file in the way of a folder', async () => {
+    const root = await tempDir()
+    await writeFile(path.join(root, 'plain.txt'), 'x')
+    await expect(checkFileDestination(path.join(root, 'new', 'deeper', 'heads.json'))).resolves.toBeUndefined()
+    await expect(checkFileDestination(path.join(root, 'plain.txt'))).resolves.toBeUndefined()
+    await expect(checkFolderDestination(path.join(root, 'results'))).resolves.toBeUndefined()
+    await expect(checkFileDestination(root)).rejects.toThrow(/is a folder/)
+    await expect(checkFileDestination(path.join(root, 'plain.txt', 'heads.json'))).rejects.toThrow(HybridizeError)
+    await expect(checkFolderDestination(path.join(root, 'plain.txt', 'results'))).rejects.toThrow(/a file is in the way of the output folder .*plain\.txt$/)
   })
 })
