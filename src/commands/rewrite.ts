@@ -40,8 +40,8 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
 
   static override flags = {
     heads: Flags.file({required: true, description: 'heads.json written by `hybridize find-heads` for this teacher.'}),
-    keep: Flags.integer({description: 'Keep the top N heads of heads.json\'s ranking.', min: 0, exclusive: ['budget']}),
-    budget: Flags.string({description: 'Keep this share of all heads, from the top of the ranking (e.g. 2%).', exclusive: ['keep']}),
+    keep: Flags.integer({description: 'Keep the first N heads: heads.json\'s selection in its order, then the rest of its ranking.', min: 0, exclusive: ['budget']}),
+    budget: Flags.string({description: 'Keep this share of all heads, taken in the same order as --keep (e.g. 2%).', exclusive: ['keep']}),
     mixer: Flags.string({description: 'SSM mixer of the student.', options: [...MIXER_KINDS], default: 'discrete-mamba2'}),
     'd-state': Flags.integer({description: 'SSM state size N (default: the teacher\'s head dim).', min: 1}),
     'mimo-rank': Flags.integer({description: 'MIMO rank R of the mamba3 mixer (1 = SISO).', min: 1}),

@@ -4,7 +4,7 @@ import {FormatError, HybridizeError} from '../errors.js'
 
 /**
  * What `hybridize rewrite` needs of a heads.json written by `find-heads` (src/heads/heads-file.ts):
- * the model it was made for, the heads it selected, and a ranking of heads for --keep / --budget.
+ * the model it was made for, the heads it selected, and an order of heads for --keep / --budget.
  * Fields it does not know are ignored, and each field is accepted under the few names and shapes
  * it may take:
  *   model:     "org/name" | {id | name | path, revision?, weights_sha256?, layers? | num_layers?, heads? | num_heads?}
@@ -21,7 +21,11 @@ export interface HeadsFile {
   model: {id: string; revision?: string; weightsSha256?: string; layers?: number; heads?: number}
   /** The heads find-heads selected, in the file's order. */
   selected: HeadId[]
-  /** Every scored head, best first (the selected heads first when no scores are given). */
+  /**
+   * The order --keep and --budget take heads in: the selected heads first, in the file's order (a
+   * greedy selection's order, which single-ablation scores do not give), then every other scored
+   * head, best first.
+   */
   ranking: HeadId[]
 }
 
@@ -100,7 +104,9 @@ export async function readHeadsFile(path: string): Promise<HeadsFile> {
   const scored = scoredHeads(json, path)
   const byRank = scored.length > 0 && scored.every((s) => s.rank !== undefined)
   scored.sort((a, b) => (byRank ? a.rank! - b.rank! : b.score - a.score || a.id[0] - b.id[0] || a.id[1] - b.id[1]))
-  const ranking = scored.length > 0 ? scored.map((s) => s.id) : selected
+  const key = ([l, h]: HeadId) => `${l}-${h}`
+  const chosen = new Set(selected.map(key))
+  const ranking = [...selected, ...scored.map((s) => s.id).filter((id) => !chosen.has(key(id)))]
   if (ranking.length === 0) throw new FormatError(`${path} lists no selected or scored heads`)
   return {path, sha256: createHash('sha256').update(bytes).digest('hex'), model, selected, ranking}
 }

@@ -41,7 +41,19 @@ describe('heads.json', () => {
     const file = await readHeadsFile(path)
     expect(file.model).toEqual({id: 'org/name'})
     expect(file.selected).toEqual([[0, 1]])
-    expect(file.ranking).toEqual([[1, 3], [0, 1], [1, 0]])
+    expect(file.ranking).toEqual([[0, 1], [1, 3], [1, 0]])
+  })
+
+  it('takes --keep and --budget heads in the selection\'s order first, as a greedy selection made it, then by drop', async () => {
+    const greedy = {
+      model: 'org/name',
+      method: {selection: 'greedy'},
+      selected: [[1, 3], [0, 2]],
+      heads: [{layer: 0, head: 0, rank: 1, drop: 0.3}, {layer: 1, head: 3, rank: 2, drop: 0.2}, {layer: 0, head: 2, rank: 3, drop: 0}, {layer: 1, head: 1, rank: 4, drop: 0}],
+    }
+    const file = await readHeadsFile(await json('greedy.json', greedy))
+    expect(chooseHeads(file, {kind: 'keep', count: 2}, shape)).toEqual([[1, 3], [0, 2]])
+    expect(chooseHeads(file, {kind: 'keep', count: 3}, shape)).toEqual([[1, 3], [0, 2], [0, 0]])
   })
 
   it('refuses a file that names no model, and one that is not JSON', async () => {
