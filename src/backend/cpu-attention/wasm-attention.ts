@@ -1,3 +1,4 @@
+import {floatView, MAX_PAGES, webAssembly, type WasmMemory} from '../wasm-runtime.js'
 import {attentionWasmBase64} from './attention-wasm.js'
 
 /**
@@ -11,24 +12,8 @@ export type AttendArgs = [
   u0: number, u1: number,
 ]
 
-const PAGE_BYTES = 65536
-/** attention.wat imports a memory of at most 65536 pages (4 GiB, all a wasm32 address reaches). */
-const MAX_PAGES = 65536
-
-/** The few WebAssembly APIs used here; TypeScript only types them in lib "dom", which we do not load. */
-interface Memory {
-  readonly buffer: ArrayBuffer
-  grow(pages: number): number
-}
-interface WebAssemblyApi {
-  Module: new (bytes: Uint8Array) => object
-  Memory: new (descriptor: {initial: number; maximum: number}) => Memory
-  Instance: new (module: object, imports: {env: {memory: Memory}}) => {exports: Record<string, unknown>}
-}
-const wasm = (globalThis as unknown as {WebAssembly: WebAssemblyApi}).WebAssembly
-
 export interface WasmAttention {
-  memory: Memory
+  memory: WasmMemory
   attend(...args: AttendArgs): void
 }
 
@@ -37,9 +22,9 @@ let loaded: WasmAttention | undefined
 /** The process-wide attention kernel and its memory. */
 export function wasmAttention(): WasmAttention {
   if (!loaded) {
-    const module = new wasm.Module(Buffer.from(attentionWasmBase64, 'base64'))
-    const memory = new wasm.Memory({initial: 1, maximum: MAX_PAGES})
-    const instance = new wasm.Instance(module, {env: {memory}})
+    const module = new webAssembly.Module(Buffer.from(attentionWasmBase64, 'base64'))
+    const memory = new webAssembly.Memory({initial: 1, maximum: MAX_PAGES})
+    const instance = new webAssembly.Instance(module, {env: {memory}})
     loaded = {memory, attend: instance.exports.attend as WasmAttention['attend']}
   }
   return loaded
@@ -47,8 +32,5 @@ export function wasmAttention(): WasmAttention {
 
 /** A view of the kernel's memory holding at least `floats` floats; grows it (never shrinks, and growing detaches older views). */
 export function attentionHeap(floats: number): Float32Array {
-  const {memory} = wasmAttention()
-  const missing = Math.ceil((floats * 4) / PAGE_BYTES) - memory.buffer.byteLength / PAGE_BYTES
-  if (missing > 0) memory.grow(missing)
-  return new Float32Array(memory.buffer)
+  return floatView(wasmAttention().memory, floats)
 }

@@ -1,3 +1,4 @@
+import {floatView, MAX_PAGES, webAssembly, type WasmMemory} from '../wasm-runtime.js'
 import {gemmWasmBase64} from './gemm-wasm.js'
 
 /**
@@ -12,26 +13,10 @@ export type GemmArgs = [
 ]
 export const GEMM_ARG_COUNT = 15
 
-const PAGE_BYTES = 65536
-/** gemm.wat imports a memory of at most 65536 pages (4 GiB, all a wasm32 address reaches). */
-const MAX_PAGES = 65536
-
-/** The few WebAssembly APIs used here; TypeScript only types them in lib "dom", which we do not load. */
-interface SharedMemory {
-  readonly buffer: SharedArrayBuffer
-  grow(pages: number): number
-}
-interface WebAssemblyApi {
-  Module: new (bytes: Uint8Array) => object
-  Memory: new (descriptor: {initial: number; maximum: number; shared: true}) => SharedMemory
-  Instance: new (module: object, imports: {env: {memory: SharedMemory}}) => {exports: Record<string, unknown>}
-}
-const wasm = (globalThis as unknown as {WebAssembly: WebAssemblyApi}).WebAssembly
-
 export interface WasmGemm {
   /** Compiled once; each worker instantiates it again over the same shared memory. */
   module: object
-  memory: SharedMemory
+  memory: WasmMemory<SharedArrayBuffer>
   run(...args: GemmArgs): void
 }
 
@@ -40,9 +25,9 @@ let loaded: WasmGemm | undefined
 /** The process-wide GEMM module, its shared memory and the main thread's instance. */
 export function wasmGemm(): WasmGemm {
   if (!loaded) {
-    const module = new wasm.Module(Buffer.from(gemmWasmBase64, 'base64'))
-    const memory = new wasm.Memory({initial: 1, maximum: MAX_PAGES, shared: true})
-    const instance = new wasm.Instance(module, {env: {memory}})
+    const module = new webAssembly.Module(Buffer.from(gemmWasmBase64, 'base64'))
+    const memory = new webAssembly.Memory({initial: 1, maximum: MAX_PAGES, shared: true}) as WasmMemory<SharedArrayBuffer>
+    const instance = new webAssembly.Instance(module, {env: {memory}})
     loaded = {module, memory, run: instance.exports.gemm as WasmGemm['run']}
   }
   return loaded
@@ -50,10 +35,7 @@ export function wasmGemm(): WasmGemm {
 
 /** A view of the shared memory holding at least `floats` floats; grows it (never shrinks). */
 export function heapFloats(floats: number): Float32Array {
-  const {memory} = wasmGemm()
-  const missing = Math.ceil((floats * 4) / PAGE_BYTES) - memory.buffer.byteLength / PAGE_BYTES
-  if (missing > 0) memory.grow(missing)
-  return new Float32Array(memory.buffer)
+  return floatView(wasmGemm().memory, floats)
 }
 
 /** Cut one gemm call into up to `threads` calls over disjoint batch entries, row panels or column panels. */
