@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
-import {compileAttentionModule} from '../scripts/build-cpu-attention-wasm.mjs'
+import {compileWasmModule, wasmModulePath} from '../scripts/build-wasm.mjs'
 import {tryAttentionFast, type FastAttentionOptions} from '../src/backend/cpu-attention/attention-fast.js'
 import {attention, attentionCpu, type AttentionParams} from '../src/kernels/attention.js'
 import {expectClose} from './helpers/close.js'
@@ -44,8 +44,8 @@ function checkFast({p, inputs, outSizes}: Case, label: string, opts: FastAttenti
 
 describe('CPU fast attention', () => {
   it('ships the bytes that attention.wat compiles to', async () => {
-    const committed = readFileSync(new URL('../src/backend/cpu-attention/attention-wasm.ts', import.meta.url), 'utf8')
-    expect(committed).toBe(await compileAttentionModule())
+    const committed = readFileSync(wasmModulePath('attention'), 'utf8')
+    expect(committed).toBe(await compileWasmModule('attention'))
   })
 
   it('agrees with the reference: GQA, head masks, decode offsets into a longer cache, probabilities, head dims 4 to 128', () => {

@@ -2,7 +2,7 @@ import {spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {compileGemmModule} from '../scripts/build-cpu-matmul-wasm.mjs'
+import {compileWasmModule, wasmModulePath} from '../scripts/build-wasm.mjs'
 import {tryMatmulFast, type FastMatmulOptions} from '../src/backend/cpu-matmul/matmul-fast.js'
 import {KC} from '../src/backend/cpu-matmul/pack.js'
 import {splitGemm, type GemmArgs} from '../src/backend/cpu-matmul/wasm-gemm.js'
@@ -44,8 +44,8 @@ describe('CPU fast matmul', () => {
   beforeAll(() => startGemmWorkers(3))
 
   it('ships the bytes that gemm.wat compiles to', async () => {
-    const committed = readFileSync(new URL('../src/backend/cpu-matmul/gemm-wasm.ts', import.meta.url), 'utf8')
-    expect(committed).toBe(await compileGemmModule())
+    const committed = readFileSync(wasmModulePath('gemm'), 'utf8')
+    expect(committed).toBe(await compileWasmModule('gemm'))
   })
 
   it('agrees with the reference on random odd shapes, every transpose/bias/broadcast case, 1-3 threads', () => {

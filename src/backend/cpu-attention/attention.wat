@@ -1,5 +1,5 @@
 ;; f32 causal softmax attention forward with SIMD128, one query row at a time.
-;; Compiled by scripts/build-cpu-attention-wasm.mjs into attention-wasm.ts; attention-fast.ts lays out memory.
+;; Compiled by scripts/build-wasm.mjs into attention-wasm.ts; attention-fast.ts lays out memory.
 ;;
 ;; q, out: [batch, tq, hq, d]    k, v: [batch, tk, hkv, d] (then 3 spare rows: score groups read past the last key)
 ;; mask: [hq] (1 where no head mask)    probs: [batch, hq, tq, tk]    scratch: tk + 4 floats

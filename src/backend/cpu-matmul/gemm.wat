@@ -1,5 +1,5 @@
 ;; f32 GEMM over packed panels with a 4x8 SIMD128 register tile.
-;; Compiled by scripts/build-cpu-matmul-wasm.mjs into gemm-wasm.ts; see pack.ts for the panel layout.
+;; Compiled by scripts/build-wasm.mjs into gemm-wasm.ts; see pack.ts for the panel layout.
 ;;
 ;; Packed A, one K block of kc steps:  [Mp/4 panels][kc][4]   (Mp = rows padded to 4)
 ;; Packed B, one K block of kc steps:  [Np/8 panels][kc][8]   (Np = cols padded to 8)
