@@ -15,7 +15,8 @@ export function parseBudget(text: string): number {
 
 /** The heads to keep as attention, every one checked to exist in a teacher of `layers` x `heads`. */
 export function chooseHeads(file: HeadsFile, choice: HeadChoice, shape: {layers: number; heads: number}): HeadId[] {
-  for (const [i, [l, h]] of [...file.selected, ...file.ranking].entries()) {
+  // The ranking begins with the selection, so checking it checks every head the file names.
+  for (const [i, [l, h]] of file.ranking.entries()) {
     if (l < 0 || l >= shape.layers || h < 0 || h >= shape.heads) {
       throw new HybridizeError(`${file.path}: head [${l}, ${h}] is out of range for a teacher of ${shape.layers} layers x ${shape.heads} heads (entry ${i})`, {code: 'E_HEADS_RANGE'})
     }
