@@ -178,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lidv: v
   let inv = 1.0 / redSum[0];
 
   let p0 = ((b * u.hq + h) * u.tq + t) * u.tk;
-  var acc: array<f32, ${cap / ATTN_WG}>;
+  var acc = array<f32, ${cap / ATTN_WG}>();
   for (var c0 = 0u; c0 < count; c0 += CHUNK) {
     let n = min(count - c0, CHUNK);
     for (var j = lid; j < n; j += WG) {

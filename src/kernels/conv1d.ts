@@ -135,7 +135,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let c = wid.x * ${WG_CHANNELS}u + lid.x;
   let C = u.channels;
   let rows = u.count / C;
-  var acc: array<f32, ${sums}>;
+  var acc = array<f32, ${sums}>();
   if (c < C) {
     for (var r = lid.y; r < rows; r += ${WG_ROWS}u) {
       let t = r % u.seq;

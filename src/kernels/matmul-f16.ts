@@ -257,7 +257,7 @@ fn halfB(i: u32) -> f32 { return unpack2x16float(b[i / 2u])[i % 2u]; }
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let row0 = wid.y * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
-  var acc: array<f32, 16>;
+  var acc = array<f32, 16>();
   for (var k0 = 0u; k0 < u.k; k0 += ${TK}u) {
     for (var l = li; l < ${TILE * TK}u; l += 256u) {
       let i = l / ${TK}u;

@@ -56,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let aBase = wid.z * u.m * u.k;
   let bBase = wid.z * u.bStride;
   let cBase = wid.z * u.m * u.n;
-  var acc: array<f32, ${PER * PER}>;
+  var acc = array<f32, ${PER * PER}>();
   for (var k0 = 0u; k0 < u.k; k0 += TK) {
     for (var load = 0u; load < ${LOADS}u; load++) {
       let l = li + load * ${THREADS * THREADS}u;
@@ -75,8 +75,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      var ar: array<f32, ${PER}>;
-      var br: array<f32, ${PER}>;
+      var ar = array<f32, ${PER}>();
+      var br = array<f32, ${PER}>();
       for (var i = 0u; i < ${PER}u; i++) { ar[i] = As[kk * T + lid.y + i * ${THREADS}u]; }
       for (var j = 0u; j < ${PER}u; j++) { br[j] = Bs[kk * T + lid.x + j * ${THREADS}u]; }
       for (var i = 0u; i < ${PER}u; i++) {

@@ -141,7 +141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let last = acs[bh * u.seq + end - 1u];
   let ty = lid / 16u;
   let tx = lid % 16u;
-  var acc: array<f32, 16>;
+  var acc = array<f32, 16>();
   for (var t0 = start; t0 < end; t0 += ${STEP}u) {
     for (var e = lid; e < ${STEP * TILE}u; e += 256u) {
       let t = t0 + e / ${TILE}u;

@@ -128,9 +128,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   // This thread's rows are r0 + ty + 16a and columns j0 + tx + 16q, a and q in 0..3.
   let ty = lid.y;
   let tx = lid.x;
-  var Ar: array<f32, 4>;
+  var Ar = array<f32, 4>();
   for (var a = 0u; a < 4u; a++) { Ar[a] = acs[bh * u.seq + min(r0 + ty + 16u * a, end - 1u)]; }
-  var acc: array<f32, 16>;
+  var acc = array<f32, 16>();
 
   // State term: Q_r · S_c over the features, in slabs of 16.
   for (var i0 = 0u; i0 < u.qDim; i0 += ${SLAB}u) {
@@ -149,7 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
     for (var ii = 0u; ii < ${SLAB}u; ii++) {
-      var w: array<f32, 4>;
+      var w = array<f32, 4>();
       for (var q = 0u; q < 4u; q++) { w[q] = Wt[ii * ${COLS}u + tx + 16u * q]; }
       for (var a = 0u; a < 4u; a++) {
         let qa = Qt[(ty + 16u * a) * ${SLAB}u + ii];
@@ -169,8 +169,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let lastSlab = ${anti ? 'slabs' : `min(slabs, (r0 - start + ${ROWS}u) / ${SLAB}u)`};
   for (var sl = firstSlab; sl < lastSlab; sl++) {
     let s0 = start + sl * ${SLAB}u;
-    // Scores of rows ty + 16a against time s0 + tx.
-    var sc: array<f32, 4>;
+    // Scores of rows ty + 16a against time s0 + tx. The explicit zero value matters: on the H200
+    // (Dawn, Vulkan) a declaration without an initializer inside the loop kept the last slab's scores.
+    var sc = array<f32, 4>();
     for (var i0 = 0u; i0 < u.qDim; i0 += ${SLAB}u) {
       for (var e = li; e < ${ROWS * SLAB}u; e += 256u) {
         let rr = e / ${SLAB}u;
@@ -205,7 +206,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
     for (var ss = 0u; ss < ${SLAB}u; ss++) {
-      var w: array<f32, 4>;
+      var w = array<f32, 4>();
       for (var q = 0u; q < 4u; q++) { w[q] = Wt[ss * ${COLS}u + tx + 16u * q]; }
       for (var a = 0u; a < 4u; a++) {
         let sa = Sc[(ty + 16u * a) * ${SLAB}u + ss];

@@ -125,7 +125,7 @@ const dqV1: GpuProgram<AttentionBackwardParams> = {
   let lse = stats[r];
   let dd = stats[r + 1u];
   let m = ${maskOf(p)};
-  var acc: array<f32, ${p.d}>;
+  var acc = array<f32, ${p.d}>();
   for (var s = 0u; s <= t + u.tk - u.tq; s++) {
     let ko = ((b * u.tk + s) * u.hkv + g) * ${p.d}u;
     let pr = exp(qDotK(qo, ko) * u.scale - lse);
@@ -172,8 +172,8 @@ const dkvV1: GpuProgram<AttentionBackwardParams> = {
   let b = i / (u.hkv * u.tk);
   let group = u.hq / u.hkv;
   let ko = i * ${p.d}u;
-  var accK: array<f32, ${p.d}>;
-  var accV: array<f32, ${p.d}>;
+  var accK = array<f32, ${p.d}>();
+  var accV = array<f32, ${p.d}>();
   for (var h = g * group; h < (g + 1u) * group; h++) {
     let m = ${maskOf(p)};
     for (var t = max(s + u.tq, u.tk) - u.tk; t < u.tq; t++) {
