@@ -4,7 +4,7 @@ import {deviceFlag} from '../cli/device-flag.js'
 import {checkFileDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
 import {HybridizeError} from '../errors.js'
-import {findHeads, type FindHeadsOptions} from '../heads/find-heads.js'
+import {findHeads, SELECTIONS, type FindHeadsOptions, type Selection} from '../heads/find-heads.js'
 import {headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
 import {rankedTable, terminalHeatmap} from '../heads/terminal-report.js'
 import {resolveModel} from '../hub/cache.js'
@@ -17,15 +17,18 @@ export default class FindHeads extends BaseCommand {
 
   static override description = `Ablates each attention head of a Transformer alone (all ablations batched into the same forward
 passes), measures the drop in accuracy on a synthetic retrieval task (log-likelihood over the candidate
-answers), ranks the heads by that drop and selects the top ones: the heads retrieval-aware distillation
-keeps as attention. Each head is also scored from its attention pattern: Gather (segment-final tokens
+answers), ranks the heads by that drop and selects the top ones (--selection). Each head is also scored from its attention pattern: Gather (segment-final tokens
 attending within their own segment) and Aggregate (the last prompt token attending to the answer
 segment's final token). Writes heads.json (--out) and a heatmap of the drops beside it (.svg), and
-checks the selection: accuracy with the selected heads ablated together, against as many random heads.`
+checks the selection: accuracy with the selected heads ablated together, against as many random heads.
+To choose the heads a hybrid keeps as attention, use --selection aggregate: ablation ranks first the
+heads that feed retrieval (short look-backs, which the SSM heads learn), the Aggregate heads do the
+long-range lookup that they cannot.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --samples 100 --top-k 2 --out phi-heads.json',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --top-k 2 --selection aggregate --out keep.json',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --budget 2% --ablation mean --json',
   ]
 
@@ -42,8 +45,8 @@ checks the selection: accuracy with the selected heads ablated together, against
     budget: Flags.string({description: 'Select this fraction of all heads, at least one: "2%" or 0.02.', default: '2%'}),
     ablation: Flags.option({options: ['zero', 'mean'] as const, default: 'zero', description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
     selection: Flags.string({
-      description: 'individual: the top of the single-ablation ranking. greedy: add, head by head, the one whose ablation together with those chosen costs most; finds heads that stand in for one another (one more pass per selected head).',
-      options: ['individual', 'greedy'],
+      description: 'individual: the top of the single-ablation ranking. greedy: add, head by head, the one whose ablation together with those chosen costs most; finds heads that stand in for one another (one more pass per selected head). aggregate: the heads whose last-token attention rests most on the answer\'s line; the ones to keep as attention when distilling (an SSM takes over the others).',
+      options: [...SELECTIONS],
       default: 'individual',
     }),
     'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: 5, min: 0}),
@@ -60,7 +63,7 @@ checks the selection: accuracy with the selected heads ablated together, against
       seed: flags.seed,
       ablation: flags.ablation,
       select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget)} : {topK: flags['top-k']},
-      selection: flags.selection as 'individual' | 'greedy',
+      selection: flags.selection as Selection,
       randomDraws: flags['random-draws'],
       progress: (text) => this.status(text),
     }

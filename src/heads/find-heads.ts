@@ -26,12 +26,20 @@ export interface FindHeadsOptions {
    * by head, the one whose ablation together with those already chosen costs the most. Greedy finds
    * heads that stand in for one another, which single ablations cannot see (each alone costs
    * nothing while another does its job), at one more pass over all heads per selected head.
+   * aggregate: the heads whose last-token attention rests most on the answer's line (the Aggregate
+   * heads, answerSegment), ties broken by the ranking. What to keep as attention when distilling:
+   * ablation ranks first the Gather side (short look-backs an SSM learns to do), while the
+   * long-range lookup is the part an SSM cannot take over (EXPERIMENTS.md).
    */
-  selection: 'individual' | 'greedy'
+  selection: Selection
   /** Random sets of as many heads as are selected (drawn from the others) to ablate for comparison. */
   randomDraws: number
   progress?: (text: string) => void
 }
+
+export type Selection = 'individual' | 'greedy' | 'aggregate'
+
+export const SELECTIONS: readonly Selection[] = ['individual', 'greedy', 'aggregate']
 
 export interface HeadScore {
   layer: number
@@ -112,7 +120,7 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
   const k = 'topK' in opts.select ? Math.min(opts.select.topK, heads.length) : Math.max(1, Math.floor(opts.select.fraction * heads.length))
   const ranked: HeadId[] = heads.map((h) => [h.layer, h.head] as const)
   const greedy = opts.selection === 'greedy' ? await greedySelection(ranked, ([l, h]) => single[l * H + h], k, score, progress) : undefined
-  const selected = greedy?.selected ?? ranked.slice(0, k)
+  const selected = greedy?.selected ?? (opts.selection === 'aggregate' ? byAnswerSegment(heads) : ranked).slice(0, k)
   const rng = new Random(opts.seed, 1)
   const others = ranked.filter(([l, h]) => !isSelected(selected, l, h))
   const draws = Array.from({length: opts.randomDraws}, () => rng.sampleWithoutReplacement(others, Math.min(k, others.length)))
@@ -127,6 +135,11 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
     randomAblated: draws.map((heads, i) => ({heads, acc: random[i].acc})),
     chance: samples.reduce((a, s) => a + 1 / s.choices.length, 0) / samples.length,
   }
+}
+
+/** Heads by their Aggregate pattern (last-token attention on the answer's line), the ranking breaking ties. */
+function byAnswerSegment(heads: HeadScore[]): HeadId[] {
+  return [...heads].sort((a, b) => b.answerSegment - a.answerSegment || a.rank - b.rank).map((h) => [h.layer, h.head] as const)
 }
 
 /**
