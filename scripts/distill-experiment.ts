@@ -5,25 +5,30 @@
  *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/phi-tiny] [--out runs/distill-experiment]
  *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection greedy] [--samples 50] [--heads-samples 100]
  *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
+ *       [--jobs 1] [--seconds S]
  *
  * Retrieval is trained (a --kv-share of the rows) and scored at the dictionary sizes the teacher
  * learnt: --pairs, by default 4 up to the maxPairs of the fixture's training.json in steps of 4.
  *
  * Steps, each skipped when its output exists (so an interrupted experiment continues):
- *   1. find-heads picks the teacher's --keep heads by kv-retrieval ablation (--selection: greedy, jointly, by
- *      default; individual ranks single ablations).
+ *   1. find-heads picks the teacher's --keep heads on kv-retrieval (--selection: aggregate, by attention
+ *      pattern, by default; greedy and individual by ablation).
  *   2. rewrite builds five students: find-heads' top --keep heads; no heads (pure SSM); as many random
- *      heads; as many heads with the strongest Aggregate pattern (find-heads' answer_segment score: the
- *      final token's attention on the answer's line); find-heads' heads with d_state cut 4x.
+ *      heads; as many heads chosen the other way (find-heads --selection greedy, by ablation, when the
+ *      experiment's is aggregate, by attention pattern; else aggregate); find-heads' heads with d_state cut 4x.
  *   3. distill runs the stages one invocation each (stage 1, then 2, then 3), the same data and token
  *      budget for every student; plus two ablations of the find-heads student at the same total
- *      budget: without stage 1 (its tokens go to stage 3) and without stage 2 (likewise).
+ *      budget: without stage 1 (its tokens go to stage 3) and without stage 2 (likewise). --jobs runs
+ *      that many distill processes at once (on a GPU each is bound by dispatch latency, so several
+ *      share it well). --seconds S scales the --tokens budgets, keeping their ratios, so that the
+ *      students' training takes about S seconds: a probe first times a few steps of each stage with
+ *      --jobs processes running.
  *   4. measures on held-out batches: the stage-1 mixing-matrix error and stage-2 hidden-state error
  *      before and after their stage, the final distillation loss (soft-target CE and KL), and
  *      kv-retrieval accuracy (log-likelihood over the candidates, 10 to 50 pairs) of teacher and students.
  * Writes <out>/results.json and <out>/results.md.
  */
-import {spawnSync} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
@@ -57,7 +62,7 @@ const {values: args} = parseArgs({
     tokens: {type: 'string', default: '40k,60k,200k'},
     lr: {type: 'string', default: '1e-3,1e-3,3e-4'},
     keep: {type: 'string', default: '1'},
-    selection: {type: 'string', default: 'greedy'},
+    selection: {type: 'string', default: 'aggregate'},
     samples: {type: 'string', default: '50'},
     'seq-len': {type: 'string', default: '128'},
     'batch-size': {type: 'string', default: '8'},
@@ -67,13 +72,16 @@ const {values: args} = parseArgs({
     'eval-batches': {type: 'string', default: '4'},
     'heads-samples': {type: 'string', default: '100'},
     device: {type: 'string', default: 'cpu'},
+    jobs: {type: 'string', default: '1'},
+    seconds: {type: 'string'},
   },
 })
 
 const out = resolve(args.out!)
 const teacherDir = resolve(args.teacher!)
 const keep = Number(args.keep)
-const [t1, t2, t3] = parsePerStage('tokens', args.tokens!, 3)
+let [t1, t2, t3] = parsePerStage('tokens', args.tokens!, 3)
+const rowTokens = Number(args['batch-size']) * Number(args['seq-len'])
 const [lr1, lr2, lr3] = parsePerStage('lr', args.lr!, 3, false)
 const pairs = await retrievalPairs()
 const mix = `kv-retrieval:${args['kv-share']}:pairs=${Math.min(...pairs)}-${Math.max(...pairs)}`
@@ -87,20 +95,67 @@ async function retrievalPairs(): Promise<number[]> {
   return max ? Array.from({length: Math.floor(max / 4)}, (_, i) => 4 * (i + 1)) : [10, 20, 30, 40, 50]
 }
 
-function cli(argv: string[]): void {
-  console.error(`$ hybridize ${argv.join(' ')}`)
-  const r = spawnSync(process.execPath, [resolve('bin/run.js'), ...argv], {stdio: ['ignore', 'inherit', 'inherit']})
-  if (r.status !== 0) throw new Error(`hybridize ${argv[0]} failed (${r.status})`)
+/** A variant's name as a folder name. */
+const slugOf = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
+
+/** At most --jobs CLI processes at once. */
+const slots = {free: Math.max(1, Number(args.jobs)), waiting: [] as (() => void)[]}
+
+async function cliAsync(argv: string[]): Promise<void> {
+  while (slots.free === 0) await new Promise<void>((wake) => slots.waiting.push(wake))
+  slots.free--
+  try {
+    console.error(`$ hybridize ${argv.join(' ')}`)
+    const code = await new Promise<number | null>((done, fail) => {
+      const child = spawn(process.execPath, [resolve('bin/run.js'), ...argv], {stdio: ['ignore', 'inherit', 'inherit']})
+      child.on('error', fail).on('exit', done)
+    })
+    if (code !== 0) throw new Error(`hybridize ${argv[0]} failed (${code})`)
+  } finally {
+    slots.free++
+    slots.waiting.shift()?.()
+  }
 }
 
-/** `hybridize distill` of one stage unless its student exists; returns the run folder. */
-function distillStage(name: string, from: string, stage: 1 | 2 | 3, tokens: number, lr: number): string {
-  const run = join(out, 'runs', name)
-  if (!existsSync(join(run, 'student', 'model.safetensors'))) {
-    const resume = existsSync(join(run, 'checkpoints', 'last'))
-    cli(resume ? ['distill', '--resume', '--out', run, '--device', args.device!] : ['distill', from, '--teacher', teacherDir, '--stage', String(stage), '--tokens', String(tokens), '--lr', String(lr), ...common, '--out', run])
+/** Runs started, by folder: a chain that needs another's stage waits on the same run. */
+const started = new Map<string, Promise<string>>()
+
+/** `hybridize distill` of one stage unless its student exists; resolves to the student folder. */
+function distillStage(name: string, from: string, stage: 1 | 2 | 3, tokens: number, lr: number, runs = join(out, 'runs')): Promise<string> {
+  const run = join(runs, name)
+  let result = started.get(run)
+  if (!result) {
+    result = (async () => {
+      if (!existsSync(join(run, 'student', 'model.safetensors'))) {
+        const resume = existsSync(join(run, 'checkpoints', 'last'))
+        await cliAsync(resume ? ['distill', '--resume', '--out', run, '--device', args.device!] : ['distill', from, '--teacher', teacherDir, '--stage', String(stage), '--tokens', String(tokens), '--lr', String(lr), ...common, '--out', run])
+      }
+      return join(run, 'student')
+    })()
+    started.set(run, result)
   }
-  return join(run, 'student')
+  return result
+}
+
+/**
+ * Tokens a second of one distill process for each stage, with `students.length` processes running
+ * at once: the median of the later steps of a short run per student (the first steps include
+ * shader compilation).
+ */
+async function probeRates(students: string[], steps = 24): Promise<[number, number, number]> {
+  const rates: number[] = []
+  for (const stage of [1, 2, 3] as const) {
+    const runs = join(out, 'probe', `stage${stage}`)
+    await Promise.all(students.map((s, i) => distillStage(String(i), s, stage, steps * rowTokens, 1e-4, runs)))
+    const perStudent = await Promise.all(students.map(async (_, i) => {
+      const lines = (await readFile(join(runs, String(i), 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as {tokens_per_s: number})
+      const later = lines.slice(Math.floor(lines.length / 2)).map((m) => m.tokens_per_s).sort((a, b) => a - b)
+      return later[Math.floor(later.length / 2)]
+    }))
+    rates.push(Math.min(...perStudent))
+  }
+  console.error(`probe: tokens/s a process with ${students.length} running, stages 1-3: ${rates.map((r) => r.toFixed(0)).join(', ')}`)
+  return rates as [number, number, number]
 }
 
 interface StageError {
@@ -120,37 +175,42 @@ interface Variant {
 async function main(): Promise<void> {
   await mkdir(out, {recursive: true})
   const heads = join(out, 'heads.json')
-  if (!existsSync(heads)) cli(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', args.selection!, '--out', heads, '--device', args.device!, '--quiet'])
+  if (!existsSync(heads)) await cliAsync(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', args.selection!, '--out', heads, '--device', args.device!, '--quiet'])
   const teacherConfig = JSON.parse(await readFile(join(teacherDir, 'config.json'), 'utf8')) as {num_hidden_layers: number; num_attention_heads: number; head_dim?: number; hidden_size: number}
   const headDim = teacherConfig.head_dim ?? teacherConfig.hidden_size / teacherConfig.num_attention_heads
   const randomHeads = join(out, 'heads-random.json')
   if (!existsSync(randomHeads)) await writeRandomHeads(heads, randomHeads, keep, teacherConfig)
-  const aggregateHeads = join(out, 'heads-aggregate.json')
-  if (!existsSync(aggregateHeads)) await writeAggregateHeads(heads, aggregateHeads, keep)
-  const rewritten = (name: string, extra: string[]): string => {
+  // The other way of choosing: ablation (greedy) beside aggregate, and the reverse.
+  const contrast = args.selection === 'aggregate' ? 'greedy' : 'aggregate'
+  const contrastHeads = join(out, `heads-${contrast}.json`)
+  if (!existsSync(contrastHeads)) await cliAsync(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', contrast, '--out', contrastHeads, '--device', args.device!, '--quiet'])
+  const rewritten = async (name: string, extra: string[]): Promise<string> => {
     const folder = join(out, 'students', name)
-    if (!existsSync(join(folder, 'config.json'))) cli(['rewrite', teacherDir, '--out', folder, '--quiet', ...extra])
+    if (!existsSync(join(folder, 'config.json'))) await cliAsync(['rewrite', teacherDir, '--out', folder, '--quiet', ...extra])
     return folder
   }
-  const initial = {
-    'find-heads': rewritten('find-heads', ['--heads', heads, '--keep', String(keep)]),
-    'pure SSM': rewritten('ssm', ['--heads', heads, '--keep', '0']),
-    'random heads': rewritten('random', ['--heads', randomHeads]),
-    'Aggregate-pattern heads': rewritten('aggregate', ['--heads', aggregateHeads]),
-    'find-heads, d_state / 4': rewritten('find-heads-dstate', ['--heads', heads, '--keep', String(keep), '--d-state', String(Math.max(1, headDim / 4))]),
+  const initial: Record<string, string> = {
+    [`find-heads --selection ${args.selection}`]: await rewritten('find-heads', ['--heads', heads, '--keep', String(keep)]),
+    'pure SSM': await rewritten('ssm', ['--heads', heads, '--keep', '0']),
+    'random heads': await rewritten('random', ['--heads', randomHeads]),
+    [`find-heads --selection ${contrast}`]: await rewritten(contrast, ['--heads', contrastHeads, '--keep', String(keep)]),
+    'find-heads, d_state / 4': await rewritten('find-heads-dstate', ['--heads', heads, '--keep', String(keep), '--d-state', String(Math.max(1, headDim / 4))]),
   }
-  const variants: Variant[] = []
-  for (const [name, student] of Object.entries(initial)) {
-    const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
-    const s1 = distillStage(`${slug}-s1`, student, 1, t1, lr1)
-    const s2 = distillStage(`${slug}-s2`, s1, 2, t2, lr2)
-    variants.push({name, student: distillStage(`${slug}-s3`, s2, 3, t3, lr3), stages: [[1, t1], [2, t2], [3, t3]]})
-  }
-  const fh = initial['find-heads']
-  const skip1 = distillStage('skip1-s3', distillStage('skip1-s2', fh, 2, t2, lr2), 3, t3 + t1, lr3)
-  variants.push({name: 'find-heads, no stage 1', student: skip1, stages: [[2, t2], [3, t3 + t1]]})
-  const skip2 = distillStage('skip2-s3', join(out, 'runs', 'find-heads-s1', 'student'), 3, t3 + t2, lr3)
-  variants.push({name: 'find-heads, no stage 2', student: skip2, stages: [[1, t1], [3, t3 + t2]]})
+  if (args.seconds) await fitBudget(Object.values(initial), Number(args.seconds))
+  const main = `find-heads --selection ${args.selection}`
+  const fh = initial[main]
+  const chains: Promise<Variant>[] = Object.entries(initial).map(async ([name, student]): Promise<Variant> => {
+    const s1 = await distillStage(`${slugOf(name)}-s1`, student, 1, t1, lr1)
+    const s2 = await distillStage(`${slugOf(name)}-s2`, s1, 2, t2, lr2)
+    return {name, student: await distillStage(`${slugOf(name)}-s3`, s2, 3, t3, lr3), stages: [[1, t1], [2, t2], [3, t3]]}
+  })
+  chains.push((async (): Promise<Variant> => ({
+    name: 'find-heads, no stage 1', student: await distillStage('skip1-s3', await distillStage('skip1-s2', fh, 2, t2, lr2), 3, t3 + t1, lr3), stages: [[2, t2], [3, t3 + t1]],
+  }))())
+  chains.push((async (): Promise<Variant> => ({
+    name: 'find-heads, no stage 2', student: await distillStage('skip2-s3', await distillStage(`${slugOf(main)}-s1`, fh, 1, t1, lr1), 3, t3 + t2, lr3), stages: [[1, t1], [3, t3 + t2]],
+  }))())
+  const variants = await Promise.all(chains)
 
   console.error('measuring')
   const backend = await createBackend(args.device as DeviceChoice)
@@ -160,9 +220,8 @@ async function main(): Promise<void> {
   /** Per student: each stage's error before and after it; for stage 2 also as rewritten (before stage 1). */
   const stageErrors: Record<string, StageError[]> = {}
   for (const [name, student] of Object.entries(initial)) {
-    const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
-    const s1 = join(out, 'runs', `${slug}-s1`, 'student')
-    const s2 = join(out, 'runs', `${slug}-s2`, 'student')
+    const s1 = join(out, 'runs', `${slugOf(name)}-s1`, 'student')
+    const s2 = join(out, 'runs', `${slugOf(name)}-s2`, 'student')
     stageErrors[name] = [
       {stage: 1, before: await stageLoss(1, student, teacher, backend, batches), after: await stageLoss(1, s1, teacher, backend, batches)},
       {stage: 2, before: await stageLoss(2, s1, teacher, backend, batches), after: await stageLoss(2, s2, teacher, backend, batches), rewritten: await stageLoss(2, student, teacher, backend, batches)},
@@ -189,23 +248,30 @@ async function main(): Promise<void> {
   backend.destroy()
 }
 
+/**
+ * Scales t1..t3 (keeping their ratios) so that the longest chain of stages, at the probed rates,
+ * takes about `seconds`. Rounded to whole steps. The budgets land in results.json's settings.
+ */
+async function fitBudget(students: string[], seconds: number): Promise<void> {
+  const jobs = Math.max(1, Number(args.jobs))
+  const probeStudents = Array.from({length: Math.min(jobs, 7)}, (_, i) => students[i % students.length])
+  const [r1, r2, r3] = await probeRates(probeStudents)
+  // Seven chains of about equal length share `jobs` slots: ceil(7 / jobs) rounds of one chain each.
+  const rounds = Math.ceil(7 / jobs)
+  const chainSeconds = t1 / r1 + t2 / r2 + t3 / r3
+  const scale = seconds / rounds / chainSeconds
+  const whole = (t: number) => Math.max(1, Math.round((t * scale) / rowTokens)) * rowTokens
+  ;[t1, t2, t3] = [whole(t1), whole(t2), whole(t3)]
+  args.tokens = `${t1},${t2},${t3}`
+  console.error(`budget for ${seconds} s: tokens ${args.tokens} a student`)
+}
+
 /** heads.json with `keep` heads drawn uniformly (seeded) in place of find-heads' selection. */
 async function writeRandomHeads(from: string, to: string, keep: number, cfg: {num_hidden_layers: number; num_attention_heads: number}): Promise<void> {
   const json = JSON.parse(await readFile(from, 'utf8')) as Record<string, unknown>
   const all = Array.from({length: cfg.num_hidden_layers * cfg.num_attention_heads}, (_, i) => [Math.floor(i / cfg.num_attention_heads), i % cfg.num_attention_heads])
   const selected = new Random(12345).sampleWithoutReplacement(all, keep)
   await writeFile(to, JSON.stringify({model: json.model, selected, note: `${keep} heads drawn at random (seed 12345) for comparison`}, null, 2) + '\n')
-}
-
-/**
- * heads.json selecting the `keep` heads whose final-token attention rests most on the answer's line
- * (answer_segment): the Aggregate side of retrieval, which an SSM with a small state cannot take
- * over, where ablation may rank first the Gather side, whose short look-back an SSM can.
- */
-async function writeAggregateHeads(from: string, to: string, keep: number): Promise<void> {
-  const json = JSON.parse(await readFile(from, 'utf8')) as {model: unknown; heads: {layer: number; head: number; answer_segment: number}[]}
-  const selected = [...json.heads].sort((a, b) => b.answer_segment - a.answer_segment).slice(0, keep).map((h) => [h.layer, h.head])
-  await writeFile(to, JSON.stringify({model: json.model, selected, note: `the ${keep} heads with the highest answer_segment score in ${from}`}, null, 2) + '\n')
 }
 
 /** The same held-out batches for every measurement: the training mix under another seed. */
