@@ -8,6 +8,8 @@ import type {HostArray, Kernel} from '../kernels/kernel.js'
 import {matmulF16, tensorCoreSupport, type TensorCores} from '../kernels/matmul-f16.js'
 import type {MatmulGpuParams} from '../kernels/matmul-wgsl.js'
 import {matmul} from '../kernels/matmul.js'
+import {chunkCount, ssdChunkCumsum, ssdChunkState, ssdStatePass, type ChunkShape} from '../kernels/ssd-chunk.js'
+import {ssdChunkMix} from '../kernels/ssd-mix.js'
 
 /**
  * `--check`: before timing, every fast kernel version runs once on the benchmark's device at small
@@ -101,6 +103,8 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
     await check(`attention bwd dk/dv v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardDkv, bp, [q, k, v, gy, stats], [kvn, kvn], 1e-5)
   }
 
+  await checkSsd(check)
+
   const tc = tensorCoreSupport(backend)
   const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
   const variants: (TensorCores | undefined)[] = [undefined]
@@ -115,6 +119,43 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
     }
   }
   return results
+}
+
+type Check = <P>(name: string, kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[], tol: number) => Promise<void>
+
+/**
+ * The chunked SSD scan's kernels at a shape whose last chunk is short, with in-chunk log-decay
+ * cumsums that fall as a real scan's do. (The mix kernel's slab loop was wrong on the H200 while
+ * right on llvmpipe: chunks of several slabs are what this must cover.)
+ */
+async function checkSsd(check: Check): Promise<void> {
+  const chunk: ChunkShape = {batch: 2, seq: 200, heads: 4, chunk: 64}
+  const [B, T, H, P, N, G] = [chunk.batch, chunk.seq, chunk.heads, 16, 16, 1]
+  const K = chunkCount(chunk)
+  const dA = randomArray(B * T * H, 30).map((x) => -0.05 * (x + 0.5) - 0.01)
+  const acs = new Float32Array(B * H * T)
+  for (let bh = 0; bh < B * H; bh++) {
+    let run = 0
+    for (let t = 0; t < T; t++) {
+      if (t % chunk.chunk === 0) run = 0
+      run += dA[(Math.floor(bh / H) * T + t) * H + (bh % H)]
+      acs[bh * T + t] = run
+    }
+  }
+  const [x, Bm, Cm, S] = [[B * T * H * P, 31], [B * T * G * N, 32], [B * T * G * N, 33], [B * H * K * P * N, 34]].map(([n, seed]) => randomArray(n, seed))
+  const head = {heads: H, dim: P}
+  const group = {heads: G, dim: N}
+  await check('ssd chunk cumsum', ssdChunkCumsum, chunk, [dA], [B * H * T], 1e-5)
+  for (const decay of ['toEnd', 'fromStart'] as const) {
+    await check(`ssd chunk state ${decay}`, ssdChunkState, {...chunk, u: head, v: group, decay}, [x, Bm, acs], [B * H * K * P * N], 1e-5)
+  }
+  for (const reverse of [false, true]) {
+    await check(`ssd state pass ${reverse ? 'reverse' : 'forward'}`, ssdStatePass, {...chunk, size: P * N, reverse, init: false}, [S, acs], [B * H * K * P * N, B * H * P * N], 1e-5)
+  }
+  for (const anticausal of [false, true]) {
+    await check(`ssd chunk mix ${anticausal ? 'anticausal' : 'causal'} (y, dx)`, ssdChunkMix, {...chunk, q: group, k: group, v: head, anticausal, stateLayout: 'ji'}, [Cm, Bm, x, acs, S], [B * T * H * P], 1e-5)
+    await check(`ssd chunk mix ${anticausal ? 'anticausal' : 'causal'} (dB, dC)`, ssdChunkMix, {...chunk, q: head, k: head, v: group, anticausal, stateLayout: 'ij'}, [x, x, Cm, acs, S], [B * T * H * N], 1e-5)
+  }
 }
 
 export function formatChecks(results: CheckResult[]): string {
