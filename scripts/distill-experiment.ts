@@ -5,7 +5,7 @@
  *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/phi-tiny] [--out runs/distill-experiment]
  *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection greedy] [--samples 50] [--heads-samples 100]
  *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
- *       [--jobs 1] [--seconds S]
+ *       [--jobs 1] [--seconds S] [--seed 0] [--only find-heads-selection-aggregate,find-heads-no-stage-1,...]
  *
  * Retrieval is trained (a --kv-share of the rows) and scored at the dictionary sizes the teacher
  * learnt: --pairs, by default 4 up to the maxPairs of the fixture's training.json in steps of 4.
@@ -22,7 +22,8 @@
  *      that many distill processes at once (on a GPU each is bound by dispatch latency, so several
  *      share it well). --seconds S scales the --tokens budgets, keeping their ratios, so that the
  *      students' training takes about S seconds: a probe first times a few steps of each stage with
- *      --jobs processes running.
+ *      --jobs processes running. --only runs the named students (their names in results.md, lower case,
+ *      non-alphanumerics as '-'); --seed is the distillation data's seed.
  *   4. measures on held-out batches: the stage-1 mixing-matrix error and stage-2 hidden-state error
  *      before and after their stage, the final distillation loss (soft-target CE and KL), and
  *      kv-retrieval accuracy (log-likelihood over the candidates, 10 to 50 pairs) of teacher and students.
@@ -73,6 +74,8 @@ const {values: args} = parseArgs({
     'heads-samples': {type: 'string', default: '100'},
     device: {type: 'string', default: 'cpu'},
     jobs: {type: 'string', default: '1'},
+    seed: {type: 'string', default: '0'},
+    only: {type: 'string'},
     seconds: {type: 'string'},
   },
 })
@@ -85,7 +88,7 @@ const rowTokens = Number(args['batch-size']) * Number(args['seq-len'])
 const [lr1, lr2, lr3] = parsePerStage('lr', args.lr!, 3, false)
 const pairs = await retrievalPairs()
 const mix = `kv-retrieval:${args['kv-share']}:pairs=${Math.min(...pairs)}-${Math.max(...pairs)}`
-const common = ['--data', args.data!, '--mix', mix, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', '0', '--device', args.device!, '--save-every', '50', '--quiet']
+const common = ['--data', args.data!, '--mix', mix, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', args.seed!, '--device', args.device!, '--save-every', '50', '--quiet']
 
 /** --pairs, else 4, 8, ... up to the teacher's training maximum, else what eval sweeps. */
 async function retrievalPairs(): Promise<number[]> {
@@ -196,21 +199,25 @@ async function main(): Promise<void> {
     [`find-heads --selection ${contrast}`]: await rewritten(contrast, ['--heads', contrastHeads, '--keep', String(keep)]),
     'find-heads, d_state / 4': await rewritten('find-heads-dstate', ['--heads', heads, '--keep', String(keep), '--d-state', String(Math.max(1, headDim / 4))]),
   }
-  if (args.seconds) await fitBudget(Object.values(initial), Number(args.seconds))
   const main = `find-heads --selection ${args.selection}`
   const fh = initial[main]
-  const chains: Promise<Variant>[] = Object.entries(initial).map(async ([name, student]): Promise<Variant> => {
+  const chains: Record<string, () => Promise<Variant>> = Object.fromEntries(Object.entries(initial).map(([name, student]) => [name, async (): Promise<Variant> => {
     const s1 = await distillStage(`${slugOf(name)}-s1`, student, 1, t1, lr1)
     const s2 = await distillStage(`${slugOf(name)}-s2`, s1, 2, t2, lr2)
     return {name, student: await distillStage(`${slugOf(name)}-s3`, s2, 3, t3, lr3), stages: [[1, t1], [2, t2], [3, t3]]}
-  })
-  chains.push((async (): Promise<Variant> => ({
+  }]))
+  chains['find-heads, no stage 1'] = async () => ({
     name: 'find-heads, no stage 1', student: await distillStage('skip1-s3', await distillStage('skip1-s2', fh, 2, t2, lr2), 3, t3 + t1, lr3), stages: [[2, t2], [3, t3 + t1]],
-  }))())
-  chains.push((async (): Promise<Variant> => ({
+  })
+  chains['find-heads, no stage 2'] = async () => ({
     name: 'find-heads, no stage 2', student: await distillStage('skip2-s3', await distillStage(`${slugOf(main)}-s1`, fh, 1, t1, lr1), 3, t3 + t2, lr3), stages: [[1, t1], [3, t3 + t2]],
-  }))())
-  const variants = await Promise.all(chains)
+  })
+  const only = args.only?.split(',')
+  const chosen = Object.keys(chains).filter((name) => !only || only.includes(slugOf(name)))
+  if (only && chosen.length !== only.length) throw new Error(`--only ${args.only}: students are ${Object.keys(chains).map(slugOf).join(', ')}`)
+  // The chains read t1..t3 when they start, after the budget is fitted.
+  if (args.seconds) await fitBudget(Object.values(initial), Number(args.seconds), chosen.length)
+  const variants = await Promise.all(chosen.map((name) => chains[name]()))
 
   console.error('measuring')
   const backend = await createBackend(args.device as DeviceChoice)
@@ -219,7 +226,7 @@ async function main(): Promise<void> {
   const batches = await heldOutBatches(tokenizer, teacher)
   /** Per student: each stage's error before and after it; for stage 2 also as rewritten (before stage 1). */
   const stageErrors: Record<string, StageError[]> = {}
-  for (const [name, student] of Object.entries(initial)) {
+  for (const [name, student] of Object.entries(initial).filter(([name]) => chosen.includes(name))) {
     const s1 = join(out, 'runs', `${slugOf(name)}-s1`, 'student')
     const s2 = join(out, 'runs', `${slugOf(name)}-s2`, 'student')
     stageErrors[name] = [
@@ -252,12 +259,12 @@ async function main(): Promise<void> {
  * Scales t1..t3 (keeping their ratios) so that the longest chain of stages, at the probed rates,
  * takes about `seconds`. Rounded to whole steps. The budgets land in results.json's settings.
  */
-async function fitBudget(students: string[], seconds: number): Promise<void> {
+async function fitBudget(students: string[], seconds: number, chains: number): Promise<void> {
   const jobs = Math.max(1, Number(args.jobs))
-  const probeStudents = Array.from({length: Math.min(jobs, 7)}, (_, i) => students[i % students.length])
+  const probeStudents = Array.from({length: Math.min(jobs, chains)}, (_, i) => students[i % students.length])
   const [r1, r2, r3] = await probeRates(probeStudents)
-  // Seven chains of about equal length share `jobs` slots: ceil(7 / jobs) rounds of one chain each.
-  const rounds = Math.ceil(7 / jobs)
+  // Chains of about equal length share `jobs` slots: ceil(chains / jobs) rounds of one chain each.
+  const rounds = Math.ceil(chains / jobs)
   const chainSeconds = t1 / r1 + t2 / r2 + t3 / r3
   const scale = seconds / rounds / chainSeconds
   const whole = (t: number) => Math.max(1, Math.round((t * scale) / rowTokens)) * rowTokens
