@@ -1,3 +1,4 @@
+import {chunkMixFast} from '../backend/cpu-ssd/chunk-mix-fast.js'
 import type {Kernel} from './kernel.js'
 import {chunkCount, type ChunkShape, type Operand} from './ssd-chunk.js'
 import {bindings, uniformWords, type UniformFields} from './wgsl.js'
@@ -27,46 +28,52 @@ export interface ChunkMixParams extends ChunkShape {
   stateLayout: 'ij' | 'ji'
 }
 
-export const ssdChunkMix: Kernel<ChunkMixParams> = {
-  name: 'ssd_chunk_mix',
-  cpu: (p, [Qm, Km, Vm, acs, S], [out]) => {
-    const {batch, seq: T, heads: H, chunk, q, k, v, anticausal} = p
-    const K = chunkCount(p)
-    const acc = new Float64Array(v.dim)
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < H; h++) {
-        const qh = Math.floor(h / (H / q.heads))
-        const kh = Math.floor(h / (H / k.heads))
-        const vh = Math.floor(h / (H / v.heads))
-        const A = (t: number): number => acs[(b * H + h) * T + t]
-        const qAt = (t: number, i: number): number => Qm[((b * T + t) * q.heads + qh) * q.dim + i]
-        for (let c = 0; c < K; c++) {
-          const start = c * chunk
-          const end = Math.min(start + chunk, T)
-          const state = (b * H + h) * K + c
-          for (let r = start; r < end; r++) {
-            const scale = Math.exp(anticausal ? A(end - 1) - A(r) : A(r))
-            for (let j = 0; j < v.dim; j++) {
-              let sum = 0
-              for (let i = 0; i < q.dim; i++) {
-                const at = p.stateLayout === 'ij' ? (state * q.dim + i) * v.dim + j : (state * v.dim + j) * q.dim + i
-                sum += qAt(r, i) * S[at]
-              }
-              acc[j] = scale * sum
+/**
+ * The reference loop, which the CPU backend's fast path (backend/cpu-ssd/chunk-mix-fast.ts: the
+ * same sums in the same order, over gathered rows) is tested against.
+ */
+export function chunkMixCpu(p: ChunkMixParams, [Qm, Km, Vm, acs, S]: ArrayLike<number>[], [out]: Float32Array[]): void {
+  const {batch, seq: T, heads: H, chunk, q, k, v, anticausal} = p
+  const K = chunkCount(p)
+  const acc = new Float64Array(v.dim)
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < H; h++) {
+      const qh = Math.floor(h / (H / q.heads))
+      const kh = Math.floor(h / (H / k.heads))
+      const vh = Math.floor(h / (H / v.heads))
+      const A = (t: number): number => acs[(b * H + h) * T + t]
+      const qAt = (t: number, i: number): number => Qm[((b * T + t) * q.heads + qh) * q.dim + i]
+      for (let c = 0; c < K; c++) {
+        const start = c * chunk
+        const end = Math.min(start + chunk, T)
+        const state = (b * H + h) * K + c
+        for (let r = start; r < end; r++) {
+          const scale = Math.exp(anticausal ? A(end - 1) - A(r) : A(r))
+          for (let j = 0; j < v.dim; j++) {
+            let sum = 0
+            for (let i = 0; i < q.dim; i++) {
+              const at = p.stateLayout === 'ij' ? (state * q.dim + i) * v.dim + j : (state * v.dim + j) * q.dim + i
+              sum += qAt(r, i) * S[at]
             }
-            const [from, to] = anticausal ? [r, end] : [start, r + 1]
-            for (let s = from; s < to; s++) {
-              let score = 0
-              for (let i = 0; i < q.dim; i++) score += qAt(r, i) * Km[((b * T + s) * k.heads + kh) * k.dim + i]
-              score *= Math.exp(anticausal ? A(s) - A(r) : A(r) - A(s))
-              for (let j = 0; j < v.dim; j++) acc[j] += score * Vm[((b * T + s) * v.heads + vh) * v.dim + j]
-            }
-            for (let j = 0; j < v.dim; j++) out[((b * T + r) * H + h) * v.dim + j] = acc[j]
+            acc[j] = scale * sum
           }
+          const [from, to] = anticausal ? [r, end] : [start, r + 1]
+          for (let s = from; s < to; s++) {
+            let score = 0
+            for (let i = 0; i < q.dim; i++) score += qAt(r, i) * Km[((b * T + s) * k.heads + kh) * k.dim + i]
+            score *= Math.exp(anticausal ? A(s) - A(r) : A(r) - A(s))
+            for (let j = 0; j < v.dim; j++) acc[j] += score * Vm[((b * T + s) * v.heads + vh) * v.dim + j]
+          }
+          for (let j = 0; j < v.dim; j++) out[((b * T + r) * H + h) * v.dim + j] = acc[j]
         }
       }
     }
-  },
+  }
+}
+
+export const ssdChunkMix: Kernel<ChunkMixParams> = {
+  name: 'ssd_chunk_mix',
+  cpu: (p, inputs, outputs) => chunkMixFast(p, inputs as Float32Array[], outputs as Float32Array[]),
   gpu: {
     key: (p) => `${p.anticausal ? 'anti' : 'causal'},${p.stateLayout}`,
     code: (p) => chunkMixWgsl(p),

@@ -61,18 +61,22 @@ const GPU_BODY = (() => {
 export const stridedCopy: Kernel<StridedCopyParams> = {
   name: 'strided_copy',
   cpu: (p, [x], [y]) => {
+    // Row by row: the outer indices once per row of the last dimension, then a strided inner loop.
     const {shape, strides, lo, hi} = padded(p)
-    const n = count(p)
-    const index = new Array<number>(MAX_RANK).fill(0)
-    for (let i = 0; i < n; i++) {
+    const last = MAX_RANK - 1
+    const [width, step, from, to] = [shape[last], strides[last], lo[last], hi[last]]
+    const rows = count(p) / Math.max(1, width)
+    const index = new Array<number>(last).fill(0)
+    for (let row = 0; row < rows; row++) {
       let src = p.offset
       let inside = true
-      for (let d = 0; d < MAX_RANK; d++) {
+      for (let d = 0; d < last; d++) {
         src += index[d] * strides[d]
         inside &&= index[d] >= lo[d] && index[d] < hi[d]
       }
-      y[i] = inside ? x[src] : 0
-      for (let d = MAX_RANK - 1; d >= 0; d--) {
+      const o = row * width
+      for (let j = 0; j < width; j++) y[o + j] = inside && j >= from && j < to ? x[src + j * step] : 0
+      for (let d = last - 1; d >= 0; d--) {
         if (++index[d] < shape[d]) break
         index[d] = 0
       }
