@@ -5,8 +5,8 @@ import {chunkCount} from '../../kernels/ssd-chunk.js'
  * The CPU backend's fast chunk mix: the same sums, in the same order, as the reference loop in
  * kernels/ssd-mix.ts (so the results are the same to the last bit), with each (batch, head, chunk)
  * block's rows of Q, K, V and its state first gathered into contiguous Float64 buffers, and the
- * index arithmetic out of the inner loops. About 4x the reference at a distillation student's
- * shapes (the scan took a third of a CPU distillation step before).
+ * index arithmetic out of the inner loops: 3-3.4x the reference at a distillation student's
+ * shapes, where the reference loop took a third of a CPU distillation step (BENCHMARKS.md).
  */
 export function chunkMixFast(p: ChunkMixParams, [Qm, Km, Vm, acs, S]: Float32Array[], [out]: Float32Array[]): void {
   const {batch, seq: T, heads: H, chunk, q, k, v, anticausal} = p
