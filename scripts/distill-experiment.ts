@@ -3,7 +3,7 @@
  * scale on a fixture teacher. Run after `npm run build`:
  *
  *   npx vite-node scripts/distill-experiment.ts -- [--teacher fixtures/phi-tiny] [--out runs/distill-experiment]
- *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection greedy] [--samples 50] [--heads-samples 100]
+ *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection aggregate] [--samples 50] [--heads-samples 100]
  *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
  *       [--jobs 1] [--seconds S] [--seed 0] [--only find-heads-selection-aggregate,find-heads-no-stage-1,...]
  *
