@@ -94,6 +94,7 @@ export const ssdChunkState: Kernel<ChunkStateParams> = {
     const {batch, seq: T, heads: H, chunk: Q, u, v} = p
     const K = chunkCount(p)
     const w = new Float64Array(Q)
+    const acc = new Float64Array(u.dim * v.dim)
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < H; h++) {
         const uh = Math.floor(h / (H / u.heads))
@@ -106,16 +107,17 @@ export const ssdChunkState: Kernel<ChunkStateParams> = {
             const a = acs[(b * H + h) * T + t]
             w[t - start] = Math.exp(p.decay === 'toEnd' ? last - a : a)
           }
-          const out = ((b * H + h) * K + c) * u.dim * v.dim
-          for (let i = 0; i < u.dim; i++) {
-            for (let j = 0; j < v.dim; j++) {
-              let acc = 0
-              for (let t = start; t < end; t++) {
-                acc += w[t - start] * U[((b * T + t) * u.heads + uh) * u.dim + i] * V[((b * T + t) * v.heads + vh) * v.dim + j]
-              }
-              S[out + i * v.dim + j] = acc
+          // Each S[i, j] sums over t in order; t outermost keeps the reads of U and V contiguous.
+          acc.fill(0)
+          for (let t = start; t < end; t++) {
+            const ut = ((b * T + t) * u.heads + uh) * u.dim
+            const vt = ((b * T + t) * v.heads + vh) * v.dim
+            for (let i = 0; i < u.dim; i++) {
+              const wu = w[t - start] * U[ut + i]
+              for (let j = 0; j < v.dim; j++) acc[i * v.dim + j] += wu * V[vt + j]
             }
           }
+          S.set(acc, ((b * H + h) * K + c) * u.dim * v.dim)
         }
       }
     }
