@@ -178,7 +178,10 @@ interface Variant {
 async function main(): Promise<void> {
   await mkdir(out, {recursive: true})
   const heads = join(out, 'heads.json')
-  if (!existsSync(heads)) await cliAsync(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', args.selection!, '--out', heads, '--device', args.device!, '--quiet'])
+  const findHeads = async (selection: string, file: string): Promise<void> => {
+    if (!existsSync(file)) await cliAsync(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', selection, '--out', file, '--device', args.device!, '--quiet'])
+  }
+  await findHeads(args.selection!, heads)
   const teacherConfig = JSON.parse(await readFile(join(teacherDir, 'config.json'), 'utf8')) as {num_hidden_layers: number; num_attention_heads: number; head_dim?: number; hidden_size: number}
   const headDim = teacherConfig.head_dim ?? teacherConfig.hidden_size / teacherConfig.num_attention_heads
   const randomHeads = join(out, 'heads-random.json')
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
   // The other way of choosing: ablation (greedy) beside aggregate, and the reverse.
   const contrast = args.selection === 'aggregate' ? 'greedy' : 'aggregate'
   const contrastHeads = join(out, `heads-${contrast}.json`)
-  if (!existsSync(contrastHeads)) await cliAsync(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', contrast, '--out', contrastHeads, '--device', args.device!, '--quiet'])
+  await findHeads(contrast, contrastHeads)
   const rewritten = async (name: string, extra: string[]): Promise<string> => {
     const folder = join(out, 'students', name)
     if (!existsSync(join(folder, 'config.json'))) await cliAsync(['rewrite', teacherDir, '--out', folder, '--quiet', ...extra])

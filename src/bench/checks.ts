@@ -103,7 +103,7 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
     await check(`attention bwd dk/dv v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardDkv, bp, [q, k, v, gy, stats], [kvn, kvn], 1e-5)
   }
 
-  await checkSsd(check)
+  await checkSsd(check, cpu)
 
   const tc = tensorCoreSupport(backend)
   const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
@@ -128,20 +128,12 @@ type Check = <P>(name: string, kernel: Kernel<P>, params: P, inputs: HostArray[]
  * cumsums that fall as a real scan's do. (The mix kernel's slab loop was wrong on the H200 while
  * right on llvmpipe: chunks of several slabs are what this must cover.)
  */
-async function checkSsd(check: Check): Promise<void> {
+async function checkSsd(check: Check, cpu: CpuBackend): Promise<void> {
   const chunk: ChunkShape = {batch: 2, seq: 200, heads: 4, chunk: 64}
   const [B, T, H, P, N, G] = [chunk.batch, chunk.seq, chunk.heads, 16, 16, 1]
   const K = chunkCount(chunk)
   const dA = randomArray(B * T * H, 30).map((x) => -0.05 * (x + 0.5) - 0.01)
-  const acs = new Float32Array(B * H * T)
-  for (let bh = 0; bh < B * H; bh++) {
-    let run = 0
-    for (let t = 0; t < T; t++) {
-      if (t % chunk.chunk === 0) run = 0
-      run += dA[(Math.floor(bh / H) * T + t) * H + (bh % H)]
-      acs[bh * T + t] = run
-    }
-  }
+  const [acs] = await run(cpu, ssdChunkCumsum, chunk, [dA], [B * H * T])
   const [x, Bm, Cm, S] = [[B * T * H * P, 31], [B * T * G * N, 32], [B * T * G * N, 33], [B * H * K * P * N, 34]].map(([n, seed]) => randomArray(n, seed))
   const head = {heads: H, dim: P}
   const group = {heads: G, dim: N}

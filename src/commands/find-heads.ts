@@ -17,9 +17,9 @@ export default class FindHeads extends BaseCommand {
 
   static override description = `Ablates each attention head of a Transformer alone (all ablations batched into the same forward
 passes), measures the drop in accuracy on a synthetic retrieval task (log-likelihood over the candidate
-answers), ranks the heads by that drop and selects the top ones (--selection). Each head is also scored from its attention pattern: Gather (segment-final tokens
-attending within their own segment) and Aggregate (the last prompt token attending to the answer
-segment's final token). Writes heads.json (--out) and a heatmap of the drops beside it (.svg), and
+answers), ranks the heads by that drop and selects some (--selection). Each head is also scored from
+its attention pattern: Gather (segment-final tokens attending within their own segment) and
+Aggregate (the last prompt token attending to the answer segment's final token). Writes heads.json (--out) and a heatmap of the drops beside it (.svg), and
 checks the selection: accuracy with the selected heads ablated together, against as many random heads.
 To choose the heads a hybrid keeps as attention, use --selection aggregate: ablation ranks first the
 heads that feed retrieval (short look-backs, which the SSM heads learn), the Aggregate heads do the

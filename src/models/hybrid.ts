@@ -153,20 +153,27 @@ export class HybridModel implements DecodingModel {
       : layernorm(h, this.weight('model.final_layernorm.weight'), this.weight('model.final_layernorm.bias'), t.normEps)
   }
 
+  /** The norm at the start of layer l: its token mixer's input (Phi's MLP reads it too). */
+  inputNorm(l: number, h: Tensor): Tensor {
+    const t = this.config.teacher
+    const p = `model.layers.${l}.input_layernorm.`
+    return t.family === 'llama' ? rmsnorm(h, this.weight(p + 'weight'), t.normEps) : layernorm(h, this.weight(p + 'weight'), this.weight(p + 'bias'), t.normEps)
+  }
+
   /** Layer l on its input h [B, T, C] (MOHAWK stage 2 feeds it the teacher's hidden state). */
   block(l: number, h: Tensor, tables: RopeTables, opts: HybridForwardOptions = {}, cache?: DecodeCache): BlockOutput {
     const t = this.config.teacher
     const p = `model.layers.${l}.`
     const opt = (name: string): Tensor | undefined => this.weights.get(p + name)
     if (t.family === 'llama') {
-      const m = this.mix(l, rmsnorm(h, this.weight(p + 'input_layernorm.weight'), t.normEps), tables, opts, cache)
+      const m = this.mix(l, this.inputNorm(l, h), tables, opts, cache)
       const mid = add(h, m.out)
       const x = rmsnorm(mid, this.weight(p + 'post_attention_layernorm.weight'), t.normEps)
       const gate = linear(x, this.weight(p + 'mlp.gate_proj.weight'), opt('mlp.gate_proj.bias'))
       const up = linear(x, this.weight(p + 'mlp.up_proj.weight'), opt('mlp.up_proj.bias'))
       return {...m, out: add(mid, linear(swiglu(gate, up), this.weight(p + 'mlp.down_proj.weight'), opt('mlp.down_proj.bias')))}
     }
-    const x = layernorm(h, this.weight(p + 'input_layernorm.weight'), this.weight(p + 'input_layernorm.bias'), t.normEps)
+    const x = this.inputNorm(l, h)
     const m = this.mix(l, x, tables, opts, cache)
     const mlp = linear(geluNew(linear(x, this.weight(p + 'mlp.fc1.weight'), this.weight(p + 'mlp.fc1.bias'))), this.weight(p + 'mlp.fc2.weight'), this.weight(p + 'mlp.fc2.bias'))
     return {...m, out: add(add(h, m.out), mlp)}

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {chunkMixFast} from '../../src/backend/cpu-ssd/chunk-mix-fast.js'
-import {chunkCount} from '../../src/kernels/ssd-chunk.js'
+import {chunkCount, ssdChunkCumsum} from '../../src/kernels/ssd-chunk.js'
 import {chunkMixCpu, type ChunkMixParams} from '../../src/kernels/ssd-mix.js'
 import {Random} from '../../src/util/random.js'
 
@@ -21,12 +21,9 @@ describe('fast CPU chunk mix', () => {
           const p: ChunkMixParams = {batch, seq, heads, chunk, q: {heads: qHeads, dim: qDim}, k: {heads: qHeads, dim: qDim}, v: {heads: vHeads, dim: vDim}, anticausal, stateLayout}
           const rng = new Random(batch * 1000 + seq)
           const rand = (n: number) => Float32Array.from({length: n}, () => rng.float() - 0.5)
-          // In-chunk log-decay cumsums fall from 0, as a scan's do.
+          // In-chunk log-decay cumsums that fall from 0, as a scan's do.
           const acs = new Float32Array(batch * heads * seq)
-          for (let bh = 0; bh < batch * heads; bh++) {
-            let run = 0
-            for (let t = 0; t < seq; t++) acs[bh * seq + t] = run = (t % chunk === 0 ? 0 : run) - 0.1 * rng.float()
-          }
+          ssdChunkCumsum.cpu(p, [Float32Array.from({length: batch * seq * heads}, () => -0.1 * rng.float())], [acs])
           const inputs = [rand(batch * seq * qHeads * qDim), rand(batch * seq * qHeads * qDim), rand(batch * seq * vHeads * vDim), acs, rand(batch * heads * chunkCount(p) * qDim * vDim)]
           const want = new Float32Array(batch * seq * heads * vDim).fill(NaN)
           const got = new Float32Array(want.length).fill(NaN)
