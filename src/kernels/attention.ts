@@ -85,7 +85,9 @@ export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], ou
 export const attention: Kernel<AttentionParams> = {
   name: 'attention',
   cpu: (p, inputs, outputs) => {
-    if (!tryAttentionFast(p, inputs as Float32Array[], outputs as Float32Array[])) attentionCpu(p, inputs, outputs as Float32Array[])
+    // The fast path computes in float32; float64 storage (the gradient checks' backend) takes the reference loop.
+    const f32 = inputs[0] instanceof Float32Array
+    if (!(f32 && tryAttentionFast(p, inputs as Float32Array[], outputs as Float32Array[]))) attentionCpu(p, inputs, outputs as Float32Array[])
   },
   gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p))}, (p) => p.version ?? (!p.returnProbs && flashSupported(p) ? 2 : 1)),
 }

@@ -3,13 +3,12 @@ import type {Storage} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {backward, noGrad, withTape} from '../../src/engine/autograd.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
-import type {DType, HostArray, Kernel} from '../../src/kernels/kernel.js'
-import {matmul, matmulCpu, type MatmulParams} from '../../src/kernels/matmul.js'
+import type {DType, HostArray} from '../../src/kernels/kernel.js'
 import type {Rng} from '../helpers/random.js'
 
 /**
  * Finite-difference gradient checks in float64. The CPU twins compute in whatever arrays they are
- * handed, so on a backend with Float64Array storage the forward is exact enough for central
+ * handed (the float32 fast paths step aside for other arrays), so on a backend with Float64Array storage the forward is exact enough for central
  * differences with a small step (1e-5) and a tight tolerance (1e-6 relative to the gradient's
  * norm); a wrong backward rule misses by orders of magnitude more. Fresh storage is NaN, so an
  * element a kernel forgets to write poisons the check.
@@ -22,16 +21,6 @@ export class F64Backend extends CpuBackend {
   override alloc(numel: number, dtype: DType): Storage {
     if (dtype === 'i32') return super.alloc(numel, dtype)
     return {numel, dtype, data: new Float64Array(numel).fill(NaN)} as unknown as Storage
-  }
-
-  override run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
-    // The reference loop, not the float32 fast path.
-    if (kernel === (matmul as Kernel<unknown>)) {
-      const data = (s: Storage): HostArray => this.view(s)
-      matmulCpu(params as MatmulParams, inputs.map(data), outputs.map(data) as Float32Array[])
-      return
-    }
-    super.run(kernel, params, inputs, outputs)
   }
 }
 

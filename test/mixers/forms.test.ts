@@ -4,7 +4,8 @@ import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import {createMixer} from '../../src/models/mixers/create.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
-import {ExactF64Backend, FORM_CASES, randomMixerWeights, weightTensors} from './helpers.js'
+import {F64Backend} from '../ssm/helpers.js'
+import {FORM_CASES, randomMixerWeights, weightTensors} from './helpers.js'
 
 /**
  * Each mixer's three forms agree (float64 CPU): the chunked scan over the whole sequence, the
@@ -20,7 +21,7 @@ async function values(t: Tensor): Promise<Float64Array> {
 
 describe('mixer forms agree (CPU, float64)', () => {
   it.each(FORM_CASES)('%s', async (_, cfg) => {
-    const backend = new ExactF64Backend()
+    const backend = new F64Backend()
     const rng = new Rng(11)
     const mixer = createMixer(cfg, weightTensors(backend, randomMixerWeights(rng, cfg)), backend)
     const [Bn, T, C] = [2, 11, cfg.hiddenSize]

@@ -1,22 +1,9 @@
-import type {Backend, Storage} from '../../src/backend/backend.js'
+import type {Backend} from '../../src/backend/backend.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
-import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
-import {matmul, matmulCpu, type MatmulParams} from '../../src/kernels/matmul.js'
+import type {HostArray} from '../../src/kernels/kernel.js'
 import {mixerWeightShapes, type MixerConfig} from '../../src/models/mixers/create.js'
 import type {Rng} from '../helpers/random.js'
 import {F64Backend} from '../ssm/helpers.js'
-
-/**
- * The float64 CPU backend with the reference matmul: the fast CPU matmul packs its operands into
- * float32 (WebAssembly SIMD), which would cap every float64 comparison at ~1e-7.
- */
-export class ExactF64Backend extends F64Backend {
-  override run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
-    if ((kernel as unknown) !== matmul) return super.run(kernel, params, inputs, outputs)
-    const view = (s: Storage) => this.view(s) as unknown as Float32Array
-    matmulCpu(params as unknown as MatmulParams, inputs.map(view), outputs.map(view))
-  }
-}
 
 /**
  * Random mixer weights that keep the SSM in a useful range: decays well inside (0, 1), Δ around
