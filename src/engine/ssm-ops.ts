@@ -158,7 +158,7 @@ export interface SsdChunkedOptions {
  *   x [B, T, H, P], dA [B, T, H] (log-decays: A·Δ for Mamba-2, -softplus(A_log) for discrete
  *   Mamba-2; the caller builds them and scales x by Δ), B, C [B, T, G, N]
  *   -> y [B, T, H, P], finalState [B, H, P, N]
- * The backward runs the same kernels in reverse (the adjoint scan), recomputing the chunk states;
+ * The backward runs the same kernels in reverse (the adjoint scan) from the forward's chunk states;
  * nothing T x T is materialised.
  */
 export function ssdChunked(x: Tensor, dA: Tensor, B: Tensor, C: Tensor, opts: SsdChunkedOptions): {y: Tensor; finalState: Tensor} {
@@ -171,25 +171,35 @@ export function ssdChunked(x: Tensor, dA: Tensor, B: Tensor, C: Tensor, opts: Ss
   check('ssdChunked', Number.isInteger(opts.chunk) && opts.chunk > 0, () => `chunk length ${opts.chunk}`)
   const chunk = {batch: s.batch, seq: s.seq, heads: s.heads, chunk: opts.chunk}
   const y = empty(x.backend, x.shape)
-  const finalState = scope(() => {
-    const {acs, entering, final} = chunkedStates(s, chunk, x, dA, B, init)
-    mix(chunk, {q: groupOp(s), k: groupOp(s), v: headOp(s), anticausal: false, stateLayout: 'ji'}, [C, B, x, acs, entering], y)
-    return final
-  })
   const inputs = init ? [x, dA, B, C, init] : [x, dA, B, C]
+  const {acs, entering, final} = scope(() => chunkedStates(s, chunk, x, dA, B, init))
+  mix(chunk, {q: groupOp(s), k: groupOp(s), v: headOp(s), anticausal: false, stateLayout: 'ji'}, [C, B, x, acs, entering], y)
   if (needsGrad(inputs)) {
-    record(inputs, [y, finalState], ([dy, dFinal], {inputs: [xs, dAs, Bs, Cs, inits]}) =>
-      scope(() => ssdChunkedBackward(s, chunk, {x: xs, dA: dAs, B: Bs, C: Cs, init: inits}, dy, dFinal)),
-    )
+    // The backward reuses the forward's decay cumsums and chunk states (as large as x when N = Q)
+    // rather than recomputing them: three dispatches fewer a backward.
+    record(inputs, [y, final], ([dy, dFinal], {inputs: [xs, , Bs, Cs, inits], outputs: [, finals], saved: [acss, enterings]}) =>
+      scope(() => ssdChunkedBackward(s, chunk, {x: xs, B: Bs, C: Cs, init: inits}, {acs: acss, entering: enterings, final: finals}, dy, dFinal)),
+    [acs, entering])
   }
-  return {y, finalState}
+  acs.dispose()
+  entering.dispose()
+  return {y, finalState: final}
 }
 
 const headOp = (s: SsdShape): Operand => ({heads: s.heads, dim: s.headDim})
 const groupOp = (s: SsdShape): Operand => ({heads: s.groups, dim: s.stateDim})
 
+interface ChunkStates {
+  /** In-chunk cumulative log-decays [B, H, T]. */
+  acs: Tensor
+  /** The state entering each chunk [B, H, K, P, N]. */
+  entering: Tensor
+  /** The state after the last token [B, H, P, N]. */
+  final: Tensor
+}
+
 /** Steps 1-3 of the chunked scan: in-chunk decay cumsums, chunk states, inter-chunk recurrence. */
-function chunkedStates(s: SsdShape, chunk: ChunkShape, x: Tensor, dA: Tensor, B: Tensor, init: Tensor | undefined): {acs: Tensor; entering: Tensor; final: Tensor} {
+function chunkedStates(s: SsdShape, chunk: ChunkShape, x: Tensor, dA: Tensor, B: Tensor, init: Tensor | undefined): ChunkStates {
   const backend = x.backend
   const K = chunkCount(chunk)
   const acs = empty(backend, [s.batch, s.heads, s.seq])
@@ -207,20 +217,20 @@ function mix(chunk: ChunkShape, p: Omit<ChunkMixParams, keyof ChunkShape>, input
   out.backend.run(ssdChunkMix, {...chunk, ...p}, inputs.map((t) => t.storage), [out.storage])
 }
 
+/** The backward's forward inputs (dA enters through the saved cumsums). */
 interface SsdInputs {
   x: Tensor
-  dA: Tensor
   B: Tensor
   C: Tensor
   init: Tensor | undefined
 }
 
 /** Gradients [dx, d dA, dB, dC, d initial state] of ssdChunked (see kernels/ssd-mix.ts, ssd-grad.ts). */
-function ssdChunkedBackward(s: SsdShape, chunk: ChunkShape, inp: SsdInputs, dyIn: Tensor | undefined, dFinal: Tensor | undefined): (Tensor | undefined)[] {
+function ssdChunkedBackward(s: SsdShape, chunk: ChunkShape, inp: SsdInputs, states: ChunkStates, dyIn: Tensor | undefined, dFinal: Tensor | undefined): (Tensor | undefined)[] {
   const backend = inp.x.backend
-  const {x, dA, B, C, init} = inp
+  const {x, B, C, init} = inp
   const dy = dyIn ?? zeros(backend, x.shape)
-  const {acs, entering, final} = chunkedStates(s, chunk, x, dA, B, init)
+  const {acs, entering, final} = states
   // The adjoint recurrence: what each chunk pushes back onto the state before it, passed in reverse.
   const K = chunkCount(chunk)
   const pushed = empty(backend, [s.batch, s.heads, K, s.headDim, s.stateDim])
