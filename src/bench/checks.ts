@@ -144,9 +144,18 @@ async function checkSsd(check: Check, cpu: CpuBackend): Promise<void> {
   for (const reverse of [false, true]) {
     await check(`ssd state pass ${reverse ? 'reverse' : 'forward'}`, ssdStatePass, {...chunk, size: P * N, reverse, init: false}, [S, acs], [B * H * K * P * N, B * H * P * N], 1e-5)
   }
-  for (const anticausal of [false, true]) {
-    await check(`ssd chunk mix ${anticausal ? 'anticausal' : 'causal'} (y, dx)`, ssdChunkMix, {...chunk, q: group, k: group, v: head, anticausal, stateLayout: 'ji'}, [Cm, Bm, x, acs, S], [B * T * H * P], 1e-5)
-    await check(`ssd chunk mix ${anticausal ? 'anticausal' : 'causal'} (dB, dC)`, ssdChunkMix, {...chunk, q: head, k: head, v: group, anticausal, stateLayout: 'ij'}, [x, x, Cm, acs, S], [B * T * H * N], 1e-5)
+  // Both versions of the mix, at chunks of one key tile (64) and of three, the last partial (150).
+  for (const Q of [64, 150]) {
+    const mixChunk = {...chunk, chunk: Q}
+    const [mixAcs] = await run(cpu, ssdChunkCumsum, mixChunk, [dA], [B * H * T])
+    const mixS = randomArray(B * H * chunkCount(mixChunk) * P * N, 35)
+    for (const version of [1, 2] as const) {
+      for (const anticausal of [false, true]) {
+        const label = `ssd chunk mix v${version} Q=${Q} ${anticausal ? 'anticausal' : 'causal'}`
+        await check(`${label} (y, dx)`, ssdChunkMix, {...mixChunk, q: group, k: group, v: head, anticausal, stateLayout: 'ji', version}, [Cm, Bm, x, mixAcs, mixS], [B * T * H * P], 1e-5)
+        await check(`${label} (dB, dC)`, ssdChunkMix, {...mixChunk, q: head, k: head, v: group, anticausal, stateLayout: 'ij', version}, [x, x, Cm, mixAcs, mixS], [B * T * H * N], 1e-5)
+      }
+    }
   }
 }
 

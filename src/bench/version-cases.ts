@@ -8,6 +8,8 @@ import {matmulF16, tensorCoreSupport, type TensorCores} from '../kernels/matmul-
 import type {MatmulTile} from '../kernels/matmul-v2.js'
 import type {MatmulGpuParams} from '../kernels/matmul-wgsl.js'
 import {matmul} from '../kernels/matmul.js'
+import {ssdChunkCumsum, ssdChunkState, ssdStatePass} from '../kernels/ssd-chunk.js'
+import {ssdChunkMix} from '../kernels/ssd-mix.js'
 import {empty, type Tensor} from '../engine/tensor.js'
 import {instance, random} from './cases.js'
 import type {BenchCase} from './runner.js'
@@ -148,7 +150,44 @@ export const versionCases = (): BenchCase[] => [
     [64, 32, 2],
     [32, 8, 8],
   ] as const).map(([rows, keys, splits]) => attentionBackwardKernel(`v2 rows ${rows} queries ${keys} splits ${splits}`, attentionBackwardDkv, {rows, keys, splits}, [kvSize, kvSize])),
+  ...ssdKernels(),
 ]
+
+/**
+ * The chunked SSD's kernels one by one at the fwd+bwd case's shape (B=8 T=2048 H=32 P=64, one
+ * group of N=64, Q=64; random inputs, timing only): where the scan's time goes, and the chunk
+ * mix's versions in each of its four uses.
+ */
+function ssdKernels(): BenchCase[] {
+  const [Bt, T, H, P, G, N, Q] = [8, 2048, 32, 64, 1, 64, 64]
+  const chunk = {batch: Bt, seq: T, heads: H, chunk: Q}
+  const K = T / Q
+  const head = {heads: H, dim: P}
+  const group = {heads: G, dim: N}
+  const [xs, bcs, acsShape, states] = [[Bt, T, H, P], [Bt, T, G, N], [Bt, H, T], [Bt, H, K, P, N]]
+  const name = (what: string): string => `ssd ${what} B=${Bt} T=${T} H=${H} P=${P} N=${N} Q=${Q}`
+  // Chunk mix: 2T(QN/2 + QP/2 + NP) a head (half the in-chunk pairs are causal).
+  const mixFlops = Bt * H * 2 * T * (Q * N / 2 + Q * P / 2 + N * P)
+  const mixBytes = 4 * Bt * T * (2 * H * P + 2 * G * N + H) + 4 * Bt * H * K * P * N
+  const uses = [
+    ['y', group, group, head, false, 'ji'],
+    ['dx', group, group, head, true, 'ji'],
+    ['dB', head, head, group, true, 'ij'],
+    ['dC', head, head, group, false, 'ij'],
+  ] as const
+  return [
+    kernelCase(name('chunk cumsum'), 'v1', ssdChunkCumsum, chunk, [[Bt, T, H]], [Bt * H * T], Bt * T * H, 8 * Bt * T * H),
+    kernelCase(name('chunk state'), 'v1', ssdChunkState, {...chunk, u: head, v: group, decay: 'toEnd'}, [xs, bcs, acsShape], [Bt * H * K * P * N], Bt * H * 2 * T * P * N, 4 * (Bt * T * H * P + Bt * H * K * P * N)),
+    kernelCase(name('state pass'), 'v1', ssdStatePass, {...chunk, size: P * N, reverse: false, init: false}, [states, acsShape], [Bt * H * K * P * N, Bt * H * P * N], Bt * H * K * P * N * 2, 8 * Bt * H * K * P * N),
+    ...uses.flatMap(([use, q, k, v, anticausal, stateLayout]) =>
+      ([1, 2] as const).map((version) => {
+        const p = {...chunk, q, k, v, anticausal, stateLayout, version}
+        const operand = (o: {heads: number; dim: number}): number[] => [Bt, T, o.heads, o.dim]
+        return kernelCase(name(`chunk mix (${use})`), `v${version}`, ssdChunkMix, p, [operand(q), operand(k), operand(v), acsShape, states], [Bt * T * H * v.dim], mixFlops, mixBytes)
+      }),
+    ),
+  ]
+}
 
 /** The f16 matmul's versions on this backend (tensor-core ones only where it has them). */
 export const f16VersionCases = (backend: Backend): BenchCase[] => f16Versions(backend, 4096)

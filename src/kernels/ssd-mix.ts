@@ -1,7 +1,8 @@
 import {chunkMixFast} from '../backend/cpu-ssd/chunk-mix-fast.js'
-import type {Kernel} from './kernel.js'
+import type {GpuProgram, Kernel} from './kernel.js'
 import {chunkCount, type ChunkShape, type Operand} from './ssd-chunk.js'
-import {bindings, uniformWords, type UniformFields} from './wgsl.js'
+import {chunkMixV2Wgsl} from './ssd-mix-v2.js'
+import {bindings, uniformWords, versioned, type UniformFields} from './wgsl.js'
 
 /**
  * The output step of the chunked SSD, generic enough to serve the forward and three gradients.
@@ -16,8 +17,8 @@ import {bindings, uniformWords, type UniformFields} from './wgsl.js'
  *   dC = mix(Q=dy, K=x,  V=B,  S=Hin 'ij')                 per head, summed over a group after
  *   dx = mix(Q=B,  K=C,  V=dy, S=D 'ji', anticausal)
  *   dB = mix(Q=x,  K=dy, V=C,  S=D 'ij', anticausal)       per head
- * WGSL: a workgroup computes 64 rows x 64 output columns of one (b, h, chunk), 4 x 4 a thread,
- * walking the chunk's times in slabs of 16: decayed scores Q·Kᵀ into workgroup memory, then
+ * WGSL version 1 (version 2, the default, is in ssd-mix-v2.ts): a workgroup computes 64 rows x 64
+ * output columns of one (b, h, chunk), 4 x 4 a thread, walking the chunk's times in slabs of 16: decayed scores Q·Kᵀ into workgroup memory, then
  * scores · V. Workgroup memory stays under 16 KiB (WebGPU's default limit).
  */
 export interface ChunkMixParams extends ChunkShape {
@@ -26,6 +27,8 @@ export interface ChunkMixParams extends ChunkShape {
   v: Operand
   anticausal: boolean
   stateLayout: 'ij' | 'ji'
+  /** WGSL version (default 2, ssd-mix-v2.ts); 1 is kept for the benchmark history. */
+  version?: 1 | 2
 }
 
 /**
@@ -74,14 +77,19 @@ export function chunkMixCpu(p: ChunkMixParams, [Qm, Km, Vm, acs, S]: ArrayLike<n
 export const ssdChunkMix: Kernel<ChunkMixParams> = {
   name: 'ssd_chunk_mix',
   cpu: (p, inputs, outputs) => chunkMixFast(p, inputs as Float32Array[], outputs as Float32Array[]),
-  gpu: {
+  gpu: versioned<ChunkMixParams>({1: chunkMixProgram(chunkMixWgsl), 2: chunkMixProgram(chunkMixV2Wgsl)}, (p) => p.version ?? 2),
+}
+
+/** Both versions tile the output alike: 64 rows x 64 columns of one (b, h, chunk) a workgroup. */
+function chunkMixProgram(code: (p: ChunkMixParams) => string): GpuProgram<ChunkMixParams> {
+  return {
     key: (p) => `${p.anticausal ? 'anti' : 'causal'},${p.stateLayout}`,
-    code: (p) => chunkMixWgsl(p),
+    code,
     dispatch: (p) => ({
       workgroups: [Math.ceil(p.v.dim / COLS) * Math.ceil(p.chunk / ROWS), chunkCount(p), p.batch * p.heads],
       uniforms: uniformWords(chunkMixFields(p)),
     }),
-  },
+  }
 }
 
 /** Output tile of one workgroup (16 x 16 threads, 4 x 4 values each) and the width of a slab of times or features. */
@@ -89,7 +97,7 @@ const ROWS = 64
 const COLS = 64
 const SLAB = 16
 
-const chunkMixFields = (p: ChunkMixParams): UniformFields => [
+export const chunkMixFields = (p: ChunkMixParams): UniformFields => [
   ['chunks', chunkCount(p)],
   ['seq', p.seq],
   ['heads', p.heads],

@@ -94,13 +94,16 @@ describe.skipIf(!gpu)('state-space kernels: WebGPU vs CPU', () => {
     ['dB', {q: {heads: H, dim: P}, k: {heads: H, dim: P}, v: {heads: G, dim: N}, anticausal: true, stateLayout: 'ij'}],
   ] as const)('ssd chunk mix as used for %s', async (_, mix) => {
     const rng = new Rng(4)
-    // Chunks of 20 (one 64-row tile), then of 70 over T = 150 (two row tiles, a last chunk of 10).
-    for (const sh of [shape, {batch: 1, seq: 150, heads: H, chunk: 70}]) {
+    // Chunks of 20 (one 64-row tile), of 70 over T = 150 (two row and key tiles, a last chunk of
+    // 10), and of 140 over T = 300 (three tiles of 64, the last of 12; a last chunk of 20).
+    for (const sh of [shape, {batch: 1, seq: 150, heads: H, chunk: 70}, {batch: 1, seq: 300, heads: H, chunk: 140}]) {
       const [acs] = await runKernel(cpu, ssdChunkCumsum, sh, [decays(rng, sh.batch * sh.seq * H)], [sh.batch * H * sh.seq])
-      const p = {...sh, ...mix}
       const operand = (o: {heads: number; dim: number}): Float32Array => rng.floats(sh.batch * sh.seq * o.heads * o.dim)
-      const inputs = [operand(p.q), operand(p.k), operand(p.v), acs, rng.floats(sh.batch * H * chunkCount(sh) * p.q.dim * p.v.dim)]
-      await agree(ssdChunkMix, p, inputs, [sh.batch * sh.seq * H * p.v.dim], `${JSON.stringify(mix)} chunk ${sh.chunk}`)
+      const inputs = [operand(mix.q), operand(mix.k), operand(mix.v), acs, rng.floats(sh.batch * H * chunkCount(sh) * mix.q.dim * mix.v.dim)]
+      for (const version of [1, 2] as const) {
+        const p = {...sh, ...mix, version}
+        await agree(ssdChunkMix, p, inputs, [sh.batch * sh.seq * H * p.v.dim], `v${version} ${JSON.stringify(mix)} chunk ${sh.chunk}`)
+      }
     }
   })
 
