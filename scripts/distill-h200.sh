@@ -14,7 +14,8 @@
 set -e
 out=${OUT:-distill-out}
 mkdir -p "$out"
-tar xJf .gpu/cli-node_modules.tar.xz
+# Once per machine: two experiments started side by side must not unpack over each other.
+[ -e node_modules/.cli-unpacked ] || { tar xJf .gpu/cli-node_modules.tar.xz && touch node_modules/.cli-unpacked; }
 ln -sfn ../.gpu/node_modules/webgpu node_modules/webgpu
 status=0
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$out/smi.txt" || true
