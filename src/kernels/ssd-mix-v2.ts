@@ -1,4 +1,5 @@
-import {chunkMixFields, type ChunkMixParams} from './ssd-mix.js'
+import type {ChunkMixParams} from './ssd-mix.js'
+import {chunkMixFields, MIX_LOAD_V, MIX_STORE, MIX_TILE_COORDS} from './ssd-mix-tile.js'
 import {bindings} from './wgsl.js'
 
 /**
@@ -26,26 +27,8 @@ var<workgroup> Wt: array<f32, 1024>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let rowTiles = (u.chunk + 63u) / 64u;
-  let rt = wid.x % rowTiles;
-  let j0 = (wid.x / rowTiles) * 64u;
-  let c = wid.y;
-  let bh = wid.z;
-  let b = bh / u.heads;
-  let h = bh % u.heads;
-  let qh = h / (u.heads / u.qHeads);
-  let kh = h / (u.heads / u.kHeads);
-  let vh = h / (u.heads / u.vHeads);
-  let start = c * u.chunk;
-  let end = min(start + u.chunk, u.seq);
-  let r0 = start + rt * 64u;
-  if (r0 >= end) { return; }
-  let state = bh * u.chunks + c;
-  let last = acs[bh * u.seq + end - 1u];
-  // This thread's rows are r0 + ty + 16a and columns j0 + tx + 16q; its scores are against times
-  // t0 + tx + 16sl of the key tile; a, q, sl in 0..3.
-  let ty = lid.y;
-  let tx = lid.x;
+${MIX_TILE_COORDS}
+  // Its scores are against times t0 + tx + 16sl of the key tile, sl in 0..3.
   var Ar = array<f32, 4>();
   var stateScale = array<f32, 4>();
   for (var a = 0u; a < 4u; a++) {
@@ -111,13 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         let valid = r < end && s < end && ${anti ? 's >= r' : 's <= r'};
         Qt[(ty + 16u * a) * 16u + tx] = select(0.0, sc[a * 4u + sl] * exp(${anti ? 'As - Ar[a]' : 'Ar[a] - As'}), valid);
       }
-      for (var e = li; e < 1024u; e += 256u) {
-        let ss = e / 64u;
-        let jj = e % 64u;
-        var w = 0.0;
-        if (s0 + ss < end && j0 + jj < u.vDim) { w = Vm[((b * u.seq + s0 + ss) * u.vHeads + vh) * u.vDim + j0 + jj]; }
-        Wt[e] = w;
-      }
+${MIX_LOAD_V}
       workgroupBarrier();
       for (var ss = 0u; ss < 16u; ss++) {
         var w = array<f32, 4>();
@@ -131,14 +108,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
   }
 
-  for (var a = 0u; a < 4u; a++) {
-    let r = r0 + ty + 16u * a;
-    if (r < end) {
-      for (var q = 0u; q < 4u; q++) {
-        let j = j0 + tx + 16u * q;
-        if (j < u.vDim) { out[((b * u.seq + r) * u.heads + h) * u.vDim + j] = acc[a * 4u + q]; }
-      }
-    }
-  }
+${MIX_STORE}
 }`
 }

@@ -1,8 +1,9 @@
 import {chunkMixFast} from '../backend/cpu-ssd/chunk-mix-fast.js'
 import type {GpuProgram, Kernel} from './kernel.js'
 import {chunkCount, type ChunkShape, type Operand} from './ssd-chunk.js'
+import {COLS, ROWS, SLAB, chunkMixFields, MIX_LOAD_V, MIX_STORE, MIX_TILE_COORDS} from './ssd-mix-tile.js'
 import {chunkMixV2Wgsl} from './ssd-mix-v2.js'
-import {bindings, uniformWords, versioned, type UniformFields} from './wgsl.js'
+import {bindings, uniformWords, versioned} from './wgsl.js'
 
 /**
  * The output step of the chunked SSD, generic enough to serve the forward and three gradients.
@@ -92,22 +93,6 @@ function chunkMixProgram(code: (p: ChunkMixParams) => string): GpuProgram<ChunkM
   }
 }
 
-/** Output tile of one workgroup (16 x 16 threads, 4 x 4 values each) and the width of a slab of times or features. */
-const ROWS = 64
-const COLS = 64
-const SLAB = 16
-
-export const chunkMixFields = (p: ChunkMixParams): UniformFields => [
-  ['chunks', chunkCount(p)],
-  ['seq', p.seq],
-  ['heads', p.heads],
-  ['chunk', p.chunk],
-  ['qHeads', p.q.heads],
-  ['kHeads', p.k.heads],
-  ['vHeads', p.v.heads],
-  ['qDim', p.q.dim],
-  ['vDim', p.v.dim],
-]
 
 function chunkMixWgsl(p: ChunkMixParams): string {
   const anti = p.anticausal
@@ -124,25 +109,7 @@ var<workgroup> Sc: array<f32, ${ROWS * SLAB}>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let rowTiles = (u.chunk + ${ROWS - 1}u) / ${ROWS}u;
-  let rt = wid.x % rowTiles;
-  let j0 = (wid.x / rowTiles) * ${COLS}u;
-  let c = wid.y;
-  let bh = wid.z;
-  let b = bh / u.heads;
-  let h = bh % u.heads;
-  let qh = h / (u.heads / u.qHeads);
-  let kh = h / (u.heads / u.kHeads);
-  let vh = h / (u.heads / u.vHeads);
-  let start = c * u.chunk;
-  let end = min(start + u.chunk, u.seq);
-  let r0 = start + rt * ${ROWS}u;
-  if (r0 >= end) { return; }
-  let state = bh * u.chunks + c;
-  let last = acs[bh * u.seq + end - 1u];
-  // This thread's rows are r0 + ty + 16a and columns j0 + tx + 16q, a and q in 0..3.
-  let ty = lid.y;
-  let tx = lid.x;
+${MIX_TILE_COORDS}
   var Ar = array<f32, 4>();
   for (var a = 0u; a < 4u; a++) { Ar[a] = acs[bh * u.seq + min(r0 + ty + 16u * a, end - 1u)]; }
   var acc = array<f32, 16>();
@@ -212,13 +179,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let valid = r < end && s < end && ${anti ? 's >= r' : 's <= r'};
       Sc[(ty + 16u * a) * ${SLAB}u + tx] = select(0.0, sc[a] * exp(${anti ? 'As - Ar[a]' : 'Ar[a] - As'}), valid);
     }
-    for (var e = li; e < ${SLAB * COLS}u; e += 256u) {
-      let ss = e / ${COLS}u;
-      let jj = e % ${COLS}u;
-      var w = 0.0;
-      if (s0 + ss < end && j0 + jj < u.vDim) { w = Vm[((b * u.seq + s0 + ss) * u.vHeads + vh) * u.vDim + j0 + jj]; }
-      Wt[e] = w;
-    }
+${MIX_LOAD_V}
     workgroupBarrier();
     for (var ss = 0u; ss < ${SLAB}u; ss++) {
       var w = array<f32, 4>();
@@ -231,14 +192,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
 
-  for (var a = 0u; a < 4u; a++) {
-    let r = r0 + ty + 16u * a;
-    if (r < end) {
-      for (var q = 0u; q < 4u; q++) {
-        let j = j0 + tx + 16u * q;
-        if (j < u.vDim) { out[((b * u.seq + r) * u.heads + h) * u.vDim + j] = acc[a * 4u + q]; }
-      }
-    }
-  }
+${MIX_STORE}
 }`
 }
