@@ -1,7 +1,7 @@
 import type {Backend} from '../backend/backend.js'
-import {add, attention, embedding, geluNew, layernorm, linear, rmsnorm, rope, swiglu} from '../engine/ops.js'
+import {add, attention, embedding, geluNew, layernorm, linear, matmul, rmsnorm, rope, scale, swiglu} from '../engine/ops.js'
 import {cachedAttention, writeTimeRows} from '../engine/decode-ops.js'
-import {narrow} from '../engine/layout-ops.js'
+import {narrow, permute, repeatInterleave} from '../engine/layout-ops.js'
 import {fromArray, type Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import type {TeacherConfig} from './config.js'
@@ -127,10 +127,49 @@ export class TeacherModel implements DecodingModel {
       : layernorm(h, this.weight('model.final_layernorm.weight'), this.weight('model.final_layernorm.bias'), eps)
   }
 
+  /** Layer l's normalised input to attention (Llama's input_layernorm; Phi's, which its MLP shares). */
+  private attentionInput(l: number, h: Tensor): Tensor {
+    const p = `model.layers.${l}.`
+    return this.config.family === 'llama'
+      ? rmsnorm(h, this.weight(p + 'input_layernorm.weight'), this.config.normEps)
+      : layernorm(h, this.weight(p + 'input_layernorm.weight'), this.weight(p + 'input_layernorm.bias'), this.config.normEps)
+  }
+
+  /**
+   * Layer l's pre-softmax attention scores [B, Hq, T, T] from h [B, T, C], the residual stream
+   * entering it (positions 0..T-1), with the future masked to -1e9; differentiable, unlike the
+   * probabilities `attentions` returns. Attention transfer (fixtures/attention-transfer.ts) trains them.
+   */
+  attentionLogits(l: number, h: Tensor): Tensor {
+    const {numHeads: Hq, numKvHeads: Hkv, headDim: D, rotaryDim} = this.config
+    const [B, T] = h.shape
+    const tables = ropeTables(this.invFreq, 0, T)
+    const cos = fromArray(this.backend, tables.cos, [T, rotaryDim / 2])
+    const sin = fromArray(this.backend, tables.sin, [T, rotaryDim / 2])
+    const {q, k} = this.queriesKeys(l, this.attentionInput(l, h), cos, sin)
+    const keys = repeatInterleave(permute(k, [0, 2, 3, 1]), 1, Hq / Hkv)
+    const scores = matmul(permute(q, [0, 2, 1, 3]), keys)
+    const future = Float32Array.from({length: T * T}, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0))
+    return add(scale(scores, 1 / Math.sqrt(D)), fromArray(this.backend, future, [T, T]))
+  }
+
+  /** q [B, T, Hq, D] and k [B, T, Hkv, D] of layer l, rotated, from its normalised input x. */
+  private queriesKeys(l: number, x: Tensor, cos: Tensor, sin: Tensor): {q: Tensor; k: Tensor} {
+    const {numHeads: Hq, numKvHeads: Hkv, rotaryDim} = this.config
+    const n = attentionNames(this.config, l)
+    return {q: rope(this.project(x, n.q, Hq), cos, sin, rotaryDim), k: rope(this.project(x, n.k, Hkv), cos, sin, rotaryDim)}
+  }
+
+  /** x [B, T, C] -> one of the attention projections, [B, T, heads, D]. */
+  private project(x: Tensor, name: string, heads: number): Tensor {
+    const [B, T] = x.shape
+    return linear(x, this.weight(name + '.weight'), this.optionalWeight(name + '.bias')).reshape([B, T, heads, this.config.headDim])
+  }
+
   private llamaBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions, cache?: DecodeCache): {out: Tensor; probs?: Tensor} {
     const p = `model.layers.${l}.`
     const eps = this.config.normEps
-    const attn = this.selfAttention(l, rmsnorm(h, this.weight(p + 'input_layernorm.weight'), eps), cos, sin, opts, cache)
+    const attn = this.selfAttention(l, this.attentionInput(l, h), cos, sin, opts, cache)
     const mid = add(h, attn.out)
     const x = rmsnorm(mid, this.weight(p + 'post_attention_layernorm.weight'), eps)
     const gate = linear(x, this.weight(p + 'mlp.gate_proj.weight'), this.optionalWeight(p + 'mlp.gate_proj.bias'))
@@ -141,7 +180,7 @@ export class TeacherModel implements DecodingModel {
 
   private phiBlock(l: number, h: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions, cache?: DecodeCache): {out: Tensor; probs?: Tensor} {
     const p = `model.layers.${l}.`
-    const x = layernorm(h, this.weight(p + 'input_layernorm.weight'), this.weight(p + 'input_layernorm.bias'), this.config.normEps)
+    const x = this.attentionInput(l, h)
     const attn = this.selfAttention(l, x, cos, sin, opts, cache)
     const fc1 = linear(x, this.weight(p + 'mlp.fc1.weight'), this.weight(p + 'mlp.fc1.bias'))
     const mlp = linear(geluNew(fc1), this.weight(p + 'mlp.fc2.weight'), this.weight(p + 'mlp.fc2.bias'))
@@ -153,14 +192,11 @@ export class TeacherModel implements DecodingModel {
    * written into layer l's rows cache.length.. and the queries attend to every cached row.
    */
   selfAttention(l: number, x: Tensor, cos: Tensor, sin: Tensor, opts: ForwardOptions, cache?: DecodeCache): {out: Tensor; probs?: Tensor} {
-    const {numHeads: Hq, numKvHeads: Hkv, headDim: D, rotaryDim} = this.config
+    const {numHeads: Hq, numKvHeads: Hkv, headDim: D} = this.config
     const [B, T] = x.shape
     const n = attentionNames(this.config, l)
-    const proj = (name: string, heads: number): Tensor =>
-      linear(x, this.weight(name + '.weight'), this.optionalWeight(name + '.bias')).reshape([B, T, heads, D])
-    const q = rope(proj(n.q, Hq), cos, sin, rotaryDim)
-    const k = rope(proj(n.k, Hkv), cos, sin, rotaryDim)
-    const v = proj(n.v, Hkv)
+    const {q, k} = this.queriesKeys(l, x, cos, sin)
+    const v = this.project(x, n.v, Hkv)
     let out: Tensor
     let probs: Tensor | undefined
     if (cache) {
