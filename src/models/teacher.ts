@@ -99,9 +99,7 @@ export class TeacherModel implements DecodingModel {
     if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
     const [, T] = ids.shape
     const cfg = this.config
-    const tables = ropeTables(this.invFreq, cache?.length ?? 0, T)
-    const cos = fromArray(this.backend, tables.cos, [T, cfg.rotaryDim / 2])
-    const sin = fromArray(this.backend, tables.sin, [T, cfg.rotaryDim / 2])
+    const {cos, sin} = this.rotations(cache?.length ?? 0, T)
     const hiddenStates: Tensor[] = []
     const attentions: Tensor[] = []
     let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
@@ -127,6 +125,13 @@ export class TeacherModel implements DecodingModel {
       : layernorm(h, this.weight('model.final_layernorm.weight'), this.weight('model.final_layernorm.bias'), eps)
   }
 
+  /** RoPE's cos and sin [T, rotaryDim / 2] for positions start..start+T-1. */
+  private rotations(start: number, T: number): {cos: Tensor; sin: Tensor} {
+    const tables = ropeTables(this.invFreq, start, T)
+    const shape = [T, this.config.rotaryDim / 2]
+    return {cos: fromArray(this.backend, tables.cos, shape), sin: fromArray(this.backend, tables.sin, shape)}
+  }
+
   /** Layer l's normalised input to attention (Llama's input_layernorm; Phi's, which its MLP shares). */
   private attentionInput(l: number, h: Tensor): Tensor {
     const p = `model.layers.${l}.`
@@ -141,11 +146,9 @@ export class TeacherModel implements DecodingModel {
    * probabilities `attentions` returns. Attention transfer (fixtures/attention-transfer.ts) trains them.
    */
   attentionLogits(l: number, h: Tensor): Tensor {
-    const {numHeads: Hq, numKvHeads: Hkv, headDim: D, rotaryDim} = this.config
-    const [B, T] = h.shape
-    const tables = ropeTables(this.invFreq, 0, T)
-    const cos = fromArray(this.backend, tables.cos, [T, rotaryDim / 2])
-    const sin = fromArray(this.backend, tables.sin, [T, rotaryDim / 2])
+    const {numHeads: Hq, numKvHeads: Hkv, headDim: D} = this.config
+    const T = h.shape[1]
+    const {cos, sin} = this.rotations(0, T)
     const {q, k} = this.queriesKeys(l, this.attentionInput(l, h), cos, sin)
     const keys = repeatInterleave(permute(k, [0, 2, 3, 1]), 1, Hq / Hkv)
     const scores = matmul(permute(q, [0, 2, 1, 3]), keys)
