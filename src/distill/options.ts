@@ -60,14 +60,14 @@ export function parsePerStage(flag: string, spec: string, stages: number, suffix
 }
 
 /** '0-3,6' -> [0, 1, 2, 3, 6], checked against the student's layer count. */
-export function parseLayers(spec: string | undefined, numLayers: number): number[] | undefined {
+export function parseLayers(spec: string | undefined, numLayers: number, flag = 'layers'): number[] | undefined {
   if (spec === undefined) return undefined
   const layers = new Set<number>()
   for (const part of spec.split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(part)
     const lo = m ? Number(m[1]) : NaN
     const hi = m?.[2] !== undefined ? Number(m[2]) : lo
-    if (!m || hi < lo || hi >= numLayers) throw new HybridizeError(`--layers ${spec}: expected layers such as 0-3,6 between 0 and ${numLayers - 1}`, {code: 'E_FLAG'})
+    if (!m || hi < lo || hi >= numLayers) throw new HybridizeError(`--${flag} ${spec}: expected layers such as 0-3,6 between 0 and ${numLayers - 1}`, {code: 'E_FLAG'})
     for (let l = lo; l <= hi; l++) layers.add(l)
   }
   return [...layers].sort((a, b) => a - b)
