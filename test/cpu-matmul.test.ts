@@ -123,6 +123,18 @@ describe('CPU fast matmul', () => {
     checkFast({batch: 1, m: 200, n: 200, k: 200, transA: false, transB: false, broadcastB: false, bias: true}, 1, {threads: 2})
   })
 
+  it('fails clearly, instead of waiting for ever, when a helper thread has died, then runs on one thread', () => {
+    const viteNode = fileURLToPath(new URL('../node_modules/vite-node/vite-node.mjs', import.meta.url))
+    const child = fileURLToPath(new URL('helpers/matmul-lost-worker-child.ts', import.meta.url))
+    const run = spawnSync(process.execPath, [viteNode, child], {encoding: 'utf8', timeout: 60_000})
+    expect(run.stderr).toBe('')
+    expect(run.stdout.trim().split('\n')).toEqual([
+      'matmul failed: CPU worker 0 did not finish its part within 0.3 s; the CPU worker pool is retired and matmuls now run on one thread',
+      'then right on one thread',
+    ])
+    expect(run.status).toBe(0)
+  })
+
   it('lets the process exit with its workers idle', () => {
     const viteNode = fileURLToPath(new URL('../node_modules/vite-node/vite-node.mjs', import.meta.url))
     const child = fileURLToPath(new URL('helpers/matmul-exit-child.ts', import.meta.url))

@@ -66,6 +66,15 @@ const job = new Int32Array(new SharedArrayBuffer((TABLE + MAX_CHUNKS * GEMM_ARG_
 const slots = new Int32Array(new SharedArrayBuffer(MAX_WORKERS * SLOT_WORDS * 4))
 const workers: GemmWorker[] = []
 let jobNumber = 0
+/**
+ * How long a helper may take over its parts of one call before it counts as lost. A part is
+ * milliseconds of work; a helper that has died (its thread gone while its slot still says ready)
+ * would otherwise leave the calling thread in Atomics.wait for ever, where no timeout of a test
+ * runner or a signal handler can run.
+ */
+let lostAfterMs = 60_000
+/** Set after a helper was lost: the pool is retired and every call runs on the calling thread. */
+let retired = false
 
 function spawn(index: number): GemmWorker {
   const {module, memory} = wasmGemm()
@@ -83,6 +92,7 @@ function spawn(index: number): GemmWorker {
 
 /** The pooled workers that `threads` threads use besides this one, spawned if missing. */
 function helpersFor(threads: number): GemmWorker[] {
+  if (retired) return []
   const wanted = Math.min(threads, MAX_WORKERS + 1) - 1
   while (workers.length < wanted) workers.push(spawn(workers.length))
   return workers.slice(0, wanted)
@@ -123,11 +133,27 @@ export function runGemm(whole: GemmArgs, threads: number): void {
     failures.push(`main thread: ${String(error)}`)
   }
   // Even after a failure, wait for every helper: a running one still writes into shared memory.
+  const lostAt = Date.now() + lostAfterMs
   helpers.forEach(({slot, errors}, w) => {
     for (let done = Atomics.load(slot, FINISHED); Math.abs(done) !== number; done = Atomics.load(slot, FINISHED)) {
-      Atomics.wait(slot, FINISHED, done)
+      if (Atomics.wait(slot, FINISHED, done, 1000) === 'timed-out' && Date.now() > lostAt) {
+        retire()
+        throw new Error(`matmul failed: CPU worker ${w} did not finish its part within ${lostAfterMs / 1000} s; the CPU worker pool is retired and matmuls now run on one thread`)
+      }
     }
     if (slot[FINISHED] < 0) failures.push(`worker ${w}: ${receiveMessageOnPort(errors)?.message ?? 'no message'}`)
   })
   if (failures.length > 0) throw new Error(`matmul failed: ${failures.join('; ')}`)
+}
+
+/** Stop every helper, for good: they may still hold parts of the lost call. */
+function retire(): void {
+  retired = true
+  for (const {worker} of workers.splice(0)) void worker.terminate()
+}
+
+/** Tests: the pooled workers, and a shorter time before a helper counts as lost. */
+export const gemmPoolForTests = {
+  workers: (): readonly Worker[] => workers.map(({worker}) => worker),
+  setLostAfterMs: (ms: number): void => void (lostAfterMs = ms),
 }
