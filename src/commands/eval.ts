@@ -29,8 +29,9 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
   throughput            prefill and decode tokens/s against batch size (1, 2, 4, .. --batch-size) and context
                         length (--seq-len / 8 .. --seq-len), and the decode state a sequence holds (KV cache
                         and SSM state bytes, computed, and as allocated on WebGPU)
-Retrieval tasks report acc (log-likelihood over candidates) and argmax_acc (the answer is the argmax
-token after the prompt). With --output-path, curves are written as SVG images beside the results.`
+Retrieval tasks report acc (log-likelihood over candidates), argmax_acc (the answer's first token is
+the argmax after the prompt) and exact_acc (every answer token is the argmax: greedy decoding writes
+the answer). With --output-path, curves are written as SVG images beside the results.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --tasks kv-retrieval --limit 20',

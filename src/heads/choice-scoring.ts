@@ -46,6 +46,12 @@ export interface ChoiceOutcome {
   correct: boolean
   /** The answer's first token is the argmax after the context. */
   argmaxCorrect: boolean
+  /**
+   * Every token of the answer is the argmax at its position (lm-evaluation-harness's `is_greedy`):
+   * greedy decoding writes the whole answer. Unlike log-likelihood accuracy it is not biased toward
+   * a shorter choice that is a prefix of the answer (' 7' against ' 73' when digits are tokens).
+   */
+  exactCorrect: boolean
   answerLogprob: number
 }
 
@@ -78,8 +84,13 @@ export async function scoreChoices<Variant>(requests: {item: ChoiceItem; variant
   return requests.map(({item}, r) => {
     const sums = partial[r].map((s) => s.sum)
     const best = sums.indexOf(Math.max(...sums))
-    const firstRow = first[r][0]
-    return {correct: best === item.answer, argmaxCorrect: argmax(firstRow) === item.choices[item.answer][0], answerLogprob: sums[item.answer]}
+    const answer = item.choices[item.answer]
+    return {
+      correct: best === item.answer,
+      argmaxCorrect: argmax(first[r][0]) === answer[0],
+      exactCorrect: answer.every((id, i) => argmax(first[r][i]) === id),
+      answerLogprob: sums[item.answer],
+    }
   })
 }
 

@@ -60,6 +60,7 @@ export interface HeadScore {
 export interface AccuracyFigures {
   acc: number
   argmaxAcc: number
+  exactAcc: number
   answerLogprob: number
 }
 
@@ -174,6 +175,7 @@ function summarize(outcomes: ChoiceOutcome[]): AccuracyFigures {
   return {
     acc: outcomes.filter((o) => o.correct).length / n,
     argmaxAcc: outcomes.filter((o) => o.argmaxCorrect).length / n,
+    exactAcc: outcomes.filter((o) => o.exactCorrect).length / n,
     answerLogprob: outcomes.reduce((a, o) => a + o.answerLogprob, 0) / n,
   }
 }

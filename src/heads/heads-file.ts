@@ -4,7 +4,7 @@ import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
-import type {FindHeadsOptions, FindHeadsResult} from './find-heads.js'
+import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-heads.js'
 
 /**
  * heads.json: everything needed to reuse or reproduce a head search. Head ids are [layer, head]
@@ -32,7 +32,7 @@ export async function modelIdentity(id: string, folder: string): Promise<ModelId
 }
 
 export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindHeadsResult, architecture: {layers: number; heads: number; kvHeads: number}): Record<string, unknown> {
-  const figures = (f: {acc: number; argmaxAcc: number; answerLogprob: number}) => ({acc: f.acc, argmax_acc: f.argmaxAcc, answer_logprob: round(f.answerLogprob)})
+  const figures = (f: AccuracyFigures) => ({acc: f.acc, argmax_acc: f.argmaxAcc, exact_acc: f.exactAcc, answer_logprob: round(f.answerLogprob)})
   const randomMean = r.randomAblated.length > 0 ? r.randomAblated.reduce((a, d) => a + d.acc, 0) / r.randomAblated.length : null
   return {
     format: 'hybridize-heads/1',

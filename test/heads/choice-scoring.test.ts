@@ -43,20 +43,23 @@ afterAll(async () => {
 })
 
 /** Reference: every choice scored in its own row, heads ablated through the headMasks option. */
-async function reference(ablated: readonly HeadId[]): Promise<{correct: boolean[]; answerLogprob: number[]}> {
+async function reference(ablated: readonly HeadId[]): Promise<{correct: boolean[]; exact: boolean[]; answerLogprob: number[]}> {
   const {numLayers, numHeads} = model.config
   const masks = Array.from({length: numLayers}, (_, l) =>
     fromArray(backend, Float32Array.from({length: numHeads}, (_, h) => (ablated.some(([al, ah]) => al === l && ah === h) ? 0 : 1)), [numHeads]),
   )
   const lm = {backend, vocabSize: model.vocabSize, forward: (ids: Tensor, opts?: {logitRows?: Tensor}) => model.forward(ids, {...opts, headMasks: masks})}
   const correct: boolean[] = []
+  const exact: boolean[] = []
   const answerLogprob: number[] = []
   for (const s of samples()) {
-    const scores = (await loglikelihood(lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), 32)).map((r) => r.logprob)
+    const results = await loglikelihood(lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), 32)
+    const scores = results.map((r) => r.logprob)
     correct.push(scores.indexOf(Math.max(...scores)) === s.answerIndex)
+    exact.push(results[s.answerIndex].isGreedy)
     answerLogprob.push(scores[s.answerIndex])
   }
-  return {correct, answerLogprob}
+  return {correct, exact, answerLogprob}
 }
 
 const samples = () => generateSamples(kvRetrieval, {seed: 3, count: 6, pairs: 12})
@@ -70,10 +73,23 @@ describe('scoreChoices', () => {
       const ref = await reference(variant)
       const mine = outcomes.slice(v * items.length, (v + 1) * items.length)
       expect(mine.map((o) => o.correct)).toEqual(ref.correct)
+      expect(mine.map((o) => o.exactCorrect)).toEqual(ref.exact)
       mine.forEach((o, i) => expect(o.answerLogprob).toBeCloseTo(ref.answerLogprob[i], 4))
     }
     // The random model gets some wrong, so second-pass rows ran.
     expect(outcomes.some((o) => !o.correct)).toBe(true)
+  })
+
+  it('exact accuracy needs every answer token to be the argmax, and escapes the prefix bias of log-likelihood', async () => {
+    // Choices ' 5', ' 56' and ' 78' as tokens [5], [5, 6], [7, 8]; the answer is ' 56'.
+    const item = {context: [1, 2], choices: [[5], [5, 6], [7, 8]], answer: 1}
+    const row = (best: number) => Float32Array.from({length: 10}, (_, i) => Math.log(i === best ? 0.9 : 0.1 / 9))
+    const runner = (secondBest: number) => async (rows: {positions: number[]}[]) => rows.map((r) => r.positions.map((_, i) => row(i === 0 ? 5 : secondBest)))
+    const [right] = await scoreChoices([{item, variant: null}], runner(6))
+    // ' 5' scores log 0.9 > log 0.9 + log 0.9: log-likelihood prefers the prefix, greedy decoding writes ' 56'.
+    expect(right).toMatchObject({correct: false, argmaxCorrect: true, exactCorrect: true})
+    const [wrongSecond] = await scoreChoices([{item, variant: null}], runner(9))
+    expect(wrongSecond).toMatchObject({argmaxCorrect: true, exactCorrect: false})
   })
 
   it('mean ablation with zero means is zero ablation, and real means change the scores', async () => {

@@ -8,6 +8,9 @@ import {textTokenizer, type Curve, type EvalContext, type TaskResult} from './ty
  * The synthetic retrieval tasks, scored both ways the papers do:
  *   acc         log-likelihood of every candidate answer, the best one right (lm-evaluation-harness)
  *   argmax_acc  the answer's first token is the argmax after the prompt (Gather-and-Aggregate)
+ *   exact_acc   every answer token is the argmax (lm-evaluation-harness's is_greedy): greedy decoding
+ *               writes the whole answer; free of acc's bias toward a choice that is a prefix of the
+ *               answer (' 7' beats ' 73' by log-likelihood whenever p('3' | ' 7') < 1)
  * swept over the setting that makes them harder (pairs, or haystack length), which gives a curve.
  */
 const SWEEPS: Record<TaskName, {option?: string; label: string; values: number[]}> = {
@@ -22,6 +25,7 @@ const DEFAULT_SAMPLES = 50
 export interface Scored {
   acc: number
   argmaxAcc: number
+  exactAcc: number
   logprobs: number[]
 }
 
@@ -34,17 +38,19 @@ export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scor
   const singleToken = pairs.every((p) => p.continuation.length === 1 && p.context.length === prompt.length)
   let logprobs: number[]
   let argmaxHit: boolean
+  let exactHit: boolean
   if (singleToken) {
     const [scored] = await tokenLogprobs(ctx.lm, [prompt], [pairs.map((p) => ({t: prompt.length - 1, target: p.continuation[0]}))])
     logprobs = scored.map((x) => x.logprob)
-    argmaxHit = scored[s.answerIndex].greedy
+    argmaxHit = exactHit = scored[s.answerIndex].greedy
   } else {
     const results = await loglikelihood(ctx.lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize)
     logprobs = results.map((r) => r.logprob)
+    exactHit = results[s.answerIndex].isGreedy
     const [[first]] = await tokenLogprobs(ctx.lm, [prompt], [[{t: prompt.length - 1, target: firstAnswerToken}]])
     argmaxHit = first.greedy
   }
-  return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, logprobs}
+  return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, exactAcc: exactHit ? 1 : 0, logprobs}
 }
 
 export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: number[]): Promise<TaskResult> {
@@ -54,28 +60,35 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
   const metrics: Record<string, number> = {}
   const accCurve: Curve = {x: sweep.label, y: 'acc', points: []}
   const argmaxCurve: Curve = {x: sweep.label, y: 'argmax_acc', points: []}
+  const exactCurve: Curve = {x: sweep.label, y: 'exact_acc', points: []}
   const allAcc: number[] = []
   const allArgmax: number[] = []
+  const allExact: number[] = []
   const samples: Record<string, unknown>[] = []
   for (const value of values ?? sweep.values) {
     const acc: number[] = []
     const arg: number[] = []
+    const exact: number[] = []
     const list = generateSamples(task, sweep.option ? {seed: ctx.seed, count, [sweep.option]: value} : {seed: ctx.seed, count})
     for (const [i, s] of list.entries()) {
       ctx.progress(`${name} ${sweep.label} ${value}: ${i + 1}/${count}`)
       const r = await scoreSample(ctx, s)
       acc.push(r.acc)
       arg.push(r.argmaxAcc)
-      if (ctx.logSamples) samples.push({doc_id: i, [sweep.label]: value, prompt: s.prompt, target: s.answer, resps: r.logprobs, acc: r.acc, argmax_acc: r.argmaxAcc})
+      exact.push(r.exactAcc)
+      if (ctx.logSamples) samples.push({doc_id: i, [sweep.label]: value, prompt: s.prompt, target: s.answer, resps: r.logprobs, acc: r.acc, argmax_acc: r.argmaxAcc, exact_acc: r.exactAcc})
     }
     if (sweep.option) {
       metrics[`acc,${sweep.option}=${value}`] = mean(acc)
       metrics[`argmax_acc,${sweep.option}=${value}`] = mean(arg)
+      metrics[`exact_acc,${sweep.option}=${value}`] = mean(exact)
     }
     accCurve.points.push({x: value, y: mean(acc)})
     argmaxCurve.points.push({x: value, y: mean(arg)})
+    exactCurve.points.push({x: value, y: mean(exact)})
     allAcc.push(...acc)
     allArgmax.push(...arg)
+    allExact.push(...exact)
   }
   return {
     task: name,
@@ -84,9 +97,11 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
       'acc_stderr,none': meanStderr(allAcc),
       'argmax_acc,none': mean(allArgmax),
       'argmax_acc_stderr,none': meanStderr(allArgmax),
+      'exact_acc,none': mean(allExact),
+      'exact_acc_stderr,none': meanStderr(allExact),
       ...metrics,
     },
     samples: ctx.logSamples ? samples : undefined,
-    curves: sweep.option ? [accCurve, argmaxCurve] : undefined,
+    curves: sweep.option ? [accCurve, argmaxCurve, exactCurve] : undefined,
   }
 }
