@@ -6,6 +6,7 @@
  *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection aggregate] [--samples 50] [--heads-samples 100]
  *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
  *       [--jobs 1] [--seconds S] [--seed 0] [--only find-heads-selection-aggregate,find-heads-no-stage-1,...]
+ *       [--init attention|random]
  *
  * Retrieval is trained (a --kv-share of the rows) and scored at the dictionary sizes the teacher
  * learnt: --pairs, by default 4 up to the maxPairs of the fixture's training.json in steps of 4.
@@ -15,7 +16,9 @@
  *      pattern, by default; greedy and individual by ablation).
  *   2. rewrite builds five students: find-heads' top --keep heads; no heads (pure SSM); as many random
  *      heads; as many heads chosen the other way (find-heads --selection greedy, by ablation, when the
- *      experiment's is aggregate, by attention pattern; else aggregate); find-heads' heads with d_state cut 4x.
+ *      experiment's is aggregate, by attention pattern; else aggregate); find-heads' heads with d_state
+ *      cut 4x. Their SSM mixers start from the attention weights, or with --init random from random
+ *      projections, MOHAWK's own starting point.
  *   3. distill runs the stages one invocation each (stage 1, then 2, then 3), the same data and token
  *      budget for every student; plus two ablations of the find-heads student at the same total
  *      budget: without stage 1 (its tokens go to stage 3) and without stage 2 (likewise). --jobs runs
@@ -77,6 +80,7 @@ const {values: args} = parseArgs({
     seed: {type: 'string', default: '0'},
     only: {type: 'string'},
     seconds: {type: 'string'},
+    init: {type: 'string', default: 'attention'},
   },
 })
 
@@ -192,7 +196,7 @@ async function main(): Promise<void> {
   await findHeads(contrast, contrastHeads)
   const rewritten = async (name: string, extra: string[]): Promise<string> => {
     const folder = join(out, 'students', name)
-    if (!existsSync(join(folder, 'config.json'))) await cliAsync(['rewrite', teacherDir, '--out', folder, '--quiet', ...extra])
+    if (!existsSync(join(folder, 'config.json'))) await cliAsync(['rewrite', teacherDir, '--out', folder, '--quiet', '--init', args.init!, ...extra])
     return folder
   }
   const initial: Record<string, string> = {

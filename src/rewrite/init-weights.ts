@@ -5,7 +5,15 @@ import type {TeacherConfig} from '../models/config.js'
 import {layerKind, type HybridConfig} from '../models/hybrid-config.js'
 import {expectedHybridWeights} from '../models/hybrid-weights.js'
 import {attentionNames} from '../models/teacher-weights.js'
+import {Random} from '../util/random.js'
 import {ssmFromAttention, type AttentionWeights} from './ssm-init.js'
+
+/**
+ * Where the SSM mixers' projections come from: the layer's attention weights (the default; mohawk's
+ * `init_ssm_from_attention_layer`), or random ones (mohawk's default, and the MOHAWK paper's setting,
+ * in which stage 1 starts from a mixer that knows nothing of attention).
+ */
+export type SsmInit = {kind: 'attention'} | {kind: 'random'; seed: number}
 
 /**
  * The tensors of a hybrid initialised from its teacher (algorithms.md 4.1, 6.1, 6.2):
@@ -13,12 +21,13 @@ import {ssmFromAttention, type AttentionWeights} from './ssm-init.js'
  * - attention layers copied; hybrid layers' kept heads take their q rows, the k and v rows of
  *   their key/value head (grouped-query heads expanded, one key/value per kept head) and their
  *   o_proj columns;
- * - SSM mixers born from the layer's attention (ssm-init.ts);
+ * - SSM mixers born from the layer's attention (ssm-init.ts), or from random projections of the
+ *   same shapes (`init`);
  * - adapters start as the identity with a zero bias.
  * Tensors are produced one at a time as the writer asks, so the teacher is never held whole.
  * Letters: C hidden, D head dim, Hq query heads, Hkv key/value heads.
  */
-export function studentTensors(ckpt: Checkpoint, cfg: HybridConfig, dtype: Dtype): TensorToWrite[] {
+export function studentTensors(ckpt: Checkpoint, cfg: HybridConfig, dtype: Dtype, init: SsmInit = {kind: 'attention'}): TensorToWrite[] {
   const t = cfg.teacher
   const read = cachedReader(ckpt)
   const kvOf = (h: number): number => Math.floor(h / (t.numHeads / t.numKvHeads))
@@ -36,7 +45,7 @@ export function studentTensors(ckpt: Checkpoint, cfg: HybridConfig, dtype: Dtype
     const part = m[2]
     const local = m[3]
     if (part === 'adapter') add(name, shape, async () => (local === 'out_proj.weight' ? identity(shape[0]) : new Float32Array(shape[0])))
-    else if (part === 'ssm') add(name, shape, async () => ssmFromAttention(cfg.mixer, local, await attentionOf(read, t, l)))
+    else if (part === 'ssm') add(name, shape, async () => ssmFromAttention(cfg.mixer, local, init.kind === 'random' ? randomAttention(t, init.seed, l) : await attentionOf(read, t, l)))
     else if (layerKind(cfg, l) === 'attention') add(name, shape, () => copy(ckpt, name, dtype))
     else add(name, shape, async () => keptHeads(await read(name), name, t, l, cfg.layers[l].attentionHeads, kvOf))
   }
@@ -106,4 +115,17 @@ function cachedReader(ckpt: Checkpoint, size = 8): (name: string) => Promise<Flo
     cache.set(name, hit)
     return hit
   }
+}
+
+/**
+ * Projections as a freshly made linear layer has them (PyTorch's nn.Linear default: uniform in
+ * ±1/sqrt(fan in)), no biases; deterministic in (seed, layer). Fed through ssmFromAttention they give
+ * the mixer its usual structure (identity conv, spread decays) around random B, C, x and out_proj.
+ */
+function randomAttention(t: TeacherConfig, seed: number, l: number): AttentionWeights {
+  const rng = new Random(seed, l)
+  const D = t.headDim
+  const C = t.hiddenSize
+  const uniform = (n: number, fanIn: number) => Float32Array.from({length: n}, () => (2 * rng.float() - 1) / Math.sqrt(fanIn))
+  return {teacher: t, q: uniform(t.numHeads * D * C, C), k: uniform(t.numKvHeads * D * C, C), v: uniform(t.numKvHeads * D * C, C), o: uniform(C * t.numHeads * D, t.numHeads * D)}
 }

@@ -2,6 +2,7 @@ import {bytesPerElement, type Dtype} from '../io/safetensors/dtypes.js'
 import {layerKind, mixerToJson, HYBRID_MODEL_TYPE, type HybridConfig} from '../models/hybrid-config.js'
 import {hybridSequenceMemory, teacherSequenceMemory} from '../models/memory.js'
 import type {HeadId} from './heads-file.js'
+import type {SsmInit} from './init-weights.js'
 import type {TeacherIdentity} from './teacher-identity.js'
 
 export interface CardInput {
@@ -11,12 +12,13 @@ export interface CardInput {
   headsSha256: string
   command: string
   dtype: Dtype
+  init?: SsmInit
 }
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`
 
 /** README.md of a rewritten checkpoint: what it is, where it came from, its layout and its memory per sequence. */
-export function modelCard({config, identity, kept, headsSha256, command, dtype}: CardInput): string {
+export function modelCard({config, identity, kept, headsSha256, command, dtype, init}: CardInput): string {
   const t = config.teacher
   const total = t.numLayers * t.numHeads
   const bytes = bytesPerElement(dtype)
@@ -34,8 +36,8 @@ export function modelCard({config, identity, kept, headsSha256, command, dtype}:
 
 A hybrid student written by \`hybridize rewrite\`: the attention of \`${identity.id}\`${revision} replaced by
 ${config.mixer.kind} SSM mixers, keeping ${kept.length} of its ${total} attention heads
-(${((100 * kept.length) / total).toFixed(1)}%) as attention. It is initialised from the teacher and not yet
-distilled: run \`hybridize distill\` before expecting the teacher's quality.
+(${((100 * kept.length) / total).toFixed(1)}%) as attention. It is initialised from the teacher${init?.kind === 'random' ? ` (the SSM
+mixers' projections at random, seed ${init.seed})` : ''} and not yet distilled: run \`hybridize distill\` before expecting the teacher's quality.
 
 - \`config.json\`: \`model_type: "${HYBRID_MODEL_TYPE}"\`, the teacher's config under \`teacher_config\`,
   the mixer settings under \`mixer\`, and per layer the teacher query heads kept as attention.

@@ -13,7 +13,7 @@ import {modelCard} from './model-card.js'
 import {chooseHeads, layoutFor, type HeadChoice} from './select-heads.js'
 import {studentMixerConfig, type MixerChoice} from './student-config.js'
 import {identifyTeacher, checkHeadsMatchTeacher, type TeacherIdentity} from './teacher-identity.js'
-import {studentTensors} from './init-weights.js'
+import {studentTensors, type SsmInit} from './init-weights.js'
 
 /**
  * `hybridize rewrite`: a teacher and a heads.json in, a hybrid checkpoint folder out (config.json,
@@ -25,6 +25,8 @@ export interface RewriteRequest {
   headsPath: string
   choice: HeadChoice
   mixer: MixerChoice
+  /** Where the SSM mixers start (default: from the attention weights). */
+  init?: SsmInit
   out: string
   overwrite?: boolean
   maxShardBytes?: number
@@ -59,11 +61,11 @@ export async function rewrite(req: RewriteRequest): Promise<RewriteResult> {
     const dtype = mainFloatDtype(ckpt)
     const files = await withAtomicFolder(req.out, async (tmp) => {
       await writeFile(join(tmp, 'config.json'), JSON.stringify(hybridConfigToJson(config), null, 2) + '\n')
-      const written = await writeCheckpoint(tmp, studentTensors(ckpt, config, dtype), {maxShardBytes: req.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: {producer: 'hybridize rewrite'}})
+      const written = await writeCheckpoint(tmp, studentTensors(ckpt, config, dtype, req.init), {maxShardBytes: req.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: {producer: 'hybridize rewrite'}})
       const copied = await copyTokenizerFiles(req.teacherFolder, tmp)
       const provenance = await provenanceOf(req, identity, heads.sha256, kept, config)
       await writeFile(join(tmp, 'provenance.json'), JSON.stringify(provenance, null, 2) + '\n')
-      await writeFile(join(tmp, 'README.md'), modelCard({config, identity, kept, headsSha256: heads.sha256, command: req.command, dtype}))
+      await writeFile(join(tmp, 'README.md'), modelCard({config, identity, kept, headsSha256: heads.sha256, command: req.command, dtype, init: req.init}))
       return ['config.json', ...written.files, ...copied, 'provenance.json', 'README.md']
     }, {overwrite: req.overwrite})
     return {out: req.out, files, keptHeads: kept, totalHeads: shape.layers * shape.heads, dtype, config}
@@ -103,5 +105,6 @@ async function provenanceOf(req: RewriteRequest, identity: TeacherIdentity, head
     teacher: {id: identity.id, revision: identity.revision ?? null, config_sha256: createHash('sha256').update(configBytes).digest('hex')},
     heads: {file: req.headsPath, sha256: headsSha256, choice: req.choice, kept},
     mixer: mixerToJson(config.mixer),
+    ssm_init: req.init ?? {kind: 'attention'},
   }
 }

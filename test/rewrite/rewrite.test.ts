@@ -10,6 +10,7 @@ import {HybridModel} from '../../src/models/hybrid.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {IDENTITY_GATE_BIAS} from '../../src/models/mixers/discrete-mamba2.js'
 import type {MixerKind} from '../../src/models/mixers/mixer.js'
+import type {SsmInit} from '../../src/rewrite/init-weights.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
 import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
@@ -42,11 +43,11 @@ async function reference(folder: string): Promise<{ids: Int32Array; shape: numbe
   return out
 }
 
-async function rewriteWith(teacher: string, name: string, selected: [number, number][], mixer: MixerKind, dState?: number, mimoRank?: number): Promise<string> {
+async function rewriteWith(teacher: string, name: string, selected: [number, number][], mixer: MixerKind, dState?: number, mimoRank?: number, init?: SsmInit): Promise<string> {
   const cfg = JSON.parse(await readFile(join(teacher, 'config.json'), 'utf8'))
   const heads = await writeHeadsJson(root, teacher, cfg.num_hidden_layers, cfg.num_attention_heads, selected, `${name}.heads.json`)
   const out = join(root, name)
-  await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: mixer, dState, mimoRank}, out, command: 'test'})
+  await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: mixer, dState, mimoRank}, init, out, command: 'test'})
   return out
 }
 
@@ -119,6 +120,31 @@ describe('rewrite keeping some heads', () => {
     expect(s.has('model.layers.1.adapter.out_proj.weight')).toBe(false)
     expect(Array.from(await s.readF32('model.layers.1.mlp.down_proj.weight'))).toEqual(Array.from(await t.readF32('model.layers.1.mlp.down_proj.weight')))
     await Promise.all([t.close(), s.close()])
+  })
+
+  it('with --init random, SSM projections are random (seeded) and everything else is as with the attention init', async () => {
+    const [a, b, other] = await Promise.all([
+      rewriteWith(teacher, 'random-a', [[0, 2], [0, 1]], 'discrete-mamba2', 8, undefined, {kind: 'random', seed: 0}),
+      rewriteWith(teacher, 'random-b', [[0, 2], [0, 1]], 'discrete-mamba2', 8, undefined, {kind: 'random', seed: 0}),
+      rewriteWith(teacher, 'random-c', [[0, 2], [0, 1]], 'discrete-mamba2', 8, undefined, {kind: 'random', seed: 1}),
+    ])
+    const [fromAttention, ra, rb, rc] = await Promise.all([hybridFolder, a, b, other].map((f) => openCheckpoint(f)))
+    const inProj = 'model.layers.1.ssm.in_proj.weight'
+    const random = await ra.readF32(inProj)
+    expect(Array.from(await rb.readF32(inProj))).toEqual(Array.from(random))
+    expect(Array.from(await rc.readF32(inProj))).not.toEqual(Array.from(random))
+    expect(Array.from(random)).not.toEqual(Array.from(await fromAttention.readF32(inProj)))
+    // x, B and C rows: uniform in ±1/sqrt(C), C = 64 (rounded to the teacher's dtype); the z rows stay zero.
+    const [C, D, N] = [64, 16, 8]
+    const xbc = random.subarray(0, (4 * D + 8 * N) * C)
+    expect(Math.max(...xbc.map(Math.abs))).toBeLessThanOrEqual(1 / 8 + 1e-3)
+    expect(Math.max(...xbc.map(Math.abs))).toBeGreaterThan(0.1)
+    for (const name of ['model.layers.1.ssm.conv1d.weight', 'model.layers.1.ssm.in_proj.bias', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.down_proj.weight']) {
+      expect(Array.from(await ra.readF32(name)), name).toEqual(Array.from(await fromAttention.readF32(name)))
+    }
+    expect(JSON.parse(await readFile(join(a, 'provenance.json'), 'utf8')).ssm_init).toEqual({kind: 'random', seed: 0})
+    expect(await readFile(join(a, 'README.md'), 'utf8')).toMatch(/projections at random, seed 0/)
+    await Promise.all([fromAttention, ra, rb, rc].map((c) => c.close()))
   })
 
   it('loads and runs, the same on WebGPU as on the CPU, and survives a write / read round trip', async () => {
