@@ -342,24 +342,31 @@ async function kdLoss(student: DistillStudent, teacher: DistillTeacher, batches:
   return {ce, kl}
 }
 
+/** acc: log-likelihood over the candidates, per pair count too; exact: greedy decoding writes the answer. */
+interface KvFigures {
+  acc: number
+  exact: number
+  byPairs: Record<string, number>
+}
+
 /** kv-retrieval accuracy as `hybridize eval` scores it, at each of `pairs`. */
-async function kvAccuracy(lm: LanguageModel, tokenizer: TextTokenizer, samples: number): Promise<{acc: number; byPairs: Record<string, number>}> {
+async function kvAccuracy(lm: LanguageModel, tokenizer: TextTokenizer, samples: number): Promise<KvFigures> {
   const ctx = {lm, tokenizer, limit: samples, batchSize: 8, seed: 1234, logSamples: false, progress: () => {}}
   const r = await runRetrieval('kv-retrieval', ctx, pairs)
   const byPairs = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => /^acc,pairs=/.test(k)).map(([k, v]) => [k.slice('acc,pairs='.length), v]))
-  return {acc: r.metrics['acc,none'], byPairs}
+  return {acc: r.metrics['acc,none'], exact: r.metrics['exact_acc,none'], byPairs}
 }
 
-function markdown(r: {teacherKv: {acc: number; byPairs: Record<string, number>}; totalHeads: number; stageErrors: Record<string, StageError[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: {acc: number; byPairs: Record<string, number>}; kvRelative: number}[]}): string {
+function markdown(r: {teacherKv: KvFigures; totalHeads: number; stageErrors: Record<string, StageError[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: KvFigures; kvRelative: number}[]}): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`
   const pairs = Object.keys(r.teacherKv.byPairs)
   const lines = [
-    '| student | heads kept | d_state | stages (tokens) | KD loss (CE) | KL | kv acc | vs teacher | ' + pairs.map((p) => `${p} pairs`).join(' | ') + ' |',
-    '|' + ' --- |'.repeat(8 + pairs.length),
-    `| teacher | ${r.totalHeads} | - | - | - | - | ${pct(r.teacherKv.acc)} | 100% | ` + pairs.map((p) => pct(r.teacherKv.byPairs[p])).join(' | ') + ' |',
+    '| student | heads kept | d_state | stages (tokens) | KD loss (CE) | KL | kv acc | vs teacher | ' + pairs.map((p) => `${p} pairs`).join(' | ') + ' | kv exact |',
+    '|' + ' --- |'.repeat(9 + pairs.length),
+    `| teacher | ${r.totalHeads} | - | - | - | - | ${pct(r.teacherKv.acc)} | 100% | ` + pairs.map((p) => pct(r.teacherKv.byPairs[p])).join(' | ') + ` | ${pct(r.teacherKv.exact)} |`,
     ...r.results.map((v) =>
       `| ${v.name} | ${v.attentionHeads} (${pct(v.attentionHeads / r.totalHeads)}) | ${v.stateDim} | ${v.stages.map(([s, t]) => `${s}: ${t / 1000}k`).join(', ')} | ${v.kd.ce.toFixed(3)} | ${v.kd.kl.toFixed(3)} | ${pct(v.kv.acc)} | ${pct(v.kvRelative)} | ` +
-      pairs.map((p) => pct(v.kv.byPairs[p])).join(' | ') + ' |'),
+      pairs.map((p) => pct(v.kv.byPairs[p])).join(' | ') + ` | ${pct(v.kv.exact)} |`),
     '',
     '| student | stage | error as rewritten | error before the stage | after | lowered by the stage | lowered since the rewrite |',
     '| --- | --- | --- | --- | --- | --- | --- |',
