@@ -37,6 +37,16 @@ function expectOneLineError(args: string[], pattern: RegExp): void {
 }
 
 describe('hybridize rewrite', () => {
+  it('--init random starts the SSM mixers from seeded random projections, and says so in provenance.json', async () => {
+    const out = join(root, 'random-init')
+    const r = runCli(['rewrite', teacher, '--heads', heads, '--keep', '1', '--init', 'random', '--seed', '3', '--out', out])
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(await readFile(join(out, 'provenance.json'), 'utf8')).ssm_init).toEqual({kind: 'random', seed: 3})
+    await rm(out, {recursive: true})
+    expectOneLineError(['rewrite', teacher, '--heads', heads, '--init', 'zeros', '--out', out], /--init|zeros/)
+    await expectOnly(['heads.json'])
+  })
+
   it('writes a hybrid that forward runs, keeping the top --keep heads', async () => {
     const out = join(root, 'hybrid')
     const r = runCli(['rewrite', teacher, '--heads', heads, '--keep', '1', '--mixer', 'mamba2', '--d-state', '8', '--out', out, '--json'])
