@@ -88,7 +88,10 @@ long-range lookup that they cannot.`
     if (result.greedyCurve) {
       this.log(`greedy selection, acc with the first heads ablated: ${result.greedyCurve.map((f, i) => `${result.selected[i].join('.')} ${pct(f.acc)}`).join(', ')}`)
     }
-    this.log(`baseline acc ${pct(result.baseline.acc)} (chance ${pct(result.chance)}); ${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}${random}`)
+    this.log(
+      `baseline acc ${pct(result.baseline.acc)}, exact ${pct(result.baseline.exactAcc)} (chance ${pct(result.chance)}); ` +
+        `${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}, exact ${pct(result.selectedAblated.exactAcc)}${random}`,
+    )
     this.status(`wrote ${files.json} and ${files.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     return {...json, files}
   }
