@@ -30,6 +30,7 @@ export type SsmInit = {kind: 'attention'} | {kind: 'random'; seed: number}
 export function studentTensors(ckpt: Checkpoint, cfg: HybridConfig, dtype: Dtype, init: SsmInit = {kind: 'attention'}): TensorToWrite[] {
   const t = cfg.teacher
   const read = cachedReader(ckpt)
+  const sourceOf = init.kind === 'random' ? lastLayerOnly((l) => randomAttention(t, init.seed, l)) : (l: number) => attentionOf(read, t, l)
   const kvOf = (h: number): number => Math.floor(h / (t.numHeads / t.numKvHeads))
   const tensors: TensorToWrite[] = []
   const add = (name: string, shape: number[], make: () => Promise<Float32Array | Uint8Array>): void => {
@@ -45,7 +46,7 @@ export function studentTensors(ckpt: Checkpoint, cfg: HybridConfig, dtype: Dtype
     const part = m[2]
     const local = m[3]
     if (part === 'adapter') add(name, shape, async () => (local === 'out_proj.weight' ? identity(shape[0]) : new Float32Array(shape[0])))
-    else if (part === 'ssm') add(name, shape, async () => ssmFromAttention(cfg.mixer, local, init.kind === 'random' ? randomAttention(t, init.seed, l) : await attentionOf(read, t, l)))
+    else if (part === 'ssm') add(name, shape, async () => ssmFromAttention(cfg.mixer, local, await sourceOf(l)))
     else if (layerKind(cfg, l) === 'attention') add(name, shape, () => copy(ckpt, name, dtype))
     else add(name, shape, async () => keptHeads(await read(name), name, t, l, cfg.layers[l].attentionHeads, kvOf))
   }
@@ -114,6 +115,15 @@ function cachedReader(ckpt: Checkpoint, size = 8): (name: string) => Promise<Flo
     }
     cache.set(name, hit)
     return hit
+  }
+}
+
+/** `make(l)` kept for the layer last asked for: a layer's mixer tensors are written one after another. */
+function lastLayerOnly(make: (l: number) => AttentionWeights): (l: number) => AttentionWeights {
+  let last: {l: number; weights: AttentionWeights} | undefined
+  return (l) => {
+    if (last?.l !== l) last = {l, weights: make(l)}
+    return last.weights
   }
 }
 
