@@ -81,6 +81,8 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
     ['v2 default tile', {version: 2}],
     ['v2 128x128x16', {version: 2, tile: {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8}}],
     ['v2 128x64x16', {version: 2, tile: {bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, group: 8}}],
+    ['v2 256x128x8 unrolled', {version: 2, tile: {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8, unroll: true}}],
+    ['v2 128x128x16 unrolled', {version: 2, tile: {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8, unroll: true}}],
   ] as const) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
       const p: MatmulGpuParams = {batch: 2, m: 256, n: 256, k: 96, transA, transB, broadcastB: transB, bias: true, ...extra}
@@ -110,11 +112,14 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
   const variants: (TensorCores | undefined)[] = [undefined]
   if (tc) {
     for (const version of [2, 3, 4, 5] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
+    // K 64 a slice fits the 48 KB of workgroup memory with one buffer only.
+    variants.push({...tc, version: 4, tile: {...big, subgroupsN: 4, fragmentsN: 2, stageK: 64}})
   }
   for (const tensorCores of variants) {
     for (const transB of [false, true]) {
       const [m, n, kk] = [256, 256, 128]
-      const label = tensorCores ? `tensor cores v${tensorCores.version} ${tensorCores.tile ? '4x2 fragments' : 'default'}` : 'CUDA cores'
+      const t = tensorCores?.tile
+      const label = tensorCores ? `tensor cores v${tensorCores.version} ${t ? `${t.subgroupsM}x${t.subgroupsN} subgroups of ${t.fragmentsM}x${t.fragmentsN} fragments, K ${t.stageK ?? 32}` : 'default'}` : 'CUDA cores'
       await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16, {m, n, k: kk, transB, tensorCores}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
     }
   }

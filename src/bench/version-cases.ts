@@ -33,7 +33,7 @@ function kernelCase<P>(name: string, label: string, kernel: Kernel<P>, params: P
   }
 }
 
-const tileLabel = (t: MatmulTile): string => `v2 ${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn} g${t.group}`
+const tileLabel = (t: MatmulTile): string => `v2 ${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn} g${t.group}${t.unroll ? ' unrolled' : ''}`
 
 function matmulVersions(n: number): BenchCase[] {
   const base = {batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false, bias: false}
@@ -46,6 +46,20 @@ function matmulVersions(n: number): BenchCase[] {
     {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8},
     {bm: 128, bn: 128, bk: 8, tm: 8, tn: 16, group: 8},
     {bm: 64, bn: 128, bk: 8, tm: 8, tn: 8, group: 8},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8, unroll: true},
+    {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8, unroll: true},
+    {bm: 128, bn: 256, bk: 8, tm: 8, tn: 16, group: 8, unroll: true},
+    {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8, unroll: true},
+    {bm: 256, bn: 128, bk: 16, tm: 16, tn: 8, group: 8, unroll: true},
+    {bm: 64, bn: 128, bk: 8, tm: 8, tn: 8, group: 8, unroll: true},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 4, unroll: true},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 16, unroll: true},
+    {bm: 128, bn: 64, bk: 8, tm: 8, tn: 8, group: 8, unroll: true},
+    {bm: 64, bn: 64, bk: 8, tm: 8, tn: 8, group: 8, unroll: true},
+    {bm: 128, bn: 64, bk: 8, tm: 8, tn: 4, group: 8, unroll: true},
+    {bm: 256, bn: 64, bk: 8, tm: 16, tn: 4, group: 8, unroll: true},
+    {bm: 64, bn: 256, bk: 8, tm: 4, tn: 16, group: 8, unroll: true},
+    {bm: 128, bn: 128, bk: 8, tm: 4, tn: 16, group: 8, unroll: true},
   ]
   const flops = 2 * n ** 3
   const bytes = 12 * n * n
@@ -54,6 +68,30 @@ function matmulVersions(n: number): BenchCase[] {
     kernelCase(`matmul ${n}³`, 'v1 64x64/4x4', matmul, {...base, version: 1} as MatmulGpuParams, shapes, [n * n], flops, bytes),
     ...tiles.map((tile) => kernelCase(`matmul ${n}³`, tileLabel(tile), matmul, {...base, version: 2, tile} as MatmulGpuParams, shapes, [n * n], flops, bytes)),
   ]
+}
+
+/**
+ * The tiles that lead at 4096³, on the transposed operands of a Llama layer's linear: the forward
+ * (x Wᵀ: Bᵀ, 8192 tokens, 2048 -> 3072) and the weight gradient (dyᵀ x: Aᵀ, over 8192 tokens).
+ */
+function linearVersions(): BenchCase[] {
+  const tiles: MatmulTile[] = [
+    {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8},
+    {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8, unroll: true},
+    {bm: 64, bn: 128, bk: 8, tm: 8, tn: 8, group: 8, unroll: true},
+  ]
+  const shapes = [
+    {label: 'x Wᵀ 8192x2048 -> 3072', m: 8192, n: 3072, k: 2048, transA: false, transB: true},
+    {label: 'dyᵀ x 3072x8192 . 8192x2048', m: 3072, n: 2048, k: 8192, transA: true, transB: false},
+  ]
+  return shapes.flatMap(({label, ...shape}) => {
+    const p = {batch: 1, ...shape, broadcastB: false, bias: false}
+    const inputs = [shape.transA ? [shape.k, shape.m] : [shape.m, shape.k], shape.transB ? [shape.n, shape.k] : [shape.k, shape.n]]
+    const flops = 2 * shape.m * shape.n * shape.k
+    const bytes = 4 * (shape.m * shape.k + shape.k * shape.n + shape.m * shape.n)
+    return tiles.map((tile) => kernelCase(`matmul ${label}`, tileLabel(tile), matmul, {...p, version: 2, tile} as MatmulGpuParams, inputs, [shape.m * shape.n], flops, bytes))
+  })
 }
 
 const ATTN = {batch: 1, tq: 2048, tk: 2048, hq: 32, hkv: 8, d: 64}
@@ -98,12 +136,16 @@ function f16Versions(backend: Backend, n: number): BenchCase[] {
   const tc = tensorCoreSupport(backend)
   const variants: [string, TensorCores | undefined][] = [['CUDA cores', undefined]]
   if (tc) {
-    const tiles = [[2, 2, 4, 4], [2, 4, 4, 4], [4, 2, 4, 4], [2, 2, 4, 2]]
-    const sweep: [2 | 3 | 4 | 5, number[][]][] = [[2, tiles.slice(0, 1)], [3, tiles.slice(0, 1)], [4, tiles.slice(0, 2)], [5, tiles]]
-    for (const [version, versionTiles] of sweep) {
-      for (const [sm, sn, fm, fn] of versionTiles) {
-        variants.push([`v${version} ${sm}x${sn} subgroups of ${fm}x${fn} fragments`, {...tc, version, tile: {subgroupsM: sm, subgroupsN: sn, fragmentsM: fm, fragmentsN: fn}}])
-      }
+    // [version, subgroups M, N, fragments M, N, K staged a slice]
+    const sweep: [2 | 3 | 4 | 5, number, number, number, number, number][] = [
+      [2, 2, 2, 4, 4, 32], [3, 2, 2, 4, 4, 32],
+      [4, 2, 2, 4, 4, 32], [4, 2, 4, 4, 4, 32], [4, 2, 2, 4, 4, 64], [4, 2, 4, 4, 4, 64], [4, 4, 2, 4, 4, 64],
+      [4, 2, 4, 4, 2, 32], [4, 2, 4, 4, 2, 64], [4, 4, 2, 2, 4, 64], [4, 4, 4, 2, 2, 64], [4, 2, 2, 4, 2, 64],
+      [5, 2, 2, 4, 4, 32], [5, 2, 4, 4, 4, 32], [5, 4, 2, 4, 4, 32], [5, 2, 2, 4, 2, 32], [5, 2, 4, 4, 2, 32],
+    ]
+    for (const [version, sm, sn, fm, fn, stageK] of sweep) {
+      const tile = {subgroupsM: sm, subgroupsN: sn, fragmentsM: fm, fragmentsN: fn, stageK}
+      variants.push([`v${version} ${sm}x${sn} subgroups of ${fm}x${fn} fragments${version > 2 ? `, K ${stageK} a slice` : ''}`, {...tc, version, tile}])
     }
   }
   return variants.map(([label, tensorCores]) => ({
@@ -133,6 +175,7 @@ function attentionBackwardKernel(label: string, kernel: Kernel<AttentionBackward
 
 export const versionCases = (): BenchCase[] => [
   ...matmulVersions(4096),
+  ...linearVersions(),
   ...attentionVersions(),
   attentionBackwardVersion('v1', 1),
   attentionBackwardVersion('v2 default tiles', 2),

@@ -38,6 +38,8 @@ export interface TensorCoreTile {
   subgroupsN: number
   fragmentsM: number
   fragmentsN: number
+  /** K values staged a slice in versions 3 to 5 (default 32): deeper slices, fewer barriers. */
+  stageK?: number
 }
 
 /** 2×2 subgroups of 4×4 fragments (128×128 a workgroup) measured fastest on the H200 (BENCHMARKS.md). */
@@ -79,7 +81,7 @@ function tensorCoreProgram(name: string, fits: (p: MatmulF16Params) => boolean, 
   return {
     key: (p) => {
       const t = tcTile(p)
-      return `${name}${p.tensorCores!.subgroupSize},${t.subgroupsM}x${t.subgroupsN}x${t.fragmentsM}x${t.fragmentsN}${p.transB ? ',tB' : ''}`
+      return `${name}${p.tensorCores!.subgroupSize},${t.subgroupsM}x${t.subgroupsN}x${t.fragmentsM}x${t.fragmentsN}k${stageK(p)}${p.transB ? ',tB' : ''}`
     },
     dispatch: (p) => {
       const t = tcTile(p)
@@ -126,12 +128,13 @@ ${stores(t)}
 }`
 })
 
-/** K values a workgroup stages at once in versions 3 and 4, and the padding of its rows (keeps 16-byte rows off one bank). */
+/** K values a workgroup stages at once in versions 3 to 5 unless the tile says, and the padding of its rows (keeps 16-byte rows off one bank). */
 const STAGE_K = 32
+const stageK = (p: MatmulF16Params): number => tcTile(p).stageK ?? STAGE_K
 const PAD = 8
 
 /**
- * Tensor-core versions 3 to 5: the workgroup stages its A and B slices (STAGE_K deep) in
+ * Tensor-core versions 3 to 5: the workgroup stages its A and B slices (`stageK` deep, 32 unless the tile says) in
  * workgroup memory, read from storage as 16-byte words of 8 halves by all threads, then every
  * subgroup loads its fragments from there. Version 3 stores the halves one by one into an
  * array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and loads fragments
@@ -142,13 +145,14 @@ const PAD = 8
  */
 function tensorCoreStaged(wide: boolean, buffers: 1 | 2): GpuProgram<MatmulF16Params> {
   const name = buffers === 2 ? 'staged16Bx2' : wide ? 'staged16B' : 'staged'
-  return tensorCoreProgram(name, (p) => tcFits(p, STAGE_K) && p.n % 8 === 0, (p, t) => {
+  return tensorCoreProgram(name, (p) => tcFits(p, stageK(p)) && p.n % 8 === 0, (p, t) => {
+    const depth = stageK(p)
     const bm = tcRows(t)
     const bn = tcCols(t)
     const threads = threadsOf(p, t)
-    const sa = STAGE_K + PAD
+    const sa = depth + PAD
     // B staged as [k][n] (row-major right fragments) or, for Bᵀ, [n][k] (column-major).
-    const [bRows, bCols] = p.transB ? [bn, STAGE_K] : [STAGE_K, bn]
+    const [bRows, bCols] = p.transB ? [bn, depth] : [depth, bn]
     const sb = bCols + PAD
     const unit = wide ? 8 : 1
     const aSize = (bm * sa) / unit
@@ -176,13 +180,13 @@ function tensorCoreStaged(wide: boolean, buffers: 1 | 2): GpuProgram<MatmulF16Pa
           ),
       }
     }
-    const aStage = stage('wa', 'a', 'As', bm, STAGE_K, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)
-    const bStage = p.transB ? stage('wb', 'b', 'Bs', bn, STAGE_K, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('wb', 'b', 'Bs', STAGE_K, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)
+    const aStage = stage('wa', 'a', 'As', bm, depth, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)
+    const bStage = p.transB ? stage('wb', 'b', 'Bs', bn, depth, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('wb', 'b', 'Bs', depth, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)
     const right = (j: number, buffer: string): string =>
       p.transB
         ? `subgroupMatrixLoad<R, col_major>(&Bs, ${at(`(bc + ${j * FRAG}u) * ${sb}u + kk`, sb, buffer)})`
         : `subgroupMatrixLoad<R, row_major>(&Bs, ${at(`kk * ${sb}u + bc + ${j * FRAG}u`, sb, buffer)})`
-    const multiply = (aBuffer: string, bBuffer: string): string => `    for (var kk = 0u; kk < ${STAGE_K}u; kk += ${FRAG}u) {
+    const multiply = (aBuffer: string, bBuffer: string): string => `    for (var kk = 0u; kk < ${depth}u; kk += ${FRAG}u) {
 ${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, ${at(`(ar + ${i * FRAG}u) * ${sa}u + kk`, sa, aBuffer)});`)}
 ${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j, bBuffer)};`)}
 ${multiplies(t)}
@@ -190,7 +194,7 @@ ${multiplies(t)}
     const array = (elements: number): string => (wide ? `array<vec4u, ${elements * buffers}>` : `array<f16, ${elements}>`)
     const loop =
       buffers === 1
-        ? `  for (var k0 = 0u; k0 < u.k; k0 += ${STAGE_K}u) {
+        ? `  for (var k0 = 0u; k0 < u.k; k0 += ${depth}u) {
 ${aStage.fetch}
 ${bStage.fetch}
 ${aStage.store('0u')}
@@ -207,12 +211,12 @@ ${aStage.store('0u')}
 ${bStage.store('0u')}
   }
   workgroupBarrier();
-  let slices = u.k / ${STAGE_K}u;
+  let slices = u.k / ${depth}u;
   for (var s = 0u; s < slices; s++) {
     let buf = s % 2u;
     let more = s + 1u < slices;
     // The next slice (the last one again on the final step: read, never stored).
-    k0 = select(s, s + 1u, more) * ${STAGE_K}u;
+    k0 = select(s, s + 1u, more) * ${depth}u;
 ${aStage.fetch}
 ${bStage.fetch}
 ${multiply(`buf * ${aSize}u`, `buf * ${bSize}u`)}
@@ -298,7 +302,7 @@ function pickVersion(p: MatmulF16Params): number {
   const tc = p.tensorCores
   if (!tc) return 1
   if (tc.version) return tc.version
-  if (tcFits(p, STAGE_K) && p.n % 8 === 0) return 4
+  if (tcFits(p, stageK(p)) && p.n % 8 === 0) return 4
   return tcFits(p, FRAG) ? 2 : 1
 }
 

@@ -20,16 +20,24 @@ export interface MatmulTile {
   tn: number
   /** Tile rows per group in the launch order. */
   group: number
+  /**
+   * Unroll K within a slice and the slice loop by two (`k` a multiple of 2·bk), so every
+   * workgroup-memory read has a constant offset from the thread's base: no address arithmetic
+   * between the FMAs.
+   */
+  unroll?: boolean
 }
 
 export const DEFAULT_TILE: MatmulTile = {bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8}
-/** 16×8 values a thread: the fastest tile at 4096³ on the H200 (BENCHMARKS.md). */
+/** The default tile with its slices unrolled: the fastest at 4096³ on the H200 (BENCHMARKS.md), where K is a multiple of 16. */
+export const UNROLLED_TILE: MatmulTile = {...DEFAULT_TILE, unroll: true}
+/** 16×8 values a thread: the fastest tile without unrolling (BENCHMARKS.md). */
 export const WIDE_TILE: MatmulTile = {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8}
 
 /** Whole tiles only, vec4 rows (4 | k, n), and a launch of at most 65535 workgroups per batch entry. */
 export function fitsV2(p: MatmulParams, t: MatmulTile): boolean {
   const tiles = (p.m / t.bm) * (p.n / t.bn)
-  return p.m % t.bm === 0 && p.n % t.bn === 0 && p.k % t.bk === 0 && p.k > 0 && tiles <= 65535 && p.batch <= 65535
+  return p.m % t.bm === 0 && p.n % t.bn === 0 && p.k % (t.unroll ? 2 * t.bk : t.bk) === 0 && p.k > 0 && tiles <= 65535 && p.batch <= 65535
 }
 
 const uniforms = (p: MatmulParams): UniformFields => [
@@ -92,6 +100,51 @@ function code(p: MatmulParams, t: MatmulTile): string {
     ? operandLoad('b', 'Bs', true, bn, bk, threads, 'bBase', 'u.k / 4u', 'col0')
     : operandLoad('b', 'Bs', false, bn, bk, threads, 'bBase', 'u.n / 4u', 'col0')
   const acc = (i: number, j: number): string => `c${i}_${j}`
+  /** One kk step: this thread's A and B vectors of row `kk` of buffer `buf` (offsets given as WGSL expressions), then its FMAs. */
+  const multiply = (ao: string, bo: string, indent: string): string => [
+    ...Array.from({length: rowBlocks}, (_, i) => `${indent}let a${i} = As[${ao} + ${(i * bm) / 4 / rowBlocks}u + ly];`),
+    ...Array.from({length: colBlocks}, (_, j) => `${indent}let b${j} = Bs[${bo} + ${(j * bn) / 4 / colBlocks}u + lx];`),
+    ...Array.from({length: tm * colBlocks}, (_, x) => {
+      const [i, j] = [Math.floor(x / colBlocks), x % colBlocks]
+      return `${indent}${acc(i, j)} = fma(vec4f(a${Math.floor(i / 4)}[${i % 4}]), b${j}, ${acc(i, j)});`
+    }),
+  ].join('\n')
+  const loop = (): string => `  for (var s = 0u; s < slices; s++) {
+    let buf = s % 2u;
+    k0 = (s + 1u) * ${bk}u;
+    let more = s + 1u < slices;
+    // Next slice into registers (clamped to the last slice on the final step: read, never stored).
+    k0 = select(s * ${bk}u, k0, more);
+${aLoad.fetch}
+${bLoad.fetch}
+    for (var kk = 0u; kk < ${bk}u; kk++) {
+${multiply(`(buf * ${bk}u + kk) * ${bm / 4}u`, `(buf * ${bk}u + kk) * ${bn / 4}u`, '      ')}
+    }
+    if (more) {
+${aLoad.store('1u - buf')}
+${bLoad.store('1u - buf')}
+    }
+    workgroupBarrier();
+  }`
+  // Two slices an iteration, buffer 0 then 1, each kk its own block: every offset is a constant.
+  const step = (buf: number): string => `    {
+      let more = s + ${buf + 1}u < slices;
+      k0 = select(s + ${buf}u, s + ${buf + 1}u, more) * ${bk}u;
+${aLoad.fetch}
+${bLoad.fetch}
+${Array.from({length: bk}, (_, kk) => `      {
+${multiply(`${(buf * bk + kk) * (bm / 4)}u`, `${(buf * bk + kk) * (bn / 4)}u`, '        ')}
+      }`).join('\n')}
+      if (more) {
+${aLoad.store(`${1 - buf}u`)}
+${bLoad.store(`${1 - buf}u`)}
+      }
+      workgroupBarrier();
+    }`
+  const unrolledLoop = (): string => `  for (var s = 0u; s < slices; s += 2u) {
+${step(0)}
+${step(1)}
+  }`
   return wgsl`${bindings(inputs, ['c: array<vec4f>'], uniforms(p))}
 var<workgroup> As: array<vec4f, ${(2 * bk * bm) / 4}>;
 var<workgroup> Bs: array<vec4f, ${(2 * bk * bn) / 4}>;
@@ -122,27 +175,7 @@ ${bLoad.store('0u')}
   }
   workgroupBarrier();
   let slices = u.k / ${bk}u;
-  for (var s = 0u; s < slices; s++) {
-    let buf = s % 2u;
-    k0 = (s + 1u) * ${bk}u;
-    let more = s + 1u < slices;
-    // Next slice into registers (clamped to the last slice on the final step: read, never stored).
-    k0 = select(s * ${bk}u, k0, more);
-${aLoad.fetch}
-${bLoad.fetch}
-    for (var kk = 0u; kk < ${bk}u; kk++) {
-      let ao = (buf * ${bk}u + kk) * ${bm / 4}u;
-      let bo = (buf * ${bk}u + kk) * ${bn / 4}u;
-${unrolled(rowBlocks, (i) => `      let a${i} = As[ao + ${(i * bm) / 4 / rowBlocks}u + ly];`)}
-${unrolled(colBlocks, (j) => `      let b${j} = Bs[bo + ${(j * bn) / 4 / colBlocks}u + lx];`)}
-${unrolled(tm, (i) => unrolled(colBlocks, (j) => `      ${acc(i, j)} = fma(vec4f(a${Math.floor(i / 4)}[${i % 4}]), b${j}, ${acc(i, j)});`))}
-    }
-    if (more) {
-${aLoad.store('1u - buf')}
-${bLoad.store('1u - buf')}
-    }
-    workgroupBarrier();
-  }
+${t.unroll ? unrolledLoop() : loop()}
   let cBase = wid.z * u.m * u.n / 4u;
 ${unrolled(tm, (i) => {
   const row = `row0 + ${Math.floor(i / 4) * (bm / rowBlocks)}u + ly * 4u + ${i % 4}u`
@@ -158,7 +191,7 @@ export function matmulV2(tileOf: (p: MatmulParams) => MatmulTile): GpuProgram<Ma
   return {
     key: (p) => {
       const t = tileOf(p)
-      return [`${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}g${t.group}`, p.transA && 'tA', p.transB && 'tB', p.bias && 'bias'].filter(Boolean).join(',')
+      return [`${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}g${t.group}${t.unroll ? 'u' : ''}`, p.transA && 'tA', p.transB && 'tB', p.bias && 'bias'].filter(Boolean).join(',')
     },
     code: (p) => code(p, tileOf(p)),
     dispatch: (p) => {

@@ -1,6 +1,6 @@
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
-import {DEFAULT_TILE, fitsV2, matmulV2, WIDE_TILE, type MatmulTile} from './matmul-v2.js'
+import {DEFAULT_TILE, fitsV2, matmulV2, UNROLLED_TILE, WIDE_TILE, type MatmulTile} from './matmul-v2.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
 /** Benchmarks may force a version (and version 2's tile); kernels otherwise pick the fastest that applies. */
@@ -11,7 +11,7 @@ export interface MatmulGpuParams extends MatmulParams {
 
 /**
  * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 2
- * (matmul-v2.ts) where the shape fills its 256×128 or 128×128 tiles, else version 1.
+ * (matmul-v2.ts) where the shape fills one of its tiles (`tileOf` below), else version 1.
  *
  * Version 1, any shape. Tiled: a workgroup of
  * 16×16 threads computes one 64×64 tile of C, each thread a 4×4 block strided by 16 (so stores
@@ -104,7 +104,12 @@ const matmulV1: GpuProgram<MatmulParams> = {
   },
 }
 
-/** 256×128 tiles where they fit (fastest on the H200), else 128×128. */
-const tileOf = (p: MatmulGpuParams): MatmulTile => p.tile ?? (fitsV2(p, WIDE_TILE) ? WIDE_TILE : DEFAULT_TILE)
+/**
+ * The first of these tiles that the shape fills, fastest first on the H200 (BENCHMARKS.md): with Bᵀ
+ * (a linear layer's forward) the 256×128 tile leads, otherwise the unrolled 128×128 one.
+ */
+const TILES = [UNROLLED_TILE, WIDE_TILE, DEFAULT_TILE]
+const TILES_BT = [WIDE_TILE, UNROLLED_TILE, DEFAULT_TILE]
+const tileOf = (p: MatmulGpuParams): MatmulTile => p.tile ?? (p.transB ? TILES_BT : TILES).find((t) => fitsV2(p, t)) ?? DEFAULT_TILE
 
 export const matmulGpu: GpuProgram<MatmulGpuParams> = versioned<MatmulGpuParams>({1: matmulV1, 2: matmulV2(tileOf)}, (p) => p.version ?? (fitsV2(p, tileOf(p)) ? 2 : 1))

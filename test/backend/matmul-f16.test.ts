@@ -37,7 +37,8 @@ describe('f16 packing', () => {
     const adapter = await create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']).requestAdapter()
     expect(adapter, 'Dawn null adapter').toBeTruthy()
     const device = await adapter!.requestDevice({requiredFeatures: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix' as GPUFeatureName]})
-    const variants: TensorCores[] = ([2, 3, 4, 5] as const).map((version) => ({subgroupSize: 32, version}))
+    const deep = {subgroupsM: 2, subgroupsN: 4, fragmentsM: 4, fragmentsN: 2, stageK: 64}
+    const variants: TensorCores[] = [...([2, 3, 4, 5] as const).map((version) => ({subgroupSize: 32, version})), {subgroupSize: 32, version: 4, tile: deep}]
     for (const tensorCores of variants) {
       for (const transB of [false, true]) {
         const code = matmulF16.gpu.code({m: 256, n: 256, k: 64, transB, tensorCores})

@@ -31,6 +31,17 @@ describe.skipIf(!gpu)('matmul version 2 (128x128 tiles, vec4, two buffers): WebG
     }
   })
 
+  it('unrolled slices (two a loop iteration, constant offsets), all four transpose cases', async () => {
+    const rng = new Rng(204)
+    for (const tile of [{bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, group: 8, unroll: true}, {bm: 64, bn: 64, bk: 16, tm: 8, tn: 4, group: 2, unroll: true}]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          await check({batch: 2, m: 256, n: 128, k: 64, transA, transB, broadcastB: transB, bias: transA === transB}, tile, rng)
+        }
+      }
+    }
+  })
+
   it('other tiles, grouped launch orders with a partial last group, batches with B per entry or broadcast', async () => {
     const rng = new Rng(203)
     await check({batch: 1, m: 5 * 32, n: 3 * 64, k: 16, transA: false, transB: true, broadcastB: false, bias: true}, {bm: 32, bn: 64, bk: 8, tm: 4, tn: 8, group: 2}, rng)
