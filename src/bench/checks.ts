@@ -111,9 +111,9 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
   const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
   const variants: (TensorCores | undefined)[] = [undefined]
   if (tc) {
-    for (const version of [2, 3, 4, 5] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
+    for (const version of [2, 3, 4, 5, 6] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
     // K 64 a slice fits the 48 KB of workgroup memory with one buffer only.
-    variants.push({...tc, version: 4, tile: {...big, subgroupsN: 4, fragmentsN: 2, stageK: 64}})
+    for (const version of [4, 6] as const) variants.push({...tc, version, tile: {...big, subgroupsN: 4, fragmentsN: 2, stageK: 64}})
   }
   for (const tensorCores of variants) {
     for (const transB of [false, true]) {

@@ -137,11 +137,12 @@ function f16Versions(backend: Backend, n: number): BenchCase[] {
   const variants: [string, TensorCores | undefined][] = [['CUDA cores', undefined]]
   if (tc) {
     // [version, subgroups M, N, fragments M, N, K staged a slice]
-    const sweep: [2 | 3 | 4 | 5, number, number, number, number, number][] = [
+    const sweep: [2 | 3 | 4 | 5 | 6, number, number, number, number, number][] = [
       [2, 2, 2, 4, 4, 32], [3, 2, 2, 4, 4, 32],
       [4, 2, 2, 4, 4, 32], [4, 2, 4, 4, 4, 32], [4, 2, 2, 4, 4, 64], [4, 2, 4, 4, 4, 64], [4, 4, 2, 4, 4, 64],
       [4, 2, 4, 4, 2, 32], [4, 2, 4, 4, 2, 64], [4, 4, 2, 2, 4, 64], [4, 4, 4, 2, 2, 64], [4, 2, 2, 4, 2, 64],
       [5, 2, 2, 4, 4, 32], [5, 2, 4, 4, 4, 32], [5, 4, 2, 4, 4, 32], [5, 2, 2, 4, 2, 32], [5, 2, 4, 4, 2, 32],
+      [6, 2, 2, 4, 4, 32], [6, 2, 2, 4, 4, 64], [6, 2, 4, 4, 4, 32], [6, 2, 4, 4, 2, 64], [6, 2, 2, 4, 2, 32],
     ]
     for (const [version, sm, sn, fm, fn, stageK] of sweep) {
       const tile = {subgroupsM: sm, subgroupsN: sn, fragmentsM: fm, fragmentsN: fn, stageK}

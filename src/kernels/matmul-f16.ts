@@ -28,8 +28,8 @@ export interface TensorCores {
   /** The device's (fixed) subgroup size: a workgroup is `subgroupsM × subgroupsN` of them. */
   subgroupSize: number
   tile?: TensorCoreTile
-  /** Force a version (benchmarks): 2 fragments straight from storage, 3 to 5 staged in workgroup memory. */
-  version?: 2 | 3 | 4 | 5
+  /** Force a version (benchmarks): 2 fragments straight from storage, 3 to 6 staged in workgroup memory. */
+  version?: 2 | 3 | 4 | 5 | 6
 }
 
 /** Subgroups per workgroup along M and N, and 16×16 result fragments per subgroup along each. */
@@ -134,17 +134,18 @@ const stageK = (p: MatmulF16Params): number => tcTile(p).stageK ?? STAGE_K
 const PAD = 8
 
 /**
- * Tensor-core versions 3 to 5: the workgroup stages its A and B slices (`stageK` deep, 32 unless the tile says) in
- * workgroup memory, read from storage as 16-byte words of 8 halves by all threads, then every
- * subgroup loads its fragments from there. Version 3 stores the halves one by one into an
+ * Tensor-core versions 3 to 6: the workgroup stages its A and B slices (`stageK` deep, 32 unless
+ * the tile says) in workgroup memory, read from storage as 16-byte words of 8 halves by all
+ * threads, then every subgroup loads its fragments from there. Version 3 stores the halves one by one into an
  * array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and loads fragments
  * with the reinterpreting overload, whose offset and stride count the array's 16-byte elements
  * (Tint's validator says so: the access it checks is stride · 16 bytes). Both have two barriers a
  * slice. Version 5 is version 4 with two buffers: the next slice is read into registers while
- * the current one is multiplied, one barrier a slice.
+ * the current one is multiplied, one barrier a slice. Version 6 (`constOffsets`) is version 4
+ * with constant fragment offsets (below).
  */
-function tensorCoreStaged(wide: boolean, buffers: 1 | 2): GpuProgram<MatmulF16Params> {
-  const name = buffers === 2 ? 'staged16Bx2' : wide ? 'staged16B' : 'staged'
+function tensorCoreStaged(wide: boolean, buffers: 1 | 2, constOffsets = false): GpuProgram<MatmulF16Params> {
+  const name = constOffsets ? 'staged16Bconst' : buffers === 2 ? 'staged16Bx2' : wide ? 'staged16B' : 'staged'
   return tensorCoreProgram(name, (p) => tcFits(p, stageK(p)) && p.n % 8 === 0, (p, t) => {
     const depth = stageK(p)
     const bm = tcRows(t)
@@ -182,14 +183,35 @@ function tensorCoreStaged(wide: boolean, buffers: 1 | 2): GpuProgram<MatmulF16Pa
     }
     const aStage = stage('wa', 'a', 'As', bm, depth, `(wid.y * ${bm}u) * u.k + k0`, 'u.k', sa)
     const bStage = p.transB ? stage('wb', 'b', 'Bs', bn, depth, `(wid.x * ${bn}u) * u.k + k0`, 'u.k', sb) : stage('wb', 'b', 'Bs', depth, bn, `k0 * u.n + wid.x * ${bn}u`, 'u.n', sb)
-    const right = (j: number, buffer: string): string =>
-      p.transB
-        ? `subgroupMatrixLoad<R, col_major>(&Bs, ${at(`(bc + ${j * FRAG}u) * ${sb}u + kk`, sb, buffer)})`
-        : `subgroupMatrixLoad<R, row_major>(&Bs, ${at(`kk * ${sb}u + bc + ${j * FRAG}u`, sb, buffer)})`
-    const multiply = (aBuffer: string, bBuffer: string): string => `    for (var kk = 0u; kk < ${depth}u; kk += ${FRAG}u) {
-${unrolled(t.fragmentsM, (i) => `      let l${i} = subgroupMatrixLoad<L, row_major>(&As, ${at(`(ar + ${i * FRAG}u) * ${sa}u + kk`, sa, aBuffer)});`)}
-${unrolled(t.fragmentsN, (j) => `      let r${j} = ${right(j, bBuffer)};`)}
-${multiplies(t)}
+    // Fragment offsets in halves: A rows `ar`, B columns `bc`, K step `kk`, as WGSL expressions or numbers.
+    const aOffset = (i: number, ar: string, kk: string): string => `(${ar} + ${i * FRAG}u) * ${sa}u + ${kk}`
+    const bOffset = (j: number, bc: string, kk: string): string => (p.transB ? `(${bc} + ${j * FRAG}u) * ${sb}u + ${kk}` : `${kk} * ${sb}u + ${bc} + ${j * FRAG}u`)
+    const bLayout = p.transB ? 'col_major' : 'row_major'
+    const fragments = (ar: string, bc: string, kk: string, aBuffer: string, bBuffer: string, indent: string): string =>
+      [
+        ...Array.from({length: t.fragmentsM}, (_, i) => `${indent}let l${i} = subgroupMatrixLoad<L, row_major>(&As, ${at(aOffset(i, ar, kk), sa, aBuffer)});`),
+        ...Array.from({length: t.fragmentsN}, (_, j) => `${indent}let r${j} = subgroupMatrixLoad<R, ${bLayout}>(&Bs, ${at(bOffset(j, bc, kk), sb, bBuffer)});`),
+        multiplies(t),
+      ].join('\n')
+    /**
+     * Version 6 (the default): version 4 with one switch case per subgroup and the K steps
+     * written out, so every fragment load's offset is a constant. Under Dawn's robustness each
+     * subgroup-matrix load is wrapped in a bounds test (predication); with constant offsets the
+     * test is constant and compiles away.
+     */
+    const multiply = (aBuffer: string, bBuffer: string): string =>
+      constOffsets
+        ? `    switch sg {
+${Array.from({length: t.subgroupsM * t.subgroupsN}, (_, g) => {
+  const ar = `${Math.floor(g / t.subgroupsN) * t.fragmentsM * FRAG}u`
+  const bc = `${(g % t.subgroupsN) * t.fragmentsN * FRAG}u`
+  const steps = Array.from({length: depth / FRAG}, (_, q) => `        {\n${fragments(ar, bc, `${q * FRAG}u`, aBuffer, bBuffer, '          ')}\n        }`)
+  return `      case ${g}u: {\n${steps.join('\n')}\n      }`
+}).join('\n')}
+      default: {}
+    }`
+        : `    for (var kk = 0u; kk < ${depth}u; kk += ${FRAG}u) {
+${fragments('ar', 'bc', 'kk', aBuffer, bBuffer, '      ')}
     }`
     const array = (elements: number): string => (wide ? `array<vec4u, ${elements * buffers}>` : `array<f16, ${elements}>`)
     const loop =
@@ -234,9 +256,13 @@ var<workgroup> Bs: ${array(bSize)};
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_id) sg: u32, @builtin(local_invocation_index) li: u32) {
 ${origin(t)}
-  // This subgroup's rows of As and columns of B within the workgroup tile.
+${
+  constOffsets
+    ? ''
+    : `  // This subgroup's rows of As and columns of B within the workgroup tile.
   let ar = (sg / ${t.subgroupsN}u) * ${t.fragmentsM * FRAG}u;
-  let bc = (sg % ${t.subgroupsN}u) * ${t.fragmentsN * FRAG}u;
+  let bc = (sg % ${t.subgroupsN}u) * ${t.fragmentsN * FRAG}u;`
+}
 ${accumulators(t)}
 ${loop}
 ${stores(t)}
@@ -297,12 +323,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }`,
 }
 
-/** The version forced by `tensorCores.version`, else staged tensor cores, direct ones, or the CUDA-core path, the first whose shape fits. */
+/** The version forced by `tensorCores.version`, else staged tensor cores (version 6), direct ones, or the CUDA-core path, the first whose shape fits. */
 function pickVersion(p: MatmulF16Params): number {
   const tc = p.tensorCores
   if (!tc) return 1
   if (tc.version) return tc.version
-  if (tcFits(p, stageK(p)) && p.n % 8 === 0) return 4
+  if (tcFits(p, stageK(p)) && p.n % 8 === 0) return 6
   return tcFits(p, FRAG) ? 2 : 1
 }
 
@@ -313,5 +339,8 @@ export const matmulF16: Kernel<MatmulF16Params> = {
     const params = {batch: 1, m: p.m, n: p.n, k: p.k, transA: false, transB: p.transB, broadcastB: false, bias: false}
     matmulCpu(params, [unpack(a, p.m * p.k), unpack(b, p.k * p.n)], [c as Float32Array])
   },
-  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false, 1), 4: tensorCoreStaged(true, 1), 5: tensorCoreStaged(true, 2)}, pickVersion),
+  gpu: versioned<MatmulF16Params>(
+    {1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false, 1), 4: tensorCoreStaged(true, 1), 5: tensorCoreStaged(true, 2), 6: tensorCoreStaged(true, 1, true)},
+    pickVersion,
+  ),
 }

@@ -1,4 +1,3 @@
-import {create} from 'webgpu'
 import {describe, expect, it} from 'vitest'
 import {castF16, f16Bits, f16Value, packF16, unpackF16} from '../../src/kernels/f16.js'
 import {matmulF16, tensorCoreSupport, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
@@ -32,22 +31,6 @@ describe('f16 packing', () => {
     expect(tensorCoreSupport({features, subgroups: {...subgroups, minSize: 16}})).toBeUndefined()
     expect(tensorCoreSupport({features, subgroups: {...subgroups, matrixConfigs: [{...config, resultComponentType: 'f16'}]}})).toBeUndefined()
   })
-
-  it('the tensor-core WGSL compiles (Dawn null backend: no execution, full WGSL validation)', async () => {
-    const adapter = await create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']).requestAdapter()
-    expect(adapter, 'Dawn null adapter').toBeTruthy()
-    const device = await adapter!.requestDevice({requiredFeatures: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix' as GPUFeatureName]})
-    const deep = {subgroupsM: 2, subgroupsN: 4, fragmentsM: 4, fragmentsN: 2, stageK: 64}
-    const variants: TensorCores[] = [...([2, 3, 4, 5] as const).map((version) => ({subgroupSize: 32, version})), {subgroupSize: 32, version: 4, tile: deep}]
-    for (const tensorCores of variants) {
-      for (const transB of [false, true]) {
-        const code = matmulF16.gpu.code({m: 256, n: 256, k: 64, transB, tensorCores})
-        const {messages} = await device.createShaderModule({code}).getCompilationInfo()
-        expect(messages.map((m) => `${m.type}: ${m.message}`), `${JSON.stringify(tensorCores)} transB ${transB}`).toEqual([])
-      }
-    }
-    device.destroy()
-  })
 })
 
 describe.skipIf(!gpu)('f16 cast and matmul: WebGPU vs CPU', () => {
@@ -65,7 +48,7 @@ describe.skipIf(!gpu)('f16 cast and matmul: WebGPU vs CPU', () => {
   it('matmul on every path this device has (CUDA-core fallback always; tensor cores where offered)', async () => {
     const rng = new Rng(17)
     const tc = tensorCoreSupport(gpu!)
-    const paths: (TensorCores | undefined)[] = [undefined, ...(tc ? ([2, 3, 4, 5] as const).map((version) => ({...tc, version})) : [])]
+    const paths: (TensorCores | undefined)[] = [undefined, ...(tc ? ([2, 3, 4, 5, 6] as const).map((version) => ({...tc, version})) : [])]
     for (const tensorCores of paths) {
       const shapes: [number, number, number][] = tensorCores ? [[128, 64, 32], [256, 128, 96]] : [[1, 1, 1], [70, 33, 45], [128, 64, 32]]
       for (const [m, n, k] of shapes) {

@@ -1,0 +1,29 @@
+import {create} from 'webgpu'
+import {describe, expect, it} from 'vitest'
+import {matmulF16, type TensorCores} from '../../src/kernels/matmul-f16.js'
+
+/**
+ * The tensor-core WGSL validated by Dawn's null backend (no execution, full WGSL validation): the
+ * test machines' llvmpipe has no subgroup matrices, so matmul-f16.test.ts runs these versions only
+ * where a device offers them (the H200's `--check` runs them all).
+ */
+// Held for the whole file: an instance collected while its device lives takes the process down.
+const nullGpu = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis'])
+
+describe('f16 matmul on tensor cores: WGSL', () => {
+  it('the tensor-core WGSL compiles (Dawn null backend: no execution, full WGSL validation)', async () => {
+    const adapter = await nullGpu.requestAdapter()
+    expect(adapter, 'Dawn null adapter').toBeTruthy()
+    const device = await adapter!.requestDevice({requiredFeatures: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix' as GPUFeatureName]})
+    const deep = {subgroupsM: 2, subgroupsN: 4, fragmentsM: 4, fragmentsN: 2, stageK: 64}
+    const variants: TensorCores[] = [...([2, 3, 4, 5, 6] as const).map((version) => ({subgroupSize: 32, version})), {subgroupSize: 32, version: 4, tile: deep}, {subgroupSize: 32, version: 6, tile: deep}]
+    for (const tensorCores of variants) {
+      for (const transB of [false, true]) {
+        const code = matmulF16.gpu.code({m: 256, n: 256, k: 64, transB, tensorCores})
+        const {messages} = await device.createShaderModule({code}).getCompilationInfo()
+        expect(messages.map((m) => `${m.type}: ${m.message}`), `${JSON.stringify(tensorCores)} transB ${transB}`).toEqual([])
+      }
+    }
+    device.destroy()
+  })
+})
