@@ -38,7 +38,7 @@ export interface TensorCoreTile {
   subgroupsN: number
   fragmentsM: number
   fragmentsN: number
-  /** K values staged a slice in versions 3 to 5 (default 32): deeper slices, fewer barriers. */
+  /** K values staged a slice in versions 3 to 6 (default 32): deeper slices, fewer barriers. */
   stageK?: number
 }
 
@@ -128,7 +128,7 @@ ${stores(t)}
 }`
 })
 
-/** K values a workgroup stages at once in versions 3 to 5 unless the tile says, and the padding of its rows (keeps 16-byte rows off one bank). */
+/** K values a workgroup stages at once in versions 3 to 6 unless the tile says, and the padding of its rows (keeps 16-byte rows off one bank). */
 const STAGE_K = 32
 const stageK = (p: MatmulF16Params): number => tcTile(p).stageK ?? STAGE_K
 const PAD = 8
@@ -136,11 +136,11 @@ const PAD = 8
 /**
  * Tensor-core versions 3 to 6: the workgroup stages its A and B slices (`stageK` deep, 32 unless
  * the tile says) in workgroup memory, read from storage as 16-byte words of 8 halves by all
- * threads, then every subgroup loads its fragments from there. Version 3 stores the halves one by one into an
- * array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and loads fragments
- * with the reinterpreting overload, whose offset and stride count the array's 16-byte elements
- * (Tint's validator says so: the access it checks is stride · 16 bytes). Both have two barriers a
- * slice. Version 5 is version 4 with two buffers: the next slice is read into registers while
+ * threads, then every subgroup loads its fragments from there. Version 3 stores the halves one by
+ * one into an array<f16>; version 4 stores each 16-byte word whole into an array<vec4u> and loads
+ * fragments with the reinterpreting overload, whose offset and stride count the array's 16-byte
+ * elements (Tint's validator says so: the access it checks is stride · 16 bytes). Both have two
+ * barriers a slice. Version 5 is version 4 with two buffers: the next slice is read into registers while
  * the current one is multiplied, one barrier a slice. Version 6 (`constOffsets`) is version 4
  * with constant fragment offsets (below).
  */

@@ -109,38 +109,28 @@ function code(p: MatmulParams, t: MatmulTile): string {
       return `${indent}${acc(i, j)} = fma(vec4f(a${Math.floor(i / 4)}[${i % 4}]), b${j}, ${acc(i, j)});`
     }),
   ].join('\n')
+  /**
+   * One slice: the next slice (`cur` + 1; `cur` again on the last, read and never stored) into
+   * registers, this thread's products over slice `cur` in buffer `buf`, then the registers into
+   * buffer `other` and a barrier.
+   */
+  const slice = (cur: string, other: string, products: string): string => `      let more = ${cur} + 1u < slices;
+      k0 = select(${cur}, ${cur} + 1u, more) * ${bk}u;
+${aLoad.fetch}
+${bLoad.fetch}
+${products}
+      if (more) {
+${aLoad.store(other)}
+${bLoad.store(other)}
+      }
+      workgroupBarrier();`
   const loop = (): string => `  for (var s = 0u; s < slices; s++) {
     let buf = s % 2u;
-    k0 = (s + 1u) * ${bk}u;
-    let more = s + 1u < slices;
-    // Next slice into registers (clamped to the last slice on the final step: read, never stored).
-    k0 = select(s * ${bk}u, k0, more);
-${aLoad.fetch}
-${bLoad.fetch}
-    for (var kk = 0u; kk < ${bk}u; kk++) {
-${multiply(`(buf * ${bk}u + kk) * ${bm / 4}u`, `(buf * ${bk}u + kk) * ${bn / 4}u`, '      ')}
-    }
-    if (more) {
-${aLoad.store('1u - buf')}
-${bLoad.store('1u - buf')}
-    }
-    workgroupBarrier();
+${slice('s', '1u - buf', `      for (var kk = 0u; kk < ${bk}u; kk++) {\n${multiply(`(buf * ${bk}u + kk) * ${bm / 4}u`, `(buf * ${bk}u + kk) * ${bn / 4}u`, '        ')}\n      }`)}
   }`
   // Two slices an iteration, buffer 0 then 1, each kk its own block: every offset is a constant.
-  const step = (buf: number): string => `    {
-      let more = s + ${buf + 1}u < slices;
-      k0 = select(s + ${buf}u, s + ${buf + 1}u, more) * ${bk}u;
-${aLoad.fetch}
-${bLoad.fetch}
-${Array.from({length: bk}, (_, kk) => `      {
-${multiply(`${(buf * bk + kk) * (bm / 4)}u`, `${(buf * bk + kk) * (bn / 4)}u`, '        ')}
-      }`).join('\n')}
-      if (more) {
-${aLoad.store(`${1 - buf}u`)}
-${bLoad.store(`${1 - buf}u`)}
-      }
-      workgroupBarrier();
-    }`
+  const step = (buf: number): string =>
+    `    {\n${slice(`(s + ${buf}u)`, `${1 - buf}u`, Array.from({length: bk}, (_, kk) => `      {\n${multiply(`${(buf * bk + kk) * (bm / 4)}u`, `${(buf * bk + kk) * (bn / 4)}u`, '        ')}\n      }`).join('\n'))}\n    }`
   const unrolledLoop = (): string => `  for (var s = 0u; s < slices; s += 2u) {
 ${step(0)}
 ${step(1)}

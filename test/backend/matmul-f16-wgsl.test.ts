@@ -2,14 +2,14 @@ import {create} from 'webgpu'
 import {describe, expect, it} from 'vitest'
 import {matmulF16, type TensorCores} from '../../src/kernels/matmul-f16.js'
 
+// Held for the whole file: an instance collected while its device lives takes the process down.
+const nullGpu = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis'])
+
 /**
  * The tensor-core WGSL validated by Dawn's null backend (no execution, full WGSL validation): the
  * test machines' llvmpipe has no subgroup matrices, so matmul-f16.test.ts runs these versions only
  * where a device offers them (the H200's `--check` runs them all).
  */
-// Held for the whole file: an instance collected while its device lives takes the process down.
-const nullGpu = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis'])
-
 describe('f16 matmul on tensor cores: WGSL', () => {
   it('the tensor-core WGSL compiles (Dawn null backend: no execution, full WGSL validation)', async () => {
     const adapter = await nullGpu.requestAdapter()
