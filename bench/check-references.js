@@ -11,7 +11,7 @@ import {forwardIds} from '../dist/models/run-forward.js'
 
 const args = process.argv.slice(2)
 const device = args.includes('--device') ? args[args.indexOf('--device') + 1] : 'webgpu'
-const roots = ['fixtures/reference', '../shared/reference']
+const roots = ['fixtures/reference']
 const folders = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--device')
 const list = folders.length ? folders : roots.filter(existsSync).flatMap((r) => readdirSync(r).map((n) => join(r, n))).filter((f) => existsSync(join(f, 'reference.safetensors')) && !f.includes('mamba'))
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU-machine benchmark recipe (../shared/docs/gpu.md, BENCHMARKS.md): from the repo root, with
+# The GPU-machine benchmark recipe (BENCHMARKS.md says how Node and Dawn travel there): from the repo root, with
 # .gl and .gpu carried and the bench bundled to .gpu/bench.mjs, inside .gpu/run.sh:
 #   bash .gpu/run.sh bash bench/h200.sh [bench flags...]      (PEER_ARGS: flags for peer_torch.py)
 # Kernel checks against the CPU twins first (their own process: a lost device costs only them),

@@ -10,7 +10,8 @@ What it makes: one folder per fixture, each holding the checkpoint as `save_pret
     hidden_states.i    [2, S, hidden] f32    `output_hidden_states=True`, in transformers' order
                                              (fixtures/reference/README.md says what each index is)
 
-Fixtures: llama-rope-llama3, llama-tied-headdim, phi-partial04, llama-sharded-bf16, mamba2-tiny
+Fixtures: llama-rope-llama3, llama-tied-headdim, phi-partial04, llama-sharded-bf16, mamba2-tiny, llama-tiny,
+phi-tiny
 (see fixtures/reference/README.md). Every reference is computed from the checkpoint reloaded from disk
 with `from_pretrained`, in float32, on the CPU (no CUDA kernels, no TF32, no mamba_ssm/causal_conv1d).
 Norm weights and all biases are perturbed away from their initial values so that a mistake in them shows.
@@ -327,6 +328,34 @@ def mamba2_tiny(folder: Path):
     finish(folder, model, ids)
 
 
+def llama_tiny(folder: Path):
+    """The plain small Llama most tests build on: GQA 4q/2kv, vocab 512, untied, transformers 5 layout."""
+    cfg = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+                      bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    built = LlamaForCausalLM(cfg).to(DEVICE).eval()
+    perturb(built)
+    built.save_pretrained(str(folder))
+    ids = make_input_ids(512, SEQ)
+    model = reload_and_check(LlamaForCausalLM, folder, built, ids, attn_implementation="eager")
+    finish(folder, model, ids)
+
+
+def phi_tiny(folder: Path):
+    """The plain small Phi (Phi-1.5/2 architecture): parallel block, LayerNorm, biases, partial rotary 0.5."""
+    cfg = PhiConfig(vocab_size=512, hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+                    num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                    partial_rotary_factor=0.5, rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                                "partial_rotary_factor": 0.5},
+                    hidden_act="gelu_new", bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    built = PhiForCausalLM(cfg).to(DEVICE).eval()
+    perturb(built)
+    built.save_pretrained(str(folder))
+    ids = make_input_ids(512, SEQ)
+    model = reload_and_check(PhiForCausalLM, folder, built, ids, attn_implementation="eager")
+    finish(folder, model, ids)
+
+
 def force_torch_path():
     """Mamba2Mixer.forward takes cuda_kernels_forward only when `is_fast_path_available` and the weights
     are on CUDA; the models here are on the CPU, and this switches the flag off as well."""
@@ -341,6 +370,8 @@ FIXTURES = {
     "phi-partial04": phi_partial04,
     "llama-sharded-bf16": llama_sharded_bf16,
     "mamba2-tiny": mamba2_tiny,
+    "llama-tiny": llama_tiny,
+    "phi-tiny": phi_tiny,
 }
 
 

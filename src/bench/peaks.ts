@@ -2,7 +2,7 @@ import {cpus} from 'node:os'
 
 /**
  * The hardware limits a benchmark figure is a fraction of. Figures from the vendors' sheets
- * (and ../shared/docs/performance.md section 2d); CPU from cores x AVX2 FMA width x clock.
+ * (NVIDIA's H100 and H200 datasheets); CPU from cores x AVX2 FMA width x clock.
  */
 export interface DevicePeak {
   name: string

@@ -53,7 +53,7 @@ function ssdCase(state: number, withBackward: boolean): BenchCase {
       const dy = random(backend, [Bt, T, H, P], 35)
       const chunked = (ins: Tensor[]): Tensor => ssdChunked(ins[0], ins[1], ins[2], ins[3], {chunk: Q}).y
       const run = withBackward ? forwardBackward([x, dA, B, C], dy, chunked) : () => void chunked([x, dA, B, C])
-      // ../shared/docs/performance.md 2b: 2T(QN + QP + 2NP) per head forward; the backward is about twice that.
+      // SSD's chunked form (arXiv 2405.21060): 2T(QN + QP + 2NP) per head forward; the backward is about twice that.
       const flops = (withBackward ? 3 : 1) * Bt * H * 2 * T * (Q * N + Q * P + 2 * N * P)
       const bytes = 4 * ((withBackward ? 4 : 2) * Bt * T * H * P + (withBackward ? 4 : 2) * Bt * T * G * N + Bt * T * H)
       return instance(`B=${Bt} T=${T} H=${H} P=${P} N=${N} Q=${Q}`, [x, dA, B, C, dy], run, flops, bytes)

@@ -184,7 +184,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
   }
 }
 
-/** Phi-Mamba's stage learning rates (algorithms.md 2.4). */
+/** Phi-Mamba's stage learning rates (MOHAWK, arXiv 2408.10189, and goombalab/phi-mamba). */
 const DEFAULT_LR: Record<StageNumber, number> = {1: 2e-4, 2: 1e-4, 3: 1e-4}
 
 /** A number flag in [min, max] (min itself allowed when `orMin`). */

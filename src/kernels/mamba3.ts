@@ -2,7 +2,7 @@ import type {Kernel} from './kernel.js'
 import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
 /**
- * Mamba-3's pointwise pieces (algorithms.md 7.2-7.3): the data-dependent rotation of B and C (its
+ * Mamba-3's pointwise pieces (Lahoti et al. 2026, arXiv 2603.15569, sections on the per-token scalars and the complex state): the data-dependent rotation of B and C (its
  * complex state as rotary angles) and the heavy-tailed decay rate.
  */
 

@@ -3,7 +3,7 @@ import {statMatch} from '../engine/mixer-ops.js'
 import type {Tensor} from '../engine/tensor.js'
 
 /**
- * Retrieval-aware distillation's DoubleBlockAdapter (algorithms.md 6.2): the kept heads' attention
+ * Retrieval-aware distillation's DoubleBlockAdapter (Bick, Xing and Gu 2026, arXiv 2602.11374): the kept heads' attention
  * output a, brought to the per-token mean and std of the SSM output s, through a d_model x d_model
  * linear with bias, averaged with s:
  *   m = (s + W·statMatch(a, s) + b) / 2

@@ -9,7 +9,7 @@ import {readConfigJson} from './load.js'
 import {loadWeights} from './load-weights.js'
 
 /**
- * Llamba checkpoints (`model_type: "llamba"`, cartesia-ai/edge; algorithms.md 3.1 and 9.2): a Llama
+ * Llamba checkpoints (`model_type: "llamba"`, cartesia-ai/edge; Bick et al. 2025, arXiv 2502.14458): a Llama
  * skeleton whose every layer is a discrete Mamba-2 mixer, which is a hybrid keeping no attention
  * head. The config becomes a HybridConfig and the tensors are read under the hybrid's names:
  *   backbone.embedding.weight             -> model.embed_tokens.weight

@@ -5,7 +5,7 @@ import type {MixerConfig} from './mixers/create.js'
 
 /**
  * What one sequence costs to keep while decoding, at a context length and element size
- * (algorithms.md 11.4): the KV cache grows with the context, the SSM state does not.
+ * (as Llamba, arXiv 2502.14458, and retrieval-aware distillation, arXiv 2602.11374, count it): the KV cache grows with the context, the SSM state does not.
  *   KV cache  = 2 · L_ctx · Σ_l kvHeads_l · D · bytes
  *               (kvHeads_l: the teacher's key/value heads in attention layers, the kept heads in
  *               hybrid layers, where each kept head has its own key and value; 0 in SSM layers)

@@ -16,7 +16,7 @@ import {ssmFromAttention, type AttentionWeights} from './ssm-init.js'
 export type SsmInit = {kind: 'attention'} | {kind: 'random'; seed: number}
 
 /**
- * The tensors of a hybrid initialised from its teacher (algorithms.md 4.1, 6.1, 6.2):
+ * The tensors of a hybrid initialised from its teacher (MambaInLlama, jxiw/MambaInLlama; retrieval-aware distillation, arXiv 2602.11374):
  * - everything outside attention (embeddings, norms, MLPs, LM head) copied byte for byte;
  * - attention layers copied; hybrid layers' kept heads take their q rows, the k and v rows of
  *   their key/value head (grouped-query heads expanded, one key/value per kept head) and their

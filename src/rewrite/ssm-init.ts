@@ -5,7 +5,7 @@ import {mamba2Dims} from '../models/mixers/mamba2.js'
 import {mamba3Dims} from '../models/mixers/mamba3.js'
 
 /**
- * A mixer's weights born from one attention layer (algorithms.md 2.1 and 4.1): C from Q, B from K
+ * A mixer's weights born from one attention layer (goombalab/phi-mamba; jxiw/MambaInLlama): C from Q, B from K
  * (grouped key/value heads expanded where the mixer has a B per query head), x from V, out_proj
  * from O. SSM head h is teacher query head h; with a state size N below the head dim D, B and C take
  * the first N rows of each head (above D the rest is zero). The conv starts as the identity

@@ -4,12 +4,12 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {writeSafetensors} from '../../src/io/safetensors/writer.js'
 import {ourStderr, runCli} from '../helpers/cli.js'
-import {sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 
-const source = join(sharedReference, 'llama-tiny')
+const source = join(fixtureReference, 'llama-tiny')
 let root: string
 
-/** A copy of the shared tiny Llama whose model.safetensors is replaced by `bytes`. */
+/** A copy of the reference tiny Llama whose model.safetensors is replaced by `bytes`. */
 async function modelWith(name: string, bytes?: Uint8Array): Promise<string> {
   const dir = join(root, name)
   await rm(dir, {recursive: true, force: true})

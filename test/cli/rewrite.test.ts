@@ -5,11 +5,11 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
 import {ourStderr, runCli} from '../helpers/cli.js'
 import {relativeError} from '../helpers/compare.js'
-import {fixtureReference, sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
 
 /** `hybridize rewrite` as a user runs it, and `forward` on the models it writes and on Mamba-2 checkpoints. */
-const teacher = resolve(sharedReference, 'llama-tiny')
+const teacher = resolve(fixtureReference, 'llama-tiny')
 let root: string
 let heads: string
 
@@ -69,7 +69,7 @@ describe('hybridize rewrite', () => {
   })
 
   it('refuses a heads.json made for another model', async () => {
-    const other = await writeHeadsJson(root, resolve(sharedReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json')
+    const other = await writeHeadsJson(root, resolve(fixtureReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json')
     expectOneLineError(['rewrite', teacher, '--heads', other, '--out', join(root, 'x')], /was made for model .*phi-tiny/)
     await rm(other)
     await expectOnly(['heads.json'])

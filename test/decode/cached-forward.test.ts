@@ -11,19 +11,19 @@ import type {MixerKind} from '../../src/models/mixers/mixer.js'
 import {TeacherModel} from '../../src/models/teacher.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
 import {webgpuBackend} from '../helpers/backends.js'
-import {fixtureReference, sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
 
-const teachers = [join(sharedReference, 'llama-tiny'), join(sharedReference, 'phi-tiny'), join(fixtureReference, 'llama-tied-headdim'), join(fixtureReference, 'llama-rope-llama3')]
+const teachers = [join(fixtureReference, 'llama-tiny'), join(fixtureReference, 'phi-tiny'), join(fixtureReference, 'llama-tied-headdim'), join(fixtureReference, 'llama-rope-llama3')]
 
-/** Hybrids of the shared Llama and Phi: every layer kind (SSM, attention, SSM beside kept heads) with every mixer. */
+/** Hybrids of the reference Llama and Phi: every layer kind (SSM, attention, SSM beside kept heads) with every mixer. */
 const hybrids: {name: string; teacher: string; mixer: MixerKind; keep: [number, number][]}[] = [
-  {name: 'llama discrete-mamba2: hybrid + ssm layers', teacher: join(sharedReference, 'llama-tiny'), mixer: 'discrete-mamba2', keep: [[0, 1], [0, 2]]},
-  {name: 'llama mamba2: attention + hybrid layers', teacher: join(sharedReference, 'llama-tiny'), mixer: 'mamba2', keep: [[0, 0], [0, 1], [0, 2], [0, 3], [1, 3]]},
-  {name: 'phi mamba2: ssm + hybrid layers', teacher: join(sharedReference, 'phi-tiny'), mixer: 'mamba2', keep: [[1, 0]]},
-  {name: 'phi discrete-mamba2: hybrid + attention layers', teacher: join(sharedReference, 'phi-tiny'), mixer: 'discrete-mamba2', keep: [[0, 2], [1, 0], [1, 1], [1, 2], [1, 3]]},
-  {name: 'llama mamba3: hybrid + ssm layers', teacher: join(sharedReference, 'llama-tiny'), mixer: 'mamba3', keep: [[0, 3]]},
+  {name: 'llama discrete-mamba2: hybrid + ssm layers', teacher: join(fixtureReference, 'llama-tiny'), mixer: 'discrete-mamba2', keep: [[0, 1], [0, 2]]},
+  {name: 'llama mamba2: attention + hybrid layers', teacher: join(fixtureReference, 'llama-tiny'), mixer: 'mamba2', keep: [[0, 0], [0, 1], [0, 2], [0, 3], [1, 3]]},
+  {name: 'phi mamba2: ssm + hybrid layers', teacher: join(fixtureReference, 'phi-tiny'), mixer: 'mamba2', keep: [[1, 0]]},
+  {name: 'phi discrete-mamba2: hybrid + attention layers', teacher: join(fixtureReference, 'phi-tiny'), mixer: 'discrete-mamba2', keep: [[0, 2], [1, 0], [1, 1], [1, 2], [1, 3]]},
+  {name: 'llama mamba3: hybrid + ssm layers', teacher: join(fixtureReference, 'llama-tiny'), mixer: 'mamba3', keep: [[0, 3]]},
 ]
 
 async function referenceIds(folder: string): Promise<{ids: Int32Array; B: number; T: number}> {

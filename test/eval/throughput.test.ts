@@ -10,10 +10,10 @@ import type {EvalContext} from '../../src/eval/tasks/types.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
 import {webgpuBackend} from '../helpers/backends.js'
-import {sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
 
-const teacher = join(sharedReference, 'llama-tiny')
+const teacher = join(fixtureReference, 'llama-tiny')
 // llama-tiny: 2 layers, 2 key/value heads of 16 features.
 const kvBytesPerPosition = 2 * 2 * 2 * 16 * 4
 

@@ -1,7 +1,6 @@
 import {fileURLToPath} from 'node:url'
 import {resolve} from 'node:path'
 
-/** The repository root, and shared/ beside it (CI lays a copy of shared/ next to the clone). */
+/** The repository root and its reference checkpoints (made by scripts/make-references.py). */
 export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)))
-export const sharedReference = resolve(repoRoot, '../shared/reference')
 export const fixtureReference = resolve(repoRoot, 'fixtures/reference')

@@ -17,7 +17,7 @@ import {studentMixerConfig} from '../../src/rewrite/student-config.js'
 import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {relativeError} from '../helpers/compare.js'
-import {fixtureReference, sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
 import {gradCheck, type GradInput} from '../ssm/helpers.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
@@ -52,7 +52,7 @@ async function inputIds(teacher: string): Promise<{ids: Int32Array; shape: numbe
 
 describe('hybrids of other teachers', () => {
   it.each([
-    ['phi-tiny (parallel block, biases, partial rotary), mamba2', resolve(sharedReference, 'phi-tiny'), 'mamba2', undefined],
+    ['phi-tiny (parallel block, biases, partial rotary), mamba2', resolve(fixtureReference, 'phi-tiny'), 'mamba2', undefined],
     ['llama-tied-headdim (head dim 24, biases, tied), discrete-mamba2 with d_state 32 > head dim', resolve(fixtureReference, 'llama-tied-headdim'), 'discrete-mamba2', 32],
   ] as const)('%s: loads and runs, WebGPU as the CPU', async (label, teacher, kind, dState) => {
     const folder = await hybridOf(teacher, label.split(' ')[0] + kind, [[0, 1], [1, 0], [1, 3]], kind, dState)
@@ -68,7 +68,7 @@ describe('hybrids of other teachers', () => {
 })
 
 describe('HybridModel forward options', () => {
-  const teacher = resolve(sharedReference, 'llama-tiny')
+  const teacher = resolve(fixtureReference, 'llama-tiny')
   let model: HybridModel
   let ids: Tensor
 

@@ -14,7 +14,7 @@ import {Rng} from '../helpers/random.js'
 
 /**
  * Llamba checkpoints load as hybrids keeping no heads: a random Llamba written under its own tensor
- * names (algorithms.md 9.2) gives the logits of the same weights run as a hybrid. The mixer itself
+ * names (cartesia-ai/edge) gives the logits of the same weights run as a hybrid. The mixer itself
  * is the discrete Mamba-2 of test/mixers.
  */
 const LLAMBA = {

@@ -7,12 +7,12 @@ import {loadTeacher} from '../../src/models/load.js'
 import {forwardIds} from '../../src/models/run-forward.js'
 import {webgpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
-import {fixtureReference, sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 
-/** Every reference folder: the two shared ones, and the project's own made with transformers. */
+/** Every reference folder, each made with transformers by scripts/make-references.py. */
 const folders = [
-  join(sharedReference, 'llama-tiny'),
-  join(sharedReference, 'phi-tiny'),
+  join(fixtureReference, 'llama-tiny'),
+  join(fixtureReference, 'phi-tiny'),
   ...['llama-rope-llama3', 'llama-tied-headdim', 'phi-partial04', 'llama-sharded-bf16'].map((n) => join(fixtureReference, n)),
 ]
 

@@ -5,10 +5,10 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {readHeadsFile} from '../../src/rewrite/heads-file.js'
 import {chooseHeads, layoutFor, parseBudget} from '../../src/rewrite/select-heads.js'
 import {checkHeadsMatchTeacher, identifyTeacher, weightsSha256} from '../../src/rewrite/teacher-identity.js'
-import {sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 import {writeHeadsJson} from './helpers.js'
 
-const teacher = resolve(sharedReference, 'llama-tiny')
+const teacher = resolve(fixtureReference, 'llama-tiny')
 const shape = {layers: 2, heads: 4}
 let root: string
 
@@ -81,7 +81,7 @@ describe('heads.json', () => {
     await expect(checkHeadsMatchTeacher(moved, identity, shape)).resolves.toBeUndefined()
     const changed = await readHeadsFile(await writeHeadsJson(root, teacher, 2, 4, [[0, 0]], 'changed.json', {weightsSha256: '0'.repeat(64)}))
     await expect(checkHeadsMatchTeacher(changed, identity, shape)).rejects.toThrow(/weights differ/)
-    const other = await readHeadsFile(await writeHeadsJson(root, resolve(sharedReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json'))
+    const other = await readHeadsFile(await writeHeadsJson(root, resolve(fixtureReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json'))
     await expect(checkHeadsMatchTeacher(other, identity, shape)).rejects.toThrow(/was made for model/)
     const hub = await readHeadsFile(await writeHeadsJson(root, 'meta-llama/Llama-3.2-1B', 2, 4, [[0, 0]], 'hub.json'))
     await expect(checkHeadsMatchTeacher(hub, identity, shape)).rejects.toThrow(/was made for model 'meta-llama\/Llama-3\.2-1B'/)

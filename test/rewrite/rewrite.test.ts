@@ -14,7 +14,7 @@ import type {SsmInit} from '../../src/rewrite/init-weights.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
 import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
-import {fixtureReference, sharedReference} from '../helpers/paths.js'
+import {fixtureReference} from '../helpers/paths.js'
 import {allHeads, writeHeadsJson} from './helpers.js'
 
 const gpu = await webgpuBackend()
@@ -53,8 +53,8 @@ async function rewriteWith(teacher: string, name: string, selected: [number, num
 
 describe('rewrite keeping every head as attention is the teacher', () => {
   const teachers = [
-    ['llama-tiny (GQA)', resolve(sharedReference, 'llama-tiny')],
-    ['phi-tiny (parallel block, partial rotary)', resolve(sharedReference, 'phi-tiny')],
+    ['llama-tiny (GQA)', resolve(fixtureReference, 'llama-tiny')],
+    ['phi-tiny (parallel block, partial rotary)', resolve(fixtureReference, 'phi-tiny')],
     ['llama-tied-headdim (biases, tied head)', resolve(fixtureReference, 'llama-tied-headdim')],
     ['llama-sharded-bf16 (bf16 shards)', resolve(fixtureReference, 'llama-sharded-bf16')],
   ]
@@ -68,7 +68,7 @@ describe('rewrite keeping every head as attention is the teacher', () => {
 })
 
 describe('rewrite keeping some heads', () => {
-  const teacher = resolve(sharedReference, 'llama-tiny')
+  const teacher = resolve(fixtureReference, 'llama-tiny')
   let hybridFolder: string
 
   beforeAll(async () => {

@@ -4,8 +4,6 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-/** CI lays a copy of shared/ beside the clone. */
-export const sharedDir = path.resolve(repoRoot, '../shared')
 
 const made: string[] = []
 

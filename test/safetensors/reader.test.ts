@@ -2,11 +2,12 @@ import {open, readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {openCheckpoint, SafetensorsFile} from '../../src/io/safetensors/index.js'
-import {rawSafetensors, removeTempDirs, sharedDir, tempDir} from './helpers.js'
+import {rawSafetensors, removeTempDirs, tempDir} from './helpers.js'
+import {fixtureReference} from '../helpers/paths.js'
 
 afterAll(removeTempDirs)
 
-const llamaDir = path.join(sharedDir, 'reference', 'llama-tiny')
+const llamaDir = path.join(fixtureReference, 'llama-tiny')
 
 describe('the reference llama-tiny checkpoint', () => {
   it('opens, and its tensor shapes follow config.json', async () => {

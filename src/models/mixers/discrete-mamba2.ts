@@ -8,7 +8,7 @@ import {checkMixerWeights, requireWeight, type ConvSsmState, type MixerForwardOp
 import {addDiagonal, applyMatrix, causalConv, perHead} from './ssd-parts.js'
 
 /**
- * Discrete Mamba-2, the mixer of Phi-Mamba, Llamba and the mohawk hybrids (algorithms.md 2.1):
+ * Discrete Mamba-2, the mixer of Phi-Mamba, Llamba and the mohawk hybrids (Bick et al. 2024, arXiv 2408.10189; goombalab/phi-mamba):
  *   in_proj(u) = [x | B | C] (through the causal conv, no activation) | z | A_log
  *   h_t = sigmoid(−A_log_t)·h_{t−1} + x_t B_tᵀ,   y_t = h_t C_t + D ⊙ x_t
  *   out = out_proj(y ⊙ silu(z + z_bias))

@@ -8,7 +8,7 @@ import {checkMixerWeights, requireWeight, type ConvSsmState, type MixerForwardOp
 import {addDiagonal, applyMatrix, causalConv, perHead, scaleColumns} from './ssd-parts.js'
 
 /**
- * Mamba-2 (algorithms.md 1.1 and 4.1), in the layout of transformers' Mamba2Mixer and of
+ * Mamba-2 (Dao and Gu 2024, arXiv 2405.21060; MambaInLlama's attention-to-SSM init, jxiw/MambaInLlama), in the layout of transformers' Mamba2Mixer and of
  * MambaInLlama:
  *   in_proj(u) = z | [x | B | C] (through the causal conv, then SiLU) | dt
  *   Δ = softplus(dt + dt_bias),  A = −exp(A_log),  h_t = exp(Δ_t A)·h_{t−1} + Δ_t x_t B_tᵀ

@@ -9,7 +9,7 @@ import {checkMixerWeights, requireWeight, type MixerForwardOptions, type MixerSt
 import {addDiagonal, applyMatrix, scaleColumns} from './ssd-parts.js'
 
 /**
- * Mamba-3 (algorithms.md 7), SISO (R = 1) and MIMO of rank R:
+ * Mamba-3 (Lahoti et al. 2026, arXiv 2603.15569; state-spaces/mamba), SISO (R = 1) and MIMO of rank R:
  *   in_proj(u) = z | x | B | C | dd_dt | dd_A | trap | angles         (no conv)
  *   Δ = softplus(dd_dt + dt_bias), A = −max(f(dd_A), A_floor) (heavy-tailed f), α = exp(AΔ), λ = sigmoid(trap)
  *   B, C = RMSNorm(raw) + bias per head and rank, rotated by θ_t = Σ_{r<=t} π·tanh(angles_r)·Δ_r
