@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The pipeline at real size on the GPU machine, each step timed with its peak GPU memory, each bounded by a timeout
+# so one failing step still leaves the others' figures: find-heads over every head, rewrite at 2 %, each MOHAWK stage
+# for a few steps at 4 x 2048 tokens, then the PyTorch peer of the same steps (bench/peer_mohawk.py).
+# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
+#   source scripts/gpu-env.sh; bash scripts/real-pipeline-h200.sh [llama-3.2-1b] [ours|peer|all]
+# (ours and peer each fit one 10-minute call; the teacher is remade, identically, by each.)
+# Files go to $OUT: pipeline.log (every step's output), steps.tsv (step, exit, seconds, peak MiB), metrics-*.jsonl,
+# peer-mohawk.json.
+set -u
+model=${1:-llama-3.2-1b}; parts=${2:-all}
+out=${OUT:-real-out}; mkdir -p "$out"
+root=/tmp/pipeline; teacher=/tmp/teachers/$model
+mkdir -p "$root" /tmp/llama3-tok && tar xJf .gpu/llama3-tokenizer.tar.xz -C /tmp/llama3-tok
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/smi.txt"
+[ -d "$teacher" ] || python3 scripts/real-teacher.py "$teacher" "$model" --tokenizer /tmp/llama3-tok --no-reference 2>&1 | tee -a "$out/pipeline.log"
+[ -e "$out/steps.tsv" ] || printf 'step\texit\tseconds\tpeak_gpu_mib\n' > "$out/steps.tsv"
+
+step() {  # step NAME TIMEOUT_S COMMAND...
+  local name=$1 limit=$2; shift 2
+  echo "== $name: $*" >> "$out/pipeline.log"
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem.csv & local smi=$!
+  SECONDS=0
+  timeout "$limit" "$@" >> "$out/pipeline.log" 2>&1; local rc=$?
+  local s=$SECONDS; kill $smi 2>/dev/null; wait $smi 2>/dev/null
+  printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$s" "$(sort -n /tmp/mem.csv | tail -1)" | tee -a "$out/steps.tsv"
+  tail -n 3 "$out/pipeline.log"
+}
+
+hz=(node bin/run.js)
+if [ "$parts" != peer ]; then
+  step find-heads 150 "${hz[@]}" find-heads "$teacher" --samples 8 --pairs 10 --budget 2% --selection aggregate --out "$root/heads.json" --device webgpu
+  step rewrite 60 "${hz[@]}" rewrite "$teacher" --heads "$root/heads.json" --budget 2% --mixer discrete-mamba2 --out "$root/hybrid"
+  common=(--teacher "$teacher" --data brown --seq-len 2048 --save-every 1000)
+  step stage1 90 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --tokens 24k --out "$root/s1" --device webgpu
+  step stage2 90 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --tokens 24k --out "$root/s2" --device webgpu
+  step stage3 150 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 1 --grad-accum 4 --tokens 24k --out "$root/s3" --device webgpu
+  for s in s1 s2 s3; do cp "$root/$s/metrics.jsonl" "$out/metrics-$s.jsonl" 2>/dev/null; done
+fi
+if [ "$parts" != ours ]; then
+  step peer 400 bash -c "python3 bench/peer_mohawk.py $teacher --batch 4 --seq 2048 > $out/peer-mohawk.json"
+fi
+cat "$out/steps.tsv"
