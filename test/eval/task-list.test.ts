@@ -1,0 +1,24 @@
+import {describe, expect, it} from 'vitest'
+import {parseTaskList} from '../../src/eval/run-tasks.js'
+
+describe('--tasks parses in any order', () => {
+  it('a task after a ppl: file list starts a new task (issue 18.5)', () => {
+    expect(parseTaskList('ppl:a.txt,mc:b.jsonl')).toEqual(['ppl:a.txt', 'mc:b.jsonl'])
+    expect(parseTaskList('ppl:a.txt,kv-retrieval,ppl:c.txt')).toEqual(['ppl:a.txt', 'kv-retrieval', 'ppl:c.txt'])
+    expect(parseTaskList('mc:b.jsonl,ppl:a.txt,throughput')).toEqual(['mc:b.jsonl', 'ppl:a.txt', 'throughput'])
+  })
+
+  it('bare files after ppl: are more files of that task, as documented (ppl:<file>[,<file>])', () => {
+    expect(parseTaskList('ppl:a.txt,b.txt,needle')).toEqual(['ppl:a.txt,b.txt', 'needle'])
+    expect(parseTaskList('kv-retrieval,ppl:a.txt,b.txt')).toEqual(['kv-retrieval', 'ppl:a.txt,b.txt'])
+    // The separators the old parser needed after a ppl: list still work.
+    expect(parseTaskList('ppl:a.txt,b.txt;mc:c.jsonl needle')).toEqual(['ppl:a.txt,b.txt', 'mc:c.jsonl', 'needle'])
+  })
+
+  it('refuses what it cannot place, naming it', () => {
+    expect(() => parseTaskList('kv-retrieval,nedle')).toThrow(/unknown task 'nedle'/)
+    expect(() => parseTaskList('mc:a.jsonl,b.jsonl')).toThrow(/'b.jsonl' follows mc:a.jsonl.*mc:b.jsonl/)
+    expect(() => parseTaskList('ppl:,kv-retrieval')).toThrow(/'ppl:' names no file/)
+    expect(() => parseTaskList(' , ')).toThrow(/names no task/)
+  })
+})
