@@ -79,7 +79,7 @@ export async function writeCharts(dir: string, all: ModelResults[]): Promise<str
       for (const m of all) entry.series.push({name: curve.label ? `${m.model} (${curve.label})` : m.model, points: m.results[t].curves![c].points})
     }
     for (const [chart, {curve, series}] of charts) {
-      const svg = lineChartSvg(series, {title: `${first.task}: ${curve.y} vs ${curve.x}`, xLabel: curve.x, yLabel: curve.y, yRange: curve.autoRange ? undefined : [0, 1], logX: curve.logX})
+      const svg = lineChartSvg(series, {title: `${first.task}: ${curve.y} vs ${curve.x}`, xLabel: curve.x, yLabel: curve.y, yRange: curve.autoRange ? undefined : [0, 1], logX: curve.logX, chance: curve.chance})
       const file = join(dir, `${first.task}_${chart}.svg`.replace(/[^A-Za-z0-9_.,=+-]/g, '_'))
       await writeFileAtomic(file, svg)
       written.push(file)

@@ -68,6 +68,8 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
   const accCurve: Curve = {x: sweep.label, y: 'acc', points: []}
   const argmaxCurve: Curve = {x: sweep.label, y: 'argmax_acc', points: []}
   const exactCurve: Curve = {x: sweep.label, y: 'exact_acc', points: []}
+  const chance: {x: number; y: number}[] = []
+  for (const curve of [accCurve, argmaxCurve, exactCurve]) curve.chance = chance
   const allAcc: number[] = []
   const allArgmax: number[] = []
   const allExact: number[] = []
@@ -90,10 +92,15 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
       }
     }
     if (sweep.option) {
-      metrics[`acc,${sweep.option}=${value}`] = mean(acc)
-      metrics[`argmax_acc,${sweep.option}=${value}`] = mean(arg)
-      metrics[`exact_acc,${sweep.option}=${value}`] = mean(exact)
+      const point = `${sweep.option}=${value}`
+      metrics[`acc,${point}`] = mean(acc)
+      metrics[`acc_stderr,${point}`] = meanStderr(acc)
+      metrics[`argmax_acc,${point}`] = mean(arg)
+      metrics[`argmax_acc_stderr,${point}`] = meanStderr(arg)
+      metrics[`exact_acc,${point}`] = mean(exact)
+      metrics[`exact_acc_stderr,${point}`] = meanStderr(exact)
     }
+    chance.push({x: value, y: mean(list.map((s) => 1 / s.choices.length))})
     accCurve.points.push({x: value, y: mean(acc)})
     argmaxCurve.points.push({x: value, y: mean(arg)})
     exactCurve.points.push({x: value, y: mean(exact)})

@@ -33,6 +33,8 @@ export interface Curve {
   /** The y axis spans the data; otherwise [0, 1], for accuracies. */
   autoRange?: boolean
   logX?: boolean
+  /** What guessing among the candidates scores at each x, drawn as the chart's chance line. */
+  chance?: {x: number; y: number}[]
 }
 
 /**
