@@ -80,6 +80,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
         const ctx = {
           lm, tokenizer, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],
           progress: (text: string) => this.progress.update(`${models[i]}: ${text}`),
+          warn: (text: string) => this.status(`warning: ${text}`),
         }
         const results = []
         for (const task of tasks) {

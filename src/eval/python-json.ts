@@ -6,6 +6,11 @@
  */
 export class PyFloat {
   constructor(readonly value: number) {}
+
+  /** Plain JSON (--json output) has no float type: the number. */
+  toJSON(): number {
+    return this.value
+  }
 }
 
 export function pyFloat(value: number): PyFloat {

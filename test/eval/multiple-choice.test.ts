@@ -119,6 +119,16 @@ describe('mc: tasks score as lm-evaluation-harness does', () => {
     expect(() => parseMcJsonl('{"context": "a", "choices": ["b", "c"], "gold": 0}\n{"target_delimiter": ""}', 'h.jsonl')).toThrow(/h.jsonl:2: .*must come before the questions/)
   })
 
+  it('warns when choices written with a leading space meet a delimiter that ends in one', async () => {
+    const file = join(root, 'spaced.jsonl')
+    await writeFile(file, '{"context": "The capital of France is", "choices": [" Paris", " Lyon"], "gold": 0}\n')
+    const warnings: string[] = []
+    const ctx = {...(await context()), warn: (t: string) => warnings.push(t)}
+    const got = await runMultipleChoice(file, ctx)
+    expect(warnings).toEqual([expect.stringMatching(/spaced.jsonl:1: a choice starts with whitespace and target_delimiter " " ends with it/)])
+    expect(got.samples![0].arguments.gen_args_0.arg_1).toBe('  Paris')
+  })
+
   it('an empty continuation is an error naming the item, never a log-likelihood of 0', async () => {
     expect(() => parseMcJsonl('{"context": "a", "choices": ["b", ""], "gold": 0, "target_delimiter": ""}', 'e.jsonl')).toThrow(/e.jsonl:1: choice 1 is empty/)
     // With no delimiter, "th" + "e" encodes as the one token "the": the choice adds no token.

@@ -69,6 +69,11 @@ export function parseMcJsonl(text: string, file: string): {targetDelimiter: stri
 export async function runMultipleChoice(file: string, ctx: EvalContext): Promise<TaskResult> {
   const {targetDelimiter, items: all} = parseMcJsonl(await readFile(file, 'utf8'), file)
   const items = ctx.limit === undefined ? all : all.slice(0, ctx.limit)
+  // lm-eval logs this case too: items written for a scorer without a delimiter (" Paris") get two spaces.
+  const doubled = items.find((it) => /\s$/.test(it.targetDelimiter) && it.choices.some((c) => /^\s/.test(c)))
+  if (doubled) {
+    ctx.warn?.(`${doubled.where}: a choice starts with whitespace and target_delimiter ${JSON.stringify(doubled.targetDelimiter)} ends with it, so both are scored; write choices without the leading space`)
+  }
   const tok = textTokenizer(ctx)
   const requests = items.flatMap((it) => it.choices.map((c) => ({context: it.context, continuation: it.targetDelimiter + c})))
   // A continuation that adds no token (a word-level tokenizer merges "days" + "asked" into one

@@ -13,6 +13,8 @@ export interface EvalContext {
   seed: number
   logSamples: boolean
   progress: (text: string) => void
+  /** A line for the user about their input (stderr; silent under --quiet). */
+  warn?: (text: string) => void
 }
 
 /** The context's tokenizer, for tasks that work on text. */
