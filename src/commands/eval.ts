@@ -4,9 +4,10 @@ import {deviceFlag} from '../cli/device-flag.js'
 import {checkFolderDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
 import {arch, release, type} from 'node:os'
+import {dirname} from 'node:path'
 import type {EvalRun} from '../eval/lm-eval-results.js'
 import {modelInfo} from '../eval/model-info.js'
-import {writeReports, resultsTable} from '../eval/report.js'
+import {checkOutputPath, writeReports, resultsTable} from '../eval/report.js'
 import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
@@ -58,7 +59,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     'batch-size': Flags.integer({description: 'Sequences per forward pass (throughput: the largest batch).', default: 8, min: 1}),
     'seq-len': Flags.integer({description: 'Window length for ppl tasks (throughput: the longest context).', default: 512, min: 2}),
     seed: Flags.integer({description: 'Seed of the synthetic tasks.', default: 1234}),
-    'output-path': Flags.directory({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images.'}),
+    'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
     'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
     device: deviceFlag,
   }
@@ -67,7 +68,11 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     const {argv, flags} = await this.parse(Eval)
     const models = argv as string[]
     const tasks = parseTaskList(flags.tasks)
-    if (flags['output-path']) await checkFolderDestination(flags['output-path'])
+    const outputPath = flags['output-path']
+    if (outputPath) {
+      checkOutputPath(outputPath, models.length)
+      await checkFolderDestination(outputPath.endsWith('.json') ? dirname(outputPath) : outputPath)
+    }
     const folders = await Promise.all(models.map((m) => resolveModel(m)))
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)

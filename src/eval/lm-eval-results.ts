@@ -1,5 +1,4 @@
 import {execFileSync} from 'node:child_process'
-import {HybridizeError} from '../errors.js'
 import type {ModelInfo} from './model-info.js'
 import {pyFloat, pythonStr, type PyFloat} from './python-json.js'
 import {sha256} from './samples.js'
@@ -97,14 +96,13 @@ export function lmEvalResults(run: EvalRun, settings: RunSettings, gitHash = git
 
 /**
  * A task's metrics as lm-eval writes them: floats, each followed by its standard error, "N/A"
- * where there is none (one sample, or a metric without one). A non-finite metric is an error.
+ * where there is none (one sample, or a metric without one).
  */
 function metricsOf(r: TaskResult): Metrics {
   const out: Metrics = {}
   for (const [key, value] of Object.entries(r.metrics)) {
     const [metric, filter] = splitKey(key)
     if (metric.endsWith('_stderr')) continue
-    if (!Number.isFinite(value)) throw new HybridizeError(`${r.task}: ${metric} is ${value} (filter ${filter}); a non-finite result is not written`, {code: 'E_NONFINITE'})
     const stderr = r.metrics[`${metric}_stderr,${filter}`]
     out[key] = pyFloat(value)
     out[`${metric}_stderr,${filter}`] = stderr !== undefined && Number.isFinite(stderr) ? pyFloat(stderr) : 'N/A'

@@ -1,4 +1,5 @@
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
+import {HybridizeError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {lineChartSvg, type Series} from '../plot/line-chart.js'
 import {dateId, lmEvalResults, sanitizeModelName, type EvalRun, type RunSettings} from './lm-eval-results.js'
@@ -43,17 +44,22 @@ function fmt(v: number): string {
 }
 
 /**
- * `--output-path DIR`, laid out as lm-evaluation-harness's EvaluationTracker lays it out:
- * DIR/<model, sanitized>/results_<date>.json (lm-eval-results.ts), with --log-samples one
- * samples_<task>_<date>.jsonl per task (one JSON object a line, in lm-eval's sample schema), and
- * one SVG per curve comparing the models in DIR. Every file is written whole or not at all.
+ * `--output-path`, laid out as lm-evaluation-harness's EvaluationTracker lays it out: for a folder
+ * DIR, DIR/<model, sanitized>/results_<date>.json (lm-eval-results.ts) and, with --log-samples,
+ * samples_<task>_<date>.jsonl per task beside it (one JSON object a line, lm-eval's sample
+ * schema); for a path ending in .json, DIR/NAME.json, the results go to DIR/NAME_<date>.json and
+ * the samples into DIR (one model only: the files would collide). One SVG per curve comparing the
+ * models goes in DIR. Every file is written whole or not at all.
  */
-export async function writeReports(dir: string, runs: EvalRun[], settings: RunSettings, now = new Date()): Promise<string[]> {
+export async function writeReports(path: string, runs: EvalRun[], settings: RunSettings, now = new Date()): Promise<string[]> {
+  checkOutputPath(path, runs.length)
   const date = dateId(now)
+  const asFile = path.endsWith('.json')
+  const dir = asFile ? dirname(path) : path
   const written: string[] = []
   for (const run of runs) {
-    const folder = join(dir, sanitizeModelName(run.model))
-    const file = join(folder, `results_${date}.json`)
+    const folder = asFile ? dir : join(dir, sanitizeModelName(run.model))
+    const file = asFile ? join(dir, `${basename(path, '.json')}_${date}.json`) : join(folder, `results_${date}.json`)
     await writeFileAtomic(file, pythonJson(lmEvalResults(run, settings), 2))
     written.push(file)
     for (const r of run.results) {
@@ -66,6 +72,13 @@ export async function writeReports(dir: string, runs: EvalRun[], settings: RunSe
   }
   written.push(...(await writeCharts(dir, runs)))
   return written
+}
+
+/** An --output-path that names a .json file holds one model's results; say so before any work. */
+export function checkOutputPath(path: string, models: number): void {
+  if (path.endsWith('.json') && models > 1) {
+    throw new HybridizeError(`--output-path ${path} names one results file, and ${models} models were given; give a folder`, {code: 'E_USAGE'})
+  }
 }
 
 /** One SVG per chart of each task's curves, a line per model (and curve label), beside the model folders. */

@@ -41,9 +41,22 @@ export function parseTaskList(spec: string): string[] {
 }
 
 export async function runTask(spec: string, ctx: EvalContext, seqLen: number): Promise<TaskResult> {
-  if (spec.startsWith('ppl:')) return runPerplexity(spec.slice(4).split(','), seqLen, ctx)
-  if (spec.startsWith('mc:')) return runMultipleChoice(spec.slice(3), ctx)
-  if (isTaskName(spec)) return runRetrieval(spec, ctx)
-  if (spec === 'throughput') return runThroughput(seqLen, ctx)
+  if (spec.startsWith('ppl:')) return checkFinite(await runPerplexity(spec.slice(4).split(','), seqLen, ctx))
+  if (spec.startsWith('mc:')) return checkFinite(await runMultipleChoice(spec.slice(3), ctx))
+  if (isTaskName(spec)) return checkFinite(await runRetrieval(spec, ctx))
+  if (spec === 'throughput') return checkFinite(await runThroughput(seqLen, ctx))
   throw new HybridizeError(`unknown task '${spec}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
+}
+
+/**
+ * A non-finite metric (a model whose logits overflow) is an error, never a number in the table or
+ * the results file. Standard errors are exempt: one sample has none (NaN, written "N/A").
+ */
+export function checkFinite(r: TaskResult): TaskResult {
+  for (const [key, value] of Object.entries(r.metrics)) {
+    if (!key.split(',')[0].endsWith('_stderr') && !Number.isFinite(value)) {
+      throw new HybridizeError(`${r.task}: ${key.replace(',none', '')} is ${value}; the model's outputs are not finite`, {code: 'E_NONFINITE'})
+    }
+  }
+  return r
 }

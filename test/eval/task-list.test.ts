@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {parseTaskList} from '../../src/eval/run-tasks.js'
+import {checkFinite, parseTaskList} from '../../src/eval/run-tasks.js'
+import type {TaskResult} from '../../src/eval/tasks/types.js'
 
 describe('--tasks parses in any order', () => {
   it('a task after a ppl: file list starts a new task (issue 18.5)', () => {
@@ -20,5 +21,21 @@ describe('--tasks parses in any order', () => {
     expect(() => parseTaskList('mc:a.jsonl,b.jsonl')).toThrow(/'b.jsonl' follows mc:a.jsonl.*mc:b.jsonl/)
     expect(() => parseTaskList('ppl:,kv-retrieval')).toThrow(/'ppl:' names no file/)
     expect(() => parseTaskList(' , ')).toThrow(/names no task/)
+  })
+})
+
+describe('a task result', () => {
+  const result = (metrics: Record<string, number>): TaskResult => ({
+    task: 'ppl:a.txt', metrics, counts: {original: 1, effective: 1},
+    config: {task: 'ppl:a.txt', output_type: 'loglikelihood_rolling', num_fewshot: 0, metric_list: [], metadata: {version: 1}},
+  })
+
+  it('with a non-finite metric is an error naming it, never a printed number', () => {
+    expect(() => checkFinite(result({'word_perplexity,none': Infinity}))).toThrow(/ppl:a.txt: word_perplexity is Infinity/)
+    expect(() => checkFinite(result({'acc,pairs=10': NaN}))).toThrow(/acc,pairs=10 is NaN/)
+  })
+
+  it('may lack a standard error (NaN: one sample)', () => {
+    expect(checkFinite(result({'acc,none': 1, 'acc_stderr,none': NaN})).metrics['acc,none']).toBe(1)
   })
 })
