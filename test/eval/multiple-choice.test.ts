@@ -136,5 +136,8 @@ describe('mc: tasks score as lm-evaluation-harness does', () => {
     await writeFile(file, ['{"context": "x", "choices": ["y", "z"], "gold": 0}', '{"context": "The river ran past th", "choices": ["e", "ose"], "gold": 0, "target_delimiter": ""}'].join('\n'))
     const ctx = await context()
     await expect(runMultipleChoice(file, ctx)).rejects.toThrow(/merge.jsonl:2: choice 0 \("e"\) after target_delimiter "" adds no token/)
+    // An empty context leaves nothing to predict the choice's first token from.
+    await writeFile(file, '{"context": "", "choices": ["y", "z"], "gold": 0}')
+    await expect(runMultipleChoice(file, ctx)).rejects.toThrow(/merge.jsonl:1: the context encodes to no tokens/)
   })
 })

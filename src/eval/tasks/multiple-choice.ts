@@ -77,12 +77,15 @@ export async function runMultipleChoice(file: string, ctx: EvalContext): Promise
   const tok = textTokenizer(ctx)
   const requests = items.flatMap((it) => it.choices.map((c) => ({context: it.context, continuation: it.targetDelimiter + c})))
   // A continuation that adds no token (a word-level tokenizer merges "days" + "asked" into one
-  // unknown token) would score log-likelihood 0, the best of all: refuse it, naming the item.
+  // unknown token) would score log-likelihood 0, the best of all: refuse it, naming the item. So is
+  // a context of no tokens, which leaves nothing to predict the first token from.
   let k = 0
   for (const it of items) {
     for (const [c, choice] of it.choices.entries()) {
       const r = requests[k++]
-      if (encodePair(tok, r.context, r.continuation).continuation.length === 0) {
+      const pair = encodePair(tok, r.context, r.continuation)
+      if (pair.context.length === 0) throw new HybridizeError(`${it.where}: the context encodes to no tokens; give each question a context`, {code: 'E_TASK'})
+      if (pair.continuation.length === 0) {
         throw new HybridizeError(
           `${it.where}: choice ${c} (${JSON.stringify(choice)}) after target_delimiter ${JSON.stringify(it.targetDelimiter)} adds no token to the context; ` +
             'the tokenizer merges it into the context\'s last token (use a delimiter such as " ")',
