@@ -27,8 +27,10 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
   ppl:<file>[,<file>]   perplexity of plain text over packed windows (--seq-len)
   mc:<file.jsonl>       multiple choice, as lm-evaluation-harness scores it; each line {"context": "...",
                         "choices": ["a", "b"], "gold": 0}, a choice scored as the continuation
-                        target_delimiter + choice (" " unless the item or a first line {"target_delimiter": ""}
-                        says otherwise): acc and acc_norm (log-likelihood over the choice's length in characters)
+                        target_delimiter + choice (" " unless the item says otherwise): acc and acc_norm
+                        (log-likelihood over the choice's length in characters)
+  mc:<task.yaml>        the same, from an lm-eval task config: data_files, doc_to_text/doc_to_choice/
+                        doc_to_target as field names, target_delimiter
   kv-retrieval          key-value retrieval, 10 to 50 pairs (a curve of accuracy against pairs)
   mc-retrieval          multiple-choice letter retrieval in the MMLU layout
   needle                needle in a haystack of Brown-corpus text, against context length

@@ -6,7 +6,7 @@ import {runRetrieval} from './tasks/retrieval.js'
 import {runThroughput} from './tasks/throughput.js'
 import type {EvalContext, TaskResult} from './tasks/types.js'
 
-export const TASK_HELP = 'ppl:<file>[,<file>], mc:<file.jsonl>, kv-retrieval, mc-retrieval, needle, throughput'
+export const TASK_HELP = 'ppl:<file>[,<file>], mc:<file.jsonl|task.yaml>, kv-retrieval, mc-retrieval, needle, throughput'
 
 /** The task names that stand alone, without a file. */
 function isPlainTask(name: string): boolean {

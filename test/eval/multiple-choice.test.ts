@@ -107,16 +107,33 @@ describe('mc: tasks score as lm-evaluation-harness does', () => {
     for (const w of ctx.model.weights.values()) w.dispose()
   }, 120_000)
 
-  it('a first line {"target_delimiter": ...} sets the file\'s delimiter; an item\'s own wins', () => {
-    const {targetDelimiter, items} = parseMcJsonl([
-      '{"target_delimiter": ""}',
-      '{"context": "a", "choices": ["b", "c"], "gold": 0}',
-      '{"context": "a", "choices": ["b", "c"], "gold": 0, "target_delimiter": "\\n"}',
-    ].join('\n'), 'f.jsonl')
-    expect(targetDelimiter).toBe('')
-    expect(items.map((i) => i.targetDelimiter)).toEqual(['', '\n'])
-    expect(parseMcJsonl('{"context": "a", "choices": ["b", "c"], "gold": 1}', 'g.jsonl').items[0].targetDelimiter).toBe(' ')
-    expect(() => parseMcJsonl('{"context": "a", "choices": ["b", "c"], "gold": 0}\n{"target_delimiter": ""}', 'h.jsonl')).toThrow(/h.jsonl:2: .*must come before the questions/)
+  it('mc:<task.yaml> reads an lm-eval task config: its name, fields and target_delimiter; an item\'s own delimiter wins', async () => {
+    const data = join(root, 'renamed.jsonl')
+    await writeFile(data, [
+      '{"question": "The river ran past the", "options": ["engine", "house"], "label": 1}',
+      '{"question": "Line one", "options": ["line two", "the end"], "label": 0, "target_delimiter": "\\n"}',
+    ].join('\n'))
+    const yaml = join(root, 'renamed.yaml')
+    await writeFile(yaml, [
+      'task: renamed_mc', 'dataset_path: json', 'dataset_kwargs:', '  data_files:', `    test: ${data}`, 'output_type: multiple_choice',
+      'test_split: test', 'doc_to_text: question', 'doc_to_choice: options', 'doc_to_target: label', 'target_delimiter: ": "',
+    ].join('\n'))
+    const got = await runMultipleChoice(yaml, await context())
+    expect(got.task).toBe('renamed_mc')
+    expect(got.config).toMatchObject({doc_to_text: 'question', doc_to_choice: 'options', doc_to_target: 'label', target_delimiter: ': '})
+    expect(got.samples!.map((s) => s.arguments.gen_args_0.arg_1)).toEqual([': engine', '\nline two'])
+    expect(got.samples![0].target).toBe('1')
+    expect(parseMcJsonl('{"context": "a", "choices": ["b", "c"], "gold": 1}', 'g.jsonl')[0].targetDelimiter).toBe(' ')
+  })
+
+  it('refuses a task YAML it cannot follow, naming the key', async () => {
+    const yaml = join(root, 'template.yaml')
+    await writeFile(yaml, 'task: t\ndataset_kwargs:\n  data_files:\n    test: x.jsonl\ndoc_to_text: "{{question}}"\n')
+    await expect(runMultipleChoice(yaml, await context())).rejects.toThrow(/template.yaml: doc_to_text: give a field name/)
+    await writeFile(yaml, 'task: t\ndataset_path: allenai/ai2_arc\n')
+    await expect(runMultipleChoice(yaml, await context())).rejects.toThrow(/template.yaml: dataset_path: only local JSON Lines/)
+    await writeFile(yaml, 'task: t\nvalidation_split: validation\ndataset_kwargs:\n  data_files:\n    test: x.jsonl\n')
+    await expect(runMultipleChoice(yaml, await context())).rejects.toThrow(/template.yaml: dataset_kwargs.data_files: name the validation split/)
   })
 
   it('warns when choices written with a leading space meet a delimiter that ends in one', async () => {

@@ -4,15 +4,16 @@ import {FormatError, HybridizeError} from '../../errors.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {mean, meanStderr, multipleChoiceScores} from '../metrics.js'
 import {loglikelihoodSample, type LmEvalSample} from '../samples.js'
+import {loadMcTask, MC_DEFAULTS, type McTask} from './mc-task-yaml.js'
 import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
 
 /**
- * `mc:<file.jsonl>`: one question a line, `{"context": "...", "choices": ["Paris", ...], "gold": 0}`,
- * lm-evaluation-harness's multiple_choice task with doc_to_text = context, doc_to_choice = choices,
- * doc_to_target = gold: each choice is scored as the continuation `target_delimiter + choice` of the
- * context (lm_eval/api/task.py, ConfigurableTask.construct_requests). The delimiter is " " unless
- * the item says otherwise (`"target_delimiter": ""`), or a first line holding only
- * `{"target_delimiter": ...}` sets it for the whole file.
+ * `mc:<file.jsonl>` or `mc:<task.yaml>` (mc-task-yaml.ts): one question a line,
+ * `{"context": "...", "choices": ["Paris", ...], "gold": 0}`, lm-evaluation-harness's
+ * multiple_choice task with doc_to_text = context, doc_to_choice = choices, doc_to_target = gold:
+ * each choice is scored as the continuation `target_delimiter + choice` of the context
+ * (lm_eval/api/task.py, ConfigurableTask.construct_requests). The delimiter is the task's (" "
+ * unless its YAML says otherwise); an item's own "target_delimiter" wins, which lm-eval ignores.
  */
 export interface McItem {
   context: string
@@ -25,12 +26,9 @@ export interface McItem {
   where: string
 }
 
-/** lm-evaluation-harness's default `target_delimiter`. */
-export const DEFAULT_TARGET_DELIMITER = ' '
-
-export function parseMcJsonl(text: string, file: string): {targetDelimiter: string; items: McItem[]} {
+export function parseMcJsonl(text: string, file: string, task: Pick<McTask, 'targetDelimiter' | 'fields'> = MC_DEFAULTS): McItem[] {
   const items: McItem[] = []
-  let fileDelimiter = DEFAULT_TARGET_DELIMITER
+  const {text: textField, choices: choicesField, target: targetField} = task.fields
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return
     const where = `${file}:${i + 1}`
@@ -42,20 +40,17 @@ export function parseMcJsonl(text: string, file: string): {targetDelimiter: stri
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError(`${where}: each line must be a JSON object`)
     const doc = raw as Record<string, unknown>
-    const delimiter = doc.target_delimiter ?? fileDelimiter
+    const delimiter = doc.target_delimiter ?? task.targetDelimiter
     if (typeof delimiter !== 'string') throw new FormatError(`${where}: "target_delimiter" must be a string`)
-    if (Object.keys(doc).length === 1 && 'target_delimiter' in doc) {
-      if (items.length > 0) throw new FormatError(`${where}: a line with only "target_delimiter" sets the file's delimiter and must come before the questions`)
-      fileDelimiter = delimiter
-      return
-    }
-    const {context, choices, gold} = doc
-    if (typeof context !== 'string') throw new FormatError(`${where}: "context" must be a string`)
+    const context = doc[textField]
+    const choices = doc[choicesField]
+    const gold = doc[targetField]
+    if (typeof context !== 'string') throw new FormatError(`${where}: "${textField}" must be a string`)
     if (!Array.isArray(choices) || choices.length < 2 || !choices.every((c) => typeof c === 'string')) {
-      throw new FormatError(`${where}: "choices" must be a list of at least two strings`)
+      throw new FormatError(`${where}: "${choicesField}" must be a list of at least two strings`)
     }
     if (!Number.isInteger(gold) || (gold as number) < 0 || (gold as number) >= choices.length) {
-      throw new FormatError(`${where}: "gold" must be the index of the right choice (0..${choices.length - 1})`)
+      throw new FormatError(`${where}: "${targetField}" must be the index of the right choice (0..${choices.length - 1})`)
     }
     choices.forEach((c: string, k) => {
       if (delimiter + c === '') throw new FormatError(`${where}: choice ${k} is empty and the target_delimiter is "": the continuation to score is empty`)
@@ -63,11 +58,12 @@ export function parseMcJsonl(text: string, file: string): {targetDelimiter: stri
     items.push({context, choices, gold: gold as number, targetDelimiter: delimiter, doc, where})
   })
   if (items.length === 0) throw new FormatError(`${file}: no questions`)
-  return {targetDelimiter: fileDelimiter, items}
+  return items
 }
 
-export async function runMultipleChoice(file: string, ctx: EvalContext): Promise<TaskResult> {
-  const {targetDelimiter, items: all} = parseMcJsonl(await readFile(file, 'utf8'), file)
+export async function runMultipleChoice(path: string, ctx: EvalContext): Promise<TaskResult> {
+  const task = await loadMcTask(path)
+  const all = parseMcJsonl(await readFile(task.dataFile, 'utf8'), task.dataFile, task)
   const items = ctx.limit === undefined ? all : all.slice(0, ctx.limit)
   // lm-eval logs this case too: items written for a scorer without a delimiter (" Paris") get two spaces.
   const doubled = items.find((it) => /\s$/.test(it.targetDelimiter) && it.choices.some((c) => /^\s/.test(c)))
@@ -111,7 +107,7 @@ export async function runMultipleChoice(file: string, ctx: EvalContext): Promise
       samples.push(loglikelihoodSample(doc, it.doc, it.gold, scoredRequests, {acc: s.acc, acc_norm: s.accNorm}))
     }
   })
-  const name = `mc:${basename(file)}`
+  const name = task.name ?? `mc:${basename(path)}`
   return {
     task: name,
     metrics: {'acc,none': mean(acc), 'acc_stderr,none': meanStderr(acc), 'acc_norm,none': mean(accNorm), 'acc_norm_stderr,none': meanStderr(accNorm)},
@@ -119,12 +115,14 @@ export async function runMultipleChoice(file: string, ctx: EvalContext): Promise
     counts: {original: all.length, effective: items.length},
     config: {
       task: name,
-      dataset_path: file,
+      dataset_path: 'json',
+      dataset_kwargs: {data_files: {test: task.dataFile}},
+      test_split: 'test',
       output_type: 'multiple_choice',
-      doc_to_text: 'context',
-      doc_to_choice: 'choices',
-      doc_to_target: 'gold',
-      target_delimiter: targetDelimiter,
+      doc_to_text: task.fields.text,
+      doc_to_choice: task.fields.choices,
+      doc_to_target: task.fields.target,
+      target_delimiter: task.targetDelimiter,
       num_fewshot: 0,
       metric_list: [
         {metric: 'acc', aggregation: 'mean', higher_is_better: true},
