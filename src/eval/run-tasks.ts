@@ -31,7 +31,7 @@ export function parseTaskList(spec: string): string[] {
     } else if (previous?.startsWith('ppl:')) {
       tasks[tasks.length - 1] = `${previous},${item}`
     } else if (previous?.startsWith('mc:')) {
-      throw new HybridizeError(`'${item}' follows ${previous}, and an mc: task takes one file; write mc:${item} for a second one`, {code: 'E_TASK'})
+      throw new HybridizeError(`unknown task '${item}' after ${previous} (an mc: task takes one file: write mc:${item} for another); tasks: ${TASK_HELP}`, {code: 'E_TASK'})
     } else {
       throw new HybridizeError(`unknown task '${item}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
     }

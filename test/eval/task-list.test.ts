@@ -18,7 +18,7 @@ describe('--tasks parses in any order', () => {
 
   it('refuses what it cannot place, naming it', () => {
     expect(() => parseTaskList('kv-retrieval,nedle')).toThrow(/unknown task 'nedle'/)
-    expect(() => parseTaskList('mc:a.jsonl,b.jsonl')).toThrow(/'b.jsonl' follows mc:a.jsonl.*mc:b.jsonl/)
+    expect(() => parseTaskList('mc:a.jsonl,b.jsonl')).toThrow(/unknown task 'b.jsonl' after mc:a.jsonl \(an mc: task takes one file: write mc:b.jsonl for another\)/)
     expect(() => parseTaskList('ppl:,kv-retrieval')).toThrow(/'ppl:' names no file/)
     expect(() => parseTaskList(' , ')).toThrow(/names no task/)
   })
