@@ -84,8 +84,10 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
         const started = Date.now()
         const lm = await loadModel(folder, backend)
         const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
+        const info = await modelInfo(models[i], folder, [...lm.weights.values()], tokenizer)
         const ctx = {
           lm, tokenizer, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],
+          prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
           progress: (text: string) => this.progress.update(`${models[i]}: ${text}`),
           warn: (text: string) => this.status(`warning: ${text}`),
         }
@@ -95,7 +97,6 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
           results.push(await runTask(task, ctx, flags['seq-len']))
           this.progress.succeed(`${models[i]}: ${task}`)
         }
-        const info = await modelInfo(models[i], folder, [...lm.weights.values()], tokenizer)
         all.push({model: models[i], results, info, startTime: started / 1000, seconds: (Date.now() - started) / 1000})
         for (const w of lm.weights.values()) w.dispose()
       }

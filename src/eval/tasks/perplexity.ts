@@ -6,13 +6,20 @@ import {rollingSample, type LmEvalSample} from '../samples.js'
 import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
 
 /**
- * `ppl:<file>[,<file>...]`: perplexity of plain text over packed windows. The token stream is cut
- * into windows of `seqLen` predictions that overlap by one token, so every token but the first is
- * predicted exactly once, with up to `seqLen` tokens of context. Reported as lm-evaluation-harness
- * reports wikitext: word_perplexity, byte_perplexity, bits_per_byte, plus token perplexity.
+ * `ppl:<file>[,<file>...]`: perplexity of each file's text as lm-evaluation-harness's
+ * loglikelihood_rolling computes it (HFLM.loglikelihood_rolling with get_rolling_token_windows,
+ * context_len 1): the first token is predicted from the prefix token (BOS, else EOS), and the
+ * tokens are cut into windows of `seqLen` predictions, each conditioned on the tokens before it
+ * in its window (rollingWindows). Reported as lm-eval reports wikitext: word_perplexity (words counted as
+ * len(re.split(r"\s+", text))), byte_perplexity and bits_per_byte (UTF-8 bytes), plus token
+ * perplexity. --limit keeps the first windows of each file, and counts the words and bytes of the
+ * text they predict.
  */
 export async function runPerplexity(files: string[], seqLen: number, ctx: EvalContext): Promise<TaskResult> {
   const tok = textTokenizer(ctx)
+  if (ctx.prefixTokenId === undefined) {
+    throw new HybridizeError('perplexity: the tokenizer names no BOS or EOS token to predict the first token from', {code: 'E_NO_TOKENIZER'})
+  }
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')))
   let nll = 0
   let predicted = 0
@@ -22,23 +29,22 @@ export async function runPerplexity(files: string[], seqLen: number, ctx: EvalCo
   for (const [doc, text] of texts.entries()) {
     const nllBefore = nll
     const predictedBefore = predicted
-    const ids = tok.encode(text)
-    if (ids.length < 2) throw new HybridizeError(`perplexity: a text tokenizes to fewer than 2 tokens`)
-    const windows: number[][] = []
-    for (let start = 0; start + 1 < ids.length; start += seqLen) windows.push(ids.slice(start, start + seqLen + 1))
+    const ids = [ctx.prefixTokenId, ...tok.encode(text)]
+    if (ids.length < 2) throw new HybridizeError(`perplexity: ${files[doc]} encodes to no tokens`, {code: 'E_TASK'})
+    const windows = rollingWindows(ids, seqLen)
     const limited = ctx.limit === undefined ? windows : windows.slice(0, ctx.limit)
     for (let b = 0; b < limited.length; b += ctx.batchSize) {
       const rows = limited.slice(b, b + ctx.batchSize)
-      const inputs = rows.map((w) => w.slice(0, -1))
-      const positions = rows.map((w) => w.slice(1).map((target, t) => ({t, target})))
+      const inputs = rows.map((w) => w.tokens.slice(0, -1))
+      const positions = rows.map((w) => w.tokens.slice(-w.predict).map((target, k) => ({t: w.tokens.length - w.predict - 1 + k, target})))
       const scored = await tokenLogprobs(ctx.lm, inputs, positions)
       for (const row of scored) for (const x of row) nll -= x.logprob
       predicted += scored.reduce((a, r) => a + r.length, 0)
       ctx.progress(`perplexity ${Math.min(b + ctx.batchSize, limited.length)}/${limited.length} windows`)
     }
-    // Words and bytes of exactly the tokens scored (all of them, unless --limit cut the windows).
-    const scoredText = tok.decode(limited.flatMap((w) => w.slice(1)), {skipSpecialTokens: true})
-    const docWords = scoredText.split(/\s+/).filter(Boolean).length
+    // Words and bytes of the text scored: all of it, unless --limit cut the windows.
+    const scoredText = limited.length === windows.length ? text : tok.decode(limited.flatMap((w) => w.tokens.slice(-w.predict)), {skipSpecialTokens: true})
+    const docWords = scoredText.split(/\s+/).length
     const docBytes = Buffer.byteLength(scoredText, 'utf8')
     words += docWords
     bytes += docBytes
@@ -77,7 +83,26 @@ export async function runPerplexity(files: string[], seqLen: number, ctx: EvalCo
         {metric: 'bits_per_byte', aggregation: 'bits_per_byte', higher_is_better: false},
         {metric: 'token_perplexity', aggregation: 'weighted_perplexity', higher_is_better: false},
       ],
-      metadata: {version: 1},
+      metadata: {version: PPL_VERSION},
     },
   }
+}
+
+/** Version 2: the first token is predicted too, from the prefix token, and words and bytes are the text's (version 1 skipped it). */
+const PPL_VERSION = 2
+
+/**
+ * lm-eval's get_rolling_token_windows with context_len 1 (lm_eval/utils.py) over `ids`, the prefix
+ * token then the text's tokens: chunks of up to `seqLen` predictions, each row the `seqLen` tokens
+ * before its chunk's end (one token of context for a full chunk, more for the last, shorter one)
+ * plus the chunk's last token; `predict` is how many of the row's last tokens are scored.
+ */
+export function rollingWindows(ids: number[], seqLen: number): {tokens: number[]; predict: number}[] {
+  const windows: {tokens: number[]; predict: number}[] = []
+  for (let p0 = 1; p0 < ids.length; ) {
+    const p1 = Math.min(p0 + seqLen, ids.length)
+    windows.push({tokens: ids.slice(Math.max(0, p1 - 1 - seqLen), p1), predict: p1 - p0})
+    p0 = p1
+  }
+  return windows
 }

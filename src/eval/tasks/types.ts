@@ -13,6 +13,8 @@ export interface EvalContext {
   seed: number
   logSamples: boolean
   progress: (text: string) => void
+  /** The token the first token of a text is predicted from (lm-eval's prefix_token_id: BOS, else EOS). */
+  prefixTokenId?: number
   /** A line for the user about their input (stderr; silent under --quiet). */
   warn?: (text: string) => void
 }
