@@ -24,7 +24,8 @@ export default class Eval extends BaseCommand {
   static override description = `Runs each task on each model and prints one table with a column per model (teacher
 and students). Metric names and the results JSON follow lm-evaluation-harness ("acc,none",
 "acc_stderr,none", ...). Tasks:
-  ppl:<file>[,<file>]   perplexity of plain text over packed windows (--seq-len)
+  ppl:<file>[,<file>]   perplexity of plain text as lm-evaluation-harness computes it (loglikelihood_rolling,
+                        rolling windows of --seq-len tokens): word_perplexity, byte_perplexity, bits_per_byte
   mc:<file.jsonl>       multiple choice, as lm-evaluation-harness scores it; each line {"context": "...",
                         "choices": ["a", "b"], "gold": 0}, a choice scored as the continuation
                         target_delimiter + choice (" " unless the item says otherwise): acc and acc_norm
