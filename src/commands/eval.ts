@@ -3,14 +3,18 @@ import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {checkFolderDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
-import {writeReports, resultsTable, type ModelResults} from '../eval/report.js'
+import {arch, release, type} from 'node:os'
+import {dirname} from 'node:path'
+import type {EvalRun} from '../eval/lm-eval-results.js'
+import {modelInfo} from '../eval/model-info.js'
+import {checkOutputPath, writeReports, resultsTable} from '../eval/report.js'
 import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 
 interface EvalResult {
-  models: ModelResults[]
+  models: {model: string; results: EvalRun['results']}[]
   files: string[]
 }
 
@@ -20,9 +24,14 @@ export default class Eval extends BaseCommand {
   static override description = `Runs each task on each model and prints one table with a column per model (teacher
 and students). Metric names and the results JSON follow lm-evaluation-harness ("acc,none",
 "acc_stderr,none", ...). Tasks:
-  ppl:<file>[,<file>]   perplexity of plain text over packed windows (--seq-len)
-  mc:<file.jsonl>       multiple choice; each line {"context": "...", "choices": [" a", " b"], "gold": 0},
-                        scored by log-likelihood: acc and acc_norm (normalised by choice length in characters)
+  ppl:<file>[,<file>]   perplexity of plain text as lm-evaluation-harness computes it (loglikelihood_rolling,
+                        rolling windows of --seq-len tokens): word_perplexity, byte_perplexity, bits_per_byte
+  mc:<file.jsonl>       multiple choice, as lm-evaluation-harness scores it; each line {"context": "...",
+                        "choices": ["a", "b"], "gold": 0}, a choice scored as the continuation
+                        target_delimiter + choice (" " unless the item says otherwise): acc and acc_norm
+                        (log-likelihood over the choice's length in characters)
+  mc:<task.yaml>        the same, from an lm-eval task config: data_files, doc_to_text/doc_to_choice/
+                        doc_to_target as field names, target_delimiter
   kv-retrieval          key-value retrieval, 10 to 50 pairs (a curve of accuracy against pairs)
   mc-retrieval          multiple-choice letter retrieval in the MMLU layout
   needle                needle in a haystack of Brown-corpus text, against context length
@@ -31,7 +40,9 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
                         and SSM state bytes, computed, and as allocated on WebGPU)
 Retrieval tasks report acc (log-likelihood over candidates), argmax_acc (the answer's first token is
 the argmax after the prompt) and exact_acc (every answer token is the argmax: greedy decoding writes
-the answer). With --output-path, curves are written as SVG images beside the results.`
+the answer). Tasks are separated by commas, in any order; files after ppl:<file> belong to that ppl task. With
+--output-path, results_<date>.json (and with --log-samples samples_<task>_<date>.jsonl) are written in
+lm-evaluation-harness's schema under a folder per model, and curves as SVG images beside them.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --tasks kv-retrieval --limit 20',
@@ -51,7 +62,7 @@ the answer). With --output-path, curves are written as SVG images beside the res
     'batch-size': Flags.integer({description: 'Sequences per forward pass (throughput: the largest batch).', default: 8, min: 1}),
     'seq-len': Flags.integer({description: 'Window length for ppl tasks (throughput: the longest context).', default: 512, min: 2}),
     seed: Flags.integer({description: 'Seed of the synthetic tasks.', default: 1234}),
-    'output-path': Flags.directory({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images.'}),
+    'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
     'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
     device: deviceFlag,
   }
@@ -60,18 +71,26 @@ the answer). With --output-path, curves are written as SVG images beside the res
     const {argv, flags} = await this.parse(Eval)
     const models = argv as string[]
     const tasks = parseTaskList(flags.tasks)
-    if (flags['output-path']) await checkFolderDestination(flags['output-path'])
+    const outputPath = flags['output-path']
+    if (outputPath) {
+      checkOutputPath(outputPath, models.length)
+      await checkFolderDestination(outputPath.endsWith('.json') ? dirname(outputPath) : outputPath)
+    }
     const folders = await Promise.all(models.map((m) => resolveModel(m)))
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)
-    const all: ModelResults[] = []
+    const all: EvalRun[] = []
     try {
       for (const [i, folder] of folders.entries()) {
+        const started = Date.now()
         const lm = await loadModel(folder, backend)
         const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
+        const info = await modelInfo(models[i], folder, [...lm.weights.values()], tokenizer)
         const ctx = {
           lm, tokenizer, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],
+          prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
           progress: (text: string) => this.progress.update(`${models[i]}: ${text}`),
+          warn: (text: string) => this.status(`warning: ${text}`),
         }
         const results = []
         for (const task of tasks) {
@@ -79,17 +98,20 @@ the answer). With --output-path, curves are written as SVG images beside the res
           results.push(await runTask(task, ctx, flags['seq-len']))
           this.progress.succeed(`${models[i]}: ${task}`)
         }
-        all.push({model: models[i], results})
+        all.push({model: models[i], results, info, startTime: started / 1000, seconds: (Date.now() - started) / 1000})
         for (const w of lm.weights.values()) w.dispose()
       }
     } finally {
       backend.destroy()
     }
     this.log(resultsTable(all))
-    const files = flags['output-path']
-      ? await writeReports(flags['output-path'], all, {tasks, limit: flags.limit ?? null, batch_size: flags['batch-size'], seed: flags.seed, device: backend.name})
-      : []
+    const settings = {
+      batchSize: flags['batch-size'], limit: flags.limit ?? null, seed: flags.seed, device: backend.name,
+      environment: `hybridize ${this.config.version}, Node.js ${process.version}, ${type()} ${release()} ${arch()}, ${backend.description}`,
+      hybridizeVersion: this.config.version,
+    }
+    const files = flags['output-path'] ? await writeReports(flags['output-path'], all, settings) : []
     for (const f of files) this.status(`wrote ${f}`)
-    return {models: all, files}
+    return {models: all.map(({model, results}) => ({model, results})), files}
   }
 }

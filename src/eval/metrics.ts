@@ -1,7 +1,9 @@
 /**
  * Multiple-choice metrics as lm-evaluation-harness computes them:
  *   acc      = argmax_i logprob_i == gold
- *   acc_norm = argmax_i logprob_i / len(choice_i in characters) == gold
+ *   acc_norm = argmax_i logprob_i / len(choice_i) == gold, the length in characters (Python's len:
+ *              code points) of the choice without its target_delimiter (lm_eval/api/task.py,
+ *              ConfigurableTask.process_results)
  * and the standard error of a mean of per-sample scores: sqrt(sample variance / n), variance with n - 1.
  */
 export function argmax(values: number[]): number {
@@ -13,7 +15,7 @@ export function argmax(values: number[]): number {
 export function multipleChoiceScores(logprobs: number[], choices: string[], gold: number): {acc: number; accNorm: number} {
   return {
     acc: argmax(logprobs) === gold ? 1 : 0,
-    accNorm: argmax(logprobs.map((lp, i) => lp / Math.max(choices[i].length, 1))) === gold ? 1 : 0,
+    accNorm: argmax(logprobs.map((lp, i) => lp / Math.max([...choices[i]].length, 1))) === gold ? 1 : 0,
   }
 }
 

@@ -1,8 +1,12 @@
-import {mkdir, writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
+import {HybridizeError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {lineChartSvg, type Series} from '../plot/line-chart.js'
+import {dateId, lmEvalResults, sanitizeModelName, type EvalRun, type RunSettings} from './lm-eval-results.js'
+import {pythonJson} from './python-json.js'
 import type {Curve, TaskResult} from './tasks/types.js'
+
+export {sanitizeModelName}
 
 export interface ModelResults {
   model: string
@@ -39,32 +43,47 @@ function fmt(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(2) : v.toFixed(4)
 }
 
-/** lm-evaluation-harness's directory naming for a model: path separators become '__'. */
-export function sanitizeModelName(model: string): string {
-  return model.replace(/^\.?\/+/, '').replace(/[/\\]/g, '__')
-}
-
 /**
- * `--output-path DIR`: DIR/<model>/results_<date>.json in lm-evaluation-harness's shape,
- * samples_<task>_<date>.jsonl with --log-samples, and one SVG per curve comparing the models.
+ * `--output-path`, laid out as lm-evaluation-harness's EvaluationTracker lays it out: for a folder
+ * DIR, DIR/<model, sanitized>/results_<date>.json (lm-eval-results.ts) and, with --log-samples,
+ * samples_<task>_<date>.jsonl per task beside it (one JSON object a line, lm-eval's sample
+ * schema); for a path ending in .json, DIR/NAME.json, the results go to DIR/NAME_<date>.json and
+ * the samples into DIR (one model only: the files would collide). One SVG per curve comparing the
+ * models goes in DIR. Every file is written whole or not at all.
  */
-export async function writeReports(dir: string, all: ModelResults[], config: Record<string, unknown>): Promise<string[]> {
-  const date = new Date().toISOString().replace(/[:.]/g, '-')
+export async function writeReports(path: string, runs: EvalRun[], settings: RunSettings, now = new Date()): Promise<string[]> {
+  checkOutputPath(path, runs.length)
+  const date = dateId(now)
+  const asFile = path.endsWith('.json')
+  const dir = asFile ? dirname(path) : path
   const written: string[] = []
-  for (const m of all) {
-    const folder = join(dir, sanitizeModelName(m.model))
-    await mkdir(folder, {recursive: true})
-    const results = Object.fromEntries(m.results.map((r) => [r.task, {alias: r.task, ...r.metrics}]))
-    const file = join(folder, `results_${date}.json`)
-    await writeFileAtomic(file, JSON.stringify({results, config: {model: m.model, ...config}, date}, null, 2) + '\n')
+  for (const run of runs) {
+    const folder = asFile ? dir : join(dir, sanitizeModelName(run.model))
+    const file = asFile ? join(dir, `${basename(path, '.json')}_${date}.json`) : join(folder, `results_${date}.json`)
+    await writeFileAtomic(file, pythonJson(lmEvalResults(run, settings), 2))
     written.push(file)
-    for (const r of m.results) {
+    for (const r of run.results) {
       if (!r.samples) continue
-      const samplesFile = join(folder, `samples_${r.task.replace(/[^A-Za-z0-9_.-]/g, '_')}_${date}.jsonl`)
-      await writeFileAtomic(samplesFile, r.samples.map((s) => JSON.stringify(s)).join('\n') + '\n')
+      // The task's name made a file name as lm-eval's sanitize_task_name makes it (mc:a.jsonl: mc_a_jsonl).
+      const samplesFile = join(folder, `samples_${r.task.replace(/[^\p{L}\p{N}_]/gu, '_')}_${date}.jsonl`)
+      await writeFileAtomic(samplesFile, r.samples.map((s) => pythonJson(s) + '\n').join(''))
       written.push(samplesFile)
     }
   }
+  written.push(...(await writeCharts(dir, runs)))
+  return written
+}
+
+/** An --output-path that names a .json file holds one model's results; say so before any work. */
+export function checkOutputPath(path: string, models: number): void {
+  if (path.endsWith('.json') && models > 1) {
+    throw new HybridizeError(`--output-path ${path} names one results file, and ${models} models were given; give a folder`, {code: 'E_USAGE'})
+  }
+}
+
+/** One SVG per chart of each task's curves, a line per model (and curve label), beside the model folders. */
+export async function writeCharts(dir: string, all: ModelResults[]): Promise<string[]> {
+  const written: string[] = []
   for (const [t, first] of all[0].results.entries()) {
     const charts = new Map<string, {curve: Curve; series: Series[]}>()
     for (const [c, curve] of (first.curves ?? []).entries()) {
@@ -73,9 +92,9 @@ export async function writeReports(dir: string, all: ModelResults[], config: Rec
       for (const m of all) entry.series.push({name: curve.label ? `${m.model} (${curve.label})` : m.model, points: m.results[t].curves![c].points})
     }
     for (const [chart, {curve, series}] of charts) {
-      const svg = lineChartSvg(series, {title: `${first.task}: ${curve.y} vs ${curve.x}`, xLabel: curve.x, yLabel: curve.y, yRange: curve.autoRange ? undefined : [0, 1], logX: curve.logX})
+      const svg = lineChartSvg(series, {title: `${first.task}: ${curve.y} vs ${curve.x}`, xLabel: curve.x, yLabel: curve.y, yRange: curve.autoRange ? undefined : [0, 1], logX: curve.logX, chance: curve.chance})
       const file = join(dir, `${first.task}_${chart}.svg`.replace(/[^A-Za-z0-9_.,=+-]/g, '_'))
-      await writeFile(file, svg)
+      await writeFileAtomic(file, svg)
       written.push(file)
     }
   }

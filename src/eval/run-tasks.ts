@@ -6,17 +6,57 @@ import {runRetrieval} from './tasks/retrieval.js'
 import {runThroughput} from './tasks/throughput.js'
 import type {EvalContext, TaskResult} from './tasks/types.js'
 
-/** `--tasks` entries: `ppl:a.txt,b.txt` takes the rest of its entry, so the list is split on ';' or spaces there. */
-export function parseTaskList(spec: string): string[] {
-  return spec.split(/\s*;\s*|\s+/).flatMap((part) => (part.startsWith('ppl:') ? [part] : part.split(','))).filter(Boolean)
+export const TASK_HELP = 'ppl:<file>[,<file>], mc:<file.jsonl|task.yaml>, kv-retrieval, mc-retrieval, needle, throughput'
+
+/** The task names that stand alone, without a file. */
+function isPlainTask(name: string): boolean {
+  return isTaskName(name) || name === 'throughput'
 }
 
-export const TASK_HELP = 'ppl:<file>[,<file>], mc:<file.jsonl>, kv-retrieval, mc-retrieval, needle, throughput'
+/**
+ * `--tasks` as a list of task specs, in any order: items are separated by ',' (also ';' or
+ * spaces), and each item that is a task (`ppl:`, `mc:`, or a task name) starts a new task. A bare
+ * file name after `ppl:<file>` is one more file of that perplexity task (`ppl:a.txt,b.txt`);
+ * anywhere else it is an error, so a typo in a task name is caught before any model loads.
+ */
+export function parseTaskList(spec: string): string[] {
+  const tasks: string[] = []
+  for (const item of spec.split(/[,;\s]+/).filter(Boolean)) {
+    const previous = tasks.at(-1)
+    if (item.startsWith('ppl:') || item.startsWith('mc:')) {
+      if (item.endsWith(':')) throw new HybridizeError(`task '${item}' names no file; give ${item}<file>`, {code: 'E_TASK'})
+      tasks.push(item)
+    } else if (isPlainTask(item)) {
+      tasks.push(item)
+    } else if (previous?.startsWith('ppl:')) {
+      tasks[tasks.length - 1] = `${previous},${item}`
+    } else if (previous?.startsWith('mc:')) {
+      throw new HybridizeError(`unknown task '${item}' after ${previous} (an mc: task takes one file: write mc:${item} for another); tasks: ${TASK_HELP}`, {code: 'E_TASK'})
+    } else {
+      throw new HybridizeError(`unknown task '${item}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
+    }
+  }
+  if (tasks.length === 0) throw new HybridizeError(`--tasks names no task; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
+  return tasks
+}
 
 export async function runTask(spec: string, ctx: EvalContext, seqLen: number): Promise<TaskResult> {
-  if (spec.startsWith('ppl:')) return runPerplexity(spec.slice(4).split(','), seqLen, ctx)
-  if (spec.startsWith('mc:')) return runMultipleChoice(spec.slice(3), ctx)
-  if (isTaskName(spec)) return runRetrieval(spec, ctx)
-  if (spec === 'throughput') return runThroughput(seqLen, ctx)
+  if (spec.startsWith('ppl:')) return checkFinite(await runPerplexity(spec.slice(4).split(','), seqLen, ctx))
+  if (spec.startsWith('mc:')) return checkFinite(await runMultipleChoice(spec.slice(3), ctx))
+  if (isTaskName(spec)) return checkFinite(await runRetrieval(spec, ctx))
+  if (spec === 'throughput') return checkFinite(await runThroughput(seqLen, ctx))
   throw new HybridizeError(`unknown task '${spec}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
+}
+
+/**
+ * A non-finite metric (a model whose logits overflow) is an error, never a number in the table or
+ * the results file. Standard errors are exempt: one sample has none (NaN, written "N/A").
+ */
+export function checkFinite(r: TaskResult): TaskResult {
+  for (const [key, value] of Object.entries(r.metrics)) {
+    if (!key.split(',')[0].endsWith('_stderr') && !Number.isFinite(value)) {
+      throw new HybridizeError(`${r.task}: ${key.replace(',none', '')} is ${value}; the model's outputs are not finite`, {code: 'E_NONFINITE'})
+    }
+  }
+  return r
 }

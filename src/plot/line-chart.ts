@@ -1,7 +1,15 @@
 /**
- * A small SVG line chart: several series over one x axis, with axes, ticks, and a legend.
- * Written here rather than taken from a charting library because those draw through a DOM or a
- * native canvas; an SVG string needs neither, and every browser and image viewer opens it.
+ * A small SVG line chart: several series over one x axis, with axes, ticks, a legend and an
+ * optional chance line. Written here rather than taken from a charting library because those draw
+ * through a DOM or a native canvas; an SVG string needs neither, and every browser and image
+ * viewer opens it.
+ *
+ * Series that coincide (a student that matches its teacher) must stay visible: each series has its
+ * own colour, dash pattern and marker shape, and later series are drawn thinner and with smaller
+ * markers on top of earlier ones, so a line under an identical one still shows at its edges and
+ * through the gaps of the dashes; on a sweep's few x values each series is also moved a few pixels
+ * aside. The legend sits under the plot and the image grows to fit it,
+ * so long model names are never cut off.
  */
 export interface Series {
   name: string
@@ -15,25 +23,45 @@ export interface ChartOptions {
   /** Fixed y range, e.g. [0, 1] for accuracies; otherwise from the data. */
   yRange?: [number, number]
   logX?: boolean
+  /** What guessing scores (e.g. 1 / candidates at each x), drawn as a grey dashed line. */
+  chance?: {x: number; y: number}[]
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
-const W = 640
-const H = 400
-const M = {left: 64, right: 160, top: 40, bottom: 52}
+const DASHES = ['', '7 4', '2 3', '9 3 2 3']
+const MARKERS = ['circle', 'square', 'triangle', 'diamond'] as const
+const CHANCE_COLOR = '#888888'
+const PLOT_W = 640
+const PLOT_H = 400
+const M = {left: 64, right: 24, top: 40, bottom: 52}
+const LEGEND_ROW = 20
+const DODGE = 3
+const MAX_MARKED_POINTS = 50
+/** Width of a character of the 12px sans-serif text, generously (digits and most letters are narrower). */
+const CHAR_W = 7.2
 
 export function lineChartSvg(series: Series[], opts: ChartOptions): string {
+  const chance = opts.chance?.filter((p) => Number.isFinite(p.y))
   const xs = series.flatMap((s) => s.points.map((p) => p.x))
-  const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter(Number.isFinite)
+  const ys = [...series.flatMap((s) => s.points.map((p) => p.y)), ...(chance ?? []).map((p) => p.y)].filter(Number.isFinite)
   const fx = opts.logX ? Math.log10 : (v: number) => v
   const [x0, x1] = padRange(Math.min(...xs.map(fx)), Math.max(...xs.map(fx)))
   const [y0, y1] = opts.yRange ?? padRange(Math.min(...ys), Math.max(...ys))
+  // Long curves (training losses) are drawn without markers, in the legend too.
+  const marked = (s: Series) => s.points.length <= MAX_MARKED_POINTS
+  const legend = [
+    ...series.map((s, i) => ({name: s.name, style: marked(s) ? styleOf(i) : {...styleOf(i), marker: undefined}})),
+    ...(chance?.length ? [{name: 'chance', style: CHANCE_STYLE}] : []),
+  ]
+  const W = Math.max(PLOT_W, Math.ceil(M.left + 40 + Math.max(...legend.map((e) => e.name.length)) * CHAR_W + M.right))
+  const H = PLOT_H + legend.length * LEGEND_ROW + 8
+  const plotBottom = PLOT_H - M.bottom
   const px = (x: number) => M.left + ((fx(x) - x0) / (x1 - x0)) * (W - M.left - M.right)
-  const py = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom)
+  const py = (y: number) => plotBottom - ((y - y0) / (y1 - y0)) * (plotBottom - M.top)
   const out: string[] = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`)
-  out.push(`<text x="${W / 2 - M.right / 2 + M.left / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`)
+  out.push(`<text x="${(M.left + W - M.right) / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`)
   for (const t of ticks(y0, y1)) {
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`)
     out.push(`<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`)
@@ -41,24 +69,61 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
   // Few x values (a sweep) are labelled each; many (a training curve) get round ticks.
   const distinctX = [...new Set(xs)].sort((a, b) => a - b)
   const xTicks = distinctX.length <= 12 || opts.logX ? distinctX : ticks(x0, x1)
-  for (const x of xTicks) {
-    out.push(`<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
-  }
-  out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="black"/>`)
-  out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="black"/>`)
-  out.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`)
-  out.push(`<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`)
+  for (const x of xTicks) out.push(`<text x="${px(x)}" y="${plotBottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
+  out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${plotBottom}" y2="${plotBottom}" stroke="black"/>`)
+  out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${plotBottom}" stroke="black"/>`)
+  out.push(`<text x="${(M.left + W - M.right) / 2}" y="${PLOT_H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`)
+  out.push(`<text transform="translate(16 ${(M.top + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`)
+  if (chance?.length) out.push(polyline(chance.sort((a, b) => a.x - b.x).map((p) => [px(p.x), py(p.y)]), CHANCE_STYLE))
+  // A sweep's few x values are dodged: each series a few pixels aside, so equal values stand side by side.
+  const dodge = distinctX.length <= 12 ? DODGE : 0
   series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length]
+    const style = styleOf(i)
+    const dx = (i - (series.length - 1) / 2) * dodge
     const pts = s.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x)
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${px(p.x)},${py(p.y)}`).join(' ')}"/>`)
-    if (pts.length <= 50) for (const p of pts) out.push(`<circle cx="${px(p.x)}" cy="${py(p.y)}" r="3" fill="${color}"/>`)
-    const ly = M.top + 10 + i * 18
-    out.push(`<line x1="${W - M.right + 12}" x2="${W - M.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`)
-    out.push(`<text x="${W - M.right + 38}" y="${ly + 4}">${esc(s.name)}</text>`)
+    out.push(polyline(pts.map((p) => [px(p.x) + dx, py(p.y)]), style))
+    if (marked(s)) for (const p of pts) out.push(marker(px(p.x) + dx, py(p.y), style))
+  })
+  legend.forEach((entry, i) => {
+    const y = PLOT_H + 4 + i * LEGEND_ROW + LEGEND_ROW / 2
+    out.push(polyline([[M.left, y], [M.left + 28, y]], entry.style))
+    if (entry.style.marker) out.push(marker(M.left + 14, y, entry.style))
+    out.push(`<text x="${M.left + 36}" y="${y + 4}">${esc(entry.name)}</text>`)
   })
   out.push('</svg>')
   return out.join('\n') + '\n'
+}
+
+interface Style {
+  color: string
+  dash: string
+  width: number
+  marker?: (typeof MARKERS)[number]
+  size: number
+}
+
+const CHANCE_STYLE: Style = {color: CHANCE_COLOR, dash: '4 4', width: 1.5, size: 0}
+
+/** Series i: its colour, dash and marker; thinner and smaller the later it is drawn. */
+function styleOf(i: number): Style {
+  const shrink = Math.min(i, 3)
+  return {color: COLORS[i % COLORS.length], dash: DASHES[i % DASHES.length], width: 4 - shrink, marker: MARKERS[i % MARKERS.length], size: 6.5 - 1.5 * shrink}
+}
+
+function polyline(points: [number, number][], s: Style): string {
+  const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : ''
+  return `<polyline fill="none" stroke="${s.color}" stroke-width="${s.width}"${dash} stroke-linejoin="round" points="${points.map(([x, y]) => `${x},${y}`).join(' ')}"/>`
+}
+
+function marker(x: number, y: number, s: Style): string {
+  const r = s.size
+  const fill = `fill="${s.color}" stroke="white" stroke-width="1"`
+  switch (s.marker) {
+    case 'square': return `<rect x="${x - r}" y="${y - r}" width="${2 * r}" height="${2 * r}" ${fill}/>`
+    case 'triangle': return `<polygon points="${x},${y - r * 1.2} ${x + r * 1.1},${y + r * 0.8} ${x - r * 1.1},${y + r * 0.8}" ${fill}/>`
+    case 'diamond': return `<polygon points="${x},${y - r * 1.3} ${x + r},${y} ${x},${y + r * 1.3} ${x - r},${y}" ${fill}/>`
+    default: return `<circle cx="${x}" cy="${y}" r="${r}" ${fill}/>`
+  }
 }
 
 function padRange(lo: number, hi: number): [number, number] {

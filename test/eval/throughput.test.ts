@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
-import {writeReports} from '../../src/eval/report.js'
+import {writeCharts} from '../../src/eval/report.js'
 import {runTask} from '../../src/eval/run-tasks.js'
 import type {EvalContext} from '../../src/eval/tasks/types.js'
 import {loadModel} from '../../src/models/load-model.js'
@@ -59,7 +59,7 @@ describe('throughput task', () => {
     expect(t.curves!.map((c) => `${c.chart} ${c.label}`)).toEqual([
       'prefill_tok_s batch 1', 'decode_tok_s batch 1', 'prefill_tok_s batch 2', 'decode_tok_s batch 2', 'state_bytes KV cache', 'state_bytes SSM state',
     ])
-    const files = await writeReports(join(root, 'out'), [{model: 'teacher', results: [t]}, {model: 'student', results: [s]}], {})
+    const files = await writeCharts(join(root, 'out'), [{model: 'teacher', results: [t]}, {model: 'student', results: [s]}])
     expect((await readdir(join(root, 'out'))).filter((f) => f.endsWith('.svg')).sort()).toEqual(['throughput_decode_tok_s.svg', 'throughput_prefill_tok_s.svg', 'throughput_state_bytes.svg'])
     const svg = await readFile(files.find((f) => f.endsWith('state_bytes.svg'))!, 'utf8')
     for (const name of ['teacher (KV cache)', 'student (SSM state)']) expect(svg).toContain(name)

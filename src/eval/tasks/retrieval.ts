@@ -2,6 +2,7 @@ import {generateSamples, getTask, type TaskName, type TaskSample} from '../../ta
 import {tokenLogprobs} from '../language-model.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {argmax, mean, meanStderr} from '../metrics.js'
+import {loglikelihoodSample, type LmEvalSample} from '../samples.js'
 import {textTokenizer, type Curve, type EvalContext, type TaskResult} from './types.js'
 
 /**
@@ -21,12 +22,15 @@ const SWEEPS: Record<TaskName, {option?: string; label: string; values: number[]
 }
 
 const DEFAULT_SAMPLES = 50
+const RETRIEVAL_VERSION = 1
 
 export interface Scored {
   acc: number
   argmaxAcc: number
   exactAcc: number
   logprobs: number[]
+  /** Per choice: every token of it is the argmax (lm-eval's is_greedy). */
+  greedy: boolean[]
 }
 
 /** Score one sample: one forward when every choice is a single token, else one per choice. */
@@ -37,20 +41,23 @@ export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scor
   const firstAnswerToken = pairs[s.answerIndex].continuation[0]
   const singleToken = pairs.every((p) => p.continuation.length === 1 && p.context.length === prompt.length)
   let logprobs: number[]
+  let greedy: boolean[]
   let argmaxHit: boolean
   let exactHit: boolean
   if (singleToken) {
     const [scored] = await tokenLogprobs(ctx.lm, [prompt], [pairs.map((p) => ({t: prompt.length - 1, target: p.continuation[0]}))])
     logprobs = scored.map((x) => x.logprob)
+    greedy = scored.map((x) => x.greedy)
     argmaxHit = exactHit = scored[s.answerIndex].greedy
   } else {
     const results = await loglikelihood(ctx.lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize)
     logprobs = results.map((r) => r.logprob)
+    greedy = results.map((r) => r.isGreedy)
     exactHit = results[s.answerIndex].isGreedy
     const [[first]] = await tokenLogprobs(ctx.lm, [prompt], [[{t: prompt.length - 1, target: firstAnswerToken}]])
     argmaxHit = first.greedy
   }
-  return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, exactAcc: exactHit ? 1 : 0, logprobs}
+  return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, exactAcc: exactHit ? 1 : 0, logprobs, greedy}
 }
 
 export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: number[]): Promise<TaskResult> {
@@ -61,10 +68,12 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
   const accCurve: Curve = {x: sweep.label, y: 'acc', points: []}
   const argmaxCurve: Curve = {x: sweep.label, y: 'argmax_acc', points: []}
   const exactCurve: Curve = {x: sweep.label, y: 'exact_acc', points: []}
+  const chance: {x: number; y: number}[] = []
+  for (const curve of [accCurve, argmaxCurve, exactCurve]) curve.chance = chance
   const allAcc: number[] = []
   const allArgmax: number[] = []
   const allExact: number[] = []
-  const samples: Record<string, unknown>[] = []
+  const samples: LmEvalSample[] = []
   for (const value of values ?? sweep.values) {
     const acc: number[] = []
     const arg: number[] = []
@@ -76,13 +85,22 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
       acc.push(r.acc)
       arg.push(r.argmaxAcc)
       exact.push(r.exactAcc)
-      if (ctx.logSamples) samples.push({doc_id: i, [sweep.label]: value, prompt: s.prompt, target: s.answer, resps: r.logprobs, acc: r.acc, argmax_acc: r.argmaxAcc, exact_acc: r.exactAcc})
+      if (ctx.logSamples) {
+        const doc = {prompt: s.prompt, choices: s.choices, answer: s.answer, [sweep.label]: value}
+        const requests = s.choices.map((c, k) => ({context: s.prompt, continuation: c, logprob: r.logprobs[k], isGreedy: r.greedy[k]}))
+        samples.push(loglikelihoodSample(samples.length, doc, s.answerIndex, requests, {acc: r.acc, argmax_acc: r.argmaxAcc, exact_acc: r.exactAcc}))
+      }
     }
     if (sweep.option) {
-      metrics[`acc,${sweep.option}=${value}`] = mean(acc)
-      metrics[`argmax_acc,${sweep.option}=${value}`] = mean(arg)
-      metrics[`exact_acc,${sweep.option}=${value}`] = mean(exact)
+      const point = `${sweep.option}=${value}`
+      metrics[`acc,${point}`] = mean(acc)
+      metrics[`acc_stderr,${point}`] = meanStderr(acc)
+      metrics[`argmax_acc,${point}`] = mean(arg)
+      metrics[`argmax_acc_stderr,${point}`] = meanStderr(arg)
+      metrics[`exact_acc,${point}`] = mean(exact)
+      metrics[`exact_acc_stderr,${point}`] = meanStderr(exact)
     }
+    chance.push({x: value, y: mean(list.map((s) => 1 / s.choices.length))})
     accCurve.points.push({x: value, y: mean(acc)})
     argmaxCurve.points.push({x: value, y: mean(arg)})
     exactCurve.points.push({x: value, y: mean(exact)})
@@ -103,5 +121,14 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
     },
     samples: ctx.logSamples ? samples : undefined,
     curves: sweep.option ? [accCurve, argmaxCurve, exactCurve] : undefined,
+    counts: {original: allAcc.length, effective: allAcc.length},
+    config: {
+      task: name,
+      output_type: 'multiple_choice',
+      num_fewshot: 0,
+      [sweep.label]: values ?? sweep.values,
+      metric_list: ['acc', 'argmax_acc', 'exact_acc'].map((metric) => ({metric, aggregation: 'mean', higher_is_better: true})),
+      metadata: {version: RETRIEVAL_VERSION},
+    },
   }
 }

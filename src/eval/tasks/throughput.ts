@@ -81,7 +81,28 @@ export async function runThroughput(seqLen: number, ctx: EvalContext): Promise<T
     ({x: 'context length', y: 'decode state bytes per sequence', chart: 'state_bytes', label, points, autoRange: true})
   curves.push(bytesCurve('KV cache', memory.kv), bytesCurve('SSM state', memory.ssm))
   if (memory.measured.length) curves.push(bytesCurve('allocated (WebGPU)', memory.measured))
-  return {task: 'throughput', metrics, curves}
+  return {
+    task: 'throughput',
+    metrics,
+    curves,
+    counts: {original: batches.length * contexts.length, effective: batches.length * contexts.length},
+    config: {
+      task: 'throughput',
+      output_type: 'throughput',
+      num_fewshot: 0,
+      batch_sizes: batches,
+      context_lengths: contexts,
+      decode_steps: DECODE_STEPS,
+      metric_list: [
+        {metric: 'prefill_tok_s', aggregation: 'median', higher_is_better: true},
+        {metric: 'decode_tok_s', aggregation: 'median', higher_is_better: true},
+        {metric: 'kv_bytes_per_seq', aggregation: 'none', higher_is_better: false},
+        {metric: 'ssm_bytes_per_seq', aggregation: 'none', higher_is_better: false},
+        {metric: 'measured_bytes_per_seq', aggregation: 'none', higher_is_better: false},
+      ],
+      metadata: {version: 1},
+    },
+  }
 }
 
 async function medianTimes(run: () => Promise<{prefillSeconds: number; decodeSeconds: number}>): Promise<{prefillSeconds: number; decodeSeconds: number}> {

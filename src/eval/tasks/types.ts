@@ -1,6 +1,7 @@
 import {HybridizeError} from '../../errors.js'
 import type {TextTokenizer} from '../../tokenizer/load.js'
 import type {LanguageModel} from '../language-model.js'
+import type {LmEvalSample} from '../samples.js'
 
 /** What every eval task gets: the model, its tokenizer, and the run's settings. */
 export interface EvalContext {
@@ -12,6 +13,10 @@ export interface EvalContext {
   seed: number
   logSamples: boolean
   progress: (text: string) => void
+  /** The token the first token of a text is predicted from (lm-eval's prefix_token_id: BOS, else EOS). */
+  prefixTokenId?: number
+  /** A line for the user about their input (stderr; silent under --quiet). */
+  warn?: (text: string) => void
 }
 
 /** The context's tokenizer, for tasks that work on text. */
@@ -32,12 +37,35 @@ export interface Curve {
   /** The y axis spans the data; otherwise [0, 1], for accuracies. */
   autoRange?: boolean
   logX?: boolean
+  /** What guessing among the candidates scores at each x, drawn as the chart's chance line. */
+  chance?: {x: number; y: number}[]
 }
 
-/** lm-evaluation-harness style: metric keys like 'acc,none' and 'acc_stderr,none'. */
+/**
+ * lm-evaluation-harness style: metric keys like 'acc,none' and 'acc_stderr,none' (a standard error
+ * that cannot be computed, from one sample, is NaN here and "N/A" in the results file).
+ */
 export interface TaskResult {
   task: string
   metrics: Record<string, number>
-  samples?: Record<string, unknown>[]
+  /** Documents in the task and documents evaluated (--limit): lm-eval's n-samples original / effective. */
+  counts: {original: number; effective: number}
+  config: TaskConfig
+  /** lm-eval's per-sample records, with --log-samples. */
+  samples?: LmEvalSample[]
   curves?: Curve[]
 }
+
+/**
+ * A task's entry in lm-evaluation-harness's `configs` (the fields of its TaskConfig that apply):
+ * `metric_list` also gives `higher_is_better`, and `metadata.version` gives `versions`.
+ */
+export interface TaskConfig {
+  task: string
+  output_type: 'multiple_choice' | 'loglikelihood_rolling' | 'throughput'
+  num_fewshot: number
+  metric_list: {metric: string; aggregation: string; higher_is_better: boolean}[]
+  metadata: {version: number}
+  [field: string]: unknown
+}
+
