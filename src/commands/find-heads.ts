@@ -1,5 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {budgetFlag} from '../cli/budget-flag.js'
+import {parseBudget} from '../heads/budget.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {checkFileDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
@@ -42,7 +44,7 @@ long-range lookup that they cannot.`
     pairs: Flags.integer({description: 'Key-value pairs per kv-retrieval prompt.', default: 20, min: 1, max: 100}),
     seed: Flags.integer({description: 'Seed of the task samples and of the random comparison heads.', default: 0}),
     'top-k': Flags.integer({description: 'Select this many heads.', min: 1, exclusive: ['budget']}),
-    budget: Flags.string({description: 'Select this fraction of all heads, at least one: "2%" or 0.02.', default: '2%'}),
+    budget: budgetFlag({description: 'Select this share of all heads (at least one; default 2%).', exclusive: ['top-k']}),
     ablation: Flags.option({options: ['zero', 'mean'] as const, default: 'zero', description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
     selection: Flags.string({
       description: 'individual: the top of the single-ablation ranking. greedy: add, head by head, the one whose ablation together with those chosen costs most; finds heads that stand in for one another (one more pass per selected head). aggregate: the heads whose last-token attention rests most on the answer\'s line; the ones to keep as attention when distilling (an SSM takes over the others).',
@@ -62,7 +64,7 @@ long-range lookup that they cannot.`
       pairs: flags.pairs,
       seed: flags.seed,
       ablation: flags.ablation,
-      select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget)} : {topK: flags['top-k']},
+      select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget ?? DEFAULT_BUDGET)} : {topK: flags['top-k']},
       selection: flags.selection as Selection,
       randomDraws: flags['random-draws'],
       progress: (text) => this.status(text),
@@ -97,15 +99,7 @@ long-range lookup that they cannot.`
   }
 }
 
-/** "2%" -> 0.02; "0.02" -> 0.02. */
-export function parseBudget(text: string): number {
-  const percent = text.trim().endsWith('%')
-  const value = Number(percent ? text.trim().slice(0, -1) : text)
-  const fraction = percent ? value / 100 : value
-  if (!Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
-    throw new HybridizeError(`--budget must be a fraction of the heads in (0, 1] or a percentage such as 2%, not '${text}'`, {code: 'E_USAGE'})
-  }
-  return fraction
-}
+/** The share find-heads selects when neither --budget nor --top-k is given. */
+const DEFAULT_BUDGET = '2%'
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`

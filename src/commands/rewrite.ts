@@ -1,11 +1,13 @@
 import {resolve} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {budgetFlag} from '../cli/budget-flag.js'
+import {parseBudget} from '../heads/budget.js'
 import {HybridizeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {MIXER_KINDS, type MixerKind} from '../models/mixers/mixer.js'
 import {rewrite} from '../rewrite/rewrite.js'
-import {parseBudget, type HeadChoice} from '../rewrite/select-heads.js'
+import type {HeadChoice} from '../rewrite/select-heads.js'
 
 interface RewriteCommandResult {
   out: string
@@ -41,7 +43,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
   static override flags = {
     heads: Flags.file({required: true, description: 'heads.json written by `hybridize find-heads` for this teacher.'}),
     keep: Flags.integer({description: 'Keep the first N heads: heads.json\'s selection in its order, then the rest of its ranking.', min: 0, exclusive: ['budget']}),
-    budget: Flags.string({description: 'Keep this share of all heads, taken in the same order as --keep (e.g. 2%).', exclusive: ['keep']}),
+    budget: budgetFlag({description: 'Keep this share of all heads, taken in the same order as --keep.', exclusive: ['keep']}),
     mixer: Flags.string({description: 'SSM mixer of the student.', options: [...MIXER_KINDS], default: 'discrete-mamba2'}),
     'd-state': Flags.integer({description: 'SSM state size N (default: the teacher\'s head dim).', min: 1}),
     'mimo-rank': Flags.integer({description: 'MIMO rank R of the mamba3 mixer (1 = SISO).', min: 1}),
@@ -59,7 +61,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
   async run(): Promise<RewriteCommandResult> {
     const {args, flags} = await this.parse(Rewrite)
     const choice: HeadChoice =
-      flags.keep !== undefined ? {kind: 'keep', count: flags.keep} : flags.budget !== undefined ? {kind: 'budget', percent: parseBudget(flags.budget)} : {kind: 'selected'}
+      flags.keep !== undefined ? {kind: 'keep', count: flags.keep} : flags.budget !== undefined ? {kind: 'budget', fraction: parseBudget(flags.budget)} : {kind: 'selected'}
     const mixer = flags.mixer as MixerKind
     const teacherFolder = await resolveModel(args.teacher)
     this.status(`teacher: ${teacherFolder}`)
