@@ -2,6 +2,7 @@ import {stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, type BaseFlags} from '../cli/base-command.js'
+import {commandLine} from '../cli/command-line.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {createBackend} from '../backend/device.js'
 import {resolveCorpus} from '../data/corpus.js'
@@ -17,6 +18,7 @@ import {resolveModel} from '../hub/cache.js'
 import {HybridModel} from '../models/hybrid.js'
 import {loadModel} from '../models/load-model.js'
 import {loadTeacher} from '../models/load.js'
+import {identifyTeacher} from '../rewrite/teacher-identity.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 
 interface DistillResult extends DistillOutcome {
@@ -107,7 +109,8 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       const stop = this.catchInterrupts()
       let outcome: DistillOutcome
       try {
-        const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus}
+        const description = {config: model.config, teacher: identifyTeacher(teacherFolder), command: commandLine('distill', this.argv)}
+        const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus, description}
         outcome = await distill(settings, out, inputs, {status: (t) => this.status(t), progress: this.progressReporter(), stopRequested: stop.requested}, resume)
       } finally {
         stop.release()

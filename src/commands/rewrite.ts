@@ -2,6 +2,7 @@ import {resolve} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {budgetFlag} from '../cli/budget-flag.js'
+import {commandLine} from '../cli/command-line.js'
 import {parseBudget} from '../heads/budget.js'
 import {HybridizeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
@@ -75,7 +76,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
       out,
       overwrite: flags.force,
       maxShardBytes: parseSize(flags['max-shard-size']),
-      command: ['hybridize', 'rewrite', ...this.argv].map(quote).join(' '),
+      command: commandLine('rewrite', this.argv),
     })
     const share = ((100 * result.keptHeads.length) / result.totalHeads).toFixed(1)
     this.log(`${out}: ${result.keptHeads.length} of ${result.totalHeads} heads kept as attention (${share}%), ${mixer} with d_state ${result.config.mixer.stateDim}, ${result.dtype}`)
@@ -91,8 +92,4 @@ function parseSize(text: string): number {
   const bytes = m && unit ? Number(m[1]) * unit : Number.NaN
   if (!(bytes > 0)) throw new HybridizeError(`--max-shard-size must be a size such as 5GB or 500MB, got '${text}'`, {code: 'E_USAGE', exitCode: 2})
   return bytes
-}
-
-function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`
 }
