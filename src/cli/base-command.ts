@@ -1,5 +1,5 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
-import {colorEnabled, configureColor} from './color.js'
+import {configureColor} from './color.js'
 import {createProgress, type Progress} from './progress.js'
 import {describeSystemError, HybridizeError} from '../errors.js'
 
@@ -22,7 +22,7 @@ export abstract class BaseCommand extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    configureColor(!this.argv.includes('--no-color') && colorEnabled())
+    configureColor(!this.argv.includes('--no-color'))
     const silent = this.argv.includes('--quiet') || this.argv.includes('-q') || this.jsonEnabled()
     this.progress = createProgress({quiet: silent})
   }

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {budgetFlag} from '../cli/budget-flag.js'
+import {stdoutColor} from '../cli/color.js'
 import {parseBudget} from '../heads/budget.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {checkFileDestination} from '../io/atomic.js'
@@ -83,9 +84,9 @@ long-range lookup that they cannot.`
     const files = await writeHeadsFiles(flags.out, json, result, `${args.model}: ${opts.task} accuracy drop per ablated head`)
     const draws = result.randomAblated
     const random = draws.length > 0 ? `; as many random heads ablated: ${pct(draws.reduce((a, d) => a + d.acc, 0) / draws.length)} (mean of ${draws.length})` : ''
-    this.log(rankedTable(result, Math.max(10, result.selected.length)))
+    this.log(rankedTable(result, 10, stdoutColor))
     this.log('')
-    this.log(terminalHeatmap(result))
+    this.log(terminalHeatmap(result, stdoutColor))
     this.log('')
     if (result.greedyCurve) {
       this.log(`greedy selection, acc with the first heads ablated: ${result.greedyCurve.map((f, i) => `${result.selected[i].join('.')} ${pct(f.acc)}`).join(', ')}`)
