@@ -32,7 +32,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
 --keep or --budget the heads heads.json selected are kept. The folder appears only when complete.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/teachers/llama --heads heads.json --out hybrid/',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --heads heads.json --out hybrid/',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --heads heads.json --budget 2% --mixer discrete-mamba2 --d-state 16 --out llama-hybrid/',
     '<%= config.bin %> <%= command.id %> teacher/ --heads heads.json --keep 10 --mixer mamba2 --out hybrid/ --force',
   ]

@@ -23,14 +23,14 @@ export default class Run extends BaseCommand {
 
   static override description = `A recipe is a YAML file; every key but teacher and out is optional:
 
-teacher: fixtures/phi-tiny   # a folder, or org/name[@revision] to download
-out: runs/phi-tiny           # the folder every step writes under
-device: cpu                  # auto, webgpu or cpu; --device overrides it
-seed: 0                      # for find_heads, distill and eval
-find_heads: {samples: 20}    # writes out/heads.json and out/heads.svg
-rewrite: {budget: 5%}        # writes out/hybrid/
-distill: {data: brown}       # writes out/distill/, the student in student/
-eval: {tasks: kv-retrieval}  # writes out/eval/: teacher and students
+  teacher: fixtures/phi-tiny   # a folder, or org/name[@revision] to download
+  out: runs/phi-tiny           # the folder every step writes under
+  device: cpu                  # auto, webgpu or cpu; --device overrides it
+  seed: 0                      # for find_heads, distill and eval
+  find_heads: {samples: 20}    # writes out/heads.json and out/heads.svg
+  rewrite: {budget: 5%}        # writes out/hybrid/
+  distill: {data: brown}       # writes out/distill/, the student in student/
+  eval: {tasks: kv-retrieval}  # writes out/eval/: teacher and students
 
 A step section's keys are its command's flags in snake_case (top_k for --top-k, batch_size for --batch-size); the runner sets each step's inputs, outputs and device. A section left out is skipped; a section with no keys (\`rewrite:\`) runs with the defaults. rewrite needs find_heads, distill needs rewrite; eval compares the teacher with every student the recipe makes. Relative paths are relative to the current folder. Flags that take a comma-separated list (tasks, tokens, lr, stage, layers, freeze) also take a YAML list.
 
