@@ -33,9 +33,9 @@ export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstan
     format(header),
     ...lines.map((cells, i) => (selected(shown[i]) ? color.bold(format(cells)) : format(cells))),
     '',
-    'acc: the task\'s accuracy with the head alone ablated; drop: the baseline\'s minus that. gather, agg: attention mass in [0, 1] of',
-    'segment-final tokens on their own segment (gather), and of the last prompt token on the answer\'s line (agg: line, what',
-    '--selection aggregate ranks by) or on that line\'s final token only (agg: end).',
+    'acc: the task\'s accuracy with the head alone ablated; drop: the baseline\'s minus that.',
+    'gather: attention mass (0-1) of segment-final tokens on their own segment; agg: of the last prompt',
+    'token on the answer\'s line (agg: line, what --selection aggregate ranks by) or its final token (agg: end).',
   ].join('\n')
 }
 

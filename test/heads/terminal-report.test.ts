@@ -24,7 +24,7 @@ describe('find-heads terminal report', () => {
     const rows = table.filter((l) => /^ +1[56] +1 +[67] /.test(l))
     expect(rows).toHaveLength(2)
     for (const row of rows) expect(row).toMatch(/0\.10 +0\.90 +0\.00$/)
-    expect(table.join('\n')).toMatch(/agg: line, what\n--selection aggregate ranks by/)
+    expect(table.join('\n')).toMatch(/\(agg: line, what --selection aggregate ranks by\)/)
   })
 
   it('says the heatmap\'s unit', () => {
