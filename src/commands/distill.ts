@@ -202,6 +202,9 @@ function numberFlag(flag: string, value: string, min: number, max: number, orMin
 async function refuseExistingRun(out: string): Promise<void> {
   const last = await stat(join(checkpointsDir(out), 'last')).catch(() => undefined)
   if (last) throw new HybridizeError(`${out} already holds a distillation run; pass --resume to continue it, or choose another --out`, {code: 'E_EXISTS'})
+  // A run replaces <out>/student when it ends: one that is there without a run beside it is not ours to replace.
+  const student = await stat(join(out, 'student')).catch(() => undefined)
+  if (student) throw new HybridizeError(`${join(out, 'student')} already exists and a run would replace it; choose another --out, or move it away`, {code: 'E_EXISTS'})
 }
 
 function eosIdOf(configured: number | number[] | undefined, tokenizer: TextTokenizer): number {
