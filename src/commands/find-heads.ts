@@ -7,7 +7,7 @@ import {checkFileDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
 import {parseBudget} from '../heads/budget.js'
 import {findHeads, SELECTIONS, type FindHeadsOptions, type Selection} from '../heads/find-heads.js'
-import {headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
+import {checkHeadsDestination, headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
 import {rankedTable, terminalHeatmap} from '../heads/terminal-report.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadTeacher} from '../models/load.js'
@@ -52,7 +52,8 @@ long-range lookup that they cannot.`
       default: 'individual',
     }),
     'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: 5, min: 0}),
-    out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg.', default: 'heads.json'}),
+    out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg. A heads.json find-heads wrote is replaced; another file only with --force.', default: 'heads.json'}),
+    force: Flags.boolean({description: 'Replace --out and its .svg even if they are not files find-heads wrote.'}),
     device: deviceFlag,
   }
 
@@ -70,6 +71,7 @@ long-range lookup that they cannot.`
       progress: (text) => this.status(text),
     }
     await checkFileDestination(flags.out)
+    await checkHeadsDestination(flags.out, flags.force)
     const folder = await resolveModel(args.model)
     const tokenizer = await loadTokenizer(folder)
     const identity = await modelIdentity(args.model, folder)

@@ -146,6 +146,8 @@ describe('planRecipe', () => {
     await expect(planRecipe(recipe)).rejects.toThrow(new RegExp(`^${join(out, 'hybrid')} already exists and this recipe did not write it \\(.*steps\\.json names no rewrite step\\); move it away, choose another out:, or pass --force to replace it$`))
     const forced = await planRecipe(recipe, {force: true})
     expect(forced[1].argv.at(-1)).toBe('--force')
+    // find-heads too is told to replace a heads.json only when the recipe may.
+    expect(forced[0].argv.at(-1)).toBe('--force')
     // A user's distill/ or eval/ folder likewise: never cleared without --force.
     await rm(join(out, 'hybrid'), {recursive: true})
     await touch('distill', 'notes.txt')
