@@ -33,8 +33,9 @@ interface StageRecord {
   lr: number
   steps: number
   tokens: number
-  first_loss: number
-  final_loss: number
+  /** null for a stage that ran no step. */
+  first_loss: number | null
+  final_loss: number | null
 }
 
 /** Per stage run: tokens actually trained, steps, and the loss at the first and the last step. */
@@ -49,11 +50,13 @@ function stageRecords(settings: DistillSettings, metrics: StepMetrics[]): StageR
       lr: settings.lr[i],
       steps: last?.step ?? 0,
       tokens: last?.tokens ?? 0,
-      first_loss: rows[0]?.loss ?? Number.NaN,
-      final_loss: last?.loss ?? Number.NaN,
+      first_loss: rows[0]?.loss ?? null,
+      final_loss: last?.loss ?? null,
     }
   })
 }
+
+const loss = (x: number | null): string => (x === null ? '-' : x.toPrecision(4))
 
 function keptHeads(config: HybridConfig): [number, number][] {
   return config.layers.flatMap((layer, l) => layer.attentionHeads.map((h) => [l, h] as [number, number]))
@@ -99,7 +102,7 @@ export function studentCard(d: StudentDescription, settings: DistillSettings, me
   const kept = keptHeads(d.config)
   const revision = d.teacher.revision ? ` at revision \`${d.teacher.revision}\`` : ''
   const stages = stageRecords(settings, metrics)
-  const rows = stages.map((s) => `| ${s.stage} | ${s.title} | ${s.tokens.toLocaleString('en-US')} | ${s.steps} | ${s.lr} | ${s.loss_name} | ${s.first_loss.toPrecision(4)} | ${s.final_loss.toPrecision(4)} |`)
+  const rows = stages.map((s) => `| ${s.stage} | ${s.title} | ${s.tokens.toLocaleString('en-US')} | ${s.steps} | ${s.lr} | ${s.loss_name} | ${loss(s.first_loss)} | ${loss(s.final_loss)} |`)
   return `# Distilled hybrid of ${d.teacher.id}
 
 A hybrid student distilled by \`hybridize distill\` from the teacher \`${d.teacher.id}\`${revision} with the
