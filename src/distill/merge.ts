@@ -74,8 +74,14 @@ export async function mergeRuns(runs: string[], out: string): Promise<MergeResul
   }
 }
 
+/** A run's provenance.json, or null when it is missing or damaged (the merge does not depend on it). */
 async function readJson(file: string): Promise<unknown> {
-  return readFile(file, 'utf8').then((text) => JSON.parse(text) as unknown, () => null)
+  const text = await readFile(file, 'utf8').catch(() => undefined)
+  try {
+    return text === undefined ? null : JSON.parse(text) as unknown
+  } catch {
+    return null
+  }
 }
 
 function mergedCard(layers: Record<string, string>, untrained: number[]): string {

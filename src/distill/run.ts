@@ -156,13 +156,23 @@ function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
+/** A JSON object, or undefined for anything else: a damaged provenance.json must not fail a finished run. */
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The input student's files (config, tokenizer, ...) with the trained weights, built atomically;
  * its README.md and provenance.json are replaced by ones that describe the distilled student.
  */
 async function writeStudentFolder(inputs: DistillInputs, to: string, settings: DistillSettings, metrics: StepMetrics[]): Promise<void> {
   const from = inputs.studentFolder
-  const hybridProvenance = await readFile(join(from, 'provenance.json'), 'utf8').then((text) => JSON.parse(text) as Record<string, unknown>, () => undefined)
+  const hybridProvenance = await readFile(join(from, 'provenance.json'), 'utf8').then(parseObject, () => undefined)
   const description = {...inputs.description, hybridProvenance}
   await withAtomicFolder(
     to,

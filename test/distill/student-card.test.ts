@@ -58,4 +58,12 @@ describe('the distilled student folder', () => {
       [3, 512, last(3).loss],
     ])
   })
+
+  it('is written even when the hybrid\'s provenance.json is damaged (the run is not lost at its end)', async () => {
+    await writeFile(join(dirs.student, 'provenance.json'), '{"tool": "hybridize rew')
+    const out = join(dir, 'damaged')
+    const {outcome} = await runTiny(tinySettings(dirs, {stages: [3], tokens: [256], lr: [3e-3]}), out)
+    expect(outcome.completed).toBe(true)
+    expect(JSON.parse(await readFile(join(out, 'student/provenance.json'), 'utf8'))).toMatchObject({tool: 'hybridize distill', hybrid: null})
+  })
 })
