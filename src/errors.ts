@@ -1,4 +1,16 @@
 /**
+ * Exit statuses, as oclif and argparse (huggingface-cli) use them: 1 for an error at run time (a
+ * file, a model, the network, the disk), 2 for a usage error (the command line or recipe itself is
+ * wrong: an unknown flag, a bad value, flags that conflict). Hub errors add 3 (authentication
+ * required) and 4 (access denied); an interrupt exits 130. README.md lists them.
+ */
+export const EXIT_RUNTIME = 1
+export const EXIT_USAGE = 2
+
+/** Error codes of mistakes in the command line or recipe: they exit 2 unless told otherwise. */
+const USAGE_CODES = new Set(['E_USAGE', 'E_FLAG', 'E_MIX', 'E_TASK', 'E_TASK_OPTION', 'E_RECIPE', 'E_REPO_ID'])
+
+/**
  * Errors a user can act on. The CLI prints `message` as one line on stderr and exits
  * with `exitCode`; anything that is not a HybridizeError is a bug and keeps its stack
  * under --debug.
@@ -11,7 +23,7 @@ export class HybridizeError extends Error {
     super(message, {cause: options.cause})
     this.name = 'HybridizeError'
     this.code = options.code ?? 'E_HYBRIDIZE'
-    this.exitCode = options.exitCode ?? 1
+    this.exitCode = options.exitCode ?? (USAGE_CODES.has(this.code) ? EXIT_USAGE : EXIT_RUNTIME)
   }
 }
 

@@ -1,4 +1,4 @@
-import {existsSync} from 'node:fs'
+import {existsSync, readdirSync} from 'node:fs'
 import {create} from 'webgpu'
 import type {Backend} from './backend.js'
 import {CpuBackend} from './cpu.js'
@@ -11,6 +11,11 @@ import {HybridizeError} from '../errors.js'
  * machines without a GPU (CI): slow, but it runs the same WGSL.
  * `auto` passes over a software adapter (llvmpipe) for the CPU backend, which is faster there;
  * `--device webgpu` takes it. HYBRIDIZE_WEBGPU_BACKEND=vulkan|opengles forces one Dawn backend.
+ *
+ * `auto` does not even probe OpenGL ES where the machine has no GPU device node: the adapter could
+ * only be llvmpipe, which it would pass over, and creating it makes Dawn print its own warnings on
+ * stderr ("maxDynamicUniformBuffersPerPipelineLayout artificially reduced...": llvmpipe's GL limits
+ * exceed Dawn's), which neither --quiet nor --json could silence.
  */
 export type DeviceChoice = 'auto' | 'webgpu' | 'cpu'
 
@@ -45,7 +50,7 @@ interface Found {
 
 export async function createBackend(choice: DeviceChoice = 'auto', env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
   if (choice === 'cpu') return new CpuBackend('cpu: --device cpu')
-  const found = await findAdapter(env)
+  const found = await findAdapter(env, choice)
   if ('reason' in found) {
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: no WebGPU adapter (${found.reason}); use --device cpu`)
     return new CpuBackend(`cpu: no WebGPU adapter (${found.reason})`)
@@ -80,7 +85,7 @@ function backendOrder(env: NodeJS.ProcessEnv): DawnBackend[] {
   return process.platform === 'linux' ? ['vulkan', 'opengles'] : ['default']
 }
 
-async function findAdapter(env: NodeJS.ProcessEnv): Promise<Found | {reason: string}> {
+async function findAdapter(env: NodeJS.ProcessEnv, choice: DeviceChoice): Promise<Found | {reason: string}> {
   const skipped: string[] = []
   const forced = Boolean(env.HYBRIDIZE_WEBGPU_BACKEND)
   for (const backend of backendOrder(env)) {
@@ -88,6 +93,10 @@ async function findAdapter(env: NodeJS.ProcessEnv): Promise<Found | {reason: str
     // Without the loader Dawn only prints a warning; skip the probe so stderr stays clean.
     if (backend === 'vulkan' && !forced && !hasLibVulkan(env)) {
       skipped.push(`${label}: libvulkan.so.1 not found`)
+      continue
+    }
+    if (backend === 'opengles' && choice === 'auto' && !forced && !hasGpuDeviceNode()) {
+      skipped.push(`${label}: no GPU device (${GPU_DEVICE_NODES}), so only a software rasterizer, slower than the CPU backend`)
       continue
     }
     // Dawn's GL backend goes through EGL, which needs no display when told so (read by Mesa, so process-wide).
@@ -110,6 +119,20 @@ function withToggles(flags: string[], extra: string | undefined): string[] {
   const enable = flags.find((f) => f.startsWith('enable-dawn-features='))
   const rest = flags.filter((f) => f !== enable)
   return [...rest, `${enable ?? 'enable-dawn-features='}${enable ? ',' : ''}${extra}`]
+}
+
+const GPU_DEVICE_NODES = '/dev/dri/renderD*, /dev/nvidia*, /dev/dxg'
+
+/** Whether a GPU driver could be reached: Mesa's hardware drivers, NVIDIA's, or WSL's need one of these. */
+function hasGpuDeviceNode(): boolean {
+  const render = (() => {
+    try {
+      return readdirSync('/dev/dri').some((n) => n.startsWith('renderD'))
+    } catch {
+      return false
+    }
+  })()
+  return render || existsSync('/dev/nvidia0') || existsSync('/dev/dxg')
 }
 
 function hasLibVulkan(env: NodeJS.ProcessEnv): boolean {

@@ -1,5 +1,5 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
-import {colorEnabled, configureColor} from './color.js'
+import {configureColor} from './color.js'
 import {createProgress, type Progress} from './progress.js'
 import {describeSystemError, HybridizeError} from '../errors.js'
 
@@ -22,7 +22,7 @@ export abstract class BaseCommand extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    configureColor(!this.argv.includes('--no-color') && colorEnabled())
+    configureColor(!this.argv.includes('--no-color'))
     const silent = this.argv.includes('--quiet') || this.argv.includes('-q') || this.jsonEnabled()
     this.progress = createProgress({quiet: silent})
   }
@@ -34,7 +34,7 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (err.oclif?.exit === 0) return
-    const message = oneLine(describeSystemError(err) ?? err.message)
+    const message = oneLine(describeSystemError(err) ?? withoutParserFrame(err))
     const exitCode = err instanceof HybridizeError ? err.exitCode : (err.oclif?.exit ?? err.exitCode ?? 1)
     if (this.argv.includes('--debug')) {
       process.stderr.write(`${err.stack ?? message}\n`)
@@ -48,6 +48,15 @@ export abstract class BaseCommand extends Command {
     process.exitCode = exitCode
     return this.exit(exitCode)
   }
+}
+
+/**
+ * oclif wraps an error thrown by a flag's own parser as "Parsing --flag\n\t<message>\nSee more help
+ * with --help"; a HybridizeError already names its flag, so only its message is kept.
+ */
+function withoutParserFrame(err: Error): string {
+  if (!(err instanceof HybridizeError)) return err.message
+  return err.message.replace(/^Parsing --\S+\s*\n\t/, '').replace(/\nSee more help with --help$/, '')
 }
 
 function oneLine(text: string): string {

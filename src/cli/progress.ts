@@ -1,5 +1,5 @@
 import ora, {type Ora} from 'ora'
-import {colorEnabled} from './color.js'
+import {stderrColor} from './color.js'
 
 /**
  * Progress and status go to stderr, never stdout, so `--json` and pipes stay clean.
@@ -20,7 +20,7 @@ export function createProgress(options: {quiet?: boolean} = {}): Progress {
     stream: process.stderr,
     isEnabled: interactive,
     isSilent: Boolean(options.quiet),
-    color: colorEnabled() ? 'cyan' : false as never,
+    color: stderrColor.level > 0 ? 'cyan' : false as never,
   })
   return {
     start: (text) => { spinner.start(text) },

@@ -2,6 +2,7 @@ import {stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, type BaseFlags} from '../cli/base-command.js'
+import {commandLine} from '../cli/command-line.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {createBackend} from '../backend/device.js'
 import {resolveCorpus} from '../data/corpus.js'
@@ -17,6 +18,7 @@ import {resolveModel} from '../hub/cache.js'
 import {HybridModel} from '../models/hybrid.js'
 import {loadModel} from '../models/load-model.js'
 import {loadTeacher} from '../models/load.js'
+import {identifyTeacher} from '../rewrite/teacher-identity.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 
 interface DistillResult extends DistillOutcome {
@@ -107,7 +109,8 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       const stop = this.catchInterrupts()
       let outcome: DistillOutcome
       try {
-        const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus}
+        const description = {config: model.config, teacher: identifyTeacher(teacherFolder), command: commandLine('distill', this.argv)}
+        const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus, description}
         outcome = await distill(settings, out, inputs, {status: (t) => this.status(t), progress: this.progressReporter(), stopRequested: stop.requested}, resume)
       } finally {
         stop.release()
@@ -199,6 +202,9 @@ function numberFlag(flag: string, value: string, min: number, max: number, orMin
 async function refuseExistingRun(out: string): Promise<void> {
   const last = await stat(join(checkpointsDir(out), 'last')).catch(() => undefined)
   if (last) throw new HybridizeError(`${out} already holds a distillation run; pass --resume to continue it, or choose another --out`, {code: 'E_EXISTS'})
+  // A run replaces <out>/student when it ends: one that is there without a run beside it is not ours to replace.
+  const student = await stat(join(out, 'student')).catch(() => undefined)
+  if (student) throw new HybridizeError(`${join(out, 'student')} already exists and a run would replace it; choose another --out, or move it away`, {code: 'E_EXISTS'})
 }
 
 function eosIdOf(configured: number | number[] | undefined, tokenizer: TextTokenizer): number {

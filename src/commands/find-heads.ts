@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {budgetFlag} from '../cli/budget-flag.js'
+import {stdoutColor} from '../cli/color.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {checkFileDestination} from '../io/atomic.js'
 import {createBackend} from '../backend/device.js'
-import {HybridizeError} from '../errors.js'
+import {parseBudget} from '../heads/budget.js'
 import {findHeads, SELECTIONS, type FindHeadsOptions, type Selection} from '../heads/find-heads.js'
-import {headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
+import {checkHeadsDestination, headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
 import {rankedTable, terminalHeatmap} from '../heads/terminal-report.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadTeacher} from '../models/load.js'
@@ -42,7 +44,7 @@ long-range lookup that they cannot.`
     pairs: Flags.integer({description: 'Key-value pairs per kv-retrieval prompt.', default: 20, min: 1, max: 100}),
     seed: Flags.integer({description: 'Seed of the task samples and of the random comparison heads.', default: 0}),
     'top-k': Flags.integer({description: 'Select this many heads.', min: 1, exclusive: ['budget']}),
-    budget: Flags.string({description: 'Select this fraction of all heads, at least one: "2%" or 0.02.', default: '2%'}),
+    budget: budgetFlag({description: 'Select this share of all heads (at least one; default 2%).', exclusive: ['top-k']}),
     ablation: Flags.option({options: ['zero', 'mean'] as const, default: 'zero', description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
     selection: Flags.string({
       description: 'individual: the top of the single-ablation ranking. greedy: add, head by head, the one whose ablation together with those chosen costs most; finds heads that stand in for one another (one more pass per selected head). aggregate: the heads whose last-token attention rests most on the answer\'s line; the ones to keep as attention when distilling (an SSM takes over the others).',
@@ -50,7 +52,8 @@ long-range lookup that they cannot.`
       default: 'individual',
     }),
     'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: 5, min: 0}),
-    out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg.', default: 'heads.json'}),
+    out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg. A heads.json find-heads wrote is replaced; another file only with --force.', default: 'heads.json'}),
+    force: Flags.boolean({description: 'Replace --out and its .svg even if they are not files find-heads wrote.'}),
     device: deviceFlag,
   }
 
@@ -62,12 +65,13 @@ long-range lookup that they cannot.`
       pairs: flags.pairs,
       seed: flags.seed,
       ablation: flags.ablation,
-      select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget)} : {topK: flags['top-k']},
+      select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget ?? DEFAULT_BUDGET)} : {topK: flags['top-k']},
       selection: flags.selection as Selection,
       randomDraws: flags['random-draws'],
       progress: (text) => this.status(text),
     }
     await checkFileDestination(flags.out)
+    await checkHeadsDestination(flags.out, flags.force)
     const folder = await resolveModel(args.model)
     const tokenizer = await loadTokenizer(folder)
     const identity = await modelIdentity(args.model, folder)
@@ -81,9 +85,9 @@ long-range lookup that they cannot.`
     const files = await writeHeadsFiles(flags.out, json, result, `${args.model}: ${opts.task} accuracy drop per ablated head`)
     const draws = result.randomAblated
     const random = draws.length > 0 ? `; as many random heads ablated: ${pct(draws.reduce((a, d) => a + d.acc, 0) / draws.length)} (mean of ${draws.length})` : ''
-    this.log(rankedTable(result, Math.max(10, result.selected.length)))
+    this.log(rankedTable(result, 10, stdoutColor))
     this.log('')
-    this.log(terminalHeatmap(result))
+    this.log(terminalHeatmap(result, stdoutColor))
     this.log('')
     if (result.greedyCurve) {
       this.log(`greedy selection, acc with the first heads ablated: ${result.greedyCurve.map((f, i) => `${result.selected[i].join('.')} ${pct(f.acc)}`).join(', ')}`)
@@ -97,15 +101,7 @@ long-range lookup that they cannot.`
   }
 }
 
-/** "2%" -> 0.02; "0.02" -> 0.02. */
-export function parseBudget(text: string): number {
-  const percent = text.trim().endsWith('%')
-  const value = Number(percent ? text.trim().slice(0, -1) : text)
-  const fraction = percent ? value / 100 : value
-  if (!Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
-    throw new HybridizeError(`--budget must be a fraction of the heads in (0, 1] or a percentage such as 2%, not '${text}'`, {code: 'E_USAGE'})
-  }
-  return fraction
-}
+/** The share find-heads selects when neither --budget nor --top-k is given. */
+const DEFAULT_BUDGET = '2%'
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`

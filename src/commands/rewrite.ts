@@ -1,11 +1,14 @@
 import {resolve} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {budgetFlag} from '../cli/budget-flag.js'
+import {commandLine} from '../cli/command-line.js'
+import {parseBudget} from '../heads/budget.js'
 import {HybridizeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {MIXER_KINDS, type MixerKind} from '../models/mixers/mixer.js'
 import {rewrite} from '../rewrite/rewrite.js'
-import {parseBudget, type HeadChoice} from '../rewrite/select-heads.js'
+import type {HeadChoice} from '../rewrite/select-heads.js'
 
 interface RewriteCommandResult {
   out: string
@@ -29,7 +32,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
 --keep or --budget the heads heads.json selected are kept. The folder appears only when complete.`
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %> fixtures/teachers/llama --heads heads.json --out hybrid/',
+    '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --heads heads.json --out hybrid/',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --heads heads.json --budget 2% --mixer discrete-mamba2 --d-state 16 --out llama-hybrid/',
     '<%= config.bin %> <%= command.id %> teacher/ --heads heads.json --keep 10 --mixer mamba2 --out hybrid/ --force',
   ]
@@ -41,7 +44,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
   static override flags = {
     heads: Flags.file({required: true, description: 'heads.json written by `hybridize find-heads` for this teacher.'}),
     keep: Flags.integer({description: 'Keep the first N heads: heads.json\'s selection in its order, then the rest of its ranking.', min: 0, exclusive: ['budget']}),
-    budget: Flags.string({description: 'Keep this share of all heads, taken in the same order as --keep (e.g. 2%).', exclusive: ['keep']}),
+    budget: budgetFlag({description: 'Keep this share of all heads, taken in the same order as --keep.', exclusive: ['keep']}),
     mixer: Flags.string({description: 'SSM mixer of the student.', options: [...MIXER_KINDS], default: 'discrete-mamba2'}),
     'd-state': Flags.integer({description: 'SSM state size N (default: the teacher\'s head dim).', min: 1}),
     'mimo-rank': Flags.integer({description: 'MIMO rank R of the mamba3 mixer (1 = SISO).', min: 1}),
@@ -59,7 +62,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
   async run(): Promise<RewriteCommandResult> {
     const {args, flags} = await this.parse(Rewrite)
     const choice: HeadChoice =
-      flags.keep !== undefined ? {kind: 'keep', count: flags.keep} : flags.budget !== undefined ? {kind: 'budget', percent: parseBudget(flags.budget)} : {kind: 'selected'}
+      flags.keep !== undefined ? {kind: 'keep', count: flags.keep} : flags.budget !== undefined ? {kind: 'budget', fraction: parseBudget(flags.budget)} : {kind: 'selected'}
     const mixer = flags.mixer as MixerKind
     const teacherFolder = await resolveModel(args.teacher)
     this.status(`teacher: ${teacherFolder}`)
@@ -73,7 +76,7 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
       out,
       overwrite: flags.force,
       maxShardBytes: parseSize(flags['max-shard-size']),
-      command: ['hybridize', 'rewrite', ...this.argv].map(quote).join(' '),
+      command: commandLine('rewrite', this.argv),
     })
     const share = ((100 * result.keptHeads.length) / result.totalHeads).toFixed(1)
     this.log(`${out}: ${result.keptHeads.length} of ${result.totalHeads} heads kept as attention (${share}%), ${mixer} with d_state ${result.config.mixer.stateDim}, ${result.dtype}`)
@@ -89,8 +92,4 @@ function parseSize(text: string): number {
   const bytes = m && unit ? Number(m[1]) * unit : Number.NaN
   if (!(bytes > 0)) throw new HybridizeError(`--max-shard-size must be a size such as 5GB or 500MB, got '${text}'`, {code: 'E_USAGE', exitCode: 2})
   return bytes
-}
-
-function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`
 }

@@ -23,18 +23,20 @@ export default class Run extends BaseCommand {
 
   static override description = `A recipe is a YAML file; every key but teacher and out is optional:
 
-teacher: fixtures/phi-tiny   # a folder, or org/name[@revision] to download
-out: runs/phi-tiny           # the folder every step writes under
-device: cpu                  # auto, webgpu or cpu; --device overrides it
-seed: 0                      # for find_heads, distill and eval
-find_heads: {samples: 20}    # writes out/heads.json and out/heads.svg
-rewrite: {budget: 5%}        # writes out/hybrid/
-distill: {data: brown}       # writes out/distill/, the student in student/
-eval: {tasks: kv-retrieval}  # writes out/eval/: teacher and students
+  teacher: fixtures/phi-tiny   # a folder, or org/name[@revision] to download
+  out: runs/phi-tiny           # the folder every step writes under
+  device: cpu                  # auto, webgpu or cpu; --device overrides it
+  seed: 0                      # for find_heads, distill and eval
+  find_heads: {samples: 20}    # writes out/heads.json and out/heads.svg
+  rewrite: {budget: 5%}        # writes out/hybrid/
+  distill: {data: brown}       # writes out/distill/, the student in student/
+  eval: {tasks: kv-retrieval}  # writes out/eval/: teacher and students
 
 A step section's keys are its command's flags in snake_case (top_k for --top-k, batch_size for --batch-size); the runner sets each step's inputs, outputs and device. A section left out is skipped; a section with no keys (\`rewrite:\`) runs with the defaults. rewrite needs find_heads, distill needs rewrite; eval compares the teacher with every student the recipe makes. Relative paths are relative to the current folder. Flags that take a comma-separated list (tasks, tokens, lr, stage, layers, freeze) also take a YAML list.
 
-Each step runs its command in this process, as \`hybridize <command>\` with those flags would (--dry-run prints the command lines). A step whose output is complete is skipped, unless a step it reads runs; an interrupted distillation resumes from its last checkpoint; --force reruns every step (a hub teacher already in the cache is not downloaded again). Ctrl-C stops the run and keeps every finished step's output.`
+Each step runs its command in this process, as \`hybridize <command>\` with those flags would (--dry-run prints the command lines). A step whose output is complete is skipped, unless a step it reads runs; an interrupted distillation resumes from its last checkpoint; --force reruns every step (a hub teacher already in the cache is not downloaded again). Ctrl-C stops the run and keeps every finished step's output.
+
+A step replaces only outputs this recipe wrote (out/steps.json records each step as it starts): a file or folder already at an output's place that the recipe did not write (say, your own out/hybrid/) is refused, and replaced only with --force.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> recipes/phi-tiny.yaml',
@@ -47,7 +49,7 @@ Each step runs its command in this process, as \`hybridize <command>\` with thos
   }
 
   static override flags = {
-    force: Flags.boolean({description: 'Rerun every step, even those whose output is complete.'}),
+    force: Flags.boolean({description: 'Rerun every step, even those whose output is complete, replacing outputs this recipe did not write.'}),
     'dry-run': Flags.boolean({description: 'Print the plan (each step, its output, run or skip, its command line) and exit.'}),
     device: Flags.option({options: DEVICES, description: "Where to compute, overriding the recipe's device.", helpGroup: 'COMPUTE'})(),
   }

@@ -125,9 +125,18 @@ async function readAll(file: string): Promise<Map<string, Float32Array>> {
   }
 }
 
-/** Remove half-written checkpoint folders a killed run left behind (`*.tmp-<pid>`). */
+/**
+ * What a killed run leaves in its folder, by the temporary names io/atomic.ts gives: the student
+ * folder being built or replaced (`student.tmp-<pid>`, `student.old-<pid>`) and files being
+ * rewritten (`metrics.jsonl.tmp-<pid>-<n>`, ...). Only these exact names: anything else in the
+ * run folder may be the user's.
+ */
+const UNFINISHED_IN_RUN = /^(?:student\.(?:tmp|old)-\d+|(?:run\.json|metrics\.jsonl|loss-stage[123]\.svg)\.tmp-\d+-\d+)$/
+
+/** Remove half-written checkpoints and outputs a killed run left behind (`*.tmp-<pid>`), before resuming it. */
 export async function removeUnfinished(out: string): Promise<void> {
   const dir = checkpointsDir(out)
   const entries = await readdir(dir).catch(() => [] as string[])
   for (const n of entries) if (/\.(tmp|old)-\d+/.test(n)) await rm(join(dir, n), {recursive: true, force: true})
+  for (const n of await readdir(out).catch(() => [] as string[])) if (UNFINISHED_IN_RUN.test(n)) await rm(join(out, n), {recursive: true, force: true})
 }

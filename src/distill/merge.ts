@@ -1,4 +1,4 @@
-import {copyFile, readdir, readFile} from 'node:fs/promises'
+import {copyFile, readdir, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {HybridizeError} from '../errors.js'
 import {withAtomicFolder} from '../io/atomic.js'
@@ -49,16 +49,56 @@ export async function mergeRuns(runs: string[], out: string): Promise<MergeResul
       const m = LAYER.exec(name)
       return ckpts[m ? (owner.get(Number(m[1])) ?? 0) : 0]
     }
+    const layers = Object.fromEntries([...owner].sort((a, b) => a[0] - b[0]).map(([l, i]) => [String(l), runs[i]]))
+    const untrained = [...Array(numLayers).keys()].filter((l) => !owner.has(l))
     await withAtomicFolder(out, async (tmp) => {
+      // The runs' own README.md and provenance.json describe one run each: the merged student gets its own.
       for (const f of await readdir(join(runs[0], 'student'))) {
-        if (!/\.safetensors(\.index\.json)?$/.test(f)) await copyFile(join(runs[0], 'student', f), join(tmp, f))
+        if (!/\.safetensors(\.index\.json)?$|^README\.md$|^provenance\.json$/.test(f)) await copyFile(join(runs[0], 'student', f), join(tmp, f))
       }
       await writeCheckpoint(tmp, names.map((name) => ({name, dtype: 'F32' as const, shape: ckpts[0].shape(name), data: () => source(name).readF32(name)})))
+      const provenance = {
+        tool: 'hybridize merge',
+        created: new Date().toISOString(),
+        dtype: 'F32',
+        layers,
+        untrained,
+        runs: await Promise.all(runs.map(async (run) => ({run, student: await readJson(join(run, 'student', 'provenance.json'))}))),
+      }
+      await writeFile(join(tmp, 'provenance.json'), JSON.stringify(provenance, null, 2) + '\n')
+      await writeFile(join(tmp, 'README.md'), mergedCard(layers, untrained))
     })
+    return {layers, untrained, folder: out}
   } finally {
     await Promise.all(ckpts.map((c) => c.close()))
   }
-  const layers = Object.fromEntries([...owner].sort((a, b) => a[0] - b[0]).map(([l, i]) => [String(l), runs[i]]))
-  const untrained = [...Array(numLayers).keys()].filter((l) => !owner.has(l))
-  return {layers, untrained, folder: out}
+}
+
+/** A run's provenance.json, or null when it is missing or damaged (the merge does not depend on it). */
+async function readJson(file: string): Promise<unknown> {
+  const text = await readFile(file, 'utf8').catch(() => undefined)
+  try {
+    return text === undefined ? null : JSON.parse(text) as unknown
+  } catch {
+    return null
+  }
+}
+
+function mergedCard(layers: Record<string, string>, untrained: number[]): string {
+  const rows = Object.entries(layers).map(([l, run]) => `| ${l} | \`${run}\` |`)
+  return `# Merged distilled hybrid
+
+A hybrid student joined by \`hybridize merge\` from distillation runs of MOHAWK stages 1 and 2 that
+each trained some layers: every layer's weights come from the run that trained it, the embeddings,
+final norm and LM head from the first run. Stage 3 has not run on it: continue with
+\`hybridize distill <this folder> --stage 3\`.
+
+- Weights: F32 safetensors.
+- \`provenance.json\`: which run gave each layer, and each run's own provenance (teacher, heads kept,
+  stages, tokens, data, losses).
+${untrained.length > 0 ? `- Layers no run trained (still as the hybrid started): ${untrained.join(', ')}.\n` : ''}
+| layer | from the run |
+| --- | --- |
+${rows.join('\n')}
+`
 }

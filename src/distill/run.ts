@@ -1,4 +1,4 @@
-import {copyFile, mkdir, readdir} from 'node:fs/promises'
+import {copyFile, mkdir, readdir, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {BatchStream} from '../data/batches.js'
 import type {Corpus} from '../data/corpus.js'
@@ -15,6 +15,7 @@ import {stage2} from './stage2.js'
 import {stage3} from './stage3.js'
 import type {DistillTeacher, StageDefinition} from './stage.js'
 import type {DistillStudent} from './student.js'
+import {STUDENT_DTYPE, studentCard, studentProvenance, type StudentDescription} from './student-card.js'
 
 /**
  * A whole distillation run: the chosen stages in order over one data stream, metrics and
@@ -32,6 +33,8 @@ export interface DistillInputs {
   tokenizer: TextTokenizer
   eosId: number
   corpus: Corpus
+  /** What the student folder's README.md and provenance.json say about it. */
+  description: Omit<StudentDescription, 'hybridProvenance'>
 }
 
 export interface DistillIO {
@@ -125,7 +128,7 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
   }
   const metrics = await readMetrics(out)
   const studentDir = join(out, 'student')
-  await writeStudentFolder(inputs.studentFolder, studentDir, student)
+  await writeStudentFolder(inputs, studentDir, settings, metrics)
   const curves = await writeLossCurves(out, metrics, {1: stage1.lossName, 2: stage2.lossName, 3: stage3.lossName})
   const last = settings.stages.at(-1)!
   return {completed: true, stage: last, step: stepsFor(settings.tokens.at(-1)!, settings), checkpoint, losses: summarize(metrics), files: [studentDir, ...curves]}
@@ -153,18 +156,36 @@ function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
-/** The input student's files (config, tokenizer, ...) with the trained weights, built atomically. */
-async function writeStudentFolder(from: string, to: string, student: DistillStudent): Promise<void> {
+/** A JSON object, or undefined for anything else: a damaged provenance.json must not fail a finished run. */
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The input student's files (config, tokenizer, ...) with the trained weights, built atomically;
+ * its README.md and provenance.json are replaced by ones that describe the distilled student.
+ */
+async function writeStudentFolder(inputs: DistillInputs, to: string, settings: DistillSettings, metrics: StepMetrics[]): Promise<void> {
+  const from = inputs.studentFolder
+  const hybridProvenance = await readFile(join(from, 'provenance.json'), 'utf8').then(parseObject, () => undefined)
+  const description = {...inputs.description, hybridProvenance}
   await withAtomicFolder(
     to,
     async (tmp) => {
       for (const name of await readdir(from)) {
-        if (/\.safetensors(\.index\.json)?$/.test(name)) continue
+        if (/\.safetensors(\.index\.json)?$/.test(name) || name === 'README.md' || name === 'provenance.json') continue
         await copyFile(join(from, name), join(tmp, name)).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'EISDIR') throw err
         })
       }
-      await writeCheckpoint(tmp, [...student.weights].map(([name, t]) => ({name, dtype: 'F32' as const, shape: t.shape, data: () => t.toFloat32()})))
+      await writeCheckpoint(tmp, [...inputs.student.weights].map(([name, t]) => ({name, dtype: STUDENT_DTYPE, shape: t.shape, data: () => t.toFloat32()})))
+      await writeFile(join(tmp, 'provenance.json'), JSON.stringify(studentProvenance(description, settings, metrics), null, 2) + '\n')
+      await writeFile(join(tmp, 'README.md'), studentCard(description, settings, metrics))
     },
     {overwrite: true},
   )

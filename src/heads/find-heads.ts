@@ -1,9 +1,11 @@
+import {HybridizeError} from '../errors.js'
 import type {TeacherModel} from '../models/teacher.js'
 import {generateSamples, getTask, type TaskName} from '../tasks/index.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import {Random} from '../util/random.js'
 import {ablationRunner, isSelected, type Ablation, type HeadId} from './ablation-runner.js'
 import {attentionPatterns} from './attention-patterns.js'
+import {headsInBudget} from './budget.js'
 import {scoreChoices, tokenizeItems, type ChoiceOutcome} from './choice-scoring.js'
 
 /**
@@ -19,7 +21,7 @@ export interface FindHeadsOptions {
   pairs: number
   seed: number
   ablation: 'zero' | 'mean'
-  /** How many heads to select: a count, or a fraction of all heads (at least one). */
+  /** How many heads to select: a count, or a fraction of all heads (--budget: rounded, at least one). */
   select: {topK: number} | {fraction: number}
   /**
    * individual: the top of the ranking by single-head ablation (the papers' method). greedy: head
@@ -82,6 +84,7 @@ export interface FindHeadsResult {
 export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: FindHeadsOptions): Promise<FindHeadsResult> {
   const {numLayers: L, numHeads: H, numKvHeads: Hkv} = model.config
   const progress = opts.progress ?? (() => {})
+  const k = selectionSize(opts.select, L * H)
   const task = getTask(opts.task)
   const taskOptions = opts.task === 'kv-retrieval' ? {pairs: opts.pairs} : {}
   const samples = generateSamples(task, {seed: opts.seed, count: opts.samples, ...taskOptions})
@@ -118,7 +121,6 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
     .sort((a, b) => b.drop - a.drop || b.logprobDrop - a.logprobDrop || a.layer - b.layer || a.head - b.head)
   heads.forEach((h, i) => (h.rank = i + 1))
 
-  const k = 'topK' in opts.select ? Math.min(opts.select.topK, heads.length) : Math.max(1, Math.floor(opts.select.fraction * heads.length))
   const ranked: HeadId[] = heads.map((h) => [h.layer, h.head] as const)
   const greedy = opts.selection === 'greedy' ? await greedySelection(ranked, ([l, h]) => single[l * H + h], k, score, progress) : undefined
   const selected = greedy?.selected ?? (opts.selection === 'aggregate' ? byAnswerSegment(heads) : ranked).slice(0, k)
@@ -168,6 +170,14 @@ export async function greedySelection(
     curve.push(figures[best])
   }
   return {selected, curve}
+}
+
+/** How many heads to select, checked before any pass runs. */
+function selectionSize(select: FindHeadsOptions['select'], total: number): number {
+  if ('topK' in select) return Math.min(select.topK, total)
+  const k = headsInBudget(select.fraction, total)
+  if (k === 0) throw new HybridizeError('--budget 0 selects no head; find-heads selects at least one (--top-k 1)', {code: 'E_USAGE', exitCode: 2})
+  return k
 }
 
 function summarize(outcomes: ChoiceOutcome[]): AccuracyFigures {

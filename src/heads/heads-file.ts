@@ -1,7 +1,8 @@
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
-import {readdir} from 'node:fs/promises'
+import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {HybridizeError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
 import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-heads.js'
@@ -12,6 +13,8 @@ import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-he
  * head_score files, for drop-in comparison. The scoring method is recorded, since different head
  * scores select different heads.
  */
+const HEADS_FORMAT = 'hybridize-heads/1'
+
 export interface ModelIdentity {
   /** As the user named it: a folder or org/name[@revision]. */
   id: string
@@ -35,7 +38,7 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
   const figures = (f: AccuracyFigures) => ({acc: f.acc, argmax_acc: f.argmaxAcc, exact_acc: f.exactAcc, answer_logprob: round(f.answerLogprob)})
   const randomMean = r.randomAblated.length > 0 ? r.randomAblated.reduce((a, d) => a + d.acc, 0) / r.randomAblated.length : null
   return {
-    format: 'hybridize-heads/1',
+    format: HEADS_FORMAT,
     model: {id: model.id, revision: model.revision, weights_sha256: model.weightsSha256, layers: architecture.layers, heads: architecture.heads, kv_heads: architecture.kvHeads},
     task: {name: opts.task, ...(opts.task === 'kv-retrieval' ? {pairs: opts.pairs} : {}), samples: opts.samples, seed: opts.seed},
     method: {
@@ -66,9 +69,33 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
   }
 }
 
+const svgBeside = (out: string): string => out.replace(/\.json$/i, '') + '.svg'
+
+/**
+ * Refuses, before any work, to replace files hybridize did not write: `out` may be replaced when it
+ * is a heads.json (its `format` says so), and the .svg beside it along with it; anything else
+ * only with `force`.
+ */
+export async function checkHeadsDestination(out: string, force: boolean): Promise<void> {
+  if (force) return
+  const text = await readFile(out, 'utf8').catch(() => undefined)
+  const ours = text !== undefined && (() => {
+    try {
+      return (JSON.parse(text) as {format?: unknown}).format === HEADS_FORMAT
+    } catch {
+      return false
+    }
+  })()
+  if (text !== undefined && !ours) throw new HybridizeError(`${out} exists and is not a heads.json hybridize wrote; choose another --out, or pass --force to replace it`, {code: 'E_EXISTS'})
+  const svg = svgBeside(out)
+  if (!ours && (await readFile(svg).then(() => true, () => false))) {
+    throw new HybridizeError(`${svg} exists without the heads.json it would be the heatmap of; choose another --out, or pass --force to replace it`, {code: 'E_EXISTS'})
+  }
+}
+
 /** heads.json at `out`, and the heatmap of accuracy drops beside it (same name, .svg). */
 export async function writeHeadsFiles(out: string, json: Record<string, unknown>, r: FindHeadsResult, title: string): Promise<{json: string; svg: string}> {
-  const svg = out.replace(/\.json$/i, '') + '.svg'
+  const svg = svgBeside(out)
   await writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`)
   await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined: r.selected}))
   return {json: out, svg}

@@ -1,12 +1,20 @@
-import chalk from 'chalk'
-import type {FindHeadsResult} from './find-heads.js'
+import {Chalk, type ChalkInstance} from 'chalk'
+import type {FindHeadsResult, HeadScore} from './find-heads.js'
 import {isSelected} from './ablation-runner.js'
 import {dropGrid} from './heads-file.js'
 
-/** The ranked table of the top `rows` heads, as text for stdout. */
-export function rankedTable(r: FindHeadsResult, rows: number): string {
-  const header = ['rank', 'layer', 'head', 'kv', 'acc', 'drop', 'logp drop', 'gather', 'aggregate', 'answer seg']
-  const lines = r.heads.slice(0, rows).map((h) => [
+const NO_COLOR = new Chalk({level: 0})
+
+/**
+ * The ranked table for stdout: the top `rows` heads by ablation, then any selected head ranked
+ * below them (--selection aggregate picks by attention, not by ablation), selected rows in bold.
+ * The attention columns are named for what they measure, so that the score --selection aggregate
+ * ranks by (attention on the answer's line) is the one it visibly picks by.
+ */
+export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstance = NO_COLOR): string {
+  const header = ['rank', 'layer', 'head', 'kv', 'acc', 'drop', 'logp drop', 'gather', 'agg: line', 'agg: end']
+  const shown = [...r.heads.slice(0, rows), ...r.heads.slice(rows).filter((h) => isSelected(r.selected, h.layer, h.head))]
+  const lines = shown.map((h) => [
     String(h.rank),
     String(h.layer),
     String(h.head),
@@ -15,29 +23,40 @@ export function rankedTable(r: FindHeadsResult, rows: number): string {
     pct(h.drop),
     h.logprobDrop.toFixed(2),
     h.gather.toFixed(2),
-    h.aggregate.toFixed(2),
     h.answerSegment.toFixed(2),
+    h.aggregate.toFixed(2),
   ])
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((l) => l[i].length)))
   const format = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ')
-  return [format(header), ...lines.map((cells, i) => (isSelected(r.selected, r.heads[i].layer, r.heads[i].head) ? chalk.bold(format(cells)) : format(cells)))].join('\n')
+  const selected = (h: HeadScore) => isSelected(r.selected, h.layer, h.head)
+  return [
+    format(header),
+    ...lines.map((cells, i) => (selected(shown[i]) ? color.bold(format(cells)) : format(cells))),
+    '',
+    'acc: the task\'s accuracy with the head alone ablated; drop: the baseline\'s minus that.',
+    'gather: attention mass (0-1) of segment-final tokens on their own segment; agg: of the last prompt',
+    'token on the answer\'s line (agg: line, what --selection aggregate ranks by) or its final token (agg: end).',
+  ].join('\n')
 }
 
 /**
- * Layers × heads, each cell the accuracy drop in percent, shaded red by its size when colour is
- * on (chalk is off under NO_COLOR); selected heads are marked with '*' either way.
+ * Layers × heads, each cell the accuracy drop in percentage points, shaded red by its size when
+ * colour is on; selected heads are marked with '*' either way.
  */
-export function terminalHeatmap(r: FindHeadsResult): string {
+export function terminalHeatmap(r: FindHeadsResult, color: ChalkInstance = NO_COLOR): string {
   const grid = dropGrid(r)
   const max = Math.max(1e-9, ...grid.flat())
   const heads = grid[0].length
-  const lines = [`layer\\head ${Array.from({length: heads}, (_, h) => String(h).padStart(5)).join('')}`]
+  const lines = [
+    'accuracy drop with the head alone ablated, in percentage points (* selected):',
+    `layer\\head ${Array.from({length: heads}, (_, h) => String(h).padStart(5)).join('')}`,
+  ]
   grid.forEach((row, layer) => {
     const cells = row.map((drop, head) => {
       const text = `${Math.round(drop * 100)}${isSelected(r.selected, layer, head) ? '*' : ' '}`.padStart(5)
       const t = Math.max(0, Math.min(1, drop / max))
       const level = Math.round(255 * (1 - t))
-      return chalk.bgRgb(255, level, level).black(text)
+      return color.bgRgb(255, level, level).black(text)
     })
     lines.push(`${String(layer).padStart(10)} ${cells.join('')}`)
   })

@@ -45,7 +45,8 @@ export async function executePlan(plan: PlannedStep[], ctx: ExecuteContext): Pro
       reports.push({...report, status: stopped ? 'not-run' : 'skipped'})
       continue
     }
-    ctx.status(`${step.name}: ${step.action === 'resume' ? 'resuming' : 'running'} (${step.reason}): ${report.command}`)
+    const reason = step.after ? `${step.after.join(' and ')} ran` : step.reason
+    ctx.status(`${step.name}: ${step.action === 'resume' ? 'resuming' : 'running'} (${reason}): ${report.command}`)
     if (step.clear) await rm(step.clear, {recursive: true, force: true})
     if (step.settings !== undefined && step.name !== 'download') await recordStepSettings(ctx.out, step.name, step.settings)
     const started = performance.now()

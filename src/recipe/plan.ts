@@ -1,10 +1,11 @@
 import {readdir, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {sanitizeModelName} from '../eval/report.js'
+import {HybridizeError} from '../errors.js'
 import {cachedSnapshot, hubCacheDir} from '../hub/cache.js'
 import type {Recipe} from './recipe.js'
 import {SECTION_NAMES, SECTIONS, type SectionName} from './sections.js'
-import {readStepSettings} from './step-settings.js'
+import {readStepSettings, stepSettingsFile} from './step-settings.js'
 import {commandLine, downloadStep, evalModels, outputOf, sectionStep, type StepCommand, type StepName} from './steps.js'
 
 export type Action = 'run' | 'resume' | 'skip'
@@ -12,9 +13,14 @@ export type Action = 'run' | 'resume' | 'skip'
 export interface PlannedStep extends StepCommand {
   output: string
   action: Action
-  /** Why the step runs, resumes or is skipped. */
+  /** Why the step runs, resumes or is skipped, as the plan says it (before any step runs). */
   reason: string
-  /** A stale output to remove before running: one the command would refuse, or mix its new files with. */
+  /** The steps it reads that run before it: why it runs (said as "ran" once they have). */
+  after?: StepName[]
+  /**
+   * A stale output to remove before running: one the command would refuse, or mix its new files
+   * with. Only ever an output this recipe wrote (steps.json names its step), or with --force.
+   */
   clear?: string
   /** A section step's settings: its command line without the device, recorded in `<out>/steps.json`. */
   settings?: string
@@ -28,6 +34,10 @@ type OutputState = 'complete' | 'resumable' | 'partial' | 'missing'
  * complete, unless `force`, a step it reads runs, or the output was made with other settings; an
  * interrupted distillation resumes. A hub teacher already in the cache is not downloaded again,
  * even with `force`: the cache is shared.
+ *
+ * An output is replaced only when this recipe wrote it: `steps.json` records a step before its
+ * command starts, so a step it names made that output (whole or interrupted). Anything else already
+ * at an output's place is the user's, and is refused unless the user passes `force`.
  */
 export async function planRecipe(recipe: Recipe, options: {force?: boolean} = {}): Promise<PlannedStep[]> {
   const plan: PlannedStep[] = []
@@ -55,8 +65,16 @@ export async function planRecipe(recipe: Recipe, options: {force?: boolean} = {}
       : state === 'resumable' ? {action: 'resume', reason: 'interrupted run'}
       : {action: 'run', reason: state === 'partial' ? 'output incomplete' : 'no output yet'}
     if (decision.action !== 'skip') acting.add(name)
-    const clear = decision.action === 'run' && (name === 'distill' || name === 'eval') && state !== 'missing' ? output : undefined
-    plan.push({...sectionStep(recipe, name, decision.action === 'resume'), output, ...decision, ...(clear ? {clear} : {}), settings})
+    const replace = decision.action === 'run' && state !== 'missing'
+    if (replace && recorded[name] === undefined && !options.force) {
+      throw new HybridizeError(
+        `${output} already exists and this recipe did not write it (${stepSettingsFile(recipe.out)} names no ${name} step); move it away, choose another out:, or pass --force to replace it`,
+        {code: 'E_EXISTS'},
+      )
+    }
+    const clear = replace && (name === 'distill' || name === 'eval') ? output : undefined
+    const after = !options.force && upstream.length > 0 ? {after: upstream} : {}
+    plan.push({...sectionStep(recipe, name, {resume: decision.action === 'resume', replace}), output, ...decision, ...after, ...(clear ? {clear} : {}), settings})
   }
   return plan
 }

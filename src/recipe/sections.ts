@@ -36,7 +36,7 @@ export interface SectionSpec {
 }
 
 export const SECTIONS: Record<SectionName, SectionSpec> = {
-  find_heads: {id: 'find-heads', command: FindHeads, output: 'heads.json', runnerFlags: ['out', 'device'], listFlags: [], required: [], reads: [], needs: []},
+  find_heads: {id: 'find-heads', command: FindHeads, output: 'heads.json', runnerFlags: ['out', 'device', 'force'], listFlags: [], required: [], reads: [], needs: []},
   rewrite: {id: 'rewrite', command: Rewrite, output: 'hybrid', runnerFlags: ['heads', 'out', 'force'], listFlags: [], required: [], reads: ['find_heads'], needs: ['find_heads']},
   distill: {id: 'distill', command: Distill, output: 'distill', runnerFlags: ['teacher', 'out', 'resume', 'device'], listFlags: ['stage', 'tokens', 'lr', 'layers', 'freeze'], required: ['data'], reads: ['rewrite'], needs: ['rewrite']},
   eval: {id: 'eval', command: Eval, output: 'eval', runnerFlags: ['output-path', 'device'], listFlags: ['tasks'], required: ['tasks'], reads: ['rewrite', 'distill'], needs: []},

@@ -11,19 +11,19 @@ import type {SectionName} from './sections.js'
  */
 export type StepSettings = Partial<Record<SectionName, string>>
 
-const fileOf = (out: string): string => join(out, 'steps.json')
+export const stepSettingsFile = (out: string): string => join(out, 'steps.json')
 
 export async function readStepSettings(out: string): Promise<StepSettings> {
-  const text = await readFile(fileOf(out), 'utf8').catch(() => undefined)
+  const text = await readFile(stepSettingsFile(out), 'utf8').catch(() => undefined)
   if (text === undefined) return {}
   try {
     return JSON.parse(text) as StepSettings
   } catch (err) {
-    throw new FormatError(`${fileOf(out)} is not JSON (${(err as Error).message}); delete it to rerun every step`)
+    throw new FormatError(`${stepSettingsFile(out)} is not JSON (${(err as Error).message}); delete it to rerun every step`)
   }
 }
 
 export async function recordStepSettings(out: string, name: SectionName, settings: string): Promise<void> {
   const recorded = await readStepSettings(out)
-  await writeFileAtomic(fileOf(out), `${JSON.stringify({...recorded, [name]: settings}, null, 2)}\n`)
+  await writeFileAtomic(stepSettingsFile(out), `${JSON.stringify({...recorded, [name]: settings}, null, 2)}\n`)
 }

@@ -34,9 +34,11 @@ export function downloadStep(recipe: Recipe): StepCommand {
 /**
  * A section's command: its recipe keys as flags, then what the runner sets (inputs and outputs under
  * `out`, the device, and the recipe's seed where the section sets none). `resume` continues an
- * interrupted distillation with the settings it started with.
+ * interrupted distillation with the settings it started with; `replace` lets find-heads and rewrite
+ * replace their existing output (planRecipe decides when that is allowed).
  */
-export function sectionStep(recipe: Recipe, name: SectionName, resume = false): StepCommand {
+export function sectionStep(recipe: Recipe, name: SectionName, options: {resume?: boolean; replace?: boolean} = {}): StepCommand {
+  const {resume = false, replace = false} = options
   const spec = SECTIONS[name]
   const flags = recipe.sections[name] ?? new Map()
   const own = flagArguments(flags)
@@ -45,8 +47,8 @@ export function sectionStep(recipe: Recipe, name: SectionName, resume = false): 
   const seed = recipe.seed !== undefined && 'seed' in spec.command.flags && !flags.has('seed') ? ['--seed', String(recipe.seed)] : []
   const argv = (() => {
     switch (name) {
-      case 'find_heads': return [recipe.teacher, ...own, '--out', out, ...device, ...seed]
-      case 'rewrite': return [recipe.teacher, '--heads', outputOf(recipe, 'find_heads'), ...own, '--out', out, '--force']
+      case 'find_heads': return [recipe.teacher, ...own, '--out', out, ...device, ...seed, ...(replace ? ['--force'] : [])]
+      case 'rewrite': return [recipe.teacher, '--heads', outputOf(recipe, 'find_heads'), ...own, '--out', out, ...(replace ? ['--force'] : [])]
       case 'distill': return resume
         ? ['--resume', '--out', out, ...device]
         : [outputOf(recipe, 'rewrite'), '--teacher', recipe.teacher, ...own, '--out', out, ...device, ...seed]

@@ -19,19 +19,8 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`
 
 /** README.md of a rewritten checkpoint: what it is, where it came from, its layout and its memory per sequence. */
 export function modelCard({config, identity, kept, headsSha256, command, dtype, init}: CardInput): string {
-  const t = config.teacher
-  const total = t.numLayers * t.numHeads
-  const bytes = bytesPerElement(dtype)
-  const ctx = 4096
-  const student = hybridSequenceMemory(config, ctx, bytes)
-  const teacher = teacherSequenceMemory(t, ctx, bytes)
+  const total = config.teacher.numLayers * config.teacher.numHeads
   const revision = identity.revision ? ` at revision \`${identity.revision}\`` : ''
-  const rows = config.layers.map((layer, l) => {
-    const kind = layerKind(config, l)
-    const heads = kind === 'attention' ? 'all' : layer.attentionHeads.join(', ') || '-'
-    return `| ${l} | ${kind} | ${heads} |`
-  })
-  const mixer = Object.entries(mixerToJson(config.mixer)).map(([k, v]) => `\`${k}\`: ${JSON.stringify(v)}`).join(', ')
   return `# Hybrid of ${identity.id}
 
 A hybrid student written by \`hybridize rewrite\`: the attention of \`${identity.id}\`${revision} replaced by
@@ -45,7 +34,25 @@ mixers' projections at random, seed ${init.seed})` : ''} and not yet distilled: 
 - Heads: chosen from a heads.json with sha256 \`${headsSha256}\`.
 - \`provenance.json\`: teacher id and revision, the heads.json digest and the command line.
 
-## Layers
+${layersSection(config)}
+${memorySection(config, dtype)}
+## How it was made
+
+\`\`\`
+${command}
+\`\`\`
+`
+}
+
+/** The "Layers" section of a hybrid's card: per layer its kind and the heads kept as attention, and the mixer. */
+export function layersSection(config: HybridConfig): string {
+  const rows = config.layers.map((layer, l) => {
+    const kind = layerKind(config, l)
+    const heads = kind === 'attention' ? 'all' : layer.attentionHeads.join(', ') || '-'
+    return `| ${l} | ${kind} | ${heads} |`
+  })
+  const mixer = Object.entries(mixerToJson(config.mixer)).map(([k, v]) => `\`${k}\`: ${JSON.stringify(v)}`).join(', ')
+  return `## Layers
 
 A layer keeping no heads is a plain SSM layer; one keeping every head is the teacher's attention
 layer; one keeping some runs the SSM over the full width beside attention over the kept heads,
@@ -57,8 +64,16 @@ combined as retrieval-aware distillation's DoubleBlockAdapter does:
 ${rows.join('\n')}
 
 Mixer: ${mixer}.
+`
+}
 
-## Memory per sequence at ${ctx} tokens (${dtype})
+/** The "Memory per sequence" section: KV cache and SSM state of the teacher against the hybrid, in `dtype`. */
+export function memorySection(config: HybridConfig, dtype: Dtype): string {
+  const bytes = bytesPerElement(dtype)
+  const ctx = 4096
+  const student = hybridSequenceMemory(config, ctx, bytes)
+  const teacher = teacherSequenceMemory(config.teacher, ctx, bytes)
+  return `## Memory per sequence at ${ctx} tokens (${dtype})
 
 | | teacher | this hybrid |
 | --- | --- | --- |
@@ -66,11 +81,5 @@ Mixer: ${mixer}.
 | SSM state | - | ${mib(student.ssmStateBytes)} |
 | conv state | - | ${mib(student.convStateBytes)} |
 | total | ${mib(teacher.totalBytes)} | ${mib(student.totalBytes)} |
-
-## How it was made
-
-\`\`\`
-${command}
-\`\`\`
 `
 }

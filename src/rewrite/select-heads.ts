@@ -1,17 +1,10 @@
 import {HybridizeError} from '../errors.js'
+import {headsInBudget} from '../heads/budget.js'
 import type {HybridLayer} from '../models/hybrid-config.js'
 import type {HeadId, HeadsFile} from './heads-file.js'
 
-/** How many heads to keep: the file's selection, the top `keep` of its ranking, or a percentage of all heads. */
-export type HeadChoice = {kind: 'selected'} | {kind: 'keep'; count: number} | {kind: 'budget'; percent: number}
-
-/** "2%" or "2" -> 2; anything else is the user's error. */
-export function parseBudget(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text)
-  const percent = m ? Number(m[1]) : Number.NaN
-  if (!(percent >= 0 && percent <= 100)) throw new HybridizeError(`--budget must be a percentage of heads such as 2%, got '${text}'`, {code: 'E_USAGE', exitCode: 2})
-  return percent
-}
+/** How many heads to keep: the file's selection, the top `keep` of its ranking, or a share of all heads (--budget, heads/budget.ts). */
+export type HeadChoice = {kind: 'selected'} | {kind: 'keep'; count: number} | {kind: 'budget'; fraction: number}
 
 /** The heads to keep as attention, every one checked to exist in a teacher of `layers` x `heads`. */
 export function chooseHeads(file: HeadsFile, choice: HeadChoice, shape: {layers: number; heads: number}): HeadId[] {
@@ -23,7 +16,7 @@ export function chooseHeads(file: HeadsFile, choice: HeadChoice, shape: {layers:
   }
   if (choice.kind === 'selected') return dedupe(file.selected)
   const total = shape.layers * shape.heads
-  const count = choice.kind === 'keep' ? choice.count : Math.round((choice.percent / 100) * total)
+  const count = choice.kind === 'keep' ? choice.count : headsInBudget(choice.fraction, total)
   const ranked = dedupe(file.ranking)
   if (count > ranked.length) {
     throw new HybridizeError(`${file.path} ranks ${ranked.length} heads, fewer than the ${count} to keep`, {code: 'E_HEADS_RANGE'})

@@ -14,7 +14,7 @@ describe('createBackend', () => {
     if (b.name === 'webgpu') expect(b.description).toMatch(/^webgpu: .+ \((Vulkan|OpenGL ES|native), (core|compatibility).*\) — /)
     else expect(b.description).toMatch(/^cpu: (no WebGPU adapter \(.+\)|the only WebGPU adapter is .+, a software rasterizer)/)
     b.destroy()
-    // CI has Mesa's llvmpipe: auto must prefer the CPU, --device webgpu must still take it.
+    // CI has Mesa's llvmpipe and no GPU: auto must prefer the CPU, --device webgpu must still take it.
     if (process.env.CI) {
       expect(b.description).toMatch(/software rasterizer/)
       const forced = await createBackend('webgpu')

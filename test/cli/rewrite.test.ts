@@ -68,6 +68,18 @@ describe('hybridize rewrite', () => {
     await rm(out, {recursive: true})
   })
 
+  it('--budget reads 0.25 as 25% (as find-heads does), and refuses a budget that rounds to no head', async () => {
+    const out = join(root, 'fraction')
+    const r = runCli(['rewrite', teacher, '--heads', heads, '--budget', '0.25', '--out', out, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).keptHeads).toEqual([[1, 0], [0, 3]])
+    await rm(out, {recursive: true})
+    // 5% of 8 heads is 0.4 heads: once kept none and exited 0.
+    expectOneLineError(['rewrite', teacher, '--heads', heads, '--budget', '0.05', '--out', out], /--budget 5% of 8 heads is 0\.40 heads, which rounds to none/)
+    expect(runCli(['rewrite', teacher, '--heads', heads, '--budget', '3', '--out', out]).status).toBe(2)
+    await expectOnly(['heads.json'])
+  })
+
   it('refuses a heads.json made for another model', async () => {
     const other = await writeHeadsJson(root, resolve(fixtureReference, 'phi-tiny'), 2, 4, [[0, 0]], 'other.json')
     expectOneLineError(['rewrite', teacher, '--heads', other, '--out', join(root, 'x')], /was made for model .*phi-tiny/)

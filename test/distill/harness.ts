@@ -7,6 +7,7 @@ import {writeRunSettings} from '../../src/distill/run-file.js'
 import {distill, type DistillOutcome} from '../../src/distill/run.js'
 import {loadHybrid, type HybridModel} from '../../src/models/hybrid.js'
 import {loadTeacher} from '../../src/models/load.js'
+import {identifyTeacher} from '../../src/rewrite/teacher-identity.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 
 /** Settings for the tiny pair: 2 x 32-token rows, 2 micro-batches a step, so a step is 128 tokens. */
@@ -30,6 +31,7 @@ export async function runTiny(settings: DistillSettings, out: string, opts: {sto
   const io = {status: () => {}, progress: () => void steps++, stopRequested: () => opts.stopAfter !== undefined && steps >= opts.stopAfter}
   const resume = opts.resume ? await loadLastCheckpoint(out) : undefined
   if (!resume) await writeRunSettings(out, settings)
-  const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus}
+  const description = {config: model.config, teacher: identifyTeacher(settings.teacher), command: 'hybridize distill (test)'}
+  const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus, description}
   return {outcome: await distill(settings, out, inputs, io, resume), model}
 }

@@ -46,6 +46,13 @@ describe('layers in parallel', () => {
     const joint = await readMetrics(join(dir, 'all'))
     const alone = await readMetrics(join(dir, 'layer1'))
     expect(alone.map((m) => m.layer_loss!['1'])).toEqual(joint.map((m) => m.layer_loss!['1']))
+    // Its card and provenance describe the merge, not the first run alone (which trained layer 0 only).
+    const provenance = JSON.parse(await readFile(join(dir, 'merged/provenance.json'), 'utf8'))
+    expect(provenance).toMatchObject({tool: 'hybridize merge', dtype: 'F32', layers: result.layers, untrained: []})
+    expect(provenance.runs.map((r: {student: {tool: string; distillation: {layers: number[]}}}) => [r.student.tool, r.student.distillation.layers])).toEqual([['hybridize distill', [0]], ['hybridize distill', [1]]])
+    const card = await readFile(join(dir, 'merged/README.md'), 'utf8')
+    expect(card).toMatch(/^# Merged distilled hybrid\n/)
+    expect(card).toContain(`| 1 | \`${join(dir, 'layer1')}\` |`)
   })
 
   it('refuses runs that trained the same layer, or ran stage 3', async () => {

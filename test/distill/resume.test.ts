@@ -39,6 +39,6 @@ describe('resume', () => {
     expect(trajectory(await readMetrics(cut))).toEqual(expected)
     const weights = async (out: string) => readFile(join(out, 'student/model.safetensors'))
     expect((await weights(cut)).equals(await weights(whole))).toBe(true)
-    expect((await readdir(join(cut, 'student'))).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
+    expect((await readdir(join(cut, 'student'))).sort()).toEqual(['README.md', 'config.json', 'model.safetensors', 'provenance.json', 'tokenizer.json', 'tokenizer_config.json'])
   })
 })

@@ -127,7 +127,7 @@ describe('hybridize download', () => {
 
   it('rejects a malformed model id', async () => {
     const r = await hybridize(['download', 'not a repo'], await freshHome()).done
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2) // a usage error (README, "Exit status")
     expect(r.stderr).toBe('hybridize: error: not a Hugging Face model id: not a repo (expected org/name or org/name@revision)\n')
   })
 })

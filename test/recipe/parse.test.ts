@@ -85,6 +85,12 @@ describe('loadRecipe', () => {
     await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  samples: lots\n`)).rejects.toThrow(/r\.yaml:4: find_heads\.samples: expected an integer but received: lots$/)
   })
 
+  it('checks budget: with the parser find-heads and rewrite use', async () => {
+    await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  budget: 5%\nrewrite:\n  budget: 3\n`)).rejects.toThrow(/r\.yaml:6: rewrite\.budget: budget 3: a bare number is a fraction of the heads/)
+    await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  budget: 150%\n`)).rejects.toThrow(/r\.yaml:4: find_heads\.budget: /)
+    await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  budget: 0.05\nrewrite:\n  budget: 0.05\n`)).resolves.toBeDefined()
+  })
+
   it('checks flags that exclude each other at the section\'s line', async () => {
     await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  budget: 5%\n  top_k: 2\n`)).rejects.toThrow(/r\.yaml:3: find_heads: budget=5% cannot also be provided when using top_k$/)
   })

@@ -47,8 +47,14 @@ async function touch(...parts: string[]): Promise<void> {
   await writeFile(file, '{}')
 }
 
-/** Every output complete, as the commands would have left them. */
+/** Steps as the runner records them before their commands start: the outputs are this recipe's. */
+async function recordAll(): Promise<void> {
+  for (const s of await planRecipe(recipe, {force: true})) if (s.name !== 'download') await recordStepSettings(out, s.name, s.settings!)
+}
+
+/** Every output complete, as the commands (run by this recipe) would have left them. */
 async function complete(): Promise<void> {
+  await recordAll()
   await touch('heads.json')
   await touch('heads.svg')
   await touch('hybrid', 'config.json')
@@ -72,7 +78,7 @@ describe('planRecipe', () => {
     const teacher = join(dir, 'teacher')
     expect(plan.map((s) => [s.id, ...s.argv])).toEqual([
       ['find-heads', teacher, '--samples', '4', '--out', join(out, 'heads.json'), '--seed', '5'],
-      ['rewrite', teacher, '--heads', join(out, 'heads.json'), '--budget', '25%', '--out', join(out, 'hybrid'), '--force'],
+      ['rewrite', teacher, '--heads', join(out, 'heads.json'), '--budget', '25%', '--out', join(out, 'hybrid')],
       ['distill', join(out, 'hybrid'), '--teacher', teacher, '--data', 'brown', '--tokens', '1k', '--seed', '9', '--out', join(out, 'distill')],
       ['eval', teacher, join(out, 'hybrid'), join(out, 'distill', 'student'), '--tasks', 'kv-retrieval', '--output-path', join(out, 'eval'), '--seed', '5'],
     ])
@@ -80,6 +86,7 @@ describe('planRecipe', () => {
   })
 
   it('skips a step whose output is complete, and reruns the steps that read a step that runs', async () => {
+    await recordAll()
     await touch('heads.json')
     await touch('heads.svg')
     expect((await actions())[0]).toEqual(['find_heads', 'skip', 'output complete'])
@@ -97,11 +104,13 @@ describe('planRecipe', () => {
   it('reruns a complete step whose recorded settings differ from the recipe\'s, and the steps reading it', async () => {
     await complete()
     const settings = Object.fromEntries((await planRecipe(recipe)).map((s) => [s.name, s.settings!]))
-    expect(settings.rewrite).toBe(`hybridize rewrite ${join(dir, 'teacher')} --heads ${join(out, 'heads.json')} --budget 25% --out ${join(out, 'hybrid')} --force`)
+    expect(settings.rewrite).toBe(`hybridize rewrite ${join(dir, 'teacher')} --heads ${join(out, 'heads.json')} --budget 25% --out ${join(out, 'hybrid')}`)
     for (const [name, line] of Object.entries(settings)) await recordStepSettings(out, name as SectionName, line)
     // The device is not a setting: results do not depend on it.
     expect((await planRecipe({...recipe, device: 'webgpu'})).map((s) => s.action)).toEqual(['skip', 'skip', 'skip', 'skip'])
     recipe.sections.rewrite!.set('budget', '10%')
+    const plan = await planRecipe(recipe)
+    expect(plan[1].argv.at(-1)).toBe('--force') // the recipe's own hybrid/ is replaced
     expect(await actions()).toEqual([
       ['find_heads', 'skip', 'output complete'],
       ['rewrite', 'run', 'settings changed'],
@@ -126,6 +135,24 @@ describe('planRecipe', () => {
     expect(plan.map((s) => [s.name, s.action])).toEqual([['find_heads', 'skip'], ['rewrite', 'skip'], ['distill', 'resume'], ['eval', 'run']])
     expect(plan[2].argv).toEqual(['--resume', '--out', join(out, 'distill')])
     expect(plan[2].clear).toBeUndefined()
+  })
+
+  it('never replaces an output this recipe did not write, unless the user passes --force', async () => {
+    // The user's own folder where the hybrid would go, and no steps.json naming a rewrite step.
+    await touch('hybrid', 'important.txt')
+    await touch('heads.json')
+    await touch('heads.svg')
+    await recordStepSettings(out, 'find_heads', (await planRecipe(recipe, {force: true}))[0].settings!)
+    await expect(planRecipe(recipe)).rejects.toThrow(new RegExp(`^${join(out, 'hybrid')} already exists and this recipe did not write it \\(.*steps\\.json names no rewrite step\\); move it away, choose another out:, or pass --force to replace it$`))
+    const forced = await planRecipe(recipe, {force: true})
+    expect(forced[1].argv.at(-1)).toBe('--force')
+    // find-heads too is told to replace a heads.json only when the recipe may.
+    expect(forced[0].argv.at(-1)).toBe('--force')
+    // A user's distill/ or eval/ folder likewise: never cleared without --force.
+    await rm(join(out, 'hybrid'), {recursive: true})
+    await touch('distill', 'notes.txt')
+    await expect(planRecipe(recipe)).rejects.toThrow(/distill already exists and this recipe did not write it/)
+    expect((await planRecipe(recipe, {force: true}))[2].clear).toBe(join(out, 'distill'))
   })
 
   it('reruns everything under --force, clearing the outputs a command would refuse or add to', async () => {

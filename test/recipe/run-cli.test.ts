@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -74,6 +74,23 @@ describe('hybridize run', () => {
     expect(existsSync(join(dir, 'bad'))).toBe(false)
   })
 
+  it('refuses to replace a folder it did not write, in one line, and keeps the user\'s files; --force replaces it', async () => {
+    const file = await recipe('users')
+    const out = join(dir, 'users')
+    await mkdir(join(out, 'hybrid'), {recursive: true})
+    await writeFile(join(out, 'hybrid', 'important.txt'), 'mine')
+    const r = runCli(['run', file])
+    expect(r.status, r.stderr).toBe(1)
+    const lines = ourStderr(r.stderr)
+    expect(lines, r.stderr).toHaveLength(1)
+    expect(lines[0]).toBe(`hybridize: error: ${out}/hybrid already exists and this recipe did not write it (${out}/steps.json names no rewrite step); move it away, choose another out:, or pass --force to replace it`)
+    expect(await readFile(join(out, 'hybrid', 'important.txt'), 'utf8')).toBe('mine')
+    expect(existsSync(join(out, 'heads.json'))).toBe(false)
+    const dry = runCli(['run', file, '--dry-run', '--force'])
+    expect(dry.status, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/hybridize rewrite .* --out \S+\/hybrid --force$/m)
+  })
+
   it('prints the plan under --dry-run and writes nothing', async () => {
     const file = await recipe('dry')
     const r = runCli(['run', file, '--dry-run'])
@@ -84,7 +101,7 @@ describe('hybridize run', () => {
       expect.stringMatching(new RegExp(`^find_heads +run +no output yet +${out}/heads\\.json$`)),
       `  hybridize find-heads ${teacher} --samples 2 --pairs 2 --top-k 1 --random-draws 0 --out ${out}/heads.json --device cpu`,
       expect.stringMatching(/^rewrite +run +find_heads will run first +.*\/hybrid$/),
-      `  hybridize rewrite ${teacher} --heads ${out}/heads.json --keep 1 --d-state 8 --out ${out}/hybrid --force`,
+      `  hybridize rewrite ${teacher} --heads ${out}/heads.json --keep 1 --d-state 8 --out ${out}/hybrid`,
       expect.stringMatching(/^distill +run +rewrite will run first +.*\/distill$/),
       expect.stringMatching(/^ {2}hybridize distill .*\/hybrid --teacher .* --tokens 64 --batch-size 1 --seq-len 32 --out .*\/distill --device cpu$/),
       expect.stringMatching(/^eval +run +rewrite and distill will run first +.*\/eval$/),
@@ -150,6 +167,8 @@ describe('hybridize run', () => {
     const resumed = runCli(['run', file])
     expect(resumed.status, resumed.stderr).toBe(0)
     expect(resumed.stderr).toMatch(/^distill: resuming \(interrupted run\): hybridize distill --resume --out /m)
+    // Said as eval starts, after the distillation it reads has run (not "will run first").
+    expect(resumed.stderr).toMatch(/^eval: running \(distill ran\): hybridize eval /m)
     const statuses = resumed.stdout.split('\n').map((l) => /^(find_heads|rewrite|distill|eval) +(\S+)/.exec(l)?.slice(1)).filter(Boolean)
     expect(statuses).toEqual([['find_heads', 'skipped'], ['rewrite', 'skipped'], ['distill', 'ran'], ['eval', 'ran']])
     expect(existsSync(join(out, 'distill', 'student', 'config.json'))).toBe(true)

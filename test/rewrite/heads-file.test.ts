@@ -3,7 +3,8 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {readHeadsFile} from '../../src/rewrite/heads-file.js'
-import {chooseHeads, layoutFor, parseBudget} from '../../src/rewrite/select-heads.js'
+import {parseBudget} from '../../src/heads/budget.js'
+import {chooseHeads, layoutFor} from '../../src/rewrite/select-heads.js'
 import {checkHeadsMatchTeacher, identifyTeacher, weightsSha256} from '../../src/rewrite/teacher-identity.js'
 import {fixtureReference} from '../helpers/paths.js'
 import {writeHeadsJson} from './helpers.js'
@@ -67,10 +68,12 @@ describe('heads.json', () => {
     const file = await readHeadsFile(await writeHeadsJson(root, teacher, 2, 4, [[1, 2], [0, 3]]))
     expect(chooseHeads(file, {kind: 'selected'}, shape)).toEqual([[1, 2], [0, 3]])
     expect(chooseHeads(file, {kind: 'keep', count: 3}, shape)).toHaveLength(3)
-    expect(chooseHeads(file, {kind: 'budget', percent: parseBudget('25%')}, shape)).toEqual([[1, 2], [0, 3]])
+    expect(chooseHeads(file, {kind: 'budget', fraction: parseBudget('25%')}, shape)).toEqual([[1, 2], [0, 3]])
     expect(() => chooseHeads(file, {kind: 'keep', count: 9}, shape)).toThrow(/fewer than the 9/)
     expect(() => chooseHeads(file, {kind: 'selected'}, {layers: 2, heads: 3})).toThrow(/head \[0, 3\] is out of range/)
-    expect(() => parseBudget('lots')).toThrow(/percentage/)
+    expect(chooseHeads(file, {kind: 'budget', fraction: parseBudget('0.25')}, shape)).toEqual([[1, 2], [0, 3]])
+    expect(chooseHeads(file, {kind: 'budget', fraction: 0}, shape)).toEqual([])
+    expect(() => chooseHeads(file, {kind: 'budget', fraction: parseBudget('0.05')}, shape)).toThrow(/rounds to none/)
     expect(layoutFor([[1, 2], [0, 3], [1, 0]], 3)).toEqual([{attentionHeads: [3]}, {attentionHeads: [0, 2]}, {attentionHeads: []}])
   })
 
