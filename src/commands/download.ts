@@ -28,6 +28,7 @@ HF_ENDPOINT selects a mirror, HF_TOKEN (or the file \`hf auth login\` writes) au
     token: Flags.string({description: 'Hugging Face access token; default $HF_TOKEN, then the token file of `hf auth login`.'}),
     'cache-dir': Flags.string({description: 'Hub cache folder to use instead of $HF_HUB_CACHE.'}),
     'max-workers': Flags.integer({description: 'Files downloaded at the same time.', default: 8, min: 1, max: 64}),
+    timeout: Flags.string({description: 'Seconds without data before a stalled transfer is retried from where it stopped (5 retries); default $HF_HUB_DOWNLOAD_TIMEOUT, else 10.'}),
   }
 
   async run(): Promise<DownloadResult> {
@@ -45,6 +46,7 @@ HF_ENDPOINT selects a mirror, HF_TOKEN (or the file \`hf auth login\` writes) au
         token: flags.token,
         cacheDir: flags['cache-dir'],
         maxWorkers: flags['max-workers'],
+        readTimeout: flags.timeout,
         signal: interrupt.signal,
         quiet,
       })

@@ -17,11 +17,13 @@ export interface BlobJob {
   checksum?: {kind: 'sha256' | 'git-sha1'; hex: string}
 }
 
+/** Tries after the first that bring no new byte, waiting 0.1, 0.2, 0.4, 0.8, 1.6 s before each. */
 const MAX_RETRIES = 5
+const BACKOFF_MS = 100
 
 /**
  * Downloads one blob into the cache, resuming from `<blob>.incomplete` with a Range request, retrying a dropped
- * connection from where it stopped, and renaming to `blobPath` only once size and checksum match.
+ * or stalled connection (hub-fetch.ts's read timeout) from where it stopped, and renaming to `blobPath` only once size and checksum match.
  * @huggingface/hub's downloadFileToCacheDir rewrites `.incomplete` from zero, never retries and checks no hash,
  * which is why this is ours.
  */
@@ -57,17 +59,24 @@ async function fetchRest(
       await transfer(job, partial, state, opts)
       if (state.offset < job.size) throw new Error('the response ended early')
     } catch (err) {
-      if (opts.signal.aborted || err instanceof HybridizeError) throw err
+      if (opts.signal.aborted || !retryable(err)) throw err
+      // Like huggingface_hub's http_get: the count restarts whenever a try brought new bytes.
       failures = state.offset > before ? 1 : failures + 1
       if (failures > MAX_RETRIES) {
+        const why = err instanceof HybridizeError ? err.message : 'the connection was lost'
         throw new HybridizeError(
-          `connection lost while downloading ${job.file} (${state.offset} of ${job.size} bytes kept); run again to resume`,
-          {code: 'E_NETWORK', cause: err},
+          `downloading ${job.file} failed ${failures} times in a row (${why}); ${state.offset} of ${job.size} bytes are kept, run again to resume`,
+          {code: (err as HybridizeError).code ?? 'E_NETWORK', cause: err},
         )
       }
-      await sleep(100 * 2 ** failures, undefined, {signal: opts.signal})
+      await sleep(BACKOFF_MS * 2 ** (failures - 1), undefined, {signal: opts.signal})
     }
   }
+}
+
+/** A stalled, dropped or refused connection is worth another try from where it stopped; an answer of the hub is not. */
+function retryable(err: unknown): boolean {
+  return !(err instanceof HybridizeError) || err.code === 'E_TIMEOUT' || err.code === 'E_NETWORK'
 }
 
 async function transfer(

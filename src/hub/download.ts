@@ -5,8 +5,9 @@ import {HybridizeError} from '../errors.js'
 import {cachedSnapshot, hubCacheDir, repoFolder} from './cache.js'
 import {assertFreeSpace} from './disk.js'
 import {downloadBlob, type BlobJob} from './download-blob.js'
-import {hubEndpoint, isOffline} from './endpoint.js'
-import {hubFetch, type HubContext} from './errors.js'
+import {hubEndpoint, isOffline, readTimeout} from './endpoint.js'
+import type {HubContext} from './errors.js'
+import {hubFetch} from './hub-fetch.js'
 import {createDownloadProgress} from './progress-bars.js'
 import {COMMIT_HASH, type RepoRef} from './repo-ref.js'
 import {assertSafeRepoPath, selectFiles} from './select.js'
@@ -20,6 +21,8 @@ export interface DownloadOptions extends RepoRef {
   cacheDir?: string
   env?: NodeJS.ProcessEnv
   maxWorkers?: number
+  /** --timeout: seconds without data before a transfer is retried; default $HF_HUB_DOWNLOAD_TIMEOUT, else 10. */
+  readTimeout?: string
   /** Aborting (Ctrl-C) stops every transfer, keeps the `.incomplete` files and throws exit code 130. */
   signal?: AbortSignal
   /** Progress bars on stderr; by default drawn only on a TTY and never when `quiet`. */
@@ -85,7 +88,7 @@ async function fetchSnapshot(opts: DownloadOptions, env: NodeJS.ProcessEnv, cach
   const endpoint = hubEndpoint(env)
   const token = await resolveToken(opts.token, env)
   const ctx: HubContext = {endpoint, repo: opts.repo, revision, authenticated: Boolean(token)}
-  const fetch = hubFetch(ctx, token, opts.signal)
+  const fetch = hubFetch(ctx, {token, signal: opts.signal, readTimeout: readTimeout(opts.readTimeout, env)})
   const {commit, files} = await chooseFiles(opts, revision, endpoint, fetch)
 
   const storage = repoFolder(cacheDir, opts.repo)

@@ -1,4 +1,6 @@
 import {spawn, type ChildProcess} from 'node:child_process'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {lstat, mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -116,6 +118,24 @@ describe('hybridize download', () => {
     const json = await hybridize(['download', 'acme/gated', '--json'], {...await freshHome(), HF_TOKEN: SECRET}).done
     expect(JSON.parse(json.stdout)).toEqual({error: {message: expect.stringMatching(/^your token has no access/), code: 'E_ACCESS_DENIED'}})
     for (const r of [noToken, denied, json]) expect(r.stdout + r.stderr).not.toContain(SECRET)
+  })
+
+  it('never prints credentials written into HF_ENDPOINT: not in the message, --json or the --debug stack', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    const endpoint = {HF_ENDPOINT: `http://mirror-user:${SECRET}@127.0.0.1:${port}`}
+    const runs = await Promise.all([[], ['--json'], ['--debug']].map(async (extra) =>
+      hybridize(['download', 'acme/tiny-llama', ...extra], {...await freshHome(), ...endpoint}).done))
+    const shown = `http://mirror-user:****@127.0.0.1:${port}`
+    expect(runs[0].stderr).toBe(`hybridize: error: cannot reach ${shown} (ECONNREFUSED): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only\n`)
+    expect(JSON.parse(runs[1].stdout).error.message).toMatch(`cannot reach ${shown} (ECONNREFUSED)`)
+    expect(runs[2].stderr).toMatch(/^HybridizeError: cannot reach .+\n\s+at /)
+    for (const r of runs) {
+      expect(r.code).toBe(1)
+      expect(r.stdout + r.stderr).not.toContain(SECRET)
+    }
   })
 
   it('HF_HUB_OFFLINE=1 fails in one line when the model is not cached', async () => {

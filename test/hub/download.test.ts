@@ -171,6 +171,46 @@ describe('downloadSnapshot against a local hub', () => {
     expect(await readdir(blobs)).not.toContain(`${SHARD1_SHA}.incomplete`)
   })
 
+  it('retries a stalled transfer after the read timeout (HF_HUB_DOWNLOAD_TIMEOUT), resuming with a Range request', async () => {
+    const env = await freshEnv({HF_HUB_DOWNLOAD_TIMEOUT: '0.3'})
+    hub.faults.set(SHARD1, {stallOnceAfter: 100_000})
+    const result = await download(env)
+    expect(hub.requests.filter((r) => r.path === `/cdn/${SHARD1_SHA}`).map((r) => r.range)).toEqual([undefined, 'bytes=100000-'])
+    expect(hub.sent.get(SHARD1)).toBe(300_000)
+    expect(sha256(await readFile(join(result.path, SHARD1)))).toBe(SHARD1_SHA)
+  })
+
+  it('gives up after 5 retries of a transfer that never sends a byte, keeping the partial file', async () => {
+    const env = await freshEnv()
+    hub.faults.set('config.json', {stallAfter: 0})
+    const started = Date.now()
+    const err = await rejection(download(env, {include: ['config.json'], readTimeout: '0.2'}))
+    expect(err.message).toBe(
+      `downloading config.json failed 6 times in a row (no data from ${hub.url} for 0.2 s (HF_HUB_DOWNLOAD_TIMEOUT or --timeout sets the limit)); 0 of 78 bytes are kept, run again to resume`,
+    )
+    expect(err.code).toBe('E_TIMEOUT')
+    expect(fileRequests().filter((r) => r.path.endsWith('/config.json'))).toHaveLength(6)
+    // 6 timeouts of 0.2 s and backoffs of 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s.
+    expect(Date.now() - started).toBeGreaterThan(4000)
+  })
+
+  it('refuses a read timeout that is not a positive number', async () => {
+    const err = await rejection(download(await freshEnv({HF_HUB_DOWNLOAD_TIMEOUT: 'soon'})))
+    expect(err.message).toBe('HF_HUB_DOWNLOAD_TIMEOUT must be a positive number of seconds, got "soon"')
+    expect((await rejection(download(await freshEnv(), {readTimeout: '0'}))).message).toBe('--timeout must be a positive number of seconds, got "0"')
+  })
+
+  it('sends credentials written into HF_ENDPOINT as basic auth, and never prints them', async () => {
+    const secretUrl = hub.url.replace('http://', 'http://mirror-user:SECRET-pw@')
+    const result = await download(await freshEnv({HF_ENDPOINT: secretUrl}), {include: ['config.json']})
+    expect(result.files).toEqual(['config.json'])
+    const basic = `Basic ${Buffer.from('mirror-user:SECRET-pw').toString('base64')}`
+    expect(hub.requests.map((r) => r.authorization)).toEqual(hub.requests.map(() => basic))
+
+    const missing = await rejection(download(await freshEnv({HF_ENDPOINT: secretUrl}), {repo: 'acme/nope'}))
+    expect(missing.message).toBe(`repository acme/nope not found on ${hub.url.replace('http://', 'http://mirror-user:****@')}; if it is private, set HF_TOKEN or pass --token`)
+  })
+
   it('catches a corrupted byte with the checksum, deletes the partial file and links nothing', async () => {
     const env = await freshEnv()
     hub.faults.set(SHARD2, {corrupt: true})

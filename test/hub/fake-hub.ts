@@ -34,6 +34,8 @@ export interface Fault {
   corrupt?: boolean
   /** Send this many body bytes, then hold the connection open without ending it. */
   stallAfter?: number
+  /** Like stallAfter, on the next response only. */
+  stallOnceAfter?: number
 }
 
 export interface LoggedRequest {
@@ -208,8 +210,9 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       delete fault.cutAfter
       count(head.length)
       res.write(head, () => setTimeout(() => res.socket?.destroy(), 20))
-    } else if (fault.stallAfter !== undefined) {
-      const head = part.subarray(0, fault.stallAfter)
+    } else if (fault.stallAfter !== undefined || fault.stallOnceAfter !== undefined) {
+      const head = part.subarray(0, fault.stallAfter ?? fault.stallOnceAfter)
+      delete fault.stallOnceAfter
       count(head.length)
       res.write(head)
     } else {
