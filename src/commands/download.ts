@@ -19,7 +19,7 @@ HF_ENDPOINT selects a mirror, HF_TOKEN (or the file \`hf auth login\` writes) au
   ]
 
   static override args = {
-    model: Args.string({required: true, description: 'Model id on the hub: org/name, or org/name@revision for a branch, tag or commit.'}),
+    model: Args.string({required: true, description: 'Model id on the hub: org/name or a single name (gpt2), with @revision for a branch, tag or commit.'}),
   }
 
   static override flags = {

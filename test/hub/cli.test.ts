@@ -18,7 +18,7 @@ let root: string
 let homes = 0
 
 beforeAll(async () => {
-  hub = await startFakeHub({repos: [tinyLlama(), {...tinyLlama('acme/gated'), gated: true}], tokens: {[SECRET]: []}})
+  hub = await startFakeHub({repos: [tinyLlama(), {...tinyLlama('acme/gated'), gated: true}, tinyLlama('tiny-gpt')], tokens: {[SECRET]: []}})
   root = await mkdtemp(join(tmpdir(), 'hybridize-cli-download-'))
 })
 afterAll(async () => {
@@ -145,10 +145,17 @@ describe('hybridize download', () => {
     expect(r.stderr).toBe(`hybridize: error: HF_HUB_OFFLINE is set and acme/tiny-llama is not in the Hugging Face cache (${join(env.HF_HOME!, 'hub')}); unset it to download\n`)
   })
 
+  it('takes a single-name repo id, as `hf download gpt2` does', async () => {
+    const env = await freshHome()
+    const r = await hybridize(['download', 'tiny-gpt', '--include', 'config.json'], env).done
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'snapshots', TINY_COMMIT)}\n`)
+  })
+
   it('rejects a malformed model id', async () => {
     const r = await hybridize(['download', 'not a repo'], await freshHome()).done
     expect(r.code).toBe(1)
-    expect(r.stderr).toBe('hybridize: error: not a Hugging Face model id: not a repo (expected org/name or org/name@revision)\n')
+    expect(r.stderr).toBe('hybridize: error: not a Hugging Face model id: not a repo (expected org/name, a single name like gpt2, and optionally @revision)\n')
   })
 })
 

@@ -44,7 +44,7 @@ let cases = 0
 
 beforeAll(async () => {
   hub = await startFakeHub({
-    repos: [tinyLlama(), gated, withBranch, evil, huge],
+    repos: [tinyLlama(), gated, withBranch, evil, huge, tinyLlama('tiny-gpt')],
     tokens: {[GRANTED]: ['acme/gated'], [NOT_GRANTED]: []},
   })
   root = await mkdtemp(join(tmpdir(), 'hybridize-download-'))
@@ -223,7 +223,7 @@ describe('downloadSnapshot against a local hub', () => {
     const snapshot = join(storage(env), 'snapshots', TINY_COMMIT)
     expect(await readdir(snapshot).catch(() => [])).not.toContain(SHARD2)
     // No ref to a half snapshot: other commands still say the model is not downloaded.
-    await expect(resolveModel('acme/tiny-llama', {env})).rejects.toThrow(/not in the Hugging Face cache/)
+    await expect(resolveModel('acme/tiny-llama', {env})).rejects.toThrow(/no model acme\/tiny-llama in the Hugging Face cache/)
   })
 
   it('checks plain git files too, against their git blob sha1', async () => {
@@ -264,6 +264,15 @@ describe('downloadSnapshot against a local hub', () => {
     expect(withToken.message).toBe(`repository acme/nope not found on ${hub.url}`)
     const revision = await rejection(download(await freshEnv(), {revision: 'v9'}))
     expect(revision.message).toBe('revision v9 not found in acme/tiny-llama')
+  })
+
+  it('downloads a single-name repo id (like gpt2) into models--<name>', async () => {
+    const env = await freshEnv()
+    const result = await download(env, {repo: 'tiny-gpt', include: ['config.json']})
+    expect(result.path).toBe(join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'snapshots', TINY_COMMIT))
+    expect(await readFile(join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'refs', 'main'), 'utf8')).toBe(TINY_COMMIT)
+    expect(fileRequests().map((r) => r.path)).toEqual([`/tiny-gpt/resolve/${TINY_COMMIT}/config.json`])
+    expect(await resolveModel('tiny-gpt', {env})).toBe(result.path)
   })
 
   it('resolves a branch to its commit and records it under refs/', async () => {

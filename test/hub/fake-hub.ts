@@ -99,20 +99,21 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 
   function route(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const {pathname, searchParams} = new URL(req.url ?? '/', url)
+    // Repo ids are `org/name` or, for the hub's oldest models (gpt2), a single name.
     let m: RegExpExecArray | null
-    if (req.method === 'POST' && (m = /^\/api\/models\/([^/]+\/[^/]+)\/paths-info\/([^/]+)$/.exec(pathname))) {
+    if (req.method === 'POST' && (m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)\/paths-info\/([^/]+)$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], decodeURIComponent(m[2]))
       if (!found) return
       const {paths, expand} = JSON.parse(body.toString() || '{}') as {paths?: string[]; expand?: boolean}
       const entries = tree(found.repo, '').filter((e) => paths?.includes(e.path))
       json(res, 200, expand ? entries.map((e) => ({...e, lastCommit: {id: found.commit, title: 'upload', date: '2024-09-25T00:00:00.000Z'}})) : entries)
-    } else if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(pathname))) {
+    } else if ((m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], decodeURIComponent(m[2]))
       if (found) json(res, 200, tree(found.repo, m[3] ? decodeURIComponent(m[3]) : ''))
-    } else if ((m = /^\/api\/models\/([^/]+\/[^/]+)(?:\/revision\/([^/]+))?$/.exec(pathname))) {
+    } else if ((m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)(?:\/revision\/([^/]+))?$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], m[2] ? decodeURIComponent(m[2]) : 'main')
       if (found) json(res, 200, modelInfo(found.repo, found.commit, searchParams.get('blobs') === 'true'), {'x-repo-commit': found.commit})
-    } else if ((m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(pathname))) {
+    } else if ((m = /^\/((?:[^/]+\/)?[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(pathname))) {
       resolveFile(req, res, m[1], decodeURIComponent(m[2]), m[3].split('/').map(decodeURIComponent).join('/'))
     } else if ((m = /^\/cdn\/([0-9a-f]{64})$/.exec(pathname))) {
       const file = options.repos.flatMap((r) => r.files).find((f) => f.lfs && sha256(f.content) === m![1])
