@@ -11,8 +11,11 @@ export interface BlobJob {
   file: string
   url: string
   size: number
-  /** blobs/<etag>; bytes go to `<blobPath>.incomplete` first. */
-  blobPath: string
+  /** blobs/<etag>, or the file in --local-dir. */
+  destination: string
+  /** Where the bytes go first, kept between runs: `blobs/<etag>.incomplete`, or in --local-dir huggingface_hub's
+   * `.cache/huggingface/download/<hash>.<etag>.incomplete`. */
+  partial: string
   /** LFS files: the sha256 of the content. Plain git files: the git blob sha1 (`blob <size>\0` + content). */
   checksum?: {kind: 'sha256' | 'git-sha1'; hex: string}
 }
@@ -22,8 +25,9 @@ const MAX_RETRIES = 5
 const BACKOFF_MS = 100
 
 /**
- * Downloads one blob into the cache, resuming from `<blob>.incomplete` with a Range request, retrying a dropped
- * or stalled connection (hub-fetch.ts's read timeout) from where it stopped, and renaming to `blobPath` only once size and checksum match.
+ * Downloads one blob into the cache (or one file into --local-dir), resuming from its partial file with a Range
+ * request, retrying a dropped or stalled connection (hub-fetch.ts's read timeout) from where it stopped, and renaming
+ * it to `destination` only once size and checksum match.
  * @huggingface/hub's downloadFileToCacheDir rewrites `.incomplete` from zero, never retries and checks no hash,
  * which is why this is ours.
  */
@@ -31,7 +35,7 @@ export async function downloadBlob(
   job: BlobJob,
   opts: {fetch: typeof fetch; signal: AbortSignal; onBytes?: (delta: number) => void},
 ): Promise<void> {
-  const partial = `${job.blobPath}.incomplete`
+  const partial = job.partial
   const state = {hash: newHash(job), offset: await keptBytes(partial, job.size)}
   if (state.offset > 0) await hashFile(partial, state.hash)
   opts.onBytes?.(state.offset)
@@ -43,7 +47,7 @@ export async function downloadBlob(
     if (err instanceof HybridizeError && err.code === 'E_CHECKSUM') await rm(partial, {force: true})
     throw err
   }
-  await rename(partial, job.blobPath)
+  await rename(partial, job.destination)
 }
 
 async function fetchRest(
@@ -136,7 +140,7 @@ function checksumError(job: BlobJob, got: string): HybridizeError {
   return new HybridizeError(`checksum mismatch for ${job.file}: got ${got}; the partial download was deleted, run again`, {code: 'E_CHECKSUM'})
 }
 
-function newHash(job: BlobJob): Hash {
+function newHash(job: Pick<BlobJob, 'size' | 'checksum'>): Hash {
   if (job.checksum?.kind !== 'git-sha1') return createHash('sha256')
   return createHash('sha1').update(`blob ${job.size}\0`)
 }
@@ -152,4 +156,12 @@ async function keptBytes(partial: string, size: number): Promise<number> {
 
 async function hashFile(path: string, hash: Hash): Promise<void> {
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+}
+
+/** Whether the file at `path` holds exactly the bytes `job` describes (size, then checksum when one is known). */
+export async function fileMatches(path: string, job: Pick<BlobJob, 'size' | 'checksum'>): Promise<boolean> {
+  if ((await stat(path)).size !== job.size || !job.checksum) return false
+  const hash = newHash(job)
+  await hashFile(path, hash)
+  return hash.digest('hex') === job.checksum.hex
 }

@@ -33,6 +33,7 @@ export function progressBarsDisabled(env: NodeJS.ProcessEnv = process.env): bool
   return isTruthy(env.HF_HUB_DISABLE_PROGRESS_BARS)
 }
 
-function isTruthy(value: string | undefined): boolean {
+/** huggingface_hub's reading of a boolean variable. */
+export function isTruthy(value: string | undefined): boolean {
   return ['1', 'true', 'yes', 'on'].includes((value ?? '').trim().toLowerCase())
 }

@@ -1,7 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {lstat, mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
+import {lstat, mkdir, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -150,6 +150,39 @@ describe('hybridize download', () => {
     const r = await hybridize(['download', 'tiny-gpt', '--include', 'config.json'], env).done
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'snapshots', TINY_COMMIT)}\n`)
+  })
+
+  it('prints the file for one file name, as `hf download org/name file` does, and the folder for --local-dir', async () => {
+    const env = await freshHome()
+    const one = await hybridize(['download', 'acme/tiny-llama', 'config.json', '--revision', 'main'], env).done
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--acme--tiny-llama', 'snapshots', TINY_COMMIT, 'config.json')}\n`)
+
+    const dir = join(root, `local-${homes}`)
+    const local = await hybridize(['download', 'acme/tiny-llama', 'config.json', '*.safetensors', '--local-dir', dir, '--json'], env).done
+    expect(local.code, local.stderr).toBe(0)
+    expect(JSON.parse(local.stdout)).toMatchObject({path: dir, commit: TINY_COMMIT, files: ['config.json', SHARD1, 'model-00002-of-00002.safetensors']})
+    expect((await lstat(join(dir, SHARD1))).isFile()).toBe(true)
+
+    const clash = await hybridize(['download', 'acme/tiny-llama@main', '--revision', 'dev'], env).done
+    expect(clash.code).toBe(2)
+    expect(clash.stderr).toBe('hybridize: error: acme/tiny-llama@main and --revision dev name two revisions; give one\n')
+  })
+
+  it('two processes downloading one model at once end in one correct cache, each file fetched once', async () => {
+    const env = {...await freshHome(), HF_HUB_DOWNLOAD_TIMEOUT: '0.5'}
+    hub.sent.clear()
+    hub.faults.set(SHARD1, {stallOnceAfter: 100_000})
+    const [a, b] = await Promise.all([hybridize(['download', 'acme/tiny-llama'], env).done, hybridize(['download', 'acme/tiny-llama'], env).done])
+    hub.faults.clear()
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0])
+    expect(b.stdout).toBe(a.stdout)
+    const snapshot = a.stdout.trim()
+    for (const f of tinyLlama().files.filter((f) => f.path.endsWith('.json') || f.path.endsWith('.safetensors') || f.path === 'README.md')) {
+      if (f.path.startsWith('original/')) continue
+      expect(await readFile(join(snapshot, f.path)), f.path).toEqual(f.content)
+      expect(hub.sent.get(f.path), f.path).toBe(f.content.length)
+    }
   })
 
   it('rejects a malformed model id', async () => {

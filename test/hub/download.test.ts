@@ -107,7 +107,12 @@ describe('downloadSnapshot against a local hub', () => {
       `${snap}/tokenizer.json -> ../../blobs/3db85667ba363184bb743d23d1299e1d8dba6b99`,
       `${snap}/tokenizer_config.json -> ../../blobs/f9eb48a087423391764d8bb15a5d0666fae89383`,
     ].sort())
-    expect(await readdir(join(env.HF_HOME!, 'hub'))).toEqual(['models--acme--tiny-llama'])
+    // Beside the repo: huggingface_hub's lock files (one per blob, left in place as its filelock leaves them) and
+    // the cache directory tag it writes.
+    expect((await readdir(join(env.HF_HOME!, 'hub'))).sort()).toEqual(['.locks', 'CACHEDIR.TAG', 'models--acme--tiny-llama'])
+    const blobNames = (await readdir(join(storage(env), 'blobs'))).sort()
+    expect(await listing(join(env.HF_HOME!, 'hub', '.locks'))).toEqual(blobNames.map((b) => `models--acme--tiny-llama/${b}.lock (0 bytes)`).sort())
+    expect(await readFile(join(env.HF_HOME!, 'hub', 'CACHEDIR.TAG'), 'utf8')).toMatch(/^Signature: 8a477f597d28d172789f06886806bc55\n/)
     expect(result).toEqual({
       path: join(storage(env), snap),
       commit: TINY_COMMIT,

@@ -1,0 +1,28 @@
+import type {BlobJob} from './download-blob.js'
+import type {DownloadReporter} from './download.js'
+
+/** A repo file chosen for download: its blob name (etag) and checksum as huggingface_hub derives them. */
+export interface PlannedFile {
+  path: string
+  size: number
+  etag: string
+  checksum?: BlobJob['checksum']
+}
+
+/** What saving the chosen files of one commit needs, into the cache or into --local-dir. */
+export interface Transfer {
+  repo: string
+  commit: string
+  files: PlannedFile[]
+  fetch: typeof fetch
+  /** The endpoint (HF_ENDPOINT) files are resolved against. */
+  endpoint: string
+  workers: number
+  signal?: AbortSignal
+  progress?: DownloadReporter
+}
+
+/** `<endpoint>/<repo>/resolve/<commit>/<path>`, each path segment escaped. */
+export function resolveUrl(t: Transfer, path: string): string {
+  return `${t.endpoint}/${t.repo}/resolve/${t.commit}/${path.split('/').map(encodeURIComponent).join('/')}`
+}
