@@ -74,6 +74,7 @@ HF_ENDPOINT selects a mirror (credentials in it are sent as basic auth and never
         readTimeout: flags.timeout,
         signal: interrupt.signal,
         quiet,
+        notify: (message) => this.status(message),
       })
       // `hf download org/name file` prints the file's path; anything else, the folder.
       const single = files.length === 1 && isExactName(files[0])

@@ -41,8 +41,9 @@ export interface DownloadOptions extends RepoRef {
   /** Progress bars on stderr; by default drawn only on a TTY and never when `quiet`. */
   progress?: DownloadReporter
   quiet?: boolean
-  /** Notes for the user (links falling back to copies); by default printed on stderr unless `quiet`. */
-  warn?: (message: string) => void
+  /** Status lines for the user (links falling back to copies, waiting on another download's lock); by default
+   * printed on stderr unless `quiet`. */
+  notify?: (message: string) => void
   /** Makes a symbolic link; tests replace it to act as a file system without links. */
   symlink?: (target: string, path: string) => Promise<void>
 }
@@ -108,8 +109,9 @@ async function fetchSnapshot(opts: DownloadOptions, env: NodeJS.ProcessEnv, cach
   const transfer: Transfer = {
     repo: opts.repo, commit, files, fetch, endpoint, workers: opts.maxWorkers ?? 8, signal: opts.signal,
     progress: opts.progress ?? (opts.quiet ? undefined : createDownloadProgress(process.stderr, env)),
+    onWait: (file, lock) => notify(`waiting for another download of ${file} to finish (lock ${lock})`),
   }
-  const warn = opts.warn ?? ((message: string) => opts.quiet || process.stderr.write(`hybridize: warning: ${message}\n`))
+  const notify = opts.notify ?? ((message: string) => opts.quiet || process.stderr.write(`${message}\n`))
   let path: string
   if (opts.localDir) {
     path = resolve(opts.localDir)
@@ -119,7 +121,7 @@ async function fetchSnapshot(opts: DownloadOptions, env: NodeJS.ProcessEnv, cach
     const linker = createLinker({
       disabled: isTruthy(env.HF_HUB_DISABLE_SYMLINKS),
       symlink: opts.symlink,
-      onFallback: () => warn(`symbolic links cannot be made in ${cacheDir}; files are copied into snapshots/ instead, which takes more disk space`),
+      onFallback: () => notify(`warning: symbolic links cannot be made in ${cacheDir}; files are copied into snapshots/ instead, which takes more disk space`),
     })
     await saveToCache(transfer, cacheDir, storage, revision, linker)
   }

@@ -9,8 +9,8 @@ const UPDATE_MS = 2_000
 const POLL_MS = 100
 
 /**
- * Runs `work` while holding the lock named `path`, waiting (until `signal` aborts) while another hybridize process
- * or another download in this one holds it.
+ * Runs `work` while holding the lock named `path`, waiting (until `signal` aborts; `onWait` is told once) while
+ * another hybridize process or another download in this one holds it.
  *
  * `path` is where huggingface_hub keeps its lock, e.g. `<cache>/.locks/models--org--name/<etag>.lock`, created as
  * huggingface_hub's filelock creates it and, like it, left in place. Python locks that file with flock(), which Node
@@ -18,16 +18,19 @@ const POLL_MS = 100
  * each other, and a Python process never finds a folder where it expects its file. Between hybridize and Python the
  * checksums of download-blob.ts keep the cache correct, as they do if this lock is ever taken over while held.
  */
-export async function withLock<T>(path: string, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  path: string, signal: AbortSignal | undefined, work: () => Promise<T>, onWait?: () => void,
+): Promise<T> {
   await mkdir(dirname(path), {recursive: true})
   await writeFile(path, '', {flag: 'a'})
   let release: () => Promise<void>
-  for (;;) {
+  for (let waited = false; ; waited = true) {
     try {
       release = await lockfile.lock(path, {stale: STALE_MS, update: UPDATE_MS, realpath: false, onCompromised: () => undefined})
       break
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err
+      if (!waited) onWait?.()
       await sleep(POLL_MS, undefined, {signal})
     }
   }

@@ -36,7 +36,8 @@ export async function saveToCache(t: Transfer, cacheDir: string, storage: string
     await inParallel([...byBlob.entries()], t.workers, t.signal, async ([etag, group], signal) => {
       const [first] = group
       const blob = join(blobs, etag)
-      await withLock(join(cacheDir, '.locks', basename(storage), `${etag}.lock`), signal, async () => {
+      const lock = join(cacheDir, '.locks', basename(storage), `${etag}.lock`)
+      await withLock(lock, signal, async () => {
         const unlinked = await missing(group, snapshot)
         if (unlinked.length === 0) return
         const fresh = !(await exists(blob))
@@ -46,7 +47,7 @@ export async function saveToCache(t: Transfer, cacheDir: string, storage: string
         }
         // Where links cannot be made, a new blob moves to its last pointer and is copied to the others.
         for (const [i, f] of unlinked.entries()) await linker.place(blob, join(snapshot, f.path), fresh && i === unlinked.length - 1)
-      })
+      }, () => t.onWait?.(first.path, lock))
       t.progress?.finish(first.path)
     })
   } finally {

@@ -39,7 +39,7 @@ export async function saveToLocalDir(t: Transfer, dir: string, cachedSnapshot: s
           }
         }
         await writeMetadata(paths, t.commit, file.etag)
-      })
+      }, () => t.onWait?.(file.path, paths.lock))
       t.progress?.finish(file.path)
     })
   } finally {

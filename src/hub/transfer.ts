@@ -20,6 +20,8 @@ export interface Transfer {
   workers: number
   signal?: AbortSignal
   progress?: DownloadReporter
+  /** Told when a file's lock is held by another download, once per file. */
+  onWait?: (file: string, lock: string) => void
 }
 
 /** `<endpoint>/<repo>/resolve/<commit>/<path>`, each path segment escaped. */

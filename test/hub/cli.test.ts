@@ -154,8 +154,9 @@ describe('hybridize download', () => {
 
   it('prints the file for one file name, as `hf download org/name file` does, and the folder for --local-dir', async () => {
     const env = await freshHome()
-    const one = await hybridize(['download', 'acme/tiny-llama', 'config.json', '--revision', 'main'], env).done
+    const one = await hybridize(['download', 'acme/tiny-llama', 'config.json', '--revision', 'main', '--include', '*.md'], env).done
     expect(one.code, one.stderr).toBe(0)
+    expect(one.stderr).toBe('warning: --include and --exclude are ignored when file names are given\n')
     expect(one.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--acme--tiny-llama', 'snapshots', TINY_COMMIT, 'config.json')}\n`)
 
     const dir = join(root, `local-${homes}`)

@@ -182,13 +182,13 @@ describe('links and locks', () => {
       tried++
       throw Object.assign(new Error('operation not permitted'), {code: 'EPERM'})
     }
-    const result = await download(env, {files: ['config.json', SHARD1], symlink: noLinks, warn: (m) => warnings.push(m)})
+    const result = await download(env, {files: ['config.json', SHARD1], symlink: noLinks, notify: (m) => warnings.push(m)})
     for (const f of ['config.json', SHARD1]) {
       expect((await lstat(join(result.path, f))).isFile(), f).toBe(true)
       expect(await readFile(join(result.path, f))).toEqual(content(f))
     }
     expect(tried).toBeGreaterThan(0)
-    expect(warnings).toEqual([`symbolic links cannot be made in ${join(env.HF_HOME!, 'hub')}; files are copied into snapshots/ instead, which takes more disk space`])
+    expect(warnings).toEqual([`warning: symbolic links cannot be made in ${join(env.HF_HOME!, 'hub')}; files are copied into snapshots/ instead, which takes more disk space`])
     expect(await readdir(join(storage(env), 'blobs'))).toEqual([])
 
     // A blob already in blobs/ (fetched by another tool) is copied, and stays for the snapshots that link to it.
@@ -208,8 +208,11 @@ describe('links and locks', () => {
     const env = await freshEnv({HF_HUB_DOWNLOAD_TIMEOUT: '0.3'})
     // The first transfer of shard 1 stalls, so the two downloads overlap while one of them holds its lock.
     hub.faults.set(SHARD1, {stallOnceAfter: 100_000})
-    const [a, b] = await Promise.all([download(env), download(env)])
+    const waits: string[] = []
+    const [a, b] = await Promise.all([download(env, {notify: (m) => waits.push(m)}), download(env, {notify: (m) => waits.push(m)})])
     expect(b).toEqual(a)
+    const lock = join(env.HF_HOME!, 'hub', '.locks', 'models--acme--tiny-llama', `${SHARD1_SHA}.lock`)
+    expect(waits).toContain(`waiting for another download of ${SHARD1} to finish (lock ${lock})`)
     for (const f of repo.files) {
       if (!a.files.includes(f.path)) continue
       expect(await readFile(join(a.path, f.path)), f.path).toEqual(f.content)
