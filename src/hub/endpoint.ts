@@ -1,4 +1,5 @@
 import {HybridizeError} from '../errors.js'
+import {redactUrl} from '../util/redact-url.js'
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co'
 /** huggingface_hub's DEFAULT_DOWNLOAD_TIMEOUT, in seconds. */
@@ -6,7 +7,11 @@ export const DEFAULT_READ_TIMEOUT = 10
 
 /** $HF_ENDPOINT (a mirror such as https://hf-mirror.com), else the public hub; no trailing slash. */
 export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.HF_ENDPOINT?.trim() || DEFAULT_ENDPOINT).replace(/\/+$/, '')
+  const endpoint = (env.HF_ENDPOINT?.trim() || DEFAULT_ENDPOINT).replace(/\/+$/, '')
+  if (!isHttpUrl(endpoint)) {
+    throw new HybridizeError(`HF_ENDPOINT must be an http(s) URL such as https://hf-mirror.com, got ${JSON.stringify(redactUrl(endpoint))}`, {code: 'E_USAGE', exitCode: 2})
+  }
+  return endpoint
 }
 
 /**
@@ -31,6 +36,14 @@ export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
 /** HF_HUB_DISABLE_PROGRESS_BARS=1 turns the download bars off. */
 export function progressBarsDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return isTruthy(env.HF_HUB_DISABLE_PROGRESS_BARS)
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol)
+  } catch {
+    return false
+  }
 }
 
 /** huggingface_hub's reading of a boolean variable. */

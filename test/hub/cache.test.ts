@@ -29,6 +29,8 @@ describe('environment', () => {
   it('reads HF_ENDPOINT and HF_HUB_OFFLINE', () => {
     expect(hubEndpoint({})).toBe('https://huggingface.co')
     expect(hubEndpoint({HF_ENDPOINT: 'https://hf-mirror.com/'})).toBe('https://hf-mirror.com')
+    expect(() => hubEndpoint({HF_ENDPOINT: 'hf-mirror.com'})).toThrow('HF_ENDPOINT must be an http(s) URL such as https://hf-mirror.com, got "hf-mirror.com"')
+    expect(() => hubEndpoint({HF_ENDPOINT: 'ftp://u:SECRET@mirror'})).toThrow('got "ftp://u:****@mirror"')
     expect(isOffline({HF_HUB_OFFLINE: '1'})).toBe(true)
     expect(isOffline({HF_HUB_OFFLINE: 'TRUE'})).toBe(true)
     expect(isOffline({HF_HUB_OFFLINE: '0'})).toBe(false)

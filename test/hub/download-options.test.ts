@@ -204,6 +204,22 @@ describe('links and locks', () => {
     expect((await stat(blob)).size).toBe(200_000)
   })
 
+  it('takes over a lock left by a download that was killed (not refreshed for 10 s)', async () => {
+    const env = await freshEnv()
+    const lock = join(env.HF_HOME!, 'hub', '.locks', 'models--acme--tiny-llama', `${CONFIG_OID}.lock`)
+    // What proper-lockfile leaves beside huggingface_hub's lock file when its process dies by kill -9.
+    await mkdir(`${lock}.lock`, {recursive: true})
+    const minuteAgo = new Date(Date.now() - 60_000)
+    await utimes(`${lock}.lock`, minuteAgo, minuteAgo)
+    const waits: string[] = []
+    const started = Date.now()
+    const result = await download(env, {files: ['config.json'], notify: (m) => waits.push(m)})
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(waits).toEqual([])
+    expect(await readFile(join(result.path, 'config.json'))).toEqual(content('config.json'))
+    expect(await readdir(join(env.HF_HOME!, 'hub', '.locks', 'models--acme--tiny-llama'))).toEqual([`${CONFIG_OID}.lock`])
+  })
+
   it('two downloads of one repository at once end in one correct cache, each blob fetched once', async () => {
     const env = await freshEnv({HF_HUB_DOWNLOAD_TIMEOUT: '0.3'})
     // The first transfer of shard 1 stalls, so the two downloads overlap while one of them holds its lock.
