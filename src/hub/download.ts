@@ -106,12 +106,12 @@ async function fetchSnapshot(opts: DownloadOptions, env: NodeJS.ProcessEnv, cach
   if (commit !== revision) await refuseKnownMissing(opts, storage, commit, named)
   const files = await chooseFiles(opts, revision, commit, endpoint, fetch, storage)
 
+  const notify = opts.notify ?? ((message: string) => opts.quiet || process.stderr.write(`${message}\n`))
   const transfer: Transfer = {
     repo: opts.repo, commit, files, fetch, endpoint, workers: opts.maxWorkers ?? 8, signal: opts.signal,
     progress: opts.progress ?? (opts.quiet ? undefined : createDownloadProgress(process.stderr, env)),
     onWait: (file, lock) => notify(`waiting for another download of ${file} to finish (lock ${lock})`),
   }
-  const notify = opts.notify ?? ((message: string) => opts.quiet || process.stderr.write(`${message}\n`))
   let path: string
   if (opts.localDir) {
     path = resolve(opts.localDir)

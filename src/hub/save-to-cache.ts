@@ -18,20 +18,21 @@ import {resolveUrl, type PlannedFile, type Transfer} from './transfer.js'
  *   <cache>/models--org--name/refs/<revision>
  *
  * A blob is linked only once verified and refs/ is written last, so an interrupted run never leaves a half file or
- * a ref to a half snapshot; under the lock, a blob another process fetched meanwhile is linked, not fetched again.
+ * a ref to a half snapshot. Each blob is fetched and linked under its lock, so a blob another process fetched
+ * meanwhile is linked, not fetched again.
  */
 export async function saveToCache(t: Transfer, cacheDir: string, storage: string, revision: string, linker: Linker): Promise<void> {
   const snapshot = join(storage, 'snapshots', t.commit)
   const blobs = join(storage, 'blobs')
-  const pending = await linkWhatIsCached(t.files, blobs, snapshot, linker)
-  const byBlob = groupBy(pending, (f) => f.etag)
-  const kept = await Promise.all([...byBlob.keys()].map((etag) => partialSize(join(blobs, etag))))
-  const remaining = [...byBlob.values()].reduce((sum, [f], i) => sum + Math.max(0, f.size - kept[i]), 0)
-  await assertFreeSpace(blobs, remaining)
+  const byBlob = groupBy(await missing(t.files, snapshot), (f) => f.etag)
+  // Blobs already complete (fetched by another revision or tool) are only linked.
+  const toFetch = (await Promise.all([...byBlob.values()].map(async (group) => (await exists(join(blobs, group[0].etag)) ? [] : [group[0]])))).flat()
+  const kept = await Promise.all(toFetch.map((f) => partialSize(join(blobs, f.etag))))
+  await assertFreeSpace(blobs, toFetch.reduce((sum, f, i) => sum + Math.max(0, f.size - kept[i]), 0))
   await mkdir(blobs, {recursive: true})
   await writeFile(join(cacheDir, 'CACHEDIR.TAG'), CACHEDIR_TAG, {flag: 'wx'}).catch(() => undefined)
 
-  t.progress?.start([...byBlob.values()].map(([f]) => ({file: f.path, size: f.size})))
+  t.progress?.start(toFetch.map((f) => ({file: f.path, size: f.size})))
   try {
     await inParallel([...byBlob.entries()], t.workers, t.signal, async ([etag, group], signal) => {
       const [first] = group
@@ -55,18 +56,6 @@ export async function saveToCache(t: Transfer, cacheDir: string, storage: string
   }
   await mkdir(snapshot, {recursive: true})
   if (revision !== t.commit) await writeRef(storage, revision, t.commit)
-}
-
-/** Links files whose blob is already complete; returns the ones still to fetch. */
-async function linkWhatIsCached(files: PlannedFile[], blobs: string, snapshot: string, linker: Linker): Promise<PlannedFile[]> {
-  const pending: PlannedFile[] = []
-  for (const f of files) {
-    const pointer = join(snapshot, f.path)
-    if (await exists(pointer)) continue
-    if (await exists(join(blobs, f.etag))) await linker.place(join(blobs, f.etag), pointer, false)
-    else pending.push(f)
-  }
-  return pending
 }
 
 async function missing(files: PlannedFile[], snapshot: string): Promise<PlannedFile[]> {
