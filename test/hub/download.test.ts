@@ -185,9 +185,9 @@ describe('downloadSnapshot against a local hub', () => {
     expect(sha256(await readFile(join(result.path, SHARD1)))).toBe(SHARD1_SHA)
   })
 
-  it('gives up after 5 retries of a transfer that never sends a byte, keeping the partial file', async () => {
+  it('gives up after 5 retries of a request the hub never answers, not even with headers', async () => {
     const env = await freshEnv()
-    hub.faults.set('config.json', {stallAfter: 0})
+    hub.faults.set('config.json', {silent: true})
     const started = Date.now()
     const err = await rejection(download(env, {include: ['config.json'], readTimeout: '0.2'}))
     expect(err.message).toBe(
@@ -197,6 +197,17 @@ describe('downloadSnapshot against a local hub', () => {
     expect(fileRequests().filter((r) => r.path.endsWith('/config.json'))).toHaveLength(6)
     // 6 timeouts of 0.2 s and backoffs of 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s.
     expect(Date.now() - started).toBeGreaterThan(4000)
+  })
+
+  it('fails in one line when the hub does not answer an API request within the read timeout', async () => {
+    hub.silentApi = true
+    try {
+      const err = await rejection(download(await freshEnv(), {readTimeout: '0.2'}))
+      expect(err.message).toBe(`no data from ${hub.url} for 0.2 s (HF_HUB_DOWNLOAD_TIMEOUT or --timeout sets the limit)`)
+      expect(err.code).toBe('E_TIMEOUT')
+    } finally {
+      hub.silentApi = false
+    }
   })
 
   it('refuses a read timeout that is not a positive number', async () => {

@@ -36,6 +36,8 @@ export interface Fault {
   stallAfter?: number
   /** Like stallAfter, on the next response only. */
   stallOnceAfter?: number
+  /** Never answer: not even the status line and headers. */
+  silent?: boolean
 }
 
 export interface LoggedRequest {
@@ -51,6 +53,8 @@ export interface FakeHub {
   faults: Map<string, Fault>
   /** Body bytes sent so far per file path. */
   sent: Map<string, number>
+  /** While set, API requests (model info, file listings) get no answer at all. */
+  silentApi: boolean
   close(): Promise<void>
 }
 
@@ -99,6 +103,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 
   function route(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const {pathname, searchParams} = new URL(req.url ?? '/', url)
+    if (hub.silentApi && pathname.startsWith('/api/')) return
     // Repo ids are `org/name` or, for the hub's oldest models (gpt2), a single name.
     let m: RegExpExecArray | null
     if (req.method === 'POST' && (m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)\/paths-info\/([^/]+)$/.exec(pathname))) {
@@ -184,6 +189,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 
   function serve(req: IncomingMessage, res: ServerResponse, file: FakeFile, headers: Record<string, string>): void {
     const fault = faults.get(file.path) ?? {}
+    if (fault.silent) return
     let body = file.content
     if (fault.corrupt) {
       body = Buffer.from(body)
@@ -236,16 +242,18 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     ]
   }
 
-  return {
+  const hub: FakeHub = {
     url,
     requests,
     faults,
     sent,
+    silentApi: false,
     close: async () => {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+  return hub
 }
 
 function modelInfo(repo: FakeRepo, commit: string, blobs: boolean) {
