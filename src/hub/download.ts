@@ -14,7 +14,9 @@ import {saveToCache} from './save-to-cache.js'
 import {saveToLocalDir} from './save-to-local-dir.js'
 import {assertSafeRepoPath, isExactName, selectFiles} from './select.js'
 import {resolveToken} from './token.js'
-import type {PlannedFile, Transfer} from './transfer.js'
+import type {DownloadReporter, PlannedFile, Transfer} from './transfer.js'
+
+export type {DownloadReporter} from './transfer.js'
 
 export interface DownloadOptions extends RepoRef {
   /**
@@ -56,17 +58,6 @@ export interface DownloadResult {
   files: string[]
   /** Their total size. */
   bytes: number
-}
-
-/**
- * Progress events, keyed by repo path. A file's first `advance` carries the bytes an earlier run left in
- * `.incomplete`; `advance` goes negative when a server ignores a Range request and the file starts over.
- */
-export interface DownloadReporter {
-  start(files: {file: string; size: number}[]): void
-  advance(file: string, bytes: number): void
-  finish(file: string): void
-  end(): void
 }
 
 const BLOB_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/

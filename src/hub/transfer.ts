@@ -1,5 +1,15 @@
 import type {BlobJob} from './download-blob.js'
-import type {DownloadReporter} from './download.js'
+
+/**
+ * Progress events, keyed by repo path. A file's first `advance` carries the bytes an earlier run left in
+ * `.incomplete`; `advance` goes negative when a server ignores a Range request and the file starts over.
+ */
+export interface DownloadReporter {
+  start(files: {file: string; size: number}[]): void
+  advance(file: string, bytes: number): void
+  finish(file: string): void
+  end(): void
+}
 
 /** A repo file chosen for download: its blob name (etag) and checksum as huggingface_hub derives them. */
 export interface PlannedFile {
