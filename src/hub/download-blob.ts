@@ -70,7 +70,7 @@ async function fetchRest(
         const why = err instanceof HybridizeError ? err.message : 'the connection was lost'
         throw new HybridizeError(
           `downloading ${job.file} failed ${failures} times in a row (${why}); ${state.offset} of ${job.size} bytes are kept, run again to resume`,
-          {code: (err as HybridizeError).code ?? 'E_NETWORK', cause: err},
+          {code: err instanceof HybridizeError ? err.code : 'E_NETWORK', cause: err},
         )
       }
       await sleep(BACKOFF_MS * 2 ** (failures - 1), undefined, {signal: opts.signal})
