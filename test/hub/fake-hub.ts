@@ -62,6 +62,11 @@ export interface FakeHubOptions {
   repos: FakeRepo[]
   /** Valid tokens and the gated repos each one was granted. */
   tokens?: Record<string, string[]>
+  /**
+   * Serve LFS files from this loopback address (e.g. 127.0.0.2) as the real hub serves them from a CDN host:
+   * huggingface_hub reads a file's metadata from the redirect itself only when it leads to another host.
+   */
+  cdnHost?: string
 }
 
 export function gitBlobOid(content: Buffer): string {
@@ -77,7 +82,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   const faults = new Map<string, Fault>()
   const sent = new Map<string, number>()
   const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({
       method: req.method ?? 'GET',
       path: req.url ?? '/',
@@ -93,13 +98,20 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
         json(res, 500, {error: String(err)})
       }
     })
-  })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+  const servers = [createServer(handle), ...(options.cdnHost ? [createServer(handle)] : [])]
+  for (const server of servers) {
+    server.on('connection', (socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    })
+  }
+  const origins = await Promise.all(servers.map(async (server, i) => {
+    const host = i === 0 ? '127.0.0.1' : options.cdnHost!
+    await new Promise<void>((resolve) => server.listen(0, host, resolve))
+    return `http://${host}:${(server.address() as AddressInfo).port}`
+  }))
+  const [url, cdnUrl = url] = origins
 
   function route(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const {pathname, searchParams} = new URL(req.url ?? '/', url)
@@ -170,12 +182,12 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     const file = repo.files.find((f) => f.path === path)
     if (!file) {
       const message = 'Entry not found'
-      return json(res, 404, {error: message}, {'x-error-code': 'EntryNotFound', 'x-error-message': message})
+      return json(res, 404, {error: message}, {'x-error-code': 'EntryNotFound', 'x-error-message': message, 'x-repo-commit': commit})
     }
     if (file.lfs) {
       const sha = sha256(file.content)
       res.writeHead(302, {
-        location: `${url}/cdn/${sha}`,
+        location: `${cdnUrl}/cdn/${sha}`,
         'x-repo-commit': commit,
         'x-linked-etag': `"${sha}"`,
         'x-linked-size': String(file.content.length),
@@ -250,7 +262,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     silentApi: false,
     close: async () => {
       for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
     },
   }
   return hub
