@@ -15,8 +15,10 @@ const POLL_MS = 100
  * `path` is where huggingface_hub keeps its lock, e.g. `<cache>/.locks/models--org--name/<etag>.lock`, created as
  * huggingface_hub's filelock creates it and, like it, left in place. Python locks that file with flock(), which Node
  * cannot call, so proper-lockfile's atomic mkdir lock sits beside it (`<path>.lock/`): hybridize processes exclude
- * each other, and a Python process never finds a folder where it expects its file. Between hybridize and Python the
- * checksums of download-blob.ts keep the cache correct, as they do if this lock is ever taken over while held.
+ * each other, and a Python process never finds a folder where it expects its file. Python and hybridize do not
+ * exclude each other, and need not: huggingface_hub 1.x downloads into a temporary file of its own
+ * (`<etag>.<random>.incomplete`) and renames it, as download-blob.ts renames a verified `<etag>.incomplete`, so the
+ * worst case is one file fetched twice.
  */
 export async function withLock<T>(
   path: string, signal: AbortSignal | undefined, work: () => Promise<T>, onWait?: () => void,
