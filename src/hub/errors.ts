@@ -18,9 +18,12 @@ const NETWORK_CODES = new Set([
 /** A refused, unresolvable or reset connection as a HybridizeError; undefined for anything else (aborts included). */
 export function networkError(err: unknown, ctx: HubContext): HybridizeError | undefined {
   const code = errorCode(err)
-  if (!code || !NETWORK_CODES.has(code)) return undefined
+  // undici refuses some requests before any socket (a port fetch blocks, such as 9 or 6000): `fetch failed`, no code.
+  const refused = err instanceof TypeError && err.message === 'fetch failed' && !code ? (err.cause as Error | undefined)?.message : undefined
+  const reason = code && NETWORK_CODES.has(code) ? code : refused
+  if (!reason) return undefined
   return new HybridizeError(
-    `cannot reach ${redactUrl(ctx.endpoint)} (${code}): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`,
+    `cannot reach ${redactUrl(ctx.endpoint)} (${reason}): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`,
     {code: 'E_NETWORK', cause: err},
   )
 }

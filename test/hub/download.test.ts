@@ -333,6 +333,9 @@ describe('downloadSnapshot against a local hub', () => {
     await new Promise((resolve) => closed.close(resolve))
     const err = await rejection(download(await freshEnv({HF_ENDPOINT: `http://127.0.0.1:${port}`})))
     expect(err.message).toBe(`cannot reach http://127.0.0.1:${port} (ECONNREFUSED): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`)
+    // A port fetch refuses to use fails before any socket, with no error code.
+    const blocked = await rejection(download(await freshEnv({HF_ENDPOINT: 'http://127.0.0.1:9'})))
+    expect(blocked.message).toBe('cannot reach http://127.0.0.1:9 (bad port): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only')
   })
 
   it('stops on abort with exit code 130, keeping the partial blob out of snapshots/', async () => {
