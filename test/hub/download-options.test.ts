@@ -83,6 +83,19 @@ describe('file arguments and .no_exist/', () => {
     expect(onBranch.message).toMatch(/\(as the cache recorded in \.no_exist\/\)$/)
     expect(hub.requests.map((r) => new URL(r.path, hub.url).pathname)).toEqual(['/api/models/acme/tiny-llama/revision/main'])
   })
+  it('HF_HUB_OFFLINE=1 answers file arguments from the cache: present, recorded missing, or not downloaded', async () => {
+    const env = await freshEnv()
+    await download(env, {files: ['config.json']})
+    await rejection(download(env, {files: ['nope.json']}))
+    hub.requests.length = 0
+    const offline = {...env, HF_HUB_OFFLINE: '1'}
+    expect((await download(offline, {files: ['config.json']})).files).toEqual(['config.json'])
+    expect((await rejection(download(offline, {files: ['nope.json']}))).message).toBe(
+      `file nope.json not found in acme/tiny-llama@${TINY_COMMIT} (as the cache recorded in .no_exist/)`)
+    expect((await rejection(download(offline, {files: ['README.md']}))).message).toBe(
+      `HF_HUB_OFFLINE is set and README.md of acme/tiny-llama is not in the Hugging Face cache (${join(env.HF_HOME!, 'hub')}); unset it to download`)
+    expect(hub.requests).toEqual([])
+  })
 })
 
 describe('--local-dir', () => {
