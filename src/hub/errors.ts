@@ -18,7 +18,7 @@ const NETWORK_CODES = new Set([
 /** A refused, unresolvable or reset connection as a HybridizeError; undefined for anything else (aborts included). */
 export function networkError(err: unknown, ctx: HubContext): HybridizeError | undefined {
   const code = errorCode(err)
-  // undici refuses some requests before any socket (a port fetch blocks, such as 9 or 6000): `fetch failed`, no code.
+  // undici refuses some requests before opening a socket (a port that fetch blocks, such as 9 or 6000): `fetch failed`, no code.
   const refused = err instanceof TypeError && err.message === 'fetch failed' && !code ? (err.cause as Error | undefined)?.message : undefined
   const reason = code && NETWORK_CODES.has(code) ? code : refused
   if (!reason) return undefined
