@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {configureColor} from './color.js'
 import {createProgress, type Progress} from './progress.js'
 import {describeSystemError, HybridizeError} from '../errors.js'
+import {redactUrl} from '../util/redact-url.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
@@ -34,10 +35,11 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (err.oclif?.exit === 0) return
-    const message = oneLine(describeSystemError(err) ?? withoutParserFrame(err))
+    // URL credentials (HF_ENDPOINT=http://user:password@mirror) never reach the terminal, --json or --debug.
+    const message = redactUrl(oneLine(describeSystemError(err) ?? withoutParserFrame(err)))
     const exitCode = err instanceof HybridizeError ? err.exitCode : (err.oclif?.exit ?? err.exitCode ?? 1)
     if (this.argv.includes('--debug')) {
-      process.stderr.write(`${err.stack ?? message}\n`)
+      process.stderr.write(`${redactUrl(err.stack ?? message)}\n`)
       process.exitCode = exitCode
       return this.exit(exitCode)
     }

@@ -51,8 +51,9 @@ export async function resolveModel(
   const env = opts.env ?? process.env
   const asPath = await stat(ref).catch(() => undefined)
   if (asPath?.isDirectory()) return resolve(ref)
-  const parsed = asPath ? undefined : parseRepoRef(ref)
-  if (!parsed) throw new HybridizeError(`no such model folder: ${ref}`, {code: 'E_NO_MODEL'})
+  if (asPath) throw new HybridizeError(`not a model folder: ${ref} is a file`, {code: 'E_NO_MODEL'})
+  const parsed = parseRepoRef(ref)
+  if (!parsed) throw new HybridizeError(`no such model folder: ${ref} (nor a hub id org/name[@revision])`, {code: 'E_NO_MODEL'})
 
   const cacheDir = hubCacheDir(env)
   const cached = await cachedSnapshot(cacheDir, parsed)
@@ -62,9 +63,10 @@ export async function resolveModel(
     const {downloadSnapshot} = await import('./download.js')
     return (await downloadSnapshot({...parsed, env, cacheDir, quiet: opts.quiet})).path
   }
-  const name = parsed.revision === undefined ? parsed.repo : `${parsed.repo}@${parsed.revision}`
+  // `ref` reads as a path and as a hub id alike (`models/tiny`, `gpt2`): a typo in either, so name both.
   throw new HybridizeError(
-    `model ${parsed.repo} is not in the Hugging Face cache (${cacheDir}); run \`hybridize download ${name}\``,
+    `no such model folder: ${ref}, and no model ${parsed.repo} in the Hugging Face cache (${cacheDir}); `
+      + `if it is a hub id, run \`hybridize download ${ref}\``,
     {code: 'E_NOT_CACHED'},
   )
 }

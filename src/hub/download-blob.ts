@@ -11,17 +11,23 @@ export interface BlobJob {
   file: string
   url: string
   size: number
-  /** blobs/<etag>; bytes go to `<blobPath>.incomplete` first. */
-  blobPath: string
+  /** blobs/<etag>, or the file in --local-dir. */
+  destination: string
+  /** Where the bytes go first, kept between runs: `blobs/<etag>.incomplete`, or in --local-dir huggingface_hub's
+   * `.cache/huggingface/download/<hash>.<etag>.incomplete`. */
+  partial: string
   /** LFS files: the sha256 of the content. Plain git files: the git blob sha1 (`blob <size>\0` + content). */
   checksum?: {kind: 'sha256' | 'git-sha1'; hex: string}
 }
 
+/** Tries after the first that bring no new byte, waiting 0.1, 0.2, 0.4, 0.8, 1.6 s before each. */
 const MAX_RETRIES = 5
+const BACKOFF_MS = 100
 
 /**
- * Downloads one blob into the cache, resuming from `<blob>.incomplete` with a Range request, retrying a dropped
- * connection from where it stopped, and renaming to `blobPath` only once size and checksum match.
+ * Downloads one blob into the cache (or one file into --local-dir), resuming from its partial file with a Range
+ * request, retrying a dropped or stalled connection (hub-fetch.ts's read timeout) from where it stopped, and renaming
+ * it to `destination` only once size and checksum match.
  * @huggingface/hub's downloadFileToCacheDir rewrites `.incomplete` from zero, never retries and checks no hash,
  * which is why this is ours.
  */
@@ -29,7 +35,7 @@ export async function downloadBlob(
   job: BlobJob,
   opts: {fetch: typeof fetch; signal: AbortSignal; onBytes?: (delta: number) => void},
 ): Promise<void> {
-  const partial = `${job.blobPath}.incomplete`
+  const partial = job.partial
   const state = {hash: newHash(job), offset: await keptBytes(partial, job.size)}
   if (state.offset > 0) await hashFile(partial, state.hash)
   opts.onBytes?.(state.offset)
@@ -41,7 +47,7 @@ export async function downloadBlob(
     if (err instanceof HybridizeError && err.code === 'E_CHECKSUM') await rm(partial, {force: true})
     throw err
   }
-  await rename(partial, job.blobPath)
+  await rename(partial, job.destination)
 }
 
 async function fetchRest(
@@ -57,17 +63,24 @@ async function fetchRest(
       await transfer(job, partial, state, opts)
       if (state.offset < job.size) throw new Error('the response ended early')
     } catch (err) {
-      if (opts.signal.aborted || err instanceof HybridizeError) throw err
+      if (opts.signal.aborted || !retryable(err)) throw err
+      // Like huggingface_hub's http_get: the count restarts whenever a try brought new bytes.
       failures = state.offset > before ? 1 : failures + 1
       if (failures > MAX_RETRIES) {
+        const why = err instanceof HybridizeError ? err.message : 'the connection was lost'
         throw new HybridizeError(
-          `connection lost while downloading ${job.file} (${state.offset} of ${job.size} bytes kept); run again to resume`,
-          {code: 'E_NETWORK', cause: err},
+          `downloading ${job.file} failed ${failures} times in a row (${why}); ${state.offset} of ${job.size} bytes are kept, run again to resume`,
+          {code: err instanceof HybridizeError ? err.code : 'E_NETWORK', cause: err},
         )
       }
-      await sleep(100 * 2 ** failures, undefined, {signal: opts.signal})
+      await sleep(BACKOFF_MS * 2 ** (failures - 1), undefined, {signal: opts.signal})
     }
   }
+}
+
+/** A stalled, dropped or refused connection is worth another try from where it stopped; an answer of the hub is not. */
+function retryable(err: unknown): boolean {
+  return !(err instanceof HybridizeError) || err.code === 'E_TIMEOUT' || err.code === 'E_NETWORK'
 }
 
 async function transfer(
@@ -127,7 +140,7 @@ function checksumError(job: BlobJob, got: string): HybridizeError {
   return new HybridizeError(`checksum mismatch for ${job.file}: got ${got}; the partial download was deleted, run again`, {code: 'E_CHECKSUM'})
 }
 
-function newHash(job: BlobJob): Hash {
+function newHash(job: Pick<BlobJob, 'size' | 'checksum'>): Hash {
   if (job.checksum?.kind !== 'git-sha1') return createHash('sha256')
   return createHash('sha1').update(`blob ${job.size}\0`)
 }
@@ -143,4 +156,12 @@ async function keptBytes(partial: string, size: number): Promise<number> {
 
 async function hashFile(path: string, hash: Hash): Promise<void> {
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+}
+
+/** Whether the file at `path` holds exactly the bytes `job` describes (size, then checksum when one is known). */
+export async function fileMatches(path: string, job: Pick<BlobJob, 'size' | 'checksum'>): Promise<boolean> {
+  if ((await stat(path)).size !== job.size || !job.checksum) return false
+  const hash = newHash(job)
+  await hashFile(path, hash)
+  return hash.digest('hex') === job.checksum.hex
 }

@@ -1,6 +1,7 @@
 import {HybridizeError} from '../errors.js'
+import {redactUrl} from '../util/redact-url.js'
 
-/** What an error message may say about the request: never the token. */
+/** What an error message may say about the request: never the token, and the endpoint only redacted. */
 export interface HubContext {
   endpoint: string
   repo: string
@@ -14,43 +15,25 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
 ])
 
-/**
- * A fetch for @huggingface/hub's `fetch` option and for our own downloads. It adds the token only for the
- * endpoint's origin (the library's own `accessToken` insists on an `hf_` prefix that mirrors and older tokens
- * lack), and turns the hub's error statuses and unreachable hosts into one-line HybridizeErrors, which the
- * library cannot: it drops the `X-Error-Code` header that tells a missing repo from a missing revision.
- */
-export function hubFetch(ctx: HubContext, token: string | undefined, signal?: AbortSignal): typeof fetch {
-  const origin = new URL(ctx.endpoint).origin
-  return async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : input)
-    const headers = new Headers(init?.headers)
-    if (token && url.origin === origin) headers.set('authorization', `Bearer ${token}`)
-    let response: Response
-    try {
-      response = await fetch(url, {...init, headers, signal: init?.signal ?? signal})
-    } catch (err) {
-      throw networkError(err, ctx) ?? err
-    }
-    if (!response.ok) throw await httpError(response, ctx)
-    return response
-  }
-}
-
 /** A refused, unresolvable or reset connection as a HybridizeError; undefined for anything else (aborts included). */
 export function networkError(err: unknown, ctx: HubContext): HybridizeError | undefined {
   const code = errorCode(err)
-  if (!code || !NETWORK_CODES.has(code)) return undefined
+  // undici refuses some requests before opening a socket (a port that fetch blocks, such as 9 or 6000): `fetch failed`, no code.
+  const refused = err instanceof TypeError && err.message === 'fetch failed' && !code ? (err.cause as Error | undefined)?.message : undefined
+  const reason = code && NETWORK_CODES.has(code) ? code : refused
+  if (!reason) return undefined
   return new HybridizeError(
-    `cannot reach ${ctx.endpoint} (${code}): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`,
+    `cannot reach ${redactUrl(ctx.endpoint)} (${reason}): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`,
     {code: 'E_NETWORK', cause: err},
   )
 }
 
-async function httpError(response: Response, ctx: HubContext): Promise<HybridizeError> {
+/** The hub's answer to a failed request as one line, telling apart what the user can do about it. */
+export async function httpError(response: Response, ctx: HubContext): Promise<HybridizeError> {
   const errorCode = response.headers.get('x-error-code')
   const serverSays = response.headers.get('x-error-message') ?? await bodyMessage(response)
-  const {repo, revision, endpoint} = ctx
+  const {repo, revision} = ctx
+  const endpoint = redactUrl(ctx.endpoint)
   if (errorCode === 'RepoNotFound') {
     const hint = ctx.authenticated ? '' : '; if it is private, set HF_TOKEN or pass --token'
     return new HybridizeError(`repository ${repo} not found on ${endpoint}${hint}`, {code: 'E_REPO_NOT_FOUND'})
@@ -74,7 +57,7 @@ async function httpError(response: Response, ctx: HubContext): Promise<Hybridize
     )
   }
   const detail = serverSays ? `: ${serverSays}` : ''
-  return new HybridizeError(`the hub answered ${response.status} for ${new URL(response.url).pathname}${detail}`, {code: 'E_HUB_HTTP'})
+  return new HybridizeError(`the hub answered ${response.status} for ${new URL(response.url).pathname}${redactUrl(detail)}`, {code: 'E_HUB_HTTP'})
 }
 
 async function bodyMessage(response: Response): Promise<string | undefined> {

@@ -1,4 +1,4 @@
-import type {DownloadReporter} from './download.js'
+import type {DownloadReporter} from './transfer.js'
 import {progressBarsDisabled} from './endpoint.js'
 import {formatBytes, formatDuration} from './format.js'
 

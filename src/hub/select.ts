@@ -34,9 +34,17 @@ export function fnmatch(path: string, pattern: string): boolean {
  * or mean something else on Windows (absolute, drive letters, backslashes, `.`/`..`/empty segments).
  */
 export function assertSafeRepoPath(path: string): void {
-  const unsafe = path === '' || path.startsWith('/') || /[\\\0]/.test(path) || /^[A-Za-z]:/.test(path)
-    || path.split('/').some((part) => part === '' || part === '.' || part === '..')
-  if (unsafe) throw new HybridizeError(`refusing unsafe file name from the hub: ${JSON.stringify(path)}`, {code: 'E_UNSAFE_PATH'})
+  if (!isSafeRepoPath(path)) throw new HybridizeError(`refusing unsafe file name from the hub: ${JSON.stringify(path)}`, {code: 'E_UNSAFE_PATH'})
+}
+
+export function isSafeRepoPath(path: string): boolean {
+  return !(path === '' || path.startsWith('/') || /[\\\0]/.test(path) || /^[A-Za-z]:/.test(path)
+    || path.split('/').some((part) => part === '' || part === '.' || part === '..'))
+}
+
+/** A positional file argument that names one file rather than a glob or a folder (`dir/`). */
+export function isExactName(path: string): boolean {
+  return !/[*?[]/.test(path) && !path.endsWith('/')
 }
 
 function fallbackWeights(paths: readonly string[]): string[] {

@@ -29,6 +29,8 @@ describe('environment', () => {
   it('reads HF_ENDPOINT and HF_HUB_OFFLINE', () => {
     expect(hubEndpoint({})).toBe('https://huggingface.co')
     expect(hubEndpoint({HF_ENDPOINT: 'https://hf-mirror.com/'})).toBe('https://hf-mirror.com')
+    expect(() => hubEndpoint({HF_ENDPOINT: 'hf-mirror.com'})).toThrow('HF_ENDPOINT must be an http(s) URL such as https://hf-mirror.com, got "hf-mirror.com"')
+    expect(() => hubEndpoint({HF_ENDPOINT: 'ftp://u:SECRET@mirror'})).toThrow('got "ftp://u:****@mirror"')
     expect(isOffline({HF_HUB_OFFLINE: '1'})).toBe(true)
     expect(isOffline({HF_HUB_OFFLINE: 'TRUE'})).toBe(true)
     expect(isOffline({HF_HUB_OFFLINE: '0'})).toBe(false)
@@ -52,7 +54,9 @@ describe('environment', () => {
     expect(parseRepoRef('meta-llama/Llama-3.2-1B')).toEqual({repo: 'meta-llama/Llama-3.2-1B'})
     expect(parseRepoRef('microsoft/phi-1_5@main')).toEqual({repo: 'microsoft/phi-1_5', revision: 'main'})
     expect(parseRepoRef('acme/m@refs/pr/1')).toEqual({repo: 'acme/m', revision: 'refs/pr/1'})
-    for (const bad of ['gpt2', 'a/b/c', 'a--b/c', 'a/b..c', '-a/b', 'a/b@', 'a/b@../../x', 'a/b@x y', './model']) {
+    expect(parseRepoRef('gpt2')).toEqual({repo: 'gpt2'})
+    expect(parseRepoRef('bert-base-uncased@v1')).toEqual({repo: 'bert-base-uncased', revision: 'v1'})
+    for (const bad of ['a/b/c', 'a--b/c', 'a/b..c', '-a/b', 'a/b@', 'a/b@../../x', 'a/b@x y', './model']) {
       expect(parseRepoRef(bad), bad).toBeUndefined()
     }
   })
@@ -118,20 +122,36 @@ describe('resolveModel on a cache laid out by huggingface_hub', () => {
   })
 
   it('says to run hybridize download for a model or revision the cache lacks', async () => {
-    await expect(resolveModel('acme/other', {env})).rejects.toThrow(
-      `model acme/other is not in the Hugging Face cache (${hub}); run \`hybridize download acme/other\``,
-    )
+    await expect(resolveModel('acme/other', {env})).rejects.toThrow(/no model acme\/other in the Hugging Face cache .+; if it is a hub id, run `hybridize download acme\/other`$/)
     await expect(resolveModel('acme/tiny-llama@dev', {env})).rejects.toThrow(/run `hybridize download acme\/tiny-llama@dev`/)
-    await expect(resolveModel(`acme/tiny-llama@${'c'.repeat(40)}`, {env})).rejects.toThrow(/is not in the Hugging Face cache/)
+    await expect(resolveModel(`acme/tiny-llama@${'c'.repeat(40)}`, {env})).rejects.toThrow(/no model acme\/tiny-llama in the Hugging Face cache/)
+  })
+
+  it('names both possibilities for a reference that reads as a path and as a hub id, a mistyped local folder', async () => {
+    // fixtures/llama-tiny exists (relative to the repository root, the tests' working folder).
+    const typo = 'fixtures/llama-tinny'
+    await expect(resolveModel(typo, {env})).rejects.toThrow(
+      `no such model folder: ${typo}, and no model fixtures/llama-tinny in the Hugging Face cache (${hub}); if it is a hub id, run \`hybridize download ${typo}\``,
+    )
+    await expect(resolveModel('gpt2', {env})).rejects.toThrow(
+      `no such model folder: gpt2, and no model gpt2 in the Hugging Face cache (${hub}); if it is a hub id, run \`hybridize download gpt2\``,
+    )
+  })
+
+  it('finds a single-name repo id (gpt2) in the cache as huggingface_hub names it, models--gpt2', async () => {
+    const snapshot = join(hub, 'models--gpt2', 'snapshots', commitA)
+    await mkdir(snapshot, {recursive: true})
+    await mkdir(join(hub, 'models--gpt2', 'refs'), {recursive: true})
+    await writeFile(join(hub, 'models--gpt2', 'refs', 'main'), commitA)
+    expect(await resolveModel('gpt2', {env})).toBe(snapshot)
   })
 
   it('returns an existing folder as is, and names a path that is neither folder nor repo id', async () => {
     const folder = join(root, 'local-model')
     await mkdir(folder, {recursive: true})
     expect(await resolveModel(folder, {env})).toBe(folder)
-    await expect(resolveModel(join(root, 'missing', 'folder'), {env})).rejects.toThrow(`no such model folder: ${join(root, 'missing', 'folder')}`)
-    await expect(resolveModel('gpt2', {env})).rejects.toThrow('no such model folder: gpt2')
+    await expect(resolveModel(join(root, 'missing', 'folder'), {env})).rejects.toThrow(`no such model folder: ${join(root, 'missing', 'folder')} (nor a hub id org/name[@revision])`)
     await writeFile(join(root, 'a-file'), 'x')
-    await expect(resolveModel(join(root, 'a-file'), {env})).rejects.toThrow(/no such model folder/)
+    await expect(resolveModel(join(root, 'a-file'), {env})).rejects.toThrow(`not a model folder: ${join(root, 'a-file')} is a file`)
   })
 })

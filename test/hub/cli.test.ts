@@ -1,5 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {lstat, mkdir, mkdtemp, readdir, rm, stat} from 'node:fs/promises'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {lstat, mkdir, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -16,7 +18,7 @@ let root: string
 let homes = 0
 
 beforeAll(async () => {
-  hub = await startFakeHub({repos: [tinyLlama(), {...tinyLlama('acme/gated'), gated: true}], tokens: {[SECRET]: []}})
+  hub = await startFakeHub({repos: [tinyLlama(), {...tinyLlama('acme/gated'), gated: true}, tinyLlama('tiny-gpt')], tokens: {[SECRET]: []}})
   root = await mkdtemp(join(tmpdir(), 'hybridize-cli-download-'))
 })
 afterAll(async () => {
@@ -118,6 +120,24 @@ describe('hybridize download', () => {
     for (const r of [noToken, denied, json]) expect(r.stdout + r.stderr).not.toContain(SECRET)
   })
 
+  it('never prints credentials written into HF_ENDPOINT: not in the message, --json or the --debug stack', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    const endpoint = {HF_ENDPOINT: `http://mirror-user:${SECRET}@127.0.0.1:${port}`}
+    const runs = await Promise.all([[], ['--json'], ['--debug']].map(async (extra) =>
+      hybridize(['download', 'acme/tiny-llama', ...extra], {...await freshHome(), ...endpoint}).done))
+    const shown = `http://mirror-user:****@127.0.0.1:${port}`
+    expect(runs[0].stderr).toBe(`hybridize: error: cannot reach ${shown} (ECONNREFUSED): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only\n`)
+    expect(JSON.parse(runs[1].stdout).error.message).toMatch(`cannot reach ${shown} (ECONNREFUSED)`)
+    expect(runs[2].stderr).toMatch(/^HybridizeError: cannot reach .+\n\s+at /)
+    for (const r of runs) {
+      expect(r.code).toBe(1)
+      expect(r.stdout + r.stderr).not.toContain(SECRET)
+    }
+  })
+
   it('HF_HUB_OFFLINE=1 fails in one line when the model is not cached', async () => {
     const env = await freshHome()
     const r = await hybridize(['download', 'acme/tiny-llama'], {...env, HF_HUB_OFFLINE: '1'}).done
@@ -125,10 +145,51 @@ describe('hybridize download', () => {
     expect(r.stderr).toBe(`hybridize: error: HF_HUB_OFFLINE is set and acme/tiny-llama is not in the Hugging Face cache (${join(env.HF_HOME!, 'hub')}); unset it to download\n`)
   })
 
+  it('takes a single-name repo id, as `hf download gpt2` does', async () => {
+    const env = await freshHome()
+    const r = await hybridize(['download', 'tiny-gpt', '--include', 'config.json'], env).done
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'snapshots', TINY_COMMIT)}\n`)
+  })
+
+  it('prints the file for one file name, as `hf download org/name file` does, and the folder for --local-dir', async () => {
+    const env = await freshHome()
+    const one = await hybridize(['download', 'acme/tiny-llama', 'config.json', '--revision', 'main', '--include', '*.md'], env).done
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.stderr).toBe('warning: --include and --exclude are ignored when file names are given\n')
+    expect(one.stdout).toBe(`${join(env.HF_HOME!, 'hub', 'models--acme--tiny-llama', 'snapshots', TINY_COMMIT, 'config.json')}\n`)
+
+    const dir = join(root, `local-${homes}`)
+    const local = await hybridize(['download', 'acme/tiny-llama', 'config.json', '*.safetensors', '--local-dir', dir, '--json'], env).done
+    expect(local.code, local.stderr).toBe(0)
+    expect(JSON.parse(local.stdout)).toMatchObject({path: dir, commit: TINY_COMMIT, files: ['config.json', SHARD1, 'model-00002-of-00002.safetensors']})
+    expect((await lstat(join(dir, SHARD1))).isFile()).toBe(true)
+
+    const clash = await hybridize(['download', 'acme/tiny-llama@main', '--revision', 'dev'], env).done
+    expect(clash.code).toBe(2)
+    expect(clash.stderr).toBe('hybridize: error: acme/tiny-llama@main and --revision dev name two revisions; give one\n')
+  })
+
+  it('two processes downloading one model at once end in one correct cache, each file fetched once', async () => {
+    const env = {...await freshHome(), HF_HUB_DOWNLOAD_TIMEOUT: '0.5'}
+    hub.sent.clear()
+    hub.faults.set(SHARD1, {stallOnceAfter: 100_000})
+    const [a, b] = await Promise.all([hybridize(['download', 'acme/tiny-llama'], env).done, hybridize(['download', 'acme/tiny-llama'], env).done])
+    hub.faults.clear()
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0])
+    expect(b.stdout).toBe(a.stdout)
+    const snapshot = a.stdout.trim()
+    for (const f of tinyLlama().files.filter((f) => f.path.endsWith('.json') || f.path.endsWith('.safetensors') || f.path === 'README.md')) {
+      if (f.path.startsWith('original/')) continue
+      expect(await readFile(join(snapshot, f.path)), f.path).toEqual(f.content)
+      expect(hub.sent.get(f.path), f.path).toBe(f.content.length)
+    }
+  })
+
   it('rejects a malformed model id', async () => {
     const r = await hybridize(['download', 'not a repo'], await freshHome()).done
     expect(r.code).toBe(2) // a usage error (README, "Exit status")
-    expect(r.stderr).toBe('hybridize: error: not a Hugging Face model id: not a repo (expected org/name or org/name@revision)\n')
+    expect(r.stderr).toBe('hybridize: error: not a Hugging Face model id: not a repo (expected org/name, a single name like gpt2, and optionally @revision)\n')
   })
 })
 

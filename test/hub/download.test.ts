@@ -44,7 +44,7 @@ let cases = 0
 
 beforeAll(async () => {
   hub = await startFakeHub({
-    repos: [tinyLlama(), gated, withBranch, evil, huge],
+    repos: [tinyLlama(), gated, withBranch, evil, huge, tinyLlama('tiny-gpt')],
     tokens: {[GRANTED]: ['acme/gated'], [NOT_GRANTED]: []},
   })
   root = await mkdtemp(join(tmpdir(), 'hybridize-download-'))
@@ -107,7 +107,12 @@ describe('downloadSnapshot against a local hub', () => {
       `${snap}/tokenizer.json -> ../../blobs/3db85667ba363184bb743d23d1299e1d8dba6b99`,
       `${snap}/tokenizer_config.json -> ../../blobs/f9eb48a087423391764d8bb15a5d0666fae89383`,
     ].sort())
-    expect(await readdir(join(env.HF_HOME!, 'hub'))).toEqual(['models--acme--tiny-llama'])
+    // Beside the repo: huggingface_hub's lock files (one per blob, left in place as its filelock leaves them) and
+    // the cache directory tag it writes.
+    expect((await readdir(join(env.HF_HOME!, 'hub'))).sort()).toEqual(['.locks', 'CACHEDIR.TAG', 'models--acme--tiny-llama'])
+    const blobNames = (await readdir(join(storage(env), 'blobs'))).sort()
+    expect(await listing(join(env.HF_HOME!, 'hub', '.locks'))).toEqual(blobNames.map((b) => `models--acme--tiny-llama/${b}.lock (0 bytes)`).sort())
+    expect(await readFile(join(env.HF_HOME!, 'hub', 'CACHEDIR.TAG'), 'utf8')).toMatch(/^Signature: 8a477f597d28d172789f06886806bc55\n/)
     expect(result).toEqual({
       path: join(storage(env), snap),
       commit: TINY_COMMIT,
@@ -171,6 +176,57 @@ describe('downloadSnapshot against a local hub', () => {
     expect(await readdir(blobs)).not.toContain(`${SHARD1_SHA}.incomplete`)
   })
 
+  it('retries a stalled transfer after the read timeout (HF_HUB_DOWNLOAD_TIMEOUT), resuming with a Range request', async () => {
+    const env = await freshEnv({HF_HUB_DOWNLOAD_TIMEOUT: '0.3'})
+    hub.faults.set(SHARD1, {stallOnceAfter: 100_000})
+    const result = await download(env)
+    expect(hub.requests.filter((r) => r.path === `/cdn/${SHARD1_SHA}`).map((r) => r.range)).toEqual([undefined, 'bytes=100000-'])
+    expect(hub.sent.get(SHARD1)).toBe(300_000)
+    expect(sha256(await readFile(join(result.path, SHARD1)))).toBe(SHARD1_SHA)
+  })
+
+  it('gives up after 5 retries of a request the hub never answers, not even with headers', async () => {
+    const env = await freshEnv()
+    hub.faults.set('config.json', {silent: true})
+    const started = Date.now()
+    const err = await rejection(download(env, {include: ['config.json'], readTimeout: '0.2'}))
+    expect(err.message).toBe(
+      `downloading config.json failed 6 times in a row (no data from ${hub.url} for 0.2 s (HF_HUB_DOWNLOAD_TIMEOUT or --timeout sets the limit)); 0 of 78 bytes are kept, run again to resume`,
+    )
+    expect(err.code).toBe('E_TIMEOUT')
+    expect(fileRequests().filter((r) => r.path.endsWith('/config.json'))).toHaveLength(6)
+    // 6 timeouts of 0.2 s and backoffs of 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s.
+    expect(Date.now() - started).toBeGreaterThan(4000)
+  })
+
+  it('fails in one line when the hub does not answer an API request within the read timeout', async () => {
+    hub.silentApi = true
+    try {
+      const err = await rejection(download(await freshEnv(), {readTimeout: '0.2'}))
+      expect(err.message).toBe(`no data from ${hub.url} for 0.2 s (HF_HUB_DOWNLOAD_TIMEOUT or --timeout sets the limit)`)
+      expect(err.code).toBe('E_TIMEOUT')
+    } finally {
+      hub.silentApi = false
+    }
+  })
+
+  it('refuses a read timeout that is not a positive number', async () => {
+    const err = await rejection(download(await freshEnv({HF_HUB_DOWNLOAD_TIMEOUT: 'soon'})))
+    expect(err.message).toBe('HF_HUB_DOWNLOAD_TIMEOUT must be a positive number of seconds, got "soon"')
+    expect((await rejection(download(await freshEnv(), {readTimeout: '0'}))).message).toBe('--timeout must be a positive number of seconds, got "0"')
+  })
+
+  it('sends credentials written into HF_ENDPOINT as basic auth, and never prints them', async () => {
+    const secretUrl = hub.url.replace('http://', 'http://mirror-user:SECRET-pw@')
+    const result = await download(await freshEnv({HF_ENDPOINT: secretUrl}), {include: ['config.json']})
+    expect(result.files).toEqual(['config.json'])
+    const basic = `Basic ${Buffer.from('mirror-user:SECRET-pw').toString('base64')}`
+    expect(hub.requests.map((r) => r.authorization)).toEqual(hub.requests.map(() => basic))
+
+    const missing = await rejection(download(await freshEnv({HF_ENDPOINT: secretUrl}), {repo: 'acme/nope'}))
+    expect(missing.message).toBe(`repository acme/nope not found on ${hub.url.replace('http://', 'http://mirror-user:****@')}; if it is private, set HF_TOKEN or pass --token`)
+  })
+
   it('catches a corrupted byte with the checksum, deletes the partial file and links nothing', async () => {
     const env = await freshEnv()
     hub.faults.set(SHARD2, {corrupt: true})
@@ -183,7 +239,7 @@ describe('downloadSnapshot against a local hub', () => {
     const snapshot = join(storage(env), 'snapshots', TINY_COMMIT)
     expect(await readdir(snapshot).catch(() => [])).not.toContain(SHARD2)
     // No ref to a half snapshot: other commands still say the model is not downloaded.
-    await expect(resolveModel('acme/tiny-llama', {env})).rejects.toThrow(/not in the Hugging Face cache/)
+    await expect(resolveModel('acme/tiny-llama', {env})).rejects.toThrow(/no model acme\/tiny-llama in the Hugging Face cache/)
   })
 
   it('checks plain git files too, against their git blob sha1', async () => {
@@ -224,6 +280,15 @@ describe('downloadSnapshot against a local hub', () => {
     expect(withToken.message).toBe(`repository acme/nope not found on ${hub.url}`)
     const revision = await rejection(download(await freshEnv(), {revision: 'v9'}))
     expect(revision.message).toBe('revision v9 not found in acme/tiny-llama')
+  })
+
+  it('downloads a single-name repo id (like gpt2) into models--<name>', async () => {
+    const env = await freshEnv()
+    const result = await download(env, {repo: 'tiny-gpt', include: ['config.json']})
+    expect(result.path).toBe(join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'snapshots', TINY_COMMIT))
+    expect(await readFile(join(env.HF_HOME!, 'hub', 'models--tiny-gpt', 'refs', 'main'), 'utf8')).toBe(TINY_COMMIT)
+    expect(fileRequests().map((r) => r.path)).toEqual([`/tiny-gpt/resolve/${TINY_COMMIT}/config.json`])
+    expect(await resolveModel('tiny-gpt', {env})).toBe(result.path)
   })
 
   it('resolves a branch to its commit and records it under refs/', async () => {
@@ -268,6 +333,9 @@ describe('downloadSnapshot against a local hub', () => {
     await new Promise((resolve) => closed.close(resolve))
     const err = await rejection(download(await freshEnv({HF_ENDPOINT: `http://127.0.0.1:${port}`})))
     expect(err.message).toBe(`cannot reach http://127.0.0.1:${port} (ECONNREFUSED): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only`)
+    // A port fetch refuses to use fails before any socket, with no error code.
+    const blocked = await rejection(download(await freshEnv({HF_ENDPOINT: 'http://127.0.0.1:9'})))
+    expect(blocked.message).toBe('cannot reach http://127.0.0.1:9 (bad port): check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only')
   })
 
   it('stops on abort with exit code 130, keeping the partial blob out of snapshots/', async () => {

@@ -34,6 +34,10 @@ export interface Fault {
   corrupt?: boolean
   /** Send this many body bytes, then hold the connection open without ending it. */
   stallAfter?: number
+  /** Like stallAfter, on the next response only. */
+  stallOnceAfter?: number
+  /** Never answer: not even the status line and headers. */
+  silent?: boolean
 }
 
 export interface LoggedRequest {
@@ -49,6 +53,8 @@ export interface FakeHub {
   faults: Map<string, Fault>
   /** Body bytes sent so far per file path. */
   sent: Map<string, number>
+  /** While set, API requests (model info, file listings) get no answer at all. */
+  silentApi: boolean
   close(): Promise<void>
 }
 
@@ -56,6 +62,11 @@ export interface FakeHubOptions {
   repos: FakeRepo[]
   /** Valid tokens and the gated repos each one was granted. */
   tokens?: Record<string, string[]>
+  /**
+   * Serve LFS files from this loopback address (e.g. 127.0.0.2) as the real hub serves them from a CDN host:
+   * huggingface_hub reads a file's metadata from the redirect itself only when it leads to another host.
+   */
+  cdnHost?: string
 }
 
 export function gitBlobOid(content: Buffer): string {
@@ -71,7 +82,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   const faults = new Map<string, Fault>()
   const sent = new Map<string, number>()
   const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({
       method: req.method ?? 'GET',
       path: req.url ?? '/',
@@ -87,30 +98,39 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
         json(res, 500, {error: String(err)})
       }
     })
-  })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+  const servers = [createServer(handle), ...(options.cdnHost ? [createServer(handle)] : [])]
+  for (const server of servers) {
+    server.on('connection', (socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    })
+  }
+  const origins = await Promise.all(servers.map(async (server, i) => {
+    const host = i === 0 ? '127.0.0.1' : options.cdnHost!
+    await new Promise<void>((resolve) => server.listen(0, host, resolve))
+    return `http://${host}:${(server.address() as AddressInfo).port}`
+  }))
+  const [url, cdnUrl = url] = origins
 
   function route(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const {pathname, searchParams} = new URL(req.url ?? '/', url)
+    if (hub.silentApi && pathname.startsWith('/api/')) return
+    // Repo ids are `org/name` or, for the hub's oldest models (gpt2), a single name.
     let m: RegExpExecArray | null
-    if (req.method === 'POST' && (m = /^\/api\/models\/([^/]+\/[^/]+)\/paths-info\/([^/]+)$/.exec(pathname))) {
+    if (req.method === 'POST' && (m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)\/paths-info\/([^/]+)$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], decodeURIComponent(m[2]))
       if (!found) return
       const {paths, expand} = JSON.parse(body.toString() || '{}') as {paths?: string[]; expand?: boolean}
       const entries = tree(found.repo, '').filter((e) => paths?.includes(e.path))
       json(res, 200, expand ? entries.map((e) => ({...e, lastCommit: {id: found.commit, title: 'upload', date: '2024-09-25T00:00:00.000Z'}})) : entries)
-    } else if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(pathname))) {
+    } else if ((m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)\/tree\/([^/]+)(?:\/(.*))?$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], decodeURIComponent(m[2]))
       if (found) json(res, 200, tree(found.repo, m[3] ? decodeURIComponent(m[3]) : ''))
-    } else if ((m = /^\/api\/models\/([^/]+\/[^/]+)(?:\/revision\/([^/]+))?$/.exec(pathname))) {
+    } else if ((m = /^\/api\/models\/((?:[^/]+\/)?[^/]+)(?:\/revision\/([^/]+))?$/.exec(pathname))) {
       const found = findRevision(req, res, m[1], m[2] ? decodeURIComponent(m[2]) : 'main')
       if (found) json(res, 200, modelInfo(found.repo, found.commit, searchParams.get('blobs') === 'true'), {'x-repo-commit': found.commit})
-    } else if ((m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(pathname))) {
+    } else if ((m = /^\/((?:[^/]+\/)?[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(pathname))) {
       resolveFile(req, res, m[1], decodeURIComponent(m[2]), m[3].split('/').map(decodeURIComponent).join('/'))
     } else if ((m = /^\/cdn\/([0-9a-f]{64})$/.exec(pathname))) {
       const file = options.repos.flatMap((r) => r.files).find((f) => f.lfs && sha256(f.content) === m![1])
@@ -162,12 +182,12 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     const file = repo.files.find((f) => f.path === path)
     if (!file) {
       const message = 'Entry not found'
-      return json(res, 404, {error: message}, {'x-error-code': 'EntryNotFound', 'x-error-message': message})
+      return json(res, 404, {error: message}, {'x-error-code': 'EntryNotFound', 'x-error-message': message, 'x-repo-commit': commit})
     }
     if (file.lfs) {
       const sha = sha256(file.content)
       res.writeHead(302, {
-        location: `${url}/cdn/${sha}`,
+        location: `${cdnUrl}/cdn/${sha}`,
         'x-repo-commit': commit,
         'x-linked-etag': `"${sha}"`,
         'x-linked-size': String(file.content.length),
@@ -181,6 +201,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 
   function serve(req: IncomingMessage, res: ServerResponse, file: FakeFile, headers: Record<string, string>): void {
     const fault = faults.get(file.path) ?? {}
+    if (fault.silent) return
     let body = file.content
     if (fault.corrupt) {
       body = Buffer.from(body)
@@ -208,8 +229,9 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       delete fault.cutAfter
       count(head.length)
       res.write(head, () => setTimeout(() => res.socket?.destroy(), 20))
-    } else if (fault.stallAfter !== undefined) {
-      const head = part.subarray(0, fault.stallAfter)
+    } else if (fault.stallAfter !== undefined || fault.stallOnceAfter !== undefined) {
+      const head = part.subarray(0, fault.stallAfter ?? fault.stallOnceAfter)
+      delete fault.stallOnceAfter
       count(head.length)
       res.write(head)
     } else {
@@ -232,16 +254,18 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     ]
   }
 
-  return {
+  const hub: FakeHub = {
     url,
     requests,
     faults,
     sent,
+    silentApi: false,
     close: async () => {
       for (const socket of sockets) socket.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
     },
   }
+  return hub
 }
 
 function modelInfo(repo: FakeRepo, commit: string, blobs: boolean) {
