@@ -9,7 +9,8 @@ import {readGenerationDefaults} from '../generate/generation-config.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
 import {readConfigJson} from '../models/load.js'
-import {createCompletionServer, DEFAULT_MAX_BODY_BYTES} from '../serve/server.js'
+import {DEFAULT_LIMITS} from '../serve/completion-request.js'
+import {createCompletionServer, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS} from '../serve/server.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 
 interface ServeResult {
@@ -43,12 +44,21 @@ another address on a network you trust. Stops on Ctrl-C.`
   static override flags = {
     port: Flags.integer({description: 'TCP port (0 picks a free one).', default: 8000, min: 0, max: 65535}),
     host: Flags.string({description: 'Address to listen on.', default: '127.0.0.1'}),
-    'max-body-bytes': Flags.integer({description: 'Largest request body accepted; larger ones get HTTP 413.', default: DEFAULT_MAX_BODY_BYTES, min: 1}),
+    'max-body-bytes': Flags.integer({description: 'Largest request body accepted; larger ones get HTTP 413.', default: DEFAULT_MAX_BODY_BYTES, min: 1, helpGroup: 'LIMITS'}),
+    'max-prompts': Flags.integer({description: 'Most prompts in one request; more get HTTP 400.', default: DEFAULT_LIMITS.maxPrompts, min: 1, helpGroup: 'LIMITS'}),
+    'max-request-tokens': Flags.integer({description: "Most tokens one request may ask for (each prompt's tokens plus n × max_tokens, summed); more get HTTP 413.", default: DEFAULT_LIMITS.maxRequestTokens, min: 1, helpGroup: 'LIMITS'}),
+    'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers (0: no limit).', default: DEFAULT_TIMEOUTS.headers / 1000, min: 0, helpGroup: 'LIMITS'}),
+    'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request, body included (0: no limit; not less than --headers-timeout).', default: DEFAULT_TIMEOUTS.request / 1000, min: 0, helpGroup: 'LIMITS'}),
+    'idle-timeout': Flags.integer({description: 'Seconds of silence allowed while a request is being sent (0: no limit).', default: DEFAULT_TIMEOUTS.idle / 1000, min: 0, helpGroup: 'LIMITS'}),
+    'keep-alive-timeout': Flags.integer({description: 'Seconds an idle kept-alive connection stays open for its next request.', default: DEFAULT_TIMEOUTS.keepAlive / 1000, min: 0, helpGroup: 'LIMITS'}),
     device: deviceFlag,
   }
 
   async run(): Promise<ServeResult> {
     const {args, flags} = await this.parse(Serve)
+    if (flags['request-timeout'] > 0 && flags['headers-timeout'] > flags['request-timeout']) {
+      throw new HybridizeError(`--headers-timeout (${flags['headers-timeout']} s) must not exceed --request-timeout (${flags['request-timeout']} s)`, {code: 'E_USAGE', exitCode: 2})
+    }
     const folder = await resolveModel(args.model)
     const tokenizer = await loadTokenizer(folder)
     const defaults = await readGenerationDefaults(folder)
@@ -68,10 +78,20 @@ another address on a network you trust. Stops on Ctrl-C.`
             bosTokenId: defaults.bosTokenId,
             maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048,
           },
-          {maxBodyBytes: flags['max-body-bytes'], log: (line) => {
-            requests++
-            this.status(line)
-          }},
+          {
+            maxBodyBytes: flags['max-body-bytes'],
+            limits: {maxPrompts: flags['max-prompts'], maxRequestTokens: flags['max-request-tokens']},
+            timeouts: {
+              headers: flags['headers-timeout'] * 1000,
+              request: flags['request-timeout'] * 1000,
+              idle: flags['idle-timeout'] * 1000,
+              keepAlive: flags['keep-alive-timeout'] * 1000,
+            },
+            log: (line) => {
+              requests++
+              this.status(line)
+            },
+          },
         )
         server.listen(flags.port, flags.host)
         await once(server, 'listening').catch((err: NodeJS.ErrnoException) => {

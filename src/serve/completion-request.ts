@@ -18,10 +18,20 @@ export interface CompletionRequest {
   seed?: number
 }
 
+/** What one request may ask of the model; the server's flags set them. */
+export interface RequestLimits {
+  /** Prompts in one request's `prompt` list. */
+  maxPrompts: number
+  /** Sum over a request's prompts of the prompt's tokens plus n × max_tokens. */
+  maxRequestTokens: number
+}
+
+export const DEFAULT_LIMITS: RequestLimits = {maxPrompts: 256, maxRequestTokens: 1 << 18}
+
 const MAX_LOGPROBS = 5
 const MAX_STOP = 16
 
-export function parseCompletionRequest(body: unknown): CompletionRequest {
+export function parseCompletionRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): CompletionRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object')
   const b = body as Record<string, unknown>
   const present = (key: string): boolean => b[key] !== undefined && b[key] !== null
@@ -42,8 +52,12 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
     if (typeof b[key] !== 'boolean') throw new HttpError(400, `'${key}' must be true or false`, key)
     return b[key] as boolean
   }
+  const prompts = parsePrompt(b.prompt)
+  if (prompts.length > limits.maxPrompts) {
+    throw new HttpError(400, `'prompt' has ${prompts.length} prompts; this server takes at most ${limits.maxPrompts} per request (its --max-prompts): send them in several requests`, 'prompt')
+  }
   return {
-    prompts: parsePrompt(b.prompt),
+    prompts,
     maxTokens: int('max_tokens', 16, 0, 1 << 20),
     temperature: num('temperature', 1, (v) => v >= 0 && v <= 2, 'from 0 to 2'),
     topP: num('top_p', 1, (v) => v > 0 && v <= 1, 'in (0, 1]'),
