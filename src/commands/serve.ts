@@ -11,6 +11,7 @@ import {loadModel} from '../models/load-model.js'
 import {readConfigJson} from '../models/load.js'
 import {DEFAULT_LIMITS} from '../serve/completion-request.js'
 import {createCompletionServer, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS} from '../serve/server.js'
+import {readTokenizerConfig} from '../serve/tokenizer-info.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 
 interface ServeResult {
@@ -19,18 +20,35 @@ interface ServeResult {
 }
 
 export default class Serve extends BaseCommand {
-  static override summary = 'Serve a model over an OpenAI-compatible completions API (for lm-evaluation-harness).'
+  static override summary = 'Serve a model over an OpenAI-compatible API (for lm-evaluation-harness and OpenAI clients).'
 
-  static override description = `Answers POST /v1/completions (prompt as text or token ids, max_tokens, temperature, top_p, n,
-echo, logprobs, stop, seed) and GET /v1/models, one request at a time. With echo and logprobs the
-prompt's token log-probabilities come back as hybridize eval computes them, so lm-evaluation-harness's
-local-completions model can score its loglikelihood tasks:
+  static override description = `Answers POST /v1/completions (prompt as text or token ids, max_tokens,
+temperature, top_p, n, echo, logprobs, stop, seed), POST /v1/chat/completions
+(messages rendered by the model's chat template), GET /v1/models, and vLLM's
+POST /tokenize, POST /detokenize and GET /tokenizer_info.
 
-  lm_eval --model local-completions --tasks arc_easy \\
-    --model_args model=NAME,base_url=http://127.0.0.1:8000/v1/completions,tokenizer_backend=huggingface,tokenizer=MODEL_FOLDER
+With echo and logprobs the prompt's log-probabilities come back as
+hybridize eval computes them, so lm-evaluation-harness's local-completions
+model scores loglikelihood tasks. It finds the tokenizer endpoints itself,
+so it needs no tokenizer= argument:
 
-Listens on 127.0.0.1 unless --host says otherwise; there is no authentication, so only bind
-another address on a network you trust. Stops on Ctrl-C.`
+  lm_eval --model local-completions --tasks arc_easy --model_args \\
+    model=M,base_url=http://127.0.0.1:8000/v1/completions,max_length=N
+
+A prompt longer than the model's context N (max_position_embeddings,
+printed at start, and max_model_len in /v1/models) gets HTTP 400, as from
+vLLM; it is not truncated. Pass max_length=N and lm-eval truncates from the
+left itself. Chat: --model local-chat-completions --apply_chat_template,
+base_url=http://127.0.0.1:8000/v1/chat/completions.
+
+Requests are read and tokenized as they arrive; the model then takes one
+prompt at a time, in turns between requests, so a request with many prompts
+delays only itself. Work for a client that disconnects is dropped. The
+LIMITS flags bound what one request may ask and how slowly it may arrive.
+
+Listens on 127.0.0.1 unless --host says otherwise; there is no
+authentication, so only bind another address on a network you trust.
+Stops on Ctrl-C.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
@@ -61,10 +79,13 @@ another address on a network you trust. Stops on Ctrl-C.`
     }
     const folder = await resolveModel(args.model)
     const tokenizer = await loadTokenizer(folder)
+    const tokenizerConfig = await readTokenizerConfig(folder)
     const defaults = await readGenerationDefaults(folder)
     const config = await readConfigJson(folder)
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)
+    const maxPositions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048
+    this.status(`context: ${maxPositions} tokens (lm-eval: max_length=${maxPositions})`)
     let requests = 0
     try {
       const model = await loadModel(folder, backend)
@@ -74,9 +95,10 @@ another address on a network you trust. Stops on Ctrl-C.`
             name: args.model,
             model,
             tokenizer,
+            tokenizerConfig,
             eosTokenIds: defaults.eosTokenIds,
             bosTokenId: defaults.bosTokenId,
-            maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048,
+            maxPositions,
           },
           {
             maxBodyBytes: flags['max-body-bytes'],

@@ -6,6 +6,7 @@ import type {TextTokenizer} from '../tokenizer/load.js'
 import type {CompletionRequest, RequestLimits} from './completion-request.js'
 import {HttpError} from './http-error.js'
 import {sequenceLogprobs} from './sequence-logprobs.js'
+import type {TokenizerConfig} from './tokenizer-info.js'
 
 /** What the server answers with: a model, its tokenizer, and its special tokens and context size. */
 export interface CompletionEngine {
@@ -16,6 +17,8 @@ export interface CompletionEngine {
   bosTokenId?: number
   /** Longest prompt + completion, in tokens. */
   maxPositions: number
+  /** tokenizer_config.json and the chat template; without it, /tokenizer_info has only the special tokens and chat is refused. */
+  tokenizerConfig?: TokenizerConfig
   /** The most UTF-16 characters one token can stand for (see `maxTokenChars`). */
   maxTokenChars: number
 }
@@ -48,6 +51,8 @@ export interface CompletionResponse {
 export interface PreparedPrompt {
   ids: number[]
   text: string
+  /** The request's max_tokens, or the room left in the context when it has none. */
+  maxTokens: number
 }
 
 /**
@@ -60,12 +65,13 @@ export async function preparePrompts(engine: CompletionEngine, req: CompletionRe
   let tokens = 0
   for (const [p, prompt] of req.prompts.entries()) {
     if (p > 0) await new Promise((r) => setImmediate(r))
-    const ids = promptIds(engine, prompt, req.maxTokens, req.prompts.length > 1 ? p : undefined)
-    tokens += ids.length + req.n * req.maxTokens
+    const ids = promptIds(engine, prompt, req, req.prompts.length > 1 ? p : undefined)
+    const maxTokens = req.maxTokens ?? engine.maxPositions - ids.length
+    tokens += ids.length + req.n * maxTokens
     if (tokens > limits.maxRequestTokens) {
       throw new HttpError(413, `this request needs more than ${limits.maxRequestTokens} tokens (each prompt's tokens plus n × max_tokens); send fewer or shorter prompts per request (the server's --max-request-tokens)`, 'prompt')
     }
-    out.push({ids, text: typeof prompt === 'string' ? prompt : engine.tokenizer.decode(ids)})
+    out.push({ids, text: typeof prompt === 'string' ? prompt : engine.tokenizer.decode(ids), maxTokens})
   }
   return out
 }
@@ -78,10 +84,10 @@ export async function preparePrompts(engine: CompletionEngine, req: CompletionRe
 export async function completePrompt(engine: CompletionEngine, req: CompletionRequest, prompt: PreparedPrompt, seed: number, signal?: AbortSignal): Promise<{choices: Omit<CompletionChoice, 'index'>[]; completionTokens: number}> {
   const tok = engine.tokenizer
   const {ids} = prompt
-  const samples: GeneratedSample[] = req.maxTokens === 0
+  const samples: GeneratedSample[] = prompt.maxTokens === 0
     ? Array.from({length: req.n}, () => ({tokens: [], finishReason: 'length'}))
     : await generate(engine.model, ids, {
-        maxNewTokens: req.maxTokens,
+        maxNewTokens: prompt.maxTokens,
         n: req.n,
         seed,
         temperature: req.temperature,
@@ -131,14 +137,16 @@ export const promptSeed = (req: CompletionRequest): ((p: number) => number) => {
  * starts from BOS (or EOS). A text too long to fit the context even if every token were the
  * longest in the vocabulary is refused before it is tokenized (tokenizing 1 MB takes seconds).
  */
-function promptIds(engine: CompletionEngine, prompt: string | number[], maxTokens: number, index?: number): number[] {
+function promptIds(engine: CompletionEngine, prompt: string | number[], req: CompletionRequest, index?: number): number[] {
+  // Without max_tokens, a prompt must leave room for one new token.
+  const maxTokens = req.maxTokens ?? 1
   const V = engine.model.vocabSize
   const which = index === undefined ? 'the prompt' : `prompt ${index}`
   const tooLong = (length: string, param: string) =>
     new HttpError(400, `this model's maximum context length is ${engine.maxPositions} tokens; ${which} has ${length} and max_tokens asks for ${maxTokens} more (lm-eval: pass max_length=${engine.maxPositions} in --model_args, and it truncates from the left)`, param)
   if (maxTokens >= engine.maxPositions) throw tooLong('at least 1 token', 'max_tokens')
   if (typeof prompt === 'string' && prompt.length > (engine.maxPositions - maxTokens) * engine.maxTokenChars) throw tooLong(`${prompt.length} characters, more than that many tokens can hold`, 'prompt')
-  let ids = typeof prompt === 'string' ? engine.tokenizer.encode(prompt) : prompt
+  let ids = typeof prompt === 'string' ? engine.tokenizer.encode(prompt, {addSpecialTokens: req.addSpecialTokens}) : prompt
   const bad = ids.find((id) => id < 0 || id >= V)
   if (bad !== undefined) throw new HttpError(400, `prompt token id ${bad} is outside the vocabulary (0..${V - 1})`, 'prompt')
   if (ids.length === 0) {

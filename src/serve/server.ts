@@ -1,10 +1,13 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {DEFAULT_LIMITS, parseCompletionRequest, type RequestLimits} from './completion-request.js'
-import {completePrompt, completionResponse, preparePrompts, promptSeed, type CompletionEngine} from './completions.js'
+import {chatResponse, parseChatRequest} from './chat-completions.js'
+import {ChatTemplate} from './chat-template.js'
+import {DEFAULT_LIMITS, parseCompletionRequest, type CompletionRequest, type RequestLimits} from './completion-request.js'
+import {completePrompt, completionResponse, preparePrompts, promptSeed, type CompletionEngine, type CompletionResponse} from './completions.js'
 import {CancelledError, FairScheduler} from './fair-scheduler.js'
 import {HttpError} from './http-error.js'
 import {parseJson, readBody} from './request-body.js'
 import {maxTokenChars} from './token-chars.js'
+import {detokenize, tokenize} from './tokenize.js'
 
 /** How long a client may take, in milliseconds (0: no limit). */
 export interface ServeTimeouts {
@@ -32,8 +35,10 @@ export const DEFAULT_TIMEOUTS: ServeTimeouts = {headers: 10_000, request: 30_000
 
 /**
  * An OpenAI-compatible completions server over node:http:
- *   POST /v1/completions   (prompt, max_tokens, temperature, top_p, n, echo, logprobs, stop, seed)
+ *   POST /v1/completions        (prompt, max_tokens, temperature, top_p, n, echo, logprobs, stop, seed)
+ *   POST /v1/chat/completions   (messages rendered by the model's chat template; the same sampling fields)
  *   GET  /v1/models
+ *   POST /tokenize, POST /detokenize, GET /tokenizer_info   (vLLM's, which lm-eval's remote tokenizer reads)
  * Bodies are read and prompts tokenized as they arrive; the model then works on one prompt at a
  * time, taking turns between requests (FairScheduler), so a large request slows only itself.
  * Work for a client that disconnects is dropped. Client mistakes get a 4xx with an OpenAI-style
@@ -45,6 +50,8 @@ export function createCompletionServer(served: Omit<CompletionEngine, 'maxTokenC
   const timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS
   const scheduler = new FairScheduler()
   const created = Math.floor(Date.now() / 1000)
+  const template = new ChatTemplate(engine.tokenizerConfig)
+  const info = tokenizerInfo(engine)
   const server = createServer(
     {
       headersTimeout: timeouts.headers,
@@ -87,14 +94,42 @@ export function createCompletionServer(served: Omit<CompletionEngine, 'maxTokenC
     }
     if (path === '/v1/completions') {
       allow(req, path, 'POST')
-      const request = parseCompletionRequest(await body(), limits)
-      const prompts = await preparePrompts(engine, request, limits)
-      const seed = promptSeed(request)
-      const results = await scheduler.run(prompts.length, (p) => completePrompt(engine, request, prompts[p], seed(p), signal), signal)
-      return completionResponse(engine, prompts, results)
+      return complete(parseCompletionRequest(await body(), limits), signal)
     }
-    throw new HttpError(404, `no route ${req.method} ${path}; this server has POST /v1/completions and GET /v1/models`)
+    if (path === '/v1/chat/completions') {
+      allow(req, path, 'POST')
+      return chatResponse(await complete(parseChatRequest(await body(), template), signal))
+    }
+    if (path === '/tokenize') {
+      allow(req, path, 'POST')
+      return tokenize(engine, template, await body())
+    }
+    if (path === '/detokenize') {
+      allow(req, path, 'POST')
+      return detokenize(engine, await body())
+    }
+    if (path === '/tokenizer_info') {
+      allow(req, path, 'GET')
+      return info
+    }
+    throw new HttpError(404, `no route ${req.method} ${path}; this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, POST /tokenize, POST /detokenize and GET /tokenizer_info`)
   }
+
+  async function complete(request: CompletionRequest, signal: AbortSignal): Promise<CompletionResponse> {
+    const prompts = await preparePrompts(engine, request, limits)
+    const seed = promptSeed(request)
+    const results = await scheduler.run(prompts.length, (p) => completePrompt(engine, request, prompts[p], seed(p), signal), signal)
+    return completionResponse(engine, prompts, results)
+  }
+}
+
+/** GET /tokenizer_info: tokenizer_config.json as vLLM serves it, with eos_token and bos_token always present (lm-eval requires eos_token). */
+function tokenizerInfo(engine: CompletionEngine): Record<string, unknown> {
+  const info: Record<string, unknown> = {tokenizer_class: 'PreTrainedTokenizerFast', ...engine.tokenizerConfig?.info}
+  const text = (id: number | undefined) => (id === undefined ? null : engine.tokenizer.decode([id]))
+  info.eos_token ??= text(engine.eosTokenIds[0])
+  info.bos_token ??= text(engine.bosTokenId)
+  return info
 }
 
 function allow(req: IncomingMessage, path: string, method: 'GET' | 'POST'): void {

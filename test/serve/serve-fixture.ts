@@ -5,6 +5,7 @@ import {readGenerationDefaults} from '../../src/generate/generation-config.js'
 import {loadTeacher} from '../../src/models/load.js'
 import type {TeacherModel} from '../../src/models/teacher.js'
 import {createCompletionServer, type ServeOptions} from '../../src/serve/server.js'
+import {readTokenizerConfig} from '../../src/serve/tokenizer-info.js'
 import {loadTokenizer, type TextTokenizer} from '../../src/tokenizer/load.js'
 import {tinyModelWithTokenizer} from '../helpers/tiny-tokenizer-model.js'
 
@@ -31,7 +32,8 @@ export async function serveFixture(): Promise<ServeFixture> {
     tok,
     eosTokenIds,
     async start(opts, maxPositions = 256, served = model) {
-      const server = createCompletionServer({name: 'tiny', model: served, tokenizer: tok, eosTokenIds, maxPositions}, opts)
+      const tokenizerConfig = await readTokenizerConfig(tiny.folder)
+      const server = createCompletionServer({name: 'tiny', model: served, tokenizer: tok, tokenizerConfig, eosTokenIds, maxPositions}, opts)
       servers.push(server)
       server.listen(0, '127.0.0.1')
       await new Promise((resolve) => server.once('listening', resolve))
