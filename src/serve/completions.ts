@@ -1,6 +1,6 @@
 import {randomBytes, randomInt} from 'node:crypto'
 import {generate, type GeneratedSample} from '../generate/generate.js'
-import {continuationText} from '../generate/text-stream.js'
+import {continuationText, TextStream} from '../generate/text-stream.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import type {CompletionRequest, RequestLimits} from './completion-request.js'
@@ -102,9 +102,12 @@ export async function completePrompt(engine: CompletionEngine, req: CompletionRe
     completionTokens += s.tokens.length
     const full = continuationText(tok, ids, s.tokens)
     const text = full.slice(0, stopAt(full, req.stop) ?? full.length)
+    const logprobs = req.logprobs === null ? null : await choiceLogprobs(engine, ids, s.tokens, req.logprobs, req.echo ? undefined : prompt.text.length)
+    // Cut at a stop string, the logprobs keep the tokens the text shows (the last one possibly running into the stop string).
+    if (logprobs && text.length < full.length) trimLogprobs(logprobs, prompt.text.length + text.length)
     choices.push({
       text: req.echo ? prompt.text + text : text,
-      logprobs: req.logprobs === null ? null : await choiceLogprobs(engine, ids, s.tokens, req.logprobs, req.echo ? undefined : prompt.text.length),
+      logprobs,
       finish_reason: s.finishReason === 'length' ? 'length' : 'stop',
     })
   }
@@ -179,8 +182,12 @@ async function choiceLogprobs(engine: CompletionEngine, prompt: number[], comple
   const tokenText = (id: number) => engine.tokenizer.decode([id])
   const out: CompletionLogprobs = {tokens: [], token_logprobs: [], top_logprobs: [], text_offset: []}
   let offset = promptChars ?? 0
+  // Generated tokens read as the completion's text does: each the characters it settles (a token
+  // ending inside a UTF-8 character reads '' and the next one carries the character), special
+  // tokens skipped; so they join to the text and the offsets index it.
+  const stream = new TextStream(engine.tokenizer, prompt)
   for (let t = from; t < ids.length; t++) {
-    const text = tokenText(ids[t])
+    const text = t < prompt.length ? tokenText(ids[t]) : stream.push(ids[t]) + (t === ids.length - 1 ? stream.flush() : '')
     out.tokens.push(text)
     out.token_logprobs.push(positions[t].logprob)
     out.top_logprobs.push(positions[t].top && topByText(positions[t].top!, tokenText))
@@ -188,6 +195,13 @@ async function choiceLogprobs(engine: CompletionEngine, prompt: number[], comple
     offset += text.length
   }
   return out
+}
+
+/** Drops the entries that start at or after character `end`. */
+function trimLogprobs(lp: CompletionLogprobs, end: number): void {
+  const keep = lp.text_offset.findIndex((offset) => offset >= end)
+  if (keep < 0) return
+  for (const list of [lp.tokens, lp.token_logprobs, lp.top_logprobs, lp.text_offset]) list.length = keep
 }
 
 /** Alternatives keyed by their text; when two tokens read the same, the likelier one (listed first) keeps the key. */
