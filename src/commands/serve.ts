@@ -41,10 +41,11 @@ vLLM; it is not truncated. Pass max_length=N and lm-eval truncates from the
 left itself. Chat: --model local-chat-completions --apply_chat_template,
 base_url=http://127.0.0.1:8000/v1/chat/completions.
 
-Requests are read and tokenized as they arrive; the model then takes one
-prompt at a time, in turns between requests, so a request with many prompts
-delays only itself. Work for a client that disconnects is dropped. The
-LIMITS flags bound what one request may ask and how slowly it may arrive.
+Requests are read and tokenized as they arrive; requests then take turns
+at the model, 16 forwards (prefills or decode steps) a turn, so a request
+with many prompts or long completions delays only itself. Work for a client
+that disconnects stops. The LIMITS flags bound what one request may ask and
+how slowly it may arrive.
 
 Listens on 127.0.0.1 unless --host says otherwise; there is no
 authentication, so only bind another address on a network you trust.

@@ -4,6 +4,7 @@ import {continuationText, TextStream} from '../generate/text-stream.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import type {CompletionRequest, RequestLimits} from './completion-request.js'
+import type {Turns} from './fair-scheduler.js'
 import {HttpError} from './http-error.js'
 import {sequenceLogprobs} from './sequence-logprobs.js'
 import type {TokenizerConfig} from './tokenizer-info.js'
@@ -79,9 +80,9 @@ export async function preparePrompts(engine: CompletionEngine, req: CompletionRe
 /**
  * The n choices of one prompt: n samples drawn in one batch from Random(seed, j), then, when
  * logprobs are asked for, one forward over prompt + completion per sample, whose numbers are
- * those `hybridize eval` computes. Once `signal` aborts, decoding stops after the current token.
+ * those `hybridize eval` computes. Each forward waits for its turn at the model.
  */
-export async function completePrompt(engine: CompletionEngine, req: CompletionRequest, prompt: PreparedPrompt, seed: number, signal?: AbortSignal): Promise<{choices: Omit<CompletionChoice, 'index'>[]; completionTokens: number}> {
+export async function completePrompt(engine: CompletionEngine, req: CompletionRequest, prompt: PreparedPrompt, seed: number, turns: Turns): Promise<{choices: Omit<CompletionChoice, 'index'>[]; completionTokens: number}> {
   const tok = engine.tokenizer
   const {ids} = prompt
   const samples: GeneratedSample[] = prompt.maxTokens === 0
@@ -93,15 +94,16 @@ export async function completePrompt(engine: CompletionEngine, req: CompletionRe
         temperature: req.temperature,
         topP: req.topP,
         eosTokenIds: engine.eosTokenIds,
-        stopWhen: (_, tokens) => signal?.aborted === true || (req.stop.length > 0 && stopAt(continuationText(tok, ids, tokens), req.stop) !== undefined),
+        stopWhen: req.stop.length ? (_, tokens) => stopAt(continuationText(tok, ids, tokens), req.stop) !== undefined : undefined,
+        beforeStep: () => turns.next(),
       })
   const choices: Omit<CompletionChoice, 'index'>[] = []
   let completionTokens = 0
   for (const s of samples) {
-    if (signal?.aborted) break
     completionTokens += s.tokens.length
     const full = continuationText(tok, ids, s.tokens)
     const text = full.slice(0, stopAt(full, req.stop) ?? full.length)
+    if (req.logprobs !== null) await turns.next()
     const logprobs = req.logprobs === null ? null : await choiceLogprobs(engine, ids, s.tokens, req.logprobs, req.echo ? undefined : prompt.text.length)
     // Cut at a stop string, the logprobs keep the tokens the text shows (the last one possibly running into the stop string).
     if (logprobs && text.length < full.length) trimLogprobs(logprobs, prompt.text.length + text.length)

@@ -1,67 +1,97 @@
-/** Thrown into a task whose client went away; nobody reads it, but it ends the task's promise. */
+/** Ends the work of a request whose client went away; the server answers nobody for it. */
 export class CancelledError extends Error {
   constructor() {
     super('the client closed the connection')
   }
 }
 
-interface Task {
-  next: number
-  units: number
-  run: (unit: number) => Promise<unknown>
-  results: unknown[]
-  signal?: AbortSignal
-  resolve: (results: unknown[]) => void
-  reject: (err: unknown) => void
+interface Waiter {
+  grant: () => void
 }
 
 /**
- * Runs the model for many requests, one unit of work at a time, round-robin over requests: a
- * request is a list of units (one per prompt), and after each unit the next request in line gets
- * its turn. A request with 5,000 prompts therefore delays a one-prompt request by at most one
- * unit per request ahead of it, never by its 5,000 units, as a FIFO over whole requests would.
- * A task whose signal aborts (its client disconnected) is dropped before its next unit.
+ * The model's time, shared between requests in turns of a few forwards (a prompt's prefill, a
+ * decode step, a logprobs pass; see Turns). Turns go in the order they were asked for, so a
+ * request that just had one waits behind every request already waiting. A request with 5,000
+ * prompts, or 2,000 new tokens, thus delays a one-prompt request by at most one turn per
+ * request ahead of it, not by all of its work, as a FIFO over whole requests would.
  */
 export class FairScheduler {
-  private ring: Task[] = []
-  private pumping = false
+  private readonly waiting: Waiter[] = []
+  private held = false
 
-  /** Requests queued or running. */
-  get size(): number {
-    return this.ring.length
+  /** One request's turns; its work stops at the next turn once `signal` aborts. */
+  turns(signal?: AbortSignal): Turns {
+    return new Turns(this, signal)
   }
 
-  /** Run units 0..units-1 of one request, interleaved with the other requests' units; their results in order. */
-  run<T>(units: number, run: (unit: number) => Promise<T>, signal?: AbortSignal): Promise<T[]> {
+  /** Resolves when the caller holds the model; rejects with CancelledError if `signal` aborts first. */
+  acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new CancelledError())
-    return new Promise<T[]>((resolve, reject) => {
-      this.ring.push({next: 0, units, run, results: [], signal, resolve: resolve as (r: unknown[]) => void, reject})
-      if (!this.pumping) void this.pump()
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        },
+      }
+      const onAbort = () => {
+        const i = this.waiting.indexOf(waiter)
+        if (i >= 0) this.waiting.splice(i, 1)
+        reject(new CancelledError())
+      }
+      signal?.addEventListener('abort', onAbort, {once: true})
+      this.waiting.push(waiter)
+      this.grantNext()
     })
   }
 
-  private async pump(): Promise<void> {
-    this.pumping = true
-    try {
-      while (this.ring.length > 0) {
-        const task = this.ring.shift()!
-        if (task.signal?.aborted) {
-          task.reject(new CancelledError())
-          continue
-        }
-        try {
-          if (task.next < task.units) task.results.push(await task.run(task.next++))
-        } catch (err) {
-          task.reject(err)
-          continue
-        }
-        if (task.next === task.units) task.resolve(task.results)
-        else this.ring.push(task)
-        // Let the event loop read sockets (new requests, disconnects) between units.
-        await new Promise((r) => setImmediate(r))
-      }
-    } finally {
-      this.pumping = false
+  release(): void {
+    this.held = false
+    this.grantNext()
+  }
+
+  private grantNext(): void {
+    // Through setImmediate, so sockets are read (new requests, disconnects) between any two forwards.
+    setImmediate(() => {
+      if (this.held || this.waiting.length === 0) return
+      this.held = true
+      this.waiting.shift()!.grant()
+    })
+  }
+}
+
+/** Forwards a request may run in one turn before the requests waiting behind it get theirs. */
+export const FORWARDS_PER_TURN = 16
+
+/**
+ * A request's side of the scheduler: `next()` before each forward; every FORWARDS_PER_TURN
+ * forwards it ends the turn and waits for another, so short requests finish within their first
+ * turn and long ones take turns with them. `done()` at the end.
+ */
+export class Turns {
+  private holding = false
+  private used = 0
+
+  constructor(private readonly scheduler: FairScheduler, private readonly signal?: AbortSignal) {}
+
+  async next(): Promise<void> {
+    if (this.holding && this.used < FORWARDS_PER_TURN) {
+      // Still this request's turn; the socket events queued meanwhile (a disconnect, say) are read first.
+      await new Promise((resolve) => setImmediate(resolve))
+      if (this.signal?.aborted) throw new CancelledError()
+      this.used++
+      return
     }
+    this.done()
+    await this.scheduler.acquire(this.signal)
+    this.holding = true
+    this.used = 1
+  }
+
+  done(): void {
+    if (!this.holding) return
+    this.holding = false
+    this.scheduler.release()
   }
 }

@@ -39,9 +39,9 @@ export const DEFAULT_TIMEOUTS: ServeTimeouts = {headers: 10_000, request: 30_000
  *   POST /v1/chat/completions   (messages rendered by the model's chat template; the same sampling fields)
  *   GET  /v1/models
  *   POST /tokenize, POST /detokenize, GET /tokenizer_info   (vLLM's, which lm-eval's remote tokenizer reads)
- * Bodies are read and prompts tokenized as they arrive; the model then works on one prompt at a
- * time, taking turns between requests (FairScheduler), so a large request slows only itself.
- * Work for a client that disconnects is dropped. Client mistakes get a 4xx with an OpenAI-style
+ * Bodies are read and prompts tokenized as they arrive; requests then take turns at the model, a
+ * few forwards a turn (FairScheduler), so a large request slows only itself. Work for a client
+ * that disconnects stops before its next forward. Client mistakes get a 4xx with an OpenAI-style
  * JSON error; an unexpected failure gets a 500; either way the server keeps serving.
  */
 export function createCompletionServer(served: Omit<CompletionEngine, 'maxTokenChars'>, opts: ServeOptions): Server {
@@ -74,7 +74,7 @@ export function createCompletionServer(served: Omit<CompletionEngine, 'maxTokenC
           const e = err instanceof HttpError ? err : new HttpError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`)
           send(res, e.status, e.body())
         })
-        .finally(() => opts.log?.(`${req.method} ${req.url} ${gone.signal.aborted ? 'abandoned by the client' : res.statusCode} ${Date.now() - started} ms`))
+        .finally(() => opts.log?.(`${req.method} ${req.url} ${gone.signal.aborted ? 'connection closed before the answer' : res.statusCode} ${Date.now() - started} ms`))
     },
   )
   server.keepAliveTimeout = timeouts.keepAlive
@@ -118,8 +118,14 @@ export function createCompletionServer(served: Omit<CompletionEngine, 'maxTokenC
   async function complete(request: CompletionRequest, signal: AbortSignal): Promise<CompletionResponse> {
     const prompts = await preparePrompts(engine, request, limits)
     const seed = promptSeed(request)
-    const results = await scheduler.run(prompts.length, (p) => completePrompt(engine, request, prompts[p], seed(p), signal), signal)
-    return completionResponse(engine, prompts, results)
+    const turns = scheduler.turns(signal)
+    try {
+      const results = []
+      for (const [p, prompt] of prompts.entries()) results.push(await completePrompt(engine, request, prompt, seed(p), turns))
+      return completionResponse(engine, prompts, results)
+    } finally {
+      turns.done()
+    }
   }
 }
 

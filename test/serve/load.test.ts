@@ -29,7 +29,9 @@ describe('hybridize serve under load (loopback, bounded)', () => {
     const {base, port} = await fx.start({
       maxBodyBytes: 2 << 20,
       limits: {maxPrompts: 64, maxRequestTokens: 1 << 14},
-      timeouts: {headers: 1000, request: 2000, idle: 1000, keepAlive: 1000},
+      // Short enough that the slow clients are cut off within seconds, long enough that a valid
+      // request is never cut off on a machine whose cores are shared (load average 18 on 2 cores, measured).
+      timeouts: {headers: 3000, request: 6000, idle: 3000, keepAlive: 5000},
     })
     const url = `${base}/v1/completions`
     const started = Date.now()
