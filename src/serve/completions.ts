@@ -4,7 +4,7 @@ import {continuationText, TextStream} from '../generate/text-stream.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import type {CompletionRequest, RequestLimits} from './completion-request.js'
-import type {Turns} from './fair-scheduler.js'
+import {CancelledError, type Turns} from './fair-scheduler.js'
 import {HttpError} from './http-error.js'
 import {sequenceLogprobs} from './sequence-logprobs.js'
 import type {TokenizerConfig} from './tokenizer-info.js'
@@ -61,11 +61,12 @@ export interface PreparedPrompt {
  * cannot fit the context is refused without tokenizing it all, and the event loop is given back
  * between prompts, so a request full of long prompts cannot hold other clients' sockets still.
  */
-export async function preparePrompts(engine: CompletionEngine, req: CompletionRequest, limits: RequestLimits): Promise<PreparedPrompt[]> {
+export async function preparePrompts(engine: CompletionEngine, req: CompletionRequest, limits: RequestLimits, signal?: AbortSignal): Promise<PreparedPrompt[]> {
   const out: PreparedPrompt[] = []
   let tokens = 0
   for (const [p, prompt] of req.prompts.entries()) {
     if (p > 0) await new Promise((r) => setImmediate(r))
+    if (signal?.aborted) throw new CancelledError()
     const ids = promptIds(engine, prompt, req, req.prompts.length > 1 ? p : undefined)
     const maxTokens = req.maxTokens ?? engine.maxPositions - ids.length
     tokens += ids.length + req.n * maxTokens

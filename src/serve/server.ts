@@ -116,7 +116,7 @@ export function createCompletionServer(served: Omit<CompletionEngine, 'maxTokenC
   }
 
   async function complete(request: CompletionRequest, signal: AbortSignal): Promise<CompletionResponse> {
-    const prompts = await preparePrompts(engine, request, limits)
+    const prompts = await preparePrompts(engine, request, limits, signal)
     const seed = promptSeed(request)
     const turns = scheduler.turns(signal)
     try {
