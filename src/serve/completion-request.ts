@@ -80,6 +80,8 @@ export function bodyFields(body: unknown) {
 
 /** The sampling fields completions and chat completions share. */
 export function samplingFields(f: ReturnType<typeof bodyFields>): Pick<CompletionRequest, 'temperature' | 'topP' | 'n' | 'stop' | 'seed'> {
+  // A client asking for server-sent events would misread one JSON body; say so rather than ignore it.
+  if (f.bool('stream', false)) throw new HttpError(400, "'stream': true is not supported; this server answers with one JSON body", 'stream')
   return {
     temperature: f.num('temperature', 1, (v) => v >= 0 && v <= 2, 'from 0 to 2'),
     topP: f.num('top_p', 1, (v) => v > 0 && v <= 1, 'in (0, 1]'),

@@ -80,6 +80,7 @@ describe('hybridize serve: tokenizer endpoints (vLLM shape, for lm-eval remote t
       [{messages: [{role: 'user', content: [{type: 'image_url'}]}]}, 'messages'],
       [{messages: [{role: 'tool', content: 'x'}]}, 'messages'],
       [{messages: MESSAGES, top_logprobs: 2}, 'top_logprobs'],
+      [{messages: MESSAGES, stream: true}, 'stream'],
     ] as const) {
       const bad = await postJson(`${chat}/v1/chat/completions`, body)
       expect(bad.status, JSON.stringify(body)).toBe(400)
