@@ -3,7 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {postJson, serveFixture, type ServeFixture} from './serve-fixture.js'
 
 const VALID = 200
-/** Generous: on 2 shared cores the 200 requests take a few seconds in all. */
+/** Generous: measured p99 3.3 to 6.5 s on 2 cores shared with other work (load average 17 to 20). */
 const P99_BOUND_MS = 30_000
 
 /** The q-quantile of `xs` by the nearest-rank method. */
