@@ -9,7 +9,9 @@ import {readGenerationDefaults} from '../generate/generation-config.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
 import {readConfigJson} from '../models/load.js'
-import {createCompletionServer, DEFAULT_MAX_BODY_BYTES} from '../serve/server.js'
+import {DEFAULT_LIMITS} from '../serve/completion-request.js'
+import {createCompletionServer, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS} from '../serve/server.js'
+import {readTokenizerConfig} from '../serve/tokenizer-info.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 
 interface ServeResult {
@@ -18,18 +20,36 @@ interface ServeResult {
 }
 
 export default class Serve extends BaseCommand {
-  static override summary = 'Serve a model over an OpenAI-compatible completions API (for lm-evaluation-harness).'
+  static override summary = 'Serve a model over an OpenAI-compatible API (for lm-evaluation-harness and OpenAI clients).'
 
-  static override description = `Answers POST /v1/completions (prompt as text or token ids, max_tokens, temperature, top_p, n,
-echo, logprobs, stop, seed) and GET /v1/models, one request at a time. With echo and logprobs the
-prompt's token log-probabilities come back as hybridize eval computes them, so lm-evaluation-harness's
-local-completions model can score its loglikelihood tasks:
+  static override description = `Answers POST /v1/completions (prompt as text or token ids, max_tokens,
+temperature, top_p, n, echo, logprobs, stop, seed), POST /v1/chat/completions
+(messages rendered by the model's chat template), GET /v1/models, and vLLM's
+POST /tokenize, POST /detokenize and GET /tokenizer_info.
 
-  lm_eval --model local-completions --tasks arc_easy \\
-    --model_args model=NAME,base_url=http://127.0.0.1:8000/v1/completions,tokenizer_backend=huggingface,tokenizer=MODEL_FOLDER
+With echo and logprobs the prompt's log-probabilities come back as
+hybridize eval computes them, so lm-evaluation-harness's local-completions
+model scores loglikelihood tasks. It finds the tokenizer endpoints itself,
+so it needs no tokenizer= argument:
 
-Listens on 127.0.0.1 unless --host says otherwise; there is no authentication, so only bind
-another address on a network you trust. Stops on Ctrl-C.`
+  lm_eval --model local-completions --tasks arc_easy --model_args \\
+    model=M,base_url=http://127.0.0.1:8000/v1/completions,max_length=N
+
+A prompt longer than the model's context N (max_position_embeddings,
+printed at start, and max_model_len in /v1/models) gets HTTP 400, as from
+vLLM; it is not truncated. Pass max_length=N and lm-eval truncates from the
+left itself. Chat: --model local-chat-completions --apply_chat_template,
+base_url=http://127.0.0.1:8000/v1/chat/completions.
+
+Requests are read and tokenized as they arrive; requests then take turns
+at the model, 16 forwards (prefills or decode steps) a turn, so a request
+with many prompts or long completions delays only itself. Work for a client
+that disconnects stops. The LIMITS flags bound what one request may ask and
+how slowly it may arrive.
+
+Listens on 127.0.0.1 unless --host says otherwise; there is no
+authentication, so only bind another address on a network you trust.
+Stops on Ctrl-C.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
@@ -43,18 +63,30 @@ another address on a network you trust. Stops on Ctrl-C.`
   static override flags = {
     port: Flags.integer({description: 'TCP port (0 picks a free one).', default: 8000, min: 0, max: 65535}),
     host: Flags.string({description: 'Address to listen on.', default: '127.0.0.1'}),
-    'max-body-bytes': Flags.integer({description: 'Largest request body accepted; larger ones get HTTP 413.', default: DEFAULT_MAX_BODY_BYTES, min: 1}),
+    'max-body-bytes': Flags.integer({description: 'Largest request body accepted; larger ones get HTTP 413.', default: DEFAULT_MAX_BODY_BYTES, min: 1, helpGroup: 'LIMITS'}),
+    'max-prompts': Flags.integer({description: 'Most prompts in one request; more get HTTP 400.', default: DEFAULT_LIMITS.maxPrompts, min: 1, helpGroup: 'LIMITS'}),
+    'max-request-tokens': Flags.integer({description: "Most tokens one request may ask for (each prompt's tokens plus n × max_tokens, summed); more get HTTP 413.", default: DEFAULT_LIMITS.maxRequestTokens, min: 1, helpGroup: 'LIMITS'}),
+    'headers-timeout': Flags.integer({description: 'Seconds a client has to send the request headers (0: no limit).', default: DEFAULT_TIMEOUTS.headers / 1000, min: 0, helpGroup: 'LIMITS'}),
+    'request-timeout': Flags.integer({description: 'Seconds a client has to send the whole request, body included (0: no limit; not less than --headers-timeout).', default: DEFAULT_TIMEOUTS.request / 1000, min: 0, helpGroup: 'LIMITS'}),
+    'idle-timeout': Flags.integer({description: 'Seconds of silence allowed while a request is being sent (0: no limit).', default: DEFAULT_TIMEOUTS.idle / 1000, min: 0, helpGroup: 'LIMITS'}),
+    'keep-alive-timeout': Flags.integer({description: 'Seconds an idle kept-alive connection stays open for its next request.', default: DEFAULT_TIMEOUTS.keepAlive / 1000, min: 0, helpGroup: 'LIMITS'}),
     device: deviceFlag,
   }
 
   async run(): Promise<ServeResult> {
     const {args, flags} = await this.parse(Serve)
+    if (flags['request-timeout'] > 0 && flags['headers-timeout'] > flags['request-timeout']) {
+      throw new HybridizeError(`--headers-timeout (${flags['headers-timeout']} s) must not exceed --request-timeout (${flags['request-timeout']} s)`, {code: 'E_USAGE', exitCode: 2})
+    }
     const folder = await resolveModel(args.model)
     const tokenizer = await loadTokenizer(folder)
+    const tokenizerConfig = await readTokenizerConfig(folder)
     const defaults = await readGenerationDefaults(folder)
     const config = await readConfigJson(folder)
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)
+    const maxPositions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048
+    this.status(`context: ${maxPositions} tokens (lm-eval: max_length=${maxPositions})`)
     let requests = 0
     try {
       const model = await loadModel(folder, backend)
@@ -64,14 +96,25 @@ another address on a network you trust. Stops on Ctrl-C.`
             name: args.model,
             model,
             tokenizer,
+            tokenizerConfig,
             eosTokenIds: defaults.eosTokenIds,
             bosTokenId: defaults.bosTokenId,
-            maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048,
+            maxPositions,
           },
-          {maxBodyBytes: flags['max-body-bytes'], log: (line) => {
-            requests++
-            this.status(line)
-          }},
+          {
+            maxBodyBytes: flags['max-body-bytes'],
+            limits: {maxPrompts: flags['max-prompts'], maxRequestTokens: flags['max-request-tokens']},
+            timeouts: {
+              headers: flags['headers-timeout'] * 1000,
+              request: flags['request-timeout'] * 1000,
+              idle: flags['idle-timeout'] * 1000,
+              keepAlive: flags['keep-alive-timeout'] * 1000,
+            },
+            log: (line) => {
+              requests++
+              this.status(line)
+            },
+          },
         )
         server.listen(flags.port, flags.host)
         await once(server, 'listening').catch((err: NodeJS.ErrnoException) => {

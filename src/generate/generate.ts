@@ -17,6 +17,12 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (sample: number, token: number) => void
   /** Called when a sample ends. */
   onDone?: (sample: number, result: GeneratedSample) => void
+  /**
+   * Awaited before the cache is allocated and before every decode step, with no model work
+   * pending meanwhile: where a server lets other requests take a turn (tensor scopes are
+   * process-wide, so two requests' model work must never interleave).
+   */
+  beforeStep?: () => Promise<void>
 }
 
 export interface GeneratedSample {
@@ -38,6 +44,7 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
   const samples: GeneratedSample[] = Array.from({length: n}, () => ({tokens: [], finishReason: 'length'}))
   const live = new Set(samples.keys())
   if (maxNewTokens === 0) return samples
+  await opts.beforeStep?.()
   const cache = model.newCache(n, prompt.length + maxNewTokens)
   try {
     const step = (ids: Int32Array, t: number) =>
@@ -63,6 +70,7 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
         opts.onDone?.(i, samples[i])
       }
       if (live.size === 0) return samples
+      await opts.beforeStep?.()
       logits = await step(next, 1)
     }
   } finally {

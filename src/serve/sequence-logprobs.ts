@@ -1,5 +1,6 @@
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {logNormalizer, type LanguageModel} from '../eval/language-model.js'
+import {HttpError} from './http-error.js'
 
 export interface PositionLogprobs {
   /** log p(ids[t] | ids[..t]); null at t = 0, which has no prefix. */
@@ -20,6 +21,7 @@ export async function sequenceLogprobs(lm: LanguageModel, ids: readonly number[]
   for (let t = 1; t < T; t++) {
     const row = logits.subarray((t - 1) * V, t * V)
     const {logZ} = logNormalizer(row)
+    if (!Number.isFinite(logZ)) throw new HttpError(500, `the model produced non-finite logits at position ${t - 1}; its weights or config are broken`)
     out.push({logprob: row[ids[t]] - logZ, top: topK(row, k).map((id) => ({id, logprob: row[id] - logZ}))})
   }
   return out

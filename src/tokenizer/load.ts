@@ -11,6 +11,8 @@ export interface TextTokenizer {
   encode(text: string, options?: {addSpecialTokens?: boolean}): number[]
   decode(ids: number[], options?: {skipSpecialTokens?: boolean}): string
   tokenToId(token: string): number | undefined
+  /** The vocabulary entry of an id, as stored (e.g. 'Ġthe' in byte-level BPE), as transformers' convert_ids_to_tokens gives it. */
+  idToToken?(id: number): string | undefined
   readonly vocabSize: number
 }
 
@@ -27,6 +29,7 @@ export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
     encode: (text, options = {}) => tok.encode(text, {add_special_tokens: options.addSpecialTokens ?? true}).ids,
     decode: (ids, options = {}) => tok.decode(ids, {skip_special_tokens: options.skipSpecialTokens ?? false}),
     tokenToId: (token) => tok.token_to_id(token),
+    idToToken: (id) => tok.id_to_token(id),
     vocabSize: tok.get_vocab(true).size,
   }
 }

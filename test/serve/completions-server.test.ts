@@ -118,7 +118,7 @@ describe('hybridize serve: OpenAI completions over HTTP', () => {
     const bad = await post('{"prompt": "x", ')
     expect(bad.status).toBe(400)
     expect(bad.json.error.message).toMatch(/not valid JSON/)
-    for (const [body, param] of [[{prompt: 'x', temperature: 'hot'}, 'temperature'], [{max_tokens: 2}, 'prompt'], [{prompt: [[1, 2], [3, 99999]]}, 'prompt'], [{prompt: 'x', logprobs: 9}, 'logprobs'], [{prompt: 'x', max_tokens: 1000}, 'max_tokens']] as const) {
+    for (const [body, param] of [[{prompt: 'x', temperature: 'hot'}, 'temperature'], [{max_tokens: 2}, 'prompt'], [{prompt: [[1, 2], [3, 99999]]}, 'prompt'], [{prompt: 'x', logprobs: 9}, 'logprobs'], [{prompt: 'x', max_tokens: 1000}, 'max_tokens'], [{prompt: 'x', stream: true}, 'stream']] as const) {
       const r = await post(body)
       expect(r.status, JSON.stringify(body)).toBe(400)
       expect(r.json.error.param).toBe(param)

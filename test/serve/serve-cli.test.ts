@@ -33,4 +33,14 @@ describe('hybridize serve (the CLI)', () => {
     expect(await exited).toBe(0)
     expect(stderr).toMatch(/POST \/v1\/completions 200/)
   })
+
+  it('refuses a headers timeout longer than the request timeout with one line and exit 2', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/run.js'), 'serve', fixture.folder, '--port', '0', '--headers-timeout', '20', '--request-timeout', '10'], {env: {...process.env, NO_COLOR: '1'}})
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    expect(code).toBe(2)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toMatch(/--headers-timeout \(20 s\) must not exceed --request-timeout \(10 s\)/)
+  })
 })
