@@ -89,7 +89,7 @@ export function llambaName(name: string): string {
 export async function loadLlamba(folder: string, backend: Backend): Promise<HybridModel> {
   const config = llambaToHybridConfig(await readConfigJson(folder), join(folder, 'config.json'))
   const expected = new Map([...expectedHybridWeights(config)].map(([name, shape]) => [llambaName(name), shape]))
-  const stored = await loadWeights(folder, expected, 'Llamba', backend)
+  const stored = await loadWeights(folder, expected, 'Llamba', backend, 'n_layer')
   const weights = new Map([...expectedHybridWeights(config).keys()].map((name) => [name, stored.get(llambaName(name))!]))
   return new HybridModel(config, weights, backend)
 }
