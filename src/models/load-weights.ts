@@ -36,10 +36,16 @@ function layerCount(names: Iterable<string>): number {
 /** Read the expected tensors into backend memory (BF16/F16 widened to f32), each checked to be finite as it is read. */
 export async function readWeights(ckpt: Checkpoint, expected: ReadonlyMap<string, readonly number[]>, backend: Backend): Promise<Map<string, Tensor>> {
   const weights = new Map<string, Tensor>()
-  for (const [name, shape] of expected) {
-    const data = await ckpt.readF32(name)
-    checkFiniteWeight(data, name, ckpt.path)
-    weights.set(name, fromArray(backend, data, shape))
+  try {
+    for (const [name, shape] of expected) {
+      const data = await ckpt.readF32(name)
+      checkFiniteWeight(data, name, ckpt.path)
+      weights.set(name, fromArray(backend, data, shape))
+    }
+  } catch (err) {
+    // A failed load gives back the device memory of the tensors it had already placed.
+    for (const t of weights.values()) t.dispose()
+    throw err
   }
   return weights
 }
