@@ -106,11 +106,16 @@ function readRope(raw: Json, family: 'llama' | 'phi', where: string): {theta: nu
   const view: Json = {}
   const names: Record<string, string> = {}
   const take = (key: string, nestedKey = key, topLevel = false) => {
-    if ((params as Json)[nestedKey] !== undefined) {
-      view[key] = (params as Json)[nestedKey]
+    const nested = (params as Json)[nestedKey]
+    const top = topLevel ? raw[key] : undefined
+    if (nested !== undefined && nested !== null && top !== undefined && top !== null && top !== nested) {
+      throw new HybridizeError(`${where}: ${key} (${JSON.stringify(top)}) and ${nest}.${nestedKey} (${JSON.stringify(nested)}) disagree`, {code: 'E_CONFIG'})
+    }
+    if (nested !== undefined && nested !== null) {
+      view[key] = nested
       names[key] = `${nest}.${nestedKey}`
-    } else if (topLevel && raw[key] !== undefined) {
-      view[key] = raw[key]
+    } else if (top !== undefined) {
+      view[key] = top
     }
   }
   take('rope_theta', 'rope_theta', true)

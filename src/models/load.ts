@@ -18,13 +18,14 @@ export async function readConfigJson(folder: string): Promise<Record<string, unk
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HybridizeError(`${path} is missing: not a model folder`, {code: 'E_NO_CONFIG'})
     throw err
   }
+  let json: unknown
   try {
-    const json = JSON.parse(text) as unknown
-    if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('not an object')
-    return json as Record<string, unknown>
-  } catch {
-    throw new FormatError(`${path} is not a JSON object`)
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new FormatError(`${path} is not valid JSON (${(err as Error).message})`)
   }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new FormatError(`${path} is not a JSON object`)
+  return json as Record<string, unknown>
 }
 
 /** Check that the checkpoint holds every tensor the config implies, with the implied shapes. */

@@ -1,4 +1,6 @@
 import {readFileSync} from 'node:fs'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {z} from 'zod'
@@ -8,8 +10,10 @@ import {TEACHER_FIELDS} from '../../src/models/config-fields.js'
 import {configSchema} from '../../src/models/config-validate.js'
 import {hybridConfigToJson, parseHybridConfig} from '../../src/models/hybrid-config.js'
 import {llambaToHybridConfig} from '../../src/models/llamba.js'
+import {loadModel} from '../../src/models/load-model.js'
 import {parseMamba2Config} from '../../src/models/mamba2-config.js'
 import {studentMixerConfig} from '../../src/rewrite/student-config.js'
+import {cpuBackend} from '../helpers/backends.js'
 import {fixtureReference} from '../helpers/paths.js'
 
 type Json = Record<string, unknown>
@@ -55,7 +59,7 @@ describe('teacher config fields: a type and range check naming the field (issue 
     ['num_hidden_layers 1e9', llama, (c) => (c.num_hidden_layers = 1e9), 'config.json: num_hidden_layers must be a positive integer (at most 4096), got 1000000000'],
     ['hidden_act nonsense', llama, (c) => (c.hidden_act = 'nonsense'), `config.json: hidden_act must be one of 'silu', 'swish', got "nonsense"`],
     ['Phi hidden_act silu', phi, (c) => (c.hidden_act = 'silu'), `config.json: hidden_act must be one of 'gelu_new', 'gelu_pytorch_tanh', got "silu"`],
-    ['partial_rotary_factor -0.5', phi, (c) => ((c.rope_parameters as Json).partial_rotary_factor = -0.5), 'config.json: rope_parameters.partial_rotary_factor must be a number in (0, 1], got -0.5'],
+    ['partial_rotary_factor -0.5', phi, (c) => { delete c.partial_rotary_factor; (c.rope_parameters as Json).partial_rotary_factor = -0.5 }, 'config.json: rope_parameters.partial_rotary_factor must be a number in (0, 1], got -0.5'],
     ['partial_rotary_factor -0.5 (transformers 4)', phi, (c) => { transformers4(c); c.partial_rotary_factor = -0.5 }, 'config.json: partial_rotary_factor must be a number in (0, 1], got -0.5'],
     ['hidden_size as a string', llama, (c) => (c.hidden_size = '64'), 'config.json: hidden_size must be a positive integer (at most 131072), got "64"'],
     ['fractional head_dim', llama, (c) => (c.head_dim = 15.5), 'config.json: head_dim must be a positive integer (at most 4096), got 15.5'],
@@ -66,7 +70,8 @@ describe('teacher config fields: a type and range check naming the field (issue 
     ['rope_parameters not an object', llama, (c) => (c.rope_parameters = 5), 'config.json: rope_parameters must be an object, got 5'],
     ['llama3 high_freq_factor below low', llama, (c) => (c.rope_parameters = {rope_theta: 5e5, rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 64}), 'config.json: rope_parameters.high_freq_factor (1) must be above low_freq_factor (4)'],
     ['key/value heads that do not divide the heads', llama, (c) => (c.num_key_value_heads = 3), 'config.json: num_key_value_heads 3 must divide num_attention_heads 4'],
-    ['an odd rotary dimension', phi, (c) => ((c.rope_parameters as Json).partial_rotary_factor = 0.1), 'config.json: the rotary dimension (head_dim 16 × partial_rotary_factor 0.1) is 1; it must be even and at least 2'],
+    ['top-level and nested values that disagree', phi, (c) => (c.partial_rotary_factor = -0.5), 'config.json: partial_rotary_factor (-0.5) and rope_parameters.partial_rotary_factor (0.5) disagree'],
+    ['an odd rotary dimension', phi, (c) => { delete c.partial_rotary_factor; (c.rope_parameters as Json).partial_rotary_factor = 0.1 }, 'config.json: the rotary dimension (head_dim 16 × partial_rotary_factor 0.1) is 1; it must be even and at least 2'],
   ]
   for (const [what, base, edit, message] of cases) {
     it(what, () => expect(errorOf(() => parseTeacherConfig(edited(base, edit)))).toBe(message))
@@ -120,5 +125,27 @@ describe('Mamba-2, Llamba and hybrid config fields', () => {
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.adapter as Json).eps = -1))))).toBe('config.json: adapter.eps must be a number in (0, 1], got -1')
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => (c.num_hidden_layers = 1))))).toBe('config.json: num_hidden_layers is 1, but teacher_config.num_hidden_layers is 2; they must agree')
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.teacher_config as Json).rms_norm_eps = -1))))).toBe('config.json (teacher_config): rms_norm_eps must be a number in (0, 1], got -1')
+  })
+})
+
+describe('config.json itself', () => {
+  async function folderWith(text: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'hybridize-config-'))
+    await writeFile(join(dir, 'config.json'), text)
+    return dir
+  }
+
+  it('says whether it is not JSON, not an object, or has no model_type', async () => {
+    const cpu = cpuBackend()
+    const cases: [string, RegExp][] = [
+      ['{"model_type": "llama",', /config\.json is not valid JSON \(.+\)$/],
+      ['[1, 2]', /config\.json is not a JSON object$/],
+      ['{"hidden_size": 64}', /config\.json has no model_type; supported: llama, phi, mamba2, llamba, hybridize-hybrid$/],
+    ]
+    for (const [text, message] of cases) {
+      const dir = await folderWith(text)
+      await expect(loadModel(dir, cpu)).rejects.toThrow(message)
+      await rm(dir, {recursive: true})
+    }
   })
 })
