@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import {copyFile, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -12,7 +13,8 @@ import {firstNonFinite} from '../../src/models/finite.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {forwardIds} from '../../src/models/run-forward.js'
 import {cpuBackend} from '../helpers/backends.js'
-import {fixtureReference} from '../helpers/paths.js'
+import {ourStderr, runCli} from '../helpers/cli.js'
+import {fixtureReference, repoRoot} from '../helpers/paths.js'
 
 const backend = cpuBackend()
 let root: string
@@ -102,6 +104,27 @@ describe('non-finite logits are never a result (issue 18 point 6)', () => {
     const err = await forwardIds(model, backend, Int32Array.from([1, 2, 3]), [1, 3]).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(HybridizeError)
     expect((err as Error).message).toMatch(/^the model produced a non-finite logit \((-?Infinity|NaN) in row \d+, token \d+\)/)
+  })
+
+  it('find-heads exits 1 with one line instead of scoring heads on NaN', async () => {
+    const dir = join(root, 'find-heads-overflow')
+    await mkdir(dir)
+    const source = join(repoRoot, 'fixtures', 'llama-tiny')
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) await copyFile(join(source, f), join(dir, f))
+    const ckpt = await openCheckpoint(source)
+    const tensors = []
+    for (const n of ckpt.names()) {
+      const data = await ckpt.readF32(n)
+      if (n === 'model.norm.weight') data.fill(3e38)
+      tensors.push({name: n, dtype: 'F32' as const, shape: ckpt.shape(n), data})
+    }
+    await ckpt.close()
+    await writeSafetensors(join(dir, 'model.safetensors'), tensors)
+    const out = join(dir, 'heads.json')
+    const r = runCli(['find-heads', dir, '--samples', '4', '--pairs', '4', '--random-draws', '0', '--device', 'cpu', '--out', out, '-q'])
+    expect(r.status, r.stderr).toBe(1)
+    expect(ourStderr(r.stderr)).toEqual([expect.stringMatching(/^hybridize: error: the model produced a non-finite logit \(NaN in row \d+, token \d+\)/)])
+    expect(existsSync(out)).toBe(false)
   })
 
   it('eval\'s log-likelihoods refuse non-finite logits', async () => {
