@@ -171,3 +171,14 @@ export const MIXER_FIELDS: readonly FieldSpec[] = [
   {key: 'mixer.bias', families: ALL_MIXERS, required: true, type: 'boolean'},
   {key: 'mixer.chunk_size', families: ALL_MIXERS, required: true, ...positiveInt(MAX_CHUNK)},
 ]
+
+const GENERATION = ['generation'] as const
+
+/** generation_config.json (transformers' GenerationConfig): the fields hybridize's decoding reads. */
+export const GENERATION_FIELDS: readonly FieldSpec[] = [
+  {key: 'do_sample', families: GENERATION, type: 'boolean', default: false},
+  {key: 'temperature', families: GENERATION, type: 'number', min: 0, about: 'used when do_sample is true'},
+  {key: 'top_p', families: GENERATION, type: 'number', above: 0, max: 1, about: 'used when do_sample is true'},
+  {key: 'bos_token_id', families: GENERATION, type: 'token-ids'},
+  {key: 'eos_token_id', families: GENERATION, type: 'token-ids'},
+]

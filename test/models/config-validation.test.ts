@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {z} from 'zod'
 import {HybridizeError} from '../../src/errors.js'
+import {readGenerationDefaults} from '../../src/generate/generation-config.js'
 import {parseTeacherConfig} from '../../src/models/config.js'
 import {TEACHER_FIELDS} from '../../src/models/config-fields.js'
 import {configSchema} from '../../src/models/config-validate.js'
@@ -147,5 +148,23 @@ describe('config.json itself', () => {
       await expect(loadModel(dir, cpu)).rejects.toThrow(message)
       await rm(dir, {recursive: true})
     }
+  })
+})
+
+describe('generation_config.json fields', () => {
+  it('temperature, top_p and token ids get the same checks; sampling settings are read when do_sample is true', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hybridize-generation-'))
+    await writeFile(join(dir, 'config.json'), JSON.stringify(llama))
+    const withGeneration = async (gen: unknown) => {
+      await writeFile(join(dir, 'generation_config.json'), JSON.stringify(gen))
+      return readGenerationDefaults(dir)
+    }
+    expect(await withGeneration({do_sample: true, temperature: 0.6, top_p: 0.9, eos_token_id: [2, 3]})).toEqual({eosTokenIds: [2, 3], bosTokenId: 1, temperature: 0.6, topP: 0.9})
+    expect(await withGeneration({temperature: 0.6})).toMatchObject({temperature: 0, topP: 1})
+    await expect(withGeneration({do_sample: true, temperature: -1})).rejects.toThrow(/generation_config\.json: temperature must be a non-negative number, got -1$/)
+    await expect(withGeneration({do_sample: true, top_p: 1.5})).rejects.toThrow(/generation_config\.json: top_p must be a number in \(0, 1\], got 1\.5$/)
+    await expect(withGeneration({eos_token_id: 'x'})).rejects.toThrow(/generation_config\.json: eos_token_id must be a token id/)
+    await expect(withGeneration([1])).rejects.toThrow(/generation_config\.json is not a JSON object$/)
+    await rm(dir, {recursive: true})
   })
 })
