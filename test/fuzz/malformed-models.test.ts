@@ -9,10 +9,12 @@ import {writeSafetensors} from '../../src/io/safetensors/writer.js'
 import {firstNonFinite} from '../../src/models/finite.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {forwardIds} from '../../src/models/run-forward.js'
+import {rewrite} from '../../src/rewrite/rewrite.js'
 import {cpuBackend} from '../helpers/backends.js'
 import {ourStderr, runCli} from '../helpers/cli.js'
 import {fixtureReference} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
+import {writeHeadsJson} from '../rewrite/helpers.js'
 
 /*
  * Seeded fuzzing of the two files a model folder is made of (issue 18's acceptance): mutated
@@ -24,7 +26,8 @@ import {Rng} from '../helpers/random.js'
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 18)
 const CASES = 320
-const FAMILIES = ['llama-tiny', 'phi-tiny'] as const
+/** The tiny Llama and Phi, and a hybrid rewritten from the Llama (one attention head kept, a Mamba-2 mixer elsewhere). */
+const FAMILIES = ['llama-tiny', 'phi-tiny', 'hybrid'] as const
 const IDS = Int32Array.from([1, 17, 250, 3, 511])
 const backend = cpuBackend()
 
@@ -37,6 +40,7 @@ interface Base {
 
 let root: string
 const bases = new Map<string, Base>()
+const keysOf = (family: string) => (family === 'hybrid' ? HYBRID_KEYS : KEYS)
 
 type Outcome = {kind: 'error'; message: string} | {kind: 'ok'; logits: Float32Array}
 
@@ -80,6 +84,13 @@ const KEYS = [
   'rope_parameters.low_freq_factor', 'rope_parameters.high_freq_factor', 'rope_parameters.original_max_position_embeddings',
   'model_type', 'architectures',
 ]
+/** The hybrid's own keys, its teacher's under teacher_config, and its layout. */
+const HYBRID_KEYS = [
+  'hybridize_format', 'vocab_size', 'hidden_size', 'num_hidden_layers', 'layers', 'layers.0', 'layers.1.attention_heads', 'adapter', 'adapter.eps', 'adapter.type',
+  'mixer', 'mixer.type', 'mixer.d_model', 'mixer.n_heads', 'mixer.head_dim', 'mixer.d_state', 'mixer.x_heads', 'mixer.b_groups', 'mixer.c_groups',
+  'mixer.norm_groups', 'mixer.norm_eps', 'mixer.d_conv', 'mixer.conv_bias', 'mixer.bias', 'mixer.chunk_size', 'teacher_config',
+  ...KEYS.map((k) => `teacher_config.${k}`),
+]
 /** Keys no parser reads: changing them must not change the logits. */
 const IGNORED = ['initializer_range', 'use_cache', 'transformers_version', 'attention_dropout', 'dtype', 'pad_token_id', 'fuzz_extra']
 
@@ -87,7 +98,7 @@ function setPath(obj: Json, path: string, value: unknown): void {
   const parts = path.split('.')
   let node = obj
   for (const part of parts.slice(0, -1)) {
-    if (!node[part] || typeof node[part] !== 'object' || Array.isArray(node[part])) node[part] = {}
+    if (!node[part] || typeof node[part] !== 'object') node[part] = {}
     node = node[part] as Json
   }
   if (value === undefined) delete node[parts.at(-1)!]
@@ -99,7 +110,7 @@ function getPath(obj: Json, path: string): unknown {
 }
 
 /** One mutated config.json text and whether the model must still give exactly the original logits. */
-function mutateConfig(rng: Rng, base: Json): {text: string; what: string; same: boolean} {
+function mutateConfig(rng: Rng, base: Json, keys: readonly string[]): {text: string; what: string; same: boolean} {
   const kind = rng.int(0, 9)
   if (kind === 0) {
     const key = rng.pick(IGNORED)
@@ -116,7 +127,7 @@ function mutateConfig(rng: Rng, base: Json): {text: string; what: string; same: 
   const c = structuredClone(base)
   const edits: string[] = []
   for (let n = rng.int(1, 3); n > 0; n--) {
-    const key = rng.pick(KEYS)
+    const key = rng.pick(keys)
     const original = getPath(base, key)
     const value = rng.next() < 0.15 ? undefined
       : typeof original === 'number' && rng.next() < 0.4 ? rng.pick([original * 2, original / 2, original + 1, original - 1, -original])
@@ -226,8 +237,11 @@ function mutateModel(rng: Rng, base: Uint8Array): {bytes: Uint8Array; what: stri
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'hybridize-fuzz-'))
+  const teacher = join(fixtureReference, 'llama-tiny')
+  const heads = await writeHeadsJson(root, teacher, 2, 4, [[1, 2]])
+  await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: 'mamba2'}, out: join(root, 'hybrid-source'), command: 'test'})
   for (const family of FAMILIES) {
-    const source = join(fixtureReference, family)
+    const source = family === 'hybrid' ? join(root, 'hybrid-source') : join(fixtureReference, family)
     const dir = join(root, family)
     await mkdir(dir)
     const config = JSON.parse(await readFile(join(source, 'config.json'), 'utf8')) as Json
@@ -252,14 +266,13 @@ describe(`fuzzing model folders (seed ${SEED}): a one-line error or finite logit
       const family = FAMILIES[i % FAMILIES.length]
       const base = bases.get(family)!
       const dir = join(root, family)
-      const {text, what, same} = mutateConfig(rng, base.config)
+      const {text, what, same} = mutateConfig(rng, base.config, keysOf(family))
       await writeFile(join(dir, 'config.json'), text)
       const outcome = await run(dir, `config case ${i} (${family}, seed ${SEED}): ${what}`)
       tally[outcome.kind]++
       if (same) expect(outcome.kind === 'ok' && outcome.logits, `config case ${i}: ${what}`).toEqual(base.logits)
     }
-    await writeFile(join(root, 'llama-tiny', 'config.json'), JSON.stringify(bases.get('llama-tiny')!.config))
-    await writeFile(join(root, 'phi-tiny', 'config.json'), JSON.stringify(bases.get('phi-tiny')!.config))
+    for (const family of FAMILIES) await writeFile(join(root, family, 'config.json'), JSON.stringify(bases.get(family)!.config))
     // Both outcomes occur: the fuzzer reaches past the parser as well as into it.
     expect(tally.error).toBeGreaterThan(CASES / 4)
     expect(tally.ok).toBeGreaterThan(CASES / 20)
