@@ -12,18 +12,41 @@ export function firstNonFinite(data: Float32Array): number {
   return -1
 }
 
-function countNonFinite(data: Float32Array, from: number): number {
-  let n = 0
-  for (let i = from; i < data.length; i++) if (!Number.isFinite(data[i])) n++
-  return n
+function corrupt(file: string, name: string, value: number, index: number, more = 0): FormatError {
+  const others = more > 0 ? ` (and ${more} more non-finite values)` : ''
+  return new FormatError(`${file}: tensor ${name} holds ${value} at element ${index}${others}; the checkpoint is corrupt`)
 }
 
 /** A FormatError naming the tensor if `data` holds a NaN or an infinity. */
 export function checkFiniteWeight(data: Float32Array, name: string, file: string): void {
   const i = firstNonFinite(data)
   if (i < 0) return
-  const more = countNonFinite(data, i + 1)
-  throw new FormatError(`${file}: tensor ${name} holds ${data[i]} at element ${i}${more > 0 ? ` (and ${more} more non-finite values)` : ''}; the checkpoint is corrupt`)
+  let more = 0
+  for (let j = i + 1; j < data.length; j++) if (!Number.isFinite(data[j])) more++
+  throw corrupt(file, name, data[i], i, more)
+}
+
+/** Exponent bits that mark NaN and ±Inf in each 16-bit float format, and its mantissa bits. */
+const HALF_BITS = {F16: {exponent: 0x7c00, mantissa: 0x03ff}, BF16: {exponent: 0x7f80, mantissa: 0x007f}} as const
+
+/**
+ * `checkFiniteWeight` over stored bytes that are copied as they are (no widening): F32 and F64 by
+ * value, F16 and BF16 by their exponent bits. Integer dtypes are always finite.
+ */
+export function checkFiniteStored(bytes: Uint8Array, dtype: string, name: string, file: string): void {
+  if (dtype === 'F32') return checkFiniteWeight(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), name, file)
+  if (dtype === 'F64') {
+    const values = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
+    const i = values.findIndex((v) => !Number.isFinite(v))
+    if (i >= 0) throw corrupt(file, name, values[i], i)
+    return
+  }
+  if (dtype !== 'F16' && dtype !== 'BF16') return
+  const {exponent, mantissa} = HALF_BITS[dtype]
+  const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2)
+  for (let i = 0; i < half.length; i++) {
+    if ((half[i] & exponent) === exponent) throw corrupt(file, name, half[i] & mantissa ? NaN : half[i] & 0x8000 ? -Infinity : Infinity, i)
+  }
 }
 
 /**

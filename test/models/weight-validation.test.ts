@@ -12,9 +12,11 @@ import {writeSafetensors} from '../../src/io/safetensors/writer.js'
 import {firstNonFinite} from '../../src/models/finite.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {forwardIds} from '../../src/models/run-forward.js'
+import {rewrite} from '../../src/rewrite/rewrite.js'
 import {cpuBackend} from '../helpers/backends.js'
 import {ourStderr, runCli} from '../helpers/cli.js'
 import {fixtureReference, repoRoot} from '../helpers/paths.js'
+import {writeHeadsJson} from '../rewrite/helpers.js'
 
 const backend = cpuBackend()
 let root: string
@@ -73,6 +75,28 @@ describe('non-finite weights are reported at load, naming the tensor (issue 18 p
       data[4] = bad
       expect(firstNonFinite(data)).toBe(4)
     }
+  })
+})
+
+describe('rewrite refuses a teacher with non-finite weights, writing nothing', () => {
+  async function rewriteOf(teacher: string, name: string): Promise<unknown> {
+    const heads = await writeHeadsJson(root, teacher, 2, 4, [[0, 1]], `${name}.heads.json`)
+    const out = join(root, `${name}-hybrid`)
+    const err = await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: 'mamba2'}, out, command: 'test'}).then(() => undefined, (e: unknown) => e)
+    expect(existsSync(out)).toBe(false)
+    return err
+  }
+
+  it('a NaN in a tensor copied as it is (F32 MLP weight)', async () => {
+    const teacher = await variant('rewrite-nan', 'llama-tiny', {edit: (n, d) => { if (n === 'model.layers.0.mlp.down_proj.weight') d[9] = NaN }})
+    expect(String(await rewriteOf(teacher, 'nan'))).toMatch(/tensor model\.layers\.0\.mlp\.down_proj\.weight holds NaN at element 9; the checkpoint is corrupt$/)
+  })
+
+  it('an Inf in a BF16 attention weight the SSM starts from, and one copied as it is', async () => {
+    const fromAttention = await variant('rewrite-inf-q', 'llama-tiny', {dtype: 'BF16', edit: (n, d) => { if (n === 'model.layers.1.self_attn.q_proj.weight') d[4] = Infinity }})
+    expect(String(await rewriteOf(fromAttention, 'inf-q'))).toMatch(/tensor model\.layers\.1\.self_attn\.q_proj\.weight holds Infinity at element 4/)
+    const copied = await variant('rewrite-inf-norm', 'llama-tiny', {dtype: 'BF16', edit: (n, d) => { if (n === 'model.norm.weight') d[2] = -Infinity }})
+    expect(String(await rewriteOf(copied, 'inf-norm'))).toMatch(/tensor model\.norm\.weight holds -Infinity at element 2; the checkpoint is corrupt$/)
   })
 })
 
