@@ -296,7 +296,7 @@ describe(`fuzzing model folders (seed ${SEED}): a one-line error or finite logit
   })
 })
 
-describe('the CLI on bad models: exit 1 and one line on stderr naming what is wrong', () => {
+describe('the CLI on mutated models: exit 1 and one stderr line naming what is wrong, or exit 0 and the right logits', () => {
   /** A copy of a fixture with its config edited and, optionally, one tensor's values edited. */
   async function folder(name: string, family: string, config: (c: Json) => void, tensor?: {name: string; edit: (d: Float32Array) => void}): Promise<string> {
     const dir = join(root, `cli-${name}`)
@@ -344,6 +344,16 @@ describe('the CLI on bad models: exit 1 and one line on stderr naming what is wr
       expect(existsSync(output)).toBe(false)
     })
   }
+
+  it('forward on the model as it is: exit 0 and the logits of the library run', async () => {
+    const dir = await folder('intact', 'phi-tiny', () => {})
+    const output = join(dir, 'out.safetensors')
+    const r = runCli(['forward', dir, '--input', input, '--output', output, '--device', 'cpu', '-q'])
+    expect(r.status, r.stderr).toBe(0)
+    const file = await SafetensorsFile.open(output)
+    expect(await file.readF32('logits')).toEqual(bases.get('phi-tiny')!.logits)
+    await file.close()
+  })
 
   it('inspect names a nonsense hidden_act', async () => {
     const dir = await folder('act', 'llama-tiny', (c) => (c.hidden_act = 'nonsense'))
