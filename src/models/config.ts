@@ -109,6 +109,8 @@ function readRope(raw: Json, family: 'llama' | 'phi', where: string): {theta: nu
     const nested = (params as Json)[nestedKey]
     const top = topLevel ? raw[key] : undefined
     if (nested !== undefined && nested !== null && top !== undefined && top !== null && top !== nested) {
+      // A top-level value out of range is named as such before the two are compared.
+      readFields({[key]: top}, ROPE_FIELDS.filter((spec) => spec.key === key), {family, where})
       throw new HybridizeError(`${where}: ${key} (${JSON.stringify(top)}) and ${nest}.${nestedKey} (${JSON.stringify(nested)}) disagree`, {code: 'E_CONFIG'})
     }
     if (nested !== undefined && nested !== null) {

@@ -4,8 +4,8 @@ import type {Backend} from '../backend/backend.js'
 import {FormatError, HybridizeError} from '../errors.js'
 import {openCheckpoint, type Checkpoint} from '../io/safetensors/checkpoint.js'
 import {parseTeacherConfig, type TeacherConfig} from './config.js'
-import {TeacherModel} from './teacher.js'
 import {checkWeights, readWeights} from './load-weights.js'
+import {TeacherModel} from './teacher.js'
 import {expectedTeacherWeights} from './teacher-weights.js'
 
 /** config.json of a model folder, parsed as JSON (not yet interpreted). */

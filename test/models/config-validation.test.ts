@@ -71,7 +71,8 @@ describe('teacher config fields: a type and range check naming the field (issue 
     ['rope_parameters not an object', llama, (c) => (c.rope_parameters = 5), 'config.json: rope_parameters must be an object, got 5'],
     ['llama3 high_freq_factor below low', llama, (c) => (c.rope_parameters = {rope_theta: 5e5, rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 64}), 'config.json: rope_parameters.high_freq_factor (1) must be above low_freq_factor (4)'],
     ['key/value heads that do not divide the heads', llama, (c) => (c.num_key_value_heads = 3), 'config.json: num_key_value_heads 3 must divide num_attention_heads 4'],
-    ['top-level and nested values that disagree', phi, (c) => (c.partial_rotary_factor = -0.5), 'config.json: partial_rotary_factor (-0.5) and rope_parameters.partial_rotary_factor (0.5) disagree'],
+    ['top-level and nested values that disagree', phi, (c) => (c.partial_rotary_factor = 0.25), 'config.json: partial_rotary_factor (0.25) and rope_parameters.partial_rotary_factor (0.5) disagree'],
+    ['a top-level value out of range beside a nested one', phi, (c) => (c.partial_rotary_factor = -0.5), 'config.json: partial_rotary_factor must be a number in (0, 1], got -0.5'],
     ['an odd rotary dimension', phi, (c) => { delete c.partial_rotary_factor; (c.rope_parameters as Json).partial_rotary_factor = 0.1 }, 'config.json: the rotary dimension (head_dim 16 × partial_rotary_factor 0.1) is 1; it must be even and at least 2'],
   ]
   for (const [what, base, edit, message] of cases) {
