@@ -96,10 +96,12 @@ export function readFields(raw: Json, table: readonly FieldSpec[], opts: ReadOpt
   const specs = table.filter((s) => s.families.includes(family))
   const result = configSchema(table, family).safeParse(raw)
   if (!result.success) {
-    const issue = result.error.issues[0]
-    const key = issue.path.join('.')
+    // The field the first issue is in (an issue inside a list names the list's field).
+    const path = result.error.issues[0].path.map(String)
+    const keys = path.map((_, i) => path.slice(0, path.length - i).join('.'))
+    const spec = specs.find((s) => keys.includes(s.key))
+    const key = spec?.key ?? keys[0]
     const value = valueAt(raw, key)
-    const spec = specs.find((s) => s.key === key)
     const must = spec ? describeField(spec) : 'an object'
     throw new HybridizeError(
       value === undefined || value === null ? `${where}: ${name(key)} is missing; it must be ${must}` : `${where}: ${name(key)} must be ${must}, got ${show(value)}`,

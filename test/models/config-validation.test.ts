@@ -66,6 +66,7 @@ describe('teacher config fields: a type and range check naming the field (issue 
     ['fractional head_dim', llama, (c) => (c.head_dim = 15.5), 'config.json: head_dim must be a positive integer (at most 4096), got 15.5'],
     ['missing vocab_size', llama, (c) => delete c.vocab_size, 'config.json: vocab_size is missing; it must be a positive integer (at most 16777216)'],
     ['negative eos_token_id', llama, (c) => (c.eos_token_id = -1), 'config.json: eos_token_id must be a token id (a non-negative integer) or a list of them, got -1'],
+    ['a negative eos_token_id in a list', llama, (c) => (c.eos_token_id = [2, -1]), 'config.json: eos_token_id must be a token id (a non-negative integer) or a list of them, got [2,-1]'],
     ['attention_bias as a string', llama, (c) => (c.attention_bias = 'yes'), 'config.json: attention_bias must be true or false, got "yes"'],
     ['rope type yarn', llama, (c) => ((c.rope_parameters as Json).rope_type = 'yarn'), `config.json: rope_parameters.rope_type must be one of 'default', 'linear', 'llama3', got "yarn"`],
     ['rope_parameters not an object', llama, (c) => (c.rope_parameters = 5), 'config.json: rope_parameters must be an object, got 5'],
