@@ -1,8 +1,8 @@
-import {HybridizeError} from '../errors.js'
+import {HybridizeError, ShapeError} from '../errors.js'
 import {parseTeacherConfig, type TeacherConfig} from './config.js'
 import {HYBRID_FIELDS, MIXER_FIELDS} from './config-fields.js'
 import {readFields} from './config-validate.js'
-import type {MixerConfig} from './mixers/create.js'
+import {checkMixerConfig, type MixerConfig} from './mixers/create.js'
 import {MIXER_KINDS, type MixerKind} from './mixers/mixer.js'
 
 /**
@@ -70,6 +70,12 @@ export function mixerFromJson(json: unknown, where: string): MixerConfig {
   const f = readFields({mixer: json}, MIXER_FIELDS, {family: kind, where})
   const cfg: Record<string, unknown> = {kind}
   for (const [field, key] of Object.entries(MIXER_KEYS[kind])) cfg[field] = f[`mixer.${key}`]
+  try {
+    checkMixerConfig(cfg as unknown as MixerConfig)
+  } catch (err) {
+    if (err instanceof ShapeError) throw new HybridizeError(`${where}: the mixer's settings do not fit together (${err.message})`, {code: 'E_CONFIG'})
+    throw err
+  }
   return cfg as unknown as MixerConfig
 }
 

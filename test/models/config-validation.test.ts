@@ -126,6 +126,7 @@ describe('Mamba-2, Llamba and hybrid config fields', () => {
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.mixer as Json).d_state = -4))))).toBe('config.json: mixer.d_state must be a positive integer (at most 4096), got -4')
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.mixer as Json).norm_eps = 0))))).toBe('config.json: mixer.norm_eps must be a number in (0, 1], got 0')
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.adapter as Json).eps = -1))))).toBe('config.json: adapter.eps must be a number in (0, 1], got -1')
+    expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.mixer as Json).norm_groups = 3))))).toMatch(/^config\.json: the mixer's settings do not fit together \(mamba2: .*norm groups 3/)
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => (c.num_hidden_layers = 1))))).toBe('config.json: num_hidden_layers is 1, but teacher_config.num_hidden_layers is 2; they must agree')
     expect(errorOf(() => parseHybridConfig(edited(hybridJson, (c) => ((c.teacher_config as Json).rms_norm_eps = -1))))).toBe('config.json (teacher_config): rms_norm_eps must be a number in (0, 1], got -1')
   })
