@@ -15,6 +15,7 @@ import {loadModel} from '../../src/models/load-model.js'
 import {parseMamba2Config} from '../../src/models/mamba2-config.js'
 import {studentMixerConfig} from '../../src/rewrite/student-config.js'
 import {cpuBackend} from '../helpers/backends.js'
+import {ourStderr, runCli} from '../helpers/cli.js'
 import {fixtureReference} from '../helpers/paths.js'
 
 type Json = Record<string, unknown>
@@ -133,6 +134,12 @@ describe('Mamba-2, Llamba and hybrid config fields', () => {
 })
 
 describe('config.json itself', () => {
+  it('generate on a folder without config.json says so, not that the tokenizer is missing (issue 18 point 10)', () => {
+    const r = runCli(['generate', fixtureReference, '-p', 'hi', '--device', 'cpu'])
+    expect(r.status, r.stderr).toBe(1)
+    expect(ourStderr(r.stderr)).toEqual([`hybridize: error: ${fixtureReference} is not a model folder: it has no config.json and no tokenizer.json`])
+  })
+
   async function folderWith(text: string): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'hybridize-config-'))
     await writeFile(join(dir, 'config.json'), text)
