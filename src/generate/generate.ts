@@ -1,6 +1,7 @@
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import type {DecodingModel} from '../models/decoding-model.js'
+import {checkFiniteLogits} from '../models/finite.js'
 import {Random} from '../util/random.js'
 import {sampleToken, type SamplingOptions} from './sampling.js'
 
@@ -47,8 +48,11 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
   await opts.beforeStep?.()
   const cache = model.newCache(n, prompt.length + maxNewTokens)
   try {
-    const step = (ids: Int32Array, t: number) =>
-      scopeAsync(async () => model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.toFloat32())
+    const step = async (ids: Int32Array, t: number) => {
+      const logits = await scopeAsync(async () => model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.toFloat32())
+      checkFiniteLogits(logits, V)
+      return logits
+    }
     const batch = new Int32Array(n * prompt.length)
     for (let i = 0; i < n; i++) batch.set(prompt, i * prompt.length)
     let logits = await step(batch, prompt.length)

@@ -1,6 +1,8 @@
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {FormatError} from '../errors.js'
+import {GENERATION_FIELDS} from '../models/config-fields.js'
+import {readFields} from '../models/config-validate.js'
 import {readConfigJson} from '../models/load.js'
 
 /**
@@ -19,12 +21,15 @@ export interface GenerationDefaults {
 export async function readGenerationDefaults(folder: string): Promise<GenerationDefaults> {
   const config = await readConfigJson(folder)
   const path = join(folder, 'generation_config.json')
-  let gen: Record<string, unknown> = {}
+  let json: unknown = {}
   try {
-    gen = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+    json = JSON.parse(await readFile(path, 'utf8'))
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new FormatError(`${path} is not valid JSON`)
   }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new FormatError(`${path} is not a JSON object`)
+  const gen = readFields(json as Record<string, unknown>, GENERATION_FIELDS, {family: 'generation', where: path})
+  // config.json's own ids were checked when the model's config was parsed; only numbers are taken here.
   const ids = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : [])
   const eos = ids(gen.eos_token_id ?? config.eos_token_id)
   const bos = ids(gen.bos_token_id ?? config.bos_token_id)[0]
@@ -32,7 +37,7 @@ export async function readGenerationDefaults(folder: string): Promise<Generation
   return {
     eosTokenIds: eos,
     bosTokenId: bos,
-    temperature: sample && typeof gen.temperature === 'number' ? gen.temperature : sample ? 1 : 0,
-    topP: sample && typeof gen.top_p === 'number' ? gen.top_p : 1,
+    temperature: sample ? ((gen.temperature as number | undefined) ?? 1) : 0,
+    topP: sample ? ((gen.top_p as number | undefined) ?? 1) : 1,
   }
 }

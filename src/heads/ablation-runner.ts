@@ -1,6 +1,7 @@
 import {noGrad} from '../engine/autograd.js'
 import {add, embedding, mul} from '../engine/ops.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+import {checkFiniteLogits} from '../models/finite.js'
 import type {TeacherModel} from '../models/teacher.js'
 import {logSoftmaxRows, type RowRunner, type ScoreRow} from './choice-scoring.js'
 
@@ -84,6 +85,7 @@ async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow
           )
           return logits.toFloat32()
         })
+        checkFiniteLogits(logits, model.vocabSize)
         const lp = logSoftmaxRows(logits, model.vocabSize)
         let next = 0
         chunk.forEach((m) => (out[m.i] = rows[m.i].positions.map(() => lp[next++])))

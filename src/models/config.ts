@@ -1,4 +1,6 @@
 import {HybridizeError} from '../errors.js'
+import {ROPE_FIELDS, TEACHER_FIELDS} from './config-fields.js'
+import {readFields} from './config-validate.js'
 
 /**
  * One normalised description of a teacher, read from a Hugging Face `config.json`.
@@ -47,24 +49,25 @@ export function parseTeacherConfig(raw: Json, where = 'config.json'): TeacherCon
   if (modelType !== 'llama' && modelType !== 'phi') {
     throw new HybridizeError(`${where}: model_type '${modelType}' is not supported; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`, {code: 'E_ARCH'})
   }
-  const num = (key: string, fallback?: number): number => {
-    const v = raw[key] ?? fallback
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new HybridizeError(`${where}: '${key}' must be a number`, {code: 'E_CONFIG'})
-    return v
-  }
+  const f = readFields(raw, TEACHER_FIELDS, {family: modelType, where})
+  const num = (key: string) => f[key] as number
   const hiddenSize = num('hidden_size')
   const numHeads = num('num_attention_heads')
-  const numKvHeads = typeof raw.num_key_value_heads === 'number' ? raw.num_key_value_heads : numHeads
-  const headDim = typeof raw.head_dim === 'number' ? raw.head_dim : hiddenSize / numHeads
-  if (!Number.isInteger(headDim) || numHeads % numKvHeads !== 0) {
-    throw new HybridizeError(`${where}: ${numHeads} heads, ${numKvHeads} key/value heads and head_dim ${headDim} do not fit`, {code: 'E_CONFIG'})
+  const numKvHeads = (f.num_key_value_heads as number | undefined) ?? numHeads
+  const headDim = (f.head_dim as number | undefined) ?? hiddenSize / numHeads
+  if (!Number.isInteger(headDim)) {
+    throw new HybridizeError(`${where}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads} (and there is no head_dim)`, {code: 'E_CONFIG'})
   }
-  const rope = readRope(raw, where)
+  if (numKvHeads > numHeads || numHeads % numKvHeads !== 0) {
+    throw new HybridizeError(`${where}: num_key_value_heads ${numKvHeads} must divide num_attention_heads ${numHeads}`, {code: 'E_CONFIG'})
+  }
+  const rope = readRope(raw, modelType, where)
   const rotaryDim = modelType === 'phi' ? Math.floor(headDim * rope.partialRotaryFactor) : headDim
-  if (rotaryDim % 2 !== 0) throw new HybridizeError(`${where}: rotary dimension ${rotaryDim} is odd`, {code: 'E_CONFIG'})
-  if (modelType === 'phi' && raw.qk_layernorm === true) {
-    throw new HybridizeError(`${where}: Phi with qk_layernorm is not supported`, {code: 'E_CONFIG'})
+  if (rotaryDim < 2 || rotaryDim % 2 !== 0) {
+    const factor = modelType === 'phi' ? ` × partial_rotary_factor ${rope.partialRotaryFactor}` : ''
+    throw new HybridizeError(`${where}: the rotary dimension (head_dim ${headDim}${factor}) is ${rotaryDim}; it must be even and at least 2`, {code: 'E_CONFIG'})
   }
+  if (f.qk_layernorm === true) throw new HybridizeError(`${where}: Phi with qk_layernorm is not supported`, {code: 'E_CONFIG'})
   const architectures = Array.isArray(raw.architectures) ? raw.architectures : []
   return {
     family: modelType,
@@ -76,45 +79,73 @@ export function parseTeacherConfig(raw: Json, where = 'config.json'): TeacherCon
     numHeads,
     numKvHeads,
     headDim,
-    normEps: modelType === 'llama' ? num('rms_norm_eps', 1e-6) : num('layer_norm_eps', 1e-5),
+    normEps: num(modelType === 'llama' ? 'rms_norm_eps' : 'layer_norm_eps'),
     ropeTheta: rope.theta,
     rotaryDim,
     ropeScaling: rope.scaling,
-    maxPositions: num('max_position_embeddings', 2048),
-    attentionBias: modelType === 'phi' ? true : raw.attention_bias === true,
-    mlpBias: modelType === 'phi' ? true : raw.mlp_bias === true,
-    tieWordEmbeddings: raw.tie_word_embeddings === true,
-    hiddenAct: typeof raw.hidden_act === 'string' ? raw.hidden_act : modelType === 'llama' ? 'silu' : 'gelu_new',
-    bosTokenId: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : undefined,
-    eosTokenId: raw.eos_token_id as number | number[] | undefined,
+    maxPositions: num('max_position_embeddings'),
+    attentionBias: modelType === 'phi' ? true : f.attention_bias === true,
+    mlpBias: modelType === 'phi' ? true : f.mlp_bias === true,
+    tieWordEmbeddings: f.tie_word_embeddings === true,
+    hiddenAct: f.hidden_act as string,
+    bosTokenId: f.bos_token_id as number | undefined,
+    eosTokenId: f.eos_token_id as number | number[] | undefined,
   }
 }
 
-function readRope(raw: Json, where: string): {theta: number; partialRotaryFactor: number; scaling: RopeScaling} {
-  // transformers 5 nests everything in rope_parameters; transformers 4 keeps it at the top level.
-  const params = (raw.rope_parameters ?? raw.rope_scaling ?? {}) as Json
-  const theta = Number(params.rope_theta ?? raw.rope_theta ?? 10000)
-  const partialRotaryFactor = Number(params.partial_rotary_factor ?? raw.partial_rotary_factor ?? 1)
-  const type = String(params.rope_type ?? params.type ?? 'default')
-  const factor = Number(params.factor ?? 1)
-  switch (type) {
-    case 'default':
-      return {theta, partialRotaryFactor, scaling: {type: 'default'}}
+/**
+ * RoPE settings, from transformers 5's rope_parameters or transformers 4's top level and
+ * rope_scaling, checked against ROPE_FIELDS under the name of the key each value came from.
+ */
+function readRope(raw: Json, family: 'llama' | 'phi', where: string): {theta: number; partialRotaryFactor: number; scaling: RopeScaling} {
+  const nest = raw.rope_parameters !== undefined && raw.rope_parameters !== null ? 'rope_parameters' : 'rope_scaling'
+  const params = raw[nest] ?? {}
+  if (typeof params !== 'object' || Array.isArray(params)) {
+    throw new HybridizeError(`${where}: ${nest} must be an object, got ${JSON.stringify(params)}`, {code: 'E_CONFIG'})
+  }
+  const view: Json = {}
+  const names: Record<string, string> = {}
+  const take = (key: string, nestedKey = key, topLevel = false) => {
+    const nested = (params as Json)[nestedKey]
+    const top = topLevel ? raw[key] : undefined
+    if (nested !== undefined && nested !== null && top !== undefined && top !== null && top !== nested) {
+      // A top-level value out of range is named as such before the two are compared.
+      readFields({[key]: top}, ROPE_FIELDS.filter((spec) => spec.key === key), {family, where})
+      throw new HybridizeError(`${where}: ${key} (${JSON.stringify(top)}) and ${nest}.${nestedKey} (${JSON.stringify(nested)}) disagree`, {code: 'E_CONFIG'})
+    }
+    if (nested !== undefined && nested !== null) {
+      view[key] = nested
+      names[key] = `${nest}.${nestedKey}`
+    } else if (top !== undefined) {
+      view[key] = top
+    }
+  }
+  take('rope_theta', 'rope_theta', true)
+  take('partial_rotary_factor', 'partial_rotary_factor', true)
+  take('rope_type')
+  if (view.rope_type === undefined) take('rope_type', 'type')
+  for (const key of ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings']) take(key)
+  const f = readFields(view, ROPE_FIELDS, {family, where, names})
+  const num = (key: string) => f[key] as number
+  const common = {theta: num('rope_theta'), partialRotaryFactor: family === 'phi' ? num('partial_rotary_factor') : 1}
+  switch (f.rope_type) {
     case 'linear':
-      return {theta, partialRotaryFactor, scaling: {type: 'linear', factor}}
+      return {...common, scaling: {type: 'linear', factor: num('factor')}}
     case 'llama3':
+      if (num('high_freq_factor') <= num('low_freq_factor')) {
+        throw new HybridizeError(`${where}: ${nest}.high_freq_factor (${num('high_freq_factor')}) must be above low_freq_factor (${num('low_freq_factor')})`, {code: 'E_CONFIG'})
+      }
       return {
-        theta,
-        partialRotaryFactor,
+        ...common,
         scaling: {
           type: 'llama3',
-          factor,
-          lowFreqFactor: Number(params.low_freq_factor ?? 1),
-          highFreqFactor: Number(params.high_freq_factor ?? 4),
-          originalMaxPositions: Number(params.original_max_position_embeddings ?? 8192),
+          factor: num('factor'),
+          lowFreqFactor: num('low_freq_factor'),
+          highFreqFactor: num('high_freq_factor'),
+          originalMaxPositions: num('original_max_position_embeddings'),
         },
       }
     default:
-      throw new HybridizeError(`${where}: rope type '${type}' is not supported (default, linear, llama3)`, {code: 'E_CONFIG'})
+      return {...common, scaling: {type: 'default'}}
   }
 }

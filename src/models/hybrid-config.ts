@@ -1,6 +1,8 @@
-import {HybridizeError} from '../errors.js'
+import {HybridizeError, ShapeError} from '../errors.js'
 import {parseTeacherConfig, type TeacherConfig} from './config.js'
-import type {MixerConfig} from './mixers/create.js'
+import {HYBRID_FIELDS, MIXER_FIELDS} from './config-fields.js'
+import {readFields} from './config-validate.js'
+import {checkMixerConfig, type MixerConfig} from './mixers/create.js'
 import {MIXER_KINDS, type MixerKind} from './mixers/mixer.js'
 
 /**
@@ -62,14 +64,17 @@ export function mixerToJson(cfg: MixerConfig): Record<string, unknown> {
 }
 
 export function mixerFromJson(json: unknown, where: string): MixerConfig {
-  const obj = (json ?? {}) as Record<string, unknown>
-  const kind = obj.type as MixerKind
-  if (!MIXER_KINDS.includes(kind)) throw new HybridizeError(`${where}: mixer type '${String(obj.type)}' is not one of ${MIXER_KINDS.join(', ')}`, {code: 'E_CONFIG'})
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new HybridizeError(`${where}: mixer is missing; it must be an object with a type`, {code: 'E_CONFIG'})
+  const kind = (json as Record<string, unknown>).type as MixerKind
+  if (!MIXER_KINDS.includes(kind)) throw new HybridizeError(`${where}: mixer.type must be one of ${MIXER_KINDS.join(', ')}, got ${JSON.stringify(kind)}`, {code: 'E_CONFIG'})
+  const f = readFields({mixer: json}, MIXER_FIELDS, {family: kind, where})
   const cfg: Record<string, unknown> = {kind}
-  for (const [field, key] of Object.entries(MIXER_KEYS[kind])) {
-    const v = obj[key]
-    if (typeof v !== 'number' && typeof v !== 'boolean') throw new HybridizeError(`${where}: mixer.${key} is missing`, {code: 'E_CONFIG'})
-    cfg[field] = v
+  for (const [field, key] of Object.entries(MIXER_KEYS[kind])) cfg[field] = f[`mixer.${key}`]
+  try {
+    checkMixerConfig(cfg as unknown as MixerConfig)
+  } catch (err) {
+    if (err instanceof ShapeError) throw new HybridizeError(`${where}: the mixer's settings do not fit together (${err.message})`, {code: 'E_CONFIG'})
+    throw err
   }
   return cfg as unknown as MixerConfig
 }
@@ -91,15 +96,23 @@ export function hybridConfigToJson(cfg: HybridConfig): Record<string, unknown> {
 
 export function parseHybridConfig(raw: Record<string, unknown>, where = 'config.json'): HybridConfig {
   if (raw.model_type !== HYBRID_MODEL_TYPE) throw new HybridizeError(`${where}: model_type is not ${HYBRID_MODEL_TYPE}`, {code: 'E_CONFIG'})
-  if (raw.hybridize_format !== HYBRID_FORMAT) {
-    throw new HybridizeError(`${where}: hybridize_format ${String(raw.hybridize_format)} is not supported (${HYBRID_FORMAT})`, {code: 'E_CONFIG'})
+  const f = readFields(raw, HYBRID_FIELDS, {family: HYBRID_MODEL_TYPE, where})
+  if (f.hybridize_format !== HYBRID_FORMAT) {
+    throw new HybridizeError(`${where}: hybridize_format ${String(f.hybridize_format)} is not supported (${HYBRID_FORMAT})`, {code: 'E_CONFIG'})
   }
   const teacherJson = raw.teacher_config
-  if (!teacherJson || typeof teacherJson !== 'object') throw new HybridizeError(`${where}: teacher_config is missing`, {code: 'E_CONFIG'})
+  if (!teacherJson || typeof teacherJson !== 'object' || Array.isArray(teacherJson)) throw new HybridizeError(`${where}: teacher_config is missing`, {code: 'E_CONFIG'})
   const teacher = parseTeacherConfig(teacherJson as Record<string, unknown>, `${where} (teacher_config)`)
+  // The top-level copies are for tools that read only these; a disagreement means a hand edit.
+  const copies = {vocab_size: teacher.vocabSize, hidden_size: teacher.hiddenSize, num_hidden_layers: teacher.numLayers}
+  for (const [key, value] of Object.entries(copies)) {
+    if (f[key] !== undefined && f[key] !== value) {
+      throw new HybridizeError(`${where}: ${key} is ${String(f[key])}, but teacher_config.${key} is ${value}; they must agree`, {code: 'E_CONFIG'})
+    }
+  }
   const layersJson = raw.layers
   if (!Array.isArray(layersJson) || layersJson.length !== teacher.numLayers) {
-    throw new HybridizeError(`${where}: 'layers' must list ${teacher.numLayers} layers`, {code: 'E_CONFIG'})
+    throw new HybridizeError(`${where}: 'layers' must list ${teacher.numLayers} layers (teacher_config.num_hidden_layers)`, {code: 'E_CONFIG'})
   }
   const layers = layersJson.map((entry, l) => {
     const heads = (entry as Record<string, unknown>)?.attention_heads
@@ -107,12 +120,15 @@ export function parseHybridConfig(raw: Record<string, unknown>, where = 'config.
     if (!ok) throw new HybridizeError(`${where}: layers[${l}].attention_heads must be ascending head indices below ${teacher.numHeads}`, {code: 'E_CONFIG'})
     return {attentionHeads: heads as number[]}
   })
-  const adapter = (raw.adapter ?? {}) as Record<string, unknown>
+  const mixer = mixerFromJson(raw.mixer, where)
+  if (mixer.hiddenSize !== teacher.hiddenSize) {
+    throw new HybridizeError(`${where}: mixer.d_model ${mixer.hiddenSize} must equal teacher_config.hidden_size ${teacher.hiddenSize}`, {code: 'E_CONFIG'})
+  }
   return {
     teacher,
     teacherJson: teacherJson as Record<string, unknown>,
-    mixer: mixerFromJson(raw.mixer, where),
-    adapterEps: typeof adapter.eps === 'number' ? adapter.eps : 1e-5,
+    mixer,
+    adapterEps: f['adapter.eps'] as number,
     layers,
   }
 }

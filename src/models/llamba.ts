@@ -2,6 +2,8 @@ import {join} from 'node:path'
 import type {Backend} from '../backend/backend.js'
 import {HybridizeError} from '../errors.js'
 import type {TeacherConfig} from './config.js'
+import {LLAMBA_FIELDS} from './config-fields.js'
+import {readFields} from './config-validate.js'
 import type {HybridConfig} from './hybrid-config.js'
 import {expectedHybridWeights} from './hybrid-weights.js'
 import {HybridModel} from './hybrid.js'
@@ -21,42 +23,40 @@ import {loadWeights} from './load-weights.js'
 type Json = Record<string, unknown>
 
 export function llambaToHybridConfig(raw: Json, where = 'config.json'): HybridConfig {
-  const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {})
-  const num = (o: Json, key: string, fallback?: number): number => {
-    const v = o[key] ?? fallback
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new HybridizeError(`${where}: '${key}' must be a number`, {code: 'E_CONFIG'})
-    return v
-  }
-  const ssm = obj(raw.ssm_cfg)
-  const mlp = obj(raw.mlp_cfg)
-  if ((ssm.activation ?? 'identity') !== 'identity') throw new HybridizeError(`${where}: Llamba with ssm_cfg.activation '${String(ssm.activation)}' is not supported (identity)`, {code: 'E_CONFIG'})
-  if ((mlp.act_fn ?? 'silu') !== 'silu') throw new HybridizeError(`${where}: Llamba with mlp_cfg.act_fn '${String(mlp.act_fn)}' is not supported (silu)`, {code: 'E_CONFIG'})
-  if (raw.lm_head_bias === true) throw new HybridizeError(`${where}: Llamba with lm_head_bias is not supported`, {code: 'E_CONFIG'})
-  const hidden = num(raw, 'd_model')
-  const vHeads = num(ssm, 'n_v_heads', 32)
-  const inner = num(ssm, 'expand', 1) * hidden
-  const multiple = num(raw, 'pad_vocab_size_multiple', 8)
-  const vocab = Math.ceil(num(raw, 'vocab_size') / multiple) * multiple
-  const layers = num(raw, 'n_layer')
+  const f = readFields(raw, LLAMBA_FIELDS, {family: 'llamba', where})
+  const num = (key: string) => f[key] as number
+  if (f.lm_head_bias === true) throw new HybridizeError(`${where}: Llamba with lm_head_bias is not supported`, {code: 'E_CONFIG'})
+  const hidden = num('d_model')
+  const vHeads = num('ssm_cfg.n_v_heads')
+  const inner = num('ssm_cfg.expand') * hidden
+  const multiple = num('pad_vocab_size_multiple')
+  const vocab = Math.ceil(num('vocab_size') / multiple) * multiple
+  const layers = num('n_layer')
   const headDim = inner / vHeads
+  if (!Number.isInteger(headDim)) {
+    throw new HybridizeError(`${where}: ssm_cfg.n_v_heads ${vHeads} must divide the inner width ${inner} (ssm_cfg.expand × d_model)`, {code: 'E_CONFIG'})
+  }
+  if (vHeads % num('ssm_cfg.n_qk_heads') !== 0) {
+    throw new HybridizeError(`${where}: ssm_cfg.n_qk_heads ${num('ssm_cfg.n_qk_heads')} must divide ssm_cfg.n_v_heads ${vHeads}`, {code: 'E_CONFIG'})
+  }
   const teacher: TeacherConfig = {
     family: 'llama',
     architecture: 'LlamaForCausalLM',
     vocabSize: vocab,
     hiddenSize: hidden,
-    intermediateSize: num(mlp, 'intermediate_size'),
+    intermediateSize: num('mlp_cfg.intermediate_size'),
     numLayers: layers,
     numHeads: vHeads,
     numKvHeads: vHeads,
     headDim,
-    normEps: num(raw, 'norm_epsilon', 1e-5),
+    normEps: num('norm_epsilon'),
     ropeTheta: 10000,
     rotaryDim: headDim - (headDim % 2),
     ropeScaling: {type: 'default'},
     maxPositions: 1 << 20,
     attentionBias: false,
-    mlpBias: mlp.bias === true,
-    tieWordEmbeddings: raw.tie_embeddings !== false,
+    mlpBias: f['mlp_cfg.bias'] === true,
+    tieWordEmbeddings: f.tie_embeddings === true,
     hiddenAct: 'silu',
   }
   return {
@@ -66,13 +66,13 @@ export function llambaToHybridConfig(raw: Json, where = 'config.json'): HybridCo
       kind: 'discrete-mamba2',
       hiddenSize: hidden,
       vHeads,
-      qkHeads: num(ssm, 'n_qk_heads', 32),
+      qkHeads: num('ssm_cfg.n_qk_heads'),
       headDim,
-      stateDim: num(ssm, 'd_state', 64),
-      convWidth: num(ssm, 'd_conv', 4),
-      convBias: ssm.conv_bias !== false,
-      bias: ssm.bias === true,
-      chunk: num(ssm, 'chunk_size', 128),
+      stateDim: num('ssm_cfg.d_state'),
+      convWidth: num('ssm_cfg.d_conv'),
+      convBias: f['ssm_cfg.conv_bias'] === true,
+      bias: f['ssm_cfg.bias'] === true,
+      chunk: num('ssm_cfg.chunk_size'),
     },
     adapterEps: 1e-5,
     layers: Array.from({length: layers}, () => ({attentionHeads: []})),
@@ -89,7 +89,7 @@ export function llambaName(name: string): string {
 export async function loadLlamba(folder: string, backend: Backend): Promise<HybridModel> {
   const config = llambaToHybridConfig(await readConfigJson(folder), join(folder, 'config.json'))
   const expected = new Map([...expectedHybridWeights(config)].map(([name, shape]) => [llambaName(name), shape]))
-  const stored = await loadWeights(folder, expected, 'Llamba', backend)
+  const stored = await loadWeights(folder, expected, 'Llamba', backend, 'n_layer')
   const weights = new Map([...expectedHybridWeights(config).keys()].map((name) => [name, stored.get(llambaName(name))!]))
   return new HybridModel(config, weights, backend)
 }

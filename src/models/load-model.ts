@@ -22,6 +22,7 @@ export async function loadModel(folder: string, backend: Backend): Promise<Loade
     case 'llamba': return loadLlamba(folder, backend)
     case 'llama': case 'phi': return loadTeacher(folder, backend)
     default:
+      if (typeof modelType !== 'string') throw new HybridizeError(`${join(folder, 'config.json')} has no model_type; supported: ${LOADABLE_MODEL_TYPES.join(', ')}`, {code: 'E_CONFIG'})
       throw new HybridizeError(`${join(folder, 'config.json')}: model_type '${String(modelType)}' is not supported; supported: ${LOADABLE_MODEL_TYPES.join(', ')}`, {code: 'E_ARCH'})
   }
 }

@@ -2,9 +2,13 @@ import type {Backend} from '../backend/backend.js'
 import {fromArray, type Tensor} from '../engine/tensor.js'
 import {FormatError, ShapeError} from '../errors.js'
 import {openCheckpoint, type Checkpoint} from '../io/safetensors/checkpoint.js'
+import {checkFiniteWeight} from './finite.js'
 
-/** Check that `ckpt` holds every expected tensor with its expected shape. */
-export function checkWeights(expected: ReadonlyMap<string, readonly number[]>, ckpt: Checkpoint, folder: string, architecture: string): void {
+/**
+ * Check that `ckpt` holds every expected tensor with its expected shape, and no layer beyond the
+ * config's count (a config that says fewer layers than the checkpoint has would run a truncated model).
+ */
+export function checkWeights(expected: ReadonlyMap<string, readonly number[]>, ckpt: Checkpoint, folder: string, architecture: string, layersField = 'num_hidden_layers'): void {
   for (const [name, shape] of expected) {
     if (!ckpt.has(name)) throw new FormatError(`${folder}: the checkpoint has no tensor ${name}, which the config (${architecture}) needs`)
     const actual = ckpt.info(name).shape
@@ -12,16 +16,46 @@ export function checkWeights(expected: ReadonlyMap<string, readonly number[]>, c
       throw new ShapeError(`${folder}: tensor ${name} has shape [${actual}], but config.json implies [${shape}]`)
     }
   }
+  const configLayers = layerCount(expected.keys())
+  const stored = layerCount(ckpt.names())
+  if (stored > configLayers) {
+    throw new ShapeError(`${folder}: the checkpoint holds ${stored} layers, but config.json's ${layersField} is ${configLayers}`)
+  }
+}
+
+/** 1 + the highest `layers.<i>.` index among `names` (0 when none). */
+function layerCount(names: Iterable<string>): number {
+  let count = 0
+  for (const name of names) {
+    const m = /(?:^|\.)layers\.(\d+)\./.exec(name)
+    if (m) count = Math.max(count, Number(m[1]) + 1)
+  }
+  return count
+}
+
+/** Read the expected tensors into backend memory (BF16/F16 widened to f32), each checked to be finite as it is read. */
+export async function readWeights(ckpt: Checkpoint, expected: ReadonlyMap<string, readonly number[]>, backend: Backend): Promise<Map<string, Tensor>> {
+  const weights = new Map<string, Tensor>()
+  try {
+    for (const [name, shape] of expected) {
+      const data = await ckpt.readF32(name)
+      checkFiniteWeight(data, name, ckpt.path)
+      weights.set(name, fromArray(backend, data, shape))
+    }
+  } catch (err) {
+    // A failed load gives back the device memory of the tensors it had already placed.
+    for (const t of weights.values()) t.dispose()
+    throw err
+  }
+  return weights
 }
 
 /** Read the expected tensors of a model folder into backend memory (BF16/F16 widened to f32). */
-export async function loadWeights(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string, backend: Backend): Promise<Map<string, Tensor>> {
+export async function loadWeights(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string, backend: Backend, layersField?: string): Promise<Map<string, Tensor>> {
   const ckpt = await openCheckpoint(folder)
   try {
-    checkWeights(expected, ckpt, folder, architecture)
-    const weights = new Map<string, Tensor>()
-    for (const [name, shape] of expected) weights.set(name, fromArray(backend, await ckpt.readF32(name), shape))
-    return weights
+    checkWeights(expected, ckpt, folder, architecture, layersField)
+    return await readWeights(ckpt, expected, backend)
   } finally {
     await ckpt.close()
   }

@@ -1,4 +1,6 @@
 import {HybridizeError} from '../errors.js'
+import {MAMBA2_FIELDS} from './config-fields.js'
+import {readFields} from './config-validate.js'
 import type {Mamba2Config as Mamba2MixerConfig} from './mixers/mamba2.js'
 
 /**
@@ -25,33 +27,29 @@ function jsonFloat(v: unknown): number | undefined {
 }
 
 export function parseMamba2Config(raw: Json, where = 'config.json'): Mamba2ModelConfig {
-  const num = (key: string, fallback?: number): number => {
-    const v = raw[key] ?? fallback
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new HybridizeError(`${where}: '${key}' must be a number`, {code: 'E_CONFIG'})
-    return v
-  }
+  const f = readFields(raw, MAMBA2_FIELDS, {family: 'mamba2', where})
+  const num = (key: string) => f[key] as number
   const hiddenSize = num('hidden_size')
   const heads = num('num_heads')
   const headDim = num('head_dim')
-  const inner = num('expand', 2) * hiddenSize
+  const inner = num('expand') * hiddenSize
   if (heads * headDim !== inner) {
     throw new HybridizeError(`${where}: ${heads} heads of ${headDim} do not make the intermediate size ${inner} (expand × hidden_size)`, {code: 'E_CONFIG'})
   }
-  const act = raw.hidden_act ?? 'silu'
-  if (act !== 'silu' && act !== 'swish') throw new HybridizeError(`${where}: Mamba2 with hidden_act '${String(act)}' is not supported (silu)`, {code: 'E_CONFIG'})
+  const groups = num('n_groups')
+  if (heads % groups !== 0) throw new HybridizeError(`${where}: n_groups ${groups} must divide num_heads ${heads}`, {code: 'E_CONFIG'})
   const limit = Array.isArray(raw.time_step_limit) ? raw.time_step_limit.map(jsonFloat) : [0, Infinity]
-  if (limit[0] !== 0 || limit[1] !== Infinity) {
+  if (limit.length !== 2 || limit[0] !== 0 || limit[1] !== Infinity) {
     throw new HybridizeError(`${where}: time_step_limit [${limit}] is not supported (only the default [0, Infinity])`, {code: 'E_CONFIG'})
   }
-  const groups = num('n_groups', 1)
   const architectures = Array.isArray(raw.architectures) ? raw.architectures : []
   return {
     architecture: typeof architectures[0] === 'string' ? architectures[0] : 'Mamba2ForCausalLM',
     vocabSize: num('vocab_size'),
     hiddenSize,
     numLayers: num('num_hidden_layers'),
-    normEps: num('layer_norm_epsilon', 1e-5),
-    tieWordEmbeddings: raw.tie_word_embeddings === true,
+    normEps: num('layer_norm_epsilon'),
+    tieWordEmbeddings: f.tie_word_embeddings === true,
     mixer: {
       kind: 'mamba2',
       hiddenSize,
@@ -63,11 +61,11 @@ export function parseMamba2Config(raw: Json, where = 'config.json'): Mamba2Model
       cGroups: groups,
       // transformers' pure-PyTorch MambaRMSNormGated normalises all of y at once, whatever n_groups is.
       normGroups: 1,
-      normEps: num('layer_norm_epsilon', 1e-5),
-      convWidth: num('conv_kernel', 4),
-      convBias: raw.use_conv_bias !== false,
-      bias: raw.use_bias === true,
-      chunk: num('chunk_size', 256),
+      normEps: num('layer_norm_epsilon'),
+      convWidth: num('conv_kernel'),
+      convBias: f.use_conv_bias === true,
+      bias: f.use_bias === true,
+      chunk: num('chunk_size'),
     },
   }
 }

@@ -1,6 +1,7 @@
 import type {Backend} from '../backend/backend.js'
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
+import {checkFiniteLogits} from './finite.js'
 import type {LoadedModel} from './load-model.js'
 
 export interface ForwardResult {
@@ -19,7 +20,9 @@ export async function forwardIds(model: LoadedModel, backend: Backend, ids: Int3
     const out = model.forward(fromArray(backend, ids, shape), {hiddenStates: true})
     const hiddenStates = []
     for (const h of out.hiddenStates!) hiddenStates.push({shape: [...h.shape], data: await h.toFloat32()})
-    return {logits: {shape: [...out.logits.shape], data: await out.logits.toFloat32()}, hiddenStates}
+    const logits = await out.logits.toFloat32()
+    checkFiniteLogits(logits, vocab)
+    return {logits: {shape: [...out.logits.shape], data: logits}, hiddenStates}
   })
 }
 

@@ -90,10 +90,10 @@ export type AnyModelSummary = ModelSummary | Mamba2Summary | HybridSummary
 
 export const DEFAULT_CONTEXT_LENGTH = 4096
 
-async function checkpointFacts(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string): Promise<CheckpointFacts> {
+async function checkpointFacts(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string, layersField?: string): Promise<CheckpointFacts> {
   const ckpt = await openCheckpoint(folder)
   try {
-    checkWeights(expected, ckpt, folder, architecture)
+    checkWeights(expected, ckpt, folder, architecture, layersField)
     let parameters = 0
     let weightBytes = 0
     const dtypeCounts = new Map<string, number>()
@@ -141,7 +141,7 @@ export async function summarizeModel(folder: string, contextLength = DEFAULT_CON
     const cfg = llamba ? llambaToHybridConfig(raw, where) : parseHybridConfig(raw, where)
     const t = cfg.teacher
     const expected = new Map([...expectedHybridWeights(cfg)].map(([name, shape]) => [llamba ? llambaName(name) : name, shape]))
-    const facts = await checkpointFacts(folder, expected, llamba ? 'Llamba' : 'hybridize hybrid')
+    const facts = await checkpointFacts(folder, expected, llamba ? 'Llamba' : 'hybridize hybrid', llamba ? 'n_layer' : undefined)
     const kinds = {attention: 0, hybrid: 0, ssm: 0}
     cfg.layers.forEach((_, l) => kinds[layerKind(cfg, l)]++)
     const sequenceMemory = memoryReport(facts, (b) => hybridSequenceMemory(cfg, contextLength, b))

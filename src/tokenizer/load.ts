@@ -1,4 +1,4 @@
-import {readFile} from 'node:fs/promises'
+import {access, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Tokenizer} from '@huggingface/tokenizers'
 import {FormatError, HybridizeError} from '../errors.js'
@@ -17,8 +17,9 @@ export interface TextTokenizer {
 }
 
 export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
-  const tokenizerJson = await readJson(join(folder, 'tokenizer.json'), true)
-  const config = (await readJson(join(folder, 'tokenizer_config.json'), false)) ?? {}
+  const tokenizerJson = await readJson(join(folder, 'tokenizer.json'))
+  if (!tokenizerJson) throw await missingTokenizer(folder)
+  const config = (await readJson(join(folder, 'tokenizer_config.json'))) ?? {}
   let tok: Tokenizer
   try {
     tok = new Tokenizer(tokenizerJson!, config)
@@ -34,15 +35,12 @@ export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
   }
 }
 
-async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new HybridizeError(`${path} is missing: the model folder has no tokenizer (use --input with token ids instead of --text)`, {code: 'E_NO_TOKENIZER'})
-    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
   try {
@@ -50,4 +48,11 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
   } catch {
     throw new FormatError(`${path} is not valid JSON`)
   }
+}
+
+/** Say what is missing: a folder without config.json is not a model folder at all, whatever its tokenizer. */
+async function missingTokenizer(folder: string): Promise<HybridizeError> {
+  const hasConfig = await access(join(folder, 'config.json')).then(() => true, () => false)
+  if (!hasConfig) return new HybridizeError(`${folder} is not a model folder: it has no config.json and no tokenizer.json`, {code: 'E_NO_CONFIG'})
+  return new HybridizeError(`${join(folder, 'tokenizer.json')} is missing: the model folder has no tokenizer (use --input with token ids instead of --text)`, {code: 'E_NO_TOKENIZER'})
 }

@@ -1,8 +1,8 @@
 import type {Backend} from '../../backend/backend.js'
 import type {Tensor} from '../../engine/tensor.js'
-import {DiscreteMamba2, discreteMamba2StateSize, discreteMamba2Weights, type DiscreteMamba2Config} from './discrete-mamba2.js'
-import {Mamba2, mamba2StateSize, mamba2Weights, type Mamba2Config} from './mamba2.js'
-import {Mamba3, mamba3StateSize, mamba3Weights, type Mamba3Config} from './mamba3.js'
+import {checkDiscreteMamba2Config, DiscreteMamba2, discreteMamba2StateSize, discreteMamba2Weights, type DiscreteMamba2Config} from './discrete-mamba2.js'
+import {checkMamba2Config, Mamba2, mamba2StateSize, mamba2Weights, type Mamba2Config} from './mamba2.js'
+import {checkMamba3Config, Mamba3, mamba3StateSize, mamba3Weights, type Mamba3Config} from './mamba3.js'
 import type {MixerStateSize, SsmMixer} from './mixer.js'
 
 /** Any student mixer's settings, told apart by `kind`. */
@@ -14,6 +14,15 @@ export function mixerWeightShapes(cfg: MixerConfig): Map<string, number[]> {
     case 'discrete-mamba2': return discreteMamba2Weights(cfg)
     case 'mamba2': return mamba2Weights(cfg)
     case 'mamba3': return mamba3Weights(cfg)
+  }
+}
+
+/** A ShapeError if the settings do not fit together (heads, groups, state, conv); each mixer's constructor checks the same. */
+export function checkMixerConfig(cfg: MixerConfig): void {
+  switch (cfg.kind) {
+    case 'discrete-mamba2': return checkDiscreteMamba2Config(cfg)
+    case 'mamba2': return checkMamba2Config(cfg)
+    case 'mamba3': return checkMamba3Config(cfg)
   }
 }
 
