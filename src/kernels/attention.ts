@@ -1,4 +1,3 @@
-import {tryAttentionFast} from '../backend/cpu-attention/attention-fast.js'
 import {defaultForwardTile, flashForward, flashSupported, type FlashTile} from './attention-v2.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
@@ -35,7 +34,7 @@ export interface AttentionParams {
   tile?: FlashTile
 }
 
-/** The reference loop (Float64 softmax), which the fast path (attention-fast.ts) is tested against. */
+/** The reference loop (Float64 softmax), which the CPU backend's fast path (backend/cpu-attention/attention-fast.ts) is tested against. */
 export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], outputs: Float32Array[]): void {
   const [q, k, v] = inputs
   const mask = p.headMask ? inputs[3] : undefined
@@ -84,11 +83,7 @@ export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], ou
 
 export const attention: Kernel<AttentionParams> = {
   name: 'attention',
-  cpu: (p, inputs, outputs) => {
-    // The fast path computes in float32; float64 storage (the gradient checks' backend) takes the reference loop.
-    const f32 = inputs[0] instanceof Float32Array
-    if (!(f32 && tryAttentionFast(p, inputs as Float32Array[], outputs as Float32Array[]))) attentionCpu(p, inputs, outputs as Float32Array[])
-  },
+  cpu: (p, inputs, outputs) => attentionCpu(p, inputs, outputs as Float32Array[]),
   gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p))}, (p) => p.version ?? (!p.returnProbs && flashSupported(p) ? 2 : 1)),
 }
 

@@ -1,5 +1,4 @@
-import type {Backend} from '../backend/backend.js'
-import type {WebGpuBackend} from '../backend/webgpu.js'
+import type {DeviceFeatures} from './device-features.js'
 import {unpackF16} from './f16.js'
 import {ceilDiv, type GpuProgram, type Kernel} from './kernel.js'
 import {matmulCpu} from './matmul.js'
@@ -48,10 +47,10 @@ export const DEFAULT_TC_TILE: TensorCoreTile = {subgroupsM: 2, subgroupsN: 2, fr
 const FRAG = 16
 const FEATURE = 'chromium-experimental-subgroup-matrix'
 
-/** Tensor cores for `matmulF16` when the backend has subgroup matrices of f16 -> f32 at 16×16×16 and one subgroup size. */
-export function tensorCoreSupport(backend: Backend | Pick<WebGpuBackend, 'features' | 'subgroups'>): TensorCores | undefined {
-  if (!('subgroups' in backend)) return undefined
-  const {features, subgroups} = backend
+/** Tensor cores for `matmulF16` when the backend (any; only a WebGPU one has DeviceFeatures) has subgroup matrices of f16 -> f32 at 16×16×16 and one subgroup size. */
+export function tensorCoreSupport(backend: object): TensorCores | undefined {
+  if (!('subgroups' in backend && 'features' in backend)) return undefined
+  const {features, subgroups} = backend as DeviceFeatures
   if (![FEATURE, 'shader-f16', 'subgroups'].every((f) => features.includes(f))) return undefined
   const config = subgroups.matrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === FRAG && c.N === FRAG && c.K === FRAG)
   if (!config || !subgroups.maxSize || subgroups.minSize !== subgroups.maxSize) return undefined

@@ -1,4 +1,3 @@
-import {chunkMixFast} from '../backend/cpu-ssd/chunk-mix-fast.js'
 import type {GpuProgram, Kernel} from './kernel.js'
 import {chunkCount, type ChunkShape, type Operand} from './ssd-chunk.js'
 import {COLS, ROWS, SLAB, chunkMixFields, MIX_LOAD_V, MIX_STORE, MIX_TILE_COORDS} from './ssd-mix-tile.js'
@@ -77,7 +76,7 @@ export function chunkMixCpu(p: ChunkMixParams, [Qm, Km, Vm, acs, S]: ArrayLike<n
 
 export const ssdChunkMix: Kernel<ChunkMixParams> = {
   name: 'ssd_chunk_mix',
-  cpu: (p, inputs, outputs) => chunkMixFast(p, inputs as Float32Array[], outputs as Float32Array[]),
+  cpu: (p, inputs, outputs) => chunkMixCpu(p, inputs, outputs as Float32Array[]),
   gpu: versioned<ChunkMixParams>({1: chunkMixProgram(chunkMixWgsl), 2: chunkMixProgram(chunkMixV2Wgsl)}, (p) => p.version ?? 2),
 }
 

@@ -1,13 +1,13 @@
 import {describe, it} from 'vitest'
 import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, type AttentionBackwardParams} from '../../src/kernels/backward/attention-backward.js'
 import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 /** Version 2 (tiled) of the attention backward kernels against their CPU twins. */
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function agree<P>(kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[], label: string): Promise<void> {
   const want = await runKernel(cpu, kernel, params, inputs, sizes)

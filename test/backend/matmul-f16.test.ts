@@ -1,12 +1,12 @@
 import {describe, expect, it} from 'vitest'
 import {castF16, f16Bits, f16Value, packF16, unpackF16} from '../../src/kernels/f16.js'
 import {matmulF16, tensorCoreSupport, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 describe('f16 packing', () => {
   it('rounds to nearest even, with subnormals, overflow and NaN', () => {

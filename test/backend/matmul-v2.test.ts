@@ -2,12 +2,12 @@ import {describe, it} from 'vitest'
 import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
 import type {MatmulTile} from '../../src/kernels/matmul-v2.js'
 import type {MatmulGpuParams} from '../../src/kernels/matmul-wgsl.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function check(shape: MatmulParams, tile: MatmulTile | undefined, rng: Rng): Promise<void> {
   const p: MatmulGpuParams = {...shape, version: 2, tile}
