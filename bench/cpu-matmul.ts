@@ -6,7 +6,7 @@
 import {availableParallelism} from 'node:os'
 import {tryMatmulFast} from '../src/backend/cpu-matmul/matmul-fast.js'
 import {startGemmWorkers} from '../src/backend/cpu-matmul/worker-pool.js'
-import {peakFor} from '../src/bench/peaks.js'
+import {peakFor} from './peaks.js'
 import {matmulCpu, type MatmulParams} from '../src/kernels/matmul.js'
 
 /** The reference is too slow to time above this many multiply-adds. */

@@ -1,10 +1,10 @@
-import type {Backend} from '../backend/backend.js'
-import {backward, withTape} from '../engine/autograd.js'
-import {narrow} from '../engine/layout-ops.js'
-import {crossEntropy} from '../engine/losses.js'
-import {add, attention, embedding, linear, rmsnorm, rope, swiglu} from '../engine/ops.js'
-import {empty, fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
-import {AdamW, decayGroups, type NamedParam} from '../train/optimizer.js'
+import type {Backend} from '../src/backend/backend.js'
+import {backward, withTape} from '../src/engine/autograd.js'
+import {narrow} from '../src/engine/layout-ops.js'
+import {crossEntropy} from '../src/engine/losses.js'
+import {add, attention, embedding, linear, rmsnorm, rope, swiglu} from '../src/engine/ops.js'
+import {empty, fromArray, keep, scope, type Tensor} from '../src/engine/tensor.js'
+import {AdamW, decayGroups, type NamedParam} from '../src/train/optimizer.js'
 import type {BenchCase, BenchInstance} from './runner.js'
 
 /**

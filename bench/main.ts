@@ -1,5 +1,5 @@
 import {parseArgs} from 'node:util'
-import {createBackend, type DeviceChoice} from '../backend/device.js'
+import {createBackend, type DeviceChoice} from '../src/backend/device.js'
 import {FORWARD_CASES} from './cases.js'
 import {formatChecks, runChecks} from './checks.js'
 import {peakFor} from './peaks.js'

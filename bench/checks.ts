@@ -1,15 +1,14 @@
-import type {Backend} from '../backend/backend.js'
-import {CpuBackend} from '../backend/cpu.js'
-import type {AttentionParams} from '../kernels/attention.js'
-import {attention} from '../kernels/attention.js'
-import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, type AttentionBackwardParams} from '../kernels/backward/attention-backward.js'
-import {packF16} from '../kernels/f16.js'
-import type {HostArray, Kernel} from '../kernels/kernel.js'
-import {matmulF16, tensorCoreSupport, type TensorCores} from '../kernels/matmul-f16.js'
-import type {MatmulGpuParams} from '../kernels/matmul-wgsl.js'
-import {matmul} from '../kernels/matmul.js'
-import {chunkCount, ssdChunkCumsum, ssdChunkState, ssdStatePass, type ChunkShape} from '../kernels/ssd-chunk.js'
-import {ssdChunkMix} from '../kernels/ssd-mix.js'
+import type {Backend} from '../src/backend/backend.js'
+import {CpuBackend} from '../src/backend/cpu.js'
+import {dkvVersions, dqVersions, statsVersions, type AttentionBackwardVersionParams} from '../dev/kernels/attention-backward.js'
+import {attentionVersions, type AttentionVersionParams} from '../dev/kernels/attention.js'
+import {matmulF16Versions, type MatmulF16VersionParams} from '../dev/kernels/matmul-f16.js'
+import {matmulVersions, type MatmulVersionParams} from '../dev/kernels/matmul.js'
+import {ssdChunkMixVersions} from '../dev/kernels/ssd-mix.js'
+import {packF16} from '../src/kernels/f16.js'
+import type {HostArray, Kernel} from '../src/kernels/kernel.js'
+import {tensorCoreSupport} from '../src/kernels/matmul-f16.js'
+import {chunkCount, ssdChunkCumsum, ssdChunkState, ssdStatePass, type ChunkShape} from '../src/kernels/ssd-chunk.js'
 
 /**
  * `--check`: before timing, every fast kernel version runs once on the benchmark's device at small
@@ -85,9 +84,9 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
     ['v2 128x128x16 unrolled', {version: 2, tile: {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8, unroll: true}}],
   ] as const) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
-      const p: MatmulGpuParams = {batch: 2, m: 256, n: 256, k: 96, transA, transB, broadcastB: transB, bias: true, ...extra}
+      const p: MatmulVersionParams = {batch: 2, m: 256, n: 256, k: 96, transA, transB, broadcastB: transB, bias: true, ...extra}
       const inputs = [randomArray(2 * 256 * 96, 1), randomArray((p.broadcastB ? 1 : 2) * 256 * 96, 2), randomArray(256, 3)]
-      await check(`matmul ${label} ${transA ? 'Aᵀ' : 'A'}${transB ? 'Bᵀ shared' : 'B'} 2x256x256x96`, matmul, p, inputs, [2 * 256 * 256], 1e-5)
+      await check(`matmul ${label} ${transA ? 'Aᵀ' : 'A'}${transB ? 'Bᵀ shared' : 'B'} 2x256x256x96`, matmulVersions, p, inputs, [2 * 256 * 256], 1e-5)
     }
   }
 
@@ -96,31 +95,31 @@ export async function runChecks(backend: Backend): Promise<CheckResult[]> {
   const kvn = shape.batch * shape.tk * shape.hkv * shape.d
   const [q, k, v, out, gy] = [qn, kvn, kvn, qn, qn].map((n, i) => randomArray(n, 10 + i).map((x) => 4 * x))
   for (const tile of [undefined, {rows: 128, keys: 64}, {rows: 32, keys: 32}]) {
-    const p: AttentionParams = {...shape, scale: 0.125, headMask: false, returnProbs: false, version: 2, tile}
-    await check(`attention v2 ${tile ? `rows ${tile.rows} keys ${tile.keys}` : 'default tile'}`, attention, p, [q, k, v], [qn], 1e-5)
-    const bp: AttentionBackwardParams = {...shape, scale: 0.125, headMask: false, version: 2, tile}
-    await check(`attention bwd stats v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardStats, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2], 1e-5)
-    const [stats] = await run(cpu, attentionBackwardStats, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2])
-    await check(`attention bwd dq v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardDq, bp, [q, k, v, gy, stats], [qn], 1e-5)
-    await check(`attention bwd dk/dv v2 ${tile ? `rows ${tile.rows}` : 'default'}`, attentionBackwardDkv, bp, [q, k, v, gy, stats], [kvn, kvn], 1e-5)
+    const p: AttentionVersionParams = {...shape, scale: 0.125, headMask: false, returnProbs: false, version: 2, tile}
+    await check(`attention v2 ${tile ? `rows ${tile.rows} keys ${tile.keys}` : 'default tile'}`, attentionVersions, p, [q, k, v], [qn], 1e-5)
+    const bp: AttentionBackwardVersionParams = {...shape, scale: 0.125, headMask: false, version: 2, tile}
+    await check(`attention bwd stats v2 ${tile ? `rows ${tile.rows}` : 'default'}`, statsVersions, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2], 1e-5)
+    const [stats] = await run(cpu, statsVersions, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2])
+    await check(`attention bwd dq v2 ${tile ? `rows ${tile.rows}` : 'default'}`, dqVersions, bp, [q, k, v, gy, stats], [qn], 1e-5)
+    await check(`attention bwd dk/dv v2 ${tile ? `rows ${tile.rows}` : 'default'}`, dkvVersions, bp, [q, k, v, gy, stats], [kvn, kvn], 1e-5)
   }
 
   await checkSsd(check, cpu)
 
   const tc = tensorCoreSupport(backend)
   const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
-  const variants: (TensorCores | undefined)[] = [undefined]
+  const variants: Pick<MatmulF16VersionParams, 'tensorCores' | 'version'>[] = [{}]
   if (tc) {
-    for (const version of [2, 3, 4, 5, 6] as const) variants.push({...tc, version}, {...tc, version, tile: {...big, fragmentsN: 2}})
+    for (const version of [2, 3, 4, 5, 6] as const) variants.push({tensorCores: tc, version}, {tensorCores: {...tc, tile: {...big, fragmentsN: 2}}, version})
     // K 64 a slice fits the 48 KB of workgroup memory with one buffer only.
-    for (const version of [4, 6] as const) variants.push({...tc, version, tile: {...big, subgroupsN: 4, fragmentsN: 2, stageK: 64}})
+    for (const version of [4, 6] as const) variants.push({tensorCores: {...tc, tile: {...big, subgroupsN: 4, fragmentsN: 2, stageK: 64}}, version})
   }
-  for (const tensorCores of variants) {
+  for (const {tensorCores, version} of variants) {
     for (const transB of [false, true]) {
       const [m, n, kk] = [256, 256, 128]
       const t = tensorCores?.tile
-      const label = tensorCores ? `tensor cores v${tensorCores.version} ${t ? `${t.subgroupsM}x${t.subgroupsN} subgroups of ${t.fragmentsM}x${t.fragmentsN} fragments, K ${t.stageK ?? 32}` : 'default'}` : 'CUDA cores'
-      await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16, {m, n, k: kk, transB, tensorCores}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
+      const label = tensorCores && t ? `tensor cores v${version} ${t.subgroupsM}x${t.subgroupsN} subgroups of ${t.fragmentsM}x${t.fragmentsN} fragments, K ${t.stageK ?? 32}` : 'CUDA cores'
+      await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16Versions, {m, n, k: kk, transB, tensorCores, version}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
     }
   }
   return results
@@ -157,8 +156,8 @@ async function checkSsd(check: Check, cpu: CpuBackend): Promise<void> {
     for (const version of [1, 2] as const) {
       for (const anticausal of [false, true]) {
         const label = `ssd chunk mix v${version} Q=${Q} ${anticausal ? 'anticausal' : 'causal'}`
-        await check(`${label} (y, dx)`, ssdChunkMix, {...mixChunk, q: group, k: group, v: head, anticausal, stateLayout: 'ji', version}, [Cm, Bm, x, mixAcs, mixS], [B * T * H * P], 1e-5)
-        await check(`${label} (dB, dC)`, ssdChunkMix, {...mixChunk, q: head, k: head, v: group, anticausal, stateLayout: 'ij', version}, [x, x, Cm, mixAcs, mixS], [B * T * H * N], 1e-5)
+        await check(`${label} (y, dx)`, ssdChunkMixVersions, {...mixChunk, q: group, k: group, v: head, anticausal, stateLayout: 'ji', version}, [Cm, Bm, x, mixAcs, mixS], [B * T * H * P], 1e-5)
+        await check(`${label} (dB, dC)`, ssdChunkMixVersions, {...mixChunk, q: head, k: head, v: group, anticausal, stateLayout: 'ij', version}, [x, x, Cm, mixAcs, mixS], [B * T * H * N], 1e-5)
       }
     }
   }

@@ -1,6 +1,6 @@
-import type {Backend} from '../backend/backend.js'
-import {attention, linear, matmul, rmsnorm, rope, swiglu} from '../engine/ops.js'
-import {fromArray, scope, type Tensor} from '../engine/tensor.js'
+import type {Backend} from '../src/backend/backend.js'
+import {attention, linear, matmul, rmsnorm, rope, swiglu} from '../src/engine/ops.js'
+import {fromArray, scope, type Tensor} from '../src/engine/tensor.js'
 import type {BenchCase, BenchInstance} from './runner.js'
 
 /**
