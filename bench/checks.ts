@@ -62,7 +62,7 @@ function relativeError(got: HostArray, want: HostArray): number {
 }
 
 export async function runChecks(backend: Backend): Promise<CheckResult[]> {
-  const cpu = new CpuBackend({description: 'cpu (checks)', fast: false})
+  const cpu = new CpuBackend({description: 'cpu (checks)'})
   const results: CheckResult[] = []
   const check = async <P>(name: string, kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[], tol: number): Promise<void> => {
     const want = await run(cpu, kernel, params, inputs, sizes)
