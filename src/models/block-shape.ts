@@ -20,6 +20,14 @@ export interface BlockShape {
   finish(w: WeightSource, l: number, h: Tensor, x: Tensor, m: Tensor, eps: number): Tensor
   /** The norm after the last layer. */
   finalNorm(w: WeightSource, h: Tensor, eps: number): Tensor
+  /** The tensors of layer l besides its mixer's (norms, MLP), in checkpoint order, with their shapes. */
+  layerWeights(cfg: TeacherConfig, l: number): [string, number[]][]
+  /** The final norm's tensors. */
+  finalWeights(cfg: TeacherConfig): [string, number[]][]
+  /** The attention's output projection under `self_attn.`: `o_proj`, or Phi's `dense`. */
+  outputProjection: string
+  /** The LM head has a bias [V]. */
+  lmHeadBias: boolean
 }
 
 const dense = (w: WeightSource, x: Tensor, name: string): Tensor => linear(x, w.weight(name + '.weight'), w.optionalWeight(name + '.bias'))
@@ -34,6 +42,18 @@ const LLAMA: BlockShape = {
     return add(mid, dense(w, swiglu(dense(w, y, p + 'mlp.gate_proj'), dense(w, y, p + 'mlp.up_proj')), p + 'mlp.down_proj'))
   },
   finalNorm: (w, h, eps) => rmsnorm(h, w.weight('model.norm.weight'), eps),
+  layerWeights(cfg, l) {
+    const {hiddenSize: C, intermediateSize: F} = cfg
+    const p = `model.layers.${l}.`
+    const mlp = ([['gate_proj', [F, C]], ['up_proj', [F, C]], ['down_proj', [C, F]]] as const).flatMap(([name, shape]): [string, number[]][] => [
+      [`${p}mlp.${name}.weight`, [...shape]],
+      ...(cfg.mlpBias ? [[`${p}mlp.${name}.bias`, [shape[0]]] as [string, number[]]] : []),
+    ])
+    return [[p + 'input_layernorm.weight', [C]], [p + 'post_attention_layernorm.weight', [C]], ...mlp]
+  },
+  finalWeights: (cfg) => [['model.norm.weight', [cfg.hiddenSize]]],
+  outputProjection: 'o_proj',
+  lmHeadBias: false,
 }
 
 /** Phi: one LayerNorm feeding the mixer and a GELU MLP in parallel, dense biases. x = layernorm(h); h += mix(x) + mlp(x). */
@@ -44,6 +64,18 @@ const PHI: BlockShape = {
     return add(add(h, m), dense(w, geluNew(dense(w, x, p + 'mlp.fc1')), p + 'mlp.fc2'))
   },
   finalNorm: (w, h, eps) => layernorm(h, w.weight('model.final_layernorm.weight'), w.weight('model.final_layernorm.bias'), eps),
+  layerWeights(cfg, l) {
+    const {hiddenSize: C, intermediateSize: F} = cfg
+    const p = `model.layers.${l}.`
+    return [
+      [p + 'input_layernorm.weight', [C]], [p + 'input_layernorm.bias', [C]],
+      [p + 'mlp.fc1.weight', [F, C]], [p + 'mlp.fc1.bias', [F]],
+      [p + 'mlp.fc2.weight', [C, F]], [p + 'mlp.fc2.bias', [C]],
+    ]
+  },
+  finalWeights: (cfg) => [['model.final_layernorm.weight', [cfg.hiddenSize]], ['model.final_layernorm.bias', [cfg.hiddenSize]]],
+  outputProjection: 'dense',
+  lmHeadBias: true,
 }
 
 export const BLOCK_SHAPES: Record<TeacherConfig['family'], BlockShape> = {llama: LLAMA, phi: PHI}
