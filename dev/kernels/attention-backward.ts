@@ -18,7 +18,7 @@ type Params = AttentionBackwardVersionParams
 
 function forced(kernel: Kernel<AttentionBackwardParams>, v1: GpuProgram<AttentionBackwardParams>, v2: (tileOf: (p: AttentionBackwardParams) => FlashTile) => GpuProgram<AttentionBackwardParams>, defaultTile: (p: AttentionBackwardParams) => FlashTile): Kernel<Params> {
   return {
-    name: `${kernel.name}_versions`,
+    name: kernel.name,
     cpu: kernel.cpu,
     gpu: versioned<Params>({1: v1, 2: v2((p) => (p as Params).tile ?? defaultTile(p))}, (p) => p.version),
   }
@@ -54,7 +54,7 @@ function attentionBackwardKernel(label: string, kernel: Kernel<Params>, tile: Fl
   const statsShape = [ATTN.batch * ATTN.hq * ATTN.tq * 2]
   const shapes = kernel === statsVersions ? [qShape, kvShape, qShape, qShape] : [qShape, kvShape, kvShape, qShape, statsShape]
   const passes = kernel === statsVersions ? 1 : kernel === dqVersions ? 3 : 5
-  return kernelCase(`attention bwd ${kernel.name.replace('attention_backward_', '').replace('_versions', '')} T=${ATTN.tq} Hq=${ATTN.hq} Hkv=${ATTN.hkv} D=${ATTN.d}`, label, kernel, p, shapes, outputs, attnFlops(passes), 4 * (4 * qSize + 2 * kvSize))
+  return kernelCase(`attention bwd ${kernel.name.replace('attention_backward_', '')} T=${ATTN.tq} Hq=${ATTN.hq} Hkv=${ATTN.hkv} D=${ATTN.d}`, label, kernel, p, shapes, outputs, attnFlops(passes), 4 * (4 * qSize + 2 * kvSize))
 }
 
 

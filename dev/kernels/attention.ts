@@ -15,7 +15,7 @@ export interface AttentionVersionParams extends AttentionParams {
 }
 
 export const attentionVersions: Kernel<AttentionVersionParams> = {
-  name: 'attention_versions',
+  name: attention.name,
   cpu: attention.cpu,
   gpu: versioned<AttentionVersionParams>({1: attentionV1(), 2: flashForward((p) => (p as AttentionVersionParams).tile ?? defaultForwardTile(p))}, (p) => p.version),
 }

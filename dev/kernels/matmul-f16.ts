@@ -17,7 +17,7 @@ export interface MatmulF16VersionParams extends MatmulF16Params {
 }
 
 export const matmulF16Versions: Kernel<MatmulF16VersionParams> = {
-  name: 'matmul_f16_versions',
+  name: matmulF16.name,
   cpu: matmulF16.cpu,
   gpu: versioned<MatmulF16VersionParams>(
     {1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false, 1), 4: tensorCoreStaged(true, 1), 5: tensorCoreStaged(true, 2), 6: tensorCoreStaged(true, 1, true)},

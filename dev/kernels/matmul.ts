@@ -17,7 +17,7 @@ export interface MatmulVersionParams extends MatmulParams {
 }
 
 export const matmulVersions: Kernel<MatmulVersionParams> = {
-  name: 'matmul_versions',
+  name: matmul.name,
   cpu: matmul.cpu,
   gpu: versioned<MatmulVersionParams>({1: matmulV1, 2: matmulV2((p) => (p as MatmulVersionParams).tile ?? matmulTileOf(p))}, (p) => p.version),
 }

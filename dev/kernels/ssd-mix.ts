@@ -13,7 +13,7 @@ export interface ChunkMixVersionParams extends ChunkMixParams {
 }
 
 export const ssdChunkMixVersions: Kernel<ChunkMixVersionParams> = {
-  name: 'ssd_chunk_mix_versions',
+  name: ssdChunkMix.name,
   cpu: ssdChunkMix.cpu,
   gpu: versioned<ChunkMixVersionParams>({1: chunkMixProgram(chunkMixV1Wgsl), 2: chunkMixProgram(chunkMixV2Wgsl)}, (p) => p.version),
 }

@@ -2,7 +2,7 @@ import {join} from 'node:path'
 import type {Backend} from '../backend/backend.js'
 import type {Tensor} from '../engine/tensor.js'
 import {DecodeCache, KvLayerCache, SsmLayerCache} from './decode-cache.js'
-import {Decoder, type AttentionHeads, type DecoderOptions, type DecoderOutput, type MixOutput, type RopeTables} from './decoder.js'
+import {Decoder, type AttentionHeads, type DecoderOptions, type MixOutput, type RopeTables} from './decoder.js'
 import type {DecodingModel} from './decoding-model.js'
 import {layerKind, parseHybridConfig, type HybridConfig, type LayerKind} from './hybrid-config.js'
 import {combineAdapter} from './hybrid-layer.js'
@@ -19,10 +19,6 @@ import type {SsmMixer} from './mixers/mixer.js'
  * mixer an SSM, the kept attention heads, or both through the adapter.
  * Letters: B batch, T time, C hidden, V vocab, H heads, k kept heads, D head dim.
  */
-export type HybridForwardOptions = Pick<DecoderOptions, 'hiddenStates' | 'mixingMatrices' | 'attentions' | 'headMasks' | 'logitRows'>
-export type HybridForwardOutput = DecoderOutput
-export type {RopeTables}
-
 export class HybridModel extends Decoder implements DecodingModel {
   readonly kind = 'hybrid'
   readonly mixers: (SsmMixer | undefined)[]
