@@ -7,6 +7,8 @@ import {versioned} from '../../src/kernels/wgsl.js'
 import {instance, random} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
 import {ATTN, attnFlops, kernelCase, kvShape, kvSize, qShape, qSize} from './cases.js'
+import {attentionVersions, type AttentionVersionParams} from './attention.js'
+import {randomArray, type Checker} from './checks.js'
 
 /** The attention backward kernels with their WGSL version forced: 1 (rows from storage) or 2 (tiled) with any tile. */
 export interface AttentionBackwardVersionParams extends AttentionBackwardParams {
@@ -77,3 +79,20 @@ export const attentionBackwardVersionCases = (): BenchCase[] => [
     [32, 8, 8],
   ] as const).map(([rows, keys, splits]) => attentionBackwardKernel(`v2 rows ${rows} queries ${keys} splits ${splits}`, dkvVersions, {rows, keys, splits}, [kvSize, kvSize])),
 ]
+
+/** `--check`: the flash tiles of the forward and of the three backward kernels, on the device, against the CPU (shared inputs). */
+export async function checkAttentionVersions({check, reference}: Checker): Promise<void> {
+  const shape = {batch: 2, tq: 200, tk: 200, hq: 8, hkv: 2, d: 64}
+  const qn = shape.batch * shape.tq * shape.hq * shape.d
+  const kvn = shape.batch * shape.tk * shape.hkv * shape.d
+  const [q, k, v, out, gy] = [qn, kvn, kvn, qn, qn].map((n, i) => randomArray(n, 10 + i).map((x) => 4 * x))
+  for (const tile of [undefined, {rows: 128, keys: 64}, {rows: 32, keys: 32}]) {
+    const p: AttentionVersionParams = {...shape, scale: 0.125, headMask: false, returnProbs: false, version: 2, tile}
+    await check(`attention v2 ${tile ? `rows ${tile.rows} keys ${tile.keys}` : 'default tile'}`, attentionVersions, p, [q, k, v], [qn], 1e-5)
+    const bp: AttentionBackwardVersionParams = {...shape, scale: 0.125, headMask: false, version: 2, tile}
+    await check(`attention bwd stats v2 ${tile ? `rows ${tile.rows}` : 'default'}`, statsVersions, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2], 1e-5)
+    const [stats] = await reference(statsVersions, bp, [q, k, out, gy], [shape.batch * shape.hq * shape.tq * 2])
+    await check(`attention bwd dq v2 ${tile ? `rows ${tile.rows}` : 'default'}`, dqVersions, bp, [q, k, v, gy, stats], [qn], 1e-5)
+    await check(`attention bwd dk/dv v2 ${tile ? `rows ${tile.rows}` : 'default'}`, dkvVersions, bp, [q, k, v, gy, stats], [kvn, kvn], 1e-5)
+  }
+}

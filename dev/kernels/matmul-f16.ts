@@ -1,11 +1,12 @@
 import type {Backend} from '../../src/backend/backend.js'
 import {empty, type Tensor} from '../../src/engine/tensor.js'
-import {castF16, packedWords} from '../../src/kernels/f16.js'
+import {castF16, packedWords, packF16} from '../../src/kernels/f16.js'
 import type {Kernel} from '../../src/kernels/kernel.js'
 import {matmulF16, pickF16Version, tensorCoreDirect, tensorCoreStaged, tensorCoreSupport, unpackedGpu, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
 import {versioned} from '../../src/kernels/wgsl.js'
 import {instance, random} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
+import {randomArray, type Checker} from './checks.js'
 
 /**
  * The f16 matmul with its tensor-core version forced (`matmulF16` picks 6, else 2, else the
@@ -59,3 +60,22 @@ export function matmulF16VersionCases(backend: Backend, n = 4096): BenchCase[] {
   }))
 }
 
+/** `--check`: the CUDA-core path and, where the device has tensor cores, every version with a few tiles. */
+export async function checkMatmulF16Versions({device, check}: Checker): Promise<void> {
+  const tc = tensorCoreSupport(device)
+  const big = {subgroupsM: 2, subgroupsN: 2, fragmentsM: 4, fragmentsN: 4}
+  const variants: Pick<MatmulF16VersionParams, 'tensorCores' | 'version'>[] = [{}]
+  if (tc) {
+    for (const version of [2, 3, 4, 5, 6] as const) variants.push({tensorCores: tc, version}, {tensorCores: {...tc, tile: {...big, fragmentsN: 2}}, version})
+    // K 64 a slice fits the 48 KB of workgroup memory with one buffer only.
+    for (const version of [4, 6] as const) variants.push({tensorCores: {...tc, tile: {...big, subgroupsN: 4, fragmentsN: 2, stageK: 64}}, version})
+  }
+  for (const {tensorCores, version} of variants) {
+    for (const transB of [false, true]) {
+      const [m, n, kk] = [256, 256, 128]
+      const t = tensorCores?.tile
+      const label = tensorCores && t ? `tensor cores v${version} ${t.subgroupsM}x${t.subgroupsN} subgroups of ${t.fragmentsM}x${t.fragmentsN} fragments, K ${t.stageK ?? 32}` : 'CUDA cores'
+      await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16Versions, {m, n, k: kk, transB, tensorCores, version}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
+    }
+  }
+}

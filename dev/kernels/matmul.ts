@@ -6,6 +6,7 @@ import type {Kernel} from '../../src/kernels/kernel.js'
 import {versioned} from '../../src/kernels/wgsl.js'
 import type {BenchCase} from '../../bench/runner.js'
 import {kernelCase} from './cases.js'
+import {randomArray, type Checker} from './checks.js'
 
 /**
  * The f32 matmul with its WGSL version forced: 1 (64×64 tiles, any shape) or 2 (matmul-v2.ts) with
@@ -85,3 +86,21 @@ function linearVersions(): BenchCase[] {
 
 /** `--versions`: every tile that mattered at 4096³, and on a Llama layer's linears. */
 export const matmulVersionCases = (): BenchCase[] => [...matmulVersionsAt(4096), ...linearVersions()]
+
+/** `--check`: version 1 and the version-2 tiles that mattered, on the device, against the CPU. */
+export async function checkMatmulVersions({check}: Checker): Promise<void> {
+  for (const [label, extra] of [
+    ['v1', {version: 1}],
+    ['v2 default tile', {version: 2}],
+    ['v2 128x128x16', {version: 2, tile: {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8}}],
+    ['v2 128x64x16', {version: 2, tile: {bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, group: 8}}],
+    ['v2 256x128x8 unrolled', {version: 2, tile: {bm: 256, bn: 128, bk: 8, tm: 16, tn: 8, group: 8, unroll: true}}],
+    ['v2 128x128x16 unrolled', {version: 2, tile: {bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, group: 8, unroll: true}}],
+  ] as const) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true]]) {
+      const p: MatmulVersionParams = {batch: 2, m: 256, n: 256, k: 96, transA, transB, broadcastB: transB, bias: true, ...extra}
+      const inputs = [randomArray(2 * 256 * 96, 1), randomArray((p.broadcastB ? 1 : 2) * 256 * 96, 2), randomArray(256, 3)]
+      await check(`matmul ${label} ${transA ? 'Aᵀ' : 'A'}${transB ? 'Bᵀ shared' : 'B'} 2x256x256x96`, matmulVersions, p, inputs, [2 * 256 * 256], 1e-5)
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import {ssdChunkCumsum, ssdChunkState, ssdStatePass} from '../../src/kernels/ssd-chunk.js'
+import {chunkCount, ssdChunkCumsum, ssdChunkState, ssdStatePass, type ChunkShape} from '../../src/kernels/ssd-chunk.js'
 import {COLS, ROWS, SLAB, chunkMixFields, MIX_LOAD_V, MIX_STORE, MIX_TILE_COORDS} from '../../src/kernels/ssd-mix-tile.js'
 import {chunkMixV2Wgsl} from '../../src/kernels/ssd-mix-v2.js'
 import {chunkMixProgram, ssdChunkMix, type ChunkMixParams} from '../../src/kernels/ssd-mix.js'
@@ -6,6 +6,7 @@ import type {Kernel} from '../../src/kernels/kernel.js'
 import {bindings, versioned} from '../../src/kernels/wgsl.js'
 import type {BenchCase} from '../../bench/runner.js'
 import {kernelCase} from './cases.js'
+import {randomArray, type Checker} from './checks.js'
 
 /** The chunk mix with its WGSL version forced: 1 (below) or 2 (ssd-mix-v2.ts, what `ssdChunkMix` runs). */
 export interface ChunkMixVersionParams extends ChunkMixParams {
@@ -161,3 +162,38 @@ export function ssdVersionCases(): BenchCase[] {
   ]
 }
 
+/**
+ * `--check`: the chunked SSD scan's kernels, both versions of the mix, at a shape whose last chunk is short, with in-chunk log-decay
+ * cumsums that fall as a real scan's do. (The mix kernel's slab loop was wrong on the H200 while
+ * right on llvmpipe: chunks of several slabs are what this must cover.)
+ */
+export async function checkSsdVersions({check, reference}: Checker): Promise<void> {
+  const chunk: ChunkShape = {batch: 2, seq: 200, heads: 4, chunk: 64}
+  const [B, T, H, P, N, G] = [chunk.batch, chunk.seq, chunk.heads, 16, 16, 1]
+  const K = chunkCount(chunk)
+  const dA = randomArray(B * T * H, 30).map((x) => -0.05 * (x + 0.5) - 0.01)
+  const [acs] = await reference(ssdChunkCumsum, chunk, [dA], [B * H * T])
+  const [x, Bm, Cm, S] = [[B * T * H * P, 31], [B * T * G * N, 32], [B * T * G * N, 33], [B * H * K * P * N, 34]].map(([n, seed]) => randomArray(n, seed))
+  const head = {heads: H, dim: P}
+  const group = {heads: G, dim: N}
+  await check('ssd chunk cumsum', ssdChunkCumsum, chunk, [dA], [B * H * T], 1e-5)
+  for (const decay of ['toEnd', 'fromStart'] as const) {
+    await check(`ssd chunk state ${decay}`, ssdChunkState, {...chunk, u: head, v: group, decay}, [x, Bm, acs], [B * H * K * P * N], 1e-5)
+  }
+  for (const reverse of [false, true]) {
+    await check(`ssd state pass ${reverse ? 'reverse' : 'forward'}`, ssdStatePass, {...chunk, size: P * N, reverse, init: false}, [S, acs], [B * H * K * P * N, B * H * P * N], 1e-5)
+  }
+  // Both versions of the mix, at chunks of one key tile (64) and of three, the last partial (150).
+  for (const Q of [64, 150]) {
+    const mixChunk = {...chunk, chunk: Q}
+    const [mixAcs] = await reference(ssdChunkCumsum, mixChunk, [dA], [B * H * T])
+    const mixS = randomArray(B * H * chunkCount(mixChunk) * P * N, 35)
+    for (const version of [1, 2] as const) {
+      for (const anticausal of [false, true]) {
+        const label = `ssd chunk mix v${version} Q=${Q} ${anticausal ? 'anticausal' : 'causal'}`
+        await check(`${label} (y, dx)`, ssdChunkMixVersions, {...mixChunk, q: group, k: group, v: head, anticausal, stateLayout: 'ji', version}, [Cm, Bm, x, mixAcs, mixS], [B * T * H * P], 1e-5)
+        await check(`${label} (dB, dC)`, ssdChunkMixVersions, {...mixChunk, q: head, k: head, v: group, anticausal, stateLayout: 'ij', version}, [x, x, Cm, mixAcs, mixS], [B * T * H * N], 1e-5)
+      }
+    }
+  }
+}
