@@ -4,11 +4,11 @@ import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, dkvV1
 import {defaultDkvTile, defaultDqTile, defaultStatsTile, dkvV2, dqV2, statsV2} from '../../src/kernels/backward/attention-backward-v2.js'
 import type {GpuProgram, Kernel} from '../../src/kernels/kernel.js'
 import {versioned} from '../../src/kernels/wgsl.js'
-import {instance, random} from '../../bench/cases.js'
+import {instance, random, randomArray} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
 import {ATTN, attnFlops, kernelCase, kvShape, kvSize, qShape, qSize} from './cases.js'
 import {attentionVersions, type AttentionVersionParams} from './attention.js'
-import {randomArray, type Checker} from './checks.js'
+import type {Checker} from './checks.js'
 
 /** The attention backward kernels with their WGSL version forced: 1 (rows from storage) or 2 (tiled) with any tile. */
 export interface AttentionBackwardVersionParams extends AttentionBackwardParams {

@@ -4,9 +4,9 @@ import {castF16, packedWords, packF16} from '../../src/kernels/f16.js'
 import type {Kernel} from '../../src/kernels/kernel.js'
 import {matmulF16, pickF16Version, tensorCoreDirect, tensorCoreStaged, tensorCoreSupport, unpackedGpu, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
 import {versioned} from '../../src/kernels/wgsl.js'
-import {instance, random} from '../../bench/cases.js'
+import {instance, random, randomArray} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
-import {randomArray, type Checker} from './checks.js'
+import type {Checker} from './checks.js'
 
 /**
  * The f16 matmul with its tensor-core version forced (`matmulF16` picks 6, else 2, else the

@@ -4,9 +4,10 @@ import {matmulTileOf, matmulV1} from '../../src/kernels/matmul-wgsl.js'
 import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
 import type {Kernel} from '../../src/kernels/kernel.js'
 import {versioned} from '../../src/kernels/wgsl.js'
+import {randomArray} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
 import {kernelCase} from './cases.js'
-import {randomArray, type Checker} from './checks.js'
+import type {Checker} from './checks.js'
 
 /**
  * The f32 matmul with its WGSL version forced: 1 (64×64 tiles, any shape) or 2 (matmul-v2.ts) with

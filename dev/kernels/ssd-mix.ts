@@ -4,9 +4,10 @@ import {chunkMixV2Wgsl} from '../../src/kernels/ssd-mix-v2.js'
 import {chunkMixProgram, ssdChunkMix, type ChunkMixParams} from '../../src/kernels/ssd-mix.js'
 import type {Kernel} from '../../src/kernels/kernel.js'
 import {bindings, versioned} from '../../src/kernels/wgsl.js'
+import {randomArray} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
 import {kernelCase} from './cases.js'
-import {randomArray, type Checker} from './checks.js'
+import type {Checker} from './checks.js'
 
 /** The chunk mix with its WGSL version forced: 1 (below) or 2 (ssd-mix-v2.ts, what `ssdChunkMix` runs). */
 export interface ChunkMixVersionParams extends ChunkMixParams {
