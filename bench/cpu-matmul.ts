@@ -6,21 +6,12 @@
 import {availableParallelism} from 'node:os'
 import {tryMatmulFast} from '../src/backend/cpu-matmul/matmul-fast.js'
 import {startGemmWorkers} from '../src/backend/cpu-matmul/worker-pool.js'
-import {peakFor} from '../src/bench/peaks.js'
+import {randomArray} from './cases.js'
+import {peakFor} from './peaks.js'
 import {matmulCpu, type MatmulParams} from '../src/kernels/matmul.js'
 
 /** The reference is too slow to time above this many multiply-adds. */
 const MAX_REFERENCE_MACS = 512 ** 3
-
-function randomFloats(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0
-    out[i] = s / 2 ** 32 - 0.5
-  }
-  return out
-}
 
 /** Median and best wall ms, and mean CPU ms (all threads), over runs lasting about `seconds` (at least 3). */
 function time(run: () => void, seconds: number): {median: number; best: number; cpu: number} {
@@ -47,7 +38,7 @@ console.log(`peak: ${peak.name}`)
 console.log(['size', 'path', 'median ms', 'best ms', 'GFLOP/s', 'of peak', 'GFLOP/cpu-s'].map((h) => h.padStart(12)).join(''))
 for (const size of sizes) {
   const p: MatmulParams = {batch: 1, m: size, n: size, k: size, transA: false, transB: false, broadcastB: false, bias: false}
-  const inputs = [randomFloats(size * size, 1), randomFloats(size * size, 2)]
+  const inputs = [randomArray(size * size, 1), randomArray(size * size, 2)]
   const out = [new Float32Array(size * size)]
   const paths: [string, () => void][] = [
     ['wasm 1 thr', () => tryMatmulFast(p, inputs, out, {threads: 1})],

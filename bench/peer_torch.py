@@ -1,4 +1,4 @@
-"""Benchmark PEER, not part of hybridize: the same cases as src/bench/ ('large' sizes), timed in
+"""Benchmark PEER, not part of hybridize: the same cases as bench/ ('large' sizes), timed in
 PyTorch eager on the same GPU, so BENCHMARKS.md can give WebGPU/PyTorch ratios from one run.
 
     python3 bench/peer_torch.py [--train-step --layers N] > peer.json
@@ -97,7 +97,7 @@ def ssd_chunked(X, A, B, C, Q):
 
 
 class Llama(torch.nn.Module):
-    """Llama-3.2-1B shapes (tied embeddings), eager fp32: the peer of src/bench/train-step.ts."""
+    """Llama-3.2-1B shapes (tied embeddings), eager fp32: the peer of bench/train-step.ts."""
 
     def __init__(self, layers, C=2048, H=32, Hkv=8, D=64, F_=8192, V=128256, T=2048):
         super().__init__()

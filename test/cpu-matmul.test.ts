@@ -8,6 +8,8 @@ import {KC} from '../src/backend/cpu-matmul/pack.js'
 import {splitGemm, type GemmArgs} from '../src/backend/cpu-matmul/wasm-gemm.js'
 import {runGemm, startGemmWorkers} from '../src/backend/cpu-matmul/worker-pool.js'
 import {matmul, matmulCpu, type MatmulParams} from '../src/kernels/matmul.js'
+import {CpuBackend} from '../src/backend/cpu.js'
+import {runKernel} from './helpers/backends.js'
 import {expectClose} from './helpers/close.js'
 import {Rng} from './helpers/random.js'
 
@@ -93,13 +95,12 @@ describe('CPU fast matmul', () => {
     expect(tryMatmulFast(p, [new Float32Array(64), new Float32Array(64)], [new Float32Array(64)])).toBe(false)
   })
 
-  it('is what the matmul kernel runs on the CPU, for large and tiny problems alike', () => {
+  it('is what the CPU backend runs for the matmul kernel, for large and tiny problems alike', async () => {
     for (const shape of [{batch: 2, m: 70, n: 45, k: 33}, {batch: 1, m: 3, n: 4, k: 5}, {batch: 1, m: 1, n: 40, k: 200}]) {
       const p: MatmulParams = {...shape, transA: false, transB: true, broadcastB: false, bias: true}
       const inputs = inputsFor(p, new Rng(3))
-      const got = new Float32Array(p.batch * p.m * p.n).fill(NaN)
+      const [got] = await runKernel(new CpuBackend(), matmul, p, inputs, [p.batch * p.m * p.n])
       const want = new Float32Array(p.batch * p.m * p.n)
-      matmul.cpu(p, inputs, [got])
       matmulCpu(p, inputs, [want])
       expectClose(got, want, JSON.stringify(shape), {rtol: 1e-5, atol: 1e-5})
     }

@@ -1,15 +1,31 @@
 import type {Backend, Storage} from './backend.js'
+import {CPU_FAST_PATHS} from './cpu-fast-paths.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 
 interface CpuStorage extends Storage {
   data: HostArray
 }
 
-/** The reference backend: every kernel's `cpu` twin on plain typed arrays. */
+export interface CpuBackendOptions {
+  /** One line for humans: why the CPU was picked (default 'cpu'). */
+  description?: string
+  /**
+   * Run the fast paths of cpu-fast-paths.ts where they apply (default true); false runs every
+   * kernel's `cpu` reference, which tests check the fast paths and the WGSL against.
+   */
+  fast?: boolean
+}
+
+/** The CPU backend: every kernel's `cpu` reference on plain typed arrays, or its fast path where it has one. */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const
+  readonly description: string
+  readonly fast: boolean
 
-  constructor(readonly description = 'cpu') {}
+  constructor(options: CpuBackendOptions = {}) {
+    this.description = options.description ?? 'cpu'
+    this.fast = options.fast ?? true
+  }
 
   alloc(numel: number, dtype: DType): Storage {
     const data = dtype === 'i32' ? new Int32Array(numel) : new Float32Array(numel)
@@ -34,7 +50,12 @@ export class CpuBackend implements Backend {
   }
 
   run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
-    kernel.cpu(params, inputs.map((s) => (s as CpuStorage).data), outputs.map((s) => (s as CpuStorage).data))
+    const ins = inputs.map((s) => (s as CpuStorage).data)
+    const outs = outputs.map((s) => (s as CpuStorage).data)
+    const fast = this.fast ? CPU_FAST_PATHS.get(kernel.name) : undefined
+    // The fast paths compute in float32: other storage (a float64 test backend) takes the reference.
+    if (fast && ins[0] instanceof Float32Array && outs[0] instanceof Float32Array && fast(params, ins as Float32Array[], outs as Float32Array[])) return
+    kernel.cpu(params, ins, outs)
   }
 
   async sync(): Promise<void> {}

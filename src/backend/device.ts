@@ -2,7 +2,8 @@ import {existsSync, readdirSync} from 'node:fs'
 import {create} from 'webgpu'
 import type {Backend} from './backend.js'
 import {CpuBackend} from './cpu.js'
-import {WebGpuBackend, type AdapterSubgroups, type SubgroupMatrixConfig} from './webgpu.js'
+import type {AdapterSubgroups, SubgroupMatrixConfig} from '../kernels/device-features.js'
+import {WebGpuBackend} from './webgpu.js'
 import {HybridizeError} from '../errors.js'
 
 /**
@@ -49,23 +50,23 @@ interface Found {
 }
 
 export async function createBackend(choice: DeviceChoice = 'auto', env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
-  if (choice === 'cpu') return new CpuBackend('cpu: --device cpu')
+  if (choice === 'cpu') return new CpuBackend({description: 'cpu: --device cpu'})
   const found = await findAdapter(env, choice)
   if ('reason' in found) {
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: no WebGPU adapter (${found.reason}); use --device cpu`)
-    return new CpuBackend(`cpu: no WebGPU adapter (${found.reason})`)
+    return new CpuBackend({description: `cpu: no WebGPU adapter (${found.reason})`})
   }
   const software = softwareAdapterName(found.adapter)
   if (choice === 'auto' && software) {
     // llvmpipe runs WGSL on the CPU through a rasterizer: slower than the CPU backend's own kernels.
-    return new CpuBackend(`cpu: the only WebGPU adapter is ${software}, a software rasterizer slower than the CPU backend (--device webgpu uses it anyway)`)
+    return new CpuBackend({description: `cpu: the only WebGPU adapter is ${software}, a software rasterizer slower than the CPU backend (--device webgpu uses it anyway)`})
   }
   try {
     return await openDevice(found, env)
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: could not open the WebGPU device (${reason})`, {cause: err})
-    return new CpuBackend(`cpu: the WebGPU device did not open (${reason})`)
+    return new CpuBackend({description: `cpu: the WebGPU device did not open (${reason})`})
   }
 }
 

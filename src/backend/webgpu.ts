@@ -1,4 +1,5 @@
 import type {Backend, Storage} from './backend.js'
+import type {AdapterSubgroups, DeviceFeatures} from '../kernels/device-features.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 import {HybridizeError} from '../errors.js'
 import {BufferPool, BufferUsage, MAP_MODE_READ, UniformRing} from './webgpu-pools.js'
@@ -22,22 +23,6 @@ interface CachedPipeline {
   layoutKey: string
 }
 
-/** A subgroup-matrix shape the adapter supports (Dawn's GPUSubgroupMatrixConfig). */
-export interface SubgroupMatrixConfig {
-  componentType: string
-  resultComponentType: string
-  M: number
-  N: number
-  K: number
-}
-
-/** The adapter's subgroup sizes and subgroup-matrix shapes (empty without those features). */
-export interface AdapterSubgroups {
-  minSize: number
-  maxSize: number
-  matrixConfigs: readonly SubgroupMatrixConfig[]
-}
-
 /** Dispatches encoded before the batch is submitted without waiting for a read or sync. */
 const MAX_BATCH = 128
 const UNIFORM_RING_BYTES = 64 * 1024
@@ -52,7 +37,7 @@ const MAX_BIND_GROUPS = 8192
  * asynchronously (error scopes resolve later), so an error in `run` surfaces as a rejected
  * `read` or `sync` whose message names the kernel: `webgpu kernel <name>: <dawn message>`.
  */
-export class WebGpuBackend implements Backend {
+export class WebGpuBackend implements Backend, DeviceFeatures {
   readonly name = 'webgpu' as const
   private readonly storagePool: BufferPool
   private readonly stagingPool: BufferPool

@@ -1,5 +1,3 @@
-import {layernorm, rmsnorm} from '../engine/ops.js'
-import type {Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import type {HybridModel} from '../models/hybrid.js'
 import type {DistillStudent, WeightGroup, WeightRole} from './student.js'
@@ -34,24 +32,16 @@ export function describeHybridWeight(name: string): WeightRole {
 }
 
 export function hybridStudent(model: HybridModel): DistillStudent {
-  const t = model.config.teacher
-  const w = (name: string): Tensor => {
-    const tensor = model.weights.get(name)
-    if (!tensor) throw new ShapeError(`the student has no tensor ${name}`)
-    return tensor
-  }
   return {
     backend: model.backend,
-    numLayers: t.numLayers,
+    numLayers: model.config.teacher.numLayers,
     vocabSize: model.vocabSize,
     weights: model.weights,
     describe: describeHybridWeight,
     mixingMatrix(l, h) {
       const mixer = model.mixers[l]
       if (!mixer) throw new ShapeError(`layer ${l} keeps all its attention heads: it has no SSM mixing matrix`)
-      const p = `model.layers.${l}.input_layernorm.`
-      const x = t.family === 'llama' ? rmsnorm(h, w(p + 'weight'), t.normEps) : layernorm(h, w(p + 'weight'), w(p + 'bias'), t.normEps)
-      return mixer.mixingMatrix(x)
+      return mixer.mixingMatrix(model.inputNorm(l, h))
     },
     block: (l, h) => model.block(l, h, model.ropeTables(h.shape[1])).out,
     forward: (ids) => model.forward(ids),

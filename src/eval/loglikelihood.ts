@@ -1,5 +1,6 @@
 import type {TextTokenizer} from '../tokenizer/load.js'
-import {tokenLogprobs, type LanguageModel} from './language-model.js'
+import type {LanguageModel} from '../models/language-model.js'
+import {tokenLogprobs} from './token-logprobs.js'
 
 /** One lm-evaluation-harness `loglikelihood` request: how likely is `continuation` after `context`? */
 export interface LoglikelihoodRequest {

@@ -1,8 +1,11 @@
 import {readFile, stat} from 'node:fs/promises'
-import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {HybridizeError} from '../errors.js'
+import {hubCacheDir} from './home.js'
 import {COMMIT_HASH, parseRepoRef, type RepoRef} from './repo-ref.js'
+
+// Where the cache is lives in home.ts, which token.ts reads without the cache's (lazy) download.
+export {hfHome, hubCacheDir} from './home.js'
 
 /**
  * The Hugging Face cache that Python's `huggingface_hub` and `@huggingface/hub` share:
@@ -12,18 +15,6 @@ import {COMMIT_HASH, parseRepoRef, type RepoRef} from './repo-ref.js'
  *     refs/<revision>                    the commit a branch or tag resolved to
  *     snapshots/<commit>/<path>          relative symlink to ../../blobs/<etag>
  */
-
-/** $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface (huggingface_hub's order). */
-export function hfHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HOME) return expandHome(env.HF_HOME)
-  return join(env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'huggingface')
-}
-
-/** $HF_HUB_CACHE (or its legacy name HUGGINGFACE_HUB_CACHE), else <hfHome>/hub. */
-export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE
-  return explicit ? expandHome(explicit) : join(hfHome(env), 'hub')
-}
 
 /** `models--org--name` inside the cache. */
 export function repoFolder(cacheDir: string, repo: string): string {
@@ -81,8 +72,4 @@ async function readRef(path: string): Promise<string | undefined> {
 
 async function isFolder(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false
-}
-
-function expandHome(path: string): string {
-  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path
 }

@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {hfHome} from './cache.js'
+import {hfHome} from './home.js'
 
 /**
  * The hub token, in huggingface_hub's order: the --token flag, $HF_TOKEN (or its legacy name

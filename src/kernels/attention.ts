@@ -1,5 +1,4 @@
-import {tryAttentionFast} from '../backend/cpu-attention/attention-fast.js'
-import {defaultForwardTile, flashForward, flashSupported, type FlashTile} from './attention-v2.js'
+import {defaultForwardTile, flashForward, flashSupported} from './attention-v2.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
@@ -26,16 +25,9 @@ export interface AttentionParams {
   returnProbs: boolean
   /** Rows per batch entry in k and v (the cache capacity); tk when absent. */
   kvRows?: number
-  /**
-   * WGSL version, for benchmarks: 1 one workgroup per query row (the only one with `returnProbs`),
-   * 2 flash tiles (attention-v2.ts). Default: 2 where it applies.
-   */
-  version?: 1 | 2
-  /** Version 2's tile; default `defaultForwardTile`. */
-  tile?: FlashTile
 }
 
-/** The reference loop (Float64 softmax), which the fast path (attention-fast.ts) is tested against. */
+/** The reference loop (Float64 softmax), which the CPU backend's fast path (backend/cpu-attention/attention-fast.ts) is tested against. */
 export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], outputs: Float32Array[]): void {
   const [q, k, v] = inputs
   const mask = p.headMask ? inputs[3] : undefined
@@ -84,12 +76,9 @@ export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], ou
 
 export const attention: Kernel<AttentionParams> = {
   name: 'attention',
-  cpu: (p, inputs, outputs) => {
-    // The fast path computes in float32; float64 storage (the gradient checks' backend) takes the reference loop.
-    const f32 = inputs[0] instanceof Float32Array
-    if (!(f32 && tryAttentionFast(p, inputs as Float32Array[], outputs as Float32Array[]))) attentionCpu(p, inputs, outputs as Float32Array[])
-  },
-  gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p))}, (p) => p.version ?? (!p.returnProbs && flashSupported(p) ? 2 : 1)),
+  cpu: (p, inputs, outputs) => attentionCpu(p, inputs, outputs as Float32Array[]),
+  // WGSL version 1, one workgroup per query row, is the only one with `returnProbs`; version 2 (flash tiles, attention-v2.ts) runs wherever it applies.
+  gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward(defaultForwardTile)}, (p) => (!p.returnProbs && flashSupported(p) ? 2 : 1)),
 }
 
 /** Threads per query row, and how many scores a row keeps in workgroup memory at once. */
@@ -117,7 +106,7 @@ const dCapacity = (d: number): number => Math.max(1, Math.ceil(d / ATTN_WG)) * A
  * i accumulates output feature i over the chunk. Scores of the first chunk are kept from pass 1;
  * rows with more keys recompute the rest, so any tk works.
  */
-function attentionV1(): GpuProgram<AttentionParams> {
+export function attentionV1(): GpuProgram<AttentionParams> {
   return {
     key: (p) => `d<=${dCapacity(p.d)}${p.headMask ? ',mask' : ''}${p.returnProbs ? ',probs' : ''}`,
     dispatch: (p) => ({workgroups: grid1d(p.batch * p.tq * p.hq), uniforms: uniformWords(attentionUniforms(p))}),

@@ -1,5 +1,4 @@
-import type {Backend} from '../backend/backend.js'
-import type {WebGpuBackend} from '../backend/webgpu.js'
+import type {DeviceFeatures} from './device-features.js'
 import {unpackF16} from './f16.js'
 import {ceilDiv, type GpuProgram, type Kernel} from './kernel.js'
 import {matmulCpu} from './matmul.js'
@@ -27,9 +26,8 @@ export interface MatmulF16Params {
 export interface TensorCores {
   /** The device's (fixed) subgroup size: a workgroup is `subgroupsM × subgroupsN` of them. */
   subgroupSize: number
-  tile?: TensorCoreTile
-  /** Force a version (benchmarks): 2 fragments straight from storage, 3 to 6 staged in workgroup memory. */
-  version?: 2 | 3 | 4 | 5 | 6
+  /** `DEFAULT_TC_TILE` from `tensorCoreSupport`; dev/kernels/matmul-f16.ts sweeps others. */
+  tile: TensorCoreTile
 }
 
 /** Subgroups per workgroup along M and N, and 16×16 result fragments per subgroup along each. */
@@ -48,17 +46,17 @@ export const DEFAULT_TC_TILE: TensorCoreTile = {subgroupsM: 2, subgroupsN: 2, fr
 const FRAG = 16
 const FEATURE = 'chromium-experimental-subgroup-matrix'
 
-/** Tensor cores for `matmulF16` when the backend has subgroup matrices of f16 -> f32 at 16×16×16 and one subgroup size. */
-export function tensorCoreSupport(backend: Backend | Pick<WebGpuBackend, 'features' | 'subgroups'>): TensorCores | undefined {
-  if (!('subgroups' in backend)) return undefined
-  const {features, subgroups} = backend
+/** Tensor cores for `matmulF16` when the backend (any; only a WebGPU one has DeviceFeatures) has subgroup matrices of f16 -> f32 at 16×16×16 and one subgroup size. */
+export function tensorCoreSupport(backend: object): TensorCores | undefined {
+  if (!('subgroups' in backend && 'features' in backend)) return undefined
+  const {features, subgroups} = backend as DeviceFeatures
   if (![FEATURE, 'shader-f16', 'subgroups'].every((f) => features.includes(f))) return undefined
   const config = subgroups.matrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === FRAG && c.N === FRAG && c.K === FRAG)
   if (!config || !subgroups.maxSize || subgroups.minSize !== subgroups.maxSize) return undefined
-  return {subgroupSize: subgroups.maxSize}
+  return {subgroupSize: subgroups.maxSize, tile: DEFAULT_TC_TILE}
 }
 
-const tcTile = (p: MatmulF16Params): TensorCoreTile => p.tensorCores?.tile ?? DEFAULT_TC_TILE
+const tcTile = (p: MatmulF16Params): TensorCoreTile => p.tensorCores!.tile
 const tcRows = (t: TensorCoreTile): number => t.subgroupsM * t.fragmentsM * FRAG
 const tcCols = (t: TensorCoreTile): number => t.subgroupsN * t.fragmentsN * FRAG
 const tcFits = (p: MatmulF16Params, kStep: number): boolean => {
@@ -107,7 +105,7 @@ const threadsOf = (p: MatmulF16Params, t: TensorCoreTile): number => t.subgroups
  * loading its left (A) and right (B) fragments straight from storage every 16 values of K; the
  * subgroups of a workgroup share those loads only through the L1 cache.
  */
-const tensorCoreDirect = tensorCoreProgram('direct', (p) => tcFits(p, 16), (p, t) => {
+export const tensorCoreDirect = tensorCoreProgram('direct', (p) => tcFits(p, 16), (p, t) => {
   const right = (j: number): string =>
     p.transB
       ? `subgroupMatrixLoad<R, col_major>(&b, (col + ${j * FRAG}u) * u.k + k0, u.k)`
@@ -144,7 +142,7 @@ const PAD = 8
  * the current one is multiplied, one barrier a slice. Version 6 (`constOffsets`) is version 4
  * with constant fragment offsets (below).
  */
-function tensorCoreStaged(wide: boolean, buffers: 1 | 2, constOffsets = false): GpuProgram<MatmulF16Params> {
+export function tensorCoreStaged(wide: boolean, buffers: 1 | 2, constOffsets = false): GpuProgram<MatmulF16Params> {
   const name = constOffsets ? 'staged16Bconst' : buffers === 2 ? 'staged16Bx2' : wide ? 'staged16B' : 'staged'
   return tensorCoreProgram(name, (p) => tcFits(p, stageK(p)) && p.n % 8 === 0, (p, t) => {
     const depth = stageK(p)
@@ -273,7 +271,7 @@ ${stores(t)}
 /** CUDA-core path, any shape: 64×64 tiles, 4×4 values a thread, halves unpacked into f32 workgroup tiles. */
 const TILE = 64
 const TK = 16
-const unpackedGpu: GpuProgram<MatmulF16Params> = {
+export const unpackedGpu: GpuProgram<MatmulF16Params> = {
   key: (p) => (p.transB ? 'tB' : ''),
   dispatch: (p) => ({workgroups: [ceilDiv(p.n, TILE), ceilDiv(p.m, TILE), 1], uniforms: uniformWords(uniforms(p))}),
   code: (p) => wgsl`${bindings(['a: array<u32>', 'b: array<u32>'], ['c: array<f32>'], uniforms(p))}
@@ -323,11 +321,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }`,
 }
 
-/** The version forced by `tensorCores.version`, else staged tensor cores (version 6), direct ones, or the CUDA-core path, the first whose shape fits. */
-function pickVersion(p: MatmulF16Params): number {
+/**
+ * Staged tensor cores (version 6), direct ones (2), or the CUDA-core path (1), the first whose shape
+ * fits. Versions 3 to 5, staged otherwise, are kept in dev/kernels/matmul-f16.ts for the benchmark history.
+ */
+export function pickF16Version(p: MatmulF16Params): 1 | 2 | 6 {
   const tc = p.tensorCores
   if (!tc) return 1
-  if (tc.version) return tc.version
   if (tcFits(p, stageK(p)) && p.n % 8 === 0) return 6
   return tcFits(p, FRAG) ? 2 : 1
 }
@@ -339,8 +339,5 @@ export const matmulF16: Kernel<MatmulF16Params> = {
     const params = {batch: 1, m: p.m, n: p.n, k: p.k, transA: false, transB: p.transB, broadcastB: false, bias: false}
     matmulCpu(params, [unpack(a, p.m * p.k), unpack(b, p.k * p.n)], [c as Float32Array])
   },
-  gpu: versioned<MatmulF16Params>(
-    {1: unpackedGpu, 2: tensorCoreDirect, 3: tensorCoreStaged(false, 1), 4: tensorCoreStaged(true, 1), 5: tensorCoreStaged(true, 2), 6: tensorCoreStaged(true, 1, true)},
-    pickVersion,
-  ),
+  gpu: versioned<MatmulF16Params>({1: unpackedGpu, 2: tensorCoreDirect, 6: tensorCoreStaged(true, 1, true)}, pickF16Version),
 }

@@ -3,12 +3,6 @@ import type {MatmulParams} from './matmul.js'
 import {DEFAULT_TILE, fitsV2, matmulV2, UNROLLED_TILE, WIDE_TILE, type MatmulTile} from './matmul-v2.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
-/** Benchmarks may force a version (and version 2's tile); kernels otherwise pick the fastest that applies. */
-export interface MatmulGpuParams extends MatmulParams {
-  version?: 1 | 2
-  tile?: MatmulTile
-}
-
 /**
  * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 2
  * (matmul-v2.ts) where the shape fills one of its tiles (`tileOf` below), else version 1.
@@ -95,7 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }`
 }
 
-const matmulV1: GpuProgram<MatmulParams> = {
+export const matmulV1: GpuProgram<MatmulParams> = {
   key: (p) => [p.transA && 'tA', p.transB && 'tB', p.bias && 'bias', fits(p) && 'fit'].filter(Boolean).join(','),
   code,
   dispatch: (p) => {
@@ -110,6 +104,7 @@ const matmulV1: GpuProgram<MatmulParams> = {
  */
 const TILES = [UNROLLED_TILE, WIDE_TILE, DEFAULT_TILE]
 const TILES_BT = [WIDE_TILE, UNROLLED_TILE, DEFAULT_TILE]
-const tileOf = (p: MatmulGpuParams): MatmulTile => p.tile ?? (p.transB ? TILES_BT : TILES).find((t) => fitsV2(p, t)) ?? DEFAULT_TILE
+export const matmulTileOf = (p: MatmulParams): MatmulTile => (p.transB ? TILES_BT : TILES).find((t) => fitsV2(p, t)) ?? DEFAULT_TILE
 
-export const matmulGpu: GpuProgram<MatmulGpuParams> = versioned<MatmulGpuParams>({1: matmulV1, 2: matmulV2(tileOf)}, (p) => p.version ?? (fitsV2(p, tileOf(p)) ? 2 : 1))
+/** Version 2 where the shape fills one of its tiles, else version 1 (dev/kernels/matmul.ts forces either, and other tiles). */
+export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf)}, (p) => (fitsV2(p, matmulTileOf(p)) ? 2 : 1))

@@ -1,4 +1,3 @@
-import {tryMatmulFast} from '../backend/cpu-matmul/matmul-fast.js'
 import type {Kernel} from './kernel.js'
 import {matmulGpu} from './matmul-wgsl.js'
 
@@ -53,10 +52,6 @@ export function matmulCpu(p: MatmulParams, inputs: ArrayLike<number>[], outputs:
 
 export const matmul: Kernel<MatmulParams> = {
   name: 'matmul',
-  cpu: (p, inputs, outputs) => {
-    // The fast path computes in float32; float64 storage (the gradient checks' backend) takes the reference loop.
-    const f32 = inputs[0] instanceof Float32Array
-    if (!(f32 && tryMatmulFast(p, inputs as Float32Array[], outputs as Float32Array[]))) matmulCpu(p, inputs, outputs as Float32Array[])
-  },
+  cpu: (p, inputs, outputs) => matmulCpu(p, inputs, outputs as Float32Array[]),
   gpu: matmulGpu,
 }

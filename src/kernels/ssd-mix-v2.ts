@@ -3,7 +3,7 @@ import {chunkMixFields, MIX_LOAD_V, MIX_STORE, MIX_TILE_COORDS} from './ssd-mix-
 import {bindings} from './wgsl.js'
 
 /**
- * Version 2 of the chunk mix's WGSL (same sums as version 1 in ssd-mix.ts, another order).
+ * Version 2 of the chunk mix's WGSL (same sums as version 1 in dev/kernels/ssd-mix.ts, another order).
  * Version 1 walked the chunk's times in slabs of 16 and, for every slab, reloaded the row tile's
  * Q and rebuilt its scores over all features: Q was read from memory once per slab, and each slab
  * cost two barriers per 16 features. Version 2 takes the times 64 at a time (a key tile): one pass

@@ -1,9 +1,8 @@
-import {chunkMixFast} from '../backend/cpu-ssd/chunk-mix-fast.js'
 import type {GpuProgram, Kernel} from './kernel.js'
 import {chunkCount, type ChunkShape, type Operand} from './ssd-chunk.js'
-import {COLS, ROWS, SLAB, chunkMixFields, MIX_LOAD_V, MIX_STORE, MIX_TILE_COORDS} from './ssd-mix-tile.js'
+import {COLS, ROWS, chunkMixFields} from './ssd-mix-tile.js'
 import {chunkMixV2Wgsl} from './ssd-mix-v2.js'
-import {bindings, uniformWords, versioned} from './wgsl.js'
+import {uniformWords} from './wgsl.js'
 
 /**
  * The output step of the chunked SSD, generic enough to serve the forward and three gradients.
@@ -18,9 +17,8 @@ import {bindings, uniformWords, versioned} from './wgsl.js'
  *   dC = mix(Q=dy, K=x,  V=B,  S=Hin 'ij')                 per head, summed over a group after
  *   dx = mix(Q=B,  K=C,  V=dy, S=D 'ji', anticausal)
  *   dB = mix(Q=x,  K=dy, V=C,  S=D 'ij', anticausal)       per head
- * WGSL version 1 (version 2, the default, is in ssd-mix-v2.ts): a workgroup computes 64 rows x 64
- * output columns of one (b, h, chunk), 4 x 4 a thread, walking the chunk's times in slabs of 16: decayed scores Q·Kᵀ into workgroup memory, then
- * scores · V. Workgroup memory stays under 16 KiB (WebGPU's default limit).
+ * The WGSL is version 2 (ssd-mix-v2.ts); version 1, kept for the benchmark history, is in
+ * dev/kernels/ssd-mix.ts.
  */
 export interface ChunkMixParams extends ChunkShape {
   q: Operand
@@ -28,8 +26,6 @@ export interface ChunkMixParams extends ChunkShape {
   v: Operand
   anticausal: boolean
   stateLayout: 'ij' | 'ji'
-  /** WGSL version (default 2, ssd-mix-v2.ts); 1 is kept for the benchmark history. */
-  version?: 1 | 2
 }
 
 /**
@@ -77,12 +73,12 @@ export function chunkMixCpu(p: ChunkMixParams, [Qm, Km, Vm, acs, S]: ArrayLike<n
 
 export const ssdChunkMix: Kernel<ChunkMixParams> = {
   name: 'ssd_chunk_mix',
-  cpu: (p, inputs, outputs) => chunkMixFast(p, inputs as Float32Array[], outputs as Float32Array[]),
-  gpu: versioned<ChunkMixParams>({1: chunkMixProgram(chunkMixWgsl), 2: chunkMixProgram(chunkMixV2Wgsl)}, (p) => p.version ?? 2),
+  cpu: (p, inputs, outputs) => chunkMixCpu(p, inputs, outputs as Float32Array[]),
+  gpu: chunkMixProgram(chunkMixV2Wgsl),
 }
 
-/** Both versions tile the output alike: 64 rows x 64 columns of one (b, h, chunk) a workgroup. */
-function chunkMixProgram(code: (p: ChunkMixParams) => string): GpuProgram<ChunkMixParams> {
+/** Every version (dev/kernels/ssd-mix.ts keeps version 1) tiles the output alike: 64 rows x 64 columns of one (b, h, chunk) a workgroup. */
+export function chunkMixProgram(code: (p: ChunkMixParams) => string): GpuProgram<ChunkMixParams> {
   return {
     key: (p) => `${p.anticausal ? 'anti' : 'causal'},${p.stateLayout}`,
     code,
@@ -91,107 +87,4 @@ function chunkMixProgram(code: (p: ChunkMixParams) => string): GpuProgram<ChunkM
       uniforms: uniformWords(chunkMixFields(p)),
     }),
   }
-}
-
-
-function chunkMixWgsl(p: ChunkMixParams): string {
-  const anti = p.anticausal
-  // 'ji' states are contiguous along i: let neighbouring threads read neighbouring i.
-  const stateCoords = p.stateLayout === 'ij' ? `let ii = e / ${COLS}u; let jj = e % ${COLS}u;` : `let ii = e % ${SLAB}u; let jj = e / ${SLAB}u;`
-  const stateIndex = p.stateLayout === 'ij' ? '(state * u.qDim + i0 + ii) * u.vDim + j0 + jj' : '(state * u.vDim + j0 + jj) * u.qDim + i0 + ii'
-  return `${bindings(['Qm: array<f32>', 'Km: array<f32>', 'Vm: array<f32>', 'acs: array<f32>', 'S: array<f32>'], ['out: array<f32>'], chunkMixFields(p))}
-// Qt: 64 rows x 16 features of Q; Kt: 16 times x 16 features of K; Wt: 16 x 64 of the state or of V;
-// Sc: 64 rows x 16 times of decayed scores.
-var<workgroup> Qt: array<f32, ${ROWS * SLAB}>;
-var<workgroup> Kt: array<f32, ${SLAB * SLAB}>;
-var<workgroup> Wt: array<f32, ${SLAB * COLS}>;
-var<workgroup> Sc: array<f32, ${ROWS * SLAB}>;
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-${MIX_TILE_COORDS}
-  var Ar = array<f32, 4>();
-  for (var a = 0u; a < 4u; a++) { Ar[a] = acs[bh * u.seq + min(r0 + ty + 16u * a, end - 1u)]; }
-  var acc = array<f32, 16>();
-
-  // State term: Q_r · S_c over the features, in slabs of 16.
-  for (var i0 = 0u; i0 < u.qDim; i0 += ${SLAB}u) {
-    for (var e = li; e < ${ROWS * SLAB}u; e += 256u) {
-      let rr = e / ${SLAB}u;
-      let ii = e % ${SLAB}u;
-      var v = 0.0;
-      if (r0 + rr < end && i0 + ii < u.qDim) { v = Qm[((b * u.seq + r0 + rr) * u.qHeads + qh) * u.qDim + i0 + ii]; }
-      Qt[e] = v;
-    }
-    for (var e = li; e < ${SLAB * COLS}u; e += 256u) {
-      ${stateCoords}
-      var w = 0.0;
-      if (i0 + ii < u.qDim && j0 + jj < u.vDim) { w = S[${stateIndex}]; }
-      Wt[ii * ${COLS}u + jj] = w;
-    }
-    workgroupBarrier();
-    for (var ii = 0u; ii < ${SLAB}u; ii++) {
-      var w = array<f32, 4>();
-      for (var q = 0u; q < 4u; q++) { w[q] = Wt[ii * ${COLS}u + tx + 16u * q]; }
-      for (var a = 0u; a < 4u; a++) {
-        let qa = Qt[(ty + 16u * a) * ${SLAB}u + ii];
-        for (var q = 0u; q < 4u; q++) { acc[a * 4u + q] += qa * w[q]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var a = 0u; a < 4u; a++) {
-    let scale = exp(${anti ? 'last - Ar[a]' : 'Ar[a]'});
-    for (var q = 0u; q < 4u; q++) { acc[a * 4u + q] *= scale; }
-  }
-
-  // Within the chunk: slabs of 16 times on the ${anti ? 'anti' : ''}causal side of the row tile.
-  let slabs = (end - start + ${SLAB - 1}u) / ${SLAB}u;
-  let firstSlab = ${anti ? `(r0 - start) / ${SLAB}u` : '0u'};
-  let lastSlab = ${anti ? 'slabs' : `min(slabs, (r0 - start + ${ROWS}u) / ${SLAB}u)`};
-  for (var sl = firstSlab; sl < lastSlab; sl++) {
-    let s0 = start + sl * ${SLAB}u;
-    // Scores of rows ty + 16a against time s0 + tx. The explicit zero value matters: on the H200
-    // (Dawn, Vulkan) a declaration without an initializer inside the loop kept the last slab's scores.
-    var sc = array<f32, 4>();
-    for (var i0 = 0u; i0 < u.qDim; i0 += ${SLAB}u) {
-      for (var e = li; e < ${ROWS * SLAB}u; e += 256u) {
-        let rr = e / ${SLAB}u;
-        let ii = e % ${SLAB}u;
-        var v = 0.0;
-        if (r0 + rr < end && i0 + ii < u.qDim) { v = Qm[((b * u.seq + r0 + rr) * u.qHeads + qh) * u.qDim + i0 + ii]; }
-        Qt[e] = v;
-      }
-      var kv = 0.0;
-      if (s0 + ty < end && i0 + tx < u.qDim) { kv = Km[((b * u.seq + s0 + ty) * u.kHeads + kh) * u.qDim + i0 + tx]; }
-      Kt[ty * ${SLAB}u + tx] = kv;
-      workgroupBarrier();
-      for (var ii = 0u; ii < ${SLAB}u; ii++) {
-        let k = Kt[tx * ${SLAB}u + ii];
-        for (var a = 0u; a < 4u; a++) { sc[a] += Qt[(ty + 16u * a) * ${SLAB}u + ii] * k; }
-      }
-      workgroupBarrier();
-    }
-    let s = s0 + tx;
-    let As = acs[bh * u.seq + min(s, end - 1u)];
-    for (var a = 0u; a < 4u; a++) {
-      let r = r0 + ty + 16u * a;
-      let valid = r < end && s < end && ${anti ? 's >= r' : 's <= r'};
-      Sc[(ty + 16u * a) * ${SLAB}u + tx] = select(0.0, sc[a] * exp(${anti ? 'As - Ar[a]' : 'Ar[a] - As'}), valid);
-    }
-${MIX_LOAD_V}
-    workgroupBarrier();
-    for (var ss = 0u; ss < ${SLAB}u; ss++) {
-      var w = array<f32, 4>();
-      for (var q = 0u; q < 4u; q++) { w[q] = Wt[ss * ${COLS}u + tx + 16u * q]; }
-      for (var a = 0u; a < 4u; a++) {
-        let sa = Sc[(ty + 16u * a) * ${SLAB}u + ss];
-        for (var q = 0u; q < 4u; q++) { acc[a * 4u + q] += sa * w[q]; }
-      }
-    }
-    workgroupBarrier();
-  }
-
-${MIX_STORE}
-}`
 }

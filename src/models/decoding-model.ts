@@ -1,5 +1,5 @@
 import type {Tensor} from '../engine/tensor.js'
-import type {LanguageModel} from '../eval/language-model.js'
+import type {LanguageModel} from './language-model.js'
 import type {DecodeCache} from './decode-cache.js'
 
 export interface CachedForwardOptions {

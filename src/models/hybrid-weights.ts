@@ -1,6 +1,6 @@
 import {layerKind, type HybridConfig} from './hybrid-config.js'
 import {mixerWeightShapes} from './mixers/create.js'
-import {attentionNames, expectedTeacherWeights} from './teacher-weights.js'
+import {attentionWeights, expectedTeacherWeights} from './teacher-weights.js'
 
 /**
  * The tensors of a hybrid checkpoint. Everything outside the attention is named and shaped as in
@@ -13,7 +13,6 @@ import {attentionNames, expectedTeacherWeights} from './teacher-weights.js'
  */
 export function expectedHybridWeights(cfg: HybridConfig): Map<string, number[]> {
   const t = cfg.teacher
-  const D = t.headDim
   const C = t.hiddenSize
   const w = new Map<string, number[]>()
   for (const [name, shape] of expectedTeacherWeights(t)) if (!name.includes('.self_attn.')) w.set(name, shape)
@@ -22,18 +21,7 @@ export function expectedHybridWeights(cfg: HybridConfig): Map<string, number[]> 
     const kind = layerKind(cfg, l)
     if (kind !== 'ssm') {
       const kept = cfg.layers[l].attentionHeads.length
-      const kv = kind === 'attention' ? t.numKvHeads : kept
-      const n = attentionNames(t, l)
-      w.set(n.q + '.weight', [kept * D, C])
-      w.set(n.k + '.weight', [kv * D, C])
-      w.set(n.v + '.weight', [kv * D, C])
-      w.set(n.o + '.weight', [C, kept * D])
-      if (t.attentionBias) {
-        w.set(n.q + '.bias', [kept * D])
-        w.set(n.k + '.bias', [kv * D])
-        w.set(n.v + '.bias', [kv * D])
-        w.set(n.o + '.bias', [C])
-      }
+      for (const [name, shape] of attentionWeights(t, l, kept, kind === 'attention' ? t.numKvHeads : kept)) w.set(name, shape)
     }
     if (kind !== 'attention') for (const [name, shape] of mixerWeightShapes(cfg.mixer)) w.set(`${p}ssm.${name}`, shape)
     if (kind === 'hybrid') {

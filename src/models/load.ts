@@ -2,9 +2,9 @@ import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Backend} from '../backend/backend.js'
 import {FormatError, HybridizeError} from '../errors.js'
-import {openCheckpoint, type Checkpoint} from '../io/safetensors/checkpoint.js'
+import type {Checkpoint} from '../io/safetensors/checkpoint.js'
 import {parseTeacherConfig, type TeacherConfig} from './config.js'
-import {checkWeights, readWeights} from './load-weights.js'
+import {checkWeights, loadWeights} from './load-weights.js'
 import {TeacherModel} from './teacher.js'
 import {expectedTeacherWeights} from './teacher-weights.js'
 
@@ -37,11 +37,5 @@ export function checkTeacherWeights(cfg: TeacherConfig, ckpt: Checkpoint, folder
 
 export async function loadTeacher(folder: string, backend: Backend): Promise<TeacherModel> {
   const config = parseTeacherConfig(await readConfigJson(folder), join(folder, 'config.json'))
-  const ckpt = await openCheckpoint(folder)
-  try {
-    const expected = checkTeacherWeights(config, ckpt, folder)
-    return new TeacherModel(config, await readWeights(ckpt, expected, backend), backend)
-  } finally {
-    await ckpt.close()
-  }
+  return new TeacherModel(config, await loadWeights(folder, expectedTeacherWeights(config), config.architecture, backend), backend)
 }

@@ -1,51 +1,34 @@
+import {BLOCK_SHAPES} from './block-shape.js'
 import type {TeacherConfig} from './config.js'
 
 /**
- * The tensors a teacher checkpoint must hold, with their shapes, named as transformers names them.
- * Letters: V vocab, C hidden, F MLP width, Hq/Hkv heads, D head dim.
+ * The tensors a teacher checkpoint must hold, with their shapes, named as transformers names them:
+ * per layer its attention, then what the family's block shape puts around it (block-shape.ts).
+ * The order is the checkpoint's, which fixtures/init-weights.ts draws its streams in.
+ * Letters: V vocab, C hidden, Hq/Hkv heads, D head dim.
  */
 export function expectedTeacherWeights(cfg: TeacherConfig): Map<string, number[]> {
-  const {vocabSize: V, hiddenSize: C, intermediateSize: F, numHeads: Hq, numKvHeads: Hkv, headDim: D} = cfg
+  const {vocabSize: V, hiddenSize: C} = cfg
+  const shape = BLOCK_SHAPES[cfg.family]
   const w = new Map<string, number[]>()
   w.set('model.embed_tokens.weight', [V, C])
   for (let l = 0; l < cfg.numLayers; l++) {
-    const p = `model.layers.${l}.`
-    const attn = attentionNames(cfg, l)
-    w.set(attn.q + '.weight', [Hq * D, C])
-    w.set(attn.k + '.weight', [Hkv * D, C])
-    w.set(attn.v + '.weight', [Hkv * D, C])
-    w.set(attn.o + '.weight', [C, Hq * D])
-    if (cfg.attentionBias) {
-      w.set(attn.q + '.bias', [Hq * D])
-      w.set(attn.k + '.bias', [Hkv * D])
-      w.set(attn.v + '.bias', [Hkv * D])
-      // Llama's attention_bias covers o_proj too; Phi's dense always has a bias.
-      w.set(attn.o + '.bias', [C])
-    }
-    if (cfg.family === 'llama') {
-      w.set(p + 'input_layernorm.weight', [C])
-      w.set(p + 'post_attention_layernorm.weight', [C])
-      for (const [name, shape] of [['gate_proj', [F, C]], ['up_proj', [F, C]], ['down_proj', [C, F]]] as const) {
-        w.set(`${p}mlp.${name}.weight`, [...shape])
-        if (cfg.mlpBias) w.set(`${p}mlp.${name}.bias`, [shape[0]])
-      }
-    } else {
-      w.set(p + 'input_layernorm.weight', [C])
-      w.set(p + 'input_layernorm.bias', [C])
-      w.set(p + 'mlp.fc1.weight', [F, C])
-      w.set(p + 'mlp.fc1.bias', [F])
-      w.set(p + 'mlp.fc2.weight', [C, F])
-      w.set(p + 'mlp.fc2.bias', [C])
-    }
+    for (const [name, dims] of attentionWeights(cfg, l, cfg.numHeads, cfg.numKvHeads)) w.set(name, dims)
+    for (const [name, dims] of shape.layerWeights(cfg, l)) w.set(name, dims)
   }
-  if (cfg.family === 'llama') {
-    w.set('model.norm.weight', [C])
-  } else {
-    w.set('model.final_layernorm.weight', [C])
-    w.set('model.final_layernorm.bias', [C])
-  }
+  for (const [name, dims] of shape.finalWeights(cfg)) w.set(name, dims)
   if (!cfg.tieWordEmbeddings) w.set('lm_head.weight', [V, C])
-  if (cfg.family === 'phi') w.set('lm_head.bias', [V])
+  if (shape.lmHeadBias) w.set('lm_head.bias', [V])
+  return w
+}
+
+/** Layer l's attention projections for `heads` query heads over `kvHeads` key/value heads, biases where the config has them. */
+export function attentionWeights(cfg: TeacherConfig, l: number, heads: number, kvHeads: number): [string, number[]][] {
+  const {hiddenSize: C, headDim: D} = cfg
+  const n = attentionNames(cfg, l)
+  const w: [string, number[]][] = [[n.q + '.weight', [heads * D, C]], [n.k + '.weight', [kvHeads * D, C]], [n.v + '.weight', [kvHeads * D, C]], [n.o + '.weight', [C, heads * D]]]
+  // Llama's attention_bias covers o_proj too; Phi's dense always has a bias.
+  if (cfg.attentionBias) w.push([n.q + '.bias', [heads * D]], [n.k + '.bias', [kvHeads * D]], [n.v + '.bias', [kvHeads * D]], [n.o + '.bias', [C]])
   return w
 }
 
@@ -58,5 +41,5 @@ export interface AttentionNames {
 
 export function attentionNames(cfg: Pick<TeacherConfig, 'family'>, layer: number): AttentionNames {
   const p = `model.layers.${layer}.self_attn.`
-  return {q: p + 'q_proj', k: p + 'k_proj', v: p + 'v_proj', o: p + (cfg.family === 'phi' ? 'dense' : 'o_proj')}
+  return {q: p + 'q_proj', k: p + 'k_proj', v: p + 'v_proj', o: p + BLOCK_SHAPES[cfg.family].outputProjection}
 }

@@ -1,5 +1,6 @@
 import {fromArray, scopeAsync} from '../engine/tensor.js'
-import {logNormalizer, type LanguageModel} from '../eval/language-model.js'
+import {logNormalizer} from '../eval/token-logprobs.js'
+import type {LanguageModel} from '../models/language-model.js'
 import {HttpError} from './http-error.js'
 
 export interface PositionLogprobs {

@@ -1,13 +1,13 @@
 import {describe, it} from 'vitest'
-import {attentionBackwardDkv, attentionBackwardDq, attentionBackwardStats, type AttentionBackwardParams} from '../../src/kernels/backward/attention-backward.js'
+import {dkvVersions, dqVersions, statsVersions, type AttentionBackwardVersionParams} from '../../dev/kernels/attention-backward.js'
 import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 /** Version 2 (tiled) of the attention backward kernels against their CPU twins. */
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function agree<P>(kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[], label: string): Promise<void> {
   const want = await runKernel(cpu, kernel, params, inputs, sizes)
@@ -15,17 +15,17 @@ async function agree<P>(kernel: Kernel<P>, params: P, inputs: HostArray[], sizes
   want.forEach((w, i) => expectClose(got[i], w, `${kernel.name} ${label} output ${i}`, {rtol: 1e-4, atol: 1e-5}))
 }
 
-async function check(p: AttentionBackwardParams, rng: Rng): Promise<void> {
+async function check(p: AttentionBackwardVersionParams, rng: Rng): Promise<void> {
   const {batch, tq, tk, hq, hkv, d} = p
   const [q, out, gy] = [0, 1, 2].map(() => rng.floats(batch * tq * hq * d, 1.5))
   const [k, v] = [0, 1].map(() => rng.floats(batch * tk * hkv * d, 1.5))
   const mask = Float32Array.from({length: hq}, (_, h) => (h === 1 ? 0 : 0.5 + h))
   const label = JSON.stringify(p)
-  await agree(attentionBackwardStats, p, [q, k, out, gy], [batch * hq * tq * 2], label)
-  const [stats] = await runKernel(cpu, attentionBackwardStats, p, [q, k, out, gy], [batch * hq * tq * 2])
+  await agree(statsVersions, p, [q, k, out, gy], [batch * hq * tq * 2], label)
+  const [stats] = await runKernel(cpu, statsVersions, p, [q, k, out, gy], [batch * hq * tq * 2])
   const rest = [q, k, v, gy, stats, ...(p.headMask ? [mask] : [])]
-  await agree(attentionBackwardDq, p, rest, [q.length], label)
-  await agree(attentionBackwardDkv, p, rest, [k.length, v.length], label)
+  await agree(dqVersions, p, rest, [q.length], label)
+  await agree(dkvVersions, p, rest, [k.length, v.length], label)
 }
 
 describe.skipIf(!gpu)('attention backward version 2 (tiled): WebGPU vs CPU', () => {

@@ -15,7 +15,7 @@ import type {Rng} from '../helpers/random.js'
  */
 export class F64Backend extends CpuBackend {
   constructor() {
-    super('cpu float64 (tests)')
+    super({description: 'cpu float64 (tests)', fast: false})
   }
 
   override alloc(numel: number, dtype: DType): Storage {

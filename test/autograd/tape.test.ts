@@ -6,7 +6,7 @@ import {fromArray, scope, type Tensor} from '../../src/engine/tensor.js'
 
 /** The tape's bookkeeping: accumulation, views, scopes, release, and what it refuses. */
 
-const backend = new CpuBackend('cpu (tests)')
+const backend = new CpuBackend({description: 'cpu (tests)'})
 const param = (data: number[], shape = [data.length]): Tensor => {
   const t = fromArray(backend, Float32Array.from(data), shape)
   t.requiresGrad = true

@@ -9,7 +9,7 @@ import type {UnaryOp} from '../../src/kernels/elementwise.js'
 import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../../src/kernels/reduce.js'
 import {softTargetBackward, softTargetRows, type SoftTargetParams} from '../../src/kernels/soft-target.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
@@ -18,7 +18,7 @@ import {Rng} from '../helpers/random.js'
  * are not multiples of the 128-thread workgroup; outputs start as NaN (runKernel poisons them).
  */
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function agree<P>(kernel: Kernel<P>, params: P, inputs: HostArray[], sizes: number[], label: string, tol = {rtol: 1e-4, atol: 1e-5}): Promise<void> {
   const want = await runKernel(cpu, kernel, params, inputs, sizes)

@@ -1,23 +1,24 @@
 import {describe, it} from 'vitest'
-import {attention, type AttentionParams} from '../../src/kernels/attention.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {attentionVersions, type AttentionVersionParams} from '../../dev/kernels/attention.js'
+import type {AttentionParams} from '../../src/kernels/attention.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 type Shape = Pick<AttentionParams, 'batch' | 'tq' | 'tk' | 'hq' | 'hkv' | 'd'>
 
 /** Version 2 (flash tiles) against the CPU twin; small tiles make small shapes span many of them. */
-async function check(shape: Shape, rng: Rng, extra: Partial<AttentionParams>): Promise<void> {
+async function check(shape: Shape, rng: Rng, extra: Partial<AttentionVersionParams>): Promise<void> {
   const {batch, tq, tk, hq, hkv, d} = shape
-  const p: AttentionParams = {...shape, scale: 1 / Math.sqrt(d), headMask: false, returnProbs: false, version: 2, ...extra}
+  const p: AttentionVersionParams = {...shape, scale: 1 / Math.sqrt(d), headMask: false, returnProbs: false, version: 2, ...extra}
   const kvRows = extra.kvRows ?? tk
   const inputs = [rng.floats(batch * tq * hq * d, 2), rng.floats(batch * kvRows * hkv * d, 2), rng.floats(batch * kvRows * hkv * d)]
   if (p.headMask) inputs.push(Float32Array.from({length: hq}, (_, h) => (h % 3 === 1 ? 0 : 0.5 + rng.next())))
-  const [want] = await runKernel(cpu, attention, p, inputs, [batch * tq * hq * d])
-  const [got] = await runKernel(gpu!, attention, p, inputs, [batch * tq * hq * d])
+  const [want] = await runKernel(cpu, attentionVersions, p, inputs, [batch * tq * hq * d])
+  const [got] = await runKernel(gpu!, attentionVersions, p, inputs, [batch * tq * hq * d])
   expectClose(got, want, `attention v2 ${JSON.stringify(p)} (seed ${rng.seed})`, {rtol: 2e-5, atol: 2e-6})
 }
 

@@ -2,12 +2,12 @@ import {describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {attention, type AttentionParams} from '../../src/kernels/attention.js'
 import {copyRows, type CopyRowsParams} from '../../src/kernels/copy-rows.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 /** copy_rows into a destination that already holds values: only the addressed rows change. */
 async function copyOn(backend: Backend, p: CopyRowsParams, src: Float32Array, dst: Float32Array): Promise<Float32Array> {

@@ -1,6 +1,7 @@
 import {create} from 'webgpu'
 import {describe, expect, it} from 'vitest'
-import {matmulF16, type TensorCores} from '../../src/kernels/matmul-f16.js'
+import {matmulF16Versions, type MatmulF16VersionParams} from '../../dev/kernels/matmul-f16.js'
+import {DEFAULT_TC_TILE} from '../../src/kernels/matmul-f16.js'
 
 // Held for the whole file: an instance collected while its device lives takes the process down.
 const nullGpu = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis'])
@@ -16,12 +17,16 @@ describe('f16 matmul on tensor cores: WGSL', () => {
     expect(adapter, 'Dawn null adapter').toBeTruthy()
     const device = await adapter!.requestDevice({requiredFeatures: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix' as GPUFeatureName]})
     const deep = {subgroupsM: 2, subgroupsN: 4, fragmentsM: 4, fragmentsN: 2, stageK: 64}
-    const variants: TensorCores[] = [...([2, 3, 4, 5, 6] as const).map((version) => ({subgroupSize: 32, version})), {subgroupSize: 32, version: 4, tile: deep}, {subgroupSize: 32, version: 6, tile: deep}]
-    for (const tensorCores of variants) {
+    const variants: Pick<MatmulF16VersionParams, 'tensorCores' | 'version'>[] = [
+      ...([2, 3, 4, 5, 6] as const).map((version) => ({tensorCores: {subgroupSize: 32, tile: DEFAULT_TC_TILE}, version})),
+      {tensorCores: {subgroupSize: 32, tile: deep}, version: 4},
+      {tensorCores: {subgroupSize: 32, tile: deep}, version: 6},
+    ]
+    for (const variant of variants) {
       for (const transB of [false, true]) {
-        const code = matmulF16.gpu.code({m: 256, n: 256, k: 64, transB, tensorCores})
+        const code = matmulF16Versions.gpu.code({m: 256, n: 256, k: 64, transB, ...variant})
         const {messages} = await device.createShaderModule({code}).getCompilationInfo()
-        expect(messages.map((m) => `${m.type}: ${m.message}`), `${JSON.stringify(tensorCores)} transB ${transB}`).toEqual([])
+        expect(messages.map((m) => `${m.type}: ${m.message}`), `${JSON.stringify(variant)} transB ${transB}`).toEqual([])
       }
     }
     device.destroy()

@@ -1,12 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import {castF16, f16Bits, f16Value, packF16, unpackF16} from '../../src/kernels/f16.js'
-import {matmulF16, tensorCoreSupport, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {matmulF16Versions, type MatmulF16VersionParams} from '../../dev/kernels/matmul-f16.js'
+import {DEFAULT_TC_TILE, tensorCoreSupport} from '../../src/kernels/matmul-f16.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 describe('f16 packing', () => {
   it('rounds to nearest even, with subnormals, overflow and NaN', () => {
@@ -25,7 +26,7 @@ describe('f16 packing', () => {
     const config = {componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16}
     const features = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix']
     const subgroups = {minSize: 32, maxSize: 32, matrixConfigs: [config]}
-    expect(tensorCoreSupport({features, subgroups})).toEqual({subgroupSize: 32})
+    expect(tensorCoreSupport({features, subgroups})).toEqual({subgroupSize: 32, tile: DEFAULT_TC_TILE})
     expect(tensorCoreSupport(cpu)).toBeUndefined()
     expect(tensorCoreSupport({features: features.slice(0, 2), subgroups})).toBeUndefined()
     expect(tensorCoreSupport({features, subgroups: {...subgroups, minSize: 16}})).toBeUndefined()
@@ -48,15 +49,15 @@ describe.skipIf(!gpu)('f16 cast and matmul: WebGPU vs CPU', () => {
   it('matmul on every path this device has (CUDA-core fallback always; tensor cores where offered)', async () => {
     const rng = new Rng(17)
     const tc = tensorCoreSupport(gpu!)
-    const paths: (TensorCores | undefined)[] = [undefined, ...(tc ? ([2, 3, 4, 5, 6] as const).map((version) => ({...tc, version})) : [])]
-    for (const tensorCores of paths) {
+    const paths: Pick<MatmulF16VersionParams, 'tensorCores' | 'version'>[] = [{}, ...(tc ? ([2, 3, 4, 5, 6] as const).map((version) => ({tensorCores: tc, version})) : [])]
+    for (const {tensorCores, version} of paths) {
       const shapes: [number, number, number][] = tensorCores ? [[128, 64, 32], [256, 128, 96]] : [[1, 1, 1], [70, 33, 45], [128, 64, 32]]
       for (const [m, n, k] of shapes) {
         for (const transB of [false, true]) {
-          const p: MatmulF16Params = {m, n, k, transB, tensorCores}
+          const p: MatmulF16VersionParams = {m, n, k, transB, tensorCores, version}
           const inputs = [packF16(rng.floats(m * k)), packF16(rng.floats(k * n))]
-          const [want] = await runKernel(cpu, matmulF16, p, inputs, [m * n])
-          const [got] = await runKernel(gpu!, matmulF16, p, inputs, [m * n])
+          const [want] = await runKernel(cpu, matmulF16Versions, p, inputs, [m * n])
+          const [got] = await runKernel(gpu!, matmulF16Versions, p, inputs, [m * n])
           expectClose(got, want, `matmul_f16 ${JSON.stringify(p)}`, {rtol: 1e-5, atol: 1e-6 * Math.max(k, 10)})
         }
       }

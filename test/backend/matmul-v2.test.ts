@@ -1,21 +1,21 @@
 import {describe, it} from 'vitest'
-import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
+import {matmulVersions, type MatmulVersionParams} from '../../dev/kernels/matmul.js'
+import type {MatmulParams} from '../../src/kernels/matmul.js'
 import type {MatmulTile} from '../../src/kernels/matmul-v2.js'
-import type {MatmulGpuParams} from '../../src/kernels/matmul-wgsl.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function check(shape: MatmulParams, tile: MatmulTile | undefined, rng: Rng): Promise<void> {
-  const p: MatmulGpuParams = {...shape, version: 2, tile}
+  const p: MatmulVersionParams = {...shape, version: 2, tile}
   const a = rng.floats(p.batch * p.m * p.k)
   const b = rng.floats((p.broadcastB ? 1 : p.batch) * p.k * p.n)
   const inputs = p.bias ? [a, b, rng.floats(p.n)] : [a, b]
-  const [want] = await runKernel(cpu, matmul, p, inputs, [p.batch * p.m * p.n])
-  const [got] = await runKernel(gpu!, matmul, p, inputs, [p.batch * p.m * p.n])
+  const [want] = await runKernel(cpu, matmulVersions, p, inputs, [p.batch * p.m * p.n])
+  const [got] = await runKernel(gpu!, matmulVersions, p, inputs, [p.batch * p.m * p.n])
   expectClose(got, want, `matmul v2 ${JSON.stringify(p)} (seed ${rng.seed})`, {rtol: 1e-5, atol: 1e-7 * Math.max(p.k, 10)})
 }
 

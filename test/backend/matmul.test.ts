@@ -1,11 +1,11 @@
 import {describe, it} from 'vitest'
 import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function check(p: MatmulParams, rng: Rng): Promise<void> {
   const a = rng.floats(p.batch * p.m * p.k)

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {runChecks} from '../../src/bench/checks.js'
-import {peakFor} from '../../src/bench/peaks.js'
-import {timeCase} from '../../src/bench/runner.js'
-import {TRAINING_CASES} from '../../src/bench/training-cases.js'
+import {runChecks} from '../../bench/checks.js'
+import {peakFor} from '../../bench/peaks.js'
+import {timeCase} from '../../bench/runner.js'
+import {TRAINING_CASES} from '../../bench/training-cases.js'
 import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
 
 const gpu = await webgpuBackend()

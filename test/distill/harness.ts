@@ -22,7 +22,7 @@ export function tinySettings(dirs: {teacher: string; student: string; text: stri
 
 /** Load the pair fresh (as a new process would) and run `distill`; stop once `stopAfter` steps have run in this call. */
 export async function runTiny(settings: DistillSettings, out: string, opts: {stopAfter?: number; resume?: boolean} = {}): Promise<{outcome: DistillOutcome; model: HybridModel}> {
-  const backend = new CpuBackend('cpu (tests)')
+  const backend = new CpuBackend({description: 'cpu (tests)'})
   const teacher = await loadTeacher(settings.teacher, backend)
   const model = await loadHybrid(settings.student, backend)
   const tokenizer = await loadTokenizer(settings.teacher)

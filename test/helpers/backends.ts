@@ -29,7 +29,9 @@ async function open(): Promise<WebGpuBackend | undefined> {
   }
 }
 
-export const cpuBackend = (): CpuBackend => new CpuBackend('cpu (tests)')
+export const cpuBackend = (): CpuBackend => new CpuBackend({description: 'cpu (tests)'})
+/** The CPU backend without its fast paths: every kernel's `cpu` reference, which WGSL and fast paths are checked against. */
+export const referenceBackend = (): CpuBackend => new CpuBackend({description: 'cpu reference (tests)', fast: false})
 
 /** A fresh output storage filled with NaN (f32) or INT32_MIN (i32), so an unwritten element shows. */
 export function poisoned(backend: Backend, numel: number, dtype: DType = 'f32'): Storage {

@@ -5,14 +5,14 @@ import {narrow} from '../../src/engine/layout-ops.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import {createMixer, type MixerConfig} from '../../src/models/mixers/create.js'
 import type {SsmMixer} from '../../src/models/mixers/mixer.js'
-import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 import {FORM_CASES, randomMixerWeights, weightTensors} from './helpers.js'
 
 /** Each mixer on WebGPU against the CPU: chunked and materialised forward with every gradient, and decoding steps. */
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 const TOL = {rtol: 2e-4, atol: 2e-5}
 
 type Form = (m: SsmMixer, u: Tensor) => Tensor

@@ -11,7 +11,7 @@ import type {Backend} from '../../src/backend/backend.js'
 import {backward, withTape} from '../../src/engine/autograd.js'
 import * as ssm from '../../src/engine/ssm-ops.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
-import {cpuBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
 
@@ -21,7 +21,7 @@ import {Rng} from '../helpers/random.js'
  * element the WGSL forgets to write fails the comparison.
  */
 const gpu = await webgpuBackend()
-const cpu = cpuBackend()
+const cpu = referenceBackend()
 
 async function agree<P>(kernel: Kernel<P>, params: P, inputs: HostArray[], outputSizes: number[], label: string, tol = {rtol: 1e-4, atol: 1e-5}): Promise<void> {
   const want = await runKernel(cpu, kernel, params, inputs, outputSizes)

@@ -9,7 +9,7 @@ import {AdamW, decayGroups, isNoDecay} from '../../src/train/optimizer.js'
 import {wsdLearningRate} from '../../src/train/schedule.js'
 import {Rng} from '../helpers/random.js'
 
-const backend = new CpuBackend('cpu (tests)')
+const backend = new CpuBackend({description: 'cpu (tests)'})
 const tensor = (data: ArrayLike<number>, shape = [data.length]): Tensor => fromArray(backend, Float32Array.from(data), shape)
 
 describe('AdamW', () => {

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {HybridizeError} from '../../errors.js'
-import {tokenLogprobs} from '../language-model.js'
+import {tokenLogprobs} from '../token-logprobs.js'
 import {rollingSample, type LmEvalSample} from '../samples.js'
 import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
 

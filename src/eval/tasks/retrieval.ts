@@ -1,5 +1,5 @@
 import {generateSamples, getTask, type TaskName, type TaskSample} from '../../tasks/index.js'
-import {tokenLogprobs} from '../language-model.js'
+import {tokenLogprobs} from '../token-logprobs.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {argmax, mean, meanStderr} from '../metrics.js'
 import {loglikelihoodSample, type LmEvalSample} from '../samples.js'

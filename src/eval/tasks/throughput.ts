@@ -5,7 +5,7 @@ import {fromArray, scopeAsync} from '../../engine/tensor.js'
 import {HybridizeError} from '../../errors.js'
 import type {DecodingModel} from '../../models/decoding-model.js'
 import {Random} from '../../util/random.js'
-import type {LanguageModel} from '../language-model.js'
+import type {LanguageModel} from '../../models/language-model.js'
 import type {Curve, EvalContext, TaskResult} from './types.js'
 
 /**

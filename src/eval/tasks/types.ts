@@ -1,6 +1,6 @@
 import {HybridizeError} from '../../errors.js'
 import type {TextTokenizer} from '../../tokenizer/load.js'
-import type {LanguageModel} from '../language-model.js'
+import type {LanguageModel} from '../../models/language-model.js'
 import type {LmEvalSample} from '../samples.js'
 
 /** What every eval task gets: the model, its tokenizer, and the run's settings. */

@@ -19,9 +19,9 @@ import {defaultDkvTile, defaultDqTile, defaultStatsTile, dkvV2, dqV2, statsV2} f
  */
 export type AttentionBackwardParams = Omit<AttentionParams, 'returnProbs' | 'kvRows'>
 
-/** Version 1 (`v1`) or 2 with its tile (`tile` when given, else the kernel's default). */
+/** Version 2 with its default tile where it applies, else version 1 (dev/kernels/attention-backward.ts forces either, and other tiles). */
 function backwardGpu(v1: GpuProgram<AttentionBackwardParams>, v2: (tileOf: (p: AttentionBackwardParams) => FlashTile) => GpuProgram<AttentionBackwardParams>, defaultTile: (p: AttentionBackwardParams) => FlashTile): GpuProgram<AttentionBackwardParams> {
-  return versioned({1: v1, 2: v2((p) => p.tile ?? defaultTile(p))}, (p) => p.version ?? (flashSupported(p) ? 2 : 1))
+  return versioned({1: v1, 2: v2(defaultTile)}, (p) => (flashSupported(p) ? 2 : 1))
 }
 
 const uniforms = (p: AttentionBackwardParams): UniformFields => [
@@ -56,7 +56,7 @@ const backwardInputs = (p: AttentionBackwardParams): string[] =>
   ['q', 'k', 'v', 'gy', 'stats', ...(p.headMask ? ['mask'] : [])].map((name) => `${name}: array<f32>`)
 const maskOf = (p: AttentionBackwardParams): string => (p.headMask ? 'mask[h]' : '1.0')
 
-const statsV1: GpuProgram<AttentionBackwardParams> = {
+export const statsV1: GpuProgram<AttentionBackwardParams> = {
   key: (p) => `d${p.d}`,
   code: (p) =>
     flatShader(bindings(['q: array<f32>', 'k: array<f32>', 'out: array<f32>', 'gy: array<f32>'], ['stats: array<f32>'], uniforms(p)), `
@@ -112,7 +112,7 @@ export const attentionBackwardStats: Kernel<AttentionBackwardParams> = {
   gpu: backwardGpu(statsV1, statsV2, defaultStatsTile),
 }
 
-const dqV1: GpuProgram<AttentionBackwardParams> = {
+export const dqV1: GpuProgram<AttentionBackwardParams> = {
   key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
   code: (p) =>
     flatShader(`${bindings(backwardInputs(p), ['dq: array<f32>'], uniforms(p))}${wgslDots(p.d)}`, `
@@ -163,7 +163,7 @@ export const attentionBackwardDq: Kernel<AttentionBackwardParams> = {
   gpu: backwardGpu(dqV1, dqV2, defaultDqTile),
 }
 
-const dkvV1: GpuProgram<AttentionBackwardParams> = {
+export const dkvV1: GpuProgram<AttentionBackwardParams> = {
   key: (p) => `d${p.d}${p.headMask ? 'm' : ''}`,
   code: (p) =>
     flatShader(`${bindings(backwardInputs(p), ['dk: array<f32>', 'dv: array<f32>'], uniforms(p))}${wgslDots(p.d)}`, `

@@ -1,6 +1,6 @@
-import type {Backend} from '../backend/backend.js'
-import {attention, linear, matmul, rmsnorm, rope, swiglu} from '../engine/ops.js'
-import {fromArray, scope, type Tensor} from '../engine/tensor.js'
+import type {Backend} from '../src/backend/backend.js'
+import {attention, linear, matmul, rmsnorm, rope, swiglu} from '../src/engine/ops.js'
+import {fromArray, scope, type Tensor} from '../src/engine/tensor.js'
 import type {BenchCase, BenchInstance} from './runner.js'
 
 /**
@@ -87,3 +87,14 @@ export const FORWARD_CASES: BenchCase[] = [
     },
   },
 ]
+
+/** n values in [-0.5, 0.5) from a seed (an LCG: the same inputs on every machine). */
+export function randomArray(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0
+    out[i] = s / 2 ** 32 - 0.5
+  }
+  return out
+}

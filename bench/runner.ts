@@ -1,4 +1,4 @@
-import type {Backend} from '../backend/backend.js'
+import type {Backend} from '../src/backend/backend.js'
 import type {DevicePeak} from './peaks.js'
 
 /** One benchmark case on one backend: `run` enqueues the work once; inputs are made up front. */

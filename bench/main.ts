@@ -1,5 +1,5 @@
 import {parseArgs} from 'node:util'
-import {createBackend, type DeviceChoice} from '../backend/device.js'
+import {createBackend, type DeviceChoice} from '../src/backend/device.js'
 import {FORWARD_CASES} from './cases.js'
 import {formatChecks, runChecks} from './checks.js'
 import {peakFor} from './peaks.js'
@@ -13,7 +13,7 @@ import {f16VersionCases, versionCases} from './version-cases.js'
  *   [--check] [--versions] [--train-step] [--layers N]`:
  * every kernel case on one backend, with ms, GFLOP/s, GB/s and the fraction of the device's peak.
  * --check first compares every fast kernel version with its CPU twin on this device; --versions
- * adds every kernel version and tile that mattered (version-cases.ts); --train-step adds one
+ * adds every kernel version and tile that mattered (dev/kernels/, gathered in version-cases.ts); --train-step adds one
  * Llama-3.2-1B-shaped training step (--layers N of its 16 layers).
  */
 export async function main(argv: string[]): Promise<void> {

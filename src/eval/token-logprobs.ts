@@ -1,16 +1,6 @@
-import type {Backend} from '../backend/backend.js'
-import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
-
-/**
- * What evaluation needs of a model, teacher or hybrid student: token ids [B, T] in, logits [B, T, V]
- * out, or [N, V] for just the `logitRows` (i32 [N] rows of the flattened [B·T] positions).
- */
-export interface LanguageModel {
-  readonly backend: Backend
-  readonly vocabSize: number
-  forward(ids: Tensor, opts?: {logitRows?: Tensor}): {logits: Tensor}
-}
+import type {LanguageModel} from '../models/language-model.js'
 
 /**
  * Log-probabilities of chosen tokens: for each row b and position t in `positions[b]`, log p(target | prefix).

@@ -2,7 +2,7 @@
  * Times the CPU attention forward: the reference loop against the fast path, on the shapes
  * find-heads runs (batch 40, t = 125) and one longer sequence (batch 4, t = 512), hq = hkv = 8, d = 16.
  *
- *   npx vite-node scripts/bench-cpu-attention.ts
+ *   npx vite-node bench/cpu-attention.ts
  */
 import {tryAttentionFast} from '../src/backend/cpu-attention/attention-fast.js'
 import {attentionCpu, type AttentionParams} from '../src/kernels/attention.js'
