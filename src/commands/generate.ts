@@ -2,8 +2,8 @@ import {randomInt} from 'node:crypto'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {parseNumber} from '../cli/number-flag.js'
 import {createBackend} from '../backend/device.js'
-import {HybridizeError} from '../errors.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
@@ -97,12 +97,4 @@ generation_config.json (or config.json), or after --max-new-tokens.`
       backend.destroy()
     }
   }
-}
-
-function parseNumber(flag: string, text: string, min: number, max: number): number {
-  const v = Number(text)
-  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
-    throw new HybridizeError(`${flag} must be a number${max === 1 ? ' in (0, 1]' : ' >= 0'}, got '${text}'`, {code: 'E_USAGE', exitCode: 2})
-  }
-  return v
 }
