@@ -65,11 +65,8 @@ export async function runGeneration(spec: string, ctx: EvalContext, settings: Ge
     const answers = drawn.map((s) => s.answer)
     const correct = answers.map((a) => a === doc.gold)
     const perDoc: Record<string, number> = {}
-    for (const k of ks) {
-      const maj = majorityVote(answers.slice(0, k)) === doc.gold ? 1 : 0
-      perDoc[k === 1 ? 'exact_match,score-first' : `exact_match,maj@${k}`] = maj
-      perDoc[`pass@${k},extract`] = passAtK(K, correct.filter(Boolean).length, k)
-    }
+    for (const k of ks) perDoc[k === 1 ? 'exact_match,score-first' : `exact_match,maj@${k}`] = majorityVote(answers.slice(0, k)) === doc.gold ? 1 : 0
+    for (const k of ks) perDoc[`pass@${k},extract`] = passAtK(K, correct.filter(Boolean).length, k)
     for (const [key, v] of Object.entries(perDoc)) score(key, v)
     if (ctx.logSamples) samples.push(generationSample(d, doc.doc, doc.gold, doc.prompt, genKwargs(settings), drawn.map((s) => s.text), answers.map((a) => a ?? NO_ANSWER), perDoc))
   }
