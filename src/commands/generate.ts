@@ -26,8 +26,8 @@ export default class Generate extends BaseCommand {
   static override description = `Tokenizes --prompt with the model's tokenizer and samples a continuation, streaming it to
 stdout as it is produced. --temperature 0 is greedy; otherwise tokens are drawn from softmax(logits /
 temperature) cut to the --top-p nucleus. Without these flags the model's generation_config.json
-decides (greedy unless it sets do_sample). --n draws several samples in one batch (for majority vote
-or best-of-N); each is printed when it ends. A sample stops at an end-of-sequence token from
+decides (greedy unless it sets do_sample). --n draws several samples in one batch; each is printed
+when it ends (eval --num-samples scores such samples by majority vote and coverage). A sample stops at an end-of-sequence token from
 generation_config.json (or config.json), or after --max-new-tokens.`
 
   static override examples = [
