@@ -34,11 +34,13 @@ export interface TimeBudgetRun {
 export async function runTimeBudget(run: TimeBudgetRun): Promise<{metrics: Record<string, number>; curves: Curve[]; metricList: TaskConfig['metric_list']}> {
   const {lm, tok, docs, prompts, sampling, budgets, ctx} = run
   const B = ctx.batchSize
+  if (ctx.logSamples) ctx.warn?.(`${run.name}: no samples file under --time-budget (each problem has a different number of samples)`)
   const last = budgets[budgets.length - 1]
   await sampleAnswers(lm, tok, prompts[0], {...sampling, maxGenToks: Math.min(2, sampling.maxGenToks), n: B, seed: ctx.seed, firstStream: 0, clock: () => 0})
 
-  const start = performance.now()
-  const clock = () => (performance.now() - start) / 1000
+  const now = ctx.clock ?? (() => performance.now() / 1000)
+  const start = now()
+  const clock = () => now() - start
   const deadline = () => clock() >= last
   const drawn: {answer: string | undefined; seconds: number}[][] = docs.map(() => [])
   for (let round = 0; !deadline(); round++) {

@@ -18,6 +18,8 @@ export interface EvalContext {
   prefixTokenId?: number
   /** How generation tasks sample (default: greedy, one sample). */
   generation?: GenerationSettings
+  /** Seconds on the clock that time budgets are measured on (default: performance.now; tests pass a counter). */
+  clock?: () => number
   /** Where a sampled answer ends (the model's generation_config.json). */
   eosTokenIds?: readonly number[]
   /** A line for the user about their input (stderr; silent under --quiet). */
