@@ -13,6 +13,7 @@ import {modelInfo} from '../eval/model-info.js'
 import {checkOutputPath, writeReports, resultsTable} from '../eval/report.js'
 import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
 import {DEFAULT_GENERATION, isGenerationTask, type GenerationSettings} from '../eval/tasks/generation.js'
+import {loadGenerationDocs} from '../eval/tasks/generation-docs.js'
 import {parseTimeBudgets} from '../eval/tasks/time-budget.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
@@ -104,6 +105,8 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
       checkOutputPath(outputPath, models.length)
       await checkFolderDestination(outputPath.endsWith('.json') ? dirname(outputPath) : outputPath)
     }
+    // A gen: file with a bad line fails here, before any model loads.
+    for (const task of tasks.filter((t) => t.startsWith('gen:'))) await loadGenerationDocs(task, flags.seed)
     const folders = await Promise.all(models.map((m) => resolveModel(m)))
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)

@@ -168,4 +168,14 @@ describe('eval generation flags', () => {
     expect(misplaced.status).toBe(2)
     expect(misplaced.stderr).toMatch(/--num-samples applies to generation tasks/)
   })
+
+  it('refuse a bad gen: file before any model loads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hybridize-gen-cli-'))
+    const file = join(dir, 'bad.jsonl')
+    await writeFile(file, '{"prompt": "p", "answer": "4"}\n{"prompt": "p", "answer": "four"}\n')
+    const r = runCli(['eval', 'fixtures/none', '--tasks', `gen:${file}`])
+    await rm(dir, {recursive: true, force: true})
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/bad.jsonl:2: "answer" holds no number/)
+  })
 })
