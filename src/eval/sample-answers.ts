@@ -90,3 +90,12 @@ export async function sampleAnswers(
 export function problemSeed(seed: number, doc: number): number {
   return new Random(seed, doc).uint32()
 }
+
+/**
+ * A prompt's tokens as lm-eval's HF model encodes generation contexts (tok_batch_encode): with the
+ * tokenizer's own special tokens (a Llama tokenizer's BOS), unless the prompt already starts with
+ * the BOS token's text.
+ */
+export function encodePrompt(tok: Pick<TextTokenizer, 'encode'>, prompt: string, bosText: string | undefined): number[] {
+  return tok.encode(prompt, {addSpecialTokens: !(bosText && prompt.startsWith(bosText))})
+}

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {writeCharts} from '../../src/eval/report.js'
 import {parseTaskList, runTask} from '../../src/eval/run-tasks.js'
-import {answerText} from '../../src/eval/sample-answers.js'
+import {answerText, encodePrompt} from '../../src/eval/sample-answers.js'
 import {majorityVote, passAtK} from '../../src/eval/sampling-metrics.js'
 import {pythonRepr} from '../../src/eval/samples.js'
 import {parseGenerationJsonl} from '../../src/eval/tasks/generation-docs.js'
@@ -64,6 +64,14 @@ describe('generation task input', () => {
     expect(answerText(' 7 apples.\n\nMore text 9')).toBe(' 7 apples.')
     expect(answerText(' 5 then Question: 6')).toBe(' 5 then ')
     expect(answerText(' #### 12')).toBe(' #### 12')
+  })
+
+  it("a prompt gets the tokenizer's special tokens (BOS), unless it starts with the BOS text", () => {
+    // A tokenizer whose post-processor puts BOS (1) in front, as Llama's does; characters are tokens.
+    const tok = {encode: (text: string, o?: {addSpecialTokens?: boolean}) => [...(o?.addSpecialTokens ?? true ? [1] : []), ...[...text].map((c) => c.charCodeAt(0))]}
+    expect(encodePrompt(tok, 'Q', '<s>')).toEqual([1, 81])
+    expect(encodePrompt(tok, '<s>Q', '<s>')).toEqual([60, 115, 62, 81])
+    expect(encodePrompt(tok, 'Q', undefined)).toEqual([1, 81])
   })
 
   it('--time-budget reads durations, sorted, and refuses anything else', () => {

@@ -3,7 +3,7 @@ import {HybridizeError} from '../../errors.js'
 import type {DecodingModel} from '../../models/decoding-model.js'
 import {mean, meanStderr} from '../metrics.js'
 import {pyFloat} from '../python-json.js'
-import {type AnswerSampling, problemSeed, sampleAnswers, UNTIL} from '../sample-answers.js'
+import {type AnswerSampling, encodePrompt, problemSeed, sampleAnswers, UNTIL} from '../sample-answers.js'
 import {generationSample, type LmEvalSample} from '../samples.js'
 import {majorityVote, NO_ANSWER, passAtK} from '../sampling-metrics.js'
 import {ARITHMETIC_TASK, loadGenerationDocs} from './generation-docs.js'
@@ -42,8 +42,9 @@ export async function runGeneration(spec: string, ctx: EvalContext, settings: Ge
   const tok = textTokenizer(ctx)
   const {name, docs: all} = await loadGenerationDocs(spec, ctx.seed)
   const docs = ctx.limit === undefined ? all : all.slice(0, ctx.limit)
+  const bos = ctx.prefixTokenId === undefined ? undefined : tok.decode([ctx.prefixTokenId])
   const prompts = docs.map((d, i) => {
-    const ids = tok.encode(d.prompt, {addSpecialTokens: false})
+    const ids = encodePrompt(tok, d.prompt, bos)
     if (ids.length === 0) throw new HybridizeError(`${name}: problem ${i}'s prompt encodes to no tokens`, {code: 'E_TASK'})
     return ids
   })
