@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -16,6 +16,7 @@ import {loadModel} from '../../src/models/load-model.js'
 import {arithmeticProblems} from '../../src/tasks/arithmetic-cot.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 import {runCli} from '../helpers/cli.js'
+import {getResultsFilenames, loadPythonJson, makeTable} from './lm-eval-readers.js'
 import {tinyModelWithTokenizer} from '../helpers/tiny-tokenizer-model.js'
 
 describe('arith-cot problems', () => {
@@ -159,6 +160,28 @@ describe('generation tasks on a tiny model', () => {
     const chart = files.find((f) => f.endsWith('arith-cot_accuracy_vs_seconds.svg'))!
     const svg = await readFile(chart, 'utf8')
     for (const name of ['teacher (majority vote)', 'teacher (coverage)', 'student (majority vote)', 'student (coverage)']) expect(svg).toContain(name)
+  })
+
+  it("writes results that lm-eval's make_table reads: filters score-first, maj@k, extract and budget=..", async () => {
+    const file = join(root, 'q.jsonl')
+    await writeFile(file, [JSON.stringify({prompt: 'The value of the key', answer: '#### 3'}), JSON.stringify({prompt: '12 + 30 =', answer: '42'})].join('\n'))
+    const out = join(root, 'out')
+    const common = ['eval', model.folder, '--device', 'cpu', '--max-gen-toks', '6', '-q']
+    const fixed = runCli([...common, '--tasks', `gen:${file}`, '--num-samples', '4', '--output-path', join(out, 'fixed')])
+    const budget = runCli([...common, '--tasks', 'arith-cot', '--limit', '2', '--time-budget', '0.1s,0.2s', '--output-path', join(out, 'budget')])
+    expect([fixed.status, budget.status, fixed.stderr + budget.stderr]).toEqual([0, 0, ''])
+    const table = async (dir: string) => {
+      const files = (await readdir(dir, {recursive: true})).map((f) => join(dir, f))
+      return makeTable(loadPythonJson(await readFile(getResultsFilenames(files)[0], 'utf8')))
+    }
+    const rows = (await table(join(out, 'fixed'))).map((r) => [r[2], r[4], r[5], r[7]])
+    expect(rows).toEqual([
+      ['maj@2', 'exact_match', '↑', '±'], ['maj@4', 'exact_match', '↑', '±'], ['score-first', 'exact_match', '↑', '±'],
+      ['extract', 'pass@1', '↑', '±'], ['extract', 'pass@2', '↑', '±'], ['extract', 'pass@4', '↑', '±'],
+    ])
+    expect((await table(join(out, 'budget'))).map((r) => `${r[4]},${r[2]}`)).toEqual([
+      'coverage,budget=0.1s', 'coverage,budget=0.2s', 'maj_acc,budget=0.1s', 'maj_acc,budget=0.2s', 'samples,budget=0.1s', 'samples,budget=0.2s',
+    ])
   })
 
   it('on the real clock too (asserting nothing about speed)', async () => {
