@@ -46,12 +46,13 @@ export function rollingSample(docId: number, doc: unknown, text: string, logprob
 }
 
 /**
- * A `generate_until` request repeated K times: arguments (context, str(gen_kwargs)), the K texts as
- * resps, and what the filter made of each (here the extracted answers, filter "extract").
+ * A `generate_until` request repeated K times, as one filter saw it: arguments (context,
+ * str(gen_kwargs)), the K texts as resps, and what the filter made of them (a voted answer, or
+ * every extracted answer).
  */
-export function generationSample(docId: number, doc: unknown, target: string, context: string, genKwargs: Record<string, unknown>, texts: string[], filtered: string[], metrics: SampleMetrics): LmEvalSample {
+export function generationSample(docId: number, doc: unknown, target: string, context: string, genKwargs: Record<string, unknown>, texts: string[], filtered: unknown, filter: string, metrics: SampleMetrics): LmEvalSample {
   const record = sample(docId, doc, target, [[context, pythonRepr(genKwargs)]], [], metrics)
-  return {...record, resps: [texts], filtered_resps: [filtered], filter: 'extract'}
+  return {...record, resps: [texts], filtered_resps: [filtered as Response], filter}
 }
 
 /** Python's repr() of JSON-like values (str() of a dict, as lm-eval writes gen_kwargs into arguments); a whole number is an int unless marked pyFloat. */

@@ -121,19 +121,23 @@ describe('generation tasks on a tiny model', () => {
       ['exact_match,maj@2', 'exact_match,maj@4', 'exact_match,score-first', 'pass@1,extract', 'pass@2,extract', 'pass@4,extract'],
     )
     expect(first.metrics['exact_match_stderr,maj@4']).toBeGreaterThanOrEqual(0)
-    expect(first.samples).toHaveLength(3)
+    // One record per problem and filter, as lm-eval logs a task with several filters.
+    expect(first.samples!.map((s) => `${s.doc_id}.${s.filter}`)).toEqual([0, 1, 2].flatMap((d) => ['score-first', 'maj@2', 'maj@4', 'extract'].map((f) => `${d}.${f}`)))
     for (const s of first.samples!) {
       expect(s.resps[0]).toHaveLength(4)
-      expect(s.filter).toBe('extract')
+      expect(s.metrics).toEqual(s.filter === 'extract' ? ['pass@1', 'pass@2', 'pass@4'] : ['exact_match'])
       expect(s.arguments.gen_args_0.arg_1).toBe(`{'until': ['Question:', '\\n\\n'], 'do_sample': True, 'temperature': 1.5, 'top_p': 1.0, 'top_k': 0, 'max_gen_toks': 12}`)
     }
     // Make each problem's gold answer the one its samples voted for (or, failing a number, its second
     // sample's): the metrics must then follow from the logged answers, and the run repeats exactly.
-    const answers = first.samples!.map((s) => s.filtered_resps[0] as string[])
+    const extracted = (r: typeof first) => r.samples!.filter((s) => s.filter === 'extract')
+    const answers = extracted(first).map((s) => s.filtered_resps[0] as string[])
     const gold = answers.map((a, i) => (majorityVote(a) !== '[invalid]' ? majorityVote(a)! : a.find((x) => x !== '[invalid]') ?? String(i)))
     await writeFile(file, prompts.map((p, i) => JSON.stringify({prompt: p, answer: `#### ${gold[i]}`})).join('\n'))
     const second = await run(`gen:${file}`, sampling)
     expect(second.samples!.map((s) => s.resps)).toEqual(first.samples!.map((s) => s.resps))
+    // A vote record holds the voted answer (lm-eval's majority_vote then take_first).
+    expect(second.samples!.filter((s) => s.filter === 'maj@4').map((s) => s.filtered_resps[0])).toEqual(answers.map((a) => majorityVote(a)))
     const mean = (f: (a: string[], g: string) => number) => answers.reduce((sum, a, i) => sum + f(a, gold[i]), 0) / answers.length
     expect(second.metrics['exact_match,maj@4']).toBeCloseTo(mean((a, g) => (majorityVote(a) === g ? 1 : 0)), 12)
     expect(second.metrics['exact_match,score-first']).toBeCloseTo(mean((a, g) => (a[0] === g ? 1 : 0)), 12)

@@ -64,12 +64,19 @@ export async function runGeneration(spec: string, ctx: EvalContext, settings: Ge
     ctx.progress(`${name} ${d}/${docs.length}`)
     const drawn = await sampleAll(lm, tok, prompts[d], sampling, K, ctx.batchSize, problemSeed(ctx.seed, d), () => (performance.now() - start) / 1000)
     const answers = drawn.map((s) => s.answer)
-    const correct = answers.map((a) => a === doc.gold)
-    const perDoc: Record<string, number> = {}
-    for (const k of ks) perDoc[k === 1 ? 'exact_match,score-first' : `exact_match,maj@${k}`] = majorityVote(answers.slice(0, k)) === doc.gold ? 1 : 0
-    for (const k of ks) perDoc[`pass@${k},extract`] = passAtK(K, correct.filter(Boolean).length, k)
-    for (const [key, v] of Object.entries(perDoc)) score(key, v)
-    if (ctx.logSamples) samples.push(generationSample(d, doc.doc, doc.gold, doc.prompt, genKwargs(settings), drawn.map((s) => s.text), answers.map((a) => a ?? NO_ANSWER), perDoc))
+    const texts = drawn.map((s) => s.text)
+    // One record a filter, as lm-eval logs a task with several filters: a vote's answer and its
+    // exact_match, then every extracted answer and the coverage they give.
+    const record = (filter: string, filtered: unknown, metrics: Record<string, number>) => {
+      for (const [metric, v] of Object.entries(metrics)) score(`${metric},${filter}`, v)
+      if (ctx.logSamples) samples.push(generationSample(d, doc.doc, doc.gold, doc.prompt, genKwargs(settings), texts, filtered, filter, metrics))
+    }
+    for (const k of ks) {
+      const vote = majorityVote(answers.slice(0, k))!
+      record(k === 1 ? 'score-first' : `maj@${k}`, vote, {exact_match: vote === doc.gold ? 1 : 0})
+    }
+    const right = answers.filter((a) => a === doc.gold).length
+    record('extract', answers.map((a) => a ?? NO_ANSWER), Object.fromEntries(ks.map((k) => [`pass@${k}`, passAtK(K, right, k)])))
   }
   const metrics: Record<string, number> = {}
   for (const [key, values] of scores) {
