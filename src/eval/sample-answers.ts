@@ -46,7 +46,7 @@ export interface SampledAnswer {
   text: string
   /** The extracted number, or undefined. */
   answer: string | undefined
-  /** Seconds since `clock`'s origin when this sample ended. */
+  /** When this sample ended, in seconds on `clock` (0 without one). */
   seconds: number
 }
 
@@ -58,7 +58,7 @@ export async function sampleAnswers(
   model: DecodingModel,
   tok: TextTokenizer,
   prompt: readonly number[],
-  opts: AnswerSampling & {n: number; seed: number; firstStream: number; clock: () => number; deadline?: () => boolean},
+  opts: AnswerSampling & {n: number; seed: number; firstStream: number; clock?: () => number; deadline?: () => boolean},
 ): Promise<(SampledAnswer & {cut: boolean})[]> {
   const ended = new Array<number>(opts.n).fill(0)
   const cut = new Array<boolean>(opts.n).fill(false)
@@ -77,7 +77,7 @@ export async function sampleAnswers(
       return UNTIL.some((s) => tail.includes(s)) || ANSWER_LINE_END.test(tail)
     },
     onDone: (i) => {
-      ended[i] = opts.clock()
+      ended[i] = opts.clock?.() ?? 0
     },
   })
   return samples.map((s, i) => {

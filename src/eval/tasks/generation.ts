@@ -1,6 +1,6 @@
-import {performance} from 'node:perf_hooks'
 import {HybridizeError} from '../../errors.js'
 import type {DecodingModel} from '../../models/decoding-model.js'
+import type {TextTokenizer} from '../../tokenizer/load.js'
 import {mean, meanStderr} from '../metrics.js'
 import {pyFloat} from '../python-json.js'
 import {type AnswerSampling, encodePrompt, problemSeed, sampleAnswers, UNTIL} from '../sample-answers.js'
@@ -59,10 +59,9 @@ export async function runGeneration(spec: string, ctx: EvalContext, settings: Ge
   const scores = new Map<string, number[]>()
   const score = (key: string, v: number) => (scores.get(key) ?? scores.set(key, []).get(key)!).push(v)
   const samples: LmEvalSample[] = []
-  const start = performance.now()
   for (const [d, doc] of docs.entries()) {
     ctx.progress(`${name} ${d}/${docs.length}`)
-    const drawn = await sampleAll(lm, tok, prompts[d], sampling, K, ctx.batchSize, problemSeed(ctx.seed, d), () => (performance.now() - start) / 1000)
+    const drawn = await sampleAll(lm, tok, prompts[d], sampling, K, ctx.batchSize, problemSeed(ctx.seed, d))
     const answers = drawn.map((s) => s.answer)
     const texts = drawn.map((s) => s.text)
     // One record a filter, as lm-eval logs a task with several filters: a vote's answer and its
@@ -98,10 +97,10 @@ export async function runGeneration(spec: string, ctx: EvalContext, settings: Ge
 }
 
 /** K answers to one prompt in batches of at most `batchSize` (samples 0..K-1 of one stream set). */
-async function sampleAll(lm: DecodingModel, tok: Parameters<typeof sampleAnswers>[1], prompt: number[], sampling: AnswerSampling, K: number, batchSize: number, seed: number, clock: () => number) {
+async function sampleAll(lm: DecodingModel, tok: TextTokenizer, prompt: number[], sampling: AnswerSampling, K: number, batchSize: number, seed: number) {
   const out = []
   for (let first = 0; first < K; first += batchSize) {
-    out.push(...(await sampleAnswers(lm, tok, prompt, {...sampling, n: Math.min(batchSize, K - first), seed, firstStream: first, clock})))
+    out.push(...(await sampleAnswers(lm, tok, prompt, {...sampling, n: Math.min(batchSize, K - first), seed, firstStream: first})))
   }
   return out
 }

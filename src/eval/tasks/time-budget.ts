@@ -36,7 +36,7 @@ export async function runTimeBudget(run: TimeBudgetRun): Promise<{metrics: Recor
   const B = ctx.batchSize
   if (ctx.logSamples) ctx.warn?.(`${run.name}: no samples file under --time-budget (each problem has a different number of samples)`)
   const last = budgets[budgets.length - 1]
-  await sampleAnswers(lm, tok, prompts[0], {...sampling, maxGenToks: Math.min(2, sampling.maxGenToks), n: B, seed: ctx.seed, firstStream: 0, clock: () => 0})
+  await sampleAnswers(lm, tok, prompts[0], {...sampling, maxGenToks: Math.min(2, sampling.maxGenToks), n: B, seed: ctx.seed, firstStream: 0})
 
   const now = ctx.clock ?? (() => performance.now() / 1000)
   const start = now()
