@@ -3,8 +3,11 @@ import {z} from 'zod'
 /** The `format` find-heads writes: a heads.json with it may be replaced by the next find-heads. */
 export const HEADS_FORMAT = 'hybridize-heads/1'
 
-/** The committed schema's address, for `$id` and editors' `"$schema"`. */
-export const HEADS_SCHEMA_ID = 'https://github.com/hybridize/hybridize/raw/main/schemas/heads.schema.json'
+/**
+ * The schema's `$id`: a name, not an address (the project publishes no URL); editors find the
+ * committed file, schemas/heads.schema.json, by path.
+ */
+export const HEADS_SCHEMA_ID = 'urn:hybridize:schema:heads'
 
 const count = z.int().min(0)
 const headId = z.union([z.tuple([count, count]), z.looseObject({layer: count, head: count})], {error: 'not a [layer, head] pair'})

@@ -3,8 +3,11 @@ import {z} from 'zod'
 import {DEVICES} from './recipe.js'
 import {keyOf, SECTION_NAMES, SECTIONS, type SectionName, type SectionSpec} from './sections.js'
 
-/** The committed schema's address, for `$id` and the `# yaml-language-server: $schema=` line. */
-export const RECIPE_SCHEMA_ID = 'https://github.com/hybridize/hybridize/raw/main/schemas/recipe.schema.json'
+/**
+ * The schema's `$id`: a name, not an address (the project publishes no URL); editors find the
+ * committed file, schemas/recipe.schema.json, by path.
+ */
+export const RECIPE_SCHEMA_ID = 'urn:hybridize:schema:recipe'
 
 /** A required key's message, missing (`undefined`) or of the wrong type. */
 const requiredKey = (what: string) => (issue: {input?: unknown}) => (issue.input === undefined ? `required (${what})` : `expected ${what}`)
