@@ -1,4 +1,6 @@
 import {spawnSync} from 'node:child_process'
+import {rmSync} from 'node:fs'
+import {join} from 'node:path'
 import {repoRoot} from './helpers/paths.js'
 
 /**
@@ -12,5 +14,9 @@ export default function setup(): void {
   const r = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {cwd: repoRoot, encoding: 'utf8'})
   if (r.status !== 0) console.warn(`tsc reported errors (npm run build will fail):\n${r.stdout}${r.stderr}`)
   const manifest = spawnSync(process.execPath, ['scripts/write-manifest.mjs'], {cwd: repoRoot, encoding: 'utf8'})
-  if (manifest.status !== 0) throw new Error(`scripts/write-manifest.mjs failed:\n${manifest.stderr}`)
+  if (manifest.status !== 0) {
+    // Without a manifest oclif loads the commands themselves: the tests still run, slower.
+    rmSync(join(repoRoot, 'oclif.manifest.json'), {force: true})
+    console.warn(`scripts/write-manifest.mjs failed (npm run build will fail):\n${manifest.stderr}`)
+  }
 }
