@@ -65,7 +65,10 @@ function sectionSchema(name: SectionName, spec: SectionSpec): z.ZodType {
       },
     })
     .nullable()
-    .meta({description: `\`hybridize ${spec.id}\`'s flags in snake_case; writes out/${spec.output}. Empty (\`${name}:\`) runs it with the defaults.`})
+    .meta({
+      description: `\`hybridize ${spec.id}\`'s flags in snake_case; writes out/${spec.output}. ` +
+        (spec.required.length > 0 ? `Needs ${spec.required.join(', ')}.` : `Empty (\`${name}:\`) runs it with the defaults.`),
+    })
 }
 
 const TOP_KEYS = ['teacher', 'out', 'device', 'seed', ...SECTION_NAMES]
@@ -80,7 +83,7 @@ function buildRecipeSchema() {
         out: z.string({error: requiredKey('the folder the steps write under')}).min(1, {error: 'expected the folder the steps write under'})
           .meta({description: 'The folder every step writes under.'}),
         device: z.enum(DEVICES, {error: `expected one of ${DEVICES.join(', ')}`}).optional()
-          .meta({description: 'Where to compute (auto, webgpu or cpu); `hybridize run --device` overrides it.'}),
+          .meta({description: 'Where to compute (auto, webgpu or cpu), in place of HYBRIDIZE_DEVICE; `hybridize run --device` overrides it.'}),
         seed: z.int({error: 'expected an integer'}).optional().meta({description: 'The seed of find_heads, distill and eval, where a section sets none.'}),
         ...sections,
       },
