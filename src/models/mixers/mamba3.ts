@@ -12,7 +12,7 @@ import {addDiagonal, applyMatrix, scaleColumns} from './ssd-parts.js'
  * Mamba-3 (Lahoti et al. 2026, arXiv 2603.15569; state-spaces/mamba), SISO (R = 1) and MIMO of rank R:
  *   in_proj(u) = z | x | B | C | dd_dt | dd_A | trap | angles         (no conv)
  *   Δ = softplus(dd_dt + dt_bias), A = −max(f(dd_A), A_floor) (heavy-tailed f), α = exp(AΔ), λ = sigmoid(trap)
- *   B, C = RMSNorm(raw) + bias per head and rank, rotated by θ_t = Σ_{r<=t} π·tanh(angles_r)·Δ_r
+ *   B, C laid out (rank, group, n) as mamba_ssm's; RMSNorm(raw) + bias per head and rank, rotated by θ_t = Σ_{r<=t} π·tanh(angles_r)·Δ_r
  *   h_t = α_t h_{t−1} + (1−λ_t)Δ_t α_t Σ_r v_{t−1,r} k_{t−1,r}ᵀ + λ_tΔ_t Σ_r v_{t,r} k_{t,r}ᵀ   (exponential-trapezoidal)
  *   y_{t,r} = h_t q_{t,r} + D v_{t,r},  v_r = x ⊙ mimo_x_r;  y = Σ_r mimo_o_r ⊙ (y_r ⊙ silu(z ⊙ mimo_z_r))
  * (with `outNorm`, y_r is RMS-normalised per head before the gate). Rotation pairs are (2i, 2i+1).
@@ -139,8 +139,11 @@ export class Mamba3 implements SsmMixer<Mamba3State> {
     const piece = (n: number): Tensor => narrow(proj, 2, (at += n) - n, n)
     const z = piece(d.inner).reshape([Bn, T, H, P])
     const x = piece(d.inner).reshape([Bn, T, H, P])
-    const bc = (raw: Tensor, side: 'B' | 'C'): Tensor =>
-      add(repeatInterleave(rmsnorm(raw.reshape([Bn, T, G, R, N]), this.w(`${side}_norm.weight`), cfg.normEps), 2, H / G), this.w(`${side}_bias`))
+    // mamba_ssm lays B and C out as (rank, group, n) ("b l (r g n)"); head h reads group h / (H/G).
+    const bc = (raw: Tensor, side: 'B' | 'C'): Tensor => {
+      const byGroup = permute(raw.reshape([Bn, T, R, G, N]), [0, 1, 3, 2, 4])
+      return add(repeatInterleave(rmsnorm(byGroup, this.w(`${side}_norm.weight`), cfg.normEps), 2, H / G), this.w(`${side}_bias`))
+    }
     const kRaw = bc(piece(d.bc), 'B')
     const qRaw = bc(piece(d.bc), 'C')
     const delta = softplus(add(piece(H), this.w('dt_bias')))
