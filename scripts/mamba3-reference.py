@@ -8,8 +8,10 @@ An independent torch implementation (written from reading the code, not copied f
     A = clamp(-heavy_tail_activation(dd_A), max=-A_floor), DT = softplus(dd_dt + dt_bias);
   - tests/ops/tilelang/test_mamba3_mimo.py, mamba3_MIMO_step_ref: groups repeated to heads
     "b s r h_bc d -> b s r (h_bc g) d", B_bias / C_bias added per (head, rank), the angle state
-    advanced by tanh(angle) * DT * pi and (2i, 2i+1) pairs rotated (the pairwise convention; the fused
-    MIMO TileLang kernel pairs i with i + N/2 instead, which this does not follow),
+    advanced by tanh(angle) * DT * pi and pairs rotated: (2i, 2i+1) for SISO, (i, i + N/2) for MIMO,
+    as Mamba3.step (rotate_pairwise = not is_mimo) and the TileLang MIMO kernel
+    (mamba_ssm/ops/tilelang/mamba3/mamba3_mimo_fwd.py) pair them (the step reference's default,
+    rotate_pairwise=True, is the debugging convention; its chunk twin calls the halves kernel-aligned),
     S = exp(ADT) S + (1 - trap) DT exp(ADT) sum_r k_prev v_prev^T + trap DT sum_r k v^T,
     y_r = S q_r + D v_r with v_r = x * mimo_x_r, y_r * silu(z * mimo_z_r) (RMSNorm per head before the
     gate when is_outproj_norm), y = sum_r mimo_o_r * y_r; then out_proj.
@@ -81,14 +83,15 @@ def rmsnorm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + EPS) * weight
 
 
-def rotate_pairwise(t: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """t [..., N], angle [..., S]: pairs (2s, 2s+1) for s < S rotated, the rest unchanged."""
+def rotate(t: torch.Tensor, angle: torch.Tensor, mimo: bool) -> torch.Tensor:
+    """t [..., N], angle [..., S]: pairs (2s, 2s+1) (SISO) or (s, s + N/2) (MIMO) for s < S rotated."""
     out = t.clone()
-    S = angle.shape[-1]
-    a0, a1 = t[..., 0:2 * S:2], t[..., 1:2 * S:2]
+    S, N = angle.shape[-1], t.shape[-1]
+    first, second = (slice(0, S), slice(N // 2, N // 2 + S)) if mimo else (slice(0, 2 * S, 2), slice(1, 2 * S, 2))
+    a0, a1 = t[..., first], t[..., second]
     cos, sin = torch.cos(angle), torch.sin(angle)
-    out[..., 0:2 * S:2] = a0 * cos - a1 * sin
-    out[..., 1:2 * S:2] = a0 * sin + a1 * cos
+    out[..., first] = a0 * cos - a1 * sin
+    out[..., second] = a0 * sin + a1 * cos
     return out
 
 
@@ -123,8 +126,8 @@ def reference(c: dict, w: dict, u: torch.Tensor) -> torch.Tensor:
         beta = (1 - lam[:, t]) * dt * alpha
         gamma = lam[:, t] * dt
         angle = angle + torch.tanh(angles[:, t]).unsqueeze(1) * dt.unsqueeze(-1) * math.pi
-        k = rotate_pairwise(k_all[:, t], angle.unsqueeze(2))
-        q = rotate_pairwise(q_all[:, t], angle.unsqueeze(2))
+        k = rotate(k_all[:, t], angle.unsqueeze(2), R > 1)
+        q = rotate(q_all[:, t], angle.unsqueeze(2), R > 1)
         v = x[:, t].unsqueeze(2) * mimo_x  # [b, h, r, p]
         prev_kv = torch.einsum("bhrn,bhrp->bhpn", k_prev, v_prev)
         curr_kv = torch.einsum("bhrn,bhrp->bhpn", k, v)

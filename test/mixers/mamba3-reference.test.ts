@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {narrow} from '../../src/engine/layout-ops.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
-import type {Mamba3Config} from '../../src/models/mixers/mamba3.js'
+import {checkMamba3Config, type Mamba3Config} from '../../src/models/mixers/mamba3.js'
 import {createMixer} from '../../src/models/mixers/create.js'
 import {relativeError} from '../helpers/compare.js'
 import {Rng} from '../helpers/random.js'
@@ -13,7 +13,8 @@ import {mamba3ReferenceSteps} from './mamba3-reference.js'
  * hybridize's Mamba-3 (chunked scan and recurrent step) against a plain transcription of
  * state-spaces/mamba's step reference (./mamba3-reference.ts), on weights named as mamba_ssm names
  * them. With several B/C groups and rank > 1 this pins the in_proj layout of B and C: mamba_ssm
- * lays them out (rank, group, n); (group, rank, n) gave a relative error near 1.
+ * lays them out (rank, group, n); (group, rank, n) gave a relative error near 1. It also pins
+ * MIMO's rotation pairs (n, n + N/2); SISO's (2i, 2i+1) gave 0.28 and 0.55 on the MIMO cases.
  */
 const base = {kind: 'mamba3', aFloor: 1e-4, normEps: 1e-5, bias: false} as const
 const CASES: [string, Mamba3Config][] = [
@@ -50,5 +51,9 @@ describe('Mamba-3 against mamba_ssm\'s step reference (float64)', () => {
       for (let i = 0; i < Bn; i++) stepped.set(o.subarray(i * C, (i + 1) * C), (i * T + t) * C)
     }
     expect(relativeError(stepped, ref)).toBeLessThanOrEqual(1e-5)
+  })
+
+  it('MIMO needs an even state size (it pairs n with n + N/2)', () => {
+    expect(() => checkMamba3Config({...CASES[0][1], stateDim: 7})).toThrow(/MIMO needs an even state size/)
   })
 })

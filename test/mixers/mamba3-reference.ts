@@ -7,7 +7,10 @@
  *    A = clamp(−heavy_tail(dd_A), max=−A_floor), DT = softplus(dd_dt + dt_bias);
  *  - the recurrence from tests/ops/tilelang/test_mamba3_mimo.py, mamba3_MIMO_step_ref: groups
  *    repeated to heads "(h_bc g)" (head h reads group h / (H/G)), biases added per (head, rank),
- *    the angle state advanced by tanh(angle)·DT·π and (2i, 2i+1) pairs rotated (rotate_pairwise),
+ *    the angle state advanced by tanh(angle)·DT·π and pairs rotated: (2i, 2i+1) for SISO, (i, i + N/2)
+ *    for MIMO, as Mamba3.step (rotate_pairwise = not is_mimo) and the TileLang MIMO kernel
+ *    (mamba_ssm/ops/tilelang/mamba3/mamba3_mimo_fwd.py) do; the step reference's own default,
+ *    rotate_pairwise, is a debugging convention (its chunk twin calls the halves "kernel-aligned"),
  *    S = αS + (1−λ)DTα Σ_r k_prev v_prevᵀ + λDT Σ_r k vᵀ, y_r = S q_r + D v_r with v_r = x ⊙ mimo_x_r,
  *    gated by silu(z ⊙ mimo_z_r) (after a per-head RMSNorm when is_outproj_norm), Σ_r mimo_o_r ⊙ y_r;
  *  - out_proj.
@@ -99,10 +102,11 @@ export function mamba3ReferenceSteps(cfg: Mamba3RefConfig, weights: Weights, u: 
           for (let s = 0; s < S; s++) {
             const c = Math.cos(angle[h * S + s])
             const sn = Math.sin(angle[h * S + s])
+            const [i0, i1] = R === 1 ? [2 * s, 2 * s + 1] : [s, s + N / 2]
             for (const v of [k, q]) {
-              const [a0, a1] = [v[r * N + 2 * s], v[r * N + 2 * s + 1]]
-              v[r * N + 2 * s] = a0 * c - a1 * sn
-              v[r * N + 2 * s + 1] = a0 * sn + a1 * c
+              const [a0, a1] = [v[r * N + i0], v[r * N + i1]]
+              v[r * N + i0] = a0 * c - a1 * sn
+              v[r * N + i1] = a0 * sn + a1 * c
             }
           }
         }
