@@ -1,6 +1,6 @@
 import {HybridizeError} from '../errors.js'
 import type {TeacherModel} from '../models/teacher.js'
-import {generateSamples, getTask, type TaskName} from '../tasks/index.js'
+import {generateSamples, getTask, type TaskName, type TaskSample} from '../tasks/index.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import {Random} from '../util/random.js'
 import {ablationRunner, isSelected, type Ablation, type HeadId} from './ablation-runner.js'
@@ -81,13 +81,23 @@ export interface FindHeadsResult {
   chance: number
 }
 
+/**
+ * The prompts find-heads scores, drawn from their own stream of `seed`: evaluation draws its
+ * samples from the seed itself, and a recipe's seed goes to both commands, so without the stream
+ * the student would be scored on the very samples its kept heads were selected on.
+ */
+export function findHeadsSamples(task: TaskName, opts: Pick<FindHeadsOptions, 'seed' | 'samples' | 'pairs'>): TaskSample[] {
+  const taskOptions = task === 'kv-retrieval' ? {pairs: opts.pairs} : {}
+  return generateSamples(getTask(task), {seed: new Random(opts.seed, HEADS_SAMPLES_STREAM).uint32(), count: opts.samples, ...taskOptions})
+}
+
+const HEADS_SAMPLES_STREAM = 0x686473
+
 export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: FindHeadsOptions): Promise<FindHeadsResult> {
   const {numLayers: L, numHeads: H, numKvHeads: Hkv} = model.config
   const progress = opts.progress ?? (() => {})
   const k = selectionSize(opts.select, L * H)
-  const task = getTask(opts.task)
-  const taskOptions = opts.task === 'kv-retrieval' ? {pairs: opts.pairs} : {}
-  const samples = generateSamples(task, {seed: opts.seed, count: opts.samples, ...taskOptions})
+  const samples = findHeadsSamples(opts.task, opts)
   const items = tokenizeItems(tok, samples)
 
   progress(`attention patterns of ${L * H} heads over ${samples.length} prompts`)
