@@ -1,4 +1,5 @@
-import {asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData} from 'hyparquet'
+import * as zlib from 'node:zlib'
+import {asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type Compressors, type FileMetaData} from 'hyparquet'
 import {FormatError} from '../errors.js'
 
 /**
@@ -49,7 +50,7 @@ export class ParquetColumnReader {
     this.group = undefined
     let objects: Record<string, unknown>[]
     try {
-      objects = await parquetReadObjects({file: this.file, metadata: this.metadata, columns: [this.column], rowStart: start, rowEnd: end})
+      objects = await parquetReadObjects({file: this.file, metadata: this.metadata, columns: [this.column], rowStart: start, rowEnd: end, compressors: DECOMPRESSORS})
     } catch (err) {
       throw new FormatError(`${this.path}: cannot read row group ${g} (${(err as Error).message})`, {cause: err})
     }
@@ -86,12 +87,21 @@ export function checkTextColumn(path: string, metadata: FileMetaData, column: st
   }
   for (const g of metadata.row_groups) {
     const codec = g.columns.find((c) => c.meta_data?.path_in_schema[0] === column)?.meta_data?.codec
-    if (codec && !READABLE_CODECS.has(codec)) throw new FormatError(`${path}: column "${column}" is compressed with ${codec}, which hybridize cannot read (snappy and uncompressed pages are read)`)
+    if (codec && !READABLE_CODECS.has(codec)) throw new FormatError(`${path}: column "${column}" is compressed with ${codec}, which hybridize cannot read here (it reads ${[...READABLE_CODECS].join(', ')})`)
   }
 }
 
-/** The codecs hyparquet decodes without an extra package (the hub's parquet files use snappy). */
-const READABLE_CODECS = new Set(['SNAPPY', 'UNCOMPRESSED'])
+/**
+ * Page codecs beyond hyparquet's own (snappy, the hub's default): those node:zlib decodes; zstd
+ * only where this Node has it (22.15 and later).
+ */
+const zstd = (zlib as unknown as {zstdDecompressSync?: (b: Uint8Array) => Buffer}).zstdDecompressSync
+const DECOMPRESSORS: Compressors = {
+  GZIP: (input) => zlib.gunzipSync(input),
+  BROTLI: (input) => zlib.brotliDecompressSync(input),
+  ...(zstd ? {ZSTD: (input: Uint8Array) => zstd(input)} : {}),
+}
+const READABLE_CODECS = new Set(['UNCOMPRESSED', 'SNAPPY', ...Object.keys(DECOMPRESSORS)])
 
 function subtreeSize(schema: FileMetaData['schema'], i: number): number {
   let size = 1

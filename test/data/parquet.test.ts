@@ -8,7 +8,8 @@ import {ourStderr, runCli} from '../helpers/cli.js'
 import {charTokenizer, EOS, show} from './char-tokenizer.js'
 
 // Made by scripts/make-parquet-fixtures.mjs: docs.parquet holds 23 rows in row groups of 5 (columns
-// id, text, body); shards/ holds train-00000-of-00002 (12 rows) and train-00001-of-00002 (9 rows).
+// id, text, body); shards/ holds train-00000-of-00002 (12 rows) and train-00001-of-00002 (9 rows);
+// gzip.parquet 7 rows with gzip pages; lz4.parquet says its pages are LZ4_RAW.
 const fixtures = join(import.meta.dirname, 'fixtures')
 const docs = join(fixtures, 'docs.parquet')
 const shards = join(fixtures, 'shards')
@@ -47,6 +48,15 @@ describe('--data parquet', () => {
     expect(text.startsWith(expected)).toBe(true)
     // The next epoch starts over at row 0.
     expect(text.slice(expected.length)).toMatch(/^d0 /)
+  })
+
+  it('reads gzip pages, and refuses a codec it cannot decode before reading', async () => {
+    const s = await stream(join(fixtures, 'gzip.parquet'))
+    const expected = Array.from({length: 7}, (_, i) => docText('g', i) + '|').join('')
+    expect((await rowsOf(s, Math.ceil(expected.length / 16))).join('').startsWith(expected)).toBe(true)
+    await s.close()
+    const lz4 = join(fixtures, 'lz4.parquet')
+    await expect(resolveCorpus(lz4)).rejects.toThrow(`${lz4}: column "text" is compressed with LZ4_RAW, which hybridize cannot read here (it reads UNCOMPRESSED, SNAPPY, GZIP, BROTLI`)
   })
 
   it('reads the column --text-field names', async () => {
