@@ -1,5 +1,7 @@
+import {existsSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {HybridizeError} from '../errors.js'
 import {exportTransformersMamba2, type ExportResult} from '../export/transformers-mamba2.js'
 import {resolveModel} from '../hub/cache.js'
 
@@ -30,6 +32,7 @@ refused with what is in the way (exit 2). The folder appears only when complete.
 
   async run(): Promise<ExportResult> {
     const {args, flags} = await this.parse(Export)
+    if (!flags.force && existsSync(flags.out)) throw new HybridizeError(`${flags.out} already exists; choose another --out, or pass --force to replace it`, {code: 'E_EXISTS'})
     const result = await exportTransformersMamba2(await resolveModel(args.student), flags.out, {overwrite: flags.force})
     this.status(`wrote ${result.files.join(', ')}`)
     if (!this.jsonEnabled()) this.log(result.out)

@@ -108,6 +108,19 @@ describe('export --format transformers-mamba2', () => {
     await expect(exportTransformersMamba2(withMlp, join(root, 'no'))).rejects.toThrow(/layers 0, 1 keep an MLP \(mlp\.\* not zero\), which Mamba2ForCausalLM blocks do not have/)
   })
 
+  it('prints the folder on stdout, and replaces an existing one only with --force', () => {
+    const out = join(root, 'cli-hf')
+    const first = runCli(['export', pure, '--format', 'transformers-mamba2', '--out', out])
+    expect(first.status, first.stderr).toBe(0)
+    expect(first.stdout).toBe(`${out}\n`)
+    const again = runCli(['export', pure, '--format', 'transformers-mamba2', '--out', out])
+    expect(again.status).toBe(1)
+    expect(ourStderr(again.stderr)).toEqual([expect.stringMatching(/already exists; choose another --out, or pass --force to replace it$/)])
+    const forced = runCli(['export', pure, '--format', 'transformers-mamba2', '--out', out, '--force', '--json'])
+    expect(forced.status, forced.stderr).toBe(0)
+    expect(JSON.parse(forced.stdout)).toMatchObject({out, format: 'transformers-mamba2', files: ['config.json', 'model.safetensors', 'tokenizer.json']})
+  })
+
   it('exits 2 with one line for a student keeping attention heads or another mixer', async () => {
     const heads = await writeHeadsJson(root, teacher, 2, 4, [[1, 2]], 'one-head.json')
     const hybrid = join(root, 'hybrid')
