@@ -58,6 +58,8 @@ export class ParquetColumnReader {
   }
 }
 
+const FOOTER_FETCH_BYTES = 1 << 16
+
 /** The file and its footer, or a one-line error naming the file when it is not parquet. */
 export async function readFooter(path: string): Promise<{file: AsyncBuffer; metadata: FileMetaData}> {
   let file: AsyncBuffer
@@ -68,7 +70,9 @@ export async function readFooter(path: string): Promise<{file: AsyncBuffer; meta
     throw err
   }
   try {
-    return {file, metadata: await parquetMetadataAsync(file)}
+    // A small first read: `--data` checks the footer of every shard of a folder (fineweb-edu has
+    // thousands), and hyparquet reads the rest of a larger footer when it needs it.
+    return {file, metadata: await parquetMetadataAsync(file, {initialFetchSize: FOOTER_FETCH_BYTES})}
   } catch (err) {
     throw new FormatError(`${path}: not a parquet file (${(err as Error).message.replace(/^parquet /, '')})`, {cause: err})
   }
