@@ -37,4 +37,5 @@ write(join(out, 'shards/train-00001-of-00002.parquet'), 'b', 9, 4)
 write(join(out, 'gzip.parquet'), 'g', 7, 3, {codec: 'GZIP', compressors: {GZIP: (bytes) => gzipSync(bytes)}})
 // Only the footer's codec matters here (the reader refuses LZ4_RAW before reading a page), so the
 // pages are stored as they are rather than LZ4-compressed.
+parquetWriteFile({filename: join(out, 'nulls.parquet'), columnData: [{name: 'text', data: ['first', null], type: 'STRING'}]})
 write(join(out, 'lz4.parquet'), 'l', 3, 3, {codec: 'LZ4_RAW', compressors: {LZ4_RAW: (bytes) => bytes}})

@@ -9,7 +9,8 @@ import {charTokenizer, EOS, show} from './char-tokenizer.js'
 
 // Made by scripts/make-parquet-fixtures.mjs: docs.parquet holds 23 rows in row groups of 5 (columns
 // id, text, body); shards/ holds train-00000-of-00002 (12 rows) and train-00001-of-00002 (9 rows);
-// gzip.parquet 7 rows with gzip pages; lz4.parquet says its pages are LZ4_RAW.
+// gzip.parquet 7 rows with gzip pages; lz4.parquet says its pages are LZ4_RAW; nulls.parquet holds
+// 'first' and a null.
 const fixtures = join(import.meta.dirname, 'fixtures')
 const docs = join(fixtures, 'docs.parquet')
 const shards = join(fixtures, 'shards')
@@ -110,6 +111,13 @@ describe('--data parquet', () => {
     // In a folder, too, before anything is read.
     await copyFile(docs, join(dir, 'a.parquet'))
     await expect(resolveCorpus(dir)).rejects.toThrow(`${fake}: not a parquet file`)
+  })
+
+  it('refuses a null row, naming the file and the row', async () => {
+    const nulls = join(fixtures, 'nulls.parquet')
+    const s = await stream(nulls)
+    await expect(rowsOf(s, 1)).rejects.toThrow(`${nulls}: row 1: column "text" holds null, not text`)
+    await s.close()
   })
 
   it('exits 1 with one line naming the file', () => {
