@@ -1,4 +1,4 @@
-import {copyFile, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {copyFile, mkdir, mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -6,7 +6,6 @@ import type {Backend} from '../../src/backend/backend.js'
 import {fromArray, scopeAsync} from '../../src/engine/tensor.js'
 import {exportTransformersMamba2} from '../../src/export/transformers-mamba2.js'
 import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
-import {writeCheckpoint} from '../../src/io/safetensors/writer.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {Mamba2Model} from '../../src/models/mamba2.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
@@ -16,6 +15,7 @@ import {relativeError} from '../helpers/compare.js'
 import {fixtureReference} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
+import {exportableMamba2Student} from './exportable-student.js'
 
 /**
  * A pure Mamba-2 student written as transformers' Mamba2ForCausalLM and read back by hybridize's
@@ -33,37 +33,14 @@ beforeAll(async () => {
   const heads = await writeHeadsJson(root, teacher, 2, 4, [])
   rewritten = join(root, 'rewritten')
   await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: 'mamba2'}, out: rewritten, command: 'test'})
-  pure = await pureMamba2(rewritten, join(root, 'pure'))
+  pure = await exportableMamba2Student(rewritten, join(root, 'pure'))
+  // The reference teacher has no tokenizer; any tokenizer.json shows that the export carries it.
+  await copyFile(resolve(fixtureReference, '../llama-tiny/tokenizer.json'), join(pure, 'tokenizer.json'))
 })
 
 afterAll(async () => {
   await rm(root, {recursive: true, force: true})
 })
-
-/**
- * The rewritten student made exportable: MLPs zeroed, the gated norm over all of y with the block
- * norms' epsilon, and the mixer weights perturbed so that no channel is an identity.
- */
-async function pureMamba2(from: string, to: string): Promise<string> {
-  const config = JSON.parse(await readFile(join(from, 'config.json'), 'utf8'))
-  config.mixer.norm_groups = 1
-  config.mixer.norm_eps = config.teacher_config.rms_norm_eps
-  const ckpt = await openCheckpoint(from)
-  const rng = new Rng(7)
-  const tensors = []
-  for (const name of ckpt.names()) {
-    const data = await ckpt.readF32(name)
-    if (name.includes('.mlp.down_proj.')) data.fill(0)
-    if (name.includes('.ssm.')) for (let i = 0; i < data.length; i++) data[i] += (rng.next() - 0.5) * 0.2
-    tensors.push({name, dtype: 'F32' as const, shape: ckpt.shape(name), data})
-  }
-  await ckpt.close()
-  await writeCheckpoint(to, tensors)
-  await writeFile(join(to, 'config.json'), JSON.stringify(config))
-  // The reference teacher has no tokenizer; any tokenizer.json shows that the export carries it.
-  await copyFile(resolve(fixtureReference, '../llama-tiny/tokenizer.json'), join(to, 'tokenizer.json'))
-  return to
-}
 
 async function logitsOf(folder: string, backend: Backend, ids: Int32Array, shape: number[]): Promise<{logits: Float32Array; kind: string}> {
   const model = await loadModel(folder, backend)
