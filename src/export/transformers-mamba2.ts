@@ -18,8 +18,8 @@ import {copyTokenizerFiles} from '../rewrite/rewrite.js'
  * transformers' block is h += mixer(rmsnorm(h)); norm_f; lm_head: no MLP, one epsilon for every
  * norm, the gated RMSNorm over all of y (its pure-PyTorch path), x with one head per SSM head and
  * B and C sharing n_groups. A student fits when its layers keep no attention, its mixer is mamba2
- * on a Llama skeleton, its MLPs are zero (down_proj all 0), its gated norm has one group and its
- * epsilons agree; anything else is named and refused. hybridize's x heads and B/C groups, repeated
+ * on a Llama skeleton without an LM head bias, its MLPs are zero (down_proj all 0), its gated norm
+ * has one group and its epsilons agree; anything else is named and refused. hybridize's x heads and B/C groups, repeated
  * like grouped-query attention, are written out repeated, which computes the same thing.
  */
 export interface ExportResult {
@@ -41,7 +41,7 @@ export async function exportTransformersMamba2(student: string, out: string, opt
   const mixer = cfg.mixer as Mamba2Config
   const ckpt = await openCheckpoint(student)
   try {
-    refuse(student, await mlpObstacles(cfg, ckpt))
+    refuse(student, await weightObstacles(cfg, ckpt))
     const files = await withAtomicFolder(out, async (tmp) => {
       const config = mamba2ConfigJson(cfg, TORCH_DTYPES[ckpt.info('model.embed_tokens.weight').dtype] ?? 'float32')
       await writeFile(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n')
@@ -75,7 +75,13 @@ function configObstacles(cfg: HybridConfig): string[] {
   return out
 }
 
-/** Layers whose MLP is not zero: Mamba2ForCausalLM's blocks have none. */
+/** Weights Mamba2ForCausalLM has no place for: an MLP that is not zero, an LM head bias. */
+async function weightObstacles(cfg: HybridConfig, ckpt: Checkpoint): Promise<string[]> {
+  const out = await mlpObstacles(cfg, ckpt)
+  if (ckpt.has('lm_head.bias')) out.push('its LM head has a bias')
+  return out
+}
+
 async function mlpObstacles(cfg: HybridConfig, ckpt: Checkpoint): Promise<string[]> {
   const layers: number[] = []
   for (let l = 0; l < cfg.teacher.numLayers; l++) {

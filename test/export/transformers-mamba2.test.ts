@@ -6,6 +6,7 @@ import type {Backend} from '../../src/backend/backend.js'
 import {fromArray, scopeAsync} from '../../src/engine/tensor.js'
 import {exportTransformersMamba2} from '../../src/export/transformers-mamba2.js'
 import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
+import {writeCheckpoint} from '../../src/io/safetensors/writer.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {Mamba2Model} from '../../src/models/mamba2.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
@@ -82,7 +83,15 @@ describe('export --format transformers-mamba2', () => {
     await mkdir(withMlp)
     await copyFile(join(rewritten, 'model.safetensors'), join(withMlp, 'model.safetensors'))
     await copyFile(join(pure, 'config.json'), join(withMlp, 'config.json'))
-    await expect(exportTransformersMamba2(withMlp, join(root, 'no'))).rejects.toThrow(/layers 0, 1 keep an MLP \(mlp\.\* not zero\), which Mamba2ForCausalLM blocks do not have/)
+    await expect(exportTransformersMamba2(withMlp, join(root, 'no'))).rejects.toThrow(/layers 0, 1 keep an MLP \(mlp\.\* not zero\), which Mamba2ForCausalLM blocks do not have$/)
+    // And an LM head bias, which transformers' lm_head lacks.
+    const withBias = join(root, 'with-bias')
+    const ckpt = await openCheckpoint(pure)
+    const tensors = await Promise.all(ckpt.names().map(async (name) => ({name, dtype: 'F32' as const, shape: ckpt.shape(name), data: await ckpt.readF32(name)})))
+    await ckpt.close()
+    await writeCheckpoint(withBias, [...tensors, {name: 'lm_head.bias', dtype: 'F32', shape: [256], data: new Float32Array(256)}])
+    await copyFile(join(pure, 'config.json'), join(withBias, 'config.json'))
+    await expect(exportTransformersMamba2(withBias, join(root, 'no'))).rejects.toThrow(/cannot be a Mamba2ForCausalLM: its LM head has a bias$/)
   })
 
   it('prints the folder on stdout, and replaces an existing one only with --force', () => {
