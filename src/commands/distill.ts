@@ -70,8 +70,8 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
 
   static override flags = {
     teacher: Flags.string({description: 'The teacher: a model folder or org/name[@revision] from the Hugging Face cache.'}),
-    data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) files, a folder of them, or 'brown' (the bundled Brown corpus)."}),
-    'text-field': Flags.string({description: 'The JSONL field holding each document.', default: 'text'}),
+    data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) or parquet (.parquet, one document per row) files, a folder of them (e.g. a dataset's train-*.parquet shards), or 'brown' (the bundled Brown corpus)."}),
+    'text-field': Flags.string({description: 'The JSONL field or parquet column holding each document.', default: 'text'}),
     mix: Flags.string({description: 'Blend synthetic task samples into this fraction of the sequences, e.g. kv-retrieval:0.1; :pairs=2-16 after the fraction sets the range a sample draws its size from (default: what eval sweeps).'}),
     stage: Flags.string({description: "1, 2, 3, an increasing list such as 2,3, or 'all'.", default: 'all'}),
     tokens: Flags.string({description: 'Training tokens per stage (one value, or one per stage; k/M/B suffixes).', default: '1M'}),
@@ -102,7 +102,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     else await refuseExistingRun(out)
     const teacherFolder = await resolveModel(settings.teacher)
     const studentFolder = await resolveModel(settings.student)
-    const corpus = await resolveCorpus(settings.data)
+    const corpus = await resolveCorpus(settings.data, settings.textField)
     const backend = await createBackend(flags.device)
     this.status(`device: ${backend.description}`)
     try {

@@ -1,39 +1,53 @@
 import {readdir, stat} from 'node:fs/promises'
 import {extname, join, resolve} from 'node:path'
 import {HybridizeError} from '../errors.js'
+import {checkTextColumn, readFooter} from './parquet-reader.js'
 
 /**
  * What `--data` names: plain-text files (one document per file), JSONL files (one document per
- * line, its text under a field), a folder holding either (searched recursively, in path order), or
- * `brown`, the Brown corpus bundled with the package.
+ * line, its text under a field), parquet files (one document per row, its text in a column), a
+ * folder holding any of them (searched recursively, in path order, as the hub's
+ * `train-00000-of-00010.parquet` shards sort), or `brown`, the Brown corpus bundled with the package.
  */
 export interface CorpusFile {
   path: string
-  format: 'text' | 'jsonl'
+  format: 'text' | 'jsonl' | 'parquet'
 }
 
 export type Corpus = {kind: 'files'; spec: string; files: CorpusFile[]} | {kind: 'brown'; spec: 'brown'}
 
 const JSONL_EXTENSIONS = new Set(['.jsonl', '.ndjson'])
 const TEXT_EXTENSIONS = new Set(['.txt', '.text', '.md'])
+const PARQUET_EXTENSION = '.parquet'
 
-export async function resolveCorpus(spec: string): Promise<Corpus> {
+/**
+ * The files `spec` names. Each parquet file's footer is read now, so a file that is not parquet or
+ * lacks the `textField` column fails before any model loads.
+ */
+export async function resolveCorpus(spec: string, textField = 'text'): Promise<Corpus> {
   const info = await stat(spec).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
     throw err
   })
   if (!info) {
     if (spec === 'brown') return {kind: 'brown', spec}
-    throw new HybridizeError(`--data ${spec}: no such file or folder (give text or JSONL files, a folder of them, or 'brown')`, {code: 'E_DATA'})
+    throw new HybridizeError(`--data ${spec}: no such file or folder (give text, JSONL or parquet files, a folder of them, or 'brown')`, {code: 'E_DATA'})
   }
-  if (info.isFile()) return {kind: 'files', spec, files: [fileOf(resolve(spec))]}
-  const files = (await listFolder(resolve(spec))).filter((f) => JSONL_EXTENSIONS.has(extname(f).toLowerCase()) || TEXT_EXTENSIONS.has(extname(f).toLowerCase()))
-  if (files.length === 0) throw new HybridizeError(`--data ${spec}: the folder holds no .txt, .md, .jsonl or .ndjson files`, {code: 'E_DATA'})
-  return {kind: 'files', spec, files: files.map(fileOf)}
+  const files = info.isFile()
+    ? [fileOf(resolve(spec))]
+    : (await listFolder(resolve(spec))).filter((f) => JSONL_EXTENSIONS.has(ext(f)) || TEXT_EXTENSIONS.has(ext(f)) || ext(f) === PARQUET_EXTENSION).map(fileOf)
+  if (files.length === 0) throw new HybridizeError(`--data ${spec}: the folder holds no .txt, .md, .jsonl, .ndjson or .parquet files`, {code: 'E_DATA'})
+  for (const f of files) if (f.format === 'parquet') checkTextColumn(f.path, (await readFooter(f.path)).metadata, textField)
+  return {kind: 'files', spec, files}
+}
+
+function ext(path: string): string {
+  return extname(path).toLowerCase()
 }
 
 function fileOf(path: string): CorpusFile {
-  return {path, format: JSONL_EXTENSIONS.has(extname(path).toLowerCase()) ? 'jsonl' : 'text'}
+  const e = ext(path)
+  return {path, format: JSONL_EXTENSIONS.has(e) ? 'jsonl' : e === PARQUET_EXTENSION ? 'parquet' : 'text'}
 }
 
 async function listFolder(folder: string): Promise<string[]> {

@@ -3,18 +3,20 @@ import {brownTexts} from '../tasks/brown.js'
 import {Random} from '../util/random.js'
 import type {Corpus} from './corpus.js'
 import {InvalidUtf8Error, LineReader} from './line-reader.js'
+import {ParquetColumnReader} from './parquet-reader.js'
 
 /**
  * The corpus as an endless stream of text pieces, epoch after epoch, each epoch visiting the
  * files (or Brown documents) in an order shuffled by (seed, epoch). A plain-text file is one
- * document, read a few kilobytes of whole lines at a time; a JSONL line is one document. The
- * cursor after any piece says where to start again, so a stream can stop and resume exactly.
+ * document, read a few kilobytes of whole lines at a time; a JSONL line is one document, and so is
+ * a parquet row. The cursor after any piece says where to start again, so a stream can stop and
+ * resume exactly.
  */
 export interface TextCursor {
   epoch: number
   /** Index into the epoch's order of files (or documents). */
   unit: number
-  /** Byte offset in that file of the next line to read. */
+  /** Byte offset in that file of the next line to read; in a parquet file, the index of the next row. */
   offset: number
   /** Line number (from 1) of that line, for error messages. */
   line: number
@@ -35,6 +37,7 @@ export class DocumentReader {
   private at: TextCursor
   private order: number[] | undefined
   private reader: LineReader | undefined
+  private rows: ParquetColumnReader | undefined
   private readonly brown: string[] | undefined
   /** Files or documents passed since the last text: a whole epoch of them means there is none. */
   private emptyUnits = 0
@@ -71,6 +74,7 @@ export class DocumentReader {
   async close(): Promise<void> {
     await this.reader?.close()
     this.reader = undefined
+    this.rows = undefined
   }
 
   private unitIndex(): number {
@@ -96,6 +100,7 @@ export class DocumentReader {
   /** The next piece of the current file, or undefined when the file ended with nothing left to give. */
   private async nextFromFile(): Promise<Piece | undefined> {
     const file = (this.corpus as Extract<Corpus, {kind: 'files'}>).files[this.unitIndex()]
+    if (file.format === 'parquet') return this.nextRow(file.path)
     this.reader ??= await openReader(file.path, this.at.offset)
     const pieces: string[] = []
     let chars = 0
@@ -116,6 +121,21 @@ export class DocumentReader {
     this.advance()
     if (file.format === 'jsonl') return undefined
     return {text: pieces.join(''), endsDocument: true}
+  }
+
+  /** The next row of a parquet file as one document. */
+  private async nextRow(path: string): Promise<Piece | undefined> {
+    this.rows ??= await ParquetColumnReader.open(path, this.textField, this.at.offset)
+    const next = await this.rows.next()
+    if (!next) {
+      await this.close()
+      this.advance()
+      return undefined
+    }
+    this.at.offset = next.row + 1
+    this.at.line = next.row + 2
+    if (typeof next.value !== 'string') throw new FormatError(`${path}: row ${next.row}: column "${this.textField}" holds ${next.value === null || next.value === undefined ? 'null' : typeof next.value}, not text`)
+    return {text: next.value, endsDocument: true}
   }
 
   private async readLine(path: string): Promise<{text: string; end: number} | undefined> {

@@ -85,7 +85,8 @@ function mainFloatDtype(ckpt: Checkpoint): Dtype {
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32'
 }
 
-async function copyTokenizerFiles(from: string, to: string): Promise<string[]> {
+/** Copies the tokenizer files `from` has into `to`; the names copied. */
+export async function copyTokenizerFiles(from: string, to: string): Promise<string[]> {
   const copied: string[] = []
   for (const name of TOKENIZER_FILES) {
     const exists = await stat(join(from, name)).then((s) => s.isFile(), () => false)

@@ -26,7 +26,7 @@ export async function runTiny(settings: DistillSettings, out: string, opts: {sto
   const teacher = await loadTeacher(settings.teacher, backend)
   const model = await loadHybrid(settings.student, backend)
   const tokenizer = await loadTokenizer(settings.teacher)
-  const corpus = await resolveCorpus(settings.data)
+  const corpus = await resolveCorpus(settings.data, settings.textField)
   let steps = 0
   const io = {status: () => {}, progress: () => void steps++, stopRequested: () => opts.stopAfter !== undefined && steps >= opts.stopAfter}
   const resume = opts.resume ? await loadLastCheckpoint(out) : undefined
