@@ -34,7 +34,7 @@ const rng = new Rng(0)
 const shape = [2, 64]
 const ids = Int32Array.from({length: shape[0] * shape[1]}, () => rng.int(0, config.vocab_size - 1))
 await writeSafetensors(join(out, 'ids.safetensors'), [{name: 'input_ids', dtype: 'I32', shape, data: ids}])
-const backend = new CpuBackend('cpu')
+const backend = new CpuBackend({description: 'cpu'})
 const {logits} = await forwardIds(await loadModel(student, backend), backend, ids, shape)
 await writeSafetensors(join(out, 'ours.safetensors'), [{name: 'logits', dtype: 'F32', shape: logits.shape, data: logits.data}])
 backend.destroy()
