@@ -18,7 +18,7 @@ import {resolveModel} from '../hub/cache.js'
 import {HybridModel} from '../models/hybrid.js'
 import {loadModel} from '../models/load-model.js'
 import {loadTeacher} from '../models/load.js'
-import {identifyTeacher} from '../rewrite/teacher-identity.js'
+import {identifyTeacher} from '../hub/model-identity.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 
 interface DistillResult extends DistillOutcome {
