@@ -14,6 +14,7 @@ const LAYERS = [
   ['io', 'hub', 'tokenizer', 'tasks', 'plot', 'train', 'data'],
   ['models'],
   ['generate', 'eval', 'heads', 'rewrite', 'distill', 'serve', 'fixtures'],
+  ['api'],
   ['index.ts'],
   ['cli', 'commands', 'recipe'],
 ]
