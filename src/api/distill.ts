@@ -55,16 +55,17 @@ export interface DistillOutput extends DistillOutcome {
 export const DEFAULT_LR: Record<StageNumber, number> = {1: 2e-4, 2: 1e-4, 3: 1e-4}
 
 /** `hybridize distill`'s flag defaults, but for the per-stage tokens and learning rates. */
-const DEFAULTS: Omit<DistillSettings, 'teacher' | 'student' | 'data' | 'tokens' | 'lr'> = {
+export const DISTILL_DEFAULTS: Omit<DistillSettings, 'teacher' | 'student' | 'data' | 'tokens' | 'lr'> = {
   textField: 'text', stages: [1, 2, 3], batchSize: 8, seqLen: 256, gradAccum: 1, seed: 0, loss: 'ce',
   temperature: 1, clip: 1, weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 100,
 }
-const DEFAULT_TOKENS = 1e6
+/** --tokens 1M. */
+export const DEFAULT_TOKENS = 1e6
 
 /** Every setting of a run, checked: what is not given takes the CLI's default. */
 export function distillSettings(input: DistillSettingsInput): DistillSettings {
   parseMix(input.mix)
-  const base = withDefaults({...DEFAULTS, teacher: input.teacher, student: input.student, data: input.data}, input)
+  const base = withDefaults({...DISTILL_DEFAULTS, teacher: input.teacher, student: input.student, data: input.data}, input)
   const stages = base.stages
   const tokens = input.tokens ?? stages.map(() => DEFAULT_TOKENS)
   const lr = input.lr ?? stages.map((s) => DEFAULT_LR[s])

@@ -1,6 +1,6 @@
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
-import {DEFAULT_LR, distill, type DistillOutput} from '../api/distill.js'
+import {DEFAULT_LR, DISTILL_DEFAULTS, distill, type DistillOutput} from '../api/distill.js'
 import {BaseCommand, type BaseFlags} from '../cli/base-command.js'
 import {commandLine} from '../cli/command-line.js'
 import {deviceFlag} from '../cli/device-flag.js'
@@ -44,24 +44,24 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
   static override flags = {
     teacher: Flags.string({description: 'The teacher: a model folder or org/name[@revision] from the Hugging Face cache.'}),
     data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) files, a folder of them, or 'brown' (the bundled Brown corpus)."}),
-    'text-field': Flags.string({description: 'The JSONL field holding each document.', default: 'text'}),
+    'text-field': Flags.string({description: 'The JSONL field holding each document.', default: DISTILL_DEFAULTS.textField}),
     mix: Flags.string({description: 'Blend synthetic task samples into this fraction of the sequences, e.g. kv-retrieval:0.1; :pairs=2-16 after the fraction sets the range a sample draws its size from (default: what eval sweeps).'}),
     stage: Flags.string({description: "1, 2, 3, an increasing list such as 2,3, or 'all'.", default: 'all'}),
     tokens: Flags.string({description: 'Training tokens per stage (one value, or one per stage; k/M/B suffixes).', default: '1M'}),
     lr: Flags.string({description: 'Peak learning rate (one value, or one per stage). Default: 2e-4 for stage 1, 1e-4 for stages 2 and 3 (Phi-Mamba).'}),
-    'batch-size': Flags.integer({description: 'Sequences per micro-batch.', default: 8, min: 1}),
-    'seq-len': Flags.integer({description: 'Tokens per sequence.', default: 256, min: 2}),
-    'grad-accum': Flags.integer({description: 'Micro-batches per optimizer step.', default: 1, min: 1}),
-    seed: Flags.integer({description: 'Seed of the data order and the synthetic samples.', default: 0}),
+    'batch-size': Flags.integer({description: 'Sequences per micro-batch.', default: DISTILL_DEFAULTS.batchSize, min: 1}),
+    'seq-len': Flags.integer({description: 'Tokens per sequence.', default: DISTILL_DEFAULTS.seqLen, min: 2}),
+    'grad-accum': Flags.integer({description: 'Micro-batches per optimizer step.', default: DISTILL_DEFAULTS.gradAccum, min: 1}),
+    seed: Flags.integer({description: 'Seed of the data order and the synthetic samples.', default: DISTILL_DEFAULTS.seed}),
     layers: Flags.string({description: 'Layers stages 1 and 2 train, e.g. 0-3,6 (default: all).'}),
     freeze: Flags.string({description: 'Weight groups kept frozen in stages 2 and 3: mixer, attention, mlp, norm, embedding, head (or none). Default: mlp,norm in stage 2, none in stage 3.'}),
-    loss: Flags.option({options: ['ce', 'kl'] as const, description: 'Stage 3 loss: soft-target cross-entropy or KL divergence.', default: 'ce'})(),
-    temperature: Flags.string({description: 'Stage 3 softmax temperature.', default: '1'}),
-    clip: Flags.string({description: 'Gradient-norm clipping threshold.', default: '1'}),
-    'weight-decay': Flags.string({description: 'AdamW weight decay.', default: '0.1'}),
-    warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: '0.1'}),
-    decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: '0.1'}),
-    'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: 100, min: 1}),
+    loss: Flags.option({options: ['ce', 'kl'] as const, description: 'Stage 3 loss: soft-target cross-entropy or KL divergence.', default: DISTILL_DEFAULTS.loss})(),
+    temperature: Flags.string({description: 'Stage 3 softmax temperature.', default: String(DISTILL_DEFAULTS.temperature)}),
+    clip: Flags.string({description: 'Gradient-norm clipping threshold.', default: String(DISTILL_DEFAULTS.clip)}),
+    'weight-decay': Flags.string({description: 'AdamW weight decay.', default: String(DISTILL_DEFAULTS.weightDecay)}),
+    warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: String(DISTILL_DEFAULTS.warmup)}),
+    decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: String(DISTILL_DEFAULTS.decay)}),
+    'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: DISTILL_DEFAULTS.saveEvery, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,
