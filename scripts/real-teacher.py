@@ -18,7 +18,6 @@ off and eager attention: the bf16 weights widened to f32 exactly.
 """
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM, PhiConfig, PhiForCausalLM
+
+from hf_layout import to_v4_layout
 
 LLAMA3_ROPE_1B = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                   "original_max_position_embeddings": 8192}
@@ -51,20 +52,6 @@ MODELS = {
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
         tie_word_embeddings=False, bos_token_id=50256, eos_token_id=50256)),
 }
-
-
-def to_v4_layout(folder: Path) -> None:
-    """config.json as the hub's files have it: rope_theta / rope_scaling at the top level, torch_dtype."""
-    path = folder / "config.json"
-    cfg = json.loads(path.read_text())
-    rope = dict(cfg.pop("rope_parameters"))
-    cfg["rope_theta"] = rope.pop("rope_theta")
-    factor = rope.pop("partial_rotary_factor", None)
-    if factor is not None:
-        cfg["partial_rotary_factor"] = factor
-    cfg["rope_scaling"] = None if rope.get("rope_type", "default") == "default" else rope
-    cfg["torch_dtype"] = cfg.pop("dtype", "bfloat16")
-    path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
 def main() -> int:

@@ -6,6 +6,9 @@ import type {EvalRun} from '../eval/lm-eval-results.js'
 import {modelInfo} from '../eval/model-info.js'
 import {checkOutputPath, writeReports} from '../eval/report.js'
 import {parseTaskList, runTask} from '../eval/run-tasks.js'
+import {isGenerationTask, type GenerationSettings} from '../eval/tasks/generation.js'
+import {loadGenerationDocs} from '../eval/tasks/generation-docs.js'
+import {readGenerationDefaults} from '../generate/generation-config.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
 import {loadTokenizer} from '../tokenizer/load.js'
@@ -18,6 +21,8 @@ export interface EvaluateRequest extends BackendChoice {
   /** Task specs as --tasks takes them, e.g. 'kv-retrieval,ppl:wiki.txt'. */
   tasks: string
   limit?: number
+  /** How generation tasks sample (default: greedy, one sample). */
+  generation?: GenerationSettings
   batchSize?: number
   seqLen?: number
   seed?: number
@@ -53,6 +58,8 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
     checkOutputPath(outputPath, models.length)
     await checkFolderDestination(outputPath.endsWith('.json') ? dirname(outputPath) : outputPath)
   }
+  // A gen: file with a bad line fails here, before any model loads.
+  for (const task of tasks.filter((t) => t.startsWith('gen:'))) await loadGenerationDocs(task, seed)
   const folders = await Promise.all(models.map((m) => resolveModel(m)))
   const runs: EvalRun[] = []
   const device = await withBackend(request, async (backend) => {
@@ -62,8 +69,9 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
       const lm = await loadModel(folder, backend)
       const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
       const info = await modelInfo(name, folder, [...lm.weights.values()], tokenizer)
+      const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []
       const ctx = {
-        lm, tokenizer, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
+        lm, tokenizer, generation: request.generation, eosTokenIds, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
         prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
         progress: (text: string) => request.progress?.(name, text),
         warn: (text: string) => status(`warning: ${text}`),

@@ -1,5 +1,6 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {configureColor} from './color.js'
+import {checkDeviceVariable} from './device-flag.js'
 import {createProgress, type Progress} from './progress.js'
 import {describeSystemError, HybridizeError} from '../errors.js'
 import {redactUrl} from '../util/redact-url.js'
@@ -26,6 +27,7 @@ export abstract class BaseCommand extends Command {
     configureColor(!this.argv.includes('--no-color'))
     const silent = this.argv.includes('--quiet') || this.argv.includes('-q') || this.jsonEnabled()
     this.progress = createProgress({quiet: silent})
+    if ('device' in (this.ctor.flags ?? {})) checkDeviceVariable(this.argv)
   }
 
   /** A status line on stderr (silent under --quiet and --json). */

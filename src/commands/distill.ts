@@ -15,10 +15,20 @@ export default class Distill extends BaseCommand {
   static override description = `Stage 1 (matrix orientation): each student layer, fed the teacher's hidden state entering it,
 matches its SSM mixing matrix to the teacher's attention probabilities (Frobenius norm, mean over
 batch and heads); only the mixers train.
+
 Stage 2 (hidden-state alignment): each student block's output against the teacher's next hidden
-state (L2 per token); MLPs and norms stay frozen unless --freeze says otherwise.
-Stage 3 (end-to-end): soft-target cross-entropy (or KL, --loss kl) of the student's logits against
-the teacher's, at --temperature; every weight outside the --freeze groups trains.
+state (L2 per token); MLPs and norms stay frozen unless --freeze says otherwise, as in
+goombalab/phi-mamba's assets/mohawk_stage2.py (freeze_mlp = True: only the mixer trains). That
+script compares the mixer's output with the attention's; comparing the block's output is the same
+for a parallel (Phi) block, whose frozen MLP sees the teacher's input either way, but for a
+sequential (Llama) block the error also passes through the MLP.
+
+Stage 3 (end-to-end): T² times the soft-target cross-entropy (or KL, --loss kl) of
+softmax(student/T) against softmax(teacher/T), T = --temperature; every weight outside the --freeze
+groups trains. At the default T = 1 this is jxiw/MambaInLlama's loss (trainer/kd_trainer.py:
+kl_div(log_softmax(student), softmax(teacher)), no temperature; phi-mamba ships no stage 3 code).
+Softening both sides and the T² factor, which keeps the gradient's size as T changes, are
+transformers' examples/research_projects/distillation/distiller.py (Hinton et al. 2015).
 
 Stages 1 and 2 train each layer on its own (its own optimizer and clipping), so --layers 0-3 runs a
 subset, and separate runs over disjoint layers joined by \`hybridize merge\` equal one run over all.
@@ -56,7 +66,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     layers: Flags.string({description: 'Layers stages 1 and 2 train, e.g. 0-3,6 (default: all).'}),
     freeze: Flags.string({description: 'Weight groups kept frozen in stages 2 and 3: mixer, attention, mlp, norm, embedding, head (or none). Default: mlp,norm in stage 2, none in stage 3.'}),
     loss: Flags.option({options: ['ce', 'kl'] as const, description: 'Stage 3 loss: soft-target cross-entropy or KL divergence.', default: DISTILL_DEFAULTS.loss})(),
-    temperature: Flags.string({description: 'Stage 3 softmax temperature.', default: String(DISTILL_DEFAULTS.temperature)}),
+    temperature: Flags.string({description: 'Stage 3 softmax temperature T, applied to student and teacher, the loss scaled by T².', default: String(DISTILL_DEFAULTS.temperature)}),
     clip: Flags.string({description: 'Gradient-norm clipping threshold.', default: String(DISTILL_DEFAULTS.clip)}),
     'weight-decay': Flags.string({description: 'AdamW weight decay.', default: String(DISTILL_DEFAULTS.weightDecay)}),
     warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: String(DISTILL_DEFAULTS.warmup)}),

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {openModel, withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
-import {HybridizeError} from '../errors.js'
+import {parseNumber} from '../cli/number-flag.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
@@ -24,8 +24,8 @@ export default class Generate extends BaseCommand {
   static override description = `Tokenizes --prompt with the model's tokenizer and samples a continuation, streaming it to
 stdout as it is produced. --temperature 0 is greedy; otherwise tokens are drawn from softmax(logits /
 temperature) cut to the --top-p nucleus. Without these flags the model's generation_config.json
-decides (greedy unless it sets do_sample). --n draws several samples in one batch (for majority vote
-or best-of-N); each is printed when it ends. A sample stops at an end-of-sequence token from
+decides (greedy unless it sets do_sample). --n draws several samples in one batch; each is printed
+when it ends (eval --num-samples scores such samples by majority vote and coverage). A sample stops at an end-of-sequence token from
 generation_config.json (or config.json), or after --max-new-tokens.`
 
   static override examples = [
@@ -90,12 +90,4 @@ generation_config.json (or config.json), or after --max-new-tokens.`
       }
     })
   }
-}
-
-function parseNumber(flag: string, text: string, min: number, max: number): number {
-  const v = Number(text)
-  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
-    throw new HybridizeError(`${flag} must be a number${max === 1 ? ' in (0, 1]' : ' >= 0'}, got '${text}'`, {code: 'E_USAGE', exitCode: 2})
-  }
-  return v
 }

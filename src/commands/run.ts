@@ -32,7 +32,7 @@ export default class Run extends BaseCommand {
   distill: {data: brown}       # writes out/distill/, the student in student/
   eval: {tasks: kv-retrieval}  # writes out/eval/: teacher and students
 
-A step section's keys are its command's flags in snake_case (top_k for --top-k, batch_size for --batch-size); the runner sets each step's inputs, outputs and device. A section left out is skipped; a section with no keys (\`rewrite:\`) runs with the defaults. rewrite needs find_heads, distill needs rewrite; eval compares the teacher with every student the recipe makes. Relative paths are relative to the current folder. Flags that take a comma-separated list (tasks, tokens, lr, stage, layers, freeze) also take a YAML list.
+A step section's keys are its command's flags in snake_case (top_k for --top-k, batch_size for --batch-size); the runner sets each step's inputs, outputs and device. A section left out is skipped; a section with no keys (\`rewrite:\`) runs with the defaults. rewrite needs find_heads, distill needs rewrite; eval compares the teacher with every student the recipe makes. Relative paths are relative to the current folder. Flags that take a comma-separated list (tasks, tokens, lr, stage, layers, freeze) also take a YAML list. \`hybridize schema recipe\` prints the recipe's JSON Schema, for editors and CI.
 
 Each step runs its command in this process, as \`hybridize <command>\` with those flags would (--dry-run prints the command lines). A step whose output is complete is skipped, unless a step it reads runs; an interrupted distillation resumes from its last checkpoint; --force reruns every step (a hub teacher already in the cache is not downloaded again). Ctrl-C stops the run and keeps every finished step's output.
 

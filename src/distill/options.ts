@@ -32,7 +32,11 @@ export interface DistillSettings {
   saveEvery: number
 }
 
-/** Stage 2's frozen groups when `--freeze` is not given: the MLPs and norms were copied from the teacher. */
+/**
+ * Stage 2's frozen groups when `--freeze` is not given: the MLPs and norms, copied from the teacher.
+ * goombalab/phi-mamba's assets/mohawk_stage2.py does the same (freeze_mlp = True; mlp, layer norms,
+ * embedding and LM head frozen: only the mixer trains; stage 2 here never trains the last two).
+ */
 export const STAGE2_DEFAULT_FREEZE: readonly WeightGroup[] = ['mlp', 'norm']
 
 export function parseStages(spec: string): StageNumber[] {

@@ -1,9 +1,10 @@
-import {klDivergence, softTargetCrossEntropy} from '../engine/losses.js'
+import {distillationLoss} from '../engine/losses.js'
 import type {StageDefinition} from './stage.js'
 
 /**
  * Stage 3, end-to-end knowledge distillation: the student's logits against the teacher's, by
- * soft-target cross-entropy (default) or KL divergence, with `--temperature`. Every weight outside
+ * soft-target cross-entropy (default) or KL divergence, both softened by `--temperature` and scaled
+ * by T² (engine/losses.ts#distillationLoss says where each part comes from). Every weight outside
  * the `--freeze` groups trains.
  */
 export const stage3: StageDefinition = {
@@ -15,7 +16,6 @@ export const stage3: StageDefinition = {
   losses({student, teacher, settings}, ids) {
     const target = teacher.forward(ids).logits
     const logits = student.forward(ids).logits
-    const loss = settings.loss === 'kl' ? klDivergence : softTargetCrossEntropy
-    return [loss(logits, target, {temperature: settings.temperature})]
+    return [distillationLoss(logits, target, {loss: settings.loss, temperature: settings.temperature})]
   },
 }

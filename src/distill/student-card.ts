@@ -121,7 +121,7 @@ It started from the hybrid \`${settings.student}\`.
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-Stage 3's ${settings.loss === 'kl' ? 'KL divergence' : 'soft-target cross-entropy'} is against the teacher's logits at temperature ${settings.temperature}.
+Stage 3's ${settings.loss === 'kl' ? 'KL divergence' : 'soft-target cross-entropy'} is against the teacher's logits at temperature ${settings.temperature}${settings.temperature === 1 ? '' : ', scaled by its square'}.
 
 ${layersSection(d.config)}
 ${memorySection(d.config, STUDENT_DTYPE)}

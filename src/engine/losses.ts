@@ -4,7 +4,7 @@ import {broadcastAxis, sumAxis} from '../kernels/reduce.js'
 import {softTargetBackward, softTargetRows, type SoftTargetParams} from '../kernels/soft-target.js'
 import {ShapeError} from '../errors.js'
 import {needsGrad, record} from './autograd.js'
-import {mean, norm, sub} from './ops.js'
+import {mean, norm, scale, sub} from './ops.js'
 import {empty, type Tensor} from './tensor.js'
 
 /**
@@ -80,6 +80,29 @@ export const softTargetCrossEntropy = (student: Tensor, teacher: Tensor, opts: S
 
 /** KL(p_teacher ‖ softmax(student/T)), mean over rows ('batchmean' over [N, V]); same gradient. */
 export const klDivergence = (student: Tensor, teacher: Tensor, opts: SoftTargetOptions = {}): Tensor => softTarget(true, student, teacher, opts)
+
+export interface DistillationLossOptions {
+  /** 'ce': soft-target cross-entropy; 'kl': KL divergence (the same gradient; KL is 0 at a perfect student). */
+  loss: 'ce' | 'kl'
+  temperature: number
+}
+
+/**
+ * Stage 3's logit distillation: T² · loss(softmax(student/T), softmax(teacher/T)), mean over rows.
+ * At T = 1 this is jxiw/MambaInLlama's KD loss (trainer/kd_trainer.py, KDTrainer.compute_loss:
+ * kl_div(log_softmax(student), softmax(teacher)), no temperature). Above 1, both distributions are
+ * softened and the T² factor (Hinton et al. 2015; transformers' examples/research_projects/
+ * distillation/distiller.py) keeps the gradient's size independent of T, which softening alone
+ * shrinks by 1/T.
+ */
+export function distillationLoss(student: Tensor, teacher: Tensor, opts: DistillationLossOptions): Tensor {
+  const T = opts.temperature
+  const loss = (opts.loss === 'kl' ? klDivergence : softTargetCrossEntropy)(student, teacher, {temperature: T})
+  if (T === 1) return loss
+  const scaled = scale(loss, T * T)
+  loss.dispose()
+  return scaled
+}
 
 /** Stage 1 (MOHAWK): a, b [..., M, N] -> mean over the leading dims of ‖a − b‖_F. */
 export function frobeniusLoss(a: Tensor, b: Tensor): Tensor {

@@ -1,16 +1,18 @@
 import {HybridizeError} from '../errors.js'
 import {isTaskName} from '../tasks/index.js'
+import {DEFAULT_GENERATION, isGenerationTask, runGeneration} from './tasks/generation.js'
+import {ARITHMETIC_TASK} from './tasks/generation-docs.js'
 import {runMultipleChoice} from './tasks/multiple-choice.js'
 import {runPerplexity} from './tasks/perplexity.js'
 import {runRetrieval} from './tasks/retrieval.js'
 import {runThroughput} from './tasks/throughput.js'
 import type {EvalContext, TaskResult} from './tasks/types.js'
 
-export const TASK_HELP = 'ppl:<file>[,<file>], mc:<file.jsonl|task.yaml>, kv-retrieval, mc-retrieval, needle, throughput'
+export const TASK_HELP = `ppl:<file>[,<file>], mc:<file.jsonl|task.yaml>, gen:<file.jsonl>, ${ARITHMETIC_TASK}, kv-retrieval, mc-retrieval, needle, throughput`
 
 /** The task names that stand alone, without a file. */
 function isPlainTask(name: string): boolean {
-  return isTaskName(name) || name === 'throughput'
+  return isTaskName(name) || name === 'throughput' || name === ARITHMETIC_TASK
 }
 
 /**
@@ -23,15 +25,16 @@ export function parseTaskList(spec: string): string[] {
   const tasks: string[] = []
   for (const item of spec.split(/[,;\s]+/).filter(Boolean)) {
     const previous = tasks.at(-1)
-    if (item.startsWith('ppl:') || item.startsWith('mc:')) {
+    if (item.startsWith('ppl:') || item.startsWith('mc:') || item.startsWith('gen:')) {
       if (item.endsWith(':')) throw new HybridizeError(`task '${item}' names no file; give ${item}<file>`, {code: 'E_TASK'})
       tasks.push(item)
     } else if (isPlainTask(item)) {
       tasks.push(item)
     } else if (previous?.startsWith('ppl:')) {
       tasks[tasks.length - 1] = `${previous},${item}`
-    } else if (previous?.startsWith('mc:')) {
-      throw new HybridizeError(`unknown task '${item}' after ${previous} (an mc: task takes one file: write mc:${item} for another); tasks: ${TASK_HELP}`, {code: 'E_TASK'})
+    } else if (previous?.startsWith('mc:') || previous?.startsWith('gen:')) {
+      const kind = previous.slice(0, previous.indexOf(':') + 1)
+      throw new HybridizeError(`unknown task '${item}' after ${previous} (an ${kind} task takes one file: write ${kind}${item} for another); tasks: ${TASK_HELP}`, {code: 'E_TASK'})
     } else {
       throw new HybridizeError(`unknown task '${item}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
     }
@@ -45,6 +48,7 @@ export async function runTask(spec: string, ctx: EvalContext, seqLen: number): P
   if (spec.startsWith('mc:')) return checkFinite(await runMultipleChoice(spec.slice(3), ctx))
   if (isTaskName(spec)) return checkFinite(await runRetrieval(spec, ctx))
   if (spec === 'throughput') return checkFinite(await runThroughput(seqLen, ctx))
+  if (isGenerationTask(spec)) return checkFinite(await runGeneration(spec, ctx, ctx.generation ?? DEFAULT_GENERATION, ctx.eosTokenIds ?? []))
   throw new HybridizeError(`unknown task '${spec}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})
 }
 

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {pyFloat, pythonJson, pythonStr} from './python-json.js'
+import {PyFloat, pyFloat, pythonJson, pythonStr} from './python-json.js'
 
 /**
  * One line of lm-evaluation-harness's `samples_<task>_<date>.jsonl`, as `evaluate()`
@@ -25,7 +25,7 @@ export interface LmEvalSample {
   [metric: string]: unknown
 }
 
-/** A log-likelihood response, [str(logprob), str(is_greedy)], or a rolling one, str(logprob). */
+/** A log-likelihood response, [str(logprob), str(is_greedy)], a rolling one, str(logprob), or K sampled texts. */
 type Response = string[] | string
 
 /** A `loglikelihood` request (multiple_choice tasks send one per choice) and its response. */
@@ -43,6 +43,31 @@ export function loglikelihoodSample(docId: number, doc: unknown, target: string 
 /** A `loglikelihood_rolling` request (perplexity of a whole text) and its summed log-likelihood. */
 export function rollingSample(docId: number, doc: unknown, text: string, logprob: number, metrics: SampleMetrics): LmEvalSample {
   return sample(docId, doc, text, [[text]], [pythonStr(logprob)], metrics)
+}
+
+/**
+ * A `generate_until` request repeated K times, as one filter saw it: arguments (context,
+ * str(gen_kwargs)), the K texts as resps, and what the filter made of them (a voted answer, or
+ * every extracted answer).
+ */
+export function generationSample(docId: number, doc: unknown, target: string, context: string, genKwargs: Record<string, unknown>, texts: string[], filtered: unknown, filter: string, metrics: SampleMetrics): LmEvalSample {
+  const record = sample(docId, doc, target, [[context, pythonRepr(genKwargs)]], [], metrics)
+  return {...record, resps: [texts], filtered_resps: [filtered as Response], filter}
+}
+
+/** Python's repr() of JSON-like values (str() of a dict, as lm-eval writes gen_kwargs into arguments); a whole number is an int unless marked pyFloat. */
+export function pythonRepr(v: unknown): string {
+  if (v === null || v === undefined) return 'None'
+  if (v instanceof PyFloat) return pythonStr(v.value)
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : pythonStr(v)
+  if (typeof v === 'boolean') return pythonStr(v)
+  if (typeof v === 'string') {
+    const quote = v.includes("'") && !v.includes('"') ? '"' : "'"
+    const body = v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t').replace(/\r/g, '\\r')
+    return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote
+  }
+  if (Array.isArray(v)) return `[${v.map(pythonRepr).join(', ')}]`
+  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pythonRepr(k)}: ${pythonRepr(x)}`).join(', ')}}`
 }
 
 /**

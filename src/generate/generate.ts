@@ -10,6 +10,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** Samples drawn together, as one batch. */
   n: number
   seed: number
+  /** Sample i draws from stream firstStream + i (default 0): batches of one request's samples stay independent. */
+  firstStream?: number
   /** A sample ends at the first of these (which is not kept in its tokens). */
   eosTokenIds: readonly number[]
   /** Ends a sample early (finish reason 'stop') when true after a token is added, e.g. at a stop string. */
@@ -33,15 +35,15 @@ export interface GeneratedSample {
 
 /**
  * Continue `prompt` n times: one prefill of the prompt for the whole batch, then one cached
- * forward per new token. Sample i draws from its own stream Random(seed, i), so it does not
- * depend on how many samples run beside it.
+ * forward per new token. Sample i draws from its own stream Random(seed, firstStream + i), so it
+ * does not depend on how many samples run beside it.
  */
 export async function generate(model: DecodingModel, prompt: readonly number[], opts: GenerateOptions): Promise<GeneratedSample[]> {
   if (prompt.length === 0) throw new ShapeError('generate: the prompt has no tokens')
   const {n, maxNewTokens} = opts
   const V = model.vocabSize
   const eos = new Set(opts.eosTokenIds)
-  const rngs = Array.from({length: n}, (_, i) => new Random(opts.seed, i))
+  const rngs = Array.from({length: n}, (_, i) => new Random(opts.seed, (opts.firstStream ?? 0) + i))
   const samples: GeneratedSample[] = Array.from({length: n}, () => ({tokens: [], finishReason: 'length'}))
   const live = new Set(samples.keys())
   if (maxNewTokens === 0) return samples

@@ -1,9 +1,14 @@
 import type {Random} from '../util/random.js'
 
-/** How the next token is drawn from a logit row: greedy at temperature 0, else softmax(logits / T) cut to the top-p nucleus. */
+/**
+ * How the next token is drawn from a logit row: greedy at temperature 0, else softmax(logits / T)
+ * cut to the top-k tokens, then to the top-p nucleus (transformers' order of warpers).
+ */
 export interface SamplingOptions {
   temperature: number
   topP: number
+  /** Keep only the k most likely tokens; 0 or absent keeps all. */
+  topK?: number
 }
 
 export function argmaxRow(row: ArrayLike<number>): number {
@@ -26,8 +31,13 @@ export function sampleToken(row: Float32Array, opts: SamplingOptions, rng: Rando
   for (let i = 0; i < V; i++) sum += probs[i] = Math.exp((row[i] - max) / opts.temperature)
   let candidates: number[]
   let total = sum
-  if (opts.topP < 1) {
-    const order = Array.from({length: V}, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b)
+  const topK = opts.topK && opts.topK < V ? opts.topK : 0
+  if (opts.topP < 1 || topK) {
+    let order = Array.from({length: V}, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b)
+    if (topK) {
+      order = order.slice(0, topK)
+      sum = order.reduce((s, id) => s + probs[id], 0)
+    }
     candidates = []
     total = 0
     for (const id of order) {

@@ -5,15 +5,15 @@ import {join} from 'node:path'
 import {HybridizeError} from '../errors.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
+import {HEADS_FORMAT, type HeadsFileJson} from './heads-schema.js'
 import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-heads.js'
 
 /**
  * heads.json: everything needed to reuse or reproduce a head search. Head ids are [layer, head]
  * pairs; `scores` repeats each head's accuracy drop keyed "L-H", the layout of Retrieval_Head's
  * head_score files, for drop-in comparison. The scoring method is recorded, since different head
- * scores select different heads.
+ * scores select different heads. Its schema, the one the reader checks: src/heads/heads-schema.ts.
  */
-const HEADS_FORMAT = 'hybridize-heads/1'
 
 export interface ModelIdentity {
   /** As the user named it: a folder or org/name[@revision]. */
@@ -34,7 +34,7 @@ export async function modelIdentity(id: string, folder: string): Promise<ModelId
   return {id, revision: snapshot?.[1] ?? null, weightsSha256: hash.digest('hex')}
 }
 
-export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindHeadsResult, architecture: {layers: number; heads: number; kvHeads: number}): Record<string, unknown> {
+export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindHeadsResult, architecture: {layers: number; heads: number; kvHeads: number}): HeadsFileJson {
   const figures = (f: AccuracyFigures) => ({acc: f.acc, argmax_acc: f.argmaxAcc, exact_acc: f.exactAcc, answer_logprob: round(f.answerLogprob)})
   const randomMean = r.randomAblated.length > 0 ? r.randomAblated.reduce((a, d) => a + d.acc, 0) / r.randomAblated.length : null
   return {
@@ -49,7 +49,7 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
     },
     baseline: figures(r.baseline),
     chance: round(r.chance),
-    selected: r.selected,
+    selected: r.selected.map(([layer, head]) => [layer, head]),
     selected_ablated: figures(r.selectedAblated),
     ...(r.greedyCurve ? {greedy_curve: r.greedyCurve.map((f, i) => ({heads: i + 1, ...figures(f)}))} : {}),
     random_ablated: {mean_acc: randomMean, draws: r.randomAblated},
@@ -94,7 +94,7 @@ export async function checkHeadsDestination(out: string, force: boolean): Promis
 }
 
 /** heads.json at `out`, and the heatmap of accuracy drops beside it (same name, .svg). */
-export async function writeHeadsFiles(out: string, json: Record<string, unknown>, r: FindHeadsResult, title: string): Promise<{json: string; svg: string}> {
+export async function writeHeadsFiles(out: string, json: HeadsFileJson, r: FindHeadsResult, title: string): Promise<{json: string; svg: string}> {
   const svg = svgBeside(out)
   await writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`)
   await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined: r.selected}))

@@ -1,13 +1,14 @@
-import {isMap, isScalar, isSeq, LineCounter, parseDocument, type Pair} from 'yaml'
-import {DEVICES, keyError, recipeError, type Device, type Recipe, type StepFlags} from './recipe.js'
-import {flagOf, keyOf, SECTION_NAMES, SECTIONS, type SectionName} from './sections.js'
-
-const TOP_KEYS: readonly string[] = ['teacher', 'out', 'device', 'seed', ...SECTION_NAMES]
+import {isMap, LineCounter, parseDocument, type Pair} from 'yaml'
+import type {z} from 'zod'
+import {keyError, recipeError, type Device, type Recipe, type StepFlags} from './recipe.js'
+import {recipeSchema} from './schema.js'
+import {flagOf, SECTION_NAMES} from './sections.js'
 
 /**
- * A recipe's YAML as a typed recipe: known keys only, each value of the type its key takes; a step
- * section's keys are its command's flags in snake_case. Values are checked against the flags'
- * own rules (ranges, choices) separately, by checkRecipeFlags.
+ * A recipe's YAML as a typed recipe: checked against the recipe schema (src/recipe/schema.ts, the
+ * one definition `hybridize schema recipe` prints), each mistake reported at its key's line. A
+ * step section's keys are its command's flags in snake_case; their values are then checked
+ * against the flags' own parsers (ranges, custom formats) by checkRecipeFlags.
  */
 export function parseRecipe(text: string, file: string): Recipe {
   const lineCounter = new LineCounter()
@@ -16,98 +17,60 @@ export function parseRecipe(text: string, file: string): Recipe {
   const syntax = doc.errors[0]
   if (syntax) throw recipeError(file, lineAt(syntax.pos[0]), syntax.message)
   const root = doc.contents
-  if (!isMap(root)) throw recipeError(file, lineAt(root?.range?.[0]), `expected a mapping with the keys ${TOP_KEYS.join(', ')}`)
+  if (!isMap(root)) throw recipeError(file, lineAt(root?.range?.[0]), `expected a mapping with the keys ${Object.keys(recipeSchema().shape).join(', ')}`)
 
+  // Every key's line (`teacher`, `distill`, `distill.tokens`), for the messages.
   const at = {file, lines: {} as Record<string, number>}
-  const keyName = (pair: Pair, prefix: string): string => {
-    const name = isScalar(pair.key) && typeof pair.key.value === 'string' ? pair.key.value : undefined
-    const line = lineAt(isScalar(pair.key) ? pair.key.range?.[0] : undefined)
-    if (name === undefined) throw recipeError(file, line, `${prefix}keys must be plain names`)
-    if (line !== undefined) at.lines[prefix + name] = line
-    return name
+  const recordKeys = (pairs: Pair[], prefix: string): void => {
+    for (const pair of pairs) {
+      const line = lineAt((pair.key as {range?: [number]} | null)?.range?.[0])
+      const name = (pair.key as {value?: unknown} | null)?.value
+      if (typeof name !== 'string') throw recipeError(file, line, `${prefix}keys must be plain names`)
+      if (line !== undefined) at.lines[prefix + name] = line
+      if (prefix === '' && isMap(pair.value)) recordKeys(pair.value.items as Pair[], `${name}.`)
+    }
   }
+  recordKeys(root.items as Pair[], '')
 
-  const values = new Map<string, unknown>()
-  for (const pair of root.items) {
-    const key = keyName(pair, '')
-    if (!TOP_KEYS.includes(key)) throw keyError(at, key, `unknown key (expected one of ${TOP_KEYS.join(', ')})`)
-    values.set(key, pair.value)
-  }
-  const scalar = (key: string): unknown => {
-    const node = values.get(key)
-    return isScalar(node) ? node.value : node
-  }
-  const requiredString = (key: string, what: string): string => {
-    const value = scalar(key)
-    if (!values.has(key)) throw recipeError(file, undefined, `${key}: required (${what})`)
-    if (typeof value !== 'string' || value === '') throw keyError(at, key, `expected ${what}`)
-    return value
-  }
+  const data = doc.toJS() as Record<string, unknown>
+  const result = recipeSchema().safeParse(data)
+  if (!result.success) throw firstMistake(result.error.issues, data, at)
 
-  const recipe: Recipe = {
-    file,
-    teacher: requiredString('teacher', 'a model folder or org/name[@revision]'),
-    out: requiredString('out', 'the folder the steps write under'),
-    sections: {},
-    lines: at.lines,
-  }
-  if (values.has('device')) {
-    const device = scalar('device')
-    if (!DEVICES.includes(device as Device)) throw keyError(at, 'device', `expected one of ${DEVICES.join(', ')}`)
-    recipe.device = device as Device
-  }
-  if (values.has('seed')) {
-    const seed = scalar('seed')
-    if (!Number.isSafeInteger(seed)) throw keyError(at, 'seed', 'expected an integer')
-    recipe.seed = seed as number
-  }
+  const recipe: Recipe = {file, teacher: data.teacher as string, out: data.out as string, sections: {}, lines: at.lines}
+  if (data.device !== undefined) recipe.device = data.device as Device
+  if (data.seed !== undefined) recipe.seed = data.seed as number
   for (const name of SECTION_NAMES) {
-    if (values.has(name)) recipe.sections[name] = parseSection(name, values.get(name), at, keyName)
-  }
-  for (const name of SECTION_NAMES) {
-    const missing = recipe.sections[name] && SECTIONS[name].needs.find((n) => !recipe.sections[n])
-    if (missing) throw keyError(at, name, `needs a ${missing} section (the ${SECTIONS[missing].output} it reads)`)
+    // The raw values rather than the schema's output: a section's flags keep the file's order.
+    if (name in data) recipe.sections[name] = stepFlags(data[name] as Record<string, unknown> | null)
   }
   return recipe
 }
 
-/** A section's settings as flags; an empty section (`rewrite:`) takes every default. */
-function parseSection(name: SectionName, node: unknown, at: Pick<Recipe, 'file' | 'lines'>, keyName: (pair: Pair, prefix: string) => string): StepFlags {
+/** A section's settings as flags: a list joined with commas, a boolean flag set to false left out. */
+function stepFlags(section: Record<string, unknown> | null): StepFlags {
   const flags: StepFlags = new Map()
-  if (node === null || (isScalar(node) && node.value === null)) return flags
-  if (!isMap(node)) throw keyError(at, name, 'expected a mapping of settings (or nothing, for the defaults)')
-  const spec = SECTIONS[name]
-  const settable = Object.keys(spec.command.flags).filter((f) => !spec.runnerFlags.includes(f)).map(keyOf)
-  for (const pair of node.items) {
-    const key = keyName(pair, `${name}.`)
-    const path = `${name}.${key}`
-    const flag = flagOf(key)
-    if (key.includes('-')) throw keyError(at, path, `unknown key: recipe keys are snake_case (${keyOf(key)})`)
-    if (spec.runnerFlags.includes(flag)) throw keyError(at, path, 'set by the runner (from teacher, out and device), not per step')
-    const definition = spec.command.flags[flag]
-    if (!definition) throw keyError(at, path, `unknown key (expected one of ${settable.join(', ')})`)
-    const value = flagValue(pair.value, definition.type === 'boolean', spec.listFlags.includes(flag), (m) => keyError(at, path, m))
-    if (value !== undefined) flags.set(flag, value)
+  for (const [key, value] of Object.entries(section ?? {})) {
+    if (value === false) continue
+    flags.set(flagOf(key), value === true ? true : Array.isArray(value) ? value.map(String).join(',') : String(value))
   }
-  const missing = spec.required.find((key) => !flags.has(flagOf(key)))
-  if (missing) throw keyError(at, name, `${missing} is required`)
   return flags
 }
 
-/** A YAML value as a flag's argument; undefined for a boolean flag set to false. */
-function flagValue(node: unknown, boolean: boolean, list: boolean, fail: (message: string) => Error): string | true | undefined {
-  if (boolean) {
-    if (!isScalar(node) || typeof node.value !== 'boolean') throw fail('expected true or false')
-    return node.value || undefined
-  }
-  if (list && isSeq(node)) {
-    if (node.items.length === 0) throw fail('expected at least one item')
-    return node.items.map((item) => argument(isScalar(item) ? item.value : item, fail, 'each item to be a string or a number')).join(',')
-  }
-  return argument(isScalar(node) ? node.value : node, fail, list ? 'a string, a number or a list of them' : 'a string or a number')
-}
-
-function argument(value: unknown, fail: (message: string) => Error, expected: string): string {
-  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return String(value)
-  throw fail(`expected ${expected}`)
+/** The schema's first complaint, in file order, as one line located at its key. */
+function firstMistake(issues: z.core.$ZodIssue[], data: Record<string, unknown>, at: Pick<Recipe, 'file' | 'lines'>): Error {
+  const located = issues.map((issue) => {
+    const path = issue.path.map(String)
+    // A section missing the one it reads is reported only when each section alone is right.
+    if (issue.code === 'custom') return {key: path.join('.'), message: issue.message, crossSection: true}
+    if (issue.code === 'unrecognized_keys') return {key: [...path, issue.keys[0]].join('.'), message: issue.message}
+    const parent = path.slice(0, -1).reduce<unknown>((node, key) => (node as Record<string, unknown> | null)?.[key], data)
+    const last = path.at(-1)
+    const missing = last !== undefined && typeof parent === 'object' && parent !== null && !(last in parent)
+    if (missing && path.length === 1) return {key: last, message: issue.message, unlocated: true}
+    if (missing) return {key: path[0], message: `${last} is required`}
+    return {key: path.join('.'), message: issue.message}
+  })
+  const order = (l: {key: string; crossSection?: boolean}) => (l.crossSection ? 1e9 : 0) + (at.lines[l.key] ?? 1e8)
+  const first = located.sort((a, b) => order(a) - order(b))[0]
+  return 'unlocated' in first ? recipeError(at.file, undefined, `${first.key}: ${first.message}`) : keyError(at, first.key, first.message)
 }

@@ -120,12 +120,13 @@ export function ssmFromAttention(cfg: MixerConfig, local: string, a: AttentionWe
     perHeadRows(w, q, Hq, self, D, N) // C
     return w.out // dt rows and bias stay zero: dt_bias sets Δ
   }
-  // Mamba-3 with one B/C group per head; dd_dt, dd_A, trap and angle rows stay zero.
+  // Mamba-3 with one B/C group per head, B and C rows in mamba_ssm's (rank, group, n) order;
+  // dd_dt, dd_A, trap and angle rows stay zero.
   const w = new RowWriter(mamba3Dims(cfg).proj, cols)
   w.fill(Hq * D, bias ? IDENTITY_GATE_BIAS : 0) // z
   perHeadRows(w, v, Hq, kvOf, D, D) // x
   for (const [src, pick] of [[k, kvOf], [q, self]] as const) {
-    for (let h = 0; h < Hq; h++) for (let r = 0; r < R; r++) w.copy(src, pick(h) * D, Math.min(N, D), N) // B, then C
+    for (let r = 0; r < R; r++) perHeadRows(w, src, Hq, pick, D, N) // B, then C
   }
   return w.out
 }

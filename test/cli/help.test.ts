@@ -17,7 +17,7 @@ describe('help text', () => {
   it('serve --help keeps the lm_eval command whole, and descriptions read as paragraphs', () => {
     const r = runCli(['serve', '--help'], {COLUMNS: '80'})
     expect(r.status, r.stderr).toBe(0)
-    expect(r.stdout).toContain('--model_args model=NAME,base_url=http://127.0.0.1:8000/v1/completions,tokenizer_backend=huggingface,tokenizer=MODEL_FOLDER\n')
+    expect(r.stdout).toContain('      model=M,base_url=http://127.0.0.1:8000/v1/completions,max_length=N\n')
     expect(r.stdout).toMatch(/^ {2}Answers POST \/v1\/completions \(prompt as text or token ids, max_tokens,\n {2}temperature, top_p, n, echo,/m)
   })
 

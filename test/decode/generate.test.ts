@@ -57,6 +57,9 @@ describe('generate', () => {
     expect(alone[0]).toEqual(first[0])
     expect(other.map((s) => s.tokens)).not.toEqual(first.map((s) => s.tokens))
     expect(new Set(first.map((s) => s.tokens.join(','))).size).toBeGreaterThan(1)
+    // Samples 1 and 2 drawn as a batch of their own (firstStream 1) are the same samples.
+    const later = await generate(model, prompt, options({...hot, n: 2, seed: 7, firstStream: 1}))
+    expect(later).toEqual(first.slice(1))
   })
 
   it('a sample stops at an end-of-sequence token, which it does not keep; tokens stream as they come', async () => {
@@ -98,6 +101,20 @@ describe('sampling', () => {
     const kept = new Set<number>()
     for (let i = 0; i < 500; i++) kept.add(sampleToken(row, {temperature: T, topP: 0.8}, rng))
     expect([...kept].sort()).toEqual([1, 4])
+  })
+
+  it('top-k keeps the k most likely tokens, before top-p', () => {
+    const rng = new Random(3)
+    const kept = (o: {topK: number; topP: number}) => {
+      const seen = new Set<number>()
+      for (let i = 0; i < 500; i++) seen.add(sampleToken(row, {temperature: 5, ...o}, rng))
+      return [...seen].sort()
+    }
+    expect(kept({topK: 3, topP: 1})).toEqual([1, 2, 4])
+    expect(kept({topK: 1, topP: 1})).toEqual([1])
+    expect(kept({topK: 0, topP: 1})).toEqual([0, 1, 2, 3, 4])
+    // At T = 5 tokens 1 and 4 hold 0.71 of the top-3 mass (token 1 alone 0.36): top-p 0.6 keeps them.
+    expect(kept({topK: 3, topP: 0.6})).toEqual([1, 4])
   })
 })
 

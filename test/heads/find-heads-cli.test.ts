@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {fromArray} from '../../src/engine/tensor.js'
 import {FIXTURE_SPECS} from '../../src/fixtures/specs.js'
+import {headsFileSchema} from '../../src/heads/heads-schema.js'
 import {initialWeights} from '../../src/fixtures/init-weights.js'
 import {writeFixture} from '../../src/fixtures/write-fixture.js'
 import {parseTeacherConfig} from '../../src/models/config.js'
@@ -42,6 +43,8 @@ describe('hybridize find-heads', () => {
     expect(r.status, r.stderr).toBe(0)
     const printed = JSON.parse(r.stdout)
     const written = JSON.parse(readFileSync(file, 'utf8'))
+    // The schema `hybridize schema heads` prints, and rewrite reads with, takes what find-heads writes.
+    expect(headsFileSchema.safeParse(written).error).toBeUndefined()
     expect(printed.selected).toEqual(written.selected)
     expect(written.selected).toHaveLength(2)
     const spec = FIXTURE_SPECS.find((f) => f.name === 'llama-tiny')!.config(400, {bos: 398, eos: 398, pad: 399})

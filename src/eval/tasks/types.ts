@@ -2,6 +2,7 @@ import {HybridizeError} from '../../errors.js'
 import type {TextTokenizer} from '../../tokenizer/load.js'
 import type {LanguageModel} from '../../models/language-model.js'
 import type {LmEvalSample} from '../samples.js'
+import type {GenerationSettings} from './generation.js'
 
 /** What every eval task gets: the model, its tokenizer, and the run's settings. */
 export interface EvalContext {
@@ -15,6 +16,12 @@ export interface EvalContext {
   progress: (text: string) => void
   /** The token the first token of a text is predicted from (lm-eval's prefix_token_id: BOS, else EOS). */
   prefixTokenId?: number
+  /** How generation tasks sample (default: greedy, one sample). */
+  generation?: GenerationSettings
+  /** Seconds on the clock that time budgets are measured on (default: performance.now; tests pass a counter). */
+  clock?: () => number
+  /** Where a sampled answer ends (the model's generation_config.json). */
+  eosTokenIds?: readonly number[]
   /** A line for the user about their input (stderr; silent under --quiet). */
   warn?: (text: string) => void
 }
@@ -62,7 +69,7 @@ export interface TaskResult {
  */
 export interface TaskConfig {
   task: string
-  output_type: 'multiple_choice' | 'loglikelihood_rolling' | 'throughput'
+  output_type: 'multiple_choice' | 'loglikelihood_rolling' | 'generate_until' | 'throughput'
   num_fewshot: number
   metric_list: {metric: string; aggregation: string; higher_is_better: boolean}[]
   metadata: {version: number}

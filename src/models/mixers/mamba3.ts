@@ -12,10 +12,11 @@ import {addDiagonal, applyMatrix, scaleColumns} from './ssd-parts.js'
  * Mamba-3 (Lahoti et al. 2026, arXiv 2603.15569; state-spaces/mamba), SISO (R = 1) and MIMO of rank R:
  *   in_proj(u) = z | x | B | C | dd_dt | dd_A | trap | angles         (no conv)
  *   Δ = softplus(dd_dt + dt_bias), A = −max(f(dd_A), A_floor) (heavy-tailed f), α = exp(AΔ), λ = sigmoid(trap)
- *   B, C = RMSNorm(raw) + bias per head and rank, rotated by θ_t = Σ_{r<=t} π·tanh(angles_r)·Δ_r
+ *   B, C laid out (rank, group, n) as mamba_ssm's; RMSNorm(raw) + bias per head and rank, rotated by θ_t = Σ_{r<=t} π·tanh(angles_r)·Δ_r
  *   h_t = α_t h_{t−1} + (1−λ_t)Δ_t α_t Σ_r v_{t−1,r} k_{t−1,r}ᵀ + λ_tΔ_t Σ_r v_{t,r} k_{t,r}ᵀ   (exponential-trapezoidal)
  *   y_{t,r} = h_t q_{t,r} + D v_{t,r},  v_r = x ⊙ mimo_x_r;  y = Σ_r mimo_o_r ⊙ (y_r ⊙ silu(z ⊙ mimo_z_r))
- * (with `outNorm`, y_r is RMS-normalised per head before the gate). Rotation pairs are (2i, 2i+1).
+ * (with `outNorm`, y_r is RMS-normalised per head before the gate). Rotation pairs are (2i, 2i+1) for
+ * SISO and (i, i + N/2) for MIMO, as mamba_ssm's kernels pair them.
  * `bias` adds in_proj / out_proj biases, which the reference has not, so that a rewrite can start
  * the z gate as the identity.
  *
@@ -90,8 +91,9 @@ export function defaultRotaryAngles(stateDim: number): number {
 
 export function checkMamba3Config(cfg: Mamba3Config): void {
   const dims = [cfg.hiddenSize, cfg.heads, cfg.headDim, cfg.stateDim, cfg.groups, cfg.mimoRank, cfg.chunk]
-  const ok = dims.every((v) => Number.isInteger(v) && v > 0) && cfg.heads % cfg.groups === 0 && Number.isInteger(cfg.rotaryAngles) && cfg.rotaryAngles >= 1 && 2 * cfg.rotaryAngles <= cfg.stateDim
-  if (!ok) throw new ShapeError(`mamba3: ${cfg.heads} heads of ${cfg.headDim}, ${cfg.groups} groups, state ${cfg.stateDim}, rank ${cfg.mimoRank}, ${cfg.rotaryAngles} angles do not fit`)
+  // MIMO pairs n with n + N/2, so its state size is even.
+  const ok = dims.every((v) => Number.isInteger(v) && v > 0) && cfg.heads % cfg.groups === 0 && Number.isInteger(cfg.rotaryAngles) && cfg.rotaryAngles >= 1 && 2 * cfg.rotaryAngles <= cfg.stateDim && (cfg.mimoRank === 1 || cfg.stateDim % 2 === 0)
+  if (!ok) throw new ShapeError(`mamba3: ${cfg.heads} heads of ${cfg.headDim}, ${cfg.groups} groups, state ${cfg.stateDim}, rank ${cfg.mimoRank}, ${cfg.rotaryAngles} angles do not fit${cfg.mimoRank > 1 && cfg.stateDim % 2 ? ' (MIMO needs an even state size)' : ''}`)
 }
 
 interface Projected {
@@ -139,8 +141,11 @@ export class Mamba3 implements SsmMixer<Mamba3State> {
     const piece = (n: number): Tensor => narrow(proj, 2, (at += n) - n, n)
     const z = piece(d.inner).reshape([Bn, T, H, P])
     const x = piece(d.inner).reshape([Bn, T, H, P])
-    const bc = (raw: Tensor, side: 'B' | 'C'): Tensor =>
-      add(repeatInterleave(rmsnorm(raw.reshape([Bn, T, G, R, N]), this.w(`${side}_norm.weight`), cfg.normEps), 2, H / G), this.w(`${side}_bias`))
+    // mamba_ssm lays B and C out as (rank, group, n) ("b l (r g n)"); head h reads group h / (H/G).
+    const bc = (raw: Tensor, side: 'B' | 'C'): Tensor => {
+      const byGroup = permute(raw.reshape([Bn, T, R, G, N]), [0, 1, 3, 2, 4])
+      return add(repeatInterleave(rmsnorm(byGroup, this.w(`${side}_norm.weight`), cfg.normEps), 2, H / G), this.w(`${side}_bias`))
+    }
     const kRaw = bc(piece(d.bc), 'B')
     const qRaw = bc(piece(d.bc), 'C')
     const delta = softplus(add(piece(H), this.w('dt_bias')))
@@ -151,11 +156,24 @@ export class Mamba3 implements SsmMixer<Mamba3State> {
     if (state) theta = add(theta, expand(state.angle, 1, T))
     return {
       x, z, dA, theta,
-      k: rotatePairs(kRaw, theta),
-      q: rotatePairs(qRaw, theta),
+      k: rotatePairs(this.pairHalves(kRaw), theta),
+      q: rotatePairs(this.pairHalves(qRaw), theta),
       gamma: mul(sigmoid(trap), delta),
       carry: mul(sigmoid(neg(trap)), delta),
     }
+  }
+
+  /**
+   * MIMO rotates n with n + N/2 (mamba_ssm's TileLang kernel and Mamba3.step; SISO rotates 2i with
+   * 2i+1): interleaving the halves, n -> 2n and n + N/2 -> 2n + 1, makes those pairs adjacent for
+   * rotatePairs. Keys and queries are only ever dotted with each other, so the order of n is free.
+   */
+  private pairHalves(t: Tensor): Tensor {
+    if (this.config.mimoRank === 1) return t
+    const N = this.config.stateDim
+    const lead = t.shape.slice(0, -1)
+    const axes = lead.map((_, i) => i)
+    return permute(t.reshape([...lead, 2, N / 2]), [...axes, lead.length + 1, lead.length]).reshape([...lead, N])
   }
 
   /** v_r = x ⊙ mimo_x_r: [..., H, P] -> [..., H, R, P]. */
