@@ -1,6 +1,7 @@
 import {findHeads as searchHeads, type FindHeadsOptions, type FindHeadsResult} from '../heads/find-heads.js'
 import {checkHeadsDestination, headsJson, writeHeadsFiles} from '../heads/heads-file.js'
-import {cachedSnapshotOf, weightsSha256} from '../hub/model-identity.js'
+import type {HeadsFileJson} from '../heads/heads-schema.js'
+import {identifyModel} from '../hub/model-identity.js'
 import {checkFileDestination} from '../io/atomic.js'
 import {loadTeacher} from '../models/load.js'
 import {withDefaults} from './defaults.js'
@@ -18,7 +19,7 @@ export interface FindHeadsRequest extends BackendChoice, Partial<Omit<FindHeadsO
 
 export interface FindHeadsOutput {
   /** heads.json's content (written to `out` when given). */
-  heads: Record<string, unknown>
+  heads: HeadsFileJson
   result: FindHeadsResult
   files?: {json: string; svg: string}
 }
@@ -36,7 +37,7 @@ export async function findHeads(request: FindHeadsRequest): Promise<FindHeadsOut
     await checkHeadsDestination(out, force)
   }
   return withModel(name, {device, status}, async ({folder, tokenizer}, backend) => {
-    const identity = {id: name, revision: cachedSnapshotOf(folder)?.revision ?? null, weightsSha256: await weightsSha256(folder)}
+    const identity = await identifyModel(name, folder)
     const model = await loadTeacher(folder, backend)
     const result = await searchHeads(model, tokenizer, opts)
     const {config} = model

@@ -16,6 +16,20 @@ export function cachedSnapshotOf(folder: string): {repo: string; revision: strin
   return {repo: parts[n - 3].slice('models--'.length).split('--').join('/'), revision: parts[n - 1]}
 }
 
+/** A model as heads.json records it. */
+export interface ModelIdentity {
+  /** As the user named it: a folder or org/name[@revision]. */
+  id: string
+  /** The Hugging Face snapshot commit, when the folder is one. */
+  revision: string | null
+  /** SHA-256 over the weight files' bytes, in name order. */
+  weightsSha256: string
+}
+
+export async function identifyModel(name: string, folder: string): Promise<ModelIdentity> {
+  return {id: name, revision: cachedSnapshotOf(folder)?.revision ?? null, weightsSha256: await weightsSha256(folder)}
+}
+
 /** Which teacher a rewrite or distillation starts from: a hub id and commit when it came from the HF cache, else its folder. */
 export interface TeacherIdentity {
   id: string
