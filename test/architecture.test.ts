@@ -16,7 +16,7 @@ const LAYERS = [
   ['generate', 'eval', 'heads', 'rewrite', 'distill', 'serve', 'fixtures'],
   ['api'],
   ['index.ts'],
-  ['cli', 'commands', 'recipe'],
+  ['cli', 'commands', 'recipe', 'schemas'],
 ]
 
 /** Each one defended in ARCHITECTURE.md, "Import circles". */
