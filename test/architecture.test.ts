@@ -14,6 +14,7 @@ const LAYERS = [
   ['io', 'hub', 'tokenizer', 'tasks', 'plot', 'train', 'data'],
   ['models'],
   ['generate', 'eval', 'heads', 'rewrite', 'distill', 'serve', 'fixtures', 'export'],
+  ['api'],
   ['index.ts'],
   ['cli', 'commands', 'recipe', 'schemas'],
 ]
@@ -40,7 +41,8 @@ function upwardImports(imports: Record<string, string[]>): string[] {
 describe('architecture', () => {
   it('has no import circles but the allowed ones', async () => {
     // Type-only imports are erased from the JavaScript and cannot make a circle at run time.
-    const circles = (await graph(true)).circular().map((c) => [...c].sort())
+    // Sorted: madge lists circles in the order it walks the files, which any new import may change.
+    const circles = (await graph(true)).circular().map((c) => [...c].sort()).sort()
     expect(circles).toEqual(ALLOWED_CIRCLES)
   })
 

@@ -1,30 +1,13 @@
-import {stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
+import {DEFAULT_LR, DISTILL_DEFAULTS, distill, type DistillOutput} from '../api/distill.js'
 import {BaseCommand, type BaseFlags} from '../cli/base-command.js'
 import {commandLine} from '../cli/command-line.js'
 import {deviceFlag} from '../cli/device-flag.js'
-import {createBackend} from '../backend/device.js'
-import {resolveCorpus} from '../data/corpus.js'
-import {parseMix} from '../data/mix.js'
-import {checkpointsDir, loadLastCheckpoint, removeUnfinished} from '../distill/checkpoint.js'
-import {hybridStudent} from '../distill/hybrid-student.js'
-import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettings, type StageNumber} from '../distill/options.js'
-import {readRunSettings, writeRunSettings} from '../distill/run-file.js'
+import {catchInterrupts} from '../cli/interrupts.js'
 import type {StepMetrics} from '../distill/metrics.js'
-import {distill, type DistillOutcome} from '../distill/run.js'
+import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettings} from '../distill/options.js'
 import {HybridizeError} from '../errors.js'
-import {resolveModel} from '../hub/cache.js'
-import {HybridModel} from '../models/hybrid.js'
-import {loadModel} from '../models/load-model.js'
-import {loadTeacher} from '../models/load.js'
-import {identifyTeacher} from '../rewrite/teacher-identity.js'
-import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
-
-interface DistillResult extends DistillOutcome {
-  out: string
-  metrics: string
-}
 
 export default class Distill extends BaseCommand {
   static override summary = 'Distil a teacher into a hybrid student with the three MOHAWK stages.'
@@ -71,79 +54,57 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
   static override flags = {
     teacher: Flags.string({description: 'The teacher: a model folder or org/name[@revision] from the Hugging Face cache.'}),
     data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) or parquet (.parquet, one document per row) files, a folder of them (e.g. a dataset's train-*.parquet shards), or 'brown' (the bundled Brown corpus)."}),
-    'text-field': Flags.string({description: 'The JSONL field or parquet column holding each document.', default: 'text'}),
+    'text-field': Flags.string({description: 'The JSONL field or parquet column holding each document.', default: DISTILL_DEFAULTS.textField}),
     mix: Flags.string({description: 'Blend synthetic task samples into this fraction of the sequences, e.g. kv-retrieval:0.1; :pairs=2-16 after the fraction sets the range a sample draws its size from (default: what eval sweeps).'}),
     stage: Flags.string({description: "1, 2, 3, an increasing list such as 2,3, or 'all'.", default: 'all'}),
     tokens: Flags.string({description: 'Training tokens per stage (one value, or one per stage; k/M/B suffixes).', default: '1M'}),
     lr: Flags.string({description: 'Peak learning rate (one value, or one per stage). Default: 2e-4 for stage 1, 1e-4 for stages 2 and 3 (Phi-Mamba).'}),
-    'batch-size': Flags.integer({description: 'Sequences per micro-batch.', default: 8, min: 1}),
-    'seq-len': Flags.integer({description: 'Tokens per sequence.', default: 256, min: 2}),
-    'grad-accum': Flags.integer({description: 'Micro-batches per optimizer step.', default: 1, min: 1}),
-    seed: Flags.integer({description: 'Seed of the data order and the synthetic samples.', default: 0}),
+    'batch-size': Flags.integer({description: 'Sequences per micro-batch.', default: DISTILL_DEFAULTS.batchSize, min: 1}),
+    'seq-len': Flags.integer({description: 'Tokens per sequence.', default: DISTILL_DEFAULTS.seqLen, min: 2}),
+    'grad-accum': Flags.integer({description: 'Micro-batches per optimizer step.', default: DISTILL_DEFAULTS.gradAccum, min: 1}),
+    seed: Flags.integer({description: 'Seed of the data order and the synthetic samples.', default: DISTILL_DEFAULTS.seed}),
     layers: Flags.string({description: 'Layers stages 1 and 2 train, e.g. 0-3,6 (default: all).'}),
     freeze: Flags.string({description: 'Weight groups kept frozen in stages 2 and 3: mixer, attention, mlp, norm, embedding, head (or none). Default: mlp,norm in stage 2, none in stage 3.'}),
-    loss: Flags.option({options: ['ce', 'kl'] as const, description: 'Stage 3 loss: soft-target cross-entropy or KL divergence.', default: 'ce'})(),
-    temperature: Flags.string({description: 'Stage 3 softmax temperature T, applied to student and teacher, the loss scaled by T².', default: '1'}),
-    clip: Flags.string({description: 'Gradient-norm clipping threshold.', default: '1'}),
-    'weight-decay': Flags.string({description: 'AdamW weight decay.', default: '0.1'}),
-    warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: '0.1'}),
-    decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: '0.1'}),
-    'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: 100, min: 1}),
+    loss: Flags.option({options: ['ce', 'kl'] as const, description: 'Stage 3 loss: soft-target cross-entropy or KL divergence.', default: DISTILL_DEFAULTS.loss})(),
+    temperature: Flags.string({description: 'Stage 3 softmax temperature T, applied to student and teacher, the loss scaled by T².', default: String(DISTILL_DEFAULTS.temperature)}),
+    clip: Flags.string({description: 'Gradient-norm clipping threshold.', default: String(DISTILL_DEFAULTS.clip)}),
+    'weight-decay': Flags.string({description: 'AdamW weight decay.', default: String(DISTILL_DEFAULTS.weightDecay)}),
+    warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: String(DISTILL_DEFAULTS.warmup)}),
+    decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: String(DISTILL_DEFAULTS.decay)}),
+    'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: DISTILL_DEFAULTS.saveEvery, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,
   }
 
-  async run(): Promise<DistillResult> {
+  async run(): Promise<DistillOutput> {
     const {args, flags} = await this.parse(Distill)
     const out = flags.out
-    const settings = flags.resume ? await readRunSettings(out) : await this.freshSettings(args.student, flags)
-    if (flags.resume) this.status(`resuming ${out}: stages ${settings.stages.join(',')}, ${settings.data}`)
-    else await refuseExistingRun(out)
-    const teacherFolder = await resolveModel(settings.teacher)
-    const studentFolder = await resolveModel(settings.student)
-    const corpus = await resolveCorpus(settings.data, settings.textField)
-    const backend = await createBackend(flags.device)
-    this.status(`device: ${backend.description}`)
-    try {
-      const teacher = await loadTeacher(teacherFolder, backend)
-      const model = await loadModel(studentFolder, backend)
-      if (!(model instanceof HybridModel)) throw new HybridizeError(`${settings.student} is not a hybrid student (make one with \`hybridize rewrite\`)`, {code: 'E_STUDENT'})
-      const tokenizer = await loadTokenizer(teacherFolder)
-      const student = hybridStudent(model)
-      // --layers was read before the student's depth was known: check it now.
-      if (settings.layers) parseLayers(settings.layers.join(','), student.numLayers)
-      const resume = flags.resume ? await loadLastCheckpoint(out) : undefined
-      if (flags.resume) await removeUnfinished(out)
-      else await writeRunSettings(out, settings)
-      const stop = this.catchInterrupts()
-      let outcome: DistillOutcome
-      try {
-        const description = {config: model.config, teacher: identifyTeacher(teacherFolder), command: commandLine('distill', this.argv)}
-        const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus, description}
-        outcome = await distill(settings, out, inputs, {status: (t) => this.status(t), progress: this.progressReporter(), stopRequested: stop.requested}, resume)
-      } finally {
-        stop.release()
-      }
-      if (outcome.completed) {
-        this.progress.succeed(`distilled: ${join(out, 'student')}`)
-        for (const l of outcome.losses) this.status(`stage ${l.stage}: loss ${l.first.toPrecision(4)} -> ${l.last.toPrecision(4)} (${(l.first / l.last).toFixed(1)}x lower)`)
-      } else {
-        this.status(`interrupted in stage ${outcome.stage} after step ${outcome.step}; checkpoint ${outcome.checkpoint}`)
-        this.status(`continue with: hybridize distill --resume --out ${out}`)
-        process.exitCode = 130
-      }
-      return {...outcome, out, metrics: join(out, 'metrics.jsonl')}
-    } finally {
-      backend.destroy()
+    const outcome = await distill({
+      out,
+      resume: flags.resume,
+      settings: flags.resume ? undefined : this.freshSettings(args.student, flags),
+      device: flags.device,
+      status: (text) => this.status(text),
+      progress: this.progressReporter(),
+      stop: () => catchInterrupts((text) => this.status(text)),
+      command: commandLine('distill', this.argv),
+    })
+    if (outcome.completed) {
+      this.progress.succeed(`distilled: ${join(out, 'student')}`)
+      for (const l of outcome.losses) this.status(`stage ${l.stage}: loss ${l.first.toPrecision(4)} -> ${l.last.toPrecision(4)} (${(l.first / l.last).toFixed(1)}x lower)`)
+    } else {
+      this.status(`interrupted in stage ${outcome.stage} after step ${outcome.step}; checkpoint ${outcome.checkpoint}`)
+      this.status(`continue with: hybridize distill --resume --out ${out}`)
+      process.exitCode = 130
     }
+    return outcome
   }
 
-  private async freshSettings(student: string | undefined, flags: BaseFlags<typeof Distill>): Promise<DistillSettings> {
+  private freshSettings(student: string | undefined, flags: BaseFlags<typeof Distill>): DistillSettings {
     if (!student) throw new HybridizeError('give the student folder (or --resume to continue a run)', {code: 'E_FLAG'})
     if (!flags.teacher) throw new HybridizeError('--teacher is required', {code: 'E_FLAG'})
     if (!flags.data) throw new HybridizeError('--data is required', {code: 'E_FLAG'})
-    parseMix(flags.mix)
     const stages = parseStages(flags.stage)
     return {
       teacher: flags.teacher,
@@ -170,21 +131,6 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     }
   }
 
-  /** First Ctrl-C: finish the step, save, stop. Second: quit at once (the last complete checkpoint stays). */
-  private catchInterrupts(): {requested: () => boolean; release: () => void} {
-    let requested = false
-    const onSigint = (): void => {
-      if (requested) {
-        process.stderr.write('\nhybridize: second Ctrl-C: quitting without saving; the last complete checkpoint is kept\n')
-        process.exit(130)
-      }
-      requested = true
-      this.status('\nCtrl-C: saving a checkpoint after this step, then stopping (Ctrl-C again to quit at once)')
-    }
-    process.on('SIGINT', onSigint)
-    return {requested: () => requested, release: () => process.off('SIGINT', onSigint)}
-  }
-
   /** The live progress line, and on a log (no terminal) one line every 10% of a stage. */
   private progressReporter(): (m: StepMetrics, line: string) => void {
     let lastTenth = -1
@@ -197,9 +143,6 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
   }
 }
 
-/** Phi-Mamba's stage learning rates (MOHAWK, arXiv 2408.10189, and goombalab/phi-mamba). */
-const DEFAULT_LR: Record<StageNumber, number> = {1: 2e-4, 2: 1e-4, 3: 1e-4}
-
 /** A number flag in [min, max] (min itself allowed when `orMin`). */
 function numberFlag(flag: string, value: string, min: number, max: number, orMin = false): number {
   const v = Number(value)
@@ -207,22 +150,4 @@ function numberFlag(flag: string, value: string, min: number, max: number, orMin
     throw new HybridizeError(`--${flag} ${value}: expected a number ${orMin ? '>=' : '>'} ${min}${max < Infinity ? ` and <= ${max}` : ''}`, {code: 'E_FLAG'})
   }
   return v
-}
-
-async function refuseExistingRun(out: string): Promise<void> {
-  const last = await stat(join(checkpointsDir(out), 'last')).catch(() => undefined)
-  if (last) throw new HybridizeError(`${out} already holds a distillation run; pass --resume to continue it, or choose another --out`, {code: 'E_EXISTS'})
-  // A run replaces <out>/student when it ends: one that is there without a run beside it is not ours to replace.
-  const student = await stat(join(out, 'student')).catch(() => undefined)
-  if (student) throw new HybridizeError(`${join(out, 'student')} already exists and a run would replace it; choose another --out, or move it away`, {code: 'E_EXISTS'})
-}
-
-function eosIdOf(configured: number | number[] | undefined, tokenizer: TextTokenizer): number {
-  const id = Array.isArray(configured) ? configured[0] : configured
-  if (typeof id === 'number') return id
-  for (const token of ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>']) {
-    const found = tokenizer.tokenToId(token)
-    if (found !== undefined) return found
-  }
-  throw new HybridizeError('the teacher has no end-of-text token (eos_token_id in config.json) to put between documents', {code: 'E_CONFIG'})
 }

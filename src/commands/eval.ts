@@ -1,23 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {evaluate, EVALUATE_DEFAULTS} from '../api/evaluate.js'
 import {parseNumber} from '../cli/number-flag.js'
 import {HybridizeError} from '../errors.js'
-import {readGenerationDefaults} from '../generate/generation-config.js'
-import {checkFolderDestination} from '../io/atomic.js'
-import {createBackend} from '../backend/device.js'
-import {arch, release, type} from 'node:os'
-import {dirname} from 'node:path'
 import type {EvalRun} from '../eval/lm-eval-results.js'
-import {modelInfo} from '../eval/model-info.js'
-import {checkOutputPath, writeReports, resultsTable} from '../eval/report.js'
-import {parseTaskList, runTask, TASK_HELP} from '../eval/run-tasks.js'
+import {resultsTable} from '../eval/report.js'
+import {parseTaskList, TASK_HELP} from '../eval/run-tasks.js'
 import {DEFAULT_GENERATION, isGenerationTask, type GenerationSettings} from '../eval/tasks/generation.js'
-import {loadGenerationDocs} from '../eval/tasks/generation-docs.js'
 import {parseTimeBudgets} from '../eval/tasks/time-budget.js'
-import {resolveModel} from '../hub/cache.js'
-import {loadModel} from '../models/load-model.js'
-import {loadTokenizer} from '../tokenizer/load.js'
 
 interface EvalResult {
   models: {model: string; results: EvalRun['results']}[]
@@ -78,9 +69,9 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
   static override flags = {
     tasks: Flags.string({char: 't', required: true, description: `Comma-separated tasks: ${TASK_HELP}.`}),
     limit: Flags.integer({description: 'At most this many samples per task (or per point of a sweep; windows for ppl).', min: 1}),
-    'batch-size': Flags.integer({description: 'Sequences per forward pass (throughput: the largest batch).', default: 8, min: 1}),
-    'seq-len': Flags.integer({description: 'Window length for ppl tasks (throughput: the longest context).', default: 512, min: 2}),
-    seed: Flags.integer({description: 'Seed of the synthetic tasks and of the sampler.', default: 1234}),
+    'batch-size': Flags.integer({description: 'Sequences per forward pass (throughput: the largest batch).', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
+    'seq-len': Flags.integer({description: 'Window length for ppl tasks (throughput: the longest context).', default: EVALUATE_DEFAULTS.seqLen, min: 2}),
+    seed: Flags.integer({description: 'Seed of the synthetic tasks and of the sampler.', default: EVALUATE_DEFAULTS.seed}),
     'num-samples': Flags.integer({description: 'Generation tasks: answers sampled per problem (K), drawn in batches of --batch-size.', min: 1, exclusive: ['time-budget']}),
     temperature: Flags.string({description: 'Generation tasks: softmax temperature; 0 is greedy. [default: 0 for one sample, else 1]'}),
     'top-p': Flags.string({description: 'Generation tasks: sample among the most likely tokens that together reach this probability. [default: 1]'}),
@@ -94,57 +85,31 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
 
   async run(): Promise<EvalResult> {
     const {argv, flags} = await this.parse(Eval)
-    const models = argv as string[]
     const tasks = parseTaskList(flags.tasks)
     const generation = generationSettings(flags, tasks)
     if (generation.temperature === 0 && (generation.numSamples > 1 || generation.timeBudgets)) {
       this.status('warning: --temperature 0 is greedy: every sample of a problem is the same answer')
     }
-    const outputPath = flags['output-path']
-    if (outputPath) {
-      checkOutputPath(outputPath, models.length)
-      await checkFolderDestination(outputPath.endsWith('.json') ? dirname(outputPath) : outputPath)
-    }
-    // A gen: file with a bad line fails here, before any model loads.
-    for (const task of tasks.filter((t) => t.startsWith('gen:'))) await loadGenerationDocs(task, flags.seed)
-    const folders = await Promise.all(models.map((m) => resolveModel(m)))
-    const backend = await createBackend(flags.device)
-    this.status(`device: ${backend.description}`)
-    const all: EvalRun[] = []
-    try {
-      for (const [i, folder] of folders.entries()) {
-        const started = Date.now()
-        const lm = await loadModel(folder, backend)
-        const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
-        const info = await modelInfo(models[i], folder, [...lm.weights.values()], tokenizer)
-        const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []
-        const ctx = {
-          lm, tokenizer, generation, eosTokenIds, limit: flags.limit, batchSize: flags['batch-size'], seed: flags.seed, logSamples: flags['log-samples'],
-          prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
-          progress: (text: string) => this.progress.update(`${models[i]}: ${text}`),
-          warn: (text: string) => this.status(`warning: ${text}`),
-        }
-        const results = []
-        for (const task of tasks) {
-          this.progress.start(`${models[i]}: ${task}`)
-          results.push(await runTask(task, ctx, flags['seq-len']))
-          this.progress.succeed(`${models[i]}: ${task}`)
-        }
-        all.push({model: models[i], results, info, startTime: started / 1000, seconds: (Date.now() - started) / 1000})
-        for (const w of lm.weights.values()) w.dispose()
-      }
-    } finally {
-      backend.destroy()
-    }
-    this.log(resultsTable(all))
-    const settings = {
-      batchSize: flags['batch-size'], limit: flags.limit ?? null, seed: flags.seed, device: backend.name,
-      environment: `hybridize ${this.config.version}, Node.js ${process.version}, ${type()} ${release()} ${arch()}, ${backend.description}`,
-      hybridizeVersion: this.config.version,
-    }
-    const files = flags['output-path'] ? await writeReports(flags['output-path'], all, settings) : []
+    const {runs, files} = await evaluate({
+      models: argv as string[],
+      tasks: flags.tasks,
+      limit: flags.limit,
+      generation,
+      batchSize: flags['batch-size'],
+      seqLen: flags['seq-len'],
+      seed: flags.seed,
+      outputPath: flags['output-path'],
+      logSamples: flags['log-samples'],
+      device: flags.device,
+      status: (text) => this.status(text),
+      progress: (model, text) => this.progress.update(`${model}: ${text}`),
+      taskStarted: (model, task) => this.progress.start(`${model}: ${task}`),
+      taskDone: (model, task) => this.progress.succeed(`${model}: ${task}`),
+      version: this.config.version,
+    })
+    this.log(resultsTable(runs))
     for (const f of files) this.status(`wrote ${f}`)
-    return {models: all.map(({model, results}) => ({model, results})), files}
+    return {models: runs.map(({model, results}) => ({model, results})), files}
   }
 }
 

@@ -3,16 +3,11 @@ import {BaseCommand} from '../cli/base-command.js'
 import {budgetFlag} from '../cli/budget-flag.js'
 import {stdoutColor} from '../cli/color.js'
 import {deviceFlag} from '../cli/device-flag.js'
-import {checkFileDestination} from '../io/atomic.js'
-import {createBackend} from '../backend/device.js'
+import {findHeads, FIND_HEADS_DEFAULTS} from '../api/find-heads.js'
 import {parseBudget} from '../heads/budget.js'
-import {findHeads, SELECTIONS, type FindHeadsOptions, type Selection} from '../heads/find-heads.js'
-import {checkHeadsDestination, headsJson, modelIdentity, writeHeadsFiles} from '../heads/heads-file.js'
+import {SELECTIONS, type Selection} from '../heads/find-heads.js'
 import {rankedTable, terminalHeatmap} from '../heads/terminal-report.js'
-import {resolveModel} from '../hub/cache.js'
-import {loadTeacher} from '../models/load.js'
 import type {TaskName} from '../tasks/index.js'
-import {loadTokenizer} from '../tokenizer/load.js'
 
 export default class FindHeads extends BaseCommand {
   static override summary = 'Find the attention heads that in-context retrieval runs through.'
@@ -39,19 +34,19 @@ long-range lookup that they cannot.`
   }
 
   static override flags = {
-    task: Flags.option({options: ['kv-retrieval', 'mc-retrieval', 'needle'] as const, default: 'kv-retrieval', description: 'Retrieval task to score heads on.'})(),
-    samples: Flags.integer({description: 'Task samples (each head is ablated on all of them).', default: 50, min: 1}),
-    pairs: Flags.integer({description: 'Key-value pairs per kv-retrieval prompt.', default: 20, min: 1, max: 100}),
-    seed: Flags.integer({description: 'Seed of the task samples and of the random comparison heads.', default: 0}),
+    task: Flags.option({options: ['kv-retrieval', 'mc-retrieval', 'needle'] as const, default: FIND_HEADS_DEFAULTS.task, description: 'Retrieval task to score heads on.'})(),
+    samples: Flags.integer({description: 'Task samples (each head is ablated on all of them).', default: FIND_HEADS_DEFAULTS.samples, min: 1}),
+    pairs: Flags.integer({description: 'Key-value pairs per kv-retrieval prompt.', default: FIND_HEADS_DEFAULTS.pairs, min: 1, max: 100}),
+    seed: Flags.integer({description: 'Seed of the task samples and of the random comparison heads.', default: FIND_HEADS_DEFAULTS.seed}),
     'top-k': Flags.integer({description: 'Select this many heads.', min: 1, exclusive: ['budget']}),
     budget: budgetFlag({description: 'Select this share of all heads (at least one; default 2%).', exclusive: ['top-k']}),
-    ablation: Flags.option({options: ['zero', 'mean'] as const, default: 'zero', description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
+    ablation: Flags.option({options: ['zero', 'mean'] as const, default: FIND_HEADS_DEFAULTS.ablation, description: 'Replace an ablated head\'s output by zeros, or by its mean over the prompt tokens.'})(),
     selection: Flags.string({
       description: 'individual: the top of the single-ablation ranking. greedy: add, head by head, the one whose ablation together with those chosen costs most; finds heads that stand in for one another (one more pass per selected head). aggregate: the heads whose last-token attention rests most on the answer\'s line; the ones to keep as attention when distilling (an SSM takes over the others).',
       options: [...SELECTIONS],
-      default: 'individual',
+      default: FIND_HEADS_DEFAULTS.selection,
     }),
-    'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: 5, min: 0}),
+    'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: FIND_HEADS_DEFAULTS.randomDraws, min: 0}),
     out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg. A heads.json find-heads wrote is replaced; another file only with --force.', default: 'heads.json'}),
     force: Flags.boolean({description: 'Replace --out and its .svg even if they are not files find-heads wrote.'}),
     device: deviceFlag,
@@ -59,30 +54,22 @@ long-range lookup that they cannot.`
 
   async run(): Promise<Record<string, unknown>> {
     const {args, flags} = await this.parse(FindHeads)
-    const opts: FindHeadsOptions = {
+    const started = Date.now()
+    const {heads, result, files} = await findHeads({
+      model: args.model,
       task: flags.task as TaskName,
       samples: flags.samples,
       pairs: flags.pairs,
       seed: flags.seed,
       ablation: flags.ablation,
-      select: flags['top-k'] === undefined ? {fraction: parseBudget(flags.budget ?? DEFAULT_BUDGET)} : {topK: flags['top-k']},
+      select: flags['top-k'] !== undefined ? {topK: flags['top-k']} : flags.budget !== undefined ? {fraction: parseBudget(flags.budget)} : undefined,
       selection: flags.selection as Selection,
       randomDraws: flags['random-draws'],
-      progress: (text) => this.status(text),
-    }
-    await checkFileDestination(flags.out)
-    await checkHeadsDestination(flags.out, flags.force)
-    const folder = await resolveModel(args.model)
-    const tokenizer = await loadTokenizer(folder)
-    const identity = await modelIdentity(args.model, folder)
-    const backend = await createBackend(flags.device)
-    this.status(`device: ${backend.description}`)
-    const started = Date.now()
-    const {config, result} = await loadTeacher(folder, backend)
-      .then(async (model) => ({config: model.config, result: await findHeads(model, tokenizer, opts)}))
-      .finally(() => backend.destroy())
-    const json = headsJson(identity, opts, result, {layers: config.numLayers, heads: config.numHeads, kvHeads: config.numKvHeads})
-    const files = await writeHeadsFiles(flags.out, json, result, `${args.model}: ${opts.task} accuracy drop per ablated head`)
+      out: flags.out,
+      force: flags.force,
+      device: flags.device,
+      status: (text) => this.status(text),
+    })
     const draws = result.randomAblated
     const random = draws.length > 0 ? `; as many random heads ablated: ${pct(draws.reduce((a, d) => a + d.acc, 0) / draws.length)} (mean of ${draws.length})` : ''
     this.log(rankedTable(result, 10, stdoutColor))
@@ -96,12 +83,9 @@ long-range lookup that they cannot.`
       `baseline acc ${pct(result.baseline.acc)}, exact ${pct(result.baseline.exactAcc)} (chance ${pct(result.chance)}); ` +
         `${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}, exact ${pct(result.selectedAblated.exactAcc)}${random}`,
     )
-    this.status(`wrote ${files.json} and ${files.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    return {...json, files}
+    this.status(`wrote ${files!.json} and ${files!.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    return {...heads, files}
   }
 }
-
-/** The share find-heads selects when neither --budget nor --top-k is given. */
-const DEFAULT_BUDGET = '2%'
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`

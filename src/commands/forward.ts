@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
+import {withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import type {Backend} from '../backend/backend.js'
-import {createBackend} from '../backend/device.js'
 import {ShapeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {SafetensorsFile} from '../io/safetensors/reader.js'
@@ -57,15 +57,11 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     // Read the cheap inputs first so bad input fails before any weights are loaded.
     const input = flags.input ? await readInputIds(flags.input) : undefined
     const tokenizer = flags.text === undefined ? undefined : await loadTokenizer(folder)
-    const backend = await createBackend(flags.device)
-    this.status(`device: ${backend.description}`)
-    try {
+    return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
       const model = await loadModel(folder, backend)
-      if (tokenizer) return await this.nextTokens(tokenizer, flags.text!, flags.top, model, backend)
-      return await this.forwardFile(input!, flags.output!, model, backend)
-    } finally {
-      backend.destroy()
-    }
+      if (tokenizer) return this.nextTokens(tokenizer, flags.text!, flags.top, model, backend)
+      return this.forwardFile(input!, flags.output!, model, backend)
+    })
   }
 
   private async forwardFile(input: InputIds, output: string, model: LoadedModel, backend: Backend): Promise<ForwardFileResult> {

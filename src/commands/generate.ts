@@ -1,15 +1,13 @@
 import {randomInt} from 'node:crypto'
 import {Args, Flags} from '@oclif/core'
+import {openModel, withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
-import {createBackend} from '../backend/device.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
-import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
-import {loadTokenizer} from '../tokenizer/load.js'
 
 interface GenerateResult {
   prompt: string
@@ -54,19 +52,16 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     const {args, flags} = await this.parse(Generate)
     const temperature = flags.temperature === undefined ? undefined : parseNumber('--temperature', flags.temperature, 0, Infinity)
     const topP = flags['top-p'] === undefined ? undefined : parseNumber('--top-p', flags['top-p'], Number.MIN_VALUE, 1)
-    const folder = await resolveModel(args.model)
-    const tokenizer = await loadTokenizer(folder)
+    const {folder, tokenizer} = await openModel(args.model)
     const defaults = await readGenerationDefaults(folder)
     const prompt = tokenizer.encode(flags.prompt)
     if (prompt.length === 0) this.error('the prompt tokenizes to no tokens', {exit: 2})
     const seed = flags.seed ?? randomInt(2 ** 31)
     const sampling = {temperature: temperature ?? defaults.temperature, topP: topP ?? defaults.topP}
-    const backend = await createBackend(flags.device)
-    this.status(`device: ${backend.description}`)
-    this.status(`seed: ${seed}, temperature ${sampling.temperature}, top-p ${sampling.topP}, ${prompt.length} prompt tokens`)
     const streamFirst = !this.jsonEnabled() && flags.n === 1
     const stream = new TextStream(tokenizer, prompt)
-    try {
+    return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
+      this.status(`seed: ${seed}, temperature ${sampling.temperature}, top-p ${sampling.topP}, ${prompt.length} prompt tokens`)
       const model = await loadModel(folder, backend)
       try {
         const samples = await generate(model, prompt, {
@@ -93,8 +88,6 @@ generation_config.json (or config.json), or after --max-new-tokens.`
       } finally {
         for (const w of model.weights.values()) w.dispose()
       }
-    } finally {
-      backend.destroy()
-    }
+    })
   }
 }

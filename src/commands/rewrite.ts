@@ -1,13 +1,12 @@
 import {resolve} from 'node:path'
 import {Args, Flags} from '@oclif/core'
+import {rewrite} from '../api/rewrite.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {budgetFlag} from '../cli/budget-flag.js'
 import {commandLine} from '../cli/command-line.js'
 import {parseBudget} from '../heads/budget.js'
 import {HybridizeError} from '../errors.js'
-import {resolveModel} from '../hub/cache.js'
 import {MIXER_KINDS, type MixerKind} from '../models/mixers/mixer.js'
-import {rewrite} from '../rewrite/rewrite.js'
 import type {HeadChoice} from '../rewrite/select-heads.js'
 
 interface RewriteCommandResult {
@@ -64,19 +63,18 @@ conv and the z gate starting as the identity; MLPs, norms and embeddings are cop
     const choice: HeadChoice =
       flags.keep !== undefined ? {kind: 'keep', count: flags.keep} : flags.budget !== undefined ? {kind: 'budget', fraction: parseBudget(flags.budget)} : {kind: 'selected'}
     const mixer = flags.mixer as MixerKind
-    const teacherFolder = await resolveModel(args.teacher)
-    this.status(`teacher: ${teacherFolder}`)
     const out = resolve(flags.out)
     const result = await rewrite({
-      teacherFolder,
-      headsPath: flags.heads,
+      teacher: args.teacher,
+      heads: flags.heads,
       choice,
       mixer: {kind: mixer, dState: flags['d-state'], mimoRank: flags['mimo-rank']},
       init: flags.init === 'random' ? {kind: 'random', seed: flags.seed} : {kind: 'attention'},
       out,
-      overwrite: flags.force,
+      force: flags.force,
       maxShardBytes: parseSize(flags['max-shard-size']),
       command: commandLine('rewrite', this.argv),
+      status: (text) => this.status(text),
     })
     const share = ((100 * result.keptHeads.length) / result.totalHeads).toFixed(1)
     this.log(`${out}: ${result.keptHeads.length} of ${result.totalHeads} heads kept as attention (${share}%), ${mixer} with d_state ${result.config.mixer.stateDim}, ${result.dtype}`)

@@ -1,18 +1,16 @@
 import {once} from 'node:events'
 import type {AddressInfo} from 'node:net'
 import {Args, Flags} from '@oclif/core'
+import {openModel, withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
-import {createBackend} from '../backend/device.js'
 import {HybridizeError} from '../errors.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
-import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
 import {readConfigJson} from '../models/load.js'
 import {DEFAULT_LIMITS} from '../serve/completion-request.js'
 import {createCompletionServer, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS} from '../serve/server.js'
 import {readTokenizerConfig} from '../serve/tokenizer-info.js'
-import {loadTokenizer} from '../tokenizer/load.js'
 
 interface ServeResult {
   url: string
@@ -78,17 +76,14 @@ Stops on Ctrl-C.`
     if (flags['request-timeout'] > 0 && flags['headers-timeout'] > flags['request-timeout']) {
       throw new HybridizeError(`--headers-timeout (${flags['headers-timeout']} s) must not exceed --request-timeout (${flags['request-timeout']} s)`, {code: 'E_USAGE', exitCode: 2})
     }
-    const folder = await resolveModel(args.model)
-    const tokenizer = await loadTokenizer(folder)
+    const {folder, tokenizer} = await openModel(args.model)
     const tokenizerConfig = await readTokenizerConfig(folder)
     const defaults = await readGenerationDefaults(folder)
     const config = await readConfigJson(folder)
-    const backend = await createBackend(flags.device)
-    this.status(`device: ${backend.description}`)
     const maxPositions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : 2048
-    this.status(`context: ${maxPositions} tokens (lm-eval: max_length=${maxPositions})`)
     let requests = 0
-    try {
+    return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
+      this.status(`context: ${maxPositions} tokens (lm-eval: max_length=${maxPositions})`)
       const model = await loadModel(folder, backend)
       try {
         const server = createCompletionServer(
@@ -133,8 +128,6 @@ Stops on Ctrl-C.`
       } finally {
         for (const w of model.weights.values()) w.dispose()
       }
-    } finally {
-      backend.destroy()
-    }
+    })
   }
 }

@@ -1,7 +1,7 @@
 import type {HybridConfig} from '../models/hybrid-config.js'
 import {mixerToJson} from '../models/hybrid-config.js'
 import {layersSection, memorySection} from '../rewrite/model-card.js'
-import type {TeacherIdentity} from '../rewrite/teacher-identity.js'
+import type {TeacherIdentity} from '../hub/model-identity.js'
 import type {StepMetrics} from './metrics.js'
 import type {DistillSettings, StageNumber} from './options.js'
 import {stage1} from './stage1.js'

@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
+import {cachedSnapshotOf} from '../hub/model-identity.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 
 /** What lm-evaluation-harness's results record about a model (HFLM.get_model_info, add_tokenizer_info). */
@@ -39,7 +40,7 @@ export async function modelInfo(model: string, folder: string, weights: Iterable
   return {
     numParameters,
     revision: /@([^/@]+)$/.exec(model)?.[1] ?? 'main',
-    sha: /(?:^|[/\\])snapshots[/\\]([0-9a-f]{40})(?:[/\\]|$)/.exec(folder)?.[1] ?? '',
+    sha: cachedSnapshotOf(folder)?.revision ?? '',
     padToken: special('pad_token'),
     eosToken: eos,
     bosToken: special('bos_token'),

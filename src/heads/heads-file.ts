@@ -1,8 +1,6 @@
-import {createHash} from 'node:crypto'
-import {createReadStream} from 'node:fs'
-import {readdir, readFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {readFile} from 'node:fs/promises'
 import {HybridizeError} from '../errors.js'
+import type {ModelIdentity} from '../hub/model-identity.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
 import {HEADS_FORMAT, type HeadsFileJson} from './heads-schema.js'
@@ -14,25 +12,6 @@ import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-he
  * head_score files, for drop-in comparison. The scoring method is recorded, since different head
  * scores select different heads. Its schema, the one the reader checks: src/heads/heads-schema.ts.
  */
-
-export interface ModelIdentity {
-  /** As the user named it: a folder or org/name[@revision]. */
-  id: string
-  /** The Hugging Face snapshot commit, when the folder is one. */
-  revision: string | null
-  /** SHA-256 over the weight files' bytes, in name order. */
-  weightsSha256: string
-}
-
-export async function modelIdentity(id: string, folder: string): Promise<ModelIdentity> {
-  const snapshot = /[\\/]snapshots[\\/]([0-9a-f]{40})[\\/]?$/.exec(folder)
-  const files = (await readdir(folder)).filter((f) => f.endsWith('.safetensors')).sort()
-  const hash = createHash('sha256')
-  for (const f of files) {
-    for await (const chunk of createReadStream(join(folder, f))) hash.update(chunk as Buffer)
-  }
-  return {id, revision: snapshot?.[1] ?? null, weightsSha256: hash.digest('hex')}
-}
 
 export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindHeadsResult, architecture: {layers: number; heads: number; kvHeads: number}): HeadsFileJson {
   const figures = (f: AccuracyFigures) => ({acc: f.acc, argmax_acc: f.argmaxAcc, exact_acc: f.exactAcc, answer_logprob: round(f.answerLogprob)})

@@ -3,7 +3,7 @@ import {layerKind, mixerToJson, HYBRID_MODEL_TYPE, type HybridConfig} from '../m
 import {hybridSequenceMemory, teacherSequenceMemory} from '../models/memory.js'
 import type {HeadId} from './heads-file.js'
 import type {SsmInit} from './init-weights.js'
-import type {TeacherIdentity} from './teacher-identity.js'
+import type {TeacherIdentity} from '../hub/model-identity.js'
 
 export interface CardInput {
   config: HybridConfig

@@ -12,7 +12,8 @@ import {readHeadsFile, type HeadId} from './heads-file.js'
 import {modelCard} from './model-card.js'
 import {chooseHeads, layoutFor, type HeadChoice} from './select-heads.js'
 import {studentMixerConfig, type MixerChoice} from './student-config.js'
-import {identifyTeacher, checkHeadsMatchTeacher, type TeacherIdentity} from './teacher-identity.js'
+import {identifyTeacher, type TeacherIdentity} from '../hub/model-identity.js'
+import {checkHeadsMatchTeacher} from './heads-match.js'
 import {studentTensors, type SsmInit} from './init-weights.js'
 
 /**

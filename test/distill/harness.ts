@@ -7,7 +7,7 @@ import {writeRunSettings} from '../../src/distill/run-file.js'
 import {distill, type DistillOutcome} from '../../src/distill/run.js'
 import {loadHybrid, type HybridModel} from '../../src/models/hybrid.js'
 import {loadTeacher} from '../../src/models/load.js'
-import {identifyTeacher} from '../../src/rewrite/teacher-identity.js'
+import {identifyTeacher} from '../../src/hub/model-identity.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 
 /** Settings for the tiny pair: 2 x 32-token rows, 2 micro-batches a step, so a step is 128 tokens. */
