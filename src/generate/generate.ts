@@ -1,3 +1,4 @@
+import {sampleTokens} from '../engine/decode-ops.js'
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import type {DecodingModel} from '../models/decoding-model.js'
@@ -33,7 +34,8 @@ export interface GeneratedSample {
 /**
  * Continue `prompt` n times: one prefill of the prompt for the whole batch, then one cached
  * forward per new token. Sample i draws from its own stream Random(seed, i), so it does not
- * depend on how many samples run beside it.
+ * depend on how many samples run beside it. Without a top-p cut the tokens are drawn on the device
+ * and a step reads back n ids; a top-p cut sorts each row on the host, from logits read back.
  */
 export async function generate(model: DecodingModel, prompt: readonly number[], opts: GenerateOptions): Promise<GeneratedSample[]> {
   if (prompt.length === 0) throw new ShapeError('generate: the prompt has no tokens')
@@ -47,15 +49,29 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
   await opts.beforeStep?.()
   const cache = model.newCache(n, prompt.length + maxNewTokens)
   try {
-    const step = (ids: Int32Array, t: number) =>
-      scopeAsync(async () => model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.toFloat32())
+    const onDevice = opts.topP >= 1 || opts.temperature <= 0
+    const draws = new Int32Array(n)
+    // ids [n, t] -> the next token of each row (a finished row's is never used).
+    const step = (ids: Int32Array, t: number): Promise<Int32Array> =>
+      scopeAsync(async () => {
+        const logits = model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.reshape([n, V])
+        if (onDevice) {
+          // One uniform per live sample, taken from its stream as the host sampler would take it.
+          if (opts.temperature > 0) for (const i of live) draws[i] = rngs[i].uint32() | 0
+          return (await sampleTokens(logits, fromArray(model.backend, draws, [n]), opts.temperature).toArray()) as Int32Array
+        }
+        const rows = await logits.toFloat32()
+        const out = new Int32Array(n)
+        for (const i of live) out[i] = sampleToken(rows.subarray(i * V, (i + 1) * V), opts, rngs[i])
+        return out
+      })
     const batch = new Int32Array(n * prompt.length)
     for (let i = 0; i < n; i++) batch.set(prompt, i * prompt.length)
-    let logits = await step(batch, prompt.length)
+    let drawn = await step(batch, prompt.length)
     const next = new Int32Array(n)
     for (let produced = 1; ; produced++) {
       for (const i of [...live]) {
-        const token = sampleToken(logits.subarray(i * V, (i + 1) * V), opts, rngs[i])
+        const token = drawn[i]
         // A finished sample keeps feeding its last token so the batch stays rectangular.
         next[i] = token
         if (eos.has(token)) {
@@ -71,7 +87,7 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
       }
       if (live.size === 0) return samples
       await opts.beforeStep?.()
-      logits = await step(next, 1)
+      drawn = await step(next, 1)
     }
   } finally {
     cache.dispose()

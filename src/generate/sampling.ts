@@ -1,15 +1,12 @@
+import {argmaxRow, drawFromRow} from '../kernels/sample-rows.js'
 import type {Random} from '../util/random.js'
+
+export {argmaxRow}
 
 /** How the next token is drawn from a logit row: greedy at temperature 0, else softmax(logits / T) cut to the top-p nucleus. */
 export interface SamplingOptions {
   temperature: number
   topP: number
-}
-
-export function argmaxRow(row: ArrayLike<number>): number {
-  let best = 0
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
-  return best
 }
 
 /**
@@ -18,25 +15,21 @@ export function argmaxRow(row: ArrayLike<number>): number {
  */
 export function sampleToken(row: Float32Array, opts: SamplingOptions, rng: Random): number {
   if (opts.temperature <= 0) return argmaxRow(row)
+  // Without a nucleus cut the draw is the one the device sampler makes (kernels/sample-rows.ts).
+  if (opts.topP >= 1) return drawFromRow(row, opts.temperature, rng.float())
   const V = row.length
   let max = -Infinity
   for (let i = 0; i < V; i++) if (row[i] > max) max = row[i]
   const probs = new Float64Array(V)
   let sum = 0
   for (let i = 0; i < V; i++) sum += probs[i] = Math.exp((row[i] - max) / opts.temperature)
-  let candidates: number[]
-  let total = sum
-  if (opts.topP < 1) {
-    const order = Array.from({length: V}, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b)
-    candidates = []
-    total = 0
-    for (const id of order) {
-      candidates.push(id)
-      total += probs[id]
-      if (total >= opts.topP * sum) break
-    }
-  } else {
-    candidates = Array.from({length: V}, (_, i) => i)
+  const order = Array.from({length: V}, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b)
+  const candidates: number[] = []
+  let total = 0
+  for (const id of order) {
+    candidates.push(id)
+    total += probs[id]
+    if (total >= opts.topP * sum) break
   }
   let u = rng.float() * total
   for (const id of candidates) {
