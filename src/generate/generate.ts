@@ -50,16 +50,17 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
   const cache = model.newCache(n, prompt.length + maxNewTokens)
   try {
     const onDevice = opts.topP >= 1 || opts.temperature <= 0
+    // The draws of the samples still running (a finished sample's row is never read).
     const draws = new Int32Array(n)
     // ids [n, t] -> the next token of each row (a finished row's is never used).
     const step = (ids: Int32Array, t: number): Promise<Int32Array> =>
       scopeAsync(async () => {
+        // One uniform per live sample, taken from its stream as the host sampler would take it; uploaded
+        // before the forward, as a write after encoded kernels would split the step's submit.
+        if (onDevice && opts.temperature > 0) for (const i of live) draws[i] = rngs[i].uint32() | 0
+        const drawTensor = onDevice ? fromArray(model.backend, draws, [n]) : undefined
         const logits = model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.reshape([n, V])
-        if (onDevice) {
-          // One uniform per live sample, taken from its stream as the host sampler would take it.
-          if (opts.temperature > 0) for (const i of live) draws[i] = rngs[i].uint32() | 0
-          return (await sampleTokens(logits, fromArray(model.backend, draws, [n]), opts.temperature).toArray()) as Int32Array
-        }
+        if (drawTensor) return (await sampleTokens(logits, drawTensor, opts.temperature).toArray()) as Int32Array
         const rows = await logits.toFloat32()
         const out = new Int32Array(n)
         for (const i of live) out[i] = sampleToken(rows.subarray(i * V, (i + 1) * V), opts, rngs[i])
