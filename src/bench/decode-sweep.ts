@@ -115,14 +115,17 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
   }
   const lines: SweepLine[] = []
   const failedAt = new Set<number>()
+  // A cell starts only while twice the last one's time is left before the deadline.
+  let lastMs = 0
   const out = (line: SweepLine): void => void (lines.push(line), emit(line))
   for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!))) {
     const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context)}
-    if (failedAt.has(context) || performance.now() >= opts.deadline) {
+    if (failedAt.has(context) || performance.now() + 2 * lastMs >= opts.deadline) {
       out({...base, status: 'skipped'})
       continue
     }
     progress(`${name}: context ${context}, batch ${batch}`)
+    const started = performance.now()
     try {
       out({...base, status: 'ok', ...(await timeCell(model, context, batch, opts))})
     } catch (err) {
@@ -130,6 +133,7 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
       failedAt.add(context)
       out({...base, status: 'error', error: (err as Error).message.split('\n')[0]})
     }
+    lastMs = performance.now() - started
   }
   return lines
 }
