@@ -67,5 +67,7 @@ if [ -n "${DECODE_MEMORY_GIB:-}" ]; then memory=(--memory-gib "$DECODE_MEMORY_GI
 elif $gpu; then memory=(--memory-gib "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1 | awk '{print $1 / 1024}')"); fi
 step sweep $((seconds + 90)) bash -c "node bench/decode-sweep.mjs 'teacher=$teacher' 'hybrid-$budget=$root/hybrid' 'ssm=$root/ssm' --device $device \
   --contexts $contexts --max-batch $max_batch --steps $steps --seconds $seconds ${memory[*]} > '$out/decode-sweep.jsonl'"
+# The decode attention kernel against the flash tiles it replaced for one query row (its GPU times, in decode.log).
+[ "$device" = webgpu ] && $gpu && step attention-versions 60 node bench/run.js --versions --size large --filter 'attention decode' --device webgpu
 node bench/decode-summary.mjs "$out/decode-sweep.jsonl" "$out/peer-decode.jsonl" | tee "$out/summary.md"
 cat "$out/steps.tsv"

@@ -109,7 +109,20 @@ function attentionVersions(): BenchCase[] {
   return [
     kernelCase(attnName, 'v1', attention, {...base, version: 1}, [qShape, kvShape, kvShape], [qSize], attnFlops(2), bytes),
     ...tiles.map((tile) => kernelCase(attnName, `v2 rows ${tile.rows} keys ${tile.keys}`, attention, {...base, version: 2, tile}, [qShape, kvShape, kvShape], [qSize], attnFlops(2), bytes)),
+    ...attentionDecodeVersions(),
   ]
+}
+
+/** A decode step of the Llama-3.2-1B shape at 8k context: one query row per sequence against the cache (version 2's default tile, version 3). */
+function attentionDecodeVersions(): BenchCase[] {
+  const shape = {batch: 32, tq: 1, tk: 8192, hq: 32, hkv: 8, d: 64}
+  const base: AttentionParams = {...shape, scale: 0.125, headMask: false, returnProbs: false}
+  const q = [shape.batch, 1, shape.hq, shape.d]
+  const kv = [shape.batch, shape.tk, shape.hkv, shape.d]
+  const flops = 2 * 2 * shape.batch * shape.hq * shape.tk * shape.d
+  const bytes = 4 * (2 * shape.batch * shape.hq * shape.d + 2 * shape.batch * shape.tk * shape.hkv * shape.d)
+  const name = `attention decode B=${shape.batch} T=${shape.tk} Hq=${shape.hq} Hkv=${shape.hkv} D=${shape.d}`
+  return ([2, 3] as const).map((version) => kernelCase(name, `v${version}`, attention, {...base, version}, [q, kv, kv], [shape.batch * shape.hq * shape.d], flops, bytes))
 }
 
 /** The three backward kernels in sequence (stats, dq, dk/dv), one version and tile for all. */

@@ -1,4 +1,5 @@
 import {tryAttentionFast} from '../backend/cpu-attention/attention-fast.js'
+import {attentionDecode} from './attention-decode.js'
 import {defaultForwardTile, flashForward, flashSupported, type FlashTile} from './attention-v2.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
@@ -28,9 +29,10 @@ export interface AttentionParams {
   kvRows?: number
   /**
    * WGSL version, for benchmarks: 1 one workgroup per query row (the only one with `returnProbs`),
-   * 2 flash tiles (attention-v2.ts). Default: 2 where it applies.
+   * 2 flash tiles (attention-v2.ts), 3 keys split over a workgroup's threads (attention-decode.ts).
+   * Default: 3 for one query row, else 2, where they apply.
    */
-  version?: 1 | 2
+  version?: 1 | 2 | 3
   /** Version 2's tile; default `defaultForwardTile`. */
   tile?: FlashTile
 }
@@ -89,7 +91,11 @@ export const attention: Kernel<AttentionParams> = {
     const f32 = inputs[0] instanceof Float32Array
     if (!(f32 && tryAttentionFast(p, inputs as Float32Array[], outputs as Float32Array[]))) attentionCpu(p, inputs, outputs as Float32Array[])
   },
-  gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p))}, (p) => p.version ?? (!p.returnProbs && flashSupported(p) ? 2 : 1)),
+  // One query row (a decode step) takes version 3, whose threads split the keys; more rows take version 2's tiles.
+  gpu: versioned<AttentionParams>(
+    {1: attentionV1(), 2: flashForward((p) => p.tile ?? defaultForwardTile(p)), 3: attentionDecode},
+    (p) => p.version ?? (p.returnProbs || !flashSupported(p) ? 1 : p.tq === 1 ? 3 : 2),
+  ),
 }
 
 /** Threads per query row, and how many scores a row keeps in workgroup memory at once. */
