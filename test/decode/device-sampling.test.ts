@@ -101,6 +101,30 @@ describe('sampling on the device', () => {
     }
   }
 
+  it('without a beforeStep hook a step is encoded before the last one is read; with one, not; the samples are the same, early ends included', async () => {
+    const model = await loadModel(folders.teacher, new CpuBackend())
+    const forwardCached = model.forwardCached.bind(model)
+    let forwards = 0
+    model.forwardCached = (...a) => (forwards++, forwardCached(...a))
+    const run = async (hooked: boolean, eosTokenIds: number[] = []) => {
+      forwards = 0
+      const seen: number[] = []
+      const out = await generate(model, prompt, options({temperature: 0.8, eosTokenIds, onToken: (i) => void (i === 0 && seen.push(forwards)), beforeStep: hooked ? async () => {} : undefined}))
+      return {out, seen}
+    }
+    const free = await run(false)
+    expect(free.seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 10])
+    const hooked = await run(true)
+    expect(hooked.seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(hooked.out).toEqual(free.out)
+    // Sample 1 ends at its third token: the others run on, unchanged.
+    const eos = [free.out[1].tokens[2]]
+    const [a, b] = [await run(false, eos), await run(true, eos)]
+    expect(a.out).toEqual(b.out)
+    expect(a.out[1]).toEqual({tokens: free.out[1].tokens.slice(0, 2), finishReason: 'eos'})
+    for (const w of model.weights.values()) w.dispose()
+  })
+
   it('the kernel on WebGPU matches its CPU twin: exact argmax with ties, draws from random rows', async () => {
     const gpu = await webgpuBackend()
     if (!gpu) return
