@@ -2,7 +2,7 @@ import {performance} from 'node:perf_hooks'
 import type {Backend} from '../backend/backend.js'
 import {WebGpuBackend} from '../backend/webgpu.js'
 import {sampleTokens} from '../engine/decode-ops.js'
-import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+import {fromArray, keep, scope, scopeAsync, type Tensor} from '../engine/tensor.js'
 import type {LoadedModel} from '../models/load-model.js'
 import {HybridModel} from '../models/hybrid.js'
 import {hybridSequenceMemory, ssmSequenceMemory, teacherSequenceMemory} from '../models/memory.js'
@@ -13,7 +13,7 @@ import {Random} from '../util/random.js'
  * The decode sweep (bench/decode-sweep.mjs): tokens/s and memory per sequence of one model against
  * batch size and context length. A cell (context L, batch B) fills a cache with L positions, then
  * times `steps` decode steps as generate() makes them: a cached forward of one token per sequence,
- * the next token drawn on the device, B ids read back. Speed does not depend on what the cache
+ * the next token drawn on the device and fed to the next step there, B ids read back. Speed does not depend on what the cache
  * holds, so a context larger than `prefillTokens` (B·L) is not computed: the cache is only
  * advanced to L ('prefill: skipped'); a smaller one is prefilled for real, in chunks, and timed.
  * The largest batch at each context comes from the memory model (models/memory.ts) and is then
@@ -185,20 +185,36 @@ async function timeCell(model: LoadedModel, L: number, B: number, opts: SweepOpt
       cache.advance(L)
       result.prefill = 'skipped'
     }
-    // Greedy steps, as generate() makes them: the draws are unused at temperature 0.
-    let ids: Int32Array = Int32Array.from({length: B}, () => rng.int(V))
+    // Greedy steps as generate() makes them without a hook: each step's ids stay on the device as the next
+    // step's input, and a step is encoded before the previous one's ids are read back.
     const draws = new Int32Array(B)
-    const step = async (): Promise<void> => {
-      ids = (await scopeAsync(async () => {
-        const drawTensor = fromArray(backend, draws, [B])
-        const logits = model.forwardCached(fromArray(backend, ids, [B, 1]), cache, {lastOnly: true}).logits.reshape([B, V])
-        return sampleTokens(logits, drawTensor, 0).toArray()
-      })) as Int32Array
+    const launch = (input: Tensor): Tensor =>
+      scope(() => {
+        const d = fromArray(backend, draws, [B])
+        const logits = model.forwardCached(input.reshape([B, 1]), cache, {lastOnly: true}).logits
+        return keep(sampleTokens(logits.reshape([B, V]), d, 0))
+      })
+    let tokens = keep(fromArray(backend, Int32Array.from({length: B}, () => rng.int(V)), [B]))
+    const steps = async (count: number): Promise<void> => {
+      let read = tokens.toArray()
+      for (let s = 0; s < count; s++) {
+        const next = launch(tokens)
+        await read
+        tokens.dispose()
+        tokens = next
+        read = tokens.toArray()
+      }
+      await read
     }
-    for (let s = 0; s < WARMUP_STEPS; s++) await step()
-    const t0 = performance.now()
-    for (let s = 0; s < opts.steps; s++) await step()
-    const seconds = (performance.now() - t0) / 1000
+    let seconds: number
+    try {
+      await steps(WARMUP_STEPS)
+      const t0 = performance.now()
+      await steps(opts.steps)
+      seconds = (performance.now() - t0) / 1000
+    } finally {
+      tokens.dispose()
+    }
     result.decode_tok_s = (B * opts.steps) / seconds
     result.step_ms = (seconds * 1000) / opts.steps
     return result
