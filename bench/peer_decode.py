@@ -94,7 +94,7 @@ def main():
                 cell_start = time.perf_counter()
                 try:
                     line.update(run_cell(model, cfg.vocab_size, context, batch, args.steps), status="ok")
-                except torch.cuda.OutOfMemoryError as err:
+                except (torch.cuda.OutOfMemoryError, RuntimeError) as err:  # cuBLAS reports running out as a RuntimeError
                     failed.add(context)
                     line.update(status="error", error=str(err).split("\n")[0][:200])
                 torch.cuda.empty_cache()

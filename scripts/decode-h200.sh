@@ -19,8 +19,8 @@ device=${DECODE_DEVICE:-webgpu}
 contexts=${DECODE_CONTEXTS:-1024,2048,4096,8192,16384,32768}
 max_batch=${DECODE_MAX_BATCH:-1024}
 steps=${DECODE_STEPS:-16}
-seconds=${DECODE_SECONDS:-200}
-peer_seconds=${PEER_SECONDS:-100}
+seconds=${DECODE_SECONDS:-180}
+peer_seconds=${PEER_SECONDS:-90}
 gpu=false; command -v nvidia-smi > /dev/null && gpu=true
 $gpu && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/smi.txt"
 printf 'step\texit\tseconds\tpeak_gpu_mib\n' > "$out/steps.tsv"
