@@ -1,5 +1,6 @@
 import {attention as attentionKernel} from '../kernels/attention.js'
 import {copyRows} from '../kernels/copy-rows.js'
+import {sampleRows} from '../kernels/sample-rows.js'
 import {ShapeError} from '../errors.js'
 import {empty, type Tensor} from './tensor.js'
 
@@ -36,5 +37,19 @@ export function cachedAttention(q: Tensor, k: Tensor, v: Tensor, length: number,
   const p = {batch, tq, tk: length, kvRows, hq, hkv, d, scale: 1 / Math.sqrt(d), headMask: Boolean(headMask), returnProbs: false}
   const inputs = [q, k, v, ...(headMask ? [headMask] : [])]
   q.backend.run(attentionKernel, p, inputs.map((t) => t.storage), [out.storage])
+  return out
+}
+
+/**
+ * One token id per row of logits [R, V], drawn on the device (kernels/sample-rows.ts): the argmax at
+ * temperature 0, else a draw from softmax(logits / T) with draws [R] i32 (Random.uint32 bits). -> [R] i32.
+ */
+export function sampleTokens(logits: Tensor, draws: Tensor, temperature: number): Tensor {
+  const [rows, vocab] = logits.shape
+  if (logits.rank !== 2 || draws.dtype !== 'i32' || draws.numel !== rows) {
+    throw new ShapeError(`sampleTokens: logits [${logits.shape}] with ${draws.dtype} draws [${draws.shape}]`)
+  }
+  const out = empty(logits.backend, [rows], 'i32')
+  logits.backend.run(sampleRows, {rows, vocab, temperature}, [logits.storage, draws.storage], [out.storage])
   return out
 }

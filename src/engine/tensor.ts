@@ -1,6 +1,7 @@
 import type {Backend, Storage} from '../backend/backend.js'
 import type {DType, HostArray} from '../kernels/kernel.js'
 import {ShapeError} from '../errors.js'
+import {fill} from '../kernels/fill.js'
 
 /**
  * A contiguous, row-major tensor living in one backend. Reshape is a free view over the same
@@ -182,6 +183,9 @@ export function empty(backend: Backend, shape: readonly number[], dtype: DType =
   return new Tensor(backend, backend.alloc(numelOf(shape), dtype), shape)
 }
 
+/** Filled on the device: a decode cache's SSM state for a large batch is gigabytes, which a host array would upload. */
 export function zeros(backend: Backend, shape: readonly number[]): Tensor {
-  return fromArray(backend, new Float32Array(numelOf(shape)), shape)
+  const t = empty(backend, shape)
+  backend.run(fill, {n: t.numel, value: 0}, [], [t.storage])
+  return t
 }

@@ -1,4 +1,7 @@
+import {argmaxRow, drawFromRow} from '../kernels/sample-rows.js'
 import type {Random} from '../util/random.js'
+
+export {argmaxRow}
 
 /**
  * How the next token is drawn from a logit row: greedy at temperature 0, else softmax(logits / T)
@@ -11,18 +14,14 @@ export interface SamplingOptions {
   topK?: number
 }
 
-export function argmaxRow(row: ArrayLike<number>): number {
-  let best = 0
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
-  return best
-}
-
 /**
  * One token from a row of logits [V]. Top-p keeps the most likely tokens whose probabilities
  * first reach `topP` together (at least one), renormalised, as transformers' TopPLogitsWarper does.
  */
 export function sampleToken(row: Float32Array, opts: SamplingOptions, rng: Random): number {
   if (opts.temperature <= 0) return argmaxRow(row)
+  // Without a top-k or nucleus cut the draw is the one the device sampler makes (kernels/sample-rows.ts).
+  if (opts.topP >= 1 && !opts.topK) return drawFromRow(row, opts.temperature, rng.float())
   const V = row.length
   let max = -Infinity
   for (let i = 0; i < V; i++) if (row[i] > max) max = row[i]

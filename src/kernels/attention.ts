@@ -1,3 +1,4 @@
+import {attentionDecode} from './attention-decode.js'
 import {defaultForwardTile, flashForward, flashSupported} from './attention-v2.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
@@ -77,8 +78,12 @@ export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], ou
 export const attention: Kernel<AttentionParams> = {
   name: 'attention',
   cpu: (p, inputs, outputs) => attentionCpu(p, inputs, outputs as Float32Array[]),
-  // WGSL version 1, one workgroup per query row, is the only one with `returnProbs`; version 2 (flash tiles, attention-v2.ts) runs wherever it applies.
-  gpu: versioned<AttentionParams>({1: attentionV1(), 2: flashForward(defaultForwardTile)}, (p) => (!p.returnProbs && flashSupported(p) ? 2 : 1)),
+  // WGSL version 1, one workgroup per query row, is the only one with `returnProbs`; one query row (a decode step)
+  // takes version 3, whose threads split the keys (attention-decode.ts); more rows take version 2's flash tiles.
+  gpu: versioned<AttentionParams>(
+    {1: attentionV1(), 2: flashForward(defaultForwardTile), 3: attentionDecode},
+    (p) => (p.returnProbs || !flashSupported(p) ? 1 : p.tq === 1 ? 3 : 2),
+  ),
 }
 
 /** Threads per query row, and how many scores a row keeps in workgroup memory at once. */

@@ -56,8 +56,10 @@ export function checkFiniteStored(bytes: Uint8Array, dtype: string, name: string
 export function checkFiniteLogits(logits: Float32Array, vocab: number, what = 'the model'): void {
   const i = firstNonFinite(logits)
   if (i < 0) return
-  throw new HybridizeError(
-    `${what} produced a non-finite logit (${logits[i]} in row ${Math.floor(i / vocab)}, token ${i % vocab}): its weights overflow float32 or do not fit its config`,
-    {code: 'E_NON_FINITE'},
-  )
+  throw nonFiniteLogitsError(what, ` (${logits[i]} in row ${Math.floor(i / vocab)}, token ${i % vocab})`)
+}
+
+/** The error for logits that are not finite; `where` says which value, when the caller read it. */
+export function nonFiniteLogitsError(what = 'the model', where = ''): HybridizeError {
+  return new HybridizeError(`${what} produced a non-finite logit${where}: its weights overflow float32 or do not fit its config`, {code: 'E_NON_FINITE'})
 }

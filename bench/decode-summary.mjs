@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// The decode table for BENCHMARKS.md from bench/decode-sweep.mjs's and bench/peer_decode.py's JSON lines: at each
+// context, each model's best decode tokens/s and the batch that gave it, the largest batch that ran, its decode state
+// per sequence, and the ratios the acceptance asks for (hybrid / teacher, teacher / transformers).
+// Usage: node bench/decode-summary.mjs SWEEP.jsonl [PEER.jsonl]
+import {existsSync, readFileSync} from 'node:fs'
+
+const lines = process.argv.slice(2).filter((f) => existsSync(f)).flatMap((f) =>
+  readFileSync(f, 'utf8').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l)))
+const ok = lines.filter((l) => l.status === 'ok' && Number.isFinite(l.decode_tok_s))
+const models = [...new Set(ok.map((l) => l.model))]
+const contexts = [...new Set(ok.map((l) => l.context))].sort((a, b) => a - b)
+const best = (model, context) => ok.filter((l) => l.model === model && l.context === context).reduce((a, l) => (!a || l.decode_tok_s > a.decode_tok_s ? l : a), undefined)
+const largest = (model, context) => Math.max(0, ...ok.filter((l) => l.model === model && l.context === context).map((l) => l.batch))
+const num = (x) => Math.round(x).toLocaleString('en-US')
+const mib = (b) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0))
+const ratio = (a, b) => (a && b ? `${(a.decode_tok_s / b.decode_tok_s).toFixed(2)}x` : '-')
+
+console.log(`| context | ${models.map((m) => `${m} tok/s (batch) | ${m} largest batch | ${m} MiB/seq`).join(' | ')} | hybrid / teacher | teacher / transformers |`)
+console.log(`|---:|${models.map(() => '---:|---:|---:').join('|')}|---:|---:|`)
+for (const c of contexts) {
+  const cells = models.map((m) => {
+    const b = best(m, c)
+    const perSeq = b?.state_bytes_per_seq ?? b?.kv_bytes_per_seq
+    return b ? `${num(b.decode_tok_s)} (${b.batch}) | ${largest(m, c)} | ${mib(perSeq)}` : '- | - | -'
+  })
+  const hybrid = models.find((m) => best(m, c)?.kind === 'hybrid')
+  const teacher = models.find((m) => m !== 'transformers' && best(m, c)?.kind === 'teacher')
+  console.log(`| ${c} | ${cells.join(' | ')} | ${ratio(hybrid && best(hybrid, c), teacher && best(teacher, c))} | ${ratio(teacher && best(teacher, c), best('transformers', c))} |`)
+}
+const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
+console.log(`\nDevice: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (time), ${lines.filter((l) => l.status === 'error').length} failed.`)

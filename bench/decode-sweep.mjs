@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Decode speed and memory against batch size and context length, for model folders (bench/decode-sweep.ts):
+// one JSON line per (model, context, batch) on stdout, progress on stderr.
+// Usage (after npm run build):
+//   node .gpu/decode-sweep.mjs NAME=FOLDER... [--device webgpu|cpu] [--contexts 1024,2048,...,32768] [--max-batch 256]
+//     [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384]
+// --seconds bounds the whole sweep (model loading included), shared evenly by the models, time one leaves going to
+// the next; within a model the cells run in order of batch x context, so the largest are the ones left out.
+// --memory-gib: the device's memory (WebGPU does not report it; nvidia-smi does); the sweep fills at most 90 % of it.
+import {totalmem} from 'node:os'
+import {performance} from 'node:perf_hooks'
+import {parseArgs} from 'node:util'
+import {createBackend} from '../src/backend/device.js'
+import {WebGpuBackend} from '../src/backend/webgpu.js'
+import {sweepModel} from './decode-sweep.js'
+import {loadModel} from '../src/models/load-model.js'
+
+const {values: args, positionals} = parseArgs({
+  allowPositionals: true,
+  options: {
+    device: {type: 'string', default: 'webgpu'},
+    contexts: {type: 'string', default: '1024,2048,4096,8192,16384,32768'},
+    'max-batch': {type: 'string', default: '256'},
+    steps: {type: 'string', default: '16'},
+    seconds: {type: 'string', default: '400'},
+    'memory-gib': {type: 'string'},
+    'prefill-tokens': {type: 'string', default: '16384'},
+  },
+})
+const fail = (message) => {
+  process.stderr.write(`decode-sweep: ${message}\n`)
+  process.exit(2)
+}
+const positive = (flag) => {
+  const v = Number(args[flag])
+  if (!Number.isFinite(v) || v <= 0) fail(`--${flag} must be a positive number, got '${args[flag]}'`)
+  return v
+}
+if (positionals.length === 0) fail('give at least one model as NAME=FOLDER')
+const models = positionals.map((p) => (p.includes('=') ? p.split(/=(.*)/s).slice(0, 2) : [p.split('/').filter(Boolean).at(-1), p]))
+const contexts = args.contexts.split(',').map(Number)
+if (contexts.some((c) => !Number.isInteger(c) || c < 1)) fail(`--contexts must be positive integers, got '${args.contexts}'`)
+const backend = await createBackend(args.device)
+const gpu = backend instanceof WebGpuBackend
+if (gpu && args['memory-gib'] === undefined) fail('--memory-gib is needed on WebGPU, which does not report the device memory')
+const memoryBytes = args['memory-gib'] === undefined ? totalmem() / 2 : positive('memory-gib') * 2 ** 30
+const log = (line) => process.stderr.write(`${line}\n`)
+log(`device: ${backend.description}`)
+
+const start = performance.now()
+const budget = positive('seconds') * 1000
+for (const [i, [name, folder]] of models.entries()) {
+  // An even share of what is left, so a model that finishes early gives its time to the next.
+  const deadline = performance.now() + (start + budget - performance.now()) / (models.length - i)
+  log(`${name}: loading ${folder}`)
+  const model = await loadModel(folder, backend)
+  await sweepModel(model, name, {
+    contexts,
+    maxBatch: positive('max-batch'),
+    steps: positive('steps'),
+    deviceBytes: 0.9 * memoryBytes,
+    prefillTokens: positive('prefill-tokens'),
+    deadline,
+  }, (line) => process.stdout.write(`${JSON.stringify({...line, device: backend.description})}\n`), log)
+  for (const w of model.weights.values()) w.dispose()
+  if (gpu) await backend.trimPool()
+}
+log(`decode-sweep: ${((performance.now() - start) / 1000).toFixed(0)} s`)

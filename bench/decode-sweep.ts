@@ -1,0 +1,224 @@
+import {performance} from 'node:perf_hooks'
+import type {Backend} from '../src/backend/backend.js'
+import {WebGpuBackend} from '../src/backend/webgpu.js'
+import {sampleTokens} from '../src/engine/decode-ops.js'
+import {fromArray, keep, scope, scopeAsync, type Tensor} from '../src/engine/tensor.js'
+import type {LoadedModel} from '../src/models/load-model.js'
+import {HybridModel} from '../src/models/hybrid.js'
+import {hybridSequenceMemory, ssmSequenceMemory, teacherSequenceMemory} from '../src/models/memory.js'
+import {TeacherModel} from '../src/models/teacher.js'
+import {Random} from '../src/util/random.js'
+
+/**
+ * The decode sweep (bench/decode-sweep.mjs): tokens/s and memory per sequence of one model against
+ * batch size and context length. A cell (context L, batch B) fills a cache with L positions, then
+ * times `steps` decode steps as generate() makes them: a cached forward of one token per sequence,
+ * the next token drawn on the device and fed to the next step there, B ids read back. Speed does not depend on what the cache
+ * holds, so a context larger than `prefillTokens` (B·L) is not computed: the cache is only
+ * advanced to L ('prefill: skipped'); a smaller one is prefilled for real, in chunks, and timed.
+ * The largest batch at each context comes from the memory model (models/memory.ts) and is then
+ * tried; cells run in order of B·L, so the largest are the ones a time budget leaves out.
+ */
+
+export interface SweepOptions {
+  contexts: number[]
+  /** No batch above this, whatever fits. */
+  maxBatch: number
+  steps: number
+  /** Bytes of device memory the sweep may fill (weights, caches, activations). */
+  deviceBytes: number
+  /** A cell of at most this many cached tokens (B·L) is prefilled for real. */
+  prefillTokens: number
+  /** performance.now() after which no cell starts. */
+  deadline: number
+}
+
+export interface SweepLine {
+  model: string
+  kind: 'teacher' | 'hybrid' | 'ssm'
+  context: number
+  batch: number
+  status: 'ok' | 'error' | 'skipped'
+  /** The largest batch the memory model fits at this context (before --max-batch). */
+  fits_batch: number
+  memory_model_bytes_per_seq: number
+  state_bytes_per_seq?: number
+  measured_bytes_per_seq?: number
+  prefill?: 'real' | 'skipped'
+  prefill_tok_s?: number
+  decode_tok_s?: number
+  step_ms?: number
+  error?: string
+}
+
+/** Decode steps run before the timed ones (pipelines built, pools filled). */
+const WARMUP_STEPS = 2
+/** Tokens one prefill forward takes at most (B · chunk). */
+const PREFILL_CHUNK_TOKENS = 4096
+
+export function modelKind(model: LoadedModel): SweepLine['kind'] {
+  if (model instanceof TeacherModel) return 'teacher'
+  if (model instanceof HybridModel) return model.config.layers.every((l) => l.attentionHeads.length === 0) ? 'ssm' : 'hybrid'
+  return 'ssm'
+}
+
+/** Decode state of one sequence at `context` positions, in f32 (the engine's element size), by models/memory.ts. */
+export function sequenceBytes(model: LoadedModel, context: number): number {
+  if (model instanceof TeacherModel) return teacherSequenceMemory(model.config, context, 4).totalBytes
+  if (model instanceof HybridModel) return hybridSequenceMemory(model.config, context, 4).totalBytes
+  return ssmSequenceMemory(model.config.mixer, model.config.numLayers, context, 4).totalBytes
+}
+
+export interface FitInputs {
+  deviceBytes: number
+  weightBytes: number
+  /** Decode state per sequence at the cache's capacity. */
+  stateBytes: number
+  /** Activations of one decode step per sequence (logits, hidden states, MLP). */
+  activationBytes: number
+  /** The largest cache tensor per sequence, against the device's largest storage binding. */
+  largestTensorBytes: number
+  maxBindingBytes: number
+}
+
+/** The largest batch whose weights, caches and step activations fit the memory, each cache tensor within one binding. */
+export function largestBatch(f: FitInputs): number {
+  const byMemory = Math.floor((f.deviceBytes - f.weightBytes) / (f.stateBytes + f.activationBytes))
+  const byBinding = f.largestTensorBytes > 0 ? Math.floor(f.maxBindingBytes / f.largestTensorBytes) : Infinity
+  return Math.max(0, Math.min(byMemory, byBinding))
+}
+
+/** Batches 1, 2, 4, ... below `largest`, then `largest` itself, at each context; in order of B·L (then L). */
+export function planCells(contexts: number[], largestAt: (context: number) => number): {context: number; batch: number}[] {
+  const cells: {context: number; batch: number}[] = []
+  for (const context of contexts) {
+    const largest = largestAt(context)
+    for (let b = 1; b < largest; b *= 2) cells.push({context, batch: b})
+    if (largest >= 1) cells.push({context, batch: largest})
+  }
+  return cells.sort((a, b) => a.batch * a.context - b.batch * b.context || a.context - b.context)
+}
+
+/** Sweep one model; each cell's line goes to `emit` as soon as it is known. */
+export async function sweepModel(model: LoadedModel, name: string, opts: SweepOptions, emit: (line: SweepLine) => void, progress: (line: string) => void = () => {}): Promise<SweepLine[]> {
+  const backend = model.backend
+  const kind = modelKind(model)
+  const weightBytes = [...model.weights.values()].reduce((s, w) => s + w.numel * 4, 0)
+  const maxBindingBytes = backend instanceof WebGpuBackend ? backend.device.limits.maxStorageBufferBindingSize : Number.MAX_SAFE_INTEGER
+  const {hiddenSize, vocabSize} = dims(model)
+  // Logits, a dozen hidden-size vectors and the MLP's three intermediates, per sequence, f32; doubled for the pool.
+  const activationBytes = 2 * 4 * (vocabSize + 12 * hiddenSize + 3 * 4 * hiddenSize)
+  const fits = new Map<number, number>()
+  for (const L of opts.contexts) {
+    const capacity = L + WARMUP_STEPS + opts.steps
+    fits.set(L, largestBatch({deviceBytes: opts.deviceBytes, weightBytes, stateBytes: sequenceBytes(model, capacity), activationBytes, largestTensorBytes: largestCacheTensorBytes(model, capacity), maxBindingBytes}))
+  }
+  const lines: SweepLine[] = []
+  const failedAt = new Set<number>()
+  // A cell starts only while twice the last one's time is left before the deadline.
+  let lastMs = 0
+  const out = (line: SweepLine): void => void (lines.push(line), emit(line))
+  for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!))) {
+    const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context)}
+    if (failedAt.has(context) || performance.now() + 2 * lastMs >= opts.deadline) {
+      out({...base, status: 'skipped'})
+      continue
+    }
+    progress(`${name}: context ${context}, batch ${batch}`)
+    const started = performance.now()
+    try {
+      out({...base, status: 'ok', ...(await timeCell(model, context, batch, opts))})
+    } catch (err) {
+      // A batch that does not fit: larger ones at this context are not tried.
+      failedAt.add(context)
+      out({...base, status: 'error', error: (err as Error).message.split('\n')[0]})
+    }
+    lastMs = performance.now() - started
+  }
+  return lines
+}
+
+function dims(model: LoadedModel): {hiddenSize: number; vocabSize: number} {
+  const c = model instanceof TeacherModel ? model.config : model instanceof HybridModel ? model.config.teacher : model.config
+  return {hiddenSize: c.hiddenSize, vocabSize: model.vocabSize}
+}
+
+/** Bytes per sequence of the largest tensor a cache of `capacity` positions holds. */
+function largestCacheTensorBytes(model: LoadedModel, capacity: number): number {
+  const cache = model.newCache(1, capacity)
+  try {
+    let largest = 0
+    for (const layer of cache.layers) {
+      const tensors: Tensor[] = [...(layer.kv ? [layer.kv.k, layer.kv.v] : []), ...Object.values(layer.ssm?.state ?? {})]
+      for (const t of tensors) largest = Math.max(largest, t.numel * 4)
+    }
+    return largest
+  } finally {
+    cache.dispose()
+  }
+}
+
+async function timeCell(model: LoadedModel, L: number, B: number, opts: SweepOptions): Promise<Partial<SweepLine>> {
+  const backend: Backend = model.backend
+  const gpu = backend instanceof WebGpuBackend ? backend : undefined
+  await gpu?.trimPool()
+  const before = gpu?.allocatedBytes ?? 0
+  const cache = model.newCache(B, L + WARMUP_STEPS + opts.steps)
+  try {
+    const measured = gpu ? (gpu.allocatedBytes - before) / B : undefined
+    const {kv, ssm} = cache.bytesByKind()
+    const rng = new Random(L, B)
+    const V = model.vocabSize
+    const result: Partial<SweepLine> = {state_bytes_per_seq: (kv + ssm) / B, measured_bytes_per_seq: measured}
+    if (B * L <= opts.prefillTokens) {
+      const chunk = Math.max(1, Math.floor(PREFILL_CHUNK_TOKENS / B))
+      await backend.sync()
+      const t0 = performance.now()
+      for (let start = 0; start < L; start += chunk) {
+        const t = Math.min(chunk, L - start)
+        const ids = Int32Array.from({length: B * t}, () => rng.int(V))
+        await scopeAsync(async () => model.forwardCached(fromArray(backend, ids, [B, t]), cache, {lastOnly: true}).logits.toArray())
+      }
+      result.prefill = 'real'
+      result.prefill_tok_s = (B * L) / ((performance.now() - t0) / 1000)
+    } else {
+      cache.advance(L)
+      result.prefill = 'skipped'
+    }
+    // Greedy steps as generate() makes them without a hook: each step's ids stay on the device as the next
+    // step's input, and a step is encoded before the previous one's ids are read back.
+    const draws = new Int32Array(B)
+    const launch = (input: Tensor): Tensor =>
+      scope(() => {
+        const d = fromArray(backend, draws, [B])
+        const logits = model.forwardCached(input.reshape([B, 1]), cache, {lastOnly: true}).logits
+        return keep(sampleTokens(logits.reshape([B, V]), d, 0))
+      })
+    let tokens = keep(fromArray(backend, Int32Array.from({length: B}, () => rng.int(V)), [B]))
+    const steps = async (count: number): Promise<void> => {
+      let read = tokens.toArray()
+      for (let s = 0; s < count; s++) {
+        const next = launch(tokens)
+        await read
+        tokens.dispose()
+        tokens = next
+        read = tokens.toArray()
+      }
+      await read
+    }
+    let seconds: number
+    try {
+      await steps(WARMUP_STEPS)
+      const t0 = performance.now()
+      await steps(opts.steps)
+      seconds = (performance.now() - t0) / 1000
+    } finally {
+      tokens.dispose()
+    }
+    result.decode_tok_s = (B * opts.steps) / seconds
+    result.step_ms = (seconds * 1000) / opts.steps
+    return result
+  } finally {
+    cache.dispose()
+  }
+}
