@@ -124,6 +124,21 @@ export abstract class Decoder implements WeightSource {
     return this.layers(ids, opts).h
   }
 
+  /**
+   * hidden_states.0..upTo without the LM head: the residual stream entering layers 0..upTo-1, and
+   * for upTo = numLayers the final-normed state after the last layer. Runs only the layers below
+   * `upTo`, and the final norm only when it is asked for (MOHAWK stages 1-2 need no logits).
+   */
+  hiddenStates(ids: Tensor, upTo = this.skeleton.numLayers): Tensor[] {
+    if (!Number.isInteger(upTo) || upTo < 0 || upTo > this.skeleton.numLayers) throw new ShapeError(`hidden states up to ${upTo}: the model has ${this.skeleton.numLayers} layers`)
+    return this.layers(ids, {hiddenStates: true}, undefined, false, upTo).hiddenStates
+  }
+
+  /** The LM head on final-normed states [..., C] -> logits [..., V] (a caller applying it in pieces starts from `finalHidden`). */
+  head(h: Tensor): Tensor {
+    return linear(h, this.lmHead, this.optionalWeight('lm_head.bias'))
+  }
+
   /** Tables for positions start..start+T-1. */
   ropeTables(T: number, start = 0): RopeTables {
     const {cos, sin} = ropeTables(this.invFreq, start, T)
@@ -152,16 +167,16 @@ export abstract class Decoder implements WeightSource {
     const {h: final, hiddenStates, attentions, mixingMatrices} = this.layers(ids, opts, cache, lastOnly)
     // Picking rows is an embedding lookup into the [B·T, C] states.
     const h = opts.logitRows ? embedding(opts.logitRows, final.reshape([-1, this.skeleton.hiddenSize])) : final
-    const logits = linear(h, this.lmHead, this.optionalWeight('lm_head.bias'))
     return {
-      logits,
+      logits: this.head(h),
       hiddenStates: opts.hiddenStates ? hiddenStates : undefined,
       attentions: opts.attentions ? attentions : undefined,
       mixingMatrices: opts.mixingMatrices ? mixingMatrices : undefined,
     }
   }
 
-  private layers(ids: Tensor, opts: DecoderOptions, cache?: DecodeCache, lastOnly = false): {h: Tensor; hiddenStates: Tensor[]; attentions: (Tensor | undefined)[]; mixingMatrices: (Tensor | undefined)[]} {
+  /** Layers from 0 (or opts.fromLayer) below `upTo`; the final norm only after the last layer. */
+  private layers(ids: Tensor, opts: DecoderOptions, cache?: DecodeCache, lastOnly = false, upTo = this.skeleton.numLayers): {h: Tensor; hiddenStates: Tensor[]; attentions: (Tensor | undefined)[]; mixingMatrices: (Tensor | undefined)[]} {
     if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
     const T = ids.shape[1]
     const tables = this.ropeTables(T, cache?.length ?? 0)
@@ -169,12 +184,16 @@ export abstract class Decoder implements WeightSource {
     const attentions: (Tensor | undefined)[] = []
     const mixingMatrices: (Tensor | undefined)[] = []
     let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
-    for (let l = opts.fromLayer?.layer ?? 0; l < this.skeleton.numLayers; l++) {
+    for (let l = opts.fromLayer?.layer ?? 0; l < upTo; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)
       const block = this.block(l, h, tables, opts, cache)
       attentions.push(block.probs)
       mixingMatrices.push(block.mixingMatrix)
       h = block.out
+    }
+    if (upTo < this.skeleton.numLayers) {
+      if (opts.hiddenStates) hiddenStates.push(h)
+      return {h, hiddenStates, attentions, mixingMatrices}
     }
     if (lastOnly && T > 1) h = narrow(h, 1, T - 1, 1)
     h = this.finalNorm(h)
