@@ -1,4 +1,6 @@
 import {klDivergence, softTargetCrossEntropy} from '../engine/losses.js'
+import {chunkedLogitLoss} from './chunked-logits.js'
+import {teacherPass} from './pieces.js'
 import type {StageDefinition} from './stage.js'
 
 /**
@@ -13,9 +15,13 @@ export const stage3: StageDefinition = {
   perLayer: false,
   trains: (role, ctx) => !(ctx.settings.freeze ?? []).includes(role.group),
   losses({student, teacher, settings}, ids) {
-    const target = teacher.forward(ids).logits
-    const logits = student.forward(ids).logits
+    const target = teacherPass(() => teacher.finalHidden(ids))
+    const hidden = student.finalHidden(ids)
     const loss = settings.loss === 'kl' ? klDivergence : softTargetCrossEntropy
-    return [loss(logits, target, {temperature: settings.temperature})]
+    // The LM heads and the loss in chunks of rows (chunked-logits.ts): never the [B·T, V] logits whole.
+    return [chunkedLogitLoss({
+      hidden, head: student.head, headWeights: student.headWeights, teacherHidden: target, teacherHead: (h) => teacher.head(h), vocabSize: student.vocabSize,
+      loss: (logits, targetLogits) => loss(logits, targetLogits, {temperature: settings.temperature}),
+    })]
   },
 }
