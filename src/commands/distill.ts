@@ -80,6 +80,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: '0.1'}),
     'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: 100, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
+    recompute: Flags.boolean({description: "Recompute activations in the backward instead of keeping them (stage 1 per piece of its matrices, stage 3 per layer): less memory for about one more forward, as torch.utils.checkpoint."}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,
   }
@@ -157,6 +158,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       warmup: numberFlag('warmup', flags.warmup, 0, 1, true),
       decay: numberFlag('decay', flags.decay, 0, 1, true),
       saveEvery: flags['save-every'],
+      recompute: flags.recompute || undefined,
     }
   }
 

@@ -46,7 +46,7 @@ export function hybridStudent(model: HybridModel): DistillStudent {
     },
     block: (l, h) => model.block(l, h, model.ropeTables(h.shape[1])).out,
     forward: (ids) => model.forward(ids),
-    finalHidden: (ids) => model.finalHidden(ids),
+    finalHidden: (ids, recompute) => model.finalHidden(ids, {recompute}),
     head: (h) => model.head(h),
     headWeights: [model.lmHead, model.optionalWeight('lm_head.bias')].filter((t): t is Tensor => t !== undefined),
   }

@@ -30,6 +30,8 @@ export interface DistillSettings {
   warmup: number
   decay: number
   saveEvery: number
+  /** Recompute activations in the backward instead of keeping them: stage 1 per piece, stage 3 per layer. */
+  recompute?: boolean
 }
 
 /** Stage 2's frozen groups when `--freeze` is not given: the MLPs and norms were copied from the teacher. */

@@ -1,3 +1,4 @@
+import {checkpoint} from '../engine/checkpoint.js'
 import {narrow} from '../engine/layout-ops.js'
 import {frobeniusLoss} from '../engine/losses.js'
 import {add, scale} from '../engine/ops.js'
@@ -29,7 +30,7 @@ export const stage1: StageDefinition = {
   },
 }
 
-function layerLoss({student, teacher}: StageContext, l: number, h: Tensor): Tensor {
+function layerLoss({student, teacher, settings}: StageContext, l: number, h: Tensor): Tensor {
   const [B, T] = h.shape
   const heads = teacher.config.numHeads
   const rows = itemsPerPiece(student.backend, heads * T * T * 4, `one row's attention matrix [${heads}, ${T}, ${T}]`, 'lower --seq-len')
@@ -37,14 +38,22 @@ function layerLoss({student, teacher}: StageContext, l: number, h: Tensor): Tens
   for (let start = 0; start < B; start += rows) {
     const n = Math.min(rows, B - start)
     const piece = n === B ? h : narrow(h, 0, start, n)
-    const target = teacherPass(() => teacher.attentionProbs(l, piece))
-    const mixing = student.mixingMatrix(l, piece)
-    if (mixing.shape.some((d, i) => d !== target.shape[i])) {
-      throw new ShapeError(`stage 1: layer ${l}'s mixing matrix is [${mixing.shape}] but the teacher's attention is [${target.shape}]; the student needs one SSM head per teacher query head`)
+    const pieceLoss = ([x]: Tensor[]): Tensor => {
+      const target = teacherPass(() => teacher.attentionProbs(l, x))
+      const mixing = student.mixingMatrix(l, x)
+      if (mixing.shape.some((d, i) => d !== target.shape[i])) {
+        throw new ShapeError(`stage 1: layer ${l}'s mixing matrix is [${mixing.shape}] but the teacher's attention is [${target.shape}]; the student needs one SSM head per teacher query head`)
+      }
+      // The mean over this piece's rows, weighted by its share of the batch.
+      return n === B ? frobeniusLoss(mixing, target) : scale(frobeniusLoss(mixing, target), n / B)
     }
-    // The mean over this piece's rows, weighted by its share of the batch.
-    const loss = n === B ? frobeniusLoss(mixing, target) : scale(frobeniusLoss(mixing, target), n / B)
+    // With --recompute the tape keeps a scalar per piece, not its matrices: both are made again in the backward.
+    const loss = settings.recompute ? checkpoint(pieceLoss, [piece], layerWeights(student, l)) : pieceLoss([piece])
     total = total ? add(total, loss) : loss
   }
   return total!
+}
+
+function layerWeights(student: StageContext['student'], l: number): Tensor[] {
+  return [...student.weights].filter(([name]) => student.describe(name).layer === l).map(([, t]) => t)
 }

@@ -16,7 +16,7 @@ export const stage3: StageDefinition = {
   trains: (role, ctx) => !(ctx.settings.freeze ?? []).includes(role.group),
   losses({student, teacher, settings}, ids) {
     const target = teacherPass(() => teacher.finalHidden(ids))
-    const hidden = student.finalHidden(ids)
+    const hidden = student.finalHidden(ids, settings.recompute)
     const loss = settings.loss === 'kl' ? klDivergence : softTargetCrossEntropy
     // The LM heads and the loss in chunks of rows (chunked-logits.ts): never the [B·T, V] logits whole.
     return [chunkedLogitLoss({

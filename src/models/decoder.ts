@@ -1,4 +1,5 @@
 import type {Backend} from '../backend/backend.js'
+import {checkpoint} from '../engine/checkpoint.js'
 import {cachedAttention, writeTimeRows} from '../engine/decode-ops.js'
 import {narrow} from '../engine/layout-ops.js'
 import {attention, embedding, linear, rope} from '../engine/ops.js'
@@ -40,6 +41,12 @@ export interface DecoderOptions {
    * only gives the shape.
    */
   fromLayer?: {layer: number; hidden: Tensor}
+  /**
+   * Keep only each layer's input for the backward and recompute the layer's activations there
+   * (engine/checkpoint.ts): training memory of one layer's activations instead of all of them, for
+   * a second forward. Not with attentions, mixing matrices or a cache.
+   */
+  recompute?: boolean
 }
 
 export interface DecoderOutput {
@@ -186,7 +193,7 @@ export abstract class Decoder implements WeightSource {
     let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
     for (let l = opts.fromLayer?.layer ?? 0; l < upTo; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)
-      const block = this.block(l, h, tables, opts, cache)
+      const block = opts.recompute && !cache ? {out: this.recomputedBlock(l, h, tables, opts)} as MixOutput : this.block(l, h, tables, opts, cache)
       attentions.push(block.probs)
       mixingMatrices.push(block.mixingMatrix)
       h = block.out
@@ -199,6 +206,14 @@ export abstract class Decoder implements WeightSource {
     h = this.finalNorm(h)
     if (opts.hiddenStates) hiddenStates.push(h)
     return {h, hiddenStates, attentions, mixingMatrices}
+  }
+
+  /** Layer l's output with its activations recomputed in the backward; the RoPE tables go on the tape as inputs so they outlive the forward. */
+  private recomputedBlock(l: number, h: Tensor, tables: RopeTables, opts: DecoderOptions): Tensor {
+    if (opts.attentions || opts.mixingMatrices) throw new ShapeError('recompute gives no attention probabilities or mixing matrices')
+    const prefix = `model.layers.${l}.`
+    const weights = [...this.weights].filter(([name]) => name.startsWith(prefix)).map(([, t]) => t)
+    return checkpoint(([x, cos, sin]) => this.block(l, x, {cos, sin}, opts).out, [h, tables.cos, tables.sin], weights)
   }
 
   /** x [B, T, C] -> one of layer l's attention projections, [B, T, heads, D]. */
