@@ -13,7 +13,7 @@ export interface Storage {
  * backend encodes into its current command buffer and submits on `read`/`sync`.
  */
 export interface Backend {
-  readonly name: 'cpu' | 'webgpu'
+  readonly name: 'cpu' | 'webgpu' | 'shapes'
   /** One line for humans: which device, and why it was picked. */
   readonly description: string
   /**
