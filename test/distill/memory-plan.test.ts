@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -12,6 +13,7 @@ import {loadHybrid} from '../../src/models/hybrid.js'
 import {parseTeacherConfig} from '../../src/models/config.js'
 import {parseHybridConfig} from '../../src/models/hybrid-config.js'
 import {loadTeacher, readConfigJson} from '../../src/models/load.js'
+import {runCli} from '../helpers/cli.js'
 import {tinySettings} from './harness.js'
 import {writeTinyPair} from './tiny-models.js'
 
@@ -58,5 +60,22 @@ describe('distill memory plan', () => {
       expect(Math.abs(p.largestBytes - real.largest)).toBeLessThanOrEqual(0.01 * real.largest)
       expect(p.optimizerBytes).toBeGreaterThan(0)
     }
+  })
+})
+
+describe('distill --dry-run', () => {
+  it('prints each stage’s plan (and --json gives it), loading and writing nothing', async () => {
+    const out = join(dirs.student, '..', 'dry-run-out')
+    const args = ['distill', dirs.student, '--teacher', dirs.teacher, '--data', dirs.text, '--batch-size', '2', '--seq-len', '32', '--out', out, '--dry-run']
+    const text = runCli(args)
+    expect(text.status, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^stage 1: peak [\d.]+ KiB \(weights [\d.]+ KiB, AdamW moments [\d.]+ KiB\), largest tensor [\d.]+ KiB$/m)
+    expect(text.stdout).toMatch(/^stage 3: peak /m)
+    const json = runCli([...args, '--json'])
+    expect(json.status, json.stderr).toBe(0)
+    const result = JSON.parse(json.stdout) as {dryRun: boolean; stages: {stage: number; peakBytes: number; weightsBytes: number}[]}
+    expect(result.stages.map((s) => s.stage)).toEqual([1, 2, 3])
+    for (const s of result.stages) expect(s.peakBytes).toBeGreaterThan(s.weightsBytes)
+    expect(existsSync(out)).toBe(false)
   })
 })
