@@ -93,7 +93,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: '0.1'}),
     'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: 100, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
-    recompute: Flags.boolean({description: "Recompute activations in the backward instead of keeping them (stage 1 per piece of its matrices, stage 3 per layer): less memory for about one more forward, as torch.utils.checkpoint."}),
+    recompute: Flags.boolean({description: "Recompute activations in the backward instead of keeping them (stage 1 per piece of its matrices, stages 2 and 3 per layer): less memory for about one more forward, as torch.utils.checkpoint."}),
     'dry-run': Flags.boolean({description: `Print the memory each stage needs and exit, loading and writing nothing: one step of each stage run on shapes alone (the tensors alive at once at the peak, weights and AdamW moments included, in f32; a GPU adds its buffer pool's slack) and the largest tensor, against a ${formatBytes(DRY_RUN_BINDING)} storage binding (Dawn's on an H100/H200).`}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,

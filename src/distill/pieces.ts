@@ -1,7 +1,8 @@
 import type {Backend} from '../backend/backend.js'
 import {noGrad} from '../engine/autograd.js'
-import {scope} from '../engine/tensor.js'
+import {scope, type Tensor} from '../engine/tensor.js'
 import {HybridizeError} from '../errors.js'
+import type {DistillStudent} from './student.js'
 
 /**
  * Sizes of the pieces a loss over a huge tensor is cut into (stage 1's [B, H, T, T] matrices, stage
@@ -20,6 +21,11 @@ export function itemsPerPiece(backend: Backend, itemBytes: number, what: string,
     throw new HybridizeError(`${what} is ${itemBytes} bytes, over this device's largest storage binding (${backend.maxBindingBytes} bytes); ${fix}`, {code: 'E_MEMORY'})
   }
   return Math.max(1, Math.floor(pieceBytes(backend) / itemBytes))
+}
+
+/** Layer l's weights: what a recomputed per-layer loss reads besides its inputs. */
+export function layerWeights(student: DistillStudent, l: number): Tensor[] {
+  return [...student.weights].filter(([name]) => student.describe(name).layer === l).map(([, t]) => t)
 }
 
 /** The teacher's forward: no tape, and every activation but the returned tensors freed at once. */

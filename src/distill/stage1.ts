@@ -4,7 +4,7 @@ import {frobeniusLoss} from '../engine/losses.js'
 import {add, scale} from '../engine/ops.js'
 import type {Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
-import {itemsPerPiece, teacherPass} from './pieces.js'
+import {itemsPerPiece, layerWeights, teacherPass} from './pieces.js'
 import type {StageContext, StageDefinition} from './stage.js'
 
 /**
@@ -52,8 +52,4 @@ function layerLoss({student, teacher, settings}: StageContext, l: number, h: Ten
     total = total ? add(total, loss) : loss
   }
   return total!
-}
-
-function layerWeights(student: StageContext['student'], l: number): Tensor[] {
-  return [...student.weights].filter(([name]) => student.describe(name).layer === l).map(([, t]) => t)
 }

@@ -1,6 +1,8 @@
+import {checkpoint} from '../engine/checkpoint.js'
 import {l2Loss} from '../engine/losses.js'
+import type {Tensor} from '../engine/tensor.js'
 import {STAGE2_DEFAULT_FREEZE} from './options.js'
-import {teacherPass} from './pieces.js'
+import {layerWeights, teacherPass} from './pieces.js'
 import type {StageDefinition} from './stage.js'
 
 /**
@@ -18,12 +20,16 @@ export const stage2: StageDefinition = {
   perLayer: true,
   trains: (role, ctx) =>
     role.layer !== undefined && ctx.layers.includes(role.layer) && !(ctx.settings.freeze ?? STAGE2_DEFAULT_FREEZE).includes(role.group),
-  losses({student, teacher, layers}, ids) {
+  losses({student, teacher, layers, settings}, ids) {
     const hidden = teacherPass(() => teacher.hiddenStates(ids, Math.max(...layers) + 1))
     const last = student.numLayers - 1
     return layers.map((l) => {
-      const out = student.block(l, hidden[l])
-      return l2Loss(l === last ? teacher.finalNorm(out) : out, hidden[l + 1])
+      const loss = ([h, target]: Tensor[]): Tensor => {
+        const out = student.block(l, h)
+        return l2Loss(l === last ? teacher.finalNorm(out) : out, target)
+      }
+      // With --recompute the tape keeps each layer's input and target, not every layer's activations at once.
+      return settings.recompute ? checkpoint(loss, [hidden[l], hidden[l + 1]], layerWeights(student, l)) : loss([hidden[l], hidden[l + 1]])
     })
   },
 }
