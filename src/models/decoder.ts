@@ -1,9 +1,10 @@
 import type {Backend} from '../backend/backend.js'
+import {currentTape} from '../engine/autograd.js'
 import {checkpoint} from '../engine/checkpoint.js'
 import {cachedAttention, writeTimeRows} from '../engine/decode-ops.js'
 import {narrow} from '../engine/layout-ops.js'
 import {attention, embedding, linear, rope} from '../engine/ops.js'
-import {fromArray, type Tensor} from '../engine/tensor.js'
+import {fromArray, scope, type Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import {BLOCK_SHAPES, type BlockShape, type WeightSource} from './block-shape.js'
 import type {TeacherConfig} from './config.js'
@@ -190,10 +191,16 @@ export abstract class Decoder implements WeightSource {
     const hiddenStates: Tensor[] = []
     const attentions: (Tensor | undefined)[] = []
     const mixingMatrices: (Tensor | undefined)[] = []
+    // With no tape nothing needs a layer's intermediates once it has run (a teacher's forward in
+    // distillation, eval): each layer's are freed before the next runs. A headOutputs hook may hold
+    // on to what it is given, and a cache may take a layer's new state, so those keep them all.
+    const freeEachLayer = currentTape() === undefined && !opts.headOutputs && !cache
     let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
     for (let l = opts.fromLayer?.layer ?? 0; l < upTo; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)
-      const block = opts.recompute && !cache ? {out: this.recomputedBlock(l, h, tables, opts)} as MixOutput : this.block(l, h, tables, opts, cache)
+      const block = opts.recompute && !cache
+        ? {out: this.recomputedBlock(l, h, tables, opts)} as MixOutput
+        : freeEachLayer ? scope(() => this.block(l, h, tables, opts, cache)) : this.block(l, h, tables, opts, cache)
       attentions.push(block.probs)
       mixingMatrices.push(block.mixingMatrix)
       h = block.out
