@@ -1,7 +1,7 @@
 import {scope, type Tensor} from '../engine/tensor.js'
 import {backward, needsGrad, noGrad, record, withTape} from '../engine/autograd.js'
 import {concat, narrow} from '../engine/layout-ops.js'
-import {add, scale} from '../engine/ops.js'
+import {add, mul, scale} from '../engine/ops.js'
 import {itemsPerPiece} from './pieces.js'
 
 /**
@@ -9,9 +9,10 @@ import {itemsPerPiece} from './pieces.js'
  * 4 x 2048 tokens of a 128,256 vocabulary are 4.2 GB each in f32, over a GPU's largest binding.
  * The LM heads run on a few rows (positions) at a time and the loss of each chunk of rows is
  * weighted by its share of the rows, so the sum is the loss over all rows (the losses are means
- * over rows). Only one chunk's logits live at once: the backward recomputes each chunk's logits
- * from the final hidden states and runs the loss's own backward on it (Liger's fused linear
- * cross-entropy does the same with the gradient taken in the forward).
+ * over rows). Only one chunk's logits live at once. When a gradient is wanted, each chunk's
+ * backward runs right after its forward, through the loss's own backward on a tape of its own (as
+ * Liger's fused linear cross-entropy): the outer tape keeps only the gradients of the hidden
+ * states [N, C] and of the head, which its backward scales by the incoming gradient.
  * Letters: N rows (B·T), C hidden, V vocab.
  */
 export interface ChunkedLogitsInputs {
@@ -43,39 +44,49 @@ export function chunkedLogitLoss(inputs: ChunkedLogitsInputs): Tensor {
     const value = loss(head(h), target)
     return n === N ? value : scale(value, n / N)
   }
-  // Each chunk in its own scope: its logits are freed before the next chunk's are made.
-  const total = noGrad(() => chunks.reduce<Tensor | undefined>((sum, {start, n}) => scope(() => {
-    const piece = chunkLoss(narrow(hidden, 0, start, n), start, n)
-    return sum ? add(sum, piece) : piece
-  }), undefined)!)
   const taped = [hidden, ...inputs.headWeights]
-  if (needsGrad(taped)) {
-    record(taped, [total], ([g], ctx) => {
-      const [h, ...weights] = ctx.inputs
-      // Views that want a gradient, leaves of each chunk's tape; a weight that does not train gets none.
-      const leafWeights = weights.map((w, i) => (ctx.needs[i + 1] ? w.reshape(w.shape) : undefined))
-      for (const w of leafWeights) if (w) w.requiresGrad = true
-      const hGrads: Tensor[] = []
-      let wGrads: (Tensor | undefined)[] = weights.map(() => undefined)
-      for (const {start, n} of chunks) {
-        const step = scope(() => {
-          const rowsIn = narrow(h, 0, start, n)
-          rowsIn.requiresGrad = ctx.needs[0]
-          const leaves = [rowsIn, ...leafWeights.filter((w): w is Tensor => w !== undefined)]
-          const {result} = withTape(() => chunkLoss(rowsIn, start, n))
-          const [gh, ...gw] = backward(result, leaves, {seed: g!})
-          let k = 0
-          return {gh, sums: leafWeights.map((w, i) => (w ? (wGrads[i] ? add(wGrads[i]!, gw[k++]) : gw[k++]) : undefined))}
-        })
-        for (const prev of wGrads) prev?.dispose()
-        hGrads.push(step.gh)
-        wGrads = step.sums
-      }
-      for (const w of leafWeights) w?.dispose()
-      const gHidden = hGrads.length === 1 ? hGrads[0] : concat(hGrads, 0)
-      if (hGrads.length > 1) for (const t of hGrads) t.dispose()
-      return [gHidden, ...wGrads]
-    }, [teacherHidden])
+  const needs = taped.map((t) => needsGrad([t]))
+  if (!needs.some(Boolean)) {
+    // Each chunk in its own scope: its logits are freed before the next chunk's are made.
+    return noGrad(() => chunks.reduce<Tensor | undefined>((sum, {start, n}) => scope(() => {
+      const piece = chunkLoss(narrow(hidden, 0, start, n), start, n)
+      return sum ? add(sum, piece) : piece
+    }), undefined)!)
   }
+  const {total, gradients} = noGrad(() => {
+    // Leaves of each chunk's tape: the chunk's rows, and views of the head's weights that train.
+    const leafWeights = inputs.headWeights.map((w, i) => (needs[i + 1] ? w.reshape(w.shape) : undefined))
+    for (const w of leafWeights) if (w) w.requiresGrad = true
+    let sum: Tensor | undefined
+    const hGrads: Tensor[] = []
+    let wGrads: (Tensor | undefined)[] = leafWeights.map(() => undefined)
+    for (const {start, n} of chunks) {
+      const step = scope(() => {
+        const rowsIn = narrow(hidden, 0, start, n)
+        rowsIn.requiresGrad = needs[0]
+        const {result} = withTape(() => chunkLoss(rowsIn, start, n))
+        const [gh, ...gw] = backward(result, [rowsIn, ...leafWeights.filter((w): w is Tensor => w !== undefined)])
+        let k = 0
+        const sums = leafWeights.map((w, i) => (w ? (wGrads[i] ? add(wGrads[i]!, gw[k++]) : gw[k++]) : undefined))
+        return {sum: sum ? add(sum, result) : result, gh, sums}
+      })
+      for (const prev of [...wGrads, sum]) prev?.dispose()
+      sum = step.sum
+      hGrads.push(step.gh)
+      wGrads = step.sums
+    }
+    for (const w of leafWeights) w?.dispose()
+    const gHidden = hGrads.length === 1 ? hGrads[0] : concat(hGrads, 0)
+    if (hGrads.length > 1) for (const t of hGrads) t.dispose()
+    return {total: sum!, gradients: [gHidden, ...wGrads]}
+  })
+  // The gradients are final: the backward only scales them by the incoming gradient (a scalar).
+  const saved = gradients.filter((g): g is Tensor => g !== undefined)
+  record(taped, [total], ([g], ctx) => {
+    const [gh, ...gw] = ctx.saved
+    let k = 0
+    return [needs[0] ? mul(gh, g!) : undefined, ...needs.slice(1).map((need) => (need ? mul(gw[k++], g!) : undefined))]
+  }, saved)
+  for (const t of saved) t.dispose()
   return total
 }
