@@ -13,9 +13,14 @@ export interface Storage {
  * backend encodes into its current command buffer and submits on `read`/`sync`.
  */
 export interface Backend {
-  readonly name: 'cpu' | 'webgpu'
+  readonly name: 'cpu' | 'webgpu' | 'shapes'
   /** One line for humans: which device, and why it was picked. */
   readonly description: string
+  /**
+   * The largest tensor, in bytes, one kernel can bind (WebGPU's maxStorageBufferBindingSize);
+   * undefined where there is no such limit. Losses over huge tensors cut their work into pieces below it.
+   */
+  readonly maxBindingBytes?: number
   alloc(numel: number, dtype: DType): Storage
   write(storage: Storage, data: HostArray): void
   read(storage: Storage): Promise<HostArray>

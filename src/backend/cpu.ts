@@ -14,6 +14,20 @@ export interface CpuBackendOptions {
    * kernel's `cpu` reference, which tests check the fast paths and the WGSL against.
    */
   fast?: boolean
+  /**
+   * A binding limit to imitate a GPU's (default none): pieces of the piecewise losses are sized
+   * from it, so tests run the GPU's piecewise paths on the CPU at small shapes.
+   */
+  maxBindingBytes?: number
+}
+
+/** Bytes of the tensors the CPU backend holds, for memory estimates and the tests that check them. */
+export interface CpuMemoryStats {
+  liveBytes: number
+  /** Most bytes live at once since the last `resetPeak`. */
+  peakBytes: number
+  /** The largest single tensor allocated since the last `resetPeak`. */
+  largestBytes: number
 }
 
 /** The CPU backend: every kernel's `cpu` reference on plain typed arrays, or its fast path where it has one. */
@@ -21,15 +35,28 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu' as const
   readonly description: string
   readonly fast: boolean
+  readonly maxBindingBytes?: number
+  readonly memory: CpuMemoryStats = {liveBytes: 0, peakBytes: 0, largestBytes: 0}
 
   constructor(options: CpuBackendOptions = {}) {
     this.description = options.description ?? 'cpu'
     this.fast = options.fast ?? true
+    this.maxBindingBytes = options.maxBindingBytes
   }
 
   alloc(numel: number, dtype: DType): Storage {
     const data = dtype === 'i32' ? new Int32Array(numel) : new Float32Array(numel)
+    const m = this.memory
+    m.liveBytes += data.byteLength
+    m.peakBytes = Math.max(m.peakBytes, m.liveBytes)
+    m.largestBytes = Math.max(m.largestBytes, data.byteLength)
     return {numel, dtype, data} as CpuStorage
+  }
+
+  /** Start measuring the peak and the largest tensor from now. */
+  resetPeak(): void {
+    this.memory.peakBytes = this.memory.liveBytes
+    this.memory.largestBytes = 0
   }
 
   write(storage: Storage, data: HostArray): void {
@@ -46,7 +73,9 @@ export class CpuBackend implements Backend {
   }
 
   free(storage: Storage): void {
-    (storage as CpuStorage).data = new Float32Array(0)
+    const s = storage as CpuStorage
+    this.memory.liveBytes -= s.data.byteLength
+    s.data = new Float32Array(0)
   }
 
   run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {

@@ -89,6 +89,10 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     })
   }
 
+  get maxBindingBytes(): number {
+    return this.device.limits.maxStorageBufferBindingSize
+  }
+
   /** Bytes held in GPU storage buffers, in use or pooled. */
   get allocatedBytes(): number {
     return this.storagePool.allocatedBytes
@@ -104,7 +108,7 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
   alloc(numel: number, dtype: DType): Storage {
     this.assertAlive()
     const bytes = Math.max(4, numel * 4)
-    const limit = this.device.limits.maxStorageBufferBindingSize
+    const limit = this.maxBindingBytes
     if (bytes > limit) {
       throw new HybridizeError(`a tensor of ${numel} values (${bytes} bytes) exceeds this GPU's largest storage binding (${limit} bytes); use --device cpu`)
     }

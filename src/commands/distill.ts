@@ -7,7 +7,23 @@ import {deviceFlag} from '../cli/device-flag.js'
 import {catchInterrupts} from '../cli/interrupts.js'
 import type {StepMetrics} from '../distill/metrics.js'
 import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettings} from '../distill/options.js'
+import {formatBytes} from '../cli/format.js'
+import {planMemory, type StageMemory} from '../distill/memory-plan.js'
+import {readRunSettings} from '../distill/run-file.js'
+import {resolveModel} from '../hub/cache.js'
+import {parseTeacherConfig} from '../models/config.js'
+import {parseHybridConfig} from '../models/hybrid-config.js'
+import {readConfigJson} from '../models/load.js'
 import {HybridizeError} from '../errors.js'
+
+/** The largest storage binding Dawn grants on an H100 or H200 (2 GiB less 4 bytes): what --dry-run sizes pieces and checks tensors against. */
+const DRY_RUN_BINDING = 2 ** 31 - 4
+
+interface DryRunResult {
+  dryRun: true
+  maxBindingBytes: number
+  stages: StageMemory[]
+}
 
 export default class Distill extends BaseCommand {
   static override summary = 'Distil a teacher into a hybrid student with the three MOHAWK stages.'
@@ -73,13 +89,16 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: String(DISTILL_DEFAULTS.decay)}),
     'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: DISTILL_DEFAULTS.saveEvery, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
+    recompute: Flags.boolean({description: "Recompute activations in the backward instead of keeping them (stage 1 per piece of its matrices, stages 2 and 3 per layer): less memory for about one more forward, as torch.utils.checkpoint."}),
+    'dry-run': Flags.boolean({description: `Print the memory each stage needs and exit, loading and writing nothing: one step of each stage run on shapes alone (the tensors alive at once at the peak, weights and AdamW moments included, in f32; a GPU adds its buffer pool's slack) and the largest tensor, against a ${formatBytes(DRY_RUN_BINDING)} storage binding (Dawn's on an H100/H200).`}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,
   }
 
-  async run(): Promise<DistillOutput> {
+  async run(): Promise<DistillOutput | DryRunResult> {
     const {args, flags} = await this.parse(Distill)
     const out = flags.out
+    if (flags['dry-run']) return this.dryRun(flags.resume ? await readRunSettings(out) : this.freshSettings(args.student, flags))
     const outcome = await distill({
       out,
       resume: flags.resume,
@@ -99,6 +118,23 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       process.exitCode = 130
     }
     return outcome
+  }
+
+  /** --dry-run: the memory plan of each stage, on stdout; nothing loaded, nothing written. */
+  private async dryRun(settings: DistillSettings): Promise<DryRunResult> {
+    const teacherFolder = await resolveModel(settings.teacher)
+    const studentFolder = await resolveModel(settings.student)
+    const teacher = parseTeacherConfig(await readConfigJson(teacherFolder), join(teacherFolder, 'config.json'))
+    const student = parseHybridConfig(await readConfigJson(studentFolder), join(studentFolder, 'config.json'))
+    if (settings.layers) parseLayers(settings.layers.join(','), student.teacher.numLayers)
+    const stages = await planMemory(teacher, student, settings, DRY_RUN_BINDING)
+    const tokens = `${settings.batchSize} x ${settings.seqLen} tokens a micro-batch, ${settings.gradAccum} a step`
+    this.log(`memory plan (${tokens}; f32 tensors alive at once):`)
+    for (const p of stages) {
+      const over = p.largestBytes > DRY_RUN_BINDING ? `, over the ${formatBytes(DRY_RUN_BINDING)} binding: this stage cannot run` : ''
+      this.log(`stage ${p.stage}: peak ${formatBytes(p.peakBytes)} (weights ${formatBytes(p.weightsBytes)}, AdamW moments ${formatBytes(p.optimizerBytes)}), largest tensor ${formatBytes(p.largestBytes)}${over}`)
+    }
+    return {dryRun: true, maxBindingBytes: DRY_RUN_BINDING, stages}
   }
 
   private freshSettings(student: string | undefined, flags: BaseFlags<typeof Distill>): DistillSettings {
@@ -128,6 +164,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       warmup: numberFlag('warmup', flags.warmup, 0, 1, true),
       decay: numberFlag('decay', flags.decay, 0, 1, true),
       saveEvery: flags['save-every'],
+      recompute: flags.recompute || undefined,
     }
   }
 

@@ -1,4 +1,5 @@
 import {ShapeError} from '../errors.js'
+import type {Tensor} from '../engine/tensor.js'
 import type {HybridModel} from '../models/hybrid.js'
 import type {DistillStudent, WeightGroup, WeightRole} from './student.js'
 
@@ -45,5 +46,8 @@ export function hybridStudent(model: HybridModel): DistillStudent {
     },
     block: (l, h) => model.block(l, h, model.ropeTables(h.shape[1])).out,
     forward: (ids) => model.forward(ids),
+    finalHidden: (ids, recompute) => model.finalHidden(ids, {recompute}),
+    head: (h) => model.head(h),
+    headWeights: [model.lmHead, model.optionalWeight('lm_head.bias')].filter((t): t is Tensor => t !== undefined),
   }
 }

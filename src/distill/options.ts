@@ -30,6 +30,8 @@ export interface DistillSettings {
   warmup: number
   decay: number
   saveEvery: number
+  /** Recompute activations in the backward instead of keeping them: stage 1 per piece, stages 2 and 3 per layer. */
+  recompute?: boolean
 }
 
 /**

@@ -8,7 +8,7 @@ import type {DistillStudent, WeightRole} from './student.js'
  * treat layers independently: one loss per layer, each layer with its own optimizer and clipping,
  * so training a subset of layers (`--layers`) gives those layers exactly what a full run gives.
  */
-export type DistillTeacher = Pick<TeacherModel, 'config' | 'forward' | 'finalNorm'>
+export type DistillTeacher = Pick<TeacherModel, 'config' | 'forward' | 'hiddenStates' | 'attentionProbs' | 'finalHidden' | 'finalNorm' | 'head' | 'vocabSize'>
 
 export interface StageContext {
   student: DistillStudent

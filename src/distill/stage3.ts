@@ -1,4 +1,6 @@
 import {distillationLoss} from '../engine/losses.js'
+import {chunkedLogitLoss} from './chunked-logits.js'
+import {teacherPass} from './pieces.js'
 import type {StageDefinition} from './stage.js'
 
 /**
@@ -14,8 +16,12 @@ export const stage3: StageDefinition = {
   perLayer: false,
   trains: (role, ctx) => !(ctx.settings.freeze ?? []).includes(role.group),
   losses({student, teacher, settings}, ids) {
-    const target = teacher.forward(ids).logits
-    const logits = student.forward(ids).logits
-    return [distillationLoss(logits, target, {loss: settings.loss, temperature: settings.temperature})]
+    const target = teacherPass(() => teacher.finalHidden(ids))
+    const hidden = student.finalHidden(ids, settings.recompute)
+    // The LM heads and the loss in chunks of rows (chunked-logits.ts): never the [B·T, V] logits whole.
+    return [chunkedLogitLoss({
+      hidden, head: student.head, headWeights: student.headWeights, teacherHidden: target, teacherHead: (h) => teacher.head(h), vocabSize: student.vocabSize,
+      loss: (logits, targetLogits) => distillationLoss(logits, targetLogits, {loss: settings.loss, temperature: settings.temperature}),
+    })]
   },
 }

@@ -33,4 +33,10 @@ export interface DistillStudent {
   block(layer: number, h: Tensor): Tensor
   /** Stage 3: ids [B, T] int32 -> logits [B, T, V]. */
   forward(ids: Tensor): {logits: Tensor}
+  /** Stage 3 in pieces: ids [B, T] -> the final-normed hidden state [B, T, C] the LM head reads; `recompute`: each layer's activations recomputed in the backward. */
+  finalHidden(ids: Tensor, recompute?: boolean): Tensor
+  /** The LM head on final-normed rows [..., C] -> logits [..., V]. */
+  head(h: Tensor): Tensor
+  /** The tensors `head` reads (weight, and bias where there is one). */
+  readonly headWeights: Tensor[]
 }

@@ -1,8 +1,10 @@
 import type {Backend} from '../backend/backend.js'
+import {currentTape} from '../engine/autograd.js'
+import {checkpoint} from '../engine/checkpoint.js'
 import {cachedAttention, writeTimeRows} from '../engine/decode-ops.js'
 import {narrow} from '../engine/layout-ops.js'
 import {attention, embedding, linear, rope} from '../engine/ops.js'
-import {fromArray, type Tensor} from '../engine/tensor.js'
+import {fromArray, scope, type Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import {BLOCK_SHAPES, type BlockShape, type WeightSource} from './block-shape.js'
 import type {TeacherConfig} from './config.js'
@@ -40,6 +42,12 @@ export interface DecoderOptions {
    * only gives the shape.
    */
   fromLayer?: {layer: number; hidden: Tensor}
+  /**
+   * Keep only each layer's input for the backward and recompute the layer's activations there
+   * (engine/checkpoint.ts): training memory of one layer's activations instead of all of them, for
+   * a second forward. Not with attentions, mixing matrices or a cache.
+   */
+  recompute?: boolean
 }
 
 export interface DecoderOutput {
@@ -124,6 +132,21 @@ export abstract class Decoder implements WeightSource {
     return this.layers(ids, opts).h
   }
 
+  /**
+   * hidden_states.0..upTo without the LM head: the residual stream entering layers 0..upTo-1, and
+   * for upTo = numLayers the final-normed state after the last layer. Runs only the layers below
+   * `upTo`, and the final norm only when it is asked for (MOHAWK stages 1-2 need no logits).
+   */
+  hiddenStates(ids: Tensor, upTo = this.skeleton.numLayers): Tensor[] {
+    if (!Number.isInteger(upTo) || upTo < 0 || upTo > this.skeleton.numLayers) throw new ShapeError(`hidden states up to ${upTo}: the model has ${this.skeleton.numLayers} layers`)
+    return this.layers(ids, {hiddenStates: true}, undefined, false, upTo).hiddenStates
+  }
+
+  /** The LM head on final-normed states [..., C] -> logits [..., V] (a caller applying it in pieces starts from `finalHidden`). */
+  head(h: Tensor): Tensor {
+    return linear(h, this.lmHead, this.optionalWeight('lm_head.bias'))
+  }
+
   /** Tables for positions start..start+T-1. */
   ropeTables(T: number, start = 0): RopeTables {
     const {cos, sin} = ropeTables(this.invFreq, start, T)
@@ -152,34 +175,52 @@ export abstract class Decoder implements WeightSource {
     const {h: final, hiddenStates, attentions, mixingMatrices} = this.layers(ids, opts, cache, lastOnly)
     // Picking rows is an embedding lookup into the [B·T, C] states.
     const h = opts.logitRows ? embedding(opts.logitRows, final.reshape([-1, this.skeleton.hiddenSize])) : final
-    const logits = linear(h, this.lmHead, this.optionalWeight('lm_head.bias'))
     return {
-      logits,
+      logits: this.head(h),
       hiddenStates: opts.hiddenStates ? hiddenStates : undefined,
       attentions: opts.attentions ? attentions : undefined,
       mixingMatrices: opts.mixingMatrices ? mixingMatrices : undefined,
     }
   }
 
-  private layers(ids: Tensor, opts: DecoderOptions, cache?: DecodeCache, lastOnly = false): {h: Tensor; hiddenStates: Tensor[]; attentions: (Tensor | undefined)[]; mixingMatrices: (Tensor | undefined)[]} {
+  /** Layers from 0 (or opts.fromLayer) below `upTo`; the final norm only after the last layer. */
+  private layers(ids: Tensor, opts: DecoderOptions, cache?: DecodeCache, lastOnly = false, upTo = this.skeleton.numLayers): {h: Tensor; hiddenStates: Tensor[]; attentions: (Tensor | undefined)[]; mixingMatrices: (Tensor | undefined)[]} {
     if (ids.rank !== 2 || ids.dtype !== 'i32') throw new ShapeError(`input_ids must be int [batch, seq], got ${ids.dtype} [${ids.shape}]`)
     const T = ids.shape[1]
     const tables = this.ropeTables(T, cache?.length ?? 0)
     const hiddenStates: Tensor[] = []
     const attentions: (Tensor | undefined)[] = []
     const mixingMatrices: (Tensor | undefined)[] = []
+    // With no tape nothing needs a layer's intermediates once it has run (a teacher's forward in
+    // distillation, eval): each layer's are freed before the next runs. A headOutputs hook may hold
+    // on to what it is given, and a cache may take a layer's new state, so those keep them all.
+    const freeEachLayer = currentTape() === undefined && !opts.headOutputs && !cache
     let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
-    for (let l = opts.fromLayer?.layer ?? 0; l < this.skeleton.numLayers; l++) {
+    for (let l = opts.fromLayer?.layer ?? 0; l < upTo; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)
-      const block = this.block(l, h, tables, opts, cache)
+      const block = opts.recompute && !cache
+        ? {out: this.recomputedBlock(l, h, tables, opts)} as MixOutput
+        : freeEachLayer ? scope(() => this.block(l, h, tables, opts, cache)) : this.block(l, h, tables, opts, cache)
       attentions.push(block.probs)
       mixingMatrices.push(block.mixingMatrix)
       h = block.out
+    }
+    if (upTo < this.skeleton.numLayers) {
+      if (opts.hiddenStates) hiddenStates.push(h)
+      return {h, hiddenStates, attentions, mixingMatrices}
     }
     if (lastOnly && T > 1) h = narrow(h, 1, T - 1, 1)
     h = this.finalNorm(h)
     if (opts.hiddenStates) hiddenStates.push(h)
     return {h, hiddenStates, attentions, mixingMatrices}
+  }
+
+  /** Layer l's output with its activations recomputed in the backward; the RoPE tables go on the tape as inputs so they outlive the forward. */
+  private recomputedBlock(l: number, h: Tensor, tables: RopeTables, opts: DecoderOptions): Tensor {
+    if (opts.attentions || opts.mixingMatrices) throw new ShapeError('recompute gives no attention probabilities or mixing matrices')
+    const prefix = `model.layers.${l}.`
+    const weights = [...this.weights].filter(([name]) => name.startsWith(prefix)).map(([, t]) => t)
+    return checkpoint(([x, cos, sin]) => this.block(l, x, {cos, sin}, opts).out, [h, tables.cos, tables.sin], weights)
   }
 
   /** x [B, T, C] -> one of layer l's attention projections, [B, T, heads, D]. */

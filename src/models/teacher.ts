@@ -1,11 +1,12 @@
 import type {Backend} from '../backend/backend.js'
-import {add, matmul, scale} from '../engine/ops.js'
+import {add, attention, matmul, scale} from '../engine/ops.js'
 import {permute, repeatInterleave} from '../engine/layout-ops.js'
 import {fromArray, type Tensor} from '../engine/tensor.js'
 import type {TeacherConfig} from './config.js'
 import {DecodeCache, KvLayerCache} from './decode-cache.js'
 import {Decoder, type DecoderOptions, type DecoderOutput, type MixOutput, type RopeTables} from './decoder.js'
 import type {DecodingModel} from './decoding-model.js'
+import {attentionNames} from './teacher-weights.js'
 
 /**
  * A teacher (Llama or Phi): the decoder (decoder.ts) with every layer's mixer the attention over all
@@ -41,6 +42,20 @@ export class TeacherModel extends Decoder implements DecodingModel {
 
   protected mix(l: number, x: Tensor, tables: RopeTables, opts: DecoderOptions, cache?: DecodeCache): MixOutput {
     return this.attend(l, x, tables, {heads: this.config.numHeads, kvHeads: this.config.numKvHeads}, opts, cache)
+  }
+
+  /**
+   * Layer l's attention probabilities [B, Hq, T, T] from h [B, T, C], the residual stream entering
+   * it: what `attentions` gives for that layer alone, so a caller can ask for one layer (and a few
+   * batch rows) at a time. Not differentiable.
+   */
+  attentionProbs(l: number, h: Tensor): Tensor {
+    const {numHeads: heads, numKvHeads: kvHeads} = this.config
+    const x = this.inputNorm(l, h)
+    const tables = this.ropeTables(h.shape[1])
+    const {q, k} = this.queriesKeys(l, x, tables, {heads, kvHeads})
+    const v = this.project(x, attentionNames(this.config, l).v, kvHeads)
+    return attention(q, k, v, {returnProbs: true}).probs!
   }
 
   /**
