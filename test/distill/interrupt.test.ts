@@ -109,7 +109,7 @@ describe('bad data on the command line', () => {
   it('a missing --data path is one clear line', () => {
     const r = runCli(distillArgs(join(dir, 'bad1')).map((a) => (a === dirs.text ? join(dir, 'no-such.txt') : a)))
     expect(r.status).toBe(1)
-    expect(ourStderr(r.stderr)).toEqual([`hybridize: error: --data ${join(dir, 'no-such.txt')}: no such file or folder (give text or JSONL files, a folder of them, or 'brown')`])
+    expect(ourStderr(r.stderr)).toEqual([`hybridize: error: --data ${join(dir, 'no-such.txt')}: no such file or folder (give text, JSONL or parquet files, a folder of them, or 'brown')`])
   })
 
   it('a corrupt JSONL line names its file and line', async () => {
