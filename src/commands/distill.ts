@@ -13,6 +13,7 @@ import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettin
 import {readRunSettings, writeRunSettings} from '../distill/run-file.js'
 import type {StepMetrics} from '../distill/metrics.js'
 import {distill, type DistillOutcome} from '../distill/run.js'
+import {PRECISIONS} from '../engine/precision.js'
 import {HybridizeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {HybridModel} from '../models/hybrid.js'
@@ -88,6 +89,11 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     'weight-decay': Flags.string({description: 'AdamW weight decay.', default: '0.1'}),
     warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: '0.1'}),
     decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: '0.1'}),
+    precision: Flags.option({
+      options: PRECISIONS,
+      description: "Linear layers' matmuls: f32, or mixed: f16 operands with f32 accumulation (tensor cores where the GPU has subgroup matrices), f32 weights and AdamW state, dynamic loss scaling as PyTorch's GradScaler (a step whose gradients overflow is skipped, logged in metrics.jsonl).",
+      default: 'f32',
+    })(),
     'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: 100, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
@@ -167,6 +173,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       warmup: numberFlag('warmup', flags.warmup, 0, 1, true),
       decay: numberFlag('decay', flags.decay, 0, 1, true),
       saveEvery: flags['save-every'],
+      precision: flags.precision,
     }
   }
 

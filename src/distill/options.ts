@@ -1,3 +1,4 @@
+import type {Precision} from '../engine/precision.js'
 import {HybridizeError} from '../errors.js'
 import {WEIGHT_GROUPS, type WeightGroup} from './student.js'
 
@@ -30,6 +31,8 @@ export interface DistillSettings {
   warmup: number
   decay: number
   saveEvery: number
+  /** Linear layers' matmuls: f32, or f16 operands with f32 accumulation and dynamic loss scaling (engine/precision.ts). */
+  precision: Precision
 }
 
 /**
