@@ -303,7 +303,7 @@ async function heldOutBatches(tokenizer: TextTokenizer, teacher: TeacherModel): 
 const settingsFor = (): DistillSettings => ({
   teacher: teacherDir, student: '', data: args.data!, textField: 'text', stages: [1, 2, 3], tokens: [1, 1, 1], lr: [1, 1, 1],
   batchSize: Number(args['batch-size']), seqLen: Number(args['seq-len']), gradAccum: 1, seed: 0, loss: 'ce', temperature: 1, clip: 1,
-  weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 1,
+  weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 1, precision: 'f32',
 })
 
 /** A stage's loss (summed over layers for stages 1-2, as trained) averaged over the held-out batches. */

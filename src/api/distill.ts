@@ -57,7 +57,7 @@ export const DEFAULT_LR: Record<StageNumber, number> = {1: 2e-4, 2: 1e-4, 3: 1e-
 /** `hybridize distill`'s flag defaults, but for the per-stage tokens and learning rates. */
 export const DISTILL_DEFAULTS: Omit<DistillSettings, 'teacher' | 'student' | 'data' | 'tokens' | 'lr'> = {
   textField: 'text', stages: [1, 2, 3], batchSize: 8, seqLen: 256, gradAccum: 1, seed: 0, loss: 'ce',
-  temperature: 1, clip: 1, weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 100,
+  temperature: 1, clip: 1, weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 100, precision: 'f32',
 }
 /** --tokens 1M. */
 export const DEFAULT_TOKENS = 1e6

@@ -10,6 +10,7 @@ import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettin
 import {formatBytes} from '../cli/format.js'
 import {planMemory, type StageMemory} from '../distill/memory-plan.js'
 import {readRunSettings} from '../distill/run-file.js'
+import {PRECISIONS} from '../engine/precision.js'
 import {resolveModel} from '../hub/cache.js'
 import {parseTeacherConfig} from '../models/config.js'
 import {parseHybridConfig} from '../models/hybrid-config.js'
@@ -87,6 +88,11 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     'weight-decay': Flags.string({description: 'AdamW weight decay.', default: String(DISTILL_DEFAULTS.weightDecay)}),
     warmup: Flags.string({description: 'Fraction of each stage spent warming the learning rate up.', default: String(DISTILL_DEFAULTS.warmup)}),
     decay: Flags.string({description: 'Fraction of each stage spent decaying it to ~0.', default: String(DISTILL_DEFAULTS.decay)}),
+    precision: Flags.option({
+      options: PRECISIONS,
+      description: "Linear layers' matmuls: f32, or mixed: f16 operands with f32 accumulation (tensor cores where the GPU has subgroup matrices), f32 weights and AdamW state, dynamic loss scaling as PyTorch's GradScaler (a step whose gradients overflow is skipped, logged in metrics.jsonl).",
+      default: DISTILL_DEFAULTS.precision,
+    })(),
     'save-every': Flags.integer({description: 'Write a checkpoint every this many optimizer steps.', default: DISTILL_DEFAULTS.saveEvery, min: 1}),
     out: Flags.string({char: 'o', required: true, description: 'Output folder: checkpoints, metrics, curves, and the distilled student.'}),
     recompute: Flags.boolean({description: "Recompute activations in the backward instead of keeping them (stage 1 per piece of its matrices, stages 2 and 3 per layer): less memory for about one more forward, as torch.utils.checkpoint."}),
@@ -165,6 +171,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       decay: numberFlag('decay', flags.decay, 0, 1, true),
       saveEvery: flags['save-every'],
       recompute: flags.recompute || undefined,
+      precision: flags.precision,
     }
   }
 

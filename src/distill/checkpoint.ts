@@ -1,6 +1,7 @@
 import {mkdir, readdir, readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Tensor} from '../engine/tensor.js'
+import type {LossScalerState} from '../train/loss-scaler.js'
 import {FormatError, HybridizeError} from '../errors.js'
 import {withAtomicFolder, writeFileAtomic} from '../io/atomic.js'
 import {openCheckpoint} from '../io/safetensors/checkpoint.js'
@@ -31,6 +32,8 @@ export interface TrainingState {
   data: DataPosition
   /** Lines of metrics.jsonl written up to this point. */
   metricsLines: number
+  /** Mixed precision: this stage's loss scaler, which a resumed run continues from. */
+  lossScale?: LossScalerState
 }
 
 export interface CheckpointContents {

@@ -1,9 +1,11 @@
 import {backward, withTape} from '../engine/autograd.js'
 import {add} from '../engine/ops.js'
+import {withPrecision} from '../engine/precision.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
 import {HybridizeError} from '../errors.js'
 import {GradAccumulator} from '../train/accumulate.js'
 import {clipGradNorm} from '../train/clip.js'
+import type {LossScaler} from '../train/loss-scaler.js'
 import {AdamW, decayGroups, type NamedParam} from '../train/optimizer.js'
 import {wsdLearningRate} from '../train/schedule.js'
 import type {BatchStream} from '../data/batches.js'
@@ -13,7 +15,10 @@ import type {StageContext, StageDefinition} from './stage.js'
 /**
  * The optimizer steps of one stage. A step draws `gradAccum` micro-batches, sums their gradients,
  * then each training unit (a layer in stages 1-2, the whole model in stage 3) clips its own
- * gradients and takes an AdamW step at the warmup-stable-decay learning rate.
+ * gradients and takes an AdamW step at the warmup-stable-decay learning rate. In mixed precision
+ * the backward runs on the loss times the scaler's scale, the gradients are divided by it again
+ * (through the optimizer's gradScale), and a step whose gradients are not all finite is skipped
+ * by every unit, as GradScaler.step skips it.
  */
 export interface TrainUnit {
   /** The layer this unit trains (stages 1-2). */
@@ -47,6 +52,8 @@ export interface StageRun {
   lr: number
   /** Steps already done (a resumed run starts here). */
   firstStep: number
+  /** Mixed precision's loss scaling; absent in f32. */
+  scaler?: LossScaler
   /** After every step; returning true stops the loop (the caller has saved what it needs). */
   afterStep(m: StepMetrics): Promise<boolean>
 }
@@ -64,26 +71,29 @@ export async function runStage(run: StageRun): Promise<number> {
     for (let step = run.firstStep; step < steps; step++) {
       const lr = wsdLearningRate(step, {peak: run.lr, totalSteps: steps, warmup, decay})
       const stepStart = Date.now()
-      const {losses, gradNorm} = await scopeAsync(async () => {
+      const lossScale = run.scaler?.scale ?? 1
+      const {losses, gradNorm, stepped} = await scopeAsync(async () => {
         const acc = new GradAccumulator()
         const sums = new Array<number>(def.perLayer ? ctx.layers.length : 1).fill(0)
         for (let micro = 0; micro < gradAccum; micro++) {
           const ids = fromArray(ctx.student.backend, await data.next(batchSize), [batchSize, seqLen])
-          const {grads, values} = await microBatch(def, ctx, ids, params)
+          const {grads, values} = await microBatch(def, ctx, ids, params, lossScale)
           values.forEach((v, i) => (sums[i] += v / gradAccum))
           acc.add(grads)
         }
         const {grads, count} = acc.take()
         let offset = 0
-        let squares = 0
+        // Every unit's gradient norm first: one non-finite gradient anywhere skips the whole step.
+        const clipped = []
         for (const unit of units) {
           const mine = grads.slice(offset, offset + unit.optimizer.params.length)
           offset += mine.length
-          const {norm, gradScale} = await clipGradNorm(mine, clip, 1 / count)
-          squares += norm * norm
-          unit.optimizer.step(mine, {lr, gradScale})
+          clipped.push({unit, mine, ...(await clipGradNorm(mine, clip, 1 / (count * lossScale)))})
         }
-        return {losses: sums, gradNorm: Math.sqrt(squares)}
+        const finite = clipped.every((c) => Number.isFinite(c.norm))
+        const stepped = run.scaler ? run.scaler.update(finite) : true
+        if (stepped) for (const {unit, mine, gradScale} of clipped) unit.optimizer.step(mine, {lr, gradScale})
+        return {losses: sums, gradNorm: finite ? Math.sqrt(clipped.reduce((s, c) => s + c.norm * c.norm, 0)) : null, stepped}
       })
       const now = Date.now()
       const m: StepMetrics = {
@@ -98,6 +108,8 @@ export async function runStage(run: StageRun): Promise<number> {
         elapsed_s: (now - started) / 1000,
       }
       if (def.perLayer) m.layer_loss = Object.fromEntries(ctx.layers.map((l, i) => [String(l), losses[i]]))
+      if (run.scaler) m.scale = lossScale
+      if (!stepped) m.skipped = true
       if (await run.afterStep(m)) return step + 1
     }
     return steps
@@ -106,15 +118,17 @@ export async function runStage(run: StageRun): Promise<number> {
   }
 }
 
-/** One micro-batch: its losses (values) and the gradients of their sum for `params`. */
-async function microBatch(def: StageDefinition, ctx: StageContext, ids: Tensor, params: Tensor[]): Promise<{grads: Tensor[]; values: number[]}> {
+/** One micro-batch: its losses (values) and the gradients of their sum times `lossScale` for `params`. */
+async function microBatch(def: StageDefinition, ctx: StageContext, ids: Tensor, params: Tensor[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}> {
   return scopeAsync(async () => {
-    const {result} = withTape(() => {
+    const {result} = withTape(() => withPrecision(ctx.settings.precision, () => {
       const parts = def.losses(ctx, ids)
       return {parts, total: parts.slice(1).reduce((a, b) => add(a, b), parts[0])}
-    })
+    }))
     const values = await Promise.all(result.parts.map(async (p) => (await p.toArray())[0]))
     if (!values.every(Number.isFinite)) throw new HybridizeError(`stage ${def.stage}: the loss is not finite (${values.join(', ')}); lower --lr`, {code: 'E_DIVERGED'})
-    return {grads: backward(result.total, params), values}
+    // The backward seeded with the scale is the backward of the scaled loss.
+    const seed = lossScale === 1 ? undefined : fromArray(ctx.student.backend, Float32Array.of(lossScale), result.total.shape)
+    return {grads: backward(result.total, params, {seed}), values}
   })
 }

@@ -16,9 +16,14 @@ export interface StepMetrics {
   /** Per trained layer (stages 1-2): layer number -> its loss. */
   layer_loss?: Record<string, number>
   lr: number
-  grad_norm: number
+  /** null on a skipped step (its gradients were not finite). */
+  grad_norm: number | null
   tokens_per_s: number
   elapsed_s: number
+  /** Mixed precision only: the loss scale this step's backward ran at (train/loss-scaler.ts). */
+  scale?: number
+  /** Mixed precision only, on a step whose gradients overflowed: the optimizer did not step, and the scale was halved. */
+  skipped?: true
 }
 
 export const metricsFile = (out: string): string => join(out, 'metrics.jsonl')

@@ -1,3 +1,4 @@
+import type {Precision} from '../engine/precision.js'
 import {HybridizeError} from '../errors.js'
 import {WEIGHT_GROUPS, type WeightGroup} from './student.js'
 
@@ -32,6 +33,8 @@ export interface DistillSettings {
   saveEvery: number
   /** Recompute activations in the backward instead of keeping them: stage 1 per piece, stages 2 and 3 per layer. */
   recompute?: boolean
+  /** Linear layers' matmuls: f32, or f16 operands with f32 accumulation and dynamic loss scaling (engine/precision.ts). */
+  precision: Precision
 }
 
 /**

@@ -6,6 +6,7 @@ import {parseMix} from '../data/mix.js'
 import {withAtomicFolder} from '../io/atomic.js'
 import {writeCheckpoint} from '../io/safetensors/writer.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
+import {LossScaler} from '../train/loss-scaler.js'
 import {saveCheckpoint, type LoadedCheckpoint, type TrainingState} from './checkpoint.js'
 import {runStage, trainUnits} from './loop.js'
 import {appendMetrics, readMetrics, truncateMetrics, writeLossCurves, type StepMetrics} from './metrics.js'
@@ -93,6 +94,9 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
       const steps = stepsFor(settings.tokens[index], settings)
       const resuming = resume && resume.state.stageIndex === index ? resume.state : undefined
       if (resuming) for (const u of units) u.optimizer.importState(resuming.optimizerStep, resume!.moments)
+      // A fresh scaler each stage, as each stage has fresh optimizers (MOHAWK's stages are separate trainings).
+      const scaler = settings.precision === 'mixed' ? new LossScaler() : undefined
+      if (scaler && resuming?.lossScale) scaler.load(resuming.lossScale)
       const firstStep = resuming?.step ?? 0
       if (firstStep < steps) io.status(`stage ${def.stage} (${def.title}): ${firstStep > 0 ? `resuming at step ${firstStep} of ` : ''}${steps} steps, ${units.reduce((n, u) => n + u.params.length, 0)} weight tensors training`)
       const save = async (step: number): Promise<void> => {
@@ -100,7 +104,7 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
         if (key === lastSaved) return
         const state: TrainingState = {
           format: 'hybridize-distill-checkpoint', version: 1, stageIndex: index, stage: def.stage, step,
-          optimizerStep: units[0].optimizer.stepCount, seed: settings.seed, data: data.position, metricsLines,
+          optimizerStep: units[0].optimizer.stepCount, seed: settings.seed, data: data.position, metricsLines, lossScale: scaler?.state(),
         }
         const moments = units.flatMap((u) => u.optimizer.exportState().moments)
         checkpoint = await saveCheckpoint(out, {weights: student.weights, moments, state})
@@ -108,7 +112,7 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
       }
       const sessionStart = Date.now()
       const done = await runStage({
-        def, ctx, data, units, steps, lr: settings.lr[index], firstStep,
+        def, ctx, data, units, steps, lr: settings.lr[index], firstStep, scaler,
         afterStep: async (m) => {
           await appendMetrics(out, m)
           metricsLines++

@@ -67,6 +67,12 @@ function dataLine(s: DistillSettings): string {
   return `\`${s.data}\`${s.data.endsWith('.jsonl') ? ` (field \`${s.textField}\`)` : ''}${mix}; ${s.batchSize} x ${s.seqLen}-token sequences a micro-batch, ${s.gradAccum} micro-batch(es) a step, seed ${s.seed}`
 }
 
+function precisionLine(s: DistillSettings, metrics: StepMetrics[]): string {
+  if (s.precision === 'f32') return 'f32 throughout'
+  const skipped = metrics.filter((m) => m.skipped).length
+  return `mixed (\`--precision mixed\`): linear layers' matmuls on f16-rounded operands with f32 accumulation, f32 weights and AdamW state, dynamic loss scaling; ${skipped} step(s) skipped for overflowing gradients`
+}
+
 export function studentProvenance(d: StudentDescription, settings: DistillSettings, metrics: StepMetrics[]): Record<string, unknown> {
   const t = d.config.teacher
   return {
@@ -91,6 +97,8 @@ export function studentProvenance(d: StudentDescription, settings: DistillSettin
       freeze: settings.freeze ?? null,
       loss: settings.loss,
       temperature: settings.temperature,
+      precision: settings.precision,
+      skipped_steps: metrics.filter((m) => m.skipped).length,
     },
     hybrid: d.hybridProvenance ?? null,
   }
@@ -112,6 +120,7 @@ It started from the hybrid \`${settings.student}\`.
 
 - Weights: ${STUDENT_DTYPE} safetensors.
 - Data: ${dataLine(settings)}.
+- Precision: ${precisionLine(settings, metrics)}.
 - \`provenance.json\`: teacher, heads kept, every stage's settings and losses, the data, the command
   line, and the provenance of the hybrid it started from (under \`hybrid\`).
 

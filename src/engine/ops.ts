@@ -6,12 +6,17 @@ import {layernormBackward, rmsnormBackward} from '../kernels/backward/norm-backw
 import {binary, swiglu as swigluKernel, unary, type BinaryOp, type UnaryOp} from '../kernels/elementwise.js'
 import {embedding as embeddingKernel} from '../kernels/embedding.js'
 import type {Kernel} from '../kernels/kernel.js'
+import {packedWords} from '../kernels/f16.js'
 import {matmul as matmulKernel} from '../kernels/matmul.js'
+import {matmulF16, tensorCoreSupport} from '../kernels/matmul-f16.js'
 import {layernorm as layernormKernel, rmsnorm as rmsnormKernel} from '../kernels/norm.js'
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduce.js'
 import {rope as ropeKernel} from '../kernels/rope.js'
+import {packF16Exact, roundF16} from '../kernels/round-f16.js'
+import {stridedCopy} from '../kernels/strided-copy.js'
 import {ShapeError} from '../errors.js'
-import {needsGrad, record} from './autograd.js'
+import {needsGrad, noGrad, record} from './autograd.js'
+import {matmulPrecision} from './precision.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
 /**
@@ -98,8 +103,71 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const inFeatures = weight.shape[1]
   if (x.shape.at(-1) !== inFeatures) throw new ShapeError(`linear: input has ${x.shape.at(-1)} features, weight [${weight.shape}] expects ${inFeatures}`)
   const rows = x.numel / inFeatures
-  const y = matmul(x.reshape([rows, inFeatures]), weight, {transB: true, bias})
+  const x2 = x.reshape([rows, inFeatures])
+  const y = matmulPrecision() === 'mixed' ? halfLinear(x2, weight, bias) : matmul(x2, weight, {transB: true, bias})
   return y.reshape([...x.shape.slice(0, -1), weight.shape[0]])
+}
+
+/**
+ * Mixed precision (precision.ts): x [M, K] · Wᵀ + b with x and W rounded to f16 and the products
+ * summed in f32, as torch.autocast runs a linear layer; the backward rounds the output gradient,
+ * x and W to f16 as well (under autocast the gradient reaching the layer is f16), so that a
+ * gradient beyond f16's range becomes inf there, which loss scaling (train/loss-scaler.ts) turns
+ * into a skipped step. The rounded copies are made again in the backward rather than kept.
+ */
+function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  sameBackend(x, weight, ...(bias ? [bias] : []))
+  const [m] = x.shape
+  const n = weight.shape[0]
+  if (bias && bias.numel !== n) throw new ShapeError(`bias of ${bias.numel} values for ${n} outputs`)
+  const inputs = bias ? [x, weight, bias] : [x, weight]
+  const y = noGrad(() => {
+    const product = halfMatmul(x, weight, {transB: true})
+    if (!bias) return product
+    const biased = add(product, bias)
+    product.dispose()
+    return biased
+  })
+  if (needsGrad(inputs)) {
+    record(inputs, [y], ([g], {inputs: [xs, ws], needs}) => [
+      needs[0] ? halfMatmul(g!, ws, {}) : undefined,
+      needs[1] ? halfMatmul(g!, xs, {transA: true}) : undefined,
+      needs[2] ? sumOver(g!, 1, m, n) : undefined,
+    ])
+  }
+  return y
+}
+
+/**
+ * op(A) · op(B) of 2-D f32 tensors with both operands rounded to f16 and f32 accumulation. With
+ * tensor cores (matmul-f16.ts's `tensorCoreSupport`: a WebGPU device with shader-f16 and subgroup
+ * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
+ * (that kernel takes only Bᵀ); elsewhere (the CPU, llvmpipe) the rounded values go through the f32
+ * matmul, whose products of two halves are exact in f32: the same function, summed in another order.
+ */
+function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false}: {transA?: boolean; transB?: boolean}): Tensor {
+  const [ar, ac] = a.shape
+  const [br, bc] = b.shape
+  const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]
+  const tensorCores = tensorCoreSupport(a.backend)
+  if (!tensorCores) {
+    const [ah, bh] = [a, b].map((t) => launch(roundF16, {n: t.numel}, [t], [t.shape])[0])
+    const [c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
+    ah.dispose()
+    bh.dispose()
+    return c
+  }
+  const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
+  const [ah, bh] = [upright, b].map((t) => {
+    const packed = empty(t.backend, [packedWords(t.numel)], 'i32')
+    t.backend.run(packF16Exact, {n: t.numel}, [t.storage], [packed.storage])
+    return packed
+  })
+  if (transA) upright.dispose()
+  const [c] = launch(matmulF16, {m, n, k, transB, tensorCores}, [ah, bh], [[m, n]])
+  ah.dispose()
+  bh.dispose()
+  return c
 }
 
 // ---- elementwise ------------------------------------------------------------------------

@@ -13,3 +13,15 @@ describe('distill --help', () => {
     expect(text).toContain('applied to student and teacher, the loss scaled by T²')
   })
 })
+
+describe('distill --precision', () => {
+  it('offers f32 and mixed, and refuses anything else in one line with the flag-error exit status', () => {
+    const help = runCli(['distill', '--help'], {COLUMNS: '200'})
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/--precision=<option> .*<options: f32\|mixed>/)
+    const r = runCli(['distill', 'hybrid', '--teacher', 't', '--data', 'brown', '--out', 'x', '--precision', 'bf16'])
+    expect(r.status).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/precision/)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  })
+})

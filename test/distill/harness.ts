@@ -16,7 +16,7 @@ export function tinySettings(dirs: {teacher: string; student: string; text: stri
     teacher: dirs.teacher, student: dirs.student, data: dirs.text, textField: 'text',
     stages: [1, 2, 3], tokens: [128 * 4, 128 * 4, 128 * 4], lr: [1e-2, 1e-2, 3e-3],
     batchSize: 2, seqLen: 32, gradAccum: 2, seed: 3, loss: 'ce', temperature: 1, clip: 1,
-    weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 2, ...over,
+    weightDecay: 0.1, warmup: 0.1, decay: 0.1, saveEvery: 2, precision: 'f32', ...over,
   }
 }
 

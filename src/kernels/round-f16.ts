@@ -1,0 +1,81 @@
+import {f16Bits, f16Value, packF16, packedWords} from './f16.js'
+import type {Kernel} from './kernel.js'
+import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
+
+/**
+ * The operands of a mixed-precision matmul, rounded to f16 exactly as f16.ts's `f16Bits` rounds on
+ * the host (to nearest even, subnormals kept, overflow to ±inf), in integer arithmetic on the
+ * f32 bits, so every device gives the same halves. WGSL's own f32 -> f16 conversions may round
+ * either way and leave an overflow indeterminate, and an overflow must read as inf: that is how
+ * loss scaling finds a step to skip.
+ */
+export interface RoundF16Params {
+  /** Values (not words). */
+  n: number
+}
+
+/** WGSL: the binary16 bits of the f32 whose bits are `bits` (f16.ts's f16Bits, line for line). */
+const F16_BITS = `fn f16_bits(bits: u32) -> u32 {
+  let sign = (bits >> 16u) & 0x8000u;
+  let e8 = (bits >> 23u) & 0xffu;
+  let mant = bits & 0x7fffffu;
+  if (e8 == 0xffu) { return sign | 0x7c00u | select(0u, 0x200u, mant != 0u); }
+  let e = i32(e8) - 112;
+  if (e >= 31) { return sign | 0x7c00u; }
+  if (e <= 0) {
+    if (e < -10) { return sign; }
+    let full = mant | 0x800000u;
+    let shift = u32(14 - e);
+    let half = full >> shift;
+    let rest = full & ((1u << shift) - 1u);
+    let mid = 1u << (shift - 1u);
+    return sign | (half + select(0u, 1u, rest > mid || (rest == mid && (half & 1u) == 1u)));
+  }
+  let half = (u32(e) << 10u) | (mant >> 13u);
+  let rest = mant & 0x1fffu;
+  return sign | (half + select(0u, 1u, rest > 0x1000u || (rest == 0x1000u && (half & 1u) == 1u)));
+}`
+
+/** WGSL: the f32 bits of binary16 bits `h` (f16Value; every half is an exact f32, subnormals normal ones). */
+const F32_BITS = `fn f32_bits(h: u32) -> u32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0x1fu) { return sign | 0x7f800000u | (m << 13u); }
+  if (e != 0u) { return sign | ((e + 112u) << 23u) | (m << 13u); }
+  if (m == 0u) { return sign; }
+  // m · 2^-24: the leading bit p of m gives the exponent p - 24.
+  let p = firstLeadingBit(m);
+  return sign | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7fffffu);
+}`
+
+const uniforms = (p: RoundF16Params, count: number): UniformFields => [['count', count], ['n', p.n]]
+
+/** x [n] f32 -> [n] f32, each value rounded to the nearest f16 (the CPU and llvmpipe's mixed-precision operands). */
+export const roundF16: Kernel<RoundF16Params> = {
+  name: 'round_f16',
+  cpu: (p, [x], [out]) => {
+    for (let i = 0; i < p.n; i++) out[i] = f16Value(f16Bits(x[i]))
+  },
+  gpu: {
+    key: () => '',
+    code: (p) => flatShader(`${bindings(['x: array<u32>'], ['out: array<u32>'], uniforms(p, p.n))}\n${F16_BITS}\n${F32_BITS}`, '  out[i] = f32_bits(f16_bits(x[i]));'),
+    dispatch: (p) => flatDispatch(p.n, uniforms(p, p.n)),
+  },
+}
+
+/** x [n] f32 -> packed f16 words [ceil(n / 2)] (f16.ts's layout), rounded as `roundF16`: the tensor-core operands. */
+export const packF16Exact: Kernel<RoundF16Params> = {
+  name: 'pack_f16_exact',
+  cpu: (p, [x], [out]) => out.set(packF16(x.subarray(0, p.n))),
+  gpu: {
+    key: () => '',
+    code: (p) =>
+      flatShader(
+        `${bindings(['x: array<u32>'], ['out: array<u32>'], uniforms(p, packedWords(p.n)))}\n${F16_BITS}`,
+        `  let hi = select(0u, f16_bits(x[min(2u * i + 1u, u.n - 1u)]), 2u * i + 1u < u.n);
+  out[i] = f16_bits(x[2u * i]) | (hi << 16u);`,
+      ),
+    dispatch: (p) => flatDispatch(packedWords(p.n), uniforms(p, packedWords(p.n))),
+  },
+}

@@ -1,0 +1,101 @@
+import {describe, expect, it} from 'vitest'
+import type {Backend} from '../../src/backend/backend.js'
+import {backward, withTape} from '../../src/engine/autograd.js'
+import {linear} from '../../src/engine/ops.js'
+import {withPrecision} from '../../src/engine/precision.js'
+import {fromArray, type Tensor} from '../../src/engine/tensor.js'
+import {f16Bits, f16Value, packF16} from '../../src/kernels/f16.js'
+import {packF16Exact, roundF16} from '../../src/kernels/round-f16.js'
+import {cpuBackend, referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {Rng} from '../helpers/random.js'
+
+const gpu = await webgpuBackend()
+const half = (x: number): number => f16Value(f16Bits(x))
+
+/** A CPU backend that says it has tensor cores: linear's packed matmul_f16 path, run by the kernels' CPU references. */
+function tensorCoreCpu(): Backend {
+  const config = {componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16}
+  return Object.assign(referenceBackend(), {features: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'], subgroups: {minSize: 32, maxSize: 32, matrixConfigs: [config]}})
+}
+
+/** C [m, n] = A·B in f64, the elements of A and B given by index. */
+function hostMatmul(m: number, n: number, k: number, at: (i: number, kk: number) => number, bt: (kk: number, j: number) => number): Float64Array {
+  const c = new Float64Array(m * n)
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) c[i * n + j] += at(i, kk) * bt(kk, j)
+  return c
+}
+
+function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, what: string): void {
+  let scale = 0
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]))
+  for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]`).toBeLessThanOrEqual(rel * scale)
+}
+
+const [M, K, N] = [5, 19, 7]
+
+async function mixedLinear(backend: Backend, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array, precision: 'f32' | 'mixed') {
+  const xt = fromArray(backend, x, [M, K])
+  const wt = fromArray(backend, w, [N, K])
+  const bt = fromArray(backend, b, [N])
+  for (const t of [xt, wt, bt]) t.requiresGrad = true
+  const {result: y} = withTape(() => withPrecision(precision, () => linear(xt, wt, bt)))
+  const out = Float32Array.from(await y.toArray())
+  const [dx, dw, db] = backward(y, [xt, wt, bt], {seed: fromArray(backend, g, [M, N])})
+  const read = async (t: Tensor) => Float32Array.from(await t.toArray())
+  return {y: out, dx: await read(dx), dw: await read(dw), db: await read(db)}
+}
+
+describe('mixed-precision linear: f16 operands, f32 accumulation', () => {
+  const rng = new Rng(20)
+  const x = rng.floats(M * K, 1)
+  const w = rng.floats(N * K, 1)
+  const b = rng.floats(N, 1)
+  const g = rng.floats(M * N, 1)
+  const [xh, wh, gh] = [x, w, g].map((v) => v.map(half))
+  const wantY = hostMatmul(M, N, K, (i, kk) => xh[i * K + kk], (kk, j) => wh[j * K + kk]).map((v, i) => v + b[i % N])
+  const wantDx = hostMatmul(M, K, N, (i, kk) => gh[i * N + kk], (kk, j) => wh[kk * K + j])
+  const wantDw = hostMatmul(N, K, M, (i, kk) => gh[kk * N + i], (kk, j) => xh[kk * K + j])
+
+  for (const [name, make] of [['CPU fast paths', cpuBackend], ['CPU references', referenceBackend], ['packed tensor-core path', tensorCoreCpu]] as const) {
+    it(`${name}: forward and backward are the f32 sums of f16-rounded operands (gradient rounded too)`, async () => {
+      const got = await mixedLinear(make(), x, w, b, g, 'mixed')
+      expectNear(got.y, wantY, 1e-6, 'y')
+      expectNear(got.dx, wantDx, 1e-6, 'dx')
+      expectNear(got.dw, wantDw, 1e-6, 'dW')
+      expectNear(got.db, Array.from({length: N}, (_, j) => Array.from({length: M}, (_, i) => g[i * N + j]).reduce((s, v) => s + v, 0)), 1e-6, 'db')
+    })
+  }
+
+  it('differs from f32 by about f16 rounding, and only inside the precision context', async () => {
+    const mixed = await mixedLinear(cpuBackend(), x, w, b, g, 'mixed')
+    const f32 = await mixedLinear(cpuBackend(), x, w, b, g, 'f32')
+    const diff = Math.max(...mixed.y.map((v, i) => Math.abs(v - f32.y[i])))
+    expect(diff).toBeGreaterThan(1e-5)
+    expect(diff).toBeLessThan(2e-2)
+  })
+
+  it('an output gradient beyond f16 range overflows to inf in mixed mode (what loss scaling detects), not in f32', async () => {
+    const big = g.map((v) => v * 1e5)
+    const mixed = await mixedLinear(cpuBackend(), x, w, b, big, 'mixed')
+    expect(mixed.dw.some((v) => !Number.isFinite(v))).toBe(true)
+    const f32 = await mixedLinear(cpuBackend(), x, w, b, big, 'f32')
+    expect(f32.dw.every(Number.isFinite)).toBe(true)
+  })
+})
+
+describe.skipIf(!gpu)('f16 rounding kernels: WebGPU vs CPU, bit for bit', () => {
+  // Ties both ways, subnormals, the overflow edge (65504 stays, 65520 is inf), inf, zero signs.
+  const edges = [1, -2, 65504, 65519.9, 65520, -1e6, 2 ** -24, 2 ** -26, 3 * 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 0.1, -0, 0, Infinity, -Infinity, 2 ** -15, 1e-30]
+  const values = Float32Array.from([...edges, ...new Rng(21).floats(999, 70000)])
+
+  it('roundF16', async () => {
+    const [got] = await runKernel(gpu!, roundF16, {n: values.length}, [values], [values.length])
+    expect(Array.from(got)).toEqual(Array.from(values, (v) => half(v)))
+  })
+
+  it('packF16Exact (odd length)', async () => {
+    const n = values.length
+    const [got] = await runKernel(gpu!, packF16Exact, {n}, [values], [Math.ceil(n / 2)])
+    expect(Array.from(new Int32Array(got.buffer))).toEqual(Array.from(packF16(values)))
+  })
+})
