@@ -1,4 +1,5 @@
-import type {Kernel} from './kernel.js'
+import {widenHalf} from './half-precision.js'
+import type {HalfDType, Kernel} from './kernel.js'
 import {matmulGpu} from './matmul-wgsl.js'
 
 /**
@@ -19,11 +20,15 @@ export interface MatmulParams {
   /** B has one matrix shared by every batch entry. */
   broadcastB: boolean
   bias: boolean
+  /** B holds half-precision weights (16-bit patterns); A, bias and C stay f32, as does the sum. */
+  bDtype?: HalfDType
 }
 
 export function matmulCpu(p: MatmulParams, inputs: ArrayLike<number>[], outputs: Float32Array[]): void {
-  const [a, b, bias] = inputs
+  const [a, stored, bias] = inputs
   const c = outputs[0]
+  // The reference widens B whole; the fast path (cpu-fast-paths.ts) and the WGSL read it as stored.
+  const b = p.bDtype ? widenHalf(p.bDtype, stored as Uint16Array) : stored
   const {m, n, k} = p
   for (let z = 0; z < p.batch; z++) {
     const aOff = z * m * k
