@@ -75,3 +75,10 @@ export function refuseHalf(dtype: WeightDTypeChoice, what: string): WeightDType 
   if (dtype === 'auto' || dtype === 'f32') return 'f32'
   throw new HybridizeError(`--dtype ${dtype}: ${what} runs in f32 only (half-precision weights are for teachers: Llama, Phi)`, {code: 'E_USAGE'})
 }
+
+/** Bytes the expected weights take in backend memory when loaded as `dtype` (matrices at 2 bytes, the rest at 4). */
+export function loadedWeightBytes(expected: ReadonlyMap<string, readonly number[]>, dtype: WeightDType): number {
+  let bytes = 0
+  for (const shape of expected.values()) bytes += shape.reduce((a, b) => a * b, 1) * (dtype !== 'f32' && isHalfCandidate(shape) ? 2 : 4)
+  return bytes
+}
