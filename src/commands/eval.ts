@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
 import {HybridizeError} from '../errors.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
@@ -90,6 +91,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
     'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
     device: deviceFlag,
+    dtype: dtypeFlag,
   }
 
   async run(): Promise<EvalResult> {
@@ -114,7 +116,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     try {
       for (const [i, folder] of folders.entries()) {
         const started = Date.now()
-        const lm = await loadModel(folder, backend)
+        const lm = await loadModel(folder, backend, {dtype: flags.dtype, onDType: (dtype) => this.status(dtypeStatus(dtype))})
         const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
         const info = await modelInfo(models[i], folder, [...lm.weights.values()], tokenizer)
         const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []

@@ -2,6 +2,7 @@ import {randomInt} from 'node:crypto'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
 import {createBackend} from '../backend/device.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
@@ -48,6 +49,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     seed: Flags.integer({description: 'Seed of the sampler (random when absent; printed, so a run can be repeated).'}),
     n: Flags.integer({description: 'Samples to draw, in one batch.', default: 1, min: 1}),
     device: deviceFlag,
+    dtype: dtypeFlag,
   }
 
   async run(): Promise<GenerateResult> {
@@ -67,7 +69,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     const streamFirst = !this.jsonEnabled() && flags.n === 1
     const stream = new TextStream(tokenizer, prompt)
     try {
-      const model = await loadModel(folder, backend)
+      const model = await loadModel(folder, backend, {dtype: flags.dtype, onDType: (dtype) => this.status(dtypeStatus(dtype))})
       try {
         const samples = await generate(model, prompt, {
           ...sampling,
