@@ -41,5 +41,14 @@ export function wgslHalfLoad(name: string, array: string, dtype: HalfDType): str
   return `fn ${name}(i: u32) -> f32 { ${body} }`
 }
 
+/** A WGSL function `name(v: vec2u) -> vec4f` widening four packed halves (element 0 in the low half of v.x). */
+export function wgslHalfWiden4(name: string, dtype: HalfDType): string {
+  const body =
+    dtype === 'bf16'
+      ? 'return vec4f(bitcast<f32>(v.x << 16u), bitcast<f32>(v.x & 0xffff0000u), bitcast<f32>(v.y << 16u), bitcast<f32>(v.y & 0xffff0000u));'
+      : 'return vec4f(unpack2x16float(v.x), unpack2x16float(v.y));'
+  return `fn ${name}(v: vec2u) -> vec4f { ${body} }`
+}
+
 /** Bytes a tensor of `numel` values of `dtype` takes in memory. */
 export const bytesPerValue = (dtype: string): number => (dtype === 'bf16' || dtype === 'f16' ? 2 : 4)

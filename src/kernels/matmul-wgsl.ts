@@ -110,8 +110,5 @@ const TILES = [UNROLLED_TILE, WIDE_TILE, DEFAULT_TILE]
 const TILES_BT = [WIDE_TILE, UNROLLED_TILE, DEFAULT_TILE]
 export const matmulTileOf = (p: MatmulParams): MatmulTile => (p.transB ? TILES_BT : TILES).find((t) => fitsV2(p, t)) ?? DEFAULT_TILE
 
-/**
- * Version 2 where the shape fills one of its tiles, else version 1 (dev/kernels/matmul.ts forces
- * either, and other tiles). A half-precision B takes version 1, the one that reads it unpacked.
- */
-export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf)}, (p) => (!p.bDtype && fitsV2(p, matmulTileOf(p)) ? 2 : 1))
+/** Version 2 where the shape fills one of its tiles, else version 1 (dev/kernels/matmul.ts forces either, and other tiles). */
+export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf)}, (p) => (fitsV2(p, matmulTileOf(p)) ? 2 : 1))

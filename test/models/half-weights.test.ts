@@ -11,6 +11,8 @@ import {f16Bits} from '../../src/kernels/f16.js'
 import {widenHalf} from '../../src/kernels/half-precision.js'
 import type {HalfDType, HostArray, Kernel} from '../../src/kernels/kernel.js'
 import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
+import {fitsV2} from '../../src/kernels/matmul-v2.js'
+import {matmulTileOf} from '../../src/kernels/matmul-wgsl.js'
 import {loadTeacher} from '../../src/models/load.js'
 import {forwardIds} from '../../src/models/run-forward.js'
 import {roundToHalf, type WeightDTypeChoice} from '../../src/models/weight-dtype.js'
@@ -48,9 +50,17 @@ const matmulCases: MatmulParams[] = [
   {batch: 1, m: 5, n: 7, k: 9, transA: false, transB: true, broadcastB: false, bias: true},
   {batch: 2, m: 3, n: 6, k: 11, transA: false, transB: false, broadcastB: true, bias: false},
   {batch: 1, m: 64, n: 128, k: 32, transA: false, transB: true, broadcastB: false, bias: false},
+  // Shapes that fill version 2's tiles (matmul-v2.ts: B read as vec2u, four halves at a time).
+  {batch: 1, m: 128, n: 128, k: 24, transA: false, transB: true, broadcastB: false, bias: true},
+  {batch: 2, m: 256, n: 128, k: 16, transA: false, transB: true, broadcastB: true, bias: false},
+  {batch: 1, m: 128, n: 256, k: 32, transA: false, transB: false, broadcastB: false, bias: false},
 ]
 
 describe('half-precision B: matmul and embedding', () => {
+  it('the cases reach both WGSL versions', () => {
+    expect(matmulCases.filter((p) => fitsV2(p, matmulTileOf(p))).length).toBe(3)
+  })
+
   for (const dtype of ['bf16', 'f16'] as const) {
     it(`${dtype}: the reference, the CPU fast path and the WGSL equal matmul over the widened f32 B`, async () => {
       const rng = new Rng(20)
