@@ -15,6 +15,13 @@ import {chunkMixFast} from './cpu-ssd/chunk-mix-fast.js'
  */
 export type FastPath<P> = (p: P, inputs: HostArray[], outputs: Float32Array[]) => boolean
 
+let scratch = new Float32Array(0)
+/** One f32 buffer reused for every widened B (the CPU backend runs one kernel at a time): no allocation per call. */
+function widenScratch(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(n)
+  return scratch.subarray(0, n)
+}
+
 /** Pairs a kernel with its fast path, so the parameter types must agree. */
 const entry = <P>(kernel: Kernel<P>, fast: FastPath<P>): [string, FastPath<unknown>] => [kernel.name, fast as FastPath<unknown>]
 
@@ -25,7 +32,7 @@ export const CPU_FAST_PATHS: ReadonlyMap<string, FastPath<unknown>> = new Map([
     if (!p.bDtype) return tryMatmulFast(p, inputs as Float32Array[], outputs)
     const [a, b, ...rest] = inputs
     const {bDtype, ...f32Params} = p
-    return tryMatmulFast(f32Params, [a as Float32Array, widenHalf(bDtype, b as Uint16Array), ...(rest as Float32Array[])], outputs)
+    return tryMatmulFast(f32Params, [a as Float32Array, widenHalf(bDtype, b as Uint16Array, widenScratch(b.length)), ...(rest as Float32Array[])], outputs)
   }),
   entry<AttentionParams>(attention, (p, inputs, outputs) => tryAttentionFast(p, inputs as Float32Array[], outputs)),
   entry<ChunkMixParams>(ssdChunkMix, (p, inputs, outputs) => {
