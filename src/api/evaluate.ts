@@ -11,11 +11,12 @@ import {loadGenerationDocs} from '../eval/tasks/generation-docs.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadModel} from '../models/load-model.js'
+import type {WeightOptions} from '../models/load-weights.js'
 import {loadTokenizer} from '../tokenizer/load.js'
 import {withBackend, type BackendChoice} from './session.js'
 
 /** `hybridize eval` from code: every task on every model, on one backend. */
-export interface EvaluateRequest extends BackendChoice {
+export interface EvaluateRequest extends BackendChoice, WeightOptions {
   /** Model folders or org/name[@revision] from the Hugging Face cache. */
   models: string[]
   /** Task specs as --tasks takes them, e.g. 'kv-retrieval,ppl:wiki.txt'. */
@@ -66,7 +67,7 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
     for (const [i, folder] of folders.entries()) {
       const name = models[i]
       const started = Date.now()
-      const lm = await loadModel(folder, backend)
+      const lm = await loadModel(folder, backend, {dtype: request.dtype, onDType: request.onDType})
       const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
       const info = await modelInfo(name, folder, [...lm.weights.values()], tokenizer)
       const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []

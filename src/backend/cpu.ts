@@ -45,7 +45,7 @@ export class CpuBackend implements Backend {
   }
 
   alloc(numel: number, dtype: DType): Storage {
-    const data = dtype === 'i32' ? new Int32Array(numel) : new Float32Array(numel)
+    const data = dtype === 'i32' ? new Int32Array(numel) : dtype === 'f32' ? new Float32Array(numel) : new Uint16Array(numel)
     const m = this.memory
     m.liveBytes += data.byteLength
     m.peakBytes = Math.max(m.peakBytes, m.liveBytes)
@@ -83,7 +83,7 @@ export class CpuBackend implements Backend {
     const outs = outputs.map((s) => (s as CpuStorage).data)
     const fast = this.fast ? CPU_FAST_PATHS.get(kernel.name) : undefined
     // The fast paths compute in float32: other storage (a float64 test backend) takes the reference.
-    if (fast && ins[0] instanceof Float32Array && outs[0] instanceof Float32Array && fast(params, ins as Float32Array[], outs as Float32Array[])) return
+    if (fast && ins[0] instanceof Float32Array && outs[0] instanceof Float32Array && fast(params, ins, outs as Float32Array[])) return
     kernel.cpu(params, ins, outs)
   }
 

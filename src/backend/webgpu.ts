@@ -1,12 +1,13 @@
 import type {Backend, Storage} from './backend.js'
 import type {AdapterSubgroups, DeviceFeatures} from '../kernels/device-features.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
+import {bytesPerValue} from '../kernels/half-precision.js'
 import {HybridizeError} from '../errors.js'
 import {BufferPool, BufferUsage, MAP_MODE_READ, UniformRing} from './webgpu-pools.js'
 
 interface GpuStorage extends Storage {
   buffer: GPUBuffer | undefined
-  /** Bytes bound and copied: numel * 4, at least 4 so 0-element tensors still bind. */
+  /** Bytes bound and copied: numel * 4 (half precision: 2, rounded up to whole words), at least 4 so 0-element tensors still bind. */
   readonly bytes: number
 }
 
@@ -107,7 +108,7 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
 
   alloc(numel: number, dtype: DType): Storage {
     this.assertAlive()
-    const bytes = Math.max(4, numel * 4)
+    const bytes = Math.max(4, 4 * Math.ceil((numel * bytesPerValue(dtype)) / 4))
     const limit = this.maxBindingBytes
     if (bytes > limit) {
       throw new HybridizeError(`a tensor of ${numel} values (${bytes} bytes) exceeds this GPU's largest storage binding (${limit} bytes); use --device cpu`)
@@ -121,7 +122,9 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     if (data.length > storage.numel) throw new Error(`write of ${data.length} values into a storage of ${storage.numel}`)
     // Queue writes run before any later submit: flush first so kernels encoded earlier read the old data.
     if (this.batched > 0) this.flush()
-    if (data.length > 0) this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength)
+    // writeBuffer takes whole words: an odd count of half values is padded with one zero half.
+    const words = data.byteLength % 4 === 0 ? data : padToWord(data as Uint16Array)
+    if (data.length > 0) this.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength)
   }
 
   async read(storage: Storage): Promise<HostArray> {
@@ -137,11 +140,11 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
       await this.throwPendingErrors()
       throw err
     }
-    const copy = staging.getMappedRange(0, bytes).slice(0, storage.numel * 4)
+    const copy = staging.getMappedRange(0, bytes).slice(0, storage.numel * bytesPerValue(storage.dtype))
     staging.unmap()
     this.stagingPool.release(staging)
     await this.throwPendingErrors()
-    return storage.dtype === 'i32' ? new Int32Array(copy) : new Float32Array(copy)
+    return storage.dtype === 'i32' ? new Int32Array(copy) : storage.dtype === 'f32' ? new Float32Array(copy) : new Uint16Array(copy)
   }
 
   free(storage: Storage): void {
@@ -338,4 +341,11 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
   private assertAlive(): void {
     if (this.lost) throw new HybridizeError(`the WebGPU device was lost: ${this.lost}`)
   }
+}
+
+/** Half values followed by one zero half, so the bytes fill whole 32-bit words. */
+function padToWord(data: Uint16Array): Uint16Array {
+  const padded = new Uint16Array(data.length + 1)
+  padded.set(data)
+  return padded
 }

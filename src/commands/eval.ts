@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {evaluate, EVALUATE_DEFAULTS} from '../api/evaluate.js'
+import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
 import {HybridizeError} from '../errors.js'
 import type {EvalRun} from '../eval/lm-eval-results.js'
@@ -81,6 +82,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
     'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
     device: deviceFlag,
+    dtype: dtypeFlag,
   }
 
   async run(): Promise<EvalResult> {
@@ -101,6 +103,8 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
       outputPath: flags['output-path'],
       logSamples: flags['log-samples'],
       device: flags.device,
+      dtype: flags.dtype,
+      onDType: (dtype) => this.status(dtypeStatus(dtype)),
       status: (text) => this.status(text),
       progress: (model, text) => this.progress.update(`${model}: ${text}`),
       taskStarted: (model, task) => this.progress.start(`${model}: ${task}`),

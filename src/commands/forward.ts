@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import type {Backend} from '../backend/backend.js'
 import {ShapeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
@@ -36,6 +37,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --text "The value of the key"',
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --input ids.safetensors --output out.safetensors',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --text "Paris is the capital of" --top 10 --json',
+    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.1-8B --dtype bf16 --input ids.safetensors --output out.safetensors',
   ]
 
   static override args = {
@@ -48,6 +50,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     text: Flags.string({description: 'Text to tokenize; prints the most likely next tokens.', exclusive: ['input']}),
     top: Flags.integer({description: 'How many next tokens to print with --text.', default: 10, min: 1}),
     device: deviceFlag,
+    dtype: dtypeFlag,
   }
 
   async run(): Promise<ForwardFileResult | ForwardTextResult> {
@@ -58,7 +61,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     const input = flags.input ? await readInputIds(flags.input) : undefined
     const tokenizer = flags.text === undefined ? undefined : await loadTokenizer(folder)
     return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
-      const model = await loadModel(folder, backend)
+      const model = await loadModel(folder, backend, {dtype: flags.dtype, onDType: (dtype) => this.status(dtypeStatus(dtype))})
       if (tokenizer) return this.nextTokens(tokenizer, flags.text!, flags.top, model, backend)
       return this.forwardFile(input!, flags.output!, model, backend)
     })

@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {openModel, withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
@@ -46,6 +47,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     seed: Flags.integer({description: 'Seed of the sampler (random when absent; printed, so a run can be repeated).'}),
     n: Flags.integer({description: 'Samples to draw, in one batch.', default: 1, min: 1}),
     device: deviceFlag,
+    dtype: dtypeFlag,
   }
 
   async run(): Promise<GenerateResult> {
@@ -62,7 +64,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     const stream = new TextStream(tokenizer, prompt)
     return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
       this.status(`seed: ${seed}, temperature ${sampling.temperature}, top-p ${sampling.topP}, ${prompt.length} prompt tokens`)
-      const model = await loadModel(folder, backend)
+      const model = await loadModel(folder, backend, {dtype: flags.dtype, onDType: (dtype) => this.status(dtypeStatus(dtype))})
       try {
         const samples = await generate(model, prompt, {
           ...sampling,

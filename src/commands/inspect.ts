@@ -10,7 +10,8 @@ export default class Inspect extends BaseCommand {
 
   static override description = `Reads config.json and the safetensors headers (no weights are loaded) and reports the
 architecture, parameter count, layers, query and key/value heads, head dim, weight dtype and bytes,
-and the KV-cache bytes one token costs. MODEL is a local folder or org/name[@revision] from the
+for a teacher the memory its weights take loaded with each --dtype (f32, or bf16/f16: weight
+matrices at 2 bytes a value), and the KV-cache bytes one token costs. MODEL is a local folder or org/name[@revision] from the
 Hugging Face cache: a teacher, a Mamba-2 checkpoint, or a hybrid written by \`hybridize rewrite\`.
 For every kind it also reports what one sequence of --context tokens costs while decoding: the KV
 cache of the attention heads (growing with the context) and the SSM state (constant); for a
@@ -39,6 +40,7 @@ hybrid, next to the teacher's KV cache at the same length.`
       ...rows,
       ['dtype', summary.dtypes.join(', ')],
       ['weights', formatBytes(summary.weightBytes)],
+      ...(summary.kind === 'teacher' ? [loadedRow(summary)] : []),
       ['tied embeddings', summary.tiedEmbeddings ? 'yes' : 'no'],
       ...memoryRows(summary),
     ]))
@@ -57,6 +59,12 @@ function teacherRows(s: ModelSummary): [string, string][] {
     ['key/value heads', String(s.keyValueHeads)],
     ['head dim', `${s.headDim} (rotary ${s.rotaryDim})`],
   ]
+}
+
+/** What the weights take in memory with each --dtype (bf16 and f16 alike: 2 bytes a matrix value). */
+function loadedRow(s: ModelSummary): [string, string] {
+  const b = s.loadedWeightBytes
+  return ['weights loaded', `--dtype f32 ${formatBytes(b.f32)}, bf16 or f16 ${formatBytes(b.bf16)}`]
 }
 
 function mamba2Rows(s: Mamba2Summary): [string, string][] {

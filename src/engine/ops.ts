@@ -5,7 +5,7 @@ import {embeddingBackward} from '../kernels/backward/embedding-backward.js'
 import {layernormBackward, rmsnormBackward} from '../kernels/backward/norm-backward.js'
 import {binary, swiglu as swigluKernel, unary, type BinaryOp, type UnaryOp} from '../kernels/elementwise.js'
 import {embedding as embeddingKernel} from '../kernels/embedding.js'
-import type {Kernel} from '../kernels/kernel.js'
+import type {HalfDType, Kernel} from '../kernels/kernel.js'
 import {packedWords} from '../kernels/f16.js'
 import {matmul as matmulKernel} from '../kernels/matmul.js'
 import {matmulF16, tensorCoreSupport} from '../kernels/matmul-f16.js'
@@ -33,8 +33,19 @@ function sameBackend(...ts: Tensor[]): void {
   }
 }
 
+/**
+ * Half-precision tensors are weights that only matmul's B and the embedding table read (they pass
+ * the dtype to their kernel); any other kernel would read their packed bits as f32.
+ */
+function assertNotHalf(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) if (t.dtype === 'bf16' || t.dtype === 'f16') throw new ShapeError(`${op}: a ${t.dtype} tensor [${t.shape}] can only be a matmul's right operand or an embedding table`)
+}
+
+const halfDtypeOf = (t: Tensor): HalfDType | undefined => (t.dtype === 'bf16' || t.dtype === 'f16' ? t.dtype : undefined)
+
 /** Run `kernel` into fresh outputs of the given shapes. */
 function launch<P>(kernel: Kernel<P>, params: P, inputs: Tensor[], shapes: (readonly number[])[]): Tensor[] {
+  assertNotHalf(kernel.name, ...inputs)
   const outs = shapes.map((s) => empty(inputs[0].backend, s))
   inputs[0].backend.run(kernel, params, inputs.map((t) => t.storage), outs.map((t) => t.storage))
   return outs
@@ -60,9 +71,11 @@ export function matmul(a: Tensor, b: Tensor, opts: {transA?: boolean; transB?: b
   const bBatch = numelOf(b.shape.slice(0, -2))
   if (bBatch !== 1 && bBatch !== batch) throw new ShapeError(`matmul batch sizes differ: [${a.shape}] x [${b.shape}]`)
   if (opts.bias && opts.bias.numel !== n) throw new ShapeError(`bias of ${opts.bias.numel} values for ${n} outputs`)
+  assertNotHalf('matmul', a, ...(opts.bias ? [opts.bias] : []))
   const out = empty(a.backend, [...batchShape, m, n])
   const broadcastB = bBatch === 1 && batch > 1
-  const params = {batch, m, n, k, transA, transB, broadcastB, bias: Boolean(opts.bias)}
+  const bDtype = halfDtypeOf(b)
+  const params = {batch, m, n, k, transA, transB, broadcastB, bias: Boolean(opts.bias), ...(bDtype && {bDtype})}
   const inputs = opts.bias ? [a, b, opts.bias] : [a, b]
   a.backend.run(matmulKernel, params, inputs.map((t) => t.storage), [out.storage])
   if (needsGrad(inputs)) {
@@ -272,8 +285,10 @@ export function embedding(ids: Tensor, table: Tensor): Tensor {
   sameBackend(ids, table)
   if (ids.dtype !== 'i32') throw new ShapeError('embedding ids must be int32')
   const [vocab, dim] = table.shape
-  const p = {n: ids.numel, dim, vocab}
-  const [out] = launch(embeddingKernel, p, [ids, table], [[...ids.shape, dim]])
+  const tableDtype = halfDtypeOf(table)
+  const p = {n: ids.numel, dim, vocab, ...(tableDtype && {tableDtype})}
+  const out = empty(ids.backend, [...ids.shape, dim])
+  ids.backend.run(embeddingKernel, p, [ids.storage, table.storage], [out.storage])
   if (needsGrad([table])) {
     record([ids, table], [out], ([g], {inputs: [is]}) => [undefined, ...launch(embeddingBackward, p, [is, g!], [table.shape])])
   }

@@ -1,5 +1,5 @@
 import type {Backend, Storage} from '../backend/backend.js'
-import type {DType, HostArray} from '../kernels/kernel.js'
+import type {DType, HalfDType, HostArray} from '../kernels/kernel.js'
 import {ShapeError} from '../errors.js'
 import {fill} from '../kernels/fill.js'
 
@@ -172,9 +172,10 @@ function collectTensors(value: unknown, into: Set<Tensor>): void {
 
 // ---- creation --------------------------------------------------------------------------
 
-export function fromArray(backend: Backend, data: HostArray, shape: readonly number[]): Tensor {
+/** A tensor holding `data`; a Uint16Array holds half-precision patterns of `half` (default bf16). */
+export function fromArray(backend: Backend, data: HostArray, shape: readonly number[], half: HalfDType = 'bf16'): Tensor {
   if (data.length !== numelOf(shape)) throw new ShapeError(`${data.length} values do not fill shape [${shape}]`)
-  const storage = backend.alloc(data.length, data instanceof Int32Array ? 'i32' : 'f32')
+  const storage = backend.alloc(data.length, data instanceof Int32Array ? 'i32' : data instanceof Uint16Array ? half : 'f32')
   backend.write(storage, data)
   return new Tensor(backend, storage, shape)
 }

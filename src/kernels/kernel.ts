@@ -8,8 +8,14 @@
  *   @group(0) @binding(n+m)           uniforms (only when `dispatch` returns some), var<uniform>
  * Uniform words are u32; floats are bit-cast in by `packUniforms`.
  */
-export type DType = 'f32' | 'i32'
-export type HostArray = Float32Array | Int32Array
+export type DType = 'f32' | 'i32' | HalfDType
+/**
+ * Weights kept at 2 bytes a value (half-precision.ts): their raw 16-bit patterns, in a Uint16Array on
+ * the host, two to a 32-bit word on the GPU (element 2i in the low half). Only the operands that
+ * read them as such take them: matmul's B and the embedding table.
+ */
+export type HalfDType = 'bf16' | 'f16'
+export type HostArray = Float32Array | Int32Array | Uint16Array
 
 export interface GpuDispatch {
   workgroups: [number, number, number]

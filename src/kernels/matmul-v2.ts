@@ -1,3 +1,4 @@
+import {wgslHalfWiden4} from './half-precision.js'
 import {type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
 import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl.js'
@@ -58,7 +59,7 @@ interface OperandLoad {
  * contiguous along K (A, or Bᵀ), so each vec4 holds 4 k values and is stored as 4 scalars into
  * the k-major tile; otherwise it holds 4 rows/columns and is stored whole.
  */
-function operandLoad(name: string, tile: string, alongK: boolean, rows: number, bk: number, threads: number, base: string, rowStride: string, rowOrigin: string): OperandLoad {
+function operandLoad(name: string, tile: string, alongK: boolean, rows: number, bk: number, threads: number, base: string, rowStride: string, rowOrigin: string, read = (v: string): string => v): OperandLoad {
   const count = (rows * bk) / 4 / threads
   if (!Number.isInteger(count) || count < 1) throw new Error(`matmul v2: a ${rows}x${bk} slice is not a whole number of vec4 loads for ${threads} threads`)
   const reg = `${name}r`
@@ -68,7 +69,7 @@ function operandLoad(name: string, tile: string, alongK: boolean, rows: number, 
     const l = `(li + ${i * threads}u)`
     if (alongK) {
       // l -> row l / (bk/4), k quad l % (bk/4)
-      lines.push(`let ${reg}${i} = ${name}[${base} + (${rowOrigin} + ${l} / ${bk / 4}u) * (${rowStride}) + k0 / 4u + ${l} % ${bk / 4}u];`)
+      lines.push(`let ${reg}${i} = ${read(`${name}[${base} + (${rowOrigin} + ${l} / ${bk / 4}u) * (${rowStride}) + k0 / 4u + ${l} % ${bk / 4}u]`)};`)
       stores.push((buf) => {
         const row = `${l} / ${bk / 4}u`
         const k4 = `(${l} % ${bk / 4}u) * 4u`
@@ -76,7 +77,7 @@ function operandLoad(name: string, tile: string, alongK: boolean, rows: number, 
       })
     } else {
       // l -> k row l / (rows/4), vec4 l % (rows/4)
-      lines.push(`let ${reg}${i} = ${name}[${base} + (k0 + ${l} / ${rows / 4}u) * (${rowStride}) + ${rowOrigin} / 4u + ${l} % ${rows / 4}u];`)
+      lines.push(`let ${reg}${i} = ${read(`${name}[${base} + (k0 + ${l} / ${rows / 4}u) * (${rowStride}) + ${rowOrigin} / 4u + ${l} % ${rows / 4}u]`)};`)
       stores.push((buf) => `${tile}[((${buf}) * ${bk}u + ${l} / ${rows / 4}u) * ${rows / 4}u + ${l} % ${rows / 4}u] = ${reg}${i};`)
     }
   }
@@ -91,14 +92,16 @@ function code(p: MatmulParams, t: MatmulTile): string {
   const threads = tx * ty
   const rowBlocks = tm / 4
   const colBlocks = tn / 4
-  const inputs = ['a: array<vec4f>', 'b: array<vec4f>', ...(p.bias ? ['bias: array<vec4f>'] : [])]
+  // A half-precision B is bound as vec2u (four halves, the same index as a vec4f) and widened as loaded.
+  const inputs = ['a: array<vec4f>', p.bDtype ? 'b: array<vec2u>' : 'b: array<vec4f>', ...(p.bias ? ['bias: array<vec4f>'] : [])]
+  const readB = p.bDtype ? (v: string): string => `widenB(${v})` : undefined
   // A: [M, K] rows along K, or Aᵀ stored [K, M] rows along M. B: [K, N] rows along N, or Bᵀ stored [N, K].
   const aLoad = p.transA
     ? operandLoad('a', 'As', false, bm, bk, threads, 'aBase', 'u.m / 4u', 'row0')
     : operandLoad('a', 'As', true, bm, bk, threads, 'aBase', 'u.k / 4u', 'row0')
   const bLoad = p.transB
-    ? operandLoad('b', 'Bs', true, bn, bk, threads, 'bBase', 'u.k / 4u', 'col0')
-    : operandLoad('b', 'Bs', false, bn, bk, threads, 'bBase', 'u.n / 4u', 'col0')
+    ? operandLoad('b', 'Bs', true, bn, bk, threads, 'bBase', 'u.k / 4u', 'col0', readB)
+    : operandLoad('b', 'Bs', false, bn, bk, threads, 'bBase', 'u.n / 4u', 'col0', readB)
   const acc = (i: number, j: number): string => `c${i}_${j}`
   /** One kk step: this thread's A and B vectors of row `kk` of buffer `buf` (offsets given as WGSL expressions), then its FMAs. */
   const multiply = (ao: string, bo: string, indent: string): string => [
@@ -136,6 +139,7 @@ ${step(0)}
 ${step(1)}
   }`
   return wgsl`${bindings(inputs, ['c: array<vec4f>'], uniforms(p))}
+${p.bDtype ? wgslHalfWiden4('widenB', p.bDtype) : ''}
 var<workgroup> As: array<vec4f, ${(2 * bk * bm) / 4}>;
 var<workgroup> Bs: array<vec4f, ${(2 * bk * bn) / 4}>;
 
@@ -181,7 +185,7 @@ export function matmulV2(tileOf: (p: MatmulParams) => MatmulTile): GpuProgram<Ma
   return {
     key: (p) => {
       const t = tileOf(p)
-      return [`${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}g${t.group}${t.unroll ? 'u' : ''}`, p.transA && 'tA', p.transB && 'tB', p.bias && 'bias'].filter(Boolean).join(',')
+      return [`${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}g${t.group}${t.unroll ? 'u' : ''}`, p.transA && 'tA', p.transB && 'tB', p.bias && 'bias', p.bDtype].filter(Boolean).join(',')
     },
     code: (p) => code(p, tileOf(p)),
     dispatch: (p) => {

@@ -1,3 +1,4 @@
+import {wgslHalfLoad} from './half-precision.js'
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
 import {DEFAULT_TILE, fitsV2, matmulV2, UNROLLED_TILE, WIDE_TILE, type MatmulTile} from './matmul-v2.js'
@@ -23,14 +24,16 @@ const fits = (p: MatmulParams): boolean => p.m % TILE === 0 && p.n % TILE === 0 
 
 const uniforms = (p: MatmulParams): UniformFields => [['m', p.m], ['n', p.n], ['k', p.k], ['bStride', p.broadcastB ? 0 : p.k * p.n]]
 
-/** `As[kk][i] = A[gi, gk]`-style tile load of one operand, guarded unless the shapes fit. */
-function tileLoad(tile: string, src: string, index: string, inRange: string, fit: boolean): string {
-  return fit ? `${tile} = ${src}[${index}];` : `var v = 0.0; if (${inRange}) { v = ${src}[${index}]; } ${tile} = v;`
+/** `As[kk][i] = A[gi, gk]`-style tile load of one operand, guarded unless the shapes fit; `src` reads one element. */
+function tileLoad(tile: string, src: (index: string) => string, index: string, inRange: string, fit: boolean): string {
+  return fit ? `${tile} = ${src(index)};` : `var v = 0.0; if (${inRange}) { v = ${src(index)}; } ${tile} = v;`
 }
 
 function code(p: MatmulParams): string {
   const fit = fits(p)
-  const inputs = ['a: array<f32>', 'b: array<f32>', ...(p.bias ? ['bias: array<f32>'] : [])]
+  // Half-precision B is bound as packed u32 words and widened as each element enters the tile.
+  const inputs = ['a: array<f32>', p.bDtype ? 'b: array<u32>' : 'b: array<f32>', ...(p.bias ? ['bias: array<f32>'] : [])]
+  const readB = p.bDtype ? (i: string): string => `loadB(${i})` : (i: string): string => `b[${i}]`
   // Loads walk along the operand's contiguous dimension: K for A, M for Aᵀ, N for B, K for Bᵀ.
   const aCoords = p.transA ? 'let kk = l / T; let i = l % T;' : 'let i = l / TK; let kk = l % TK;'
   const aIndex = p.transA ? 'aBase + gk * u.m + gi' : 'aBase + gi * u.k + gk'
@@ -38,6 +41,7 @@ function code(p: MatmulParams): string {
   const bIndex = p.transB ? 'bBase + gj * u.k + gk' : 'bBase + gk * u.n + gj'
   const store = `c[cBase + r * u.n + col] = acc[i * ${PER}u + j]${p.bias ? ' + bias[col]' : ''};`
   return wgsl`${bindings(inputs, ['c: array<f32>'], uniforms(p))}
+${p.bDtype ? wgslHalfLoad('loadB', 'b', p.bDtype) : ''}
 const T = ${TILE}u;
 const TK = ${TK}u;
 var<workgroup> As: array<f32, ${TILE * TK}>;
@@ -58,13 +62,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         ${aCoords}
         let gi = row0 + i;
         let gk = k0 + kk;
-        ${tileLoad('As[kk * T + i]', 'a', aIndex, 'gi < u.m && gk < u.k', fit)}
+        ${tileLoad('As[kk * T + i]', (i) => `a[${i}]`, aIndex, 'gi < u.m && gk < u.k', fit)}
       }
       {
         ${bCoords}
         let gj = col0 + j;
         let gk = k0 + kk;
-        ${tileLoad('Bs[kk * T + j]', 'b', bIndex, 'gj < u.n && gk < u.k', fit)}
+        ${tileLoad('Bs[kk * T + j]', readB, bIndex, 'gj < u.n && gk < u.k', fit)}
       }
     }
     workgroupBarrier();
@@ -90,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }
 
 export const matmulV1: GpuProgram<MatmulParams> = {
-  key: (p) => [p.transA && 'tA', p.transB && 'tB', p.bias && 'bias', fits(p) && 'fit'].filter(Boolean).join(','),
+  key: (p) => [p.transA && 'tA', p.transB && 'tB', p.bias && 'bias', fits(p) && 'fit', p.bDtype].filter(Boolean).join(','),
   code,
   dispatch: (p) => {
     if (p.batch > 65535) throw new Error(`matmul: a batch of ${p.batch} exceeds WebGPU's 65535 workgroups per dimension`)

@@ -1,8 +1,8 @@
 import type {Backend} from '../backend/backend.js'
-import {fromArray, type Tensor} from '../engine/tensor.js'
+import type {Tensor} from '../engine/tensor.js'
 import {FormatError, ShapeError} from '../errors.js'
 import {openCheckpoint, type Checkpoint} from '../io/safetensors/checkpoint.js'
-import {checkFiniteWeight} from './finite.js'
+import {readWeight, resolveWeightDType, type WeightDType, type WeightDTypeChoice} from './weight-dtype.js'
 
 /**
  * Check that `ckpt` holds every expected tensor with its expected shape, and no layer beyond the
@@ -33,15 +33,22 @@ function layerCount(names: Iterable<string>): number {
   return count
 }
 
-/** Read the expected tensors into backend memory (BF16/F16 widened to f32), each checked to be finite as it is read. */
-export async function readWeights(ckpt: Checkpoint, expected: ReadonlyMap<string, readonly number[]>, backend: Backend): Promise<Map<string, Tensor>> {
+/** How the weight matrices are held (weight-dtype.ts); the dtype `auto` resolved to is passed to `onDType`. */
+export interface WeightOptions {
+  dtype?: WeightDTypeChoice
+  onDType?: (dtype: WeightDType) => void
+}
+
+/**
+ * Read the expected tensors into backend memory, each checked to be finite as it is read: f32
+ * (BF16/F16 widened), or the matrices in the half dtype of `options.dtype` (default f32).
+ */
+export async function readWeights(ckpt: Checkpoint, expected: ReadonlyMap<string, readonly number[]>, backend: Backend, options: WeightOptions = {}): Promise<Map<string, Tensor>> {
+  const dtype = resolveWeightDType(options.dtype ?? 'f32', ckpt, expected)
+  options.onDType?.(dtype)
   const weights = new Map<string, Tensor>()
   try {
-    for (const [name, shape] of expected) {
-      const data = await ckpt.readF32(name)
-      checkFiniteWeight(data, name, ckpt.path)
-      weights.set(name, fromArray(backend, data, shape))
-    }
+    for (const [name, shape] of expected) weights.set(name, await readWeight(ckpt, name, shape, dtype, backend))
   } catch (err) {
     // A failed load gives back the device memory of the tensors it had already placed.
     for (const t of weights.values()) t.dispose()
@@ -50,12 +57,12 @@ export async function readWeights(ckpt: Checkpoint, expected: ReadonlyMap<string
   return weights
 }
 
-/** Read the expected tensors of a model folder into backend memory (BF16/F16 widened to f32). */
-export async function loadWeights(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string, backend: Backend, layersField?: string): Promise<Map<string, Tensor>> {
+/** Read the expected tensors of a model folder into backend memory (f32 unless `options.dtype` says otherwise). */
+export async function loadWeights(folder: string, expected: ReadonlyMap<string, readonly number[]>, architecture: string, backend: Backend, layersField?: string, options: WeightOptions = {}): Promise<Map<string, Tensor>> {
   const ckpt = await openCheckpoint(folder)
   try {
     checkWeights(expected, ckpt, folder, architecture, layersField)
-    return await readWeights(ckpt, expected, backend)
+    return await readWeights(ckpt, expected, backend, options)
   } finally {
     await ckpt.close()
   }

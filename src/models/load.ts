@@ -4,7 +4,7 @@ import type {Backend} from '../backend/backend.js'
 import {FormatError, HybridizeError} from '../errors.js'
 import type {Checkpoint} from '../io/safetensors/checkpoint.js'
 import {parseTeacherConfig, type TeacherConfig} from './config.js'
-import {checkWeights, loadWeights} from './load-weights.js'
+import {checkWeights, loadWeights, type WeightOptions} from './load-weights.js'
 import {TeacherModel} from './teacher.js'
 import {expectedTeacherWeights} from './teacher-weights.js'
 
@@ -35,7 +35,8 @@ export function checkTeacherWeights(cfg: TeacherConfig, ckpt: Checkpoint, folder
   return expected
 }
 
-export async function loadTeacher(folder: string, backend: Backend): Promise<TeacherModel> {
+/** A teacher's config and weights; its weight matrices in `options.dtype` (default f32). */
+export async function loadTeacher(folder: string, backend: Backend, options: WeightOptions = {}): Promise<TeacherModel> {
   const config = parseTeacherConfig(await readConfigJson(folder), join(folder, 'config.json'))
-  return new TeacherModel(config, await loadWeights(folder, expectedTeacherWeights(config), config.architecture, backend), backend)
+  return new TeacherModel(config, await loadWeights(folder, expectedTeacherWeights(config), config.architecture, backend, undefined, options), backend)
 }

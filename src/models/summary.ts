@@ -11,6 +11,7 @@ import {parseMamba2Config} from './mamba2-config.js'
 import {expectedMamba2Weights} from './mamba2.js'
 import {hybridSequenceMemory, ssmSequenceMemory, teacherSequenceMemory, type SequenceMemory} from './memory.js'
 import {expectedTeacherWeights} from './teacher-weights.js'
+import {loadedWeightBytes, type WeightDType} from './weight-dtype.js'
 
 /**
  * What `hybridize inspect` reports about a model, from config.json and the safetensors headers
@@ -44,6 +45,8 @@ export interface ModelSummary extends CheckpointFacts {
   tiedEmbeddings: boolean
   /** K and V of every layer for one token, at the checkpoint's dtype and at f32 (what the engine computes in). */
   kvCacheBytesPerToken: {checkpointDtype: number; f32: number}
+  /** Bytes the weights take in memory loaded with each `--dtype` (weight-dtype.ts: matrices at 2 bytes in bf16 and f16). */
+  loadedWeightBytes: Record<WeightDType, number>
   sequenceMemory: MemoryReport
 }
 
@@ -169,11 +172,12 @@ export async function summarizeModel(folder: string, contextLength = DEFAULT_CON
     }
   }
   const cfg = parseTeacherConfig(raw, where)
-  const facts = await checkpointFacts(folder, expectedTeacherWeights(cfg), cfg.architecture)
-  return teacherSummary(cfg, facts, contextLength)
+  const expected = expectedTeacherWeights(cfg)
+  const facts = await checkpointFacts(folder, expected, cfg.architecture)
+  return teacherSummary(cfg, facts, expected, contextLength)
 }
 
-function teacherSummary(cfg: TeacherConfig, facts: CheckpointFacts, contextLength: number): ModelSummary {
+function teacherSummary(cfg: TeacherConfig, facts: CheckpointFacts, expected: ReadonlyMap<string, readonly number[]>, contextLength: number): ModelSummary {
   const kvElements = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim
   return {
     kind: 'teacher',
@@ -189,6 +193,7 @@ function teacherSummary(cfg: TeacherConfig, facts: CheckpointFacts, contextLengt
     rotaryDim: cfg.rotaryDim,
     tiedEmbeddings: cfg.tieWordEmbeddings,
     kvCacheBytesPerToken: {checkpointDtype: kvElements * bytesPerElement((facts.dtypes[0] ?? 'F32') as Dtype), f32: kvElements * 4},
+    loadedWeightBytes: {f32: loadedWeightBytes(expected, 'f32'), bf16: loadedWeightBytes(expected, 'bf16'), f16: loadedWeightBytes(expected, 'f16')},
     sequenceMemory: memoryReport(facts, (b) => teacherSequenceMemory(cfg, contextLength, b)),
   }
 }

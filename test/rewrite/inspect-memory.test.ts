@@ -7,6 +7,7 @@ import {encodeHeader} from '../../src/io/safetensors/header.js'
 import {parseTeacherConfig} from '../../src/models/config.js'
 import {hybridConfigToJson, type HybridConfig} from '../../src/models/hybrid-config.js'
 import {expectedHybridWeights} from '../../src/models/hybrid-weights.js'
+import {expectedTeacherWeights} from '../../src/models/teacher-weights.js'
 import {studentMixerConfig} from '../../src/rewrite/student-config.js'
 import {layoutFor} from '../../src/rewrite/select-heads.js'
 import {runCli} from '../helpers/cli.js'
@@ -79,5 +80,22 @@ describe('inspect: memory per sequence of a 2% hybrid', () => {
     const text = runCli(['inspect', folder])
     expect(text.stdout).toMatch(/attention heads\s+10 of 512 kept \(2\.0%\)/)
     expect(text.stdout).toMatch(/memory reduction\s+11\.3x/)
+  })
+})
+
+describe('inspect: weight memory per --dtype of a teacher', () => {
+  it('Llama-3.2-1B: the matrices at 2 bytes in bf16/f16, the norms at 4, as computed by hand', async () => {
+    const folder = join(root, 'llama-1b')
+    await mkdir(folder)
+    await writeFile(join(folder, 'config.json'), JSON.stringify(LLAMA_32_1B))
+    await sparseCheckpoint(folder, expectedTeacherWeights(parseTeacherConfig(LLAMA_32_1B)), 'BF16')
+    const r = runCli(['inspect', folder, '--json'])
+    expect(r.status, r.stderr).toBe(0)
+    // Tied: embed [128256, 2048]; per layer q, o [2048, 2048], k, v [512, 2048], gate, up, down 8192 x 2048, two norms.
+    const matrices = 128256 * 2048 + 16 * (2 * 2048 * 2048 + 2 * 512 * 2048 + 3 * 8192 * 2048)
+    const norms = 16 * 2 * 2048 + 2048
+    const s = JSON.parse(r.stdout)
+    expect(s.loadedWeightBytes).toEqual({f32: 4 * (matrices + norms), bf16: 2 * matrices + 4 * norms, f16: 2 * matrices + 4 * norms})
+    expect(runCli(['inspect', folder]).stdout).toMatch(/weights loaded\s+--dtype f32 4\.60 GiB, bf16 or f16 2\.30 GiB/)
   })
 })
