@@ -130,6 +130,36 @@ export const LLAMBA_FIELDS: readonly FieldSpec[] = [
   {key: 'mlp_cfg.act_fn', families: LLAMBA, type: 'enum', values: ['silu'], default: 'silu'},
 ]
 
+const MAMBA_SSM = ['mamba_ssm'] as const
+
+/**
+ * mamba_ssm's MambaConfig (config.json as `MambaLMHeadModel.save_pretrained` writes it, no model_type) and the
+ * Mamba2 module's arguments under ssm_cfg (mamba_ssm/models/config_mamba.py, mamba_ssm/modules/mamba2.py), with
+ * their defaults. The initialisation arguments (dt_min, A_init_range, ...) do not change a forward and are ignored.
+ */
+export const MAMBA_SSM_FIELDS: readonly FieldSpec[] = [
+  {key: 'd_model', families: MAMBA_SSM, required: true, ...positiveInt(MAX_WIDTH)},
+  {key: 'n_layer', families: MAMBA_SSM, required: true, ...positiveInt(MAX_LAYERS)},
+  {key: 'vocab_size', families: MAMBA_SSM, required: true, ...positiveInt(MAX_VOCAB)},
+  {key: 'd_intermediate', families: MAMBA_SSM, type: 'int', min: 0, max: MAX_MLP_WIDTH, default: 0},
+  {key: 'pad_vocab_size_multiple', families: MAMBA_SSM, ...positiveInt(1 << 16), default: 8},
+  {key: 'rms_norm', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'tie_embeddings', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'ssm_cfg.layer', families: MAMBA_SSM, type: 'enum', values: ['Mamba1', 'Mamba2', 'Mamba3'], default: 'Mamba1'},
+  {key: 'ssm_cfg.d_state', families: MAMBA_SSM, ...positiveInt(MAX_STATE), default: 128},
+  {key: 'ssm_cfg.d_conv', families: MAMBA_SSM, type: 'int', min: 2, max: MAX_CONV, default: 4},
+  {key: 'ssm_cfg.expand', families: MAMBA_SSM, ...positiveInt(64), default: 2},
+  {key: 'ssm_cfg.headdim', families: MAMBA_SSM, ...positiveInt(MAX_HEAD_DIM), default: 64},
+  {key: 'ssm_cfg.d_ssm', families: MAMBA_SSM, ...positiveInt(MAX_WIDTH), about: 'defaults to expand × d_model'},
+  {key: 'ssm_cfg.ngroups', families: MAMBA_SSM, ...positiveInt(MAX_HEADS), default: 1},
+  {key: 'ssm_cfg.rmsnorm', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'ssm_cfg.norm_before_gate', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.D_has_hdim', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.bias', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.conv_bias', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'ssm_cfg.chunk_size', families: MAMBA_SSM, ...positiveInt(MAX_CHUNK), default: 256},
+]
+
 const HYBRID = ['hybridize-hybrid'] as const
 
 /**

@@ -4,25 +4,31 @@ import {HybridizeError} from '../errors.js'
 import {HYBRID_MODEL_TYPE} from './hybrid-config.js'
 import {loadHybrid, type HybridModel} from './hybrid.js'
 import {loadLlamba} from './llamba.js'
+import {isMambaSsmConfig, loadMambaSsm} from './mamba-ssm.js'
 import {loadTeacher, readConfigJson} from './load.js'
 import {loadMamba2, type Mamba2Model} from './mamba2.js'
 import type {TeacherModel} from './teacher.js'
 
-/** Every model the engine runs: a teacher, a Hugging Face Mamba-2, or a hybrid student (Llamba is one keeping no heads). */
+/**
+ * Every model the engine runs: a teacher, a Hugging Face Mamba-2 (or mamba_ssm's MambaLMHeadModel of Mamba-2
+ * layers, the same model), or a hybrid student (Llamba is one keeping no heads).
+ */
 export type LoadedModel = TeacherModel | Mamba2Model | HybridModel
 
 export const LOADABLE_MODEL_TYPES = ['llama', 'phi', 'mamba2', 'llamba', HYBRID_MODEL_TYPE] as const
 
-/** Load the model of a folder, picking the class by config.json's model_type. */
+/** Load the model of a folder, picking the class by config.json's model_type (mamba_ssm's config has none). */
 export async function loadModel(folder: string, backend: Backend): Promise<LoadedModel> {
-  const modelType = (await readConfigJson(folder)).model_type
+  const raw = await readConfigJson(folder)
+  if (isMambaSsmConfig(raw)) return loadMambaSsm(folder, backend)
+  const modelType = raw.model_type
   switch (modelType) {
     case 'mamba2': return loadMamba2(folder, backend)
     case HYBRID_MODEL_TYPE: return loadHybrid(folder, backend)
     case 'llamba': return loadLlamba(folder, backend)
     case 'llama': case 'phi': return loadTeacher(folder, backend)
     default:
-      if (typeof modelType !== 'string') throw new HybridizeError(`${join(folder, 'config.json')} has no model_type; supported: ${LOADABLE_MODEL_TYPES.join(', ')}`, {code: 'E_CONFIG'})
+      if (typeof modelType !== 'string') throw new HybridizeError(`${join(folder, 'config.json')} has no model_type; supported: ${LOADABLE_MODEL_TYPES.join(', ')}, or mamba_ssm's MambaLMHeadModel config`, {code: 'E_CONFIG'})
       throw new HybridizeError(`${join(folder, 'config.json')}: model_type '${String(modelType)}' is not supported; supported: ${LOADABLE_MODEL_TYPES.join(', ')}`, {code: 'E_ARCH'})
   }
 }
