@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Make a tiny random checkpoint in another tool's on-disk layout, with the logits of that tool's forward equations.
+
+Usage: python3 scripts/make-format-references.py FORMAT OUT     (FORMAT: one of FORMATS below, or `all`)
+
+Each format gets OUT/<format>/ (OUT itself when FORMAT is not `all`) holding the checkpoint as the tool writes it
+(config.json and the weights under its tensor names) and `reference.safetensors`:
+
+    input_ids   [2, S]         int32  the token ids fed in
+    logits      [2, S, vocab]  f32    what the tool's forward equations give for them
+
+The forward is this script's own PyTorch of the tool's equations, written from reading its model code (each
+function cites the file and function it follows); nothing of the tool is imported, so it runs on a CPU with plain
+torch and safetensors (no mamba_ssm, no causal_conv1d, no Triton). It computes in float64 from the float32 weights
+read back from disk, and the scan is the step-by-step recurrence (the chunked kernels compute the same sums), so the
+logits are the equations' exact value to float32 rounding.
+
+Formats:
+    mamba-ssm-mamba2   state-spaces/mamba's MambaLMHeadModel with Mamba2 layers (mamba_ssm 2.x): config.json as
+                       save_pretrained writes it (MambaConfig's fields), pytorch_model.bin as it writes it, and
+                       model.safetensors, the same state dict (the form hybridize reads)
+
+On the GPU machine, from the repository root (about 10 s):
+    python3 scripts/make-format-references.py all fixtures/reference && tar cf $OUT/format-refs.tar fixtures/reference
+"""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+SEQ = 48
+SEED = 20261207
+
+
+def rms_norm(x, weight, eps):
+    """mamba_ssm/ops/triton/layer_norm.py rms_norm_ref: x / sqrt(mean(x^2) + eps) * weight."""
+    return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + eps) * weight
+
+
+def gated_rms_norm(y, z, weight, eps, group_size):
+    """mamba_ssm/ops/triton/layernorm_gated.py rms_norm_ref with norm_before_gate=False: gate by silu(z), then
+    normalise each group of group_size channels apart."""
+    y = y * F.silu(z)
+    g = y.unflatten(-1, (-1, group_size))
+    g = g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)
+    return g.flatten(-2) * weight
+
+
+def causal_depthwise_conv(x, weight, bias):
+    """x [B, L, C], weight [C, 1, W]: nn.Conv1d(groups=C, padding=W-1) cut to the first L outputs, as
+    mamba_ssm/modules/mamba2.py Mamba2.forward does without causal_conv1d."""
+    width = weight.shape[-1]
+    out = F.conv1d(x.transpose(1, 2), weight, bias, padding=width - 1, groups=x.shape[-1])
+    return out[..., : x.shape[1]].transpose(1, 2)
+
+
+def ssd_recurrence(x, dt, A, B, C, D):
+    """The SSM of Mamba-2 step by step, as mamba_ssm/modules/mamba2.py Mamba2.step writes it (and the chunked
+    mamba_chunk_scan_combined computes): per head h, state = exp(dt·A_h)·state + dt·x ⊗ B_g; y = state·C_g + D_h·x,
+    head h reading group g = h // (heads / groups) (ssd_combined.py: pid_h // nheads_ngroups_ratio).
+    x [b, L, H, P], dt [b, L, H] (after softplus), A [H], B and C [b, L, G, N], D [H] -> y [b, L, H, P]."""
+    b, length, heads, p = x.shape
+    per_group = heads // B.shape[2]
+    B = B.repeat_interleave(per_group, dim=2)
+    C = C.repeat_interleave(per_group, dim=2)
+    state = x.new_zeros(b, heads, p, B.shape[-1])
+    ys = []
+    for t in range(length):
+        decay = torch.exp(dt[:, t] * A)[..., None, None]
+        state = state * decay + (dt[:, t, :, None, None] * x[:, t, :, :, None]) * B[:, t, :, None, :]
+        ys.append(torch.einsum("bhpn,bhn->bhp", state, C[:, t]) + D[:, None] * x[:, t])
+    return torch.stack(ys, dim=1)
+
+
+def mamba2_mixer(w, u, cfg):
+    """mamba_ssm/modules/mamba2.py Mamba2.forward (the path without the fused kernel): in_proj -> [z, xBC, dt];
+    xBC through the causal depthwise conv and SiLU -> [x, B, C]; dt = softplus(dt + dt_bias), A = -exp(A_log);
+    the SSD; the gated RMSNorm (eps 1e-5, group_size d_ssm / ngroups); out_proj."""
+    d_inner = cfg["expand"] * cfg["d_model"]
+    heads = d_inner // cfg["headdim"]
+    gn = cfg["ngroups"] * cfg["d_state"]
+    zxbcdt = F.linear(u, w["in_proj.weight"], w.get("in_proj.bias"))
+    z, xbc, dt = torch.split(zxbcdt, [d_inner, d_inner + 2 * gn, heads], dim=-1)
+    xbc = F.silu(causal_depthwise_conv(xbc, w["conv1d.weight"], w.get("conv1d.bias")))
+    x, B, C = torch.split(xbc, [d_inner, gn, gn], dim=-1)
+    dt = F.softplus(dt + w["dt_bias"])
+    A = -torch.exp(w["A_log"])
+    y = ssd_recurrence(
+        x.unflatten(-1, (heads, cfg["headdim"])), dt, A,
+        B.unflatten(-1, (cfg["ngroups"], cfg["d_state"])), C.unflatten(-1, (cfg["ngroups"], cfg["d_state"])), w["D"],
+    ).flatten(-2)
+    y = gated_rms_norm(y, z, w["norm.weight"], 1e-5, d_inner // cfg["ngroups"])
+    return F.linear(y, w["out_proj.weight"], w.get("out_proj.bias"))
+
+
+def sub(weights, prefix):
+    return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+
+
+def mamba_ssm_lm(weights, ids, cfg):
+    """mamba_ssm/models/mixer_seq_simple.py MambaLMHeadModel.forward over MixerModel.forward and Block (no MLP,
+    RMSNorm blocks): h = embedding(ids); per layer h = h + mixer(RMSNorm(h)) (Block's residual = hidden + residual,
+    then norm); logits = lm_head(RMSNorm_f(h)). Every RMSNorm's eps is MixerModel's norm_epsilon default, 1e-5."""
+    h = weights["backbone.embedding.weight"][ids]
+    for layer in range(cfg["n_layer"]):
+        p = f"backbone.layers.{layer}."
+        h = h + mamba2_mixer(sub(weights, p + "mixer."), rms_norm(h, weights[p + "norm.weight"], 1e-5), cfg["ssm_cfg"] | {"d_model": cfg["d_model"]})
+    h = rms_norm(h, weights["backbone.norm_f.weight"], 1e-5)
+    return F.linear(h, weights["lm_head.weight"])
+
+
+def mamba2_mixer_weights(gen, d_model, ssm):
+    """Random weights of one Mamba2 module, drawn as its __init__ draws them (dt_bias the inverse softplus of dt in
+    [1e-3, 0.1], A in [1, 16]) with D, the norm and the conv bias moved off their initial values so mistakes show."""
+    d_inner = ssm["expand"] * d_model
+    heads = d_inner // ssm["headdim"]
+    conv_dim = d_inner + 2 * ssm["ngroups"] * ssm["d_state"]
+    d_in_proj = 2 * d_inner + 2 * ssm["ngroups"] * ssm["d_state"] + heads
+    normal = lambda *shape, std=1.0: torch.randn(*shape, generator=gen) * std
+    dt = torch.exp(torch.rand(heads, generator=gen) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3)).clamp(min=1e-4)
+    return {
+        "in_proj.weight": normal(d_in_proj, d_model, std=d_model ** -0.5),
+        "conv1d.weight": (torch.rand(conv_dim, 1, ssm["d_conv"], generator=gen) * 2 - 1) * ssm["d_conv"] ** -0.5,
+        "conv1d.bias": normal(conv_dim, std=0.1),
+        "dt_bias": dt + torch.log(-torch.expm1(-dt)),
+        "A_log": torch.log(torch.rand(heads, generator=gen) * 15 + 1),
+        "D": 1 + normal(heads, std=0.1),
+        "norm.weight": 1 + normal(d_inner, std=0.1),
+        "out_proj.weight": normal(d_model, d_inner, std=d_inner ** -0.5),
+    }
+
+
+def make_mamba_ssm_mamba2(out: Path, gen):
+    """A 2-layer MambaLMHeadModel of Mamba2 layers: 2 groups (the per-group gated norm shows), vocab 250 padded to
+    256, tied embeddings, chunk 16 (S = 48 crosses chunks in a chunked implementation)."""
+    ssm = {"layer": "Mamba2", "d_state": 16, "d_conv": 4, "expand": 2, "headdim": 8, "ngroups": 2, "chunk_size": 16}
+    cfg = {
+        "d_model": 32, "d_intermediate": 0, "n_layer": 2, "vocab_size": 250, "ssm_cfg": ssm, "attn_layer_idx": [],
+        "attn_cfg": {}, "rms_norm": True, "residual_in_fp32": True, "fused_add_norm": True,
+        "pad_vocab_size_multiple": 16, "tie_embeddings": True,
+    }
+    vocab = 256
+    weights = {"backbone.embedding.weight": torch.randn(vocab, cfg["d_model"], generator=gen)}
+    for layer in range(cfg["n_layer"]):
+        p = f"backbone.layers.{layer}."
+        for k, v in mamba2_mixer_weights(gen, cfg["d_model"], ssm).items():
+            weights[p + "mixer." + k] = v
+        weights[p + "norm.weight"] = 1 + 0.1 * torch.randn(cfg["d_model"], generator=gen)
+    weights["backbone.norm_f.weight"] = 1 + 0.1 * torch.randn(cfg["d_model"], generator=gen)
+    # The state dict of a tied model holds lm_head.weight too (the same tensor); torch.save keeps it shared.
+    weights["lm_head.weight"] = weights["backbone.embedding.weight"]
+    # MambaLMHeadModel.save_pretrained: torch.save(state_dict) and json.dump(config.__dict__, indent=4).
+    torch.save(weights, out / "pytorch_model.bin")
+    (out / "config.json").write_text(json.dumps(cfg, indent=4))
+    save_file({k: v.clone().contiguous() for k, v in weights.items()}, out / "model.safetensors")
+    stored = {k: v.double() for k, v in load_file(out / "model.safetensors").items()}
+    pickled = torch.load(out / "pytorch_model.bin")
+    assert all(torch.equal(pickled[k], stored[k].float()) for k in pickled), "the two files differ"
+    ids = torch.randint(0, cfg["vocab_size"], (2, SEQ), generator=gen)
+    return ids, mamba_ssm_lm(stored, ids, cfg)
+
+
+FORMATS = {
+    "mamba-ssm-mamba2": make_mamba_ssm_mamba2,
+}
+
+
+def make(name: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        ids, logits = FORMATS[name](out, gen)
+    assert torch.isfinite(logits).all(), f"{name}: non-finite logits"
+    save_file({"input_ids": ids.to(torch.int32).contiguous(), "logits": logits.float().contiguous()}, out / "reference.safetensors")
+    print(f"{name}: {out} logits {list(logits.shape)} std {logits.std().item():.3f}", file=sys.stderr)
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in [*FORMATS, "all"]:
+        print(f"usage: {argv[0]} FORMAT OUT  (FORMAT: {', '.join(FORMATS)} or all)", file=sys.stderr)
+        return 2
+    torch.set_default_dtype(torch.float32)
+    if argv[1] == "all":
+        for name in FORMATS:
+            make(name, Path(argv[2]) / name)
+    else:
+        make(argv[1], Path(argv[2]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
