@@ -160,6 +160,35 @@ export const MAMBA_SSM_FIELDS: readonly FieldSpec[] = [
   {key: 'ssm_cfg.chunk_size', families: MAMBA_SSM, ...positiveInt(MAX_CHUNK), default: 256},
 ]
 
+const MAMBA_IN_LLAMA = ['mamba-in-llama'] as const
+
+/**
+ * MambaInLlama's mamba_config.json (jxiw/MambaInLlama, mamba2/hybrid_mamba_config.py MambaConfig, and the arguments
+ * of its Mamba2 under ssm_cfg, mamba2/hybrid_mamba_layer.py), with their defaults.
+ */
+export const MAMBA_IN_LLAMA_FIELDS: readonly FieldSpec[] = [
+  {key: 'd_model', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), default: 2560},
+  {key: 'n_layer', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_LAYERS), default: 32},
+  {key: 'vocab_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_VOCAB)},
+  {key: 'd_inner', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), about: 'defaults to ssm_cfg.expand × d_model'},
+  {key: 'd_xb', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), default: 2560},
+  {key: 'intermediate_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_MLP_WIDTH), default: 10240},
+  {key: 'rms_norm_eps', families: MAMBA_IN_LLAMA, ...epsilon(1e-5)},
+  {key: 'hidden_act', families: MAMBA_IN_LLAMA, type: 'enum', values: ['silu'], default: 'silu'},
+  {key: 'ssm_cfg.d_state', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_STATE), default: 128},
+  {key: 'ssm_cfg.d_conv', families: MAMBA_IN_LLAMA, type: 'int', min: 2, max: MAX_CONV, default: 4},
+  {key: 'ssm_cfg.expand', families: MAMBA_IN_LLAMA, ...positiveInt(64), default: 2},
+  {key: 'ssm_cfg.ngroups', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_HEADS), default: 1},
+  {key: 'ssm_cfg.d_ssm', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), about: 'defaults to d_inner'},
+  {key: 'ssm_cfg.rmsnorm', families: MAMBA_IN_LLAMA, type: 'boolean', default: true},
+  {key: 'ssm_cfg.norm_before_gate', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.D_has_hdim', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.repeat_kv_before_conv', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.bias', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.conv_bias', families: MAMBA_IN_LLAMA, type: 'boolean', default: true},
+  {key: 'ssm_cfg.chunk_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_CHUNK), default: 256},
+]
+
 const HYBRID = ['hybridize-hybrid'] as const
 
 /**

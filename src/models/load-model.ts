@@ -4,6 +4,7 @@ import {HybridizeError} from '../errors.js'
 import {HYBRID_MODEL_TYPE} from './hybrid-config.js'
 import {loadHybrid, type HybridModel} from './hybrid.js'
 import {loadLlamba} from './llamba.js'
+import {isMambaInLlamaFolder, loadMambaInLlama} from './mamba-in-llama.js'
 import {isMambaSsmConfig, loadMambaSsm} from './mamba-ssm.js'
 import {loadTeacher, readConfigJson} from './load.js'
 import {loadMamba2, type Mamba2Model} from './mamba2.js'
@@ -11,16 +12,20 @@ import type {TeacherModel} from './teacher.js'
 
 /**
  * Every model the engine runs: a teacher, a Hugging Face Mamba-2 (or mamba_ssm's MambaLMHeadModel of Mamba-2
- * layers, the same model), or a hybrid student (Llamba is one keeping no heads).
+ * layers, the same model), or a hybrid student (Llamba is one keeping no heads, MambaInLlama one keeping all or none).
  */
 export type LoadedModel = TeacherModel | Mamba2Model | HybridModel
 
 export const LOADABLE_MODEL_TYPES = ['llama', 'phi', 'mamba2', 'llamba', HYBRID_MODEL_TYPE] as const
 
-/** Load the model of a folder, picking the class by config.json's model_type (mamba_ssm's config has none). */
+/**
+ * Load the model of a folder, picking the class by config.json's model_type (mamba_ssm's config has none; a
+ * MambaInLlama folder is a Llama's with a mamba_config.json beside).
+ */
 export async function loadModel(folder: string, backend: Backend): Promise<LoadedModel> {
   const raw = await readConfigJson(folder)
   if (isMambaSsmConfig(raw)) return loadMambaSsm(folder, backend)
+  if (await isMambaInLlamaFolder(folder, raw)) return loadMambaInLlama(folder, backend)
   const modelType = raw.model_type
   switch (modelType) {
     case 'mamba2': return loadMamba2(folder, backend)
