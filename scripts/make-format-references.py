@@ -19,6 +19,8 @@ Formats:
     mamba-ssm-mamba2   state-spaces/mamba's MambaLMHeadModel with Mamba2 layers (mamba_ssm 2.x): config.json as
                        save_pretrained writes it (MambaConfig's fields), pytorch_model.bin as it writes it, and
                        model.safetensors, the same state dict (the form hybridize reads)
+    mamba-in-llama     jxiw/MambaInLlama's mamba2/ hybrid of a Llama: config.json (the Llama's), mamba_config.json,
+                       model.safetensors with model.layers.i.mamba.* in its Mamba layers
 
 On the GPU machine, from the repository root (about 10 s):
     python3 scripts/make-format-references.py all fixtures/reference && tar cf $OUT/format-refs.tar fixtures/reference
@@ -165,8 +167,118 @@ def make_mamba_ssm_mamba2(out: Path, gen):
     return ids, mamba_ssm_lm(stored, ids, cfg)
 
 
+def llama_attention(w, x, cfg):
+    """transformers' LlamaAttention (models/llama/modeling_llama.py, eager): q, k, v projections, RoPE by
+    rotate_half with inv_freq = theta^(-2i/D) over positions 0..S-1, grouped-query causal softmax attention scaled
+    by D^-0.5, o_proj."""
+    b, length, _ = x.shape
+    heads, kv, d = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    q = F.linear(x, w["q_proj.weight"]).view(b, length, heads, d).transpose(1, 2)
+    k = F.linear(x, w["k_proj.weight"]).view(b, length, kv, d).transpose(1, 2)
+    v = F.linear(x, w["v_proj.weight"]).view(b, length, kv, d).transpose(1, 2)
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    angles = torch.arange(length, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    rotate_half = lambda t: torch.cat([-t[..., d // 2:], t[..., : d // 2]], -1)
+    q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+    k, v = k.repeat_interleave(heads // kv, dim=1), v.repeat_interleave(heads // kv, dim=1)
+    scores = (q @ k.transpose(-1, -2)) * d ** -0.5
+    scores = scores.masked_fill(torch.ones(length, length, dtype=torch.bool).triu(1), float("-inf"))
+    out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, length, heads * d)
+    return F.linear(out, w["o_proj.weight"])
+
+
+def llama_mlp(w, x):
+    """transformers' LlamaMLP, as MambaInLlama's MLP (mamba2/hybrid_model.py): down(silu(gate(x)) * up(x))."""
+    return F.linear(F.silu(F.linear(x, w["gate_proj.weight"])) * F.linear(x, w["up_proj.weight"]), w["down_proj.weight"])
+
+
+def mamba_in_llama_mixer(w, u, mcfg):
+    """MambaInLlama's Mamba2 (mamba2/hybrid_mamba_layer.py Mamba2.forward, repeat_kv_before_conv false, the
+    causal_conv1d path): heads = ngroups of headdim = d_state; in_proj -> [z (d_inner), xBC (d_xb + d_xb + d_inner),
+    dt (heads)]; the causal conv and SiLU; x and B (d_xb each, heads of d_state) repeated up to the heads by
+    repeat_kv (each of d_inner / d_xb consecutive heads reads one); C one group per head; the SSD; the gated norm
+    with group_size d_inner / ngroups; out_proj."""
+    ssm = mcfg["ssm_cfg"]
+    d_inner, d_xb, n, heads = mcfg["d_inner"], mcfg["d_xb"], ssm["d_state"], ssm["ngroups"]
+    zxbcdt = F.linear(u, w["in_proj.weight"], w.get("in_proj.bias"))
+    z, xbc, dt = torch.split(zxbcdt, [d_inner, d_inner + 2 * d_xb, heads], dim=-1)
+    xbc = F.silu(causal_depthwise_conv(xbc, w["conv1d.weight"], w.get("conv1d.bias")))
+    x, B, C = torch.split(xbc, [d_xb, d_xb, d_inner], dim=-1)
+    rep = d_inner // d_xb
+    x = x.unflatten(-1, (d_xb // n, n)).repeat_interleave(rep, dim=2)
+    B = B.unflatten(-1, (d_xb // n, n)).repeat_interleave(rep, dim=2)
+    y = ssd_recurrence(x, F.softplus(dt + w["dt_bias"]), -torch.exp(w["A_log"]), B, C.unflatten(-1, (heads, n)), w["D"]).flatten(-2)
+    y = gated_rms_norm(y, z, w["norm.weight"], 1e-5, d_inner // heads)
+    return F.linear(y, w["out_proj.weight"], w.get("out_proj.bias"))
+
+
+def mamba_in_llama_lm(weights, ids, cfg, mcfg):
+    """transformers' LlamaForCausalLM with MambaInLlama's MambaDecoderLayer (mamba2/hybrid_model.py) in the layers
+    not in attn_layers: h += mixer(input_layernorm(h)); h += mlp(post_attention_layernorm(h)); logits =
+    lm_head(norm(h)). The Mamba layers' norms use mamba_config's rms_norm_eps, the rest config.json's."""
+    h = weights["model.embed_tokens.weight"][ids]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        attention = layer in mcfg["attn_layers"]
+        eps = cfg["rms_norm_eps"] if attention else mcfg["rms_norm_eps"]
+        x = rms_norm(h, weights[p + "input_layernorm.weight"], eps)
+        h = h + (llama_attention(sub(weights, p + "self_attn."), x, cfg) if attention else mamba_in_llama_mixer(sub(weights, p + "mamba."), x, mcfg))
+        h = h + llama_mlp(sub(weights, p + "mlp."), rms_norm(h, weights[p + "post_attention_layernorm.weight"], eps))
+    return F.linear(rms_norm(h, weights["model.norm.weight"], cfg["rms_norm_eps"]), weights["lm_head.weight"])
+
+
+def make_mamba_in_llama(out: Path, gen):
+    """A 3-layer MambaInLlama of a GQA Llama (4 query heads, 2 KV heads of 8): layers 0 and 2 Mamba2 as
+    MambaInLlama makes them (d_inner = heads × head_dim, d_xb = KV heads × head_dim, d_state = head_dim,
+    ngroups = heads), layer 1 attention. config.json as transformers writes a Llama's, mamba_config.json as
+    MambaTransformerHybridModelWrapper.save_config writes it, model.safetensors under the wrapped model's names."""
+    cfg = {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256, "hidden_size": 32,
+        "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+        "hidden_act": "silu", "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+        "rope_scaling": None, "attention_bias": False, "attention_dropout": 0.0, "mlp_bias": False,
+        "tie_word_embeddings": False, "torch_dtype": "float32", "bos_token_id": 1, "eos_token_id": 2,
+    }
+    ssm = {"expand": 1, "ngroups": 4, "d_state": 8, "d_conv": 4, "chunk_size": 16}
+    mcfg = {
+        "d_model": 32, "ssm_cfg": ssm, "rms_norm_eps": 1e-5, "vocab_size": 256, "d_inner": 32, "d_xb": 16,
+        "intermediate_size": 48, "hidden_act": "silu", "n_layer": 3, "attn_layers": [1],
+    }
+    d, inner, xb, heads = 32, 32, 16, 4
+    normal = lambda *shape, std: torch.randn(*shape, generator=gen) * std
+    weights = {"model.embed_tokens.weight": normal(256, d, std=1.0), "lm_head.weight": normal(256, d, std=d ** -0.5)}
+    for layer in range(3):
+        p = f"model.layers.{layer}."
+        if layer in mcfg["attn_layers"]:
+            for name, rows in [("q", 32), ("k", 16), ("v", 16)]:
+                weights[p + f"self_attn.{name}_proj.weight"] = normal(rows, d, std=d ** -0.5)
+            weights[p + "self_attn.o_proj.weight"] = normal(d, 32, std=32 ** -0.5)
+        else:
+            mixer = mamba2_mixer_weights(gen, d, {"expand": 1, "headdim": 8, "ngroups": heads, "d_state": 8, "d_conv": 4})
+            # MambaInLlama's shapes: in_proj gives d_inner + 2 d_xb + d_inner + heads rows, the conv d_inner + 2 d_xb channels.
+            mixer["in_proj.weight"] = normal(2 * inner + 2 * xb + heads, d, std=d ** -0.5)
+            mixer["conv1d.weight"] = (torch.rand(inner + 2 * xb, 1, 4, generator=gen) * 2 - 1) * 0.5
+            mixer["conv1d.bias"] = normal(inner + 2 * xb, std=0.1)
+            for k, v in mixer.items():
+                weights[p + "mamba." + k] = v
+        weights[p + "mlp.gate_proj.weight"] = normal(48, d, std=d ** -0.5)
+        weights[p + "mlp.up_proj.weight"] = normal(48, d, std=d ** -0.5)
+        weights[p + "mlp.down_proj.weight"] = normal(d, 48, std=48 ** -0.5)
+        weights[p + "input_layernorm.weight"] = 1 + normal(d, std=0.1)
+        weights[p + "post_attention_layernorm.weight"] = 1 + normal(d, std=0.1)
+    weights["model.norm.weight"] = 1 + normal(d, std=0.1)
+    (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    (out / "mamba_config.json").write_text(json.dumps(mcfg, indent=4))
+    save_file({k: v.contiguous() for k, v in weights.items()}, out / "model.safetensors", metadata={"format": "pt"})
+    stored = {k: v.double() for k, v in load_file(out / "model.safetensors").items()}
+    ids = torch.randint(0, cfg["vocab_size"], (2, SEQ), generator=gen)
+    return ids, mamba_in_llama_lm(stored, ids, cfg, mcfg)
+
+
 FORMATS = {
     "mamba-ssm-mamba2": make_mamba_ssm_mamba2,
+    "mamba-in-llama": make_mamba_in_llama,
 }
 
 
