@@ -189,6 +189,33 @@ export const MAMBA_IN_LLAMA_FIELDS: readonly FieldSpec[] = [
   {key: 'ssm_cfg.chunk_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_CHUNK), default: 256},
 ]
 
+const PHI_MAMBA = ['phi-mamba'] as const
+
+/**
+ * Phi-Mamba's config.json (goombalab/phi-mamba, utils/config.py Config.to_dict, as modules/lm_head.py LMHeadModel
+ * reads it): the model under LanguageModel.input and MixerModel.input, its one block of layers under Block1 and the
+ * discrete Mamba-2's arguments under Block1.core_input (modules/mixers/discrete_mamba2.py Mixer), with their defaults.
+ */
+export const PHI_MAMBA_FIELDS: readonly FieldSpec[] = [
+  {key: 'LanguageModel.input.vocab_size', families: PHI_MAMBA, required: true, ...positiveInt(MAX_VOCAB)},
+  {key: 'LanguageModel.input.pad_vocab_size_multiple', families: PHI_MAMBA, ...positiveInt(1 << 16), default: 8},
+  {key: 'MixerModel.input.d_model', families: PHI_MAMBA, required: true, ...positiveInt(MAX_WIDTH)},
+  {key: 'MixerModel.input.n_layer', families: PHI_MAMBA, required: true, ...positiveInt(MAX_LAYERS)},
+  {key: 'MixerModel.input.lm_head_prenorm', families: PHI_MAMBA, type: 'enum', values: ['layer'], default: 'layer'},
+  {key: 'Block1.n_layers', families: PHI_MAMBA, required: true, ...positiveInt(MAX_LAYERS)},
+  {key: 'Block1.BlockType', families: PHI_MAMBA, type: 'enum', values: ['modules.phi_block'], default: 'modules.phi_block'},
+  {key: 'Block1.CoreType', families: PHI_MAMBA, type: 'enum', values: ['modules.mixers.discrete_mamba2'], default: 'modules.mixers.discrete_mamba2'},
+  {key: 'Block1.core_input.d_state', families: PHI_MAMBA, ...positiveInt(MAX_STATE), default: 64},
+  {key: 'Block1.core_input.n_qk_heads', families: PHI_MAMBA, ...positiveInt(MAX_HEADS), default: 32},
+  {key: 'Block1.core_input.n_v_heads', families: PHI_MAMBA, ...positiveInt(MAX_HEADS), default: 32},
+  {key: 'Block1.core_input.d_conv', families: PHI_MAMBA, type: 'int', min: 2, max: MAX_CONV, default: 4},
+  {key: 'Block1.core_input.expand', families: PHI_MAMBA, ...positiveInt(64), default: 1},
+  {key: 'Block1.core_input.activation', families: PHI_MAMBA, type: 'enum', values: ['identity'], default: 'identity'},
+  {key: 'Block1.core_input.bias', families: PHI_MAMBA, type: 'boolean', default: false},
+  {key: 'Block1.core_input.conv_bias', families: PHI_MAMBA, type: 'boolean', default: true},
+  {key: 'Block1.core_input.chunk_size', families: PHI_MAMBA, ...positiveInt(MAX_CHUNK), default: 128},
+]
+
 const HYBRID = ['hybridize-hybrid'] as const
 
 /**

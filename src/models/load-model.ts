@@ -7,25 +7,28 @@ import {loadLlamba} from './llamba.js'
 import {isMambaInLlamaFolder, loadMambaInLlama} from './mamba-in-llama.js'
 import {isMambaSsmConfig, loadMambaSsm} from './mamba-ssm.js'
 import {loadTeacher, readConfigJson} from './load.js'
+import {isPhiMambaConfig, loadPhiMamba} from './phi-mamba.js'
 import {loadMamba2, type Mamba2Model} from './mamba2.js'
 import type {TeacherModel} from './teacher.js'
 
 /**
  * Every model the engine runs: a teacher, a Hugging Face Mamba-2 (or mamba_ssm's MambaLMHeadModel of Mamba-2
- * layers, the same model), or a hybrid student (Llamba is one keeping no heads, MambaInLlama one keeping all or none).
+ * layers, the same model), or a hybrid student (Llamba and Phi-Mamba are ones keeping no heads,
+ * MambaInLlama one keeping all or none).
  */
 export type LoadedModel = TeacherModel | Mamba2Model | HybridModel
 
 export const LOADABLE_MODEL_TYPES = ['llama', 'phi', 'mamba2', 'llamba', HYBRID_MODEL_TYPE] as const
 
 /**
- * Load the model of a folder, picking the class by config.json's model_type (mamba_ssm's config has none; a
- * MambaInLlama folder is a Llama's with a mamba_config.json beside).
+ * Load the model of a folder, picking the class by config.json's model_type (mamba_ssm's and Phi-Mamba's configs have
+ * none; a MambaInLlama folder is a Llama's with a mamba_config.json beside).
  */
 export async function loadModel(folder: string, backend: Backend): Promise<LoadedModel> {
   const raw = await readConfigJson(folder)
   if (isMambaSsmConfig(raw)) return loadMambaSsm(folder, backend)
   if (await isMambaInLlamaFolder(folder, raw)) return loadMambaInLlama(folder, backend)
+  if (isPhiMambaConfig(raw)) return loadPhiMamba(folder, backend)
   const modelType = raw.model_type
   switch (modelType) {
     case 'mamba2': return loadMamba2(folder, backend)
@@ -33,7 +36,7 @@ export async function loadModel(folder: string, backend: Backend): Promise<Loade
     case 'llamba': return loadLlamba(folder, backend)
     case 'llama': case 'phi': return loadTeacher(folder, backend)
     default:
-      if (typeof modelType !== 'string') throw new HybridizeError(`${join(folder, 'config.json')} has no model_type; supported: ${LOADABLE_MODEL_TYPES.join(', ')}, or mamba_ssm's MambaLMHeadModel config`, {code: 'E_CONFIG'})
+      if (typeof modelType !== 'string') throw new HybridizeError(`${join(folder, 'config.json')} has no model_type; supported: ${LOADABLE_MODEL_TYPES.join(', ')}, or the configs of mamba_ssm's MambaLMHeadModel and Phi-Mamba`, {code: 'E_CONFIG'})
       throw new HybridizeError(`${join(folder, 'config.json')}: model_type '${String(modelType)}' is not supported; supported: ${LOADABLE_MODEL_TYPES.join(', ')}`, {code: 'E_ARCH'})
   }
 }
