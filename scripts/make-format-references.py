@@ -21,6 +21,8 @@ Formats:
                        model.safetensors, the same state dict (the form hybridize reads)
     mamba-in-llama     jxiw/MambaInLlama's mamba2/ hybrid of a Llama: config.json (the Llama's), mamba_config.json,
                        model.safetensors with model.layers.i.mamba.* in its Mamba layers
+    phi-mamba          goombalab/phi-mamba's LMHeadModel (Phi-Mamba, MOHAWK's student): its nested config.json,
+                       pytorch_model.bin as save_pretrained writes it, and model.safetensors, the same tensors
 
 On the GPU machine, from the repository root (about 10 s):
     python3 scripts/make-format-references.py all fixtures/reference && tar cf $OUT/format-refs.tar fixtures/reference
@@ -276,9 +278,89 @@ def make_mamba_in_llama(out: Path, gen):
     return ids, mamba_in_llama_lm(stored, ids, cfg, mcfg)
 
 
+def discrete_mamba2_mixer(w, u, core):
+    """phi-mamba's modules/mixers/discrete_mamba2.py Mixer.forward: in_proj -> [xBC, z, A_log]; xBC through the
+    causal depthwise conv with no activation ('identity') -> [x (n_v_heads of headdim), B, C (n_qk_heads of
+    d_state)]; mamba_chunk_scan_combined(x / softplus(A_log), dt = softplus(A_log), A = -1) is, step by step,
+    state = exp(-softplus(A_log))·state + x ⊗ B; y = state·C + D·x (D applied to the undivided x);
+    out_proj(y · silu(z + z_bias)). Its padding of the sequence to whole chunks is causal, so left out."""
+    d_inner = core["expand"] * u.shape[-1]
+    nv, nqk, n = core["n_v_heads"], core["n_qk_heads"], core["d_state"]
+    proj = F.linear(u, w["in_proj.weight"], w.get("in_proj.bias"))
+    xbc, z, a_log = torch.split(proj, [d_inner + 2 * nqk * n, d_inner, nv], dim=-1)
+    xbc = causal_depthwise_conv(xbc, w["conv1d.weight"], w.get("conv1d.bias"))
+    x, B, C = torch.split(xbc, [d_inner, nqk * n, nqk * n], dim=-1)
+    x = x.unflatten(-1, (nv, d_inner // nv))
+    dt = F.softplus(a_log)
+    y = ssd_recurrence(x / dt[..., None], dt, -torch.ones(nv, dtype=x.dtype), B.unflatten(-1, (nqk, n)), C.unflatten(-1, (nqk, n)), torch.zeros(nv, dtype=x.dtype))
+    y = (y + w["D"][:, None] * x).flatten(-2)
+    return F.linear(y * F.silu(z + w.get("z_bias", 0)), w["out_proj.weight"], w.get("out_proj.bias"))
+
+
+def gelu_new(x):
+    """transformers' NewGELUActivation (the gelu_new of phi-mamba's PhiMLP): the tanh approximation."""
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def phi_mamba_lm(weights, ids, cfg):
+    """phi-mamba's modules/lm_head.py LMHeadModel.forward over modules/backbone.py MixerModel and
+    modules/phi_block.py Block: h = embedding(ids); per layer x = LayerNorm(h) (eps 1e-5) and
+    h = mixer(x) + fc2(gelu_new(fc1(x))) + h (parallel, not sequential); logits = lm_head(final LayerNorm(h)), with
+    the head's bias."""
+    core = cfg["Block1"]["core_input"]
+    d = cfg["MixerModel"]["input"]["d_model"]
+    h = weights["backbone.embedding.weight"][ids]
+    for layer in range(cfg["MixerModel"]["input"]["n_layer"]):
+        p = f"backbone.layers.{layer}."
+        x = F.layer_norm(h, (d,), weights[p + "input_layernorm.weight"], weights[p + "input_layernorm.bias"], 1e-5)
+        mlp = F.linear(gelu_new(F.linear(x, weights[p + "mlp.fc1.weight"], weights[p + "mlp.fc1.bias"])), weights[p + "mlp.fc2.weight"], weights[p + "mlp.fc2.bias"])
+        h = discrete_mamba2_mixer(sub(weights, p + "mixer."), x, core) + mlp + h
+    h = F.layer_norm(h, (d,), weights["backbone.final_layernorm.weight"], weights["backbone.final_layernorm.bias"], 1e-5)
+    return F.linear(h, weights["lm_head.weight"], weights["lm_head.bias"])
+
+
+def make_phi_mamba(out: Path, gen):
+    """A 2-layer Phi-Mamba: 4 value heads of 8 sharing 2 B/C heads of state 8, vocab 250 padded to 256, no biases
+    on the projections (so z_bias exists) and the conv's bias; config.json as LMHeadModel.save_pretrained writes
+    Config.to_dict(), the weights as pytorch_model.bin and model.safetensors (the form hybridize reads)."""
+    core = {"d_state": 8, "n_v_heads": 4, "n_qk_heads": 2, "d_conv": 4, "conv_bias": True, "expand": 1, "chunk_size": 16, "activation": "identity", "bias": False}
+    cfg = {
+        "LanguageModel": {"input": {"vocab_size": 250, "pad_vocab_size_multiple": 8}},
+        "MixerModel": {"input": {"d_model": 32, "n_layer": 2, "lm_head_prenorm": "layer"}},
+        "Block1": {"n_layers": 2, "BlockType": "modules.phi_block", "block_input": {"resid_dropout": 0.0}, "CoreType": "modules.mixers.discrete_mamba2", "core_input": core},
+    }
+    d, vocab, inner, conv_dim = 32, 256, 32, 32 + 2 * 2 * 8
+    normal = lambda *shape, std: torch.randn(*shape, generator=gen) * std
+    weights = {"backbone.embedding.weight": normal(vocab, d, std=1.0)}
+    for layer in range(2):
+        p = f"backbone.layers.{layer}."
+        weights |= {
+            p + "mixer.in_proj.weight": normal(conv_dim + inner + 4, d, std=d ** -0.5),
+            p + "mixer.z_bias": normal(inner, std=0.1),
+            p + "mixer.conv1d.weight": (torch.rand(conv_dim, 1, 4, generator=gen) * 2 - 1) * 0.5,
+            p + "mixer.conv1d.bias": normal(conv_dim, std=0.1),
+            p + "mixer.D": 1 + normal(4, std=0.1),
+            p + "mixer.out_proj.weight": normal(d, inner, std=inner ** -0.5),
+            p + "mlp.fc1.weight": normal(4 * d, d, std=d ** -0.5), p + "mlp.fc1.bias": normal(4 * d, std=0.1),
+            p + "mlp.fc2.weight": normal(d, 4 * d, std=(4 * d) ** -0.5), p + "mlp.fc2.bias": normal(d, std=0.1),
+            p + "input_layernorm.weight": 1 + normal(d, std=0.1), p + "input_layernorm.bias": normal(d, std=0.1),
+        }
+    weights |= {
+        "backbone.final_layernorm.weight": 1 + normal(d, std=0.1), "backbone.final_layernorm.bias": normal(d, std=0.1),
+        "lm_head.weight": normal(vocab, d, std=d ** -0.5), "lm_head.bias": normal(vocab, std=0.1),
+    }
+    torch.save(weights, out / "pytorch_model.bin")
+    (out / "config.json").write_text(json.dumps(cfg))
+    save_file({k: v.contiguous() for k, v in weights.items()}, out / "model.safetensors")
+    stored = {k: v.double() for k, v in load_file(out / "model.safetensors").items()}
+    ids = torch.randint(0, 250, (2, SEQ), generator=gen)
+    return ids, phi_mamba_lm(stored, ids, cfg)
+
+
 FORMATS = {
     "mamba-ssm-mamba2": make_mamba_ssm_mamba2,
     "mamba-in-llama": make_mamba_in_llama,
+    "phi-mamba": make_phi_mamba,
 }
 
 
