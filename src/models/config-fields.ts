@@ -134,8 +134,8 @@ const MAMBA_SSM = ['mamba_ssm'] as const
 
 /**
  * mamba_ssm's MambaConfig (config.json as `MambaLMHeadModel.save_pretrained` writes it, no model_type) and the
- * Mamba2 module's arguments under ssm_cfg (mamba_ssm/models/config_mamba.py, mamba_ssm/modules/mamba2.py), with
- * their defaults. The initialisation arguments (dt_min, A_init_range, ...) do not change a forward and are ignored.
+ * Mamba2 or Mamba3 module's arguments under ssm_cfg (mamba_ssm/models/config_mamba.py, mamba_ssm/modules/mamba2.py,
+ * mamba_ssm/modules/mamba3.py), with their defaults. The initialisation arguments (dt_min, A_init_range, ...) do not change a forward and are ignored.
  */
 export const MAMBA_SSM_FIELDS: readonly FieldSpec[] = [
   {key: 'd_model', families: MAMBA_SSM, required: true, ...positiveInt(MAX_WIDTH)},
@@ -157,7 +157,12 @@ export const MAMBA_SSM_FIELDS: readonly FieldSpec[] = [
   {key: 'ssm_cfg.D_has_hdim', families: MAMBA_SSM, type: 'boolean', default: false},
   {key: 'ssm_cfg.bias', families: MAMBA_SSM, type: 'boolean', default: false},
   {key: 'ssm_cfg.conv_bias', families: MAMBA_SSM, type: 'boolean', default: true},
-  {key: 'ssm_cfg.chunk_size', families: MAMBA_SSM, ...positiveInt(MAX_CHUNK), default: 256},
+  {key: 'ssm_cfg.chunk_size', families: MAMBA_SSM, ...positiveInt(MAX_CHUNK), about: 'defaults to 256 (Mamba2), 64 (Mamba3)'},
+  {key: 'ssm_cfg.rope_fraction', families: MAMBA_SSM, type: 'number', above: 0, max: 1, default: 0.5, about: 'Mamba3: 0.5 or 1'},
+  {key: 'ssm_cfg.A_floor', families: MAMBA_SSM, type: 'number', min: 0, max: 1, default: 1e-4},
+  {key: 'ssm_cfg.is_outproj_norm', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.is_mimo', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.mimo_rank', families: MAMBA_SSM, ...positiveInt(64), default: 4},
 ]
 
 const MAMBA_IN_LLAMA = ['mamba-in-llama'] as const

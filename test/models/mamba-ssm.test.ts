@@ -9,6 +9,7 @@ import {writeCheckpoint} from '../../src/io/safetensors/writer.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {mambaSsmName, parseMambaSsmConfig} from '../../src/models/mamba-ssm.js'
 import {expectedMamba2Weights, Mamba2Model} from '../../src/models/mamba2.js'
+import type {Mamba2Config} from '../../src/models/mixers/mamba2.js'
 import {cpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
 import {fixtureReference} from '../helpers/paths.js'
@@ -61,7 +62,7 @@ describe('mamba_ssm MambaLMHeadModel (Mamba-2) checkpoints', () => {
     expect(loaded).toBeInstanceOf(Mamba2Model)
     const direct = new Mamba2Model(cfg, new Map([...weights].map(([name, data]) => [name, fromArray(cpu, data, shapes.get(name)!)])), cpu)
     // The gated norm per group is mamba_ssm's; over all of y (transformers') gives other logits.
-    const oneNormGroup = new Mamba2Model({...cfg, mixer: {...cfg.mixer, normGroups: 1}}, direct.weights, cpu)
+    const oneNormGroup = new Mamba2Model({...cfg, mixer: {...(cfg.mixer as Mamba2Config), normGroups: 1}}, direct.weights, cpu)
     const ids = fromArray(cpu, Int32Array.from({length: 40}, (_, i) => (i * 37) % 250), [2, 20])
     const got = await loaded.forward(ids).logits.toFloat32()
     expect(got.length).toBe(2 * 20 * 256)
@@ -69,10 +70,32 @@ describe('mamba_ssm MambaLMHeadModel (Mamba-2) checkpoints', () => {
     expect(relativeError(got, await oneNormGroup.forward(ids).logits.toFloat32())).toBeGreaterThan(1e-3)
   })
 
+  it('with Mamba3 layers (MIMO rank 2, per-head out norm) load to the same logits', async () => {
+    const config = {...CONFIG, ssm_cfg: {layer: 'Mamba3', d_state: 16, expand: 2, headdim: 8, ngroups: 2, rope_fraction: 0.5, is_mimo: true, mimo_rank: 2, is_outproj_norm: true, chunk_size: 8}}
+    const cfg = parseMambaSsmConfig(config)
+    expect(cfg.mixer).toMatchObject({kind: 'mamba3', heads: 8, headDim: 8, stateDim: 16, groups: 2, mimoRank: 2, rotaryAngles: 4, aFloor: 1e-4, outNorm: true})
+    const rng = new Rng(8)
+    const shapes = expectedMamba2Weights(cfg)
+    expect(shapes.get('backbone.layers.1.mixer.mimo_x')).toEqual([8, 2, 8])
+    const weights = new Map([...shapes].map(([name, shape]) => {
+      const base = /norm|\.D$|_bias$/.test(name) ? 1 : 0
+      return [name, Float32Array.from(rng.floats(shape.reduce((a, b) => a * b, 1), 0.3), (v) => base + v)]
+    }))
+    const folder = await mkdtemp(join(root, 'mamba3-'))
+    await writeMambaSsm(folder, config, weights, shapes, true)
+    const cpu = cpuBackend()
+    const loaded = await loadModel(folder, cpu)
+    const direct = new Mamba2Model(cfg, new Map([...weights].map(([name, data]) => [name, fromArray(cpu, data, shapes.get(name)!)])), cpu)
+    const ids = fromArray(cpu, Int32Array.from({length: 40}, (_, i) => (i * 37) % 250), [2, 20])
+    const got = await loaded.forward(ids).logits.toFloat32()
+    expect(relativeError(got, await direct.forward(ids).logits.toFloat32())).toBeLessThanOrEqual(1e-6)
+  })
+
   it('refuses in one line what hybridize does not run', () => {
+    expect(() => parseMambaSsmConfig({...CONFIG, ssm_cfg: {layer: 'Mamba3', rope_fraction: 0.25}})).toThrow(/rope_fraction must be 0.5 or 1/)
     const ssm = CONFIG.ssm_cfg
-    expect(() => parseMambaSsmConfig({...CONFIG, ssm_cfg: {...ssm, layer: 'Mamba1'}})).toThrow(/ssm_cfg\.layer 'Mamba1'/)
-    expect(() => parseMambaSsmConfig({...CONFIG, ssm_cfg: {d_state: 16}})).toThrow(/ssm_cfg\.layer 'Mamba1'/)
+    expect(() => parseMambaSsmConfig({...CONFIG, ssm_cfg: {...ssm, layer: 'Mamba1'}})).toThrow(/ssm_cfg\.layer 'Mamba1' \(only 'Mamba2' and 'Mamba3' load\)/)
+    expect(() => parseMambaSsmConfig({...CONFIG, ssm_cfg: {d_state: 16}})).toThrow(/ssm_cfg\.layer 'Mamba1' \(only 'Mamba2' and 'Mamba3' load\)/)
     expect(() => parseMambaSsmConfig({...CONFIG, d_intermediate: 64})).toThrow(/d_intermediate 64/)
     expect(() => parseMambaSsmConfig({...CONFIG, attn_layer_idx: [1]})).toThrow(/attn_layer_idx/)
     expect(() => parseMambaSsmConfig({...CONFIG, rms_norm: false})).toThrow(/rms_norm false/)
