@@ -21,6 +21,7 @@ Formats:
                        model.safetensors, the same state dict (the form hybridize reads)
     mamba-in-llama     jxiw/MambaInLlama's mamba2/ hybrid of a Llama: config.json (the Llama's), mamba_config.json,
                        model.safetensors with model.layers.i.mamba.* in its Mamba layers
+    mamba-ssm-mamba3   the same with Mamba3 layers (MIMO), its mixer computed by scripts/mamba3-reference.py
     phi-mamba          goombalab/phi-mamba's LMHeadModel (Phi-Mamba, MOHAWK's student): its nested config.json,
                        pytorch_model.bin as save_pretrained writes it, and model.safetensors, the same tensors
 
@@ -106,14 +107,14 @@ def sub(weights, prefix):
     return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
 
-def mamba_ssm_lm(weights, ids, cfg):
+def mamba_ssm_lm(weights, ids, cfg, mixer):
     """mamba_ssm/models/mixer_seq_simple.py MambaLMHeadModel.forward over MixerModel.forward and Block (no MLP,
     RMSNorm blocks): h = embedding(ids); per layer h = h + mixer(RMSNorm(h)) (Block's residual = hidden + residual,
     then norm); logits = lm_head(RMSNorm_f(h)). Every RMSNorm's eps is MixerModel's norm_epsilon default, 1e-5."""
     h = weights["backbone.embedding.weight"][ids]
     for layer in range(cfg["n_layer"]):
         p = f"backbone.layers.{layer}."
-        h = h + mamba2_mixer(sub(weights, p + "mixer."), rms_norm(h, weights[p + "norm.weight"], 1e-5), cfg["ssm_cfg"] | {"d_model": cfg["d_model"]})
+        h = h + mixer(sub(weights, p + "mixer."), rms_norm(h, weights[p + "norm.weight"], 1e-5))
     h = rms_norm(h, weights["backbone.norm_f.weight"], 1e-5)
     return F.linear(h, weights["lm_head.weight"])
 
@@ -166,7 +167,47 @@ def make_mamba_ssm_mamba2(out: Path, gen):
     pickled = torch.load(out / "pytorch_model.bin")
     assert all(torch.equal(pickled[k], stored[k].float()) for k in pickled), "the two files differ"
     ids = torch.randint(0, cfg["vocab_size"], (2, SEQ), generator=gen)
-    return ids, mamba_ssm_lm(stored, ids, cfg)
+    return ids, mamba_ssm_lm(stored, ids, cfg, lambda w, u: mamba2_mixer(w, u, ssm | {"d_model": cfg["d_model"]}))
+
+
+def mamba3_reference_module():
+    """scripts/mamba3-reference.py, this repository's own PyTorch of mamba_ssm's Mamba3 mixer (its docstring cites
+    mamba_ssm/modules/mamba3.py and the MIMO step reference it follows), loaded from its file (its name has a dash)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mamba3_reference", Path(__file__).with_name("mamba3-reference.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_mamba_ssm_mamba3(out: Path, gen):
+    """A 2-layer MambaLMHeadModel of Mamba3 layers, MIMO rank 2 with 2 B/C groups and the per-head out norm
+    (rope_fraction 0.5, A_floor 1e-4: what scripts/mamba3-reference.py computes), vocab 250 padded to 256, tied
+    embeddings; the same files as mamba-ssm-mamba2."""
+    ref = mamba3_reference_module()
+    ssm = {"layer": "Mamba3", "d_state": 8, "expand": 2, "headdim": 8, "ngroups": 2, "rope_fraction": 0.5, "A_floor": 1e-4,
+           "is_mimo": True, "mimo_rank": 2, "is_outproj_norm": True, "chunk_size": 8}
+    cfg = {
+        "d_model": 16, "d_intermediate": 0, "n_layer": 2, "vocab_size": 250, "ssm_cfg": ssm, "attn_layer_idx": [],
+        "attn_cfg": {}, "rms_norm": True, "residual_in_fp32": True, "fused_add_norm": True,
+        "pad_vocab_size_multiple": 16, "tie_embeddings": True,
+    }
+    mixer_cfg = {"d_model": 16, "nheads": 4, "headdim": 8, "d_state": 8, "ngroups": 2, "mimo_rank": 2, "is_outproj_norm": True}
+    weights = {"backbone.embedding.weight": torch.randn(256, cfg["d_model"], generator=gen)}
+    for layer in range(cfg["n_layer"]):
+        p = f"backbone.layers.{layer}."
+        for k, v in ref.random_weights(mixer_cfg, gen).items():
+            weights[p + "mixer." + k] = v.float()
+        weights[p + "norm.weight"] = 1 + 0.1 * torch.randn(cfg["d_model"], generator=gen)
+    weights["backbone.norm_f.weight"] = 1 + 0.1 * torch.randn(cfg["d_model"], generator=gen)
+    weights["lm_head.weight"] = weights["backbone.embedding.weight"]
+    torch.save(weights, out / "pytorch_model.bin")
+    (out / "config.json").write_text(json.dumps(cfg, indent=4))
+    save_file({k: v.clone().contiguous() for k, v in weights.items()}, out / "model.safetensors")
+    stored = {k: v.double() for k, v in load_file(out / "model.safetensors").items()}
+    ids = torch.randint(0, cfg["vocab_size"], (2, SEQ), generator=gen)
+    return ids, mamba_ssm_lm(stored, ids, cfg, lambda w, u: ref.reference(mixer_cfg, w, u))
 
 
 def llama_attention(w, x, cfg):
@@ -361,6 +402,7 @@ FORMATS = {
     "mamba-ssm-mamba2": make_mamba_ssm_mamba2,
     "mamba-in-llama": make_mamba_in_llama,
     "phi-mamba": make_phi_mamba,
+    "mamba-ssm-mamba3": make_mamba_ssm_mamba3,
 }
 
 

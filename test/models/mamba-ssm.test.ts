@@ -16,7 +16,7 @@ import {fixtureReference} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
 
 /**
- * mamba_ssm MambaLMHeadModel checkpoints with Mamba-2 layers (state-spaces/mamba) load as Mamba2Model: a random
+ * mamba_ssm MambaLMHeadModel checkpoints with Mamba-2 or Mamba-3 layers (state-spaces/mamba) load as Mamba2Model: a random
  * model written under mamba_ssm's names and config.json gives back the logits of the same weights, and the
  * fixture made by scripts/make-format-references.py (its own PyTorch of mamba_ssm's equations) is matched.
  */
@@ -25,7 +25,6 @@ const CONFIG = {
   residual_in_fp32: true, fused_add_norm: true, pad_vocab_size_multiple: 16, tie_embeddings: true,
   ssm_cfg: {layer: 'Mamba2', d_state: 16, d_conv: 4, expand: 2, headdim: 8, ngroups: 2, chunk_size: 16},
 }
-const referenceFolder = resolve(fixtureReference, 'mamba-ssm-mamba2')
 let root: string
 
 beforeAll(async () => {
@@ -44,8 +43,8 @@ async function writeMambaSsm(folder: string, config: object, weights: Map<string
   await writeFile(join(folder, 'config.json'), JSON.stringify(config))
 }
 
-describe('mamba_ssm MambaLMHeadModel (Mamba-2) checkpoints', () => {
-  it('load under mamba_ssm\'s names and config to the same logits', async () => {
+describe('mamba_ssm MambaLMHeadModel checkpoints', () => {
+  it('with Mamba2 layers load under mamba_ssm\'s names and config to the same logits', async () => {
     const cfg = parseMambaSsmConfig(CONFIG)
     expect(cfg.vocabSize).toBe(256)
     expect(cfg.mixer).toMatchObject({heads: 8, headDim: 8, bGroups: 2, normGroups: 2, normEps: 1e-5})
@@ -112,14 +111,17 @@ describe('mamba_ssm MambaLMHeadModel (Mamba-2) checkpoints', () => {
     await expect(loadModel(folder, cpuBackend())).rejects.toThrow(/only pytorch_model\.bin here; convert it to model\.safetensors/)
   })
 
-  it.skipIf(!existsSync(referenceFolder))('match the logits of mamba_ssm\'s equations (fixtures/reference/mamba-ssm-mamba2; skipped until scripts/make-format-references.py has made it)', async () => {
-    const cpu = cpuBackend()
-    const ref = await openCheckpoint(resolve(referenceFolder, 'reference.safetensors'))
-    const ids = (await ref.read('input_ids')).data as Int32Array
-    const model = await loadModel(referenceFolder, cpu)
-    const logits = await scopeAsync(async () => model.forward(fromArray(cpu, ids, ref.shape('input_ids'))).logits.toFloat32())
-    const err = relativeError(logits, await ref.readF32('logits'))
-    await ref.close()
-    expect(err, `logits relative error ${err.toExponential(2)}`).toBeLessThanOrEqual(1e-4)
-  })
+  for (const name of ['mamba-ssm-mamba2', 'mamba-ssm-mamba3']) {
+    const referenceFolder = resolve(fixtureReference, name)
+    it.skipIf(!existsSync(referenceFolder))(`match the logits of mamba_ssm's equations (fixtures/reference/${name}; skipped until scripts/make-format-references.py has made it)`, async () => {
+      const cpu = cpuBackend()
+      const ref = await openCheckpoint(resolve(referenceFolder, 'reference.safetensors'))
+      const ids = (await ref.read('input_ids')).data as Int32Array
+      const model = await loadModel(referenceFolder, cpu)
+      const logits = await scopeAsync(async () => model.forward(fromArray(cpu, ids, ref.shape('input_ids'))).logits.toFloat32())
+      const err = relativeError(logits, await ref.readF32('logits'))
+      await ref.close()
+      expect(err, `logits relative error ${err.toExponential(2)}`).toBeLessThanOrEqual(1e-4)
+    })
+  }
 })
