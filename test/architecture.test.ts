@@ -13,9 +13,9 @@ const LAYERS = [
   ['engine'],
   ['io', 'hub', 'tokenizer', 'tasks', 'plot', 'train', 'data'],
   ['models'],
-  ['generate', 'eval', 'heads', 'rewrite', 'distill', 'serve', 'fixtures'],
+  ['generate', 'eval', 'heads', 'rewrite', 'distill', 'serve', 'fixtures', 'export'],
   ['index.ts'],
-  ['cli', 'commands', 'recipe'],
+  ['cli', 'commands', 'recipe', 'schemas'],
 ]
 
 /** Each one defended in ARCHITECTURE.md, "Import circles". */
