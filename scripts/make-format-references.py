@@ -19,14 +19,15 @@ Formats:
     mamba-ssm-mamba2   state-spaces/mamba's MambaLMHeadModel with Mamba2 layers (mamba_ssm 2.x): config.json as
                        save_pretrained writes it (MambaConfig's fields), pytorch_model.bin as it writes it, and
                        model.safetensors, the same state dict (the form hybridize reads)
+    mamba-ssm-mamba3   mamba-ssm-mamba2's layout with Mamba3 layers (MIMO), its mixer computed by scripts/mamba3-reference.py
     mamba-in-llama     jxiw/MambaInLlama's mamba2/ hybrid of a Llama: config.json (the Llama's), mamba_config.json,
                        model.safetensors with model.layers.i.mamba.* in its Mamba layers
-    mamba-ssm-mamba3   the same with Mamba3 layers (MIMO), its mixer computed by scripts/mamba3-reference.py
     phi-mamba          goombalab/phi-mamba's LMHeadModel (Phi-Mamba, MOHAWK's student): its nested config.json,
                        pytorch_model.bin as save_pretrained writes it, and model.safetensors, the same tensors
 
 On the GPU machine, from the repository root (about 10 s):
-    python3 scripts/make-format-references.py all fixtures/reference && tar cf $OUT/format-refs.tar fixtures/reference
+    python3 scripts/make-format-references.py all fixtures/reference && \\
+    tar cf $OUT/format-refs.tar fixtures/reference/{mamba-ssm-mamba2,mamba-ssm-mamba3,mamba-in-llama,phi-mamba}
 """
 
 import json
