@@ -130,6 +130,97 @@ export const LLAMBA_FIELDS: readonly FieldSpec[] = [
   {key: 'mlp_cfg.act_fn', families: LLAMBA, type: 'enum', values: ['silu'], default: 'silu'},
 ]
 
+const MAMBA_SSM = ['mamba_ssm'] as const
+
+/**
+ * mamba_ssm's MambaConfig (config.json as `MambaLMHeadModel.save_pretrained` writes it, no model_type) and the
+ * Mamba2 or Mamba3 module's arguments under ssm_cfg (mamba_ssm/models/config_mamba.py, mamba_ssm/modules/mamba2.py,
+ * mamba_ssm/modules/mamba3.py), with their defaults. The initialisation arguments (dt_min, A_init_range, ...) do not change a forward and are ignored.
+ */
+export const MAMBA_SSM_FIELDS: readonly FieldSpec[] = [
+  {key: 'd_model', families: MAMBA_SSM, required: true, ...positiveInt(MAX_WIDTH)},
+  {key: 'n_layer', families: MAMBA_SSM, required: true, ...positiveInt(MAX_LAYERS)},
+  {key: 'vocab_size', families: MAMBA_SSM, required: true, ...positiveInt(MAX_VOCAB)},
+  {key: 'd_intermediate', families: MAMBA_SSM, type: 'int', min: 0, max: MAX_MLP_WIDTH, default: 0},
+  {key: 'pad_vocab_size_multiple', families: MAMBA_SSM, ...positiveInt(1 << 16), default: 8},
+  {key: 'rms_norm', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'tie_embeddings', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'ssm_cfg.layer', families: MAMBA_SSM, type: 'enum', values: ['Mamba1', 'Mamba2', 'Mamba3'], default: 'Mamba1'},
+  {key: 'ssm_cfg.d_state', families: MAMBA_SSM, ...positiveInt(MAX_STATE), default: 128},
+  {key: 'ssm_cfg.d_conv', families: MAMBA_SSM, type: 'int', min: 2, max: MAX_CONV, default: 4},
+  {key: 'ssm_cfg.expand', families: MAMBA_SSM, ...positiveInt(64), default: 2},
+  {key: 'ssm_cfg.headdim', families: MAMBA_SSM, ...positiveInt(MAX_HEAD_DIM), default: 64},
+  {key: 'ssm_cfg.d_ssm', families: MAMBA_SSM, ...positiveInt(MAX_WIDTH), about: 'defaults to expand × d_model'},
+  {key: 'ssm_cfg.ngroups', families: MAMBA_SSM, ...positiveInt(MAX_HEADS), default: 1},
+  {key: 'ssm_cfg.rmsnorm', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'ssm_cfg.norm_before_gate', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.D_has_hdim', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.bias', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.conv_bias', families: MAMBA_SSM, type: 'boolean', default: true},
+  {key: 'ssm_cfg.chunk_size', families: MAMBA_SSM, ...positiveInt(MAX_CHUNK), about: 'defaults to 256 (Mamba2), 64 (Mamba3)'},
+  {key: 'ssm_cfg.rope_fraction', families: MAMBA_SSM, type: 'number', above: 0, max: 1, default: 0.5, about: 'Mamba3: 0.5 or 1'},
+  {key: 'ssm_cfg.A_floor', families: MAMBA_SSM, type: 'number', min: 0, max: 1, default: 1e-4},
+  {key: 'ssm_cfg.is_outproj_norm', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.is_mimo', families: MAMBA_SSM, type: 'boolean', default: false},
+  {key: 'ssm_cfg.mimo_rank', families: MAMBA_SSM, ...positiveInt(64), default: 4},
+]
+
+const MAMBA_IN_LLAMA = ['mamba-in-llama'] as const
+
+/**
+ * MambaInLlama's mamba_config.json (jxiw/MambaInLlama, mamba2/hybrid_mamba_config.py MambaConfig, and the arguments
+ * of its Mamba2 under ssm_cfg, mamba2/hybrid_mamba_layer.py), with their defaults.
+ */
+export const MAMBA_IN_LLAMA_FIELDS: readonly FieldSpec[] = [
+  {key: 'd_model', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), default: 2560},
+  {key: 'n_layer', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_LAYERS), default: 32},
+  {key: 'vocab_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_VOCAB)},
+  {key: 'd_inner', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), about: 'defaults to ssm_cfg.expand × d_model'},
+  {key: 'd_xb', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), default: 2560},
+  {key: 'intermediate_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_MLP_WIDTH), default: 10240},
+  {key: 'rms_norm_eps', families: MAMBA_IN_LLAMA, ...epsilon(1e-5)},
+  {key: 'hidden_act', families: MAMBA_IN_LLAMA, type: 'enum', values: ['silu'], default: 'silu'},
+  {key: 'ssm_cfg.d_state', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_STATE), default: 128},
+  {key: 'ssm_cfg.d_conv', families: MAMBA_IN_LLAMA, type: 'int', min: 2, max: MAX_CONV, default: 4},
+  {key: 'ssm_cfg.expand', families: MAMBA_IN_LLAMA, ...positiveInt(64), default: 2},
+  {key: 'ssm_cfg.ngroups', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_HEADS), default: 1},
+  {key: 'ssm_cfg.d_ssm', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_WIDTH), about: 'defaults to d_inner'},
+  {key: 'ssm_cfg.rmsnorm', families: MAMBA_IN_LLAMA, type: 'boolean', default: true},
+  {key: 'ssm_cfg.norm_before_gate', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.D_has_hdim', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.repeat_kv_before_conv', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.bias', families: MAMBA_IN_LLAMA, type: 'boolean', default: false},
+  {key: 'ssm_cfg.conv_bias', families: MAMBA_IN_LLAMA, type: 'boolean', default: true},
+  {key: 'ssm_cfg.chunk_size', families: MAMBA_IN_LLAMA, ...positiveInt(MAX_CHUNK), default: 256},
+]
+
+const PHI_MAMBA = ['phi-mamba'] as const
+
+/**
+ * Phi-Mamba's config.json (goombalab/phi-mamba, utils/config.py Config.to_dict, as modules/lm_head.py LMHeadModel
+ * reads it): the model under LanguageModel.input and MixerModel.input, its one block of layers under Block1 and the
+ * discrete Mamba-2's arguments under Block1.core_input (modules/mixers/discrete_mamba2.py Mixer), with their defaults.
+ */
+export const PHI_MAMBA_FIELDS: readonly FieldSpec[] = [
+  {key: 'LanguageModel.input.vocab_size', families: PHI_MAMBA, required: true, ...positiveInt(MAX_VOCAB)},
+  {key: 'LanguageModel.input.pad_vocab_size_multiple', families: PHI_MAMBA, ...positiveInt(1 << 16), default: 8},
+  {key: 'MixerModel.input.d_model', families: PHI_MAMBA, required: true, ...positiveInt(MAX_WIDTH)},
+  {key: 'MixerModel.input.n_layer', families: PHI_MAMBA, required: true, ...positiveInt(MAX_LAYERS)},
+  {key: 'MixerModel.input.lm_head_prenorm', families: PHI_MAMBA, type: 'enum', values: ['layer'], default: 'layer'},
+  {key: 'Block1.n_layers', families: PHI_MAMBA, required: true, ...positiveInt(MAX_LAYERS)},
+  {key: 'Block1.BlockType', families: PHI_MAMBA, type: 'enum', values: ['modules.phi_block'], default: 'modules.phi_block'},
+  {key: 'Block1.CoreType', families: PHI_MAMBA, type: 'enum', values: ['modules.mixers.discrete_mamba2'], default: 'modules.mixers.discrete_mamba2'},
+  {key: 'Block1.core_input.d_state', families: PHI_MAMBA, ...positiveInt(MAX_STATE), default: 64},
+  {key: 'Block1.core_input.n_qk_heads', families: PHI_MAMBA, ...positiveInt(MAX_HEADS), default: 32},
+  {key: 'Block1.core_input.n_v_heads', families: PHI_MAMBA, ...positiveInt(MAX_HEADS), default: 32},
+  {key: 'Block1.core_input.d_conv', families: PHI_MAMBA, type: 'int', min: 2, max: MAX_CONV, default: 4},
+  {key: 'Block1.core_input.expand', families: PHI_MAMBA, ...positiveInt(64), default: 1},
+  {key: 'Block1.core_input.activation', families: PHI_MAMBA, type: 'enum', values: ['identity'], default: 'identity'},
+  {key: 'Block1.core_input.bias', families: PHI_MAMBA, type: 'boolean', default: false},
+  {key: 'Block1.core_input.conv_bias', families: PHI_MAMBA, type: 'boolean', default: true},
+  {key: 'Block1.core_input.chunk_size', families: PHI_MAMBA, ...positiveInt(MAX_CHUNK), default: 128},
+]
+
 const HYBRID = ['hybridize-hybrid'] as const
 
 /**

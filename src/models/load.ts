@@ -8,9 +8,9 @@ import {checkWeights, loadWeights, type WeightOptions} from './load-weights.js'
 import {TeacherModel} from './teacher.js'
 import {expectedTeacherWeights} from './teacher-weights.js'
 
-/** config.json of a model folder, parsed as JSON (not yet interpreted). */
-export async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
-  const path = join(folder, 'config.json')
+/** config.json (or another JSON file, such as MambaInLlama's mamba_config.json) of a model folder, parsed as JSON (not yet interpreted). */
+export async function readConfigJson(folder: string, file = 'config.json'): Promise<Record<string, unknown>> {
+  const path = join(folder, file)
   let text: string
   try {
     text = await readFile(path, 'utf8')

@@ -2,19 +2,21 @@ import {HybridizeError} from '../errors.js'
 import {MAMBA2_FIELDS} from './config-fields.js'
 import {readFields} from './config-validate.js'
 import type {Mamba2Config as Mamba2MixerConfig} from './mixers/mamba2.js'
+import type {Mamba3Config} from './mixers/mamba3.js'
 
 /**
  * transformers' Mamba2Config (`model_type: "mamba2"`), as Mamba2ForCausalLM reads it. Only the
  * plain layout is supported: no gated-MLP slice in in_proj, SiLU, time_step_limit (0, ∞).
  */
-export interface Mamba2ModelConfig {
+export interface Mamba2ModelConfig<M extends Mamba2MixerConfig | Mamba3Config = Mamba2MixerConfig | Mamba3Config> {
   architecture: string
   vocabSize: number
   hiddenSize: number
   numLayers: number
   normEps: number
   tieWordEmbeddings: boolean
-  mixer: Mamba2MixerConfig
+  /** Mamba-2 for transformers' Mamba2ForCausalLM; mamba_ssm's MambaLMHeadModel may have Mamba-3 layers. */
+  mixer: M
 }
 
 type Json = Record<string, unknown>
@@ -26,7 +28,7 @@ function jsonFloat(v: unknown): number | undefined {
   return undefined
 }
 
-export function parseMamba2Config(raw: Json, where = 'config.json'): Mamba2ModelConfig {
+export function parseMamba2Config(raw: Json, where = 'config.json'): Mamba2ModelConfig<Mamba2MixerConfig> {
   const f = readFields(raw, MAMBA2_FIELDS, {family: 'mamba2', where})
   const num = (key: string) => f[key] as number
   const hiddenSize = num('hidden_size')

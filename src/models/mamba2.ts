@@ -10,11 +10,12 @@ import {parseMamba2Config, type Mamba2ModelConfig} from './mamba2-config.js'
 import {readConfigJson} from './load.js'
 import {loadWeights, localWeights} from './load-weights.js'
 import {mixCached} from './mixer-decode.js'
-import {Mamba2, mamba2Weights} from './mixers/mamba2.js'
+import {createMixer, mixerWeightShapes} from './mixers/create.js'
+import type {SsmMixer} from './mixers/mixer.js'
 
 /**
  * transformers' Mamba2ForCausalLM: embeddings -> per layer h += mixer(rmsnorm(h)) -> norm_f ->
- * lm_head. Hidden states follow transformers' convention for Mamba2, which differs from the
+ * lm_head (the mixer Mamba-2, or Mamba-3 in mamba_ssm's MambaLMHeadModel: mamba-ssm.ts). Hidden states follow transformers' convention for Mamba2, which differs from the
  * attention models: hiddenStates[i] is the output of layer i, and the last one is after norm_f.
  * Letters: B batch, T time, V vocab.
  */
@@ -23,7 +24,7 @@ export function expectedMamba2Weights(cfg: Mamba2ModelConfig): Map<string, numbe
   w.set('backbone.embeddings.weight', [cfg.vocabSize, cfg.hiddenSize])
   for (let l = 0; l < cfg.numLayers; l++) {
     w.set(`backbone.layers.${l}.norm.weight`, [cfg.hiddenSize])
-    for (const [name, shape] of mamba2Weights(cfg.mixer)) w.set(`backbone.layers.${l}.mixer.${name}`, shape)
+    for (const [name, shape] of mixerWeightShapes(cfg.mixer)) w.set(`backbone.layers.${l}.mixer.${name}`, shape)
   }
   w.set('backbone.norm_f.weight', [cfg.hiddenSize])
   if (!cfg.tieWordEmbeddings) w.set('lm_head.weight', [cfg.vocabSize, cfg.hiddenSize])
@@ -37,10 +38,10 @@ export interface Mamba2ForwardOptions {
 
 export class Mamba2Model implements DecodingModel {
   readonly kind = 'mamba2'
-  readonly mixers: Mamba2[]
+  readonly mixers: SsmMixer[]
 
   constructor(readonly config: Mamba2ModelConfig, readonly weights: Map<string, Tensor>, readonly backend: Backend) {
-    this.mixers = Array.from({length: config.numLayers}, (_, l) => new Mamba2(config.mixer, localWeights(weights, `backbone.layers.${l}.mixer.`), backend))
+    this.mixers = Array.from({length: config.numLayers}, (_, l) => createMixer(config.mixer, localWeights(weights, `backbone.layers.${l}.mixer.`), backend))
   }
 
   get vocabSize(): number {
@@ -60,7 +61,7 @@ export class Mamba2Model implements DecodingModel {
 
   /** Each layer's conv window and SSM state, zero; the same size whatever the capacity. */
   newCache(batch: number, capacity: number): DecodeCache {
-    return new DecodeCache(batch, capacity, this.mixers.map((m) => ({ssm: new SsmLayerCache(m.zeroState(batch))})))
+    return new DecodeCache(batch, capacity, this.mixers.map((m) => ({ssm: new SsmLayerCache(m.zeroState(batch) as object)})))
   }
 
   /** ids [B, Tnew] continuing the cached sequence -> logits [B, Tnew, V] ([B, 1, V] with lastOnly); the cache advances. */

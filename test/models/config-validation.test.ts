@@ -151,7 +151,7 @@ describe('config.json itself', () => {
     const cases: [string, RegExp][] = [
       ['{"model_type": "llama",', /config\.json is not valid JSON \(.+\)$/],
       ['[1, 2]', /config\.json is not a JSON object$/],
-      ['{"hidden_size": 64}', /config\.json has no model_type; supported: llama, phi, mamba2, llamba, hybridize-hybrid$/],
+      ['{"hidden_size": 64}', /config\.json has no model_type; supported: llama, phi, mamba2, llamba, hybridize-hybrid, or the configs of mamba_ssm's MambaLMHeadModel and Phi-Mamba$/],
     ]
     for (const [text, message] of cases) {
       const dir = await folderWith(text)
