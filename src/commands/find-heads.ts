@@ -16,7 +16,9 @@ export default class FindHeads extends BaseCommand {
 passes), measures the drop in accuracy on a synthetic retrieval task (log-likelihood over the candidate
 answers), ranks the heads by that drop and selects some (--selection). Each head is also scored from
 its attention pattern: Gather (segment-final tokens attending within their own segment) and
-Aggregate (the last prompt token attending to the answer segment's final token). Writes heads.json (--out) and a heatmap of the drops beside it (.svg), and
+Aggregate (the last prompt token attending to the answer segment's final token), and labelled Gather or
+Aggregate when that pattern holds at least half the row's attention mass (the Gather-and-Aggregate
+paper's head types; the label column, and G or A in the heatmaps). Writes heads.json (--out) and a heatmap of the drops beside it (.svg), and
 checks the selection: accuracy with the selected heads ablated together, against as many random heads.
 To choose the heads a hybrid keeps as attention, use --selection aggregate: ablation ranks first the
 heads that feed retrieval (short look-backs, which the SSM heads learn), the Aggregate heads do the

@@ -22,7 +22,7 @@ export interface HeadPatterns {
 }
 
 /** Token positions of a prompt's segments: first token and final token of each. */
-interface SegmentTokens {
+export interface SegmentTokens {
   first: number[]
   last: number[]
 }
@@ -61,16 +61,10 @@ export async function attentionPatterns(model: TeacherModel, tok: TextTokenizer,
       const answer = sample.answerSegment
       for (let l = 0; l < L; l++) {
         for (let h = 0; h < H; h++) {
-          const at = (q: number, k: number) => probs[l][((b * H + h) * T + q) * T + k]
-          let g = 0
-          seg.last.forEach((end, s) => {
-            for (let k = seg.first[s]; k < end; k++) g += at(end, k)
-          })
-          gather[l][h] += g / seg.last.length
-          aggregate[l][h] += at(last, seg.last[answer])
-          let inAnswer = 0
-          for (let k = seg.first[answer]; k <= seg.last[answer]; k++) inAnswer += at(last, k)
-          answerSegment[l][h] += inAnswer
+          const scores = promptPatterns((q, k) => probs[l][((b * H + h) * T + q) * T + k], seg, last, answer)
+          gather[l][h] += scores.gather
+          aggregate[l][h] += scores.aggregate
+          answerSegment[l][h] += scores.answerSegment
         }
         const z = outputs[l]
         for (let t = 0; t < row.length; t++) {
@@ -89,6 +83,20 @@ export async function attentionPatterns(model: TeacherModel, tok: TextTokenizer,
     answerSegment: average(answerSegment),
     meanOutputs: outputSums.map((s) => Float32Array.from(s, (x) => x / tokens)),
   }
+}
+
+/**
+ * One head's scores on one prompt, from its attention probabilities `at(query, key)`: gather
+ * averaged over the segments, aggregate and answerSegment read from the row of `last`.
+ */
+export function promptPatterns(at: (q: number, k: number) => number, seg: SegmentTokens, last: number, answer: number): {gather: number; aggregate: number; answerSegment: number} {
+  let gather = 0
+  seg.last.forEach((end, s) => {
+    for (let k = seg.first[s]; k < end; k++) gather += at(end, k)
+  })
+  let answerSegment = 0
+  for (let k = seg.first[answer]; k <= seg.last[answer]; k++) answerSegment += at(last, k)
+  return {gather: gather / seg.last.length, aggregate: at(last, seg.last[answer]), answerSegment}
 }
 
 /** The tokens holding each segment's first and final characters. */

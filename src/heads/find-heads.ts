@@ -6,6 +6,7 @@ import {Random} from '../util/random.js'
 import {ablationRunner, isSelected, type Ablation, type HeadId} from './ablation-runner.js'
 import {attentionPatterns} from './attention-patterns.js'
 import {headsInBudget} from './budget.js'
+import {headLabel, type HeadLabel} from './head-labels.js'
 import {scoreChoices, tokenizeItems, type ChoiceOutcome} from './choice-scoring.js'
 
 /**
@@ -57,6 +58,8 @@ export interface HeadScore {
   gather: number
   aggregate: number
   answerSegment: number
+  /** Gather or Aggregate by its attention pattern (head-labels.ts), or neither. */
+  label: HeadLabel | null
 }
 
 export interface AccuracyFigures {
@@ -127,6 +130,7 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
       gather: patterns.gather[layer][head],
       aggregate: patterns.aggregate[layer][head],
       answerSegment: patterns.answerSegment[layer][head],
+      label: headLabel({gather: patterns.gather[layer][head], aggregate: patterns.aggregate[layer][head]}),
     }))
     .sort((a, b) => b.drop - a.drop || b.logprobDrop - a.logprobDrop || a.layer - b.layer || a.head - b.head)
   heads.forEach((h, i) => (h.rank = i + 1))

@@ -3,6 +3,7 @@ import {HybridizeError} from '../errors.js'
 import type {ModelIdentity} from '../hub/model-identity.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
+import {labelLetter, LABEL_RULE} from './head-labels.js'
 import {HEADS_FORMAT, type HeadsFileJson} from './heads-schema.js'
 import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-heads.js'
 
@@ -25,6 +26,7 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
       ablation: opts.ablation === 'zero' ? 'zero: the head output (its slice before the output projection) set to 0' : 'mean: the head output replaced by its mean over the prompt tokens',
       select: {...('topK' in opts.select ? {top_k: opts.select.topK} : {budget: opts.select.fraction}), selection: opts.selection},
       patterns: 'gather: mass from each segment-final token to its own segment; aggregate: mass from the last prompt token to the answer segment\'s final token; answer_segment: to any token of the answer segment',
+      labels: LABEL_RULE,
     },
     baseline: figures(r.baseline),
     chance: round(r.chance),
@@ -43,6 +45,7 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
       gather: round(h.gather),
       aggregate: round(h.aggregate),
       answer_segment: round(h.answerSegment),
+      label: h.label,
     })),
     scores: Object.fromEntries(r.heads.map((h) => [`${h.layer}-${h.head}`, round(h.drop)])),
   }
@@ -76,7 +79,7 @@ export async function checkHeadsDestination(out: string, force: boolean): Promis
 export async function writeHeadsFiles(out: string, json: HeadsFileJson, r: FindHeadsResult, title: string): Promise<{json: string; svg: string}> {
   const svg = svgBeside(out)
   await writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`)
-  await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined: r.selected}))
+  await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined: r.selected, marks: labelGrid(r), legend: 'G: Gather head, A: Aggregate head'}))
   return {json: out, svg}
 }
 
@@ -86,6 +89,13 @@ export function dropGrid(r: FindHeadsResult): number[][] {
   const heads = Math.max(...r.heads.map((h) => h.head)) + 1
   const grid = Array.from({length: layers}, () => new Array<number>(heads).fill(0))
   for (const h of r.heads) grid[h.layer][h.head] = h.drop
+  return grid
+}
+
+/** Each head's label letter (G, A or ''), as [layer][head]. */
+export function labelGrid(r: FindHeadsResult): string[][] {
+  const grid = dropGrid(r).map((row) => row.map(() => ''))
+  for (const h of r.heads) grid[h.layer][h.head] = labelLetter(h.label)
   return grid
 }
 

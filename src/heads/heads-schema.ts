@@ -21,6 +21,8 @@ const scoredHead = z.looseObject({
   score: z.number().optional().meta({description: 'Another name for drop, in files other tools wrote.'}),
   retrieval_drop: z.number().optional(),
   accuracy_drop: z.number().optional(),
+  label: z.enum(['gather', 'aggregate']).nullable().optional()
+    .meta({description: 'Gather or Aggregate by its attention pattern (the rule: method.labels), null when neither.'}),
 }).meta({description: 'A scored head; one without a score is not ranked.'})
 
 const model = z.union([
@@ -51,7 +53,7 @@ export const headsFileSchema = z.looseObject({
   model_id: z.string().min(1).optional().meta({description: 'Another name for a bare model id.'}),
   selected: z.array(headId).optional().meta({description: 'The heads find-heads selected to stay attention, in its order (a greedy selection\'s order).'}),
   selected_heads: z.array(headId).optional().meta({description: 'Another name for selected.'}),
-  heads: z.array(scoredHead).optional().meta({description: 'Every scored head, with its rank and drop (find-heads also writes acc, logprob_drop, gather, aggregate, answer_segment).'}),
+  heads: z.array(scoredHead).optional().meta({description: 'Every scored head, with its rank and drop (find-heads also writes acc, logprob_drop, gather, aggregate, answer_segment, label).'}),
   scores: z.union([z.record(z.string().regex(/^\d+-\d+$/), z.number()), z.array(scoredHead)]).optional()
     .meta({description: 'Each head\'s drop keyed "L-H", the layout of Retrieval_Head\'s head_score files (or a list of scored heads).'}),
 }).meta({

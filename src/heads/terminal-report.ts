@@ -1,7 +1,8 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import type {FindHeadsResult, HeadScore} from './find-heads.js'
 import {isSelected} from './ablation-runner.js'
-import {dropGrid} from './heads-file.js'
+import {AGGREGATE_THRESHOLD, GATHER_THRESHOLD} from './head-labels.js'
+import {dropGrid, labelGrid} from './heads-file.js'
 
 const NO_COLOR = new Chalk({level: 0})
 
@@ -12,7 +13,7 @@ const NO_COLOR = new Chalk({level: 0})
  * ranks by (attention on the answer's line) is the one it visibly picks by.
  */
 export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstance = NO_COLOR): string {
-  const header = ['rank', 'layer', 'head', 'kv', 'acc', 'drop', 'logp drop', 'gather', 'agg: line', 'agg: end']
+  const header = ['rank', 'layer', 'head', 'kv', 'acc', 'drop', 'logp drop', 'gather', 'agg: line', 'agg: end', 'label']
   const shown = [...r.heads.slice(0, rows), ...r.heads.slice(rows).filter((h) => isSelected(r.selected, h.layer, h.head))]
   const lines = shown.map((h) => [
     String(h.rank),
@@ -25,6 +26,7 @@ export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstan
     h.gather.toFixed(2),
     h.answerSegment.toFixed(2),
     h.aggregate.toFixed(2),
+    h.label ?? '-',
   ])
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((l) => l[i].length)))
   const format = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ')
@@ -36,24 +38,28 @@ export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstan
     'acc: the task\'s accuracy with the head alone ablated; drop: the baseline\'s minus that.',
     'gather: attention mass (0-1) of segment-final tokens on their own segment; agg: of the last prompt',
     'token on the answer\'s line (agg: line, what --selection aggregate ranks by) or its final token (agg: end).',
+    `label: gather when gather >= ${GATHER_THRESHOLD}, aggregate when agg: end >= ${AGGREGATE_THRESHOLD} (Gather-and-Aggregate's head types).`,
   ].join('\n')
 }
 
 /**
  * Layers × heads, each cell the accuracy drop in percentage points, shaded red by its size when
- * colour is on; selected heads are marked with '*' either way.
+ * colour is on; a Gather head's value is followed by G, an Aggregate head's by A, and selected
+ * heads are marked with '*' either way.
  */
 export function terminalHeatmap(r: FindHeadsResult, color: ChalkInstance = NO_COLOR): string {
   const grid = dropGrid(r)
+  const letters = labelGrid(r)
   const max = Math.max(1e-9, ...grid.flat())
   const heads = grid[0].length
   const lines = [
-    'accuracy drop with the head alone ablated, in percentage points (* selected):',
-    `layer\\head ${Array.from({length: heads}, (_, h) => String(h).padStart(5)).join('')}`,
+    'accuracy drop with the head alone ablated, in percentage points (* selected; G Gather, A Aggregate):',
+    `layer\\head ${Array.from({length: heads}, (_, h) => String(h).padStart(6)).join('')}`,
   ]
   grid.forEach((row, layer) => {
     const cells = row.map((drop, head) => {
-      const text = `${Math.round(drop * 100)}${isSelected(r.selected, layer, head) ? '*' : ' '}`.padStart(5)
+      const value = String(Math.round(drop * 100))
+      const text = `${value}${letters[layer][head]}${isSelected(r.selected, layer, head) ? '*' : ''}`.padEnd(value.length + 2).padStart(6)
       const t = Math.max(0, Math.min(1, drop / max))
       const level = Math.round(255 * (1 - t))
       return color.bgRgb(255, level, level).black(text)

@@ -13,10 +13,15 @@ export interface HeatmapOptions {
   outlined?: readonly (readonly [number, number])[]
   /** Text of each cell's value (default: two decimals). */
   format?: (v: number) => string
+  /** A short mark after each cell's value, as [row][column] (find-heads: G or A). */
+  marks?: readonly (readonly string[])[]
+  /** What the marks mean: a line under the column label. */
+  legend?: string
 }
 
 const CELL = 44
 const M = {left: 64, right: 96, top: 48, bottom: 52}
+const LEGEND_LINE = 18
 
 export function heatmapSvg(values: readonly (readonly number[])[], opts: HeatmapOptions): string {
   const rows = values.length
@@ -24,7 +29,7 @@ export function heatmapSvg(values: readonly (readonly number[])[], opts: Heatmap
   const max = opts.max ?? Math.max(1e-9, ...values.flat().map(Math.abs))
   const format = opts.format ?? ((v: number) => v.toFixed(2))
   const W = M.left + cols * CELL + M.right
-  const H = M.top + rows * CELL + M.bottom
+  const H = M.top + rows * CELL + M.bottom + (opts.legend ? LEGEND_LINE : 0)
   const out: string[] = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`)
@@ -36,14 +41,16 @@ export function heatmapSvg(values: readonly (readonly number[])[], opts: Heatmap
       const x = M.left + c * CELL
       const t = Math.min(1, Math.abs(v) / max)
       out.push(`<rect x="${x}" y="${y}" width="${CELL}" height="${CELL}" fill="${shade(v < 0 ? -t : t)}" stroke="#ddd"/>`)
-      out.push(`<text x="${x + CELL / 2}" y="${y + CELL / 2 + 4}" text-anchor="middle" font-size="11" fill="${t > 0.6 ? 'white' : 'black'}">${esc(format(v))}</text>`)
+      out.push(`<text x="${x + CELL / 2}" y="${y + CELL / 2 + 4}" text-anchor="middle" font-size="11" fill="${t > 0.6 ? 'white' : 'black'}">${esc(format(v) + (opts.marks?.[r]?.[c] ?? ''))}</text>`)
     })
   })
   for (const [r, c] of opts.outlined ?? []) {
     out.push(`<rect x="${M.left + c * CELL + 1.5}" y="${M.top + r * CELL + 1.5}" width="${CELL - 3}" height="${CELL - 3}" fill="none" stroke="black" stroke-width="3"/>`)
   }
   for (let c = 0; c < cols; c++) out.push(`<text x="${M.left + c * CELL + CELL / 2}" y="${M.top + rows * CELL + 16}" text-anchor="middle">${c}</text>`)
-  out.push(`<text x="${M.left + (cols * CELL) / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.columnLabel)}</text>`)
+  const columnLabelY = M.top + rows * CELL + M.bottom - 12
+  out.push(`<text x="${M.left + (cols * CELL) / 2}" y="${columnLabelY}" text-anchor="middle">${esc(opts.columnLabel)}</text>`)
+  if (opts.legend) out.push(`<text x="${M.left + (cols * CELL) / 2}" y="${columnLabelY + LEGEND_LINE}" text-anchor="middle" font-size="11">${esc(opts.legend)}</text>`)
   out.push(`<text transform="translate(18 ${M.top + (rows * CELL) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.rowLabel)}</text>`)
   // Colour scale: 0 at the bottom, max at the top.
   const sx = M.left + cols * CELL + 24

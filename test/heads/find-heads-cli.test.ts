@@ -58,10 +58,13 @@ describe('hybridize find-heads', () => {
     expect(written.greedy_curve[0].acc).toBe(written.heads[0].acc)
     expect(written.model.weights_sha256).toMatch(/^[0-9a-f]{64}$/)
     expect(written.task).toEqual({name: 'kv-retrieval', pairs: 4, samples: 4, seed: 0})
+    // Every head carries its Gather/Aggregate label (null when neither), and the rule is recorded.
+    expect(written.heads.every((h: {label?: unknown}) => h.label === null || h.label === 'gather' || h.label === 'aggregate')).toBe(true)
+    expect(written.method.labels).toMatch(/^gather: gather >= 0\.5; aggregate: aggregate >= 0\.5/)
     expect(written.random_ablated.draws).toHaveLength(2)
     expect(written.heads).toHaveLength(layers * heads)
     for (const h of written.heads) {
-      expect(Object.keys(h).sort()).toEqual(['acc', 'aggregate', 'answer_segment', 'drop', 'gather', 'head', 'kv_head', 'layer', 'logprob_drop', 'rank'])
+      expect(Object.keys(h).sort()).toEqual(['acc', 'aggregate', 'answer_segment', 'drop', 'gather', 'head', 'kv_head', 'label', 'layer', 'logprob_drop', 'rank'])
       // Attention masses: the answer segment's final token is part of the answer segment.
       expect(h.gather).toBeGreaterThanOrEqual(0)
       expect(h.gather).toBeLessThanOrEqual(1)
