@@ -29,13 +29,14 @@ step() {  # step NAME TIMEOUT_S COMMAND...
 
 hz=(node bin/run.js)
 if [ "$parts" != peer ]; then
-  step find-heads 150 "${hz[@]}" find-heads "$teacher" --samples 8 --pairs 10 --budget 2% --selection aggregate --out "$root/heads.json" --device webgpu
+  step find-heads 120 "${hz[@]}" find-heads "$teacher" --samples 8 --pairs 10 --budget 2% --selection aggregate --out "$root/heads.json" --device webgpu
   step rewrite 60 "${hz[@]}" rewrite "$teacher" --heads "$root/heads.json" --budget 2% --mixer discrete-mamba2 --out "$root/hybrid"
   common=(--teacher "$teacher" --data brown --seq-len 2048 --save-every 1000)
-  step stage1 90 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --tokens 24k --out "$root/s1" --device webgpu
-  step stage2 90 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --tokens 24k --out "$root/s2" --device webgpu
-  step stage3 150 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 1 --grad-accum 4 --tokens 24k --out "$root/s3" --device webgpu
-  for s in s1 s2 s3; do cp "$root/$s/metrics.jsonl" "$out/metrics-$s.jsonl" 2>/dev/null; done
+  step stage1 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --tokens 24k --out "$root/s1" --device webgpu
+  step stage2 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --tokens 24k --out "$root/s2" --device webgpu
+  step stage3 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --tokens 24k --out "$root/s3" --device webgpu
+  step stage3-mixed 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --precision mixed --tokens 24k --out "$root/s3m" --device webgpu
+  for s in s1 s2 s3 s3m; do cp "$root/$s/metrics.jsonl" "$out/metrics-$s.jsonl" 2>/dev/null; done
 fi
 if [ "$parts" != ours ]; then
   step peer 400 bash -c "python3 bench/peer_mohawk.py $teacher --batch 4 --seq 2048 > $out/peer-mohawk.json"
