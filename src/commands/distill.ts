@@ -70,7 +70,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
 
   static override flags = {
     teacher: Flags.string({description: 'The teacher: a model folder or org/name[@revision] from the Hugging Face cache.'}),
-    data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) files, a folder of them, or 'brown' (the bundled Brown corpus)."}),
+    data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) files, a folder of them, or 'brown' (the bundled Brown corpus, less the 52 files eval's ppl:brown-heldout scores)."}),
     'text-field': Flags.string({description: 'The JSONL field holding each document.', default: 'text'}),
     mix: Flags.string({description: 'Blend synthetic task samples into this fraction of the sequences, e.g. kv-retrieval:0.1; :pairs=2-16 after the fraction sets the range a sample draws its size from (default: what eval sweeps).'}),
     stage: Flags.string({description: "1, 2, 3, an increasing list such as 2,3, or 'all'.", default: 'all'}),
