@@ -6,9 +6,10 @@ import type {PieceSource} from './token-stream.js'
 /**
  * `--mix kv-retrieval:0.1[,needle:0.05]`: synthetic task samples blended into the text at a
  * fraction of the sequences. Each sample is its prompt followed by its answer, one document.
- * The setting that makes a task harder is drawn per sample from a range: by default the range
- * evaluation sweeps, so the student sees every difficulty it will be scored on; `:pairs=2-16`
- * after the fraction sets another (e.g. the range a small teacher was trained on). Keys (and the
+ * The setting that makes a task harder is drawn per sample from a range: by default 10-50 pairs
+ * and 500-4000 haystack characters, the range of Gather-and-Aggregate's sweep, which eval's sweep
+ * goes past (to 100 pairs, 8000 characters) to score lengths no student was distilled on;
+ * `:pairs=2-16` after the fraction sets another (e.g. the range a small teacher was trained on). Keys (and the
  * needle's haystack) always come from the `train` half of the key vocabulary (tasks/key-halves.ts),
  * so that eval's held-out keys stay unseen.
  */
