@@ -10,6 +10,7 @@ import {isGenerationTask, type GenerationSettings} from '../eval/tasks/generatio
 import {loadGenerationDocs} from '../eval/tasks/generation-docs.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {resolveModel} from '../hub/cache.js'
+import {readConfigJson} from '../models/load.js'
 import {loadModel} from '../models/load-model.js'
 import type {WeightOptions} from '../models/load-weights.js'
 import {loadTokenizer} from '../tokenizer/load.js'
@@ -71,8 +72,9 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
       const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
       const info = await modelInfo(name, folder, [...lm.weights.values()], tokenizer)
       const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []
+      const maxPositions = (await readConfigJson(folder)).max_position_embeddings
       const ctx = {
-        lm, tokenizer, generation: request.generation, eosTokenIds, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
+        lm, tokenizer, generation: request.generation, eosTokenIds, maxPositions: typeof maxPositions === 'number' ? maxPositions : undefined, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
         prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
         progress: (text: string) => request.progress?.(name, text),
         warn: (text: string) => status(`warning: ${text}`),

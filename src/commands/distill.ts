@@ -70,9 +70,9 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
 
   static override flags = {
     teacher: Flags.string({description: 'The teacher: a model folder or org/name[@revision] from the Hugging Face cache.'}),
-    data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) or parquet (.parquet, one document per row) files, a folder of them (e.g. a dataset's train-*.parquet shards), or 'brown' (the bundled Brown corpus)."}),
+    data: Flags.string({description: "Text (.txt/.md), JSONL (.jsonl, one document per line) or parquet (.parquet, one document per row) files, a folder of them (e.g. a dataset's train-*.parquet shards), or 'brown' (the bundled Brown corpus, less the 52 files eval's ppl:brown-heldout scores)."}),
     'text-field': Flags.string({description: 'The JSONL field or parquet column holding each document.', default: DISTILL_DEFAULTS.textField}),
-    mix: Flags.string({description: 'Blend synthetic task samples into this fraction of the sequences, e.g. kv-retrieval:0.1; :pairs=2-16 after the fraction sets the range a sample draws its size from (default: what eval sweeps).'}),
+    mix: Flags.string({description: 'Blend synthetic task samples into this fraction of the sequences, e.g. kv-retrieval:0.1; :pairs=2-16 after the fraction sets the range a sample draws its size from (default: pairs 10-50, needle haystacks 500-4000 characters; eval sweeps further). Keys come from the train half of the key vocabulary; eval asks about the other half.'}),
     stage: Flags.string({description: "1, 2, 3, an increasing list such as 2,3, or 'all'.", default: 'all'}),
     tokens: Flags.string({description: 'Training tokens per stage (one value, or one per stage; k/M/B suffixes).', default: '1M'}),
     lr: Flags.string({description: 'Peak learning rate (one value, or one per stage). Default: 2e-4 for stage 1, 1e-4 for stages 2 and 3 (Phi-Mamba).'}),

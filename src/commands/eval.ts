@@ -37,9 +37,15 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
                         first) and coverage pass@k,extract (Chen et al.'s unbiased estimator), k = 1, 2, 4.. K
   arith-cot             the same on seeded multi-step arithmetic word problems (250; --seed), prompt
                         "Question: ...\nAnswer:", chain-of-thought answer ending in "#### n"
-  kv-retrieval          key-value retrieval, 10 to 50 pairs (a curve of accuracy against pairs)
+  kv-retrieval          key-value retrieval, 10 to 100 pairs (a curve of accuracy against pairs; distill --mix
+                        trains on 10 to 50); :template=sentences asks in other words than the default
+                        dictionary; :pairs=30 scores one point
   mc-retrieval          multiple-choice letter retrieval in the MMLU layout
-  needle                needle in a haystack of Brown-corpus text, against context length
+  needle                needle in a haystack of held-out Brown-corpus text, 500 to 8000 characters
+  :keys=heldout|train|all   which half of the key vocabulary a retrieval task asks about: heldout (default),
+                        never in distill --mix's samples or find-heads' prompts; a point whose prompts exceed
+                        the model's context (max_position_embeddings) is skipped with a warning
+  ppl:brown-heldout     perplexity on the 52 Brown-corpus files distill --data brown never reads (ca05, ca15..)
   throughput            prefill and decode tokens/s against batch size (1, 2, 4, .. --batch-size) and context
                         length (--seq-len / 8 .. --seq-len), and the decode state a sequence holds (KV cache
                         and SSM state bytes, computed, and as allocated on WebGPU)

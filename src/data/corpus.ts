@@ -7,7 +7,8 @@ import {checkTextColumn, readFooter} from './parquet-reader.js'
  * What `--data` names: plain-text files (one document per file), JSONL files (one document per
  * line, its text under a field), parquet files (one document per row, its text in a column), a
  * folder holding any of them (searched recursively, in path order, as the hub's
- * `train-00000-of-00010.parquet` shards sort), or `brown`, the Brown corpus bundled with the package.
+ * `train-00000-of-00010.parquet` shards sort), or `brown`, the Brown corpus bundled with the package: its
+ * train part, 448 of the 500 files (tasks/brown.ts holds the other 52 out for `eval --tasks ppl:brown-heldout`).
  */
 export interface CorpusFile {
   path: string

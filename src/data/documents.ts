@@ -49,7 +49,8 @@ export class DocumentReader {
     cursor: TextCursor = START,
   ) {
     this.at = {...cursor}
-    this.brown = corpus.kind === 'brown' ? brownTexts() : undefined
+    // The train part only: eval's ppl:brown-heldout scores the rest (tasks/brown.ts).
+    this.brown = corpus.kind === 'brown' ? brownTexts('train') : undefined
     if (cursor.unit >= this.units) throw new HybridizeError(`the data position (file ${cursor.unit}) is past the ${this.units} files of --data ${corpus.spec}; was the corpus changed?`, {code: 'E_DATA'})
   }
 

@@ -6,9 +6,12 @@ import type {PieceSource} from './token-stream.js'
 /**
  * `--mix kv-retrieval:0.1[,needle:0.05]`: synthetic task samples blended into the text at a
  * fraction of the sequences. Each sample is its prompt followed by its answer, one document.
- * The setting that makes a task harder is drawn per sample from a range: by default the range
- * evaluation sweeps, so the student sees every difficulty it will be scored on; `:pairs=2-16`
- * after the fraction sets another (e.g. the range a small teacher was trained on).
+ * The setting that makes a task harder is drawn per sample from a range: by default 10-50 pairs
+ * and 500-4000 haystack characters, the range of Gather-and-Aggregate's sweep, which eval's sweep
+ * goes past (to 100 pairs, 8000 characters) to score lengths no student was distilled on;
+ * `:pairs=2-16` after the fraction sets another (e.g. the range a small teacher was trained on). Keys (and the
+ * needle's haystack) always come from the `train` half of the key vocabulary (tasks/key-halves.ts),
+ * so that eval's held-out keys stay unseen.
  */
 export interface MixEntry {
   task: TaskName
@@ -40,8 +43,10 @@ export function parseMix(spec: string | undefined): MixEntry[] {
     if (!isTaskName(task)) throw new HybridizeError(`--mix: unknown task '${task}' (tasks: ${taskNames.join(', ')})`, {code: 'E_MIX'})
     const range = m[3] ? {option: m[3], min: Number(m[4]), max: Number(m[5])} : SWEPT_OPTION[task]
     if (range && range.max < range.min) throw new HybridizeError(`--mix '${part}': the range ${range.min}-${range.max} is empty`, {code: 'E_MIX'})
-    if (range && !(range.option in getTask(task).defaults)) {
-      throw new HybridizeError(`--mix '${part}': ${task} has no option '${range.option}' (options: ${Object.keys(getTask(task).defaults).join(', ')})`, {code: 'E_MIX'})
+    const defaults: Record<string, unknown> = getTask(task).defaults
+    if (range && typeof defaults[range.option] !== 'number') {
+      const numeric = Object.keys(defaults).filter((option) => typeof defaults[option] === 'number')
+      throw new HybridizeError(`--mix '${part}': ${task} has no numeric option '${range.option}' (options: ${numeric.join(', ') || 'none'})`, {code: 'E_MIX'})
     }
     return {task, fraction, range}
   })
@@ -90,7 +95,7 @@ export class TaskSampleSource implements PieceSource<SampleCursor> {
   async next(): Promise<{text: string; endsDocument: boolean}> {
     const r = this.entry.range
     const options = r ? {[r.option]: r.min + new Random(this.seed, OPTION_STREAM, this.at).int(r.max - r.min + 1)} : {}
-    const [sample] = generateSamples(getTask(this.entry.task), {seed: this.seed, count: 1, first: this.at, ...options})
+    const [sample] = generateSamples(getTask(this.entry.task), {seed: this.seed, count: 1, first: this.at, ...options, keys: 'train'})
     this.at++
     return {text: sample.prompt + sample.answer, endsDocument: true}
   }

@@ -1,5 +1,5 @@
 import {HybridizeError} from '../errors.js'
-import {isTaskName} from '../tasks/index.js'
+import {parseTaskSpec} from '../tasks/task-spec.js'
 import {DEFAULT_GENERATION, isGenerationTask, runGeneration} from './tasks/generation.js'
 import {ARITHMETIC_TASK} from './tasks/generation-docs.js'
 import {runMultipleChoice} from './tasks/multiple-choice.js'
@@ -8,11 +8,11 @@ import {runRetrieval} from './tasks/retrieval.js'
 import {runThroughput} from './tasks/throughput.js'
 import type {EvalContext, TaskResult} from './tasks/types.js'
 
-export const TASK_HELP = `ppl:<file>[,<file>], mc:<file.jsonl|task.yaml>, gen:<file.jsonl>, ${ARITHMETIC_TASK}, kv-retrieval, mc-retrieval, needle, throughput`
+export const TASK_HELP = `ppl:<file>[,<file>], ppl:brown-heldout, mc:<file.jsonl|task.yaml>, gen:<file.jsonl>, ${ARITHMETIC_TASK}, kv-retrieval[:keys=heldout|train|all][:template=dictionary|sentences], mc-retrieval[:keys=...], needle[:keys=...], throughput`
 
-/** The task names that stand alone, without a file. */
+/** The tasks that stand alone, without a file: a retrieval task (with its options), throughput, arith-cot. */
 function isPlainTask(name: string): boolean {
-  return isTaskName(name) || name === 'throughput' || name === ARITHMETIC_TASK
+  return parseTaskSpec(name) !== undefined || name === 'throughput' || name === ARITHMETIC_TASK
 }
 
 /**
@@ -46,7 +46,8 @@ export function parseTaskList(spec: string): string[] {
 export async function runTask(spec: string, ctx: EvalContext, seqLen: number): Promise<TaskResult> {
   if (spec.startsWith('ppl:')) return checkFinite(await runPerplexity(spec.slice(4).split(','), seqLen, ctx))
   if (spec.startsWith('mc:')) return checkFinite(await runMultipleChoice(spec.slice(3), ctx))
-  if (isTaskName(spec)) return checkFinite(await runRetrieval(spec, ctx))
+  const retrieval = parseTaskSpec(spec)
+  if (retrieval) return checkFinite(await runRetrieval(retrieval, ctx))
   if (spec === 'throughput') return checkFinite(await runThroughput(seqLen, ctx))
   if (isGenerationTask(spec)) return checkFinite(await runGeneration(spec, ctx, ctx.generation ?? DEFAULT_GENERATION, ctx.eosTokenIds ?? []))
   throw new HybridizeError(`unknown task '${spec}'; tasks: ${TASK_HELP}`, {code: 'E_TASK'})

@@ -20,8 +20,21 @@ export interface BrownDocument {
   paragraphs: string[][] // plain-text sentences, grouped by paragraph
 }
 
+/**
+ * A fixed split of the corpus files, so that perplexity can be measured on text distillation never read:
+ * `heldout` is every file whose number ends in 5 (ca05, ca15, ..., cr05), which takes one file in ten from
+ * every genre, the smallest (science fiction, 6 files; humor, 9) included: 52 of the 500 files. `train` is
+ * the other 448. `distill --data brown` reads the train part, `eval --tasks ppl:brown-heldout` the held-out
+ * part, and the needle task's haystack the part of its key half.
+ */
+export type BrownPart = 'train' | 'heldout' | 'all'
+
+export function brownPartOf(id: string): Exclude<BrownPart, 'all'> {
+  return Number(id.replace(/^\D+/, '')) % 10 === 5 ? 'heldout' : 'train'
+}
+
 let cachedDocuments: BrownDocument[] | undefined
-let cachedSentences: string[] | undefined
+const cachedSentences = new Map<BrownPart, readonly string[]>()
 
 /** Every file of the corpus, in `cats.txt` order (ca01 … cr09). */
 export function brownFiles(): BrownFile[] {
@@ -35,8 +48,8 @@ export function brownFiles(): BrownFile[] {
     })
 }
 
-/** The corpus as plain text, tags stripped; read once per process. */
-export function brownDocuments(): readonly BrownDocument[] {
+/** The corpus, or one part of it, as plain text, tags stripped; read once per process. */
+export function brownDocuments(part: BrownPart = 'all'): readonly BrownDocument[] {
   cachedDocuments ??= brownFiles().map(({id, category, tagged}) => ({
     id,
     category,
@@ -45,18 +58,26 @@ export function brownDocuments(): readonly BrownDocument[] {
       .map((paragraph) => paragraph.split('\n').map(detagSentence).filter((s) => s !== ''))
       .filter((sentences) => sentences.length > 0),
   }))
-  return cachedDocuments
+  return part === 'all' ? cachedDocuments : cachedDocuments.filter((doc) => brownPartOf(doc.id) === part)
 }
 
-/** All sentences of the corpus in order, across documents. */
-export function brownSentences(): readonly string[] {
-  cachedSentences ??= brownDocuments().flatMap((doc) => doc.paragraphs.flat())
-  return cachedSentences
+/** All sentences of the corpus (or of a part) in order, across documents. */
+export function brownSentences(part: BrownPart = 'all'): readonly string[] {
+  let sentences = cachedSentences.get(part)
+  if (!sentences) {
+    sentences = brownDocuments(part).flatMap((doc) => doc.paragraphs.flat())
+    cachedSentences.set(part, sentences)
+  }
+  return sentences
 }
 
 /** One string per document: sentences joined by spaces, paragraphs by newlines. */
-export function brownTexts(): string[] {
-  return brownDocuments().map((doc) => doc.paragraphs.map((sentences) => sentences.join(' ')).join('\n'))
+export function brownTexts(part: BrownPart = 'all'): string[] {
+  return brownDocuments(part).map(brownText)
+}
+
+export function brownText(doc: BrownDocument): string {
+  return doc.paragraphs.map((sentences) => sentences.join(' ')).join('\n')
 }
 
 const OPEN_QUOTE = '``'

@@ -15,3 +15,11 @@ export function checkFraction(task: string, option: string, value: number, min =
   }
   return value
 }
+
+/** Throws a user-facing error unless `value` is one of `allowed`. */
+export function checkChoice<T extends string>(task: string, option: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new HybridizeError(`${task}: ${option} must be one of ${allowed.join(', ')}, got ${String(value)}`, {code: 'E_TASK_OPTION'})
+  }
+  return value as T
+}

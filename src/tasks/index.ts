@@ -1,4 +1,5 @@
 import {HybridizeError} from '../errors.js'
+import {fnv1a} from '../util/fnv1a.js'
 import {Random} from '../util/random.js'
 import {type KvRetrievalOptions, kvRetrieval} from './kv-retrieval.js'
 import {type McRetrievalOptions, mcRetrieval} from './mc-retrieval.js'
@@ -46,13 +47,7 @@ export function generateSamples<Options extends object>(
   task: RetrievalTask<Options>,
   {seed, count, first = 0, ...options}: {seed: number; count: number; first?: number} & Partial<Options>,
 ): TaskSample[] {
-  const taskStream = hashName(task.name)
+  const taskStream = fnv1a(task.name)
   return Array.from({length: count}, (_, i) => task.sample(new Random(seed, taskStream, first + i), options as Partial<Options>))
 }
 
-/** FNV-1a, 32 bits. */
-function hashName(name: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0
-  return h
-}

@@ -1,9 +1,9 @@
 import type {Random} from '../util/random.js'
 import {brownSentences} from './brown.js'
-import {checkFraction, checkInteger} from './check-option.js'
+import {checkChoice, checkFraction, checkInteger} from './check-option.js'
+import {KEY_HALVES, type KeyHalf, taskKeys} from './key-halves.js'
 import {PromptBuilder} from './prompt-builder.js'
 import type {RetrievalTask, Span, TaskSample} from './types.js'
-import {commonNouns} from './words.js'
 
 export interface NeedleOptions {
   /** Most characters of Brown text around the needle; the haystack stops at the last whole sentence that fits. */
@@ -12,6 +12,11 @@ export interface NeedleOptions {
   depth?: number
   /** Number of answer candidates, the answer included; values are 0-99. */
   candidates: number
+  /**
+   * Which half of the key vocabulary the key comes from (key-halves.ts), and the Brown part of the same name the
+   * haystack comes from (brown.ts), so that a held-out needle sits in text distillation never read.
+   */
+  keys: KeyHalf
 }
 
 const VALUE_COUNT = 100
@@ -26,20 +31,22 @@ const VALUE_COUNT = 100
  *     What is the special magic number for engine? The special magic number for engine is
  *
  * Segments are the haystack's sentences with the needle among them; the choices are `candidates` distinct
- * values in increasing order, as ' 42'-style continuations.
+ * values in increasing order, as ' 42'-style continuations. Key and haystack come from the `train` halves
+ * unless asked (as in kv-retrieval, whose defaults say why).
  */
 export const needle: RetrievalTask<NeedleOptions> = {
   name: 'needle',
-  defaults: {haystackChars: 2000, candidates: 10},
+  defaults: {haystackChars: 2000, candidates: 10, keys: 'train'},
   sample(rng: Random, options: Partial<NeedleOptions> = {}): TaskSample {
     const haystackChars = checkInteger('needle', 'haystackChars', options.haystackChars ?? needle.defaults.haystackChars, 1, 1_000_000)
     const candidates = checkInteger('needle', 'candidates', options.candidates ?? needle.defaults.candidates, 1, VALUE_COUNT)
     const depth = options.depth === undefined ? rng.float() : checkFraction('needle', 'depth', options.depth)
+    const half = checkChoice('needle', 'keys', options.keys ?? needle.defaults.keys, KEY_HALVES)
 
-    const key = rng.pick(commonNouns())
+    const key = rng.pick(taskKeys(half))
     const values = rng.sampleWithoutReplacement([...Array(VALUE_COUNT).keys()], candidates)
     const value = values[0]
-    const haystack = takeSentences(rng, haystackChars)
+    const haystack = takeSentences(rng, haystackChars, brownSentences(half))
     const needleAt = nearestBoundary(haystack, depth)
     const sentences = [...haystack.slice(0, needleAt), `The special magic number for ${key} is ${value}.`, ...haystack.slice(needleAt)]
 
@@ -59,9 +66,8 @@ export const needle: RetrievalTask<NeedleOptions> = {
   },
 }
 
-/** Consecutive Brown sentences from a random start whose ' '-joined length is at most maxChars (at least one). */
-function takeSentences(rng: Random, maxChars: number): string[] {
-  const corpus = brownSentences()
+/** Consecutive corpus sentences from a random start whose ' '-joined length is at most maxChars (at least one). */
+function takeSentences(rng: Random, maxChars: number, corpus: readonly string[]): string[] {
   const taken: string[] = []
   let length = -1
   for (let i = rng.int(corpus.length); ; i = (i + 1) % corpus.length) {

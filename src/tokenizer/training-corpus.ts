@@ -23,16 +23,17 @@ export interface TrainingCorpusOptions {
 /**
  * Text for a fixture tokenizer: Brown corpus documents, so that English splits sensibly, plus retrieval task
  * samples, so that their scaffolding ("Memorize the following dictionary:", "Answer:", ...) gets its own tokens.
- * Key-value samples use 10 to 50 pairs, needle haystacks 500 to 2,000 characters.
+ * Key-value samples use 10 to 50 pairs, needle haystacks 500 to 2,000 characters, and keys of both halves
+ * (key-halves.ts): the tokenizer serves evaluation as well as training.
  */
 export function tokenizerTrainingTexts({seed, samplesPerTask, brownDocuments, keyLines = 0}: TrainingCorpusOptions): string[] {
   const texts = brownTexts().slice(0, brownDocuments)
   const write = (sample: TaskSample) => sample.prompt + sample.answer
   for (let i = 0; i < samplesPerTask; i++) {
     const rng = new Random(seed, i)
-    texts.push(write(kvRetrieval.sample(rng, {pairs: 10 + rng.int(41)})))
-    texts.push(write(mcRetrieval.sample(rng)))
-    texts.push(write(needle.sample(rng, {haystackChars: 500 + rng.int(1501)})))
+    texts.push(write(kvRetrieval.sample(rng, {pairs: 10 + rng.int(41), keys: 'all'})))
+    texts.push(write(mcRetrieval.sample(rng, {keys: 'all'})))
+    texts.push(write(needle.sample(rng, {haystackChars: 500 + rng.int(1501), keys: 'all'})))
   }
   const keyList = commonNouns()
     .map((key) => `${key}:`)

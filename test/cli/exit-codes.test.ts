@@ -35,6 +35,11 @@ describe('exit status', () => {
     expectExit(['run', join(dir, 'missing.yaml')], 2, /no such recipe file/)
   })
 
+  it("is 2 for a retrieval task's bad option in eval --tasks, before any model loads", () => {
+    expectExit(['eval', join(dir, 'no-such-model'), '--tasks', 'kv-retrieval:keys=test'], 2, /kv-retrieval: keys must be one of train, heldout, all, got test/)
+    expectExit(['eval', join(dir, 'no-such-model'), '--tasks', 'needle:template=sentences'], 2, /needle has no option 'template' \(options: haystackChars, candidates, keys\)/)
+  })
+
   it('is 1 for errors at run time', () => {
     expectExit(['inspect', join(dir, 'no-such-model', 'x')], 1, /^hybridize: error: /)
   })

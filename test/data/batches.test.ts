@@ -122,7 +122,7 @@ describe('BatchStream', () => {
     expect(() => parseMix('kv-retrieval')).toThrow(/task:fraction/)
     expect(() => parseMix('nope:0.1')).toThrow(/unknown task 'nope'/)
     expect(() => parseMix('kv-retrieval:0.6,needle:0.5')).toThrow(/add up to/)
-    expect(() => parseMix('kv-retrieval:0.1:keys=2-16')).toThrow(/has no option 'keys' \(options: pairs\)/)
+    expect(() => parseMix('kv-retrieval:0.1:keys=2-16')).toThrow(/has no numeric option 'keys' \(options: pairs\)/)
     expect(parseMix('kv-retrieval:0.1:pairs=2-16')).toEqual([{task: 'kv-retrieval', fraction: 0.1, range: {option: 'pairs', min: 2, max: 16}}])
   })
 })

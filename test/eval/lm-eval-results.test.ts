@@ -91,7 +91,7 @@ describe("eval's results and samples files load in lm-evaluation-harness's reade
     const ppl = rows.find((x) => x[0] === 'ppl:text.txt')!
     expect(ppl.slice(4, 6)).toEqual(['bits_per_byte', '↓'])
     expect(ppl[6]).toMatch(/^\d+\.\d{4}$/)
-    // kv-retrieval pools 5 sweep points of 1 sample: a computed standard error.
+    // kv-retrieval pools the sweep points that fit the model's 256 positions, 1 sample each: a computed standard error.
     const kv = rows.slice(rows.findIndex((x) => x[0] === 'kv-retrieval'))
     expect(kv.find((x) => x[4] === 'acc' && x[2] === 'none')![8]).toMatch(/^\d\.\d{4}$/)
   })

@@ -36,6 +36,25 @@ describe('kv-retrieval', () => {
     }
   })
 
+  it('asks the same lookup in other words with template=sentences: same keys, values, query and answer', () => {
+    const dictionary = generateSamples(kv, {seed: 5, count: 20, pairs: 12})
+    const sentences = generateSamples(kv, {seed: 5, count: 20, pairs: 12, template: 'sentences'})
+    for (const [i, sample] of sentences.entries()) {
+      const lines = sample.prompt.split('\n')
+      expect(lines[0]).toBe('Read the list and answer the question.')
+      expect(lines).toHaveLength(12 + 3)
+      const queried = sample.prompt.slice(sample.query.start, sample.query.end)
+      expect(lines.slice(-2)).toEqual([`Question: Which number does ${queried} have?`, 'Answer:'])
+      const pairs = lines.slice(1, -2).map((line) => /^([a-z]+) has the number (\d+)\.$/.exec(line)!.slice(1))
+      expect(pairs.map(([key, value]) => `${key}:${value}`)).toEqual(dictionary[i].prompt.split('\n').slice(1, -1))
+      expect(queried).toBe(dictionary[i].prompt.slice(dictionary[i].query.start, dictionary[i].query.end))
+      expect([sample.answer, sample.choices]).toEqual([dictionary[i].answer, dictionary[i].choices])
+      for (const span of sample.segments) expect(sample.prompt[span.end - 1]).toBe('\n')
+      expect(sample.prompt.slice(sample.segments[sample.answerSegment].start).startsWith(`${queried} has the number${sample.answer}.`)).toBe(true)
+    }
+    expect(() => generateSamples(kv, {seed: 5, count: 1, template: 'table' as never})).toThrow(/template must be one of dictionary, sentences, got table/)
+  })
+
   it('offers every dictionary value as a choice, the answer at answerIndex', () => {
     for (const sample of generateSamples(kv, {seed: 3, count: 50, pairs: 15})) {
       expect(sample.choices).toHaveLength(15)

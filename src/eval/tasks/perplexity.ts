@@ -1,9 +1,30 @@
-import {readFile} from 'node:fs/promises'
+import {readFile, stat} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {HybridizeError} from '../../errors.js'
+import {brownDocuments, brownText} from '../../tasks/brown.js'
 import {tokenLogprobs} from '../token-logprobs.js'
 import {rollingSample, type LmEvalSample} from '../samples.js'
 import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
+
+/** The `ppl:` entry that names the held-out part of the Brown corpus (see runPerplexity). */
+export const BROWN_HELDOUT = 'brown-heldout'
+
+interface PerplexityDocument {
+  name: string
+  text: string
+}
+
+async function perplexityDocuments(entries: string[]): Promise<PerplexityDocument[]> {
+  const documents: PerplexityDocument[] = []
+  for (const entry of entries) {
+    if (entry === BROWN_HELDOUT && !(await stat(entry).catch(() => undefined))) {
+      documents.push(...brownDocuments('heldout').map((doc) => ({name: `${BROWN_HELDOUT}/${doc.id}`, text: brownText(doc)})))
+    } else {
+      documents.push({name: entry, text: await readFile(entry, 'utf8')})
+    }
+  }
+  return documents
+}
 
 /**
  * `ppl:<file>[,<file>...]`: perplexity of each file's text as lm-evaluation-harness's
@@ -14,19 +35,23 @@ import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
  * len(re.split(r"\s+", text))), byte_perplexity and bits_per_byte (UTF-8 bytes), plus token
  * perplexity. --limit keeps the first windows of each file, and counts the words and bytes of the
  * text they predict.
+ *
+ * `ppl:brown-heldout` (unless a file of that name exists, as with `--data brown`) is the held-out part of the
+ * Brown corpus, one document per file (52 files, tasks/brown.ts): text `distill --data brown` never reads.
  */
-export async function runPerplexity(files: string[], seqLen: number, ctx: EvalContext): Promise<TaskResult> {
+export async function runPerplexity(entries: string[], seqLen: number, ctx: EvalContext): Promise<TaskResult> {
   const tok = textTokenizer(ctx)
   if (ctx.prefixTokenId === undefined) {
     throw new HybridizeError('perplexity: the tokenizer names no BOS or EOS token to predict the first token from', {code: 'E_NO_TOKENIZER'})
   }
-  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')))
+  const documents = await perplexityDocuments(entries)
+  const files = documents.map((d) => d.name)
   let nll = 0
   let predicted = 0
   let words = 0
   let bytes = 0
   const samples: LmEvalSample[] = []
-  for (const [doc, text] of texts.entries()) {
+  for (const [doc, {text}] of documents.entries()) {
     const nllBefore = nll
     const predictedBefore = predicted
     const ids = [ctx.prefixTokenId, ...tok.encode(text)]
@@ -56,7 +81,7 @@ export async function runPerplexity(files: string[], seqLen: number, ctx: EvalCo
       }))
     }
   }
-  const name = `ppl:${files.map((f) => basename(f)).join(',')}`
+  const name = `ppl:${entries.map((f) => basename(f)).join(',')}`
   return {
     task: name,
     // lm-eval has no standard error for its perplexity aggregations: "N/A".
@@ -74,7 +99,7 @@ export async function runPerplexity(files: string[], seqLen: number, ctx: EvalCo
     counts: {original: files.length, effective: files.length},
     config: {
       task: name,
-      dataset_path: files,
+      dataset_path: entries,
       output_type: 'loglikelihood_rolling',
       num_fewshot: 0,
       metric_list: [

@@ -1,4 +1,6 @@
+import {HybridizeError} from '../../errors.js'
 import {generateSamples, getTask, type TaskName, type TaskSample} from '../../tasks/index.js'
+import type {TaskSpec} from '../../tasks/task-spec.js'
 import {tokenLogprobs} from '../token-logprobs.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {argmax, mean, meanStderr} from '../metrics.js'
@@ -13,16 +15,26 @@ import {textTokenizer, type Curve, type EvalContext, type TaskResult} from './ty
  *               writes the whole answer; free of acc's bias toward a choice that is a prefix of the
  *               answer (' 7' beats ' 73' by log-likelihood whenever p('3' | ' 7') < 1)
  * swept over the setting that makes them harder (pairs, or haystack length), which gives a curve.
+ *
+ * Evaluation stays off the students' training distribution by default: keys (and the needle's haystack) come
+ * from the held-out half (tasks/key-halves.ts; `:keys=train|all` asks for another), and the sweeps go past the
+ * ranges `distill --mix` draws from (pairs 10-50, haystacks 500-4000 characters) to 100 pairs (every value of
+ * 0-99) and 8000 characters. A point whose prompts do not fit the model's context is skipped, with a warning:
+ * truncating a prompt would cut out the dictionary it asks about. Setting the swept option
+ * (`kv-retrieval:pairs=30`) scores that one point.
  */
 const SWEEPS: Record<TaskName, {option?: string; label: string; values: number[]}> = {
-  'kv-retrieval': {option: 'pairs', label: 'pairs', values: [10, 20, 30, 40, 50]},
+  'kv-retrieval': {option: 'pairs', label: 'pairs', values: [10, 20, 30, 40, 50, 75, 100]},
   // A fixed four-option layout: one point, no curve.
   'mc-retrieval': {label: 'options', values: [4]},
-  needle: {option: 'haystackChars', label: 'context characters', values: [500, 1000, 2000, 4000]},
+  needle: {option: 'haystackChars', label: 'context characters', values: [500, 1000, 2000, 4000, 8000]},
 }
 
+const EVAL_KEYS = 'heldout'
+
 const DEFAULT_SAMPLES = 50
-const RETRIEVAL_VERSION = 1
+/** Version 2: held-out keys by default, the sweeps past the training ranges. */
+const RETRIEVAL_VERSION = 2
 
 export interface Scored {
   acc: number
@@ -60,10 +72,15 @@ export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scor
   return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, exactAcc: exactHit ? 1 : 0, logprobs, greedy}
 }
 
-export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: number[]): Promise<TaskResult> {
-  const task = getTask(name)
-  const sweep = SWEEPS[name]
+/** `sweepValues` replaces the sweep's (scripts score chosen points). */
+export async function runRetrieval(spec: TaskSpec, ctx: EvalContext, sweepValues?: number[]): Promise<TaskResult> {
+  const task = getTask(spec.name as string)
+  const sweep = SWEEPS[spec.name]
+  const name = [spec.name, ...Object.entries(spec.options).map(([option, value]) => `${option}=${value}`)].join(':')
+  const options: Record<string, string | number> = {keys: EVAL_KEYS, ...spec.options}
+  const asked = sweep.option === undefined ? undefined : spec.options[sweep.option]
   const count = ctx.limit ?? DEFAULT_SAMPLES
+  const tok = textTokenizer(ctx)
   const metrics: Record<string, number> = {}
   const accCurve: Curve = {x: sweep.label, y: 'acc', points: []}
   const argmaxCurve: Curve = {x: sweep.label, y: 'argmax_acc', points: []}
@@ -74,11 +91,18 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
   const allArgmax: number[] = []
   const allExact: number[] = []
   const samples: LmEvalSample[] = []
-  for (const value of values ?? sweep.values) {
+  const values: number[] = []
+  for (const value of typeof asked === 'number' ? [asked] : (sweepValues ?? sweep.values)) {
     const acc: number[] = []
     const arg: number[] = []
     const exact: number[] = []
-    const list = generateSamples(task, sweep.option ? {seed: ctx.seed, count, [sweep.option]: value} : {seed: ctx.seed, count})
+    const list = generateSamples(task, sweep.option ? {seed: ctx.seed, count, ...options, [sweep.option]: value} : {seed: ctx.seed, count, ...options})
+    const longest = Math.max(...list.map((s) => tok.encode(s.prompt + s.answer).length))
+    if (ctx.maxPositions !== undefined && longest > ctx.maxPositions) {
+      ctx.warn?.(`${name} ${sweep.label} ${value}: prompts of up to ${longest} tokens do not fit the model's context of ${ctx.maxPositions}; point skipped`)
+      continue
+    }
+    values.push(value)
     for (const [i, s] of list.entries()) {
       ctx.progress(`${name} ${sweep.label} ${value}: ${i + 1}/${count}`)
       const r = await scoreSample(ctx, s)
@@ -108,6 +132,9 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
     allArgmax.push(...arg)
     allExact.push(...exact)
   }
+  if (values.length === 0) {
+    throw new HybridizeError(`${name}: no ${sweep.label} setting fits the model's context of ${ctx.maxPositions} tokens`, {code: 'E_TASK'})
+  }
   return {
     task: name,
     metrics: {
@@ -126,7 +153,8 @@ export async function runRetrieval(name: TaskName, ctx: EvalContext, values?: nu
       task: name,
       output_type: 'multiple_choice',
       num_fewshot: 0,
-      [sweep.label]: values ?? sweep.values,
+      ...options,
+      [sweep.label]: values,
       metric_list: ['acc', 'argmax_acc', 'exact_acc'].map((metric) => ({metric, aggregation: 'mean', higher_is_better: true})),
       metadata: {version: RETRIEVAL_VERSION},
     },

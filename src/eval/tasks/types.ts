@@ -22,6 +22,8 @@ export interface EvalContext {
   clock?: () => number
   /** Where a sampled answer ends (the model's generation_config.json). */
   eosTokenIds?: readonly number[]
+  /** The model's context in tokens (config.json's max_position_embeddings), where it has one. */
+  maxPositions?: number
   /** A line for the user about their input (stderr; silent under --quiet). */
   warn?: (text: string) => void
 }
