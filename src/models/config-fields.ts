@@ -93,7 +93,7 @@ export const MAMBA2_FIELDS: readonly FieldSpec[] = [
   {key: 'num_hidden_layers', families: MAMBA2, required: true, ...positiveInt(MAX_LAYERS)},
   {key: 'num_heads', families: MAMBA2, required: true, ...positiveInt(MAX_HEADS)},
   {key: 'head_dim', families: MAMBA2, required: true, ...positiveInt(MAX_HEAD_DIM)},
-  {key: 'expand', families: MAMBA2, ...positiveInt(64), default: 2},
+  {key: 'expand', families: MAMBA2, type: 'number', above: 0, max: 64, default: 2, about: 'transformers takes int(expand × hidden_size): 1.5 is valid'},
   {key: 'state_size', families: MAMBA2, required: true, ...positiveInt(MAX_STATE)},
   {key: 'n_groups', families: MAMBA2, ...positiveInt(MAX_HEADS), default: 1},
   {key: 'conv_kernel', families: MAMBA2, type: 'int', min: 2, max: MAX_CONV, default: 4},
