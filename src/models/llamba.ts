@@ -5,10 +5,9 @@ import type {TeacherConfig} from './config.js'
 import {LLAMBA_FIELDS} from './config-fields.js'
 import {readFields} from './config-validate.js'
 import type {HybridConfig} from './hybrid-config.js'
-import {expectedHybridWeights} from './hybrid-weights.js'
-import {HybridModel} from './hybrid.js'
+import {discreteMamba2Fields, headlessHybrid, loadRenamedHybrid} from './headless-hybrid.js'
+import type {HybridModel} from './hybrid.js'
 import {readConfigJson} from './load.js'
-import {loadWeights} from './load-weights.js'
 
 /**
  * Llamba checkpoints (`model_type: "llamba"`, cartesia-ai/edge; Bick et al. 2025, arXiv 2502.14458): a Llama
@@ -27,18 +26,11 @@ export function llambaToHybridConfig(raw: Json, where = 'config.json'): HybridCo
   const num = (key: string) => f[key] as number
   if (f.lm_head_bias === true) throw new HybridizeError(`${where}: Llamba with lm_head_bias is not supported`, {code: 'E_CONFIG'})
   const hidden = num('d_model')
-  const vHeads = num('ssm_cfg.n_v_heads')
-  const inner = num('ssm_cfg.expand') * hidden
+  const mixer = discreteMamba2Fields(f, 'ssm_cfg.', hidden, where)
   const multiple = num('pad_vocab_size_multiple')
   const vocab = Math.ceil(num('vocab_size') / multiple) * multiple
   const layers = num('n_layer')
-  const headDim = inner / vHeads
-  if (!Number.isInteger(headDim)) {
-    throw new HybridizeError(`${where}: ssm_cfg.n_v_heads ${vHeads} must divide the inner width ${inner} (ssm_cfg.expand × d_model)`, {code: 'E_CONFIG'})
-  }
-  if (vHeads % num('ssm_cfg.n_qk_heads') !== 0) {
-    throw new HybridizeError(`${where}: ssm_cfg.n_qk_heads ${num('ssm_cfg.n_qk_heads')} must divide ssm_cfg.n_v_heads ${vHeads}`, {code: 'E_CONFIG'})
-  }
+  const {vHeads, headDim} = mixer
   const teacher: TeacherConfig = {
     family: 'llama',
     architecture: 'LlamaForCausalLM',
@@ -59,24 +51,7 @@ export function llambaToHybridConfig(raw: Json, where = 'config.json'): HybridCo
     tieWordEmbeddings: f.tie_embeddings === true,
     hiddenAct: 'silu',
   }
-  return {
-    teacher,
-    teacherJson: raw,
-    mixer: {
-      kind: 'discrete-mamba2',
-      hiddenSize: hidden,
-      vHeads,
-      qkHeads: num('ssm_cfg.n_qk_heads'),
-      headDim,
-      stateDim: num('ssm_cfg.d_state'),
-      convWidth: num('ssm_cfg.d_conv'),
-      convBias: f['ssm_cfg.conv_bias'] === true,
-      bias: f['ssm_cfg.bias'] === true,
-      chunk: num('ssm_cfg.chunk_size'),
-    },
-    adapterEps: 1e-5,
-    layers: Array.from({length: layers}, () => ({attentionHeads: []})),
-  }
+  return headlessHybrid(teacher, raw, mixer)
 }
 
 /** The Llamba name of a hybrid tensor. */
@@ -88,8 +63,5 @@ export function llambaName(name: string): string {
 
 export async function loadLlamba(folder: string, backend: Backend): Promise<HybridModel> {
   const config = llambaToHybridConfig(await readConfigJson(folder), join(folder, 'config.json'))
-  const expected = new Map([...expectedHybridWeights(config)].map(([name, shape]) => [llambaName(name), shape]))
-  const stored = await loadWeights(folder, expected, 'Llamba', backend, 'n_layer')
-  const weights = new Map([...expectedHybridWeights(config).keys()].map((name) => [name, stored.get(llambaName(name))!]))
-  return new HybridModel(config, weights, backend)
+  return loadRenamedHybrid(folder, config, llambaName, 'Llamba', 'n_layer', backend)
 }

@@ -5,10 +5,9 @@ import type {TeacherConfig} from './config.js'
 import {PHI_MAMBA_FIELDS} from './config-fields.js'
 import {readFields} from './config-validate.js'
 import type {HybridConfig} from './hybrid-config.js'
-import {expectedHybridWeights} from './hybrid-weights.js'
-import {HybridModel} from './hybrid.js'
+import {discreteMamba2Fields, headlessHybrid, loadRenamedHybrid} from './headless-hybrid.js'
+import type {HybridModel} from './hybrid.js'
 import {readConfigJson} from './load.js'
-import {loadWeights} from './load-weights.js'
 
 /**
  * Phi-Mamba, the MOHAWK student (Bick et al. 2024, arXiv 2408.10189; goombalab/phi-mamba): Phi's parallel block
@@ -35,12 +34,8 @@ export function phiMambaToHybridConfig(raw: Json, where = 'config.json'): Hybrid
   const layers = num('MixerModel.input.n_layer')
   if (num('Block1.n_layers') !== layers) throw new HybridizeError(`${where}: Block1.n_layers ${num('Block1.n_layers')} must equal MixerModel.input.n_layer ${layers}`, {code: 'E_CONFIG'})
   const hidden = num('MixerModel.input.d_model')
-  const vHeads = num('Block1.core_input.n_v_heads')
-  const qkHeads = num('Block1.core_input.n_qk_heads')
-  const inner = num('Block1.core_input.expand') * hidden
-  const headDim = inner / vHeads
-  if (!Number.isInteger(headDim)) throw new HybridizeError(`${where}: Block1.core_input.n_v_heads ${vHeads} must divide the inner width ${inner}`, {code: 'E_CONFIG'})
-  if (vHeads % qkHeads !== 0) throw new HybridizeError(`${where}: Block1.core_input.n_qk_heads ${qkHeads} must divide n_v_heads ${vHeads}`, {code: 'E_CONFIG'})
+  const mixer = discreteMamba2Fields(f, 'Block1.core_input.', hidden, where)
+  const {vHeads, headDim} = mixer
   const multiple = num('LanguageModel.input.pad_vocab_size_multiple')
   const teacher: TeacherConfig = {
     family: 'phi',
@@ -63,24 +58,7 @@ export function phiMambaToHybridConfig(raw: Json, where = 'config.json'): Hybrid
     tieWordEmbeddings: false,
     hiddenAct: 'gelu_new',
   }
-  return {
-    teacher,
-    teacherJson: raw,
-    mixer: {
-      kind: 'discrete-mamba2',
-      hiddenSize: hidden,
-      vHeads,
-      qkHeads,
-      headDim,
-      stateDim: num('Block1.core_input.d_state'),
-      convWidth: num('Block1.core_input.d_conv'),
-      convBias: f['Block1.core_input.conv_bias'] === true,
-      bias: f['Block1.core_input.bias'] === true,
-      chunk: num('Block1.core_input.chunk_size'),
-    },
-    adapterEps: 1e-5,
-    layers: Array.from({length: layers}, () => ({attentionHeads: []})),
-  }
+  return headlessHybrid(teacher, raw, mixer)
 }
 
 /** The Phi-Mamba name of a hybrid tensor. */
@@ -91,7 +69,5 @@ export function phiMambaName(name: string): string {
 
 export async function loadPhiMamba(folder: string, backend: Backend): Promise<HybridModel> {
   const config = phiMambaToHybridConfig(await readConfigJson(folder), join(folder, 'config.json'))
-  const names = [...expectedHybridWeights(config)]
-  const stored = await loadWeights(folder, new Map(names.map(([name, shape]) => [phiMambaName(name), shape])), 'Phi-Mamba', backend, 'MixerModel.input.n_layer')
-  return new HybridModel(config, new Map(names.map(([name]) => [name, stored.get(phiMambaName(name))!])), backend)
+  return loadRenamedHybrid(folder, config, phiMambaName, 'Phi-Mamba', 'MixerModel.input.n_layer', backend)
 }
