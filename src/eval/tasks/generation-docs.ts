@@ -1,6 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {FormatError} from '../../errors.js'
+import {jsonlObjects} from './jsonl-objects.js'
 import {arithmeticProblems} from '../../tasks/arithmetic-cot.js'
 import {extractAnswer} from '../answer-extraction.js'
 
@@ -24,24 +25,14 @@ export const ARITHMETIC_TASK = 'arith-cot'
  */
 export function parseGenerationJsonl(text: string, file: string): GenerationDoc[] {
   const docs: GenerationDoc[] = []
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return
-    const where = `${file}:${i + 1}`
-    let raw: unknown
-    try {
-      raw = JSON.parse(line)
-    } catch {
-      throw new FormatError(`${where}: not valid JSON`)
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError(`${where}: each line must be a JSON object`)
-    const doc = raw as Record<string, unknown>
+  for (const {doc, where} of jsonlObjects(text, file)) {
     if (typeof doc.prompt !== 'string' || doc.prompt === '') throw new FormatError(`${where}: "prompt" must be a non-empty string`)
     if (typeof doc.answer !== 'string' && typeof doc.answer !== 'number') throw new FormatError(`${where}: "answer" must be a string or a number`)
     const answer = String(doc.answer)
     const gold = extractAnswer(answer)
     if (gold === undefined) throw new FormatError(`${where}: "answer" holds no number (write it as "#### 42" or "42")`)
     docs.push({prompt: doc.prompt, answer, gold, doc})
-  })
+  }
   if (docs.length === 0) throw new FormatError(`${file}: no problems`)
   return docs
 }

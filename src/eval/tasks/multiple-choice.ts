@@ -1,6 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {FormatError, HybridizeError} from '../../errors.js'
+import {jsonlObjects} from './jsonl-objects.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {mean, meanStderr, multipleChoiceScores} from '../metrics.js'
 import {loglikelihoodSample, type LmEvalSample} from '../samples.js'
@@ -29,17 +30,7 @@ export interface McItem {
 export function parseMcJsonl(text: string, file: string, task: Pick<McTask, 'targetDelimiter' | 'fields'> = MC_DEFAULTS): McItem[] {
   const items: McItem[] = []
   const {text: textField, choices: choicesField, target: targetField} = task.fields
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return
-    const where = `${file}:${i + 1}`
-    let raw: unknown
-    try {
-      raw = JSON.parse(line)
-    } catch {
-      throw new FormatError(`${where}: not valid JSON`)
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError(`${where}: each line must be a JSON object`)
-    const doc = raw as Record<string, unknown>
+  for (const {doc, where} of jsonlObjects(text, file)) {
     const delimiter = doc.target_delimiter ?? task.targetDelimiter
     if (typeof delimiter !== 'string') throw new FormatError(`${where}: "target_delimiter" must be a string`)
     const context = doc[textField]
@@ -56,7 +47,7 @@ export function parseMcJsonl(text: string, file: string, task: Pick<McTask, 'tar
       if (delimiter + c === '') throw new FormatError(`${where}: choice ${k} is empty and the target_delimiter is "": the continuation to score is empty`)
     })
     items.push({context, choices, gold: gold as number, targetDelimiter: delimiter, doc, where})
-  })
+  }
   if (items.length === 0) throw new FormatError(`${file}: no questions`)
   return items
 }
