@@ -1,5 +1,5 @@
 import type {AttentionParams} from './attention.js'
-import {rowDot} from './attention-v2.js'
+import {onlineSoftmaxStep, rowDot} from './attention-v2.js'
 import type {GpuProgram} from './kernel.js'
 import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl.js'
 
@@ -54,15 +54,7 @@ ${unrolled(d4, (c) => `  var o${c} = vec4f(0.0);`)}
   for (var j = t; j < kEnd; j += WG) {
     let at = kv0 + j * kvStride;
     ${rowDot('s', (c) => `q${c}`, (c) => `k[at + ${c}u]`, d4)}
-    if (s > m) {
-      let a = exp(m - s);
-      l *= a;
-${unrolled(d4, (c) => `      o${c} *= a;`)}
-      m = s;
-    }
-    let pj = exp(s - m);
-    l += pj;
-${unrolled(d4, (c) => `    o${c} = fma(vec4f(pj), v[at + ${c}u], o${c});`)}
+${onlineSoftmaxStep(d4, (c) => `v[at + ${c}u]`, '    ')}
   }
   maxes[t] = m;
   sums[t] = l;

@@ -48,6 +48,16 @@ ${unrolled(d4 - 1, (c) => `${name}4 = fma(${a(c + 1)}, ${b(c + 1)}, ${name}4);`)
 let ${name} = ${name}4.x + ${name}4.y + ${name}4.z + ${name}4.w;`
 }
 
+/**
+ * One key of an online softmax (flash attention's running max m, sum l and output o0..o{d4-1}): rescale what was
+ * summed when score s raises the max, then add exp(s - m) times the key's value row, read by `v(c)`.
+ */
+export function onlineSoftmaxStep(d4: number, v: (c: number) => string, indent: string): string {
+  const lines = ['if (s > m) {', '  let a = exp(m - s);', '  l *= a;', ...Array.from({length: d4}, (_, c) => `  o${c} *= a;`), '  m = s;', '}',
+    'let pj = exp(s - m);', 'l += pj;', ...Array.from({length: d4}, (_, c) => `o${c} = fma(vec4f(pj), ${v(c)}, o${c});`)]
+  return lines.map((l) => indent + l).join('\n')
+}
+
 export function flashForward(tileOf: (p: AttentionParams) => FlashTile): GpuProgram<AttentionParams> {
   return {
     key: (p) => {
@@ -97,15 +107,7 @@ ${unrolled(d4, (c) => `  var o${c} = vec4f(0.0);`)}
     let n = select(0u, min(BC, t + offset + 1u - k0), valid && t + offset >= k0);
     for (var j = 0u; j < n; j++) {
       ${rowDot('s', (c) => `q${c}`, (c) => `ks[j][${c}]`, d4)}
-      if (s > m) {
-        let a = exp(m - s);
-        l *= a;
-${unrolled(d4, (c) => `        o${c} *= a;`)}
-        m = s;
-      }
-      let pj = exp(s - m);
-      l += pj;
-${unrolled(d4, (c) => `      o${c} = fma(vec4f(pj), vs[j][${c}], o${c});`)}
+${onlineSoftmaxStep(d4, (c) => `vs[j][${c}]`, '      ')}
     }
   }
   if (valid) {
