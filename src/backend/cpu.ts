@@ -1,5 +1,6 @@
 import type {Backend, Storage} from './backend.js'
 import {CPU_FAST_PATHS} from './cpu-fast-paths.js'
+import type {Profiler} from './profile.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 
 interface CpuStorage extends Storage {
@@ -19,6 +20,8 @@ export interface CpuBackendOptions {
    * from it, so tests run the GPU's piecewise paths on the CPU at small shapes.
    */
   maxBindingBytes?: number
+  /** Set by HYBRIDIZE_PROFILE (profile.ts): each kernel's calls and host time. */
+  profiler?: Profiler
 }
 
 /** Bytes of the tensors the CPU backend holds, for memory estimates and the tests that check them. */
@@ -37,11 +40,14 @@ export class CpuBackend implements Backend {
   readonly fast: boolean
   readonly maxBindingBytes?: number
   readonly memory: CpuMemoryStats = {liveBytes: 0, peakBytes: 0, largestBytes: 0}
+  private readonly profiler?: Profiler
 
   constructor(options: CpuBackendOptions = {}) {
     this.description = options.description ?? 'cpu'
     this.fast = options.fast ?? true
     this.maxBindingBytes = options.maxBindingBytes
+    this.profiler = options.profiler
+    this.profiler?.describe(this.description, 'cpu')
   }
 
   alloc(numel: number, dtype: DType): Storage {
@@ -61,9 +67,14 @@ export class CpuBackend implements Backend {
 
   write(storage: Storage, data: HostArray): void {
     (storage as CpuStorage).data.set(data)
+    if (this.profiler) {
+      this.profiler.writes.count++
+      this.profiler.writes.bytes += data.byteLength
+    }
   }
 
   async read(storage: Storage): Promise<HostArray> {
+    if (this.profiler) this.profiler.reads.count++
     return (storage as CpuStorage).data.slice()
   }
 
@@ -79,6 +90,14 @@ export class CpuBackend implements Backend {
   }
 
   run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
+    if (!this.profiler) return this.execute(kernel, params, inputs, outputs)
+    const launch = this.profiler.dispatch(kernel.name, params)
+    const started = performance.now()
+    this.execute(kernel, params, inputs, outputs)
+    this.profiler.time(launch, (performance.now() - started) * 1e6)
+  }
+
+  private execute<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
     const ins = inputs.map((s) => (s as CpuStorage).data)
     const outs = outputs.map((s) => (s as CpuStorage).data)
     const fast = this.fast ? CPU_FAST_PATHS.get(kernel.name) : undefined
@@ -87,7 +106,12 @@ export class CpuBackend implements Backend {
     kernel.cpu(params, ins, outs)
   }
 
-  async sync(): Promise<void> {}
+  async sync(): Promise<void> {
+    if (this.profiler) this.profiler.syncs.count++
+  }
 
-  destroy(): void {}
+  destroy(): void {
+    const summary = this.profiler?.finish()
+    if (summary) process.stderr.write(summary)
+  }
 }

@@ -4,6 +4,7 @@ import type {Backend} from './backend.js'
 import {CpuBackend} from './cpu.js'
 import type {AdapterSubgroups, SubgroupMatrixConfig} from '../kernels/device-features.js'
 import {WebGpuBackend} from './webgpu.js'
+import {profilerFromEnv, type Profiler} from './profile.js'
 import {HybridizeError} from '../errors.js'
 
 /**
@@ -49,24 +50,27 @@ interface Found {
   skipped: string[]
 }
 
+/** HYBRIDIZE_PROFILE=<file.json> gives the backend a profiler (profile.ts), written when it is destroyed. */
 export async function createBackend(choice: DeviceChoice = 'auto', env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
-  if (choice === 'cpu') return new CpuBackend({description: 'cpu: --device cpu'})
+  const profiler = profilerFromEnv(env)
+  const cpu = (description: string): CpuBackend => new CpuBackend({description, profiler})
+  if (choice === 'cpu') return cpu('cpu: --device cpu')
   const found = await findAdapter(env, choice)
   if ('reason' in found) {
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: no WebGPU adapter (${found.reason}); use --device cpu`)
-    return new CpuBackend({description: `cpu: no WebGPU adapter (${found.reason})`})
+    return cpu(`cpu: no WebGPU adapter (${found.reason})`)
   }
   const software = softwareAdapterName(found.adapter)
   if (choice === 'auto' && software) {
     // llvmpipe runs WGSL on the CPU through a rasterizer: slower than the CPU backend's own kernels.
-    return new CpuBackend({description: `cpu: the only WebGPU adapter is ${software}, a software rasterizer slower than the CPU backend (--device webgpu uses it anyway)`})
+    return cpu(`cpu: the only WebGPU adapter is ${software}, a software rasterizer slower than the CPU backend (--device webgpu uses it anyway)`)
   }
   try {
-    return await openDevice(found, env)
+    return await openDevice(found, env, profiler)
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
     if (choice === 'webgpu') throw new HybridizeError(`--device webgpu: could not open the WebGPU device (${reason})`, {cause: err})
-    return new CpuBackend({description: `cpu: the WebGPU device did not open (${reason})`})
+    return cpu(`cpu: the WebGPU device did not open (${reason})`)
   }
 }
 
@@ -141,7 +145,7 @@ function hasLibVulkan(env: NodeJS.ProcessEnv): boolean {
   return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`))
 }
 
-async function openDevice({gpu, adapter, backend, skipped}: Found, env: NodeJS.ProcessEnv): Promise<WebGpuBackend> {
+async function openDevice({gpu, adapter, backend, skipped}: Found, env: NodeJS.ProcessEnv, profiler: Profiler | undefined): Promise<WebGpuBackend> {
   const a = adapter.limits
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f))
   const device = await adapter.requestDevice({
@@ -163,7 +167,7 @@ async function openDevice({gpu, adapter, backend, skipped}: Found, env: NodeJS.P
   const name = info.device || info.description || info.vendor || 'unknown adapter'
   const why = env.HYBRIDIZE_WEBGPU_BACKEND ? `HYBRIDIZE_WEBGPU_BACKEND=${backend}` : skipped.length ? `no GPU adapter with ${skipped.join('; ')}` : `${label} adapter`
   const features = granted.length ? `; ${granted.join(', ')}` : ''
-  return new WebGpuBackend(gpu, device, `webgpu: ${name} (${label}, ${featureLevel}${features}) — ${why}`, granted, adapterSubgroups(info, granted))
+  return new WebGpuBackend(gpu, device, `webgpu: ${name} (${label}, ${featureLevel}${features}) — ${why}`, granted, adapterSubgroups(info, granted), profiler)
 }
 
 /** Subgroup sizes and, when granted, the subgroup-matrix shapes (Dawn extends GPUAdapterInfo with both). */

@@ -4,6 +4,8 @@ import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 import {bytesPerValue} from '../kernels/half-precision.js'
 import {HybridizeError} from '../errors.js'
 import {BufferPool, BufferUsage, MAP_MODE_READ, UniformRing} from './webgpu-pools.js'
+import type {Profiler} from './profile.js'
+import {DispatchTimestamps} from './webgpu-timestamps.js'
 
 interface GpuStorage extends Storage {
   buffer: GPUBuffer | undefined
@@ -62,12 +64,14 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
   /** Error-scope results not yet looked at, in the order the calls were made. */
   private pendingErrors: Promise<Error | undefined>[] = []
   private lost: string | undefined
+  /** While profiling (HYBRIDIZE_PROFILE) with timestamp-query: each dispatch's GPU time. */
+  private readonly stamps: DispatchTimestamps | undefined
 
   /**
    * `gpu`: Dawn's instance, held so it lives as long as the device.
    * `features`: the optional WebGPU features granted (shader-f16, subgroups, timestamp-query,
    * chromium-experimental-subgroup-matrix), so kernels can pick variants; `subgroups`: what those
-   * features come with.
+   * features come with. `profiler`: set by HYBRIDIZE_PROFILE (profile.ts), else nothing is recorded.
    */
   constructor(
     private readonly gpu: GPU,
@@ -75,6 +79,7 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     readonly description: string,
     readonly features: readonly string[],
     readonly subgroups: AdapterSubgroups = {minSize: 0, maxSize: 0, matrixConfigs: []},
+    private readonly profiler?: Profiler,
   ) {
     const create = (descriptor: GPUBufferDescriptor): GPUBuffer =>
       this.guard(`alloc ${descriptor.size} bytes`, () => device.createBuffer(descriptor), ['out-of-memory', 'validation'])
@@ -88,6 +93,11 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     void device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.lost = info.message || 'the device was lost'
     })
+    if (profiler) {
+      const timed = features.includes('timestamp-query')
+      if (timed) this.stamps = new DispatchTimestamps(device, profiler, MAX_BATCH)
+      profiler.describe(description, timed ? 'gpu-timestamps' : {none: 'this adapter has no timestamp-query'})
+    }
   }
 
   get maxBindingBytes(): number {
@@ -122,6 +132,10 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     if (data.length > storage.numel) throw new Error(`write of ${data.length} values into a storage of ${storage.numel}`)
     // Queue writes run before any later submit: flush first so kernels encoded earlier read the old data.
     if (this.batched > 0) this.flush()
+    if (this.profiler) {
+      this.profiler.writes.count++
+      this.profiler.writes.bytes += data.byteLength
+    }
     // writeBuffer takes whole words: an odd count of half values is padded with one zero half.
     const words = data.byteLength % 4 === 0 ? data : padToWord(data as Uint16Array)
     if (data.length > 0) this.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength)
@@ -135,7 +149,8 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     this.commandEncoder().copyBufferToBuffer(source, 0, staging, 0, bytes)
     this.flush()
     try {
-      await staging.mapAsync(MAP_MODE_READ, 0, bytes)
+      const map = (): Promise<void> => staging.mapAsync(MAP_MODE_READ, 0, bytes)
+      await (this.profiler ? this.profiler.wait(this.profiler.reads, map) : map())
     } catch (err) {
       await this.throwPendingErrors()
       throw err
@@ -143,6 +158,7 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     const copy = staging.getMappedRange(0, bytes).slice(0, storage.numel * bytesPerValue(storage.dtype))
     staging.unmap()
     this.stagingPool.release(staging)
+    await this.stamps?.collect()
     await this.throwPendingErrors()
     return storage.dtype === 'i32' ? new Int32Array(copy) : storage.dtype === 'f32' ? new Float32Array(copy) : new Uint16Array(copy)
   }
@@ -162,7 +178,8 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     if (this.batched >= MAX_BATCH || (uniforms && !this.ring.fits(uniforms.length))) this.flush()
     const slot = uniforms ? this.ring.push(uniforms) : undefined
     const bindGroup = this.bindGroup(kernel.name, cached, [...inputs, ...outputs], slot?.size)
-    const pass = this.computePass()
+    const launch = this.profiler?.dispatch(kernel.name, params)
+    const pass = launch && this.stamps ? this.timedPass(this.stamps.passFor(launch)) : this.computePass()
     pass.setPipeline(cached.pipeline)
     pass.setBindGroup(0, bindGroup, slot ? [slot.offset] : [])
     pass.dispatchWorkgroups(...workgroups)
@@ -172,10 +189,11 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
   /**
    * Milliseconds the GPU spent on the kernels `work` runs: timestamps written at the start and end
    * of one compute pass that holds them all, so host-side dispatch cost is left out. Undefined
-   * without timestamp-query, or when `work` runs more dispatches than one submit holds (MAX_BATCH).
+   * without timestamp-query, when `work` runs more dispatches than one submit holds (MAX_BATCH), or
+   * while profiling (which gives each dispatch a timed pass of its own).
    */
   async gpuTime(work: () => void): Promise<number | undefined> {
-    if (!this.features.includes('timestamp-query')) return undefined
+    if (!this.features.includes('timestamp-query') || this.stamps) return undefined
     this.flush()
     this.timestamps ??= {
       querySet: this.device.createQuerySet({type: 'timestamp', count: 2}),
@@ -204,11 +222,15 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
 
   async sync(): Promise<void> {
     this.flush()
-    await this.device.queue.onSubmittedWorkDone()
+    const done = (): Promise<void> => this.device.queue.onSubmittedWorkDone()
+    await (this.profiler ? this.profiler.wait(this.profiler.syncs, done) : done())
+    await this.stamps?.collect()
     await this.throwPendingErrors()
   }
 
   destroy(): void {
+    const summary = this.profiler?.finish()
+    if (summary) process.stderr.write(summary)
     this.encoder = undefined
     this.pass = undefined
     this.bindGroups.clear()
@@ -222,6 +244,7 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     const hit = this.pipelines.get(key)
     if (hit) return hit
     const what = `kernel ${kernel.name}`
+    const started = this.profiler ? performance.now() : undefined
     const layout = this.layout(nIn, nOut, hasUniforms)
     const code = kernel.gpu.code(params)
     let module = this.modules.get(code)
@@ -232,6 +255,10 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     const pipeline = this.guard(what, () => this.device.createComputePipeline({layout: layout.pipeline, compute: {module}, label: key}))
     const cached = {pipeline, layout: layout.bindGroup, layoutKey: layout.key}
     this.pipelines.set(key, cached)
+    if (this.profiler && started !== undefined) {
+      this.profiler.pipelines.compiled++
+      this.profiler.pipelines.ms += performance.now() - started
+    }
     return cached
   }
 
@@ -315,6 +342,13 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     return this.pass
   }
 
+  /** A pass of its own for one dispatch, timestamped where it begins and ends (profiling). */
+  private timedPass(timestampWrites: GPUComputePassTimestampWrites): GPUComputePassEncoder {
+    this.endPass()
+    this.pass = this.commandEncoder().beginComputePass({timestampWrites})
+    return this.pass
+  }
+
   private endPass(): void {
     this.pass?.end()
     this.pass = undefined
@@ -326,7 +360,10 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     this.endPass()
     this.ring.upload(this.device.queue)
     const encoder = this.encoder
+    this.stamps?.resolve(encoder)
     this.guard('submit', () => this.device.queue.submit([encoder.finish()]))
+    this.stamps?.submitted()
+    this.profiler?.submit()
     this.encoder = undefined
     this.batched = 0
     this.submits++
