@@ -3,7 +3,7 @@
 // one JSON line per (model, context, batch) on stdout, progress on stderr.
 // Usage (after npm run build):
 //   node .gpu/decode-sweep.mjs NAME=FOLDER... [--device webgpu|cpu] [--contexts 1024,2048,...,32768] [--max-batch 256]
-//     [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384]
+//     [--min-batch 1] [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384]
 // --seconds bounds the whole sweep (model loading included), shared evenly by the models, time one leaves going to
 // the next; within a model the cells run in order of batch x context, so the largest are the ones left out.
 // --memory-gib: the device's memory (WebGPU does not report it; nvidia-smi does); the sweep fills at most 90 % of it.
@@ -21,6 +21,7 @@ const {values: args, positionals} = parseArgs({
     device: {type: 'string', default: 'webgpu'},
     contexts: {type: 'string', default: '1024,2048,4096,8192,16384,32768'},
     'max-batch': {type: 'string', default: '256'},
+    'min-batch': {type: 'string', default: '1'},
     steps: {type: 'string', default: '16'},
     seconds: {type: 'string', default: '400'},
     'memory-gib': {type: 'string'},
@@ -57,6 +58,7 @@ for (const [i, [name, folder]] of models.entries()) {
   await sweepModel(model, name, {
     contexts,
     maxBatch: positive('max-batch'),
+    minBatch: positive('min-batch'),
     steps: positive('steps'),
     deviceBytes: 0.9 * memoryBytes,
     prefillTokens: positive('prefill-tokens'),
@@ -66,3 +68,5 @@ for (const [i, [name, folder]] of models.entries()) {
   if (gpu) await backend.trimPool()
 }
 log(`decode-sweep: ${((performance.now() - start) / 1000).toFixed(0)} s`)
+// Ends the device (and writes HYBRIDIZE_PROFILE's file when it is set).
+backend.destroy()

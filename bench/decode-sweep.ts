@@ -24,6 +24,8 @@ export interface SweepOptions {
   contexts: number[]
   /** No batch above this, whatever fits. */
   maxBatch: number
+  /** No batch below this (default 1): one cell alone, as a profile of one batch size wants. */
+  minBatch?: number
   steps: number
   /** Bytes of device memory the sweep may fill (weights, caches, activations). */
   deviceBytes: number
@@ -88,13 +90,13 @@ export function largestBatch(f: FitInputs): number {
   return Math.max(0, Math.min(byMemory, byBinding))
 }
 
-/** Batches 1, 2, 4, ... below `largest`, then `largest` itself, at each context; in order of B·L (then L). */
-export function planCells(contexts: number[], largestAt: (context: number) => number): {context: number; batch: number}[] {
+/** Batches 1, 2, 4, ... below `largest`, then `largest` itself, at each context, none below `minBatch`; in order of B·L (then L). */
+export function planCells(contexts: number[], largestAt: (context: number) => number, minBatch = 1): {context: number; batch: number}[] {
   const cells: {context: number; batch: number}[] = []
   for (const context of contexts) {
     const largest = largestAt(context)
-    for (let b = 1; b < largest; b *= 2) cells.push({context, batch: b})
-    if (largest >= 1) cells.push({context, batch: largest})
+    for (let b = 1; b < largest; b *= 2) if (b >= minBatch) cells.push({context, batch: b})
+    if (largest >= Math.max(1, minBatch)) cells.push({context, batch: largest})
   }
   return cells.sort((a, b) => a.batch * a.context - b.batch * b.context || a.context - b.context)
 }
@@ -118,7 +120,7 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
   // A cell starts only while twice the last one's time is left before the deadline.
   let lastMs = 0
   const out = (line: SweepLine): void => void (lines.push(line), emit(line))
-  for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!))) {
+  for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!), opts.minBatch)) {
     const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context)}
     if (failedAt.has(context) || performance.now() + 2 * lastMs >= opts.deadline) {
       out({...base, status: 'skipped'})

@@ -7,21 +7,32 @@
 # (ours and peer each fit one 10-minute call; the teacher is remade, identically, by each.)
 # Files go to $OUT: pipeline.log (every step's output), steps.tsv (step, exit, seconds, peak MiB), metrics-*.jsonl,
 # peer-mohawk.json.
+# Knobs (scripts/profile-h200.sh sets them): PIPELINE_TOKENS (each stage's tokens, 24k), PIPELINE_SAMPLES (find-heads'
+# samples, 8), PIPELINE_DEADLINE (epoch seconds: no step runs past it), PROFILE_DIR (each step's HYBRIDIZE_PROFILE
+# there, as <step>.json); for a check on a machine without a GPU, PIPELINE_DEVICE (webgpu) and PIPELINE_SEQ_LEN (2048).
 set -u
 model=${1:-llama-3.2-1b}; parts=${2:-all}
+tokens=${PIPELINE_TOKENS:-24k}; samples=${PIPELINE_SAMPLES:-8}; deadline=${PIPELINE_DEADLINE:-}; profiles=${PROFILE_DIR:-}
+device=${PIPELINE_DEVICE:-webgpu}; seq_len=${PIPELINE_SEQ_LEN:-2048}
 out=${OUT:-real-out}; mkdir -p "$out"
 root=/tmp/pipeline; teacher=/tmp/teachers/$model
 mkdir -p "$root" /tmp/llama3-tok && tar xJf .gpu/llama3-tokenizer.tar.xz -C /tmp/llama3-tok
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/smi.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/smi.txt"
 [ -d "$teacher" ] || python3 scripts/real-teacher.py "$teacher" "$model" --tokenizer /tmp/llama3-tok --no-reference 2>&1 | tee -a "$out/pipeline.log"
 [ -e "$out/steps.tsv" ] || printf 'step\texit\tseconds\tpeak_gpu_mib\n' > "$out/steps.tsv"
 
 step() {  # step NAME TIMEOUT_S COMMAND...
   local name=$1 limit=$2; shift 2
+  if [ -n "$deadline" ]; then
+    local left=$((deadline - $(date +%s)))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -lt 10 ]; then printf '%s\tskipped (deadline)\t0\t0\n' "$name" | tee -a "$out/steps.tsv"; return; fi
+  fi
+  local profile=(); [ -n "$profiles" ] && profile=(env "HYBRIDIZE_PROFILE=$profiles/$name.json")
   echo "== $name: $*" >> "$out/pipeline.log"
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem.csv & local smi=$!
   SECONDS=0
-  timeout "$limit" "$@" >> "$out/pipeline.log" 2>&1; local rc=$?
+  timeout "$limit" "${profile[@]}" "$@" >> "$out/pipeline.log" 2>&1; local rc=$?
   local s=$SECONDS; kill $smi 2>/dev/null; wait $smi 2>/dev/null
   printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$s" "$(sort -n /tmp/mem.csv | tail -1)" | tee -a "$out/steps.tsv"
   tail -n 3 "$out/pipeline.log"
@@ -29,13 +40,13 @@ step() {  # step NAME TIMEOUT_S COMMAND...
 
 hz=(node bin/run.js)
 if [ "$parts" != peer ]; then
-  step find-heads 120 "${hz[@]}" find-heads "$teacher" --samples 8 --pairs 10 --budget 2% --selection aggregate --out "$root/heads.json" --device webgpu
+  step find-heads 120 "${hz[@]}" find-heads "$teacher" --samples "$samples" --pairs 10 --budget 2% --selection aggregate --out "$root/heads.json" --device "$device"
   step rewrite 60 "${hz[@]}" rewrite "$teacher" --heads "$root/heads.json" --budget 2% --mixer discrete-mamba2 --out "$root/hybrid"
-  common=(--teacher "$teacher" --data brown --seq-len 2048 --save-every 1000)
-  step stage1 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --tokens 24k --out "$root/s1" --device webgpu
-  step stage2 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --tokens 24k --out "$root/s2" --device webgpu
-  step stage3 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --tokens 24k --out "$root/s3" --device webgpu
-  step stage3-mixed 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --precision mixed --tokens 24k --out "$root/s3m" --device webgpu
+  common=(--teacher "$teacher" --data brown --seq-len "$seq_len" --save-every 1000 --tokens "$tokens")
+  step stage1 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --out "$root/s1" --device "$device"
+  step stage2 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --out "$root/s2" --device "$device"
+  step stage3 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --out "$root/s3" --device "$device"
+  step stage3-mixed 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --precision mixed --out "$root/s3m" --device "$device"
   for s in s1 s2 s3 s3m; do cp "$root/$s/metrics.jsonl" "$out/metrics-$s.jsonl" 2>/dev/null; done
 fi
 if [ "$parts" != ours ]; then

@@ -20,6 +20,8 @@ describe('decode sweep', () => {
       {context: 400, batch: 1}, {context: 100, batch: 6}, {context: 400, batch: 2},
     ])
     expect(planCells([100], () => 0)).toEqual([])
+    // --min-batch 8 --max-batch 8: the one cell a profile of batch 8 wants; a context where 8 does not fit has none.
+    expect(planCells([100, 400], (L) => (L === 100 ? 8 : 4), 8)).toEqual([{context: 100, batch: 8}])
   })
 
   it('a tiny teacher: every cell measured, the state per sequence is the memory model plus the timed steps, a passed deadline skips', async () => {
