@@ -65,8 +65,9 @@ export function recipeWording(message: string): string {
 }
 
 /**
- * The flags' relationships, as oclif checks them on a command line: two exclusive keys (the later
- * flag of the two named first) or a key without one it depends on (the runner's flags are always set).
+ * The flags' relationships, as oclif checks them on a command line: two exclusive keys (named from
+ * the last flag in the command's order that declares the exclusion) or a key without one it depends
+ * on (the runner's flags are always set).
  */
 function checkRelationships(spec: SectionSpec, section: Record<string, unknown>, ctx: z.RefinementCtx): void {
   const given = (flag: string) => section[keyOf(flag)] !== undefined && section[keyOf(flag)] !== false
