@@ -59,7 +59,7 @@ function flagSchema(key: string, flag: FlagDefinition, list: boolean): z.ZodType
 }
 
 /** A flag's message in recipe keys: "--budget 3: ..." as "budget 3: ...". */
-export function recipeWording(message: string): string {
+function recipeWording(message: string): string {
   const text = message.replace(/--([a-z][a-z0-9-]*)/g, (_, flag: string) => keyOf(flag))
   return text.charAt(0).toLowerCase() + text.slice(1)
 }
