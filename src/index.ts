@@ -1,4 +1,5 @@
 /** hybridize as a library: the same pieces the CLI commands are thin over. */
+export {download, type DownloadRequest} from './api/download.js'
 export {findHeads, type FindHeadsRequest, type FindHeadsOutput} from './api/find-heads.js'
 export {rewrite, type RewriteOptions} from './api/rewrite.js'
 export {distill, distillSettings, type DistillRequest, type DistillOutput, type DistillSettingsInput, type StopSignal} from './api/distill.js'

@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {configureColor} from './color.js'
 import {checkDeviceVariable} from './device-flag.js'
 import {createProgress, type Progress} from './progress.js'
+import type {StepIO} from './steps/io.js'
 import {describeSystemError, HybridizeError} from '../errors.js'
 import {redactUrl} from '../util/redact-url.js'
 
@@ -33,6 +34,11 @@ export abstract class BaseCommand extends Command {
   /** A status line on stderr (silent under --quiet and --json). */
   protected status(text: string): void {
     this.progress.info(text)
+  }
+
+  /** This command's stdout, status lines and progress line, for the step functions of cli/steps/. */
+  protected get io(): StepIO {
+    return {log: (line) => this.log(line), status: (line) => this.status(line), progress: this.progress}
   }
 
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {

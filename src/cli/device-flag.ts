@@ -15,6 +15,11 @@ export const deviceFlag = Flags.option({
   helpGroup: 'COMPUTE',
 })()
 
+/** --device's value where it is not given: HYBRIDIZE_DEVICE (checked by checkDeviceVariable), else auto. */
+export function defaultDevice(): (typeof DEVICES)[number] {
+  return (process.env[DEVICE_VARIABLE] || 'auto') as (typeof DEVICES)[number]
+}
+
 /**
  * Refuses a HYBRIDIZE_DEVICE that is not a device, as a usage error naming the variable: oclif
  * reads the variable itself (the flag's `env`), but its message names only --device, which the

@@ -17,3 +17,11 @@ export function catchInterrupts(status: (text: string) => void): StopSignal {
   process.on('SIGINT', onSigint)
   return {requested: () => requested, release: () => process.off('SIGINT', onSigint)}
 }
+
+/** An AbortSignal that Ctrl-C aborts (a download stops its transfers); `release` removes the handler. */
+export function abortOnInterrupt(): {signal: AbortSignal; release(): void} {
+  const interrupt = new AbortController()
+  const onSigint = (): void => interrupt.abort()
+  process.once('SIGINT', onSigint)
+  return {signal: interrupt.signal, release: () => process.off('SIGINT', onSigint)}
+}

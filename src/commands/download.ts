@@ -1,9 +1,9 @@
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
-import {HybridizeError} from '../errors.js'
-import {downloadSnapshot, type DownloadResult} from '../hub/download.js'
-import {requireRepoRef} from '../hub/repo-ref.js'
+import {download} from '../api/download.js'
+import {abortOnInterrupt} from '../cli/interrupts.js'
+import type {DownloadResult} from '../hub/download.js'
 import {isExactName} from '../hub/select.js'
 
 export default class Download extends BaseCommand {
@@ -47,22 +47,16 @@ HF_ENDPOINT selects a mirror (credentials in it are sent as basic auth and never
   async run(): Promise<DownloadResult> {
     const {argv, flags} = await this.parse(Download)
     const [model, ...files] = argv as string[]
-    const ref = requireRepoRef(model)
-    if (flags.revision !== undefined && ref.revision !== undefined && flags.revision !== ref.revision) {
-      throw new HybridizeError(`${model} and --revision ${flags.revision} name two revisions; give one`, {code: 'E_USAGE', exitCode: 2})
-    }
     const quiet = flags.quiet || this.jsonEnabled()
     if (files.length > 0 && (flags.include?.length || flags.exclude?.length)) {
       // As `hf download` does: named files win.
       this.status('warning: --include and --exclude are ignored when file names are given')
     }
-    const interrupt = new AbortController()
-    const onSigint = () => interrupt.abort()
-    process.once('SIGINT', onSigint)
+    const interrupt = abortOnInterrupt()
     try {
-      const result = await downloadSnapshot({
-        repo: ref.repo,
-        revision: flags.revision ?? ref.revision,
+      const result = await download({
+        model,
+        revision: flags.revision,
         files,
         include: flags.include,
         exclude: flags.exclude,
@@ -82,7 +76,7 @@ HF_ENDPOINT selects a mirror (credentials in it are sent as basic auth and never
       if (!this.jsonEnabled()) this.log(printed.path)
       return printed
     } finally {
-      process.off('SIGINT', onSigint)
+      interrupt.release()
     }
   }
 }

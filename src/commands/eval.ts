@@ -1,15 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
+import {evaluate} from '../api/evaluate.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {deviceFlag} from '../cli/device-flag.js'
-import {evaluate, EVALUATE_DEFAULTS} from '../api/evaluate.js'
-import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
-import {parseNumber} from '../cli/number-flag.js'
-import {HybridizeError} from '../errors.js'
+import {EVAL_FLAGS, evaluateRequest, reportEvaluation} from '../cli/steps/eval.js'
 import type {EvalRun} from '../eval/lm-eval-results.js'
-import {resultsTable} from '../eval/report.js'
-import {parseTaskList, TASK_HELP} from '../eval/run-tasks.js'
-import {DEFAULT_GENERATION, isGenerationTask, type GenerationSettings} from '../eval/tasks/generation.js'
-import {parseTimeBudgets} from '../eval/tasks/time-budget.js'
 
 interface EvalResult {
   models: {model: string; results: EvalRun['results']}[]
@@ -73,74 +66,12 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     model: Args.string({required: true, description: 'One or more models: folders or org/name[@revision] from the Hugging Face cache.'}),
   }
 
-  static override flags = {
-    tasks: Flags.string({char: 't', required: true, description: `Comma-separated tasks: ${TASK_HELP}.`}),
-    limit: Flags.integer({description: 'At most this many samples per task (or per point of a sweep; windows for ppl).', min: 1}),
-    'batch-size': Flags.integer({description: 'Sequences per forward pass (throughput: the largest batch).', default: EVALUATE_DEFAULTS.batchSize, min: 1}),
-    'seq-len': Flags.integer({description: 'Window length for ppl tasks (throughput: the longest context).', default: EVALUATE_DEFAULTS.seqLen, min: 2}),
-    seed: Flags.integer({description: 'Seed of the synthetic tasks and of the sampler.', default: EVALUATE_DEFAULTS.seed}),
-    'num-samples': Flags.integer({description: 'Generation tasks: answers sampled per problem (K), drawn in batches of --batch-size.', min: 1, exclusive: ['time-budget']}),
-    temperature: Flags.string({description: 'Generation tasks: softmax temperature; 0 is greedy. [default: 0 for one sample, else 1]'}),
-    'top-p': Flags.string({description: 'Generation tasks: sample among the most likely tokens that together reach this probability. [default: 1]'}),
-    'top-k': Flags.integer({description: 'Generation tasks: sample among the k most likely tokens; 0 keeps all.', default: 0, min: 0}),
-    'max-gen-toks': Flags.integer({description: 'Generation tasks: most tokens in an answer (lm-eval\'s max_gen_toks).', default: 256, min: 1}),
-    'time-budget': Flags.string({description: 'Generation tasks: wall-clock budgets per model, e.g. 10s,30s,1m: sample until the largest is spent, report each.'}),
-    'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
-    'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
-    device: deviceFlag,
-    dtype: dtypeFlag,
-  }
+  static override flags = EVAL_FLAGS
 
   async run(): Promise<EvalResult> {
     const {argv, flags} = await this.parse(Eval)
-    const tasks = parseTaskList(flags.tasks)
-    const generation = generationSettings(flags, tasks)
-    if (generation.temperature === 0 && (generation.numSamples > 1 || generation.timeBudgets)) {
-      this.status('warning: --temperature 0 is greedy: every sample of a problem is the same answer')
-    }
-    const {runs, files} = await evaluate({
-      models: argv as string[],
-      tasks: flags.tasks,
-      limit: flags.limit,
-      generation,
-      batchSize: flags['batch-size'],
-      seqLen: flags['seq-len'],
-      seed: flags.seed,
-      outputPath: flags['output-path'],
-      logSamples: flags['log-samples'],
-      device: flags.device,
-      dtype: flags.dtype,
-      onDType: (dtype) => this.status(dtypeStatus(dtype)),
-      status: (text) => this.status(text),
-      progress: (model, text) => this.progress.update(`${model}: ${text}`),
-      taskStarted: (model, task) => this.progress.start(`${model}: ${task}`),
-      taskDone: (model, task) => this.progress.succeed(`${model}: ${task}`),
-      version: this.config.version,
-    })
-    this.log(resultsTable(runs))
-    for (const f of files) this.status(`wrote ${f}`)
-    return {models: runs.map(({model, results}) => ({model, results})), files}
-  }
-}
-
-/** The sampler's flags for generation tasks; refused when no generation task is asked for. */
-function generationSettings(
-  flags: {'num-samples'?: number; temperature?: string; 'top-p'?: string; 'top-k': number; 'max-gen-toks': number; 'time-budget'?: string},
-  tasks: string[],
-): GenerationSettings {
-  const given = (['num-samples', 'temperature', 'top-p', 'time-budget'] as const).filter((f) => flags[f] !== undefined)
-  if (given.length > 0 && !tasks.some(isGenerationTask)) {
-    throw new HybridizeError(`--${given[0]} applies to generation tasks (gen:<file.jsonl>, arith-cot), and --tasks has none`, {code: 'E_USAGE', exitCode: 2})
-  }
-  const timeBudgets = flags['time-budget'] === undefined ? undefined : parseTimeBudgets(flags['time-budget'])
-  const numSamples = flags['num-samples'] ?? DEFAULT_GENERATION.numSamples
-  const sampled = numSamples > 1 || timeBudgets !== undefined
-  return {
-    numSamples,
-    temperature: flags.temperature === undefined ? (sampled ? 1 : 0) : parseNumber('--temperature', flags.temperature, 0, Infinity),
-    topP: flags['top-p'] === undefined ? 1 : parseNumber('--top-p', flags['top-p'], Number.MIN_VALUE, 1),
-    topK: flags['top-k'],
-    maxGenToks: flags['max-gen-toks'],
-    timeBudgets,
+    const output = await evaluate({...evaluateRequest(argv as string[], flags, this.io), version: this.config.version})
+    reportEvaluation(output, this.io)
+    return {models: output.runs.map(({model, results}) => ({model, results})), files: output.files}
   }
 }

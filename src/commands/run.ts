@@ -34,7 +34,7 @@ export default class Run extends BaseCommand {
 
 A step section's keys are its command's flags in snake_case (top_k for --top-k, batch_size for --batch-size); the runner sets each step's inputs, outputs and device. A section left out is skipped; a section with no keys (\`rewrite:\`) runs with the defaults. rewrite needs find_heads, distill needs rewrite; eval compares the teacher with every student the recipe makes. Relative paths are relative to the current folder. Flags that take a comma-separated list (tasks, tokens, lr, stage, layers, freeze) also take a YAML list. \`hybridize schema recipe\` prints the recipe's JSON Schema, for editors and CI.
 
-Each step runs its command in this process, as \`hybridize <command>\` with those flags would (--dry-run prints the command lines). A step whose output is complete is skipped, unless a step it reads runs; an interrupted distillation resumes from its last checkpoint; --force reruns every step (a hub teacher already in the cache is not downloaded again). Ctrl-C stops the run and keeps every finished step's output.
+Each step calls the library function its command calls, with the same options and output as \`hybridize <command>\` with those flags (--dry-run prints the command lines). A step whose output is complete is skipped, unless a step it reads runs; an interrupted distillation resumes from its last checkpoint; --force reruns every step (a hub teacher already in the cache is not downloaded again). Ctrl-C stops the run and keeps every finished step's output.
 
 A step replaces only outputs this recipe wrote (out/steps.json records each step as it starts): a file or folder already at an output's place that the recipe did not write (say, your own out/hybrid/) is refused, and replaced only with --force.`
 
@@ -65,14 +65,7 @@ A step replaces only outputs this recipe wrote (out/steps.json records each step
       this.log(table([['step', 'action', 'reason', 'output'], ...steps.map((s) => [s.step, s.action, s.reason, s.output])], steps.map((s) => s.command)))
       return {...header, dryRun: true, steps}
     }
-    const silent = flags.quiet || this.jsonEnabled()
-    const steps = await executePlan(plan, {
-      config: this.config,
-      out: recipe.out,
-      commonArgs: [...(silent ? ['--quiet'] : []), ...(flags['no-color'] ? ['--no-color'] : [])],
-      log: (line) => this.log(line),
-      status: (line) => this.status(line),
-    })
+    const steps = await executePlan(plan, {out: recipe.out, io: this.io, quiet: flags.quiet || this.jsonEnabled()})
     if (steps.some((s) => s.status !== 'skipped')) this.log('')
     this.log(table([['step', 'status', 'seconds', 'output'], ...steps.map((s) => [s.step, s.status, s.seconds.toFixed(1), s.output])]))
     return {...header, dryRun: false, steps}

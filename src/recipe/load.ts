@@ -1,7 +1,6 @@
 import {readFile, stat} from 'node:fs/promises'
 import {HybridizeError} from '../errors.js'
 import {parseRepoRef} from '../hub/repo-ref.js'
-import {checkRecipeFlags} from './check-flags.js'
 import {parseRecipe} from './parse.js'
 import {keyError, type Recipe} from './recipe.js'
 
@@ -12,7 +11,6 @@ export async function loadRecipe(file: string): Promise<Recipe> {
     throw err
   })
   const recipe = parseRecipe(text, file)
-  await checkRecipeFlags(recipe)
   const found = await stat(recipe.teacher).catch(() => undefined)
   if (found?.isDirectory()) return recipe
   const hub = found ? undefined : parseRepoRef(recipe.teacher)

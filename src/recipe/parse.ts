@@ -1,14 +1,14 @@
 import {isMap, LineCounter, parseDocument, type Pair} from 'yaml'
 import type {z} from 'zod'
-import {keyError, recipeError, type Device, type Recipe, type StepFlags} from './recipe.js'
+import {keyError, recipeError, type Device, type FlagValues, type Recipe, type StepFlags} from './recipe.js'
 import {recipeSchema} from './schema.js'
 import {flagOf, SECTION_NAMES} from './sections.js'
 
 /**
  * A recipe's YAML as a typed recipe: checked against the recipe schema (src/recipe/schema.ts, the
  * one definition `hybridize schema recipe` prints), each mistake reported at its key's line. A
- * step section's keys are its command's flags in snake_case; their values are then checked
- * against the flags' own parsers (ranges, custom formats) by checkRecipeFlags.
+ * step section's keys are its command's flags in snake_case, checked as the flags' parsers check
+ * them (ranges, choices, custom formats, flags that exclude each other).
  */
 export function parseRecipe(text: string, file: string): Recipe {
   const lineCounter = new LineCounter()
@@ -36,12 +36,14 @@ export function parseRecipe(text: string, file: string): Recipe {
   const result = recipeSchema().safeParse(data)
   if (!result.success) throw firstMistake(result.error.issues, data, at)
 
-  const recipe: Recipe = {file, teacher: data.teacher as string, out: data.out as string, sections: {}, lines: at.lines}
+  const recipe: Recipe = {file, teacher: data.teacher as string, out: data.out as string, sections: {}, values: {}, lines: at.lines}
   if (data.device !== undefined) recipe.device = data.device as Device
   if (data.seed !== undefined) recipe.seed = data.seed as number
   for (const name of SECTION_NAMES) {
     // The raw values rather than the schema's output: a section's flags keep the file's order.
-    if (name in data) recipe.sections[name] = stepFlags(data[name] as Record<string, unknown> | null)
+    if (!(name in data)) continue
+    recipe.sections[name] = stepFlags(data[name] as Record<string, unknown> | null)
+    recipe.values[name] = flagValues(result.data[name] as Record<string, string | number | boolean | undefined> | null)
   }
   return recipe
 }
@@ -54,6 +56,11 @@ function stepFlags(section: Record<string, unknown> | null): StepFlags {
     flags.set(flagOf(key), value === true ? true : Array.isArray(value) ? value.map(String).join(',') : String(value))
   }
   return flags
+}
+
+/** A section's checked values by flag name. */
+function flagValues(section: Record<string, string | number | boolean | undefined> | null): FlagValues {
+  return Object.fromEntries(Object.entries(section ?? {}).flatMap(([key, value]) => (value === undefined ? [] : [[flagOf(key), value]])))
 }
 
 /** The schema's first complaint, in file order, as one line located at its key. */

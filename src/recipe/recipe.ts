@@ -8,6 +8,9 @@ export type Device = (typeof DEVICES)[number]
 /** One step's settings as its command's flags: kebab-case flag -> value (`true`: a boolean flag set), in the file's order. */
 export type StepFlags = Map<string, string | true>
 
+/** Flag values as the command's parser gives them: kebab-case flag -> text, integer or boolean. */
+export type FlagValues = Record<string, string | number | boolean>
+
 /** A validated recipe file. Paths are as written: relative ones are relative to the current folder. */
 export interface Recipe {
   /** The recipe file, as given on the command line. */
@@ -20,8 +23,10 @@ export interface Recipe {
   out: string
   device?: Device
   seed?: number
-  /** The step sections present in the file (a section written with no keys is present). */
+  /** The step sections present in the file (a section written with no keys is present), as written: the equivalent command lines. */
   sections: Partial<Record<SectionName, StepFlags>>
+  /** The same sections' values as the schema checked them: what the steps run with. */
+  values: Partial<Record<SectionName, FlagValues>>
   /** The line of each key (`teacher`, `distill`, `distill.tokens`), for error messages. */
   lines: Record<string, number>
 }

@@ -1,5 +1,6 @@
 import {Flags, type Interfaces} from '@oclif/core'
 import {z} from 'zod'
+import {flagCheck} from '../cli/checked-flag.js'
 import {DEVICES} from './recipe.js'
 import {keyOf, SECTION_NAMES, SECTIONS, type SectionName, type SectionSpec} from './sections.js'
 
@@ -21,7 +22,9 @@ type FlagDefinition = Interfaces.FlagInput[string]
  * A command's flag as the recipe key's value schema: a boolean flag takes true or false; an
  * integer flag an integer within its min and max (oclif's own messages); a flag with options one
  * of them; a list flag a comma-separated string or a YAML list; any other a string or a number.
- * The flag's own parser checks the rest (checkRecipeFlags), so a new flag needs no edit here.
+ * The output is the value the command's parser gives the flag (a string flag's text, a list joined
+ * with commas), checked by the flag's own check where it has one (checkedFlag), so a new flag
+ * needs no edit here.
  */
 function flagSchema(key: string, flag: FlagDefinition, list: boolean): z.ZodType {
   // A mapping or a list where one value goes says so, whatever the flag's type.
@@ -41,14 +44,46 @@ function flagSchema(key: string, flag: FlagDefinition, list: boolean): z.ZodType
     return z.enum(options, {error: scalarOr((input) => `expected ${key}=${String(input)} to be one of: ${options.join(', ')}`)}).meta(meta)
   }
   const scalar = z.union([z.string(), z.number()], {error: 'expected a string or a number'})
-  if (list) return z.union([scalar, z.array(scalar).min(1)], {error: 'expected a string, a number or a non-empty list of them'}).meta(meta)
-  return scalar.meta(meta)
+  const input = list ? z.union([scalar, z.array(scalar).min(1)], {error: 'expected a string, a number or a non-empty list of them'}) : scalar
+  const check = flagCheck(flag)
+  return input.meta(meta).transform((value, ctx) => {
+    const text = Array.isArray(value) ? value.map(String).join(',') : String(value)
+    try {
+      check?.(text)
+    } catch (err) {
+      ctx.issues.push({code: 'custom', input: value, message: recipeWording((err as Error).message)})
+      return z.NEVER
+    }
+    return text
+  })
+}
+
+/** A flag's message in recipe keys: "--budget 3: ..." as "budget 3: ...". */
+function recipeWording(message: string): string {
+  const text = message.replace(/--([a-z][a-z0-9-]*)/g, (_, flag: string) => keyOf(flag))
+  return text.charAt(0).toLowerCase() + text.slice(1)
+}
+
+/**
+ * The flags' relationships, as oclif checks them on a command line: two exclusive keys (named from
+ * the last flag in the command's order that declares the exclusion) or a key without one it depends
+ * on (the runner's flags are always set).
+ */
+function checkRelationships(spec: SectionSpec, section: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const given = (flag: string) => section[keyOf(flag)] !== undefined && section[keyOf(flag)] !== false
+  for (const [flag, definition] of Object.entries(spec.flags).reverse()) {
+    if (!given(flag)) continue
+    const excluded = definition.exclusive?.find(given)
+    if (excluded) return ctx.addIssue({code: 'custom', input: section, message: `${keyOf(flag)}=${String(section[keyOf(flag)])} cannot also be provided when using ${keyOf(excluded)}`})
+    const missing = definition.dependsOn?.find((other) => !spec.runnerFlags.includes(other) && !given(other))
+    if (missing) return ctx.addIssue({code: 'custom', input: section, message: `${keyOf(missing)} is required when using ${keyOf(flag)}`})
+  }
 }
 
 /** A step section: its command's flags (less those the runner sets) as snake_case keys; empty takes the defaults. */
 function sectionSchema(name: SectionName, spec: SectionSpec): z.ZodType {
   const shape: Record<string, z.ZodType> = {}
-  for (const [flag, definition] of Object.entries(spec.command.flags)) {
+  for (const [flag, definition] of Object.entries(spec.flags)) {
     if (spec.runnerFlags.includes(flag)) continue
     const schema = flagSchema(keyOf(flag), definition, spec.listFlags.includes(flag))
     shape[keyOf(flag)] = spec.required.includes(keyOf(flag)) ? schema : schema.optional()
@@ -64,6 +99,7 @@ function sectionSchema(name: SectionName, spec: SectionSpec): z.ZodType {
         return `unknown key (expected one of ${keys.join(', ')})`
       },
     })
+    .superRefine((section, ctx) => checkRelationships(spec, section, ctx))
     .nullable()
     .meta({
       description: `\`hybridize ${spec.id}\`'s flags in snake_case; writes out/${spec.output}. ` +

@@ -1,17 +1,8 @@
-import type {Config, Interfaces} from '@oclif/core'
-import type {BaseCommand} from '../cli/base-command.js'
-import Distill from '../commands/distill.js'
-import Eval from '../commands/eval.js'
-import FindHeads from '../commands/find-heads.js'
-import Rewrite from '../commands/rewrite.js'
-
-/** A hybridize command class, as the runner constructs and validates it. */
-export type CommandClass = (new (argv: string[], config: Config) => BaseCommand & {run(): Promise<unknown>}) & {
-  flags: Interfaces.FlagInput
-  baseFlags: Interfaces.FlagInput
-  args: Interfaces.ArgInput
-  strict: boolean
-}
+import type {Interfaces} from '@oclif/core'
+import {DISTILL_FLAGS} from '../cli/steps/distill.js'
+import {EVAL_FLAGS} from '../cli/steps/eval.js'
+import {FIND_HEADS_FLAGS} from '../cli/steps/find-heads.js'
+import {REWRITE_FLAGS} from '../cli/steps/rewrite.js'
 
 /** The recipe's step sections, in the order they run. */
 export const SECTION_NAMES = ['find_heads', 'rewrite', 'distill', 'eval'] as const
@@ -20,7 +11,8 @@ export type SectionName = (typeof SECTION_NAMES)[number]
 export interface SectionSpec {
   /** The command id, for equivalent command lines. */
   id: string
-  command: CommandClass
+  /** The command's flags: the section's keys are these (less runnerFlags) in snake_case. */
+  flags: Interfaces.FlagInput
   /** What the step writes, under the recipe's out folder. */
   output: string
   /** Flags the runner sets itself (inputs, outputs, device): not recipe keys. */
@@ -36,10 +28,10 @@ export interface SectionSpec {
 }
 
 export const SECTIONS: Record<SectionName, SectionSpec> = {
-  find_heads: {id: 'find-heads', command: FindHeads, output: 'heads.json', runnerFlags: ['out', 'device', 'force'], listFlags: [], required: [], reads: [], needs: []},
-  rewrite: {id: 'rewrite', command: Rewrite, output: 'hybrid', runnerFlags: ['heads', 'out', 'force'], listFlags: [], required: [], reads: ['find_heads'], needs: ['find_heads']},
-  distill: {id: 'distill', command: Distill, output: 'distill', runnerFlags: ['teacher', 'out', 'resume', 'device'], listFlags: ['stage', 'tokens', 'lr', 'layers', 'freeze'], required: ['data'], reads: ['rewrite'], needs: ['rewrite']},
-  eval: {id: 'eval', command: Eval, output: 'eval', runnerFlags: ['output-path', 'device'], listFlags: ['tasks'], required: ['tasks'], reads: ['rewrite', 'distill'], needs: []},
+  find_heads: {id: 'find-heads', flags: FIND_HEADS_FLAGS, output: 'heads.json', runnerFlags: ['out', 'device', 'force'], listFlags: [], required: [], reads: [], needs: []},
+  rewrite: {id: 'rewrite', flags: REWRITE_FLAGS, output: 'hybrid', runnerFlags: ['heads', 'out', 'force'], listFlags: [], required: [], reads: ['find_heads'], needs: ['find_heads']},
+  distill: {id: 'distill', flags: DISTILL_FLAGS, output: 'distill', runnerFlags: ['teacher', 'out', 'resume', 'device'], listFlags: ['stage', 'tokens', 'lr', 'layers', 'freeze'], required: ['data'], reads: ['rewrite'], needs: ['rewrite']},
+  eval: {id: 'eval', flags: EVAL_FLAGS, output: 'eval', runnerFlags: ['output-path', 'device'], listFlags: ['tasks'], required: ['tasks'], reads: ['rewrite', 'distill'], needs: []},
 }
 
 /** A recipe key (snake_case) as its command's flag (kebab-case). */
