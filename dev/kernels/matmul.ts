@@ -1,5 +1,6 @@
 import type {MatmulTile} from '../../src/kernels/matmul-v2.js'
 import {matmulV2} from '../../src/kernels/matmul-v2.js'
+import {matmulRows} from '../../src/kernels/matmul-rows.js'
 import {matmulTileOf, matmulV1} from '../../src/kernels/matmul-wgsl.js'
 import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
 import type {Kernel} from '../../src/kernels/kernel.js'
@@ -10,18 +11,18 @@ import {kernelCase} from './cases.js'
 import type {Checker} from './checks.js'
 
 /**
- * The f32 matmul with its WGSL version forced: 1 (64×64 tiles, any shape) or 2 (matmul-v2.ts) with
- * any tile; `matmul` picks version 2 with the fastest tile the shape fills, else version 1.
+ * The f32 matmul with its WGSL version forced: 1 (64×64 tiles, any shape), 2 (matmul-v2.ts) with
+ * any tile, or 3 (matmul-rows.ts, linear layers over few rows); `matmul` picks (matmul-wgsl.ts).
  */
 export interface MatmulVersionParams extends MatmulParams {
-  version: 1 | 2
+  version: 1 | 2 | 3
   tile?: MatmulTile
 }
 
 export const matmulVersions: Kernel<MatmulVersionParams> = {
   name: matmul.name,
   cpu: matmul.cpu,
-  gpu: versioned<MatmulVersionParams>({1: matmulV1, 2: matmulV2((p) => (p as MatmulVersionParams).tile ?? matmulTileOf(p))}, (p) => p.version),
+  gpu: versioned<MatmulVersionParams>({1: matmulV1, 2: matmulV2((p) => (p as MatmulVersionParams).tile ?? matmulTileOf(p)), 3: matmulRows}, (p) => p.version),
 }
 
 const tileLabel = (t: MatmulTile): string => `v2 ${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn} g${t.group}${t.unroll ? ' unrolled' : ''}`

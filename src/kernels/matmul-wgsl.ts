@@ -1,12 +1,14 @@
 import {wgslHalfLoad} from './half-precision.js'
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
+import {fitsRows, matmulRows} from './matmul-rows.js'
 import {DEFAULT_TILE, fitsV2, matmulV2, UNROLLED_TILE, WIDE_TILE, type MatmulTile} from './matmul-v2.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
 /**
- * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 2
- * (matmul-v2.ts) where the shape fills one of its tiles (`tileOf` below), else version 1.
+ * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 3
+ * (matmul-rows.ts) for a linear layer over a few rows (a decode step), version 2 (matmul-v2.ts)
+ * where the shape fills one of its tiles (`tileOf` below), else version 1.
  *
  * Version 1, any shape. Tiled: a workgroup of
  * 16×16 threads computes one 64×64 tile of C, each thread a 4×4 block strided by 16 (so stores
@@ -110,5 +112,14 @@ const TILES = [UNROLLED_TILE, WIDE_TILE, DEFAULT_TILE]
 const TILES_BT = [WIDE_TILE, UNROLLED_TILE, DEFAULT_TILE]
 export const matmulTileOf = (p: MatmulParams): MatmulTile => (p.transB ? TILES_BT : TILES).find((t) => fitsV2(p, t)) ?? DEFAULT_TILE
 
-/** Version 2 where the shape fills one of its tiles, else version 1 (dev/kernels/matmul.ts forces either, and other tiles). */
-export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf)}, (p) => (fitsV2(p, matmulTileOf(p)) ? 2 : 1))
+/**
+ * Linear layers over at most this many rows (a decode step's batch) take version 3 (matmul-rows.ts), whose
+ * workgroups span N instead of 64-row tiles; above it the tiles' reuse of each weight across rows wins.
+ */
+export const ROWS_VERSION_MAX_M = 64
+
+/** The version `matmul` runs: 3 for a linear layer over few rows, 2 where the shape fills one of its tiles, else 1. */
+export const matmulVersionOf = (p: MatmulParams): 1 | 2 | 3 => (p.m <= ROWS_VERSION_MAX_M && fitsRows(p) ? 3 : fitsV2(p, matmulTileOf(p)) ? 2 : 1)
+
+/** dev/kernels/matmul.ts forces a version, and other tiles. */
+export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf), 3: matmulRows}, matmulVersionOf)
