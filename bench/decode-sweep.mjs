@@ -3,9 +3,11 @@
 // one JSON line per (model, context, batch) on stdout, progress on stderr.
 // Usage (after npm run build):
 //   node .gpu/decode-sweep.mjs NAME=FOLDER... [--device webgpu|cpu] [--contexts 1024,2048,...,32768] [--max-batch 256]
-//     [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384]
+//     [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384] [--first 8192] [--cell-seconds 4]
 // --seconds bounds the whole sweep (model loading included), shared evenly by the models, time one leaves going to
-// the next; within a model the cells run in order of batch x context, so the largest are the ones left out.
+// the next; within a model the largest batch that fits runs first at the --first contexts, then at the others, then
+// halvings of each down to batch 1 (bench/decode-sweep.ts#planCells), so a budget leaves out small cells.
+// --cell-seconds caps one cell's timed steps (at least 2 run).
 // --memory-gib: the device's memory (WebGPU does not report it; nvidia-smi does); the sweep fills at most 90 % of it.
 import {totalmem} from 'node:os'
 import {performance} from 'node:perf_hooks'
@@ -25,6 +27,8 @@ const {values: args, positionals} = parseArgs({
     seconds: {type: 'string', default: '400'},
     'memory-gib': {type: 'string'},
     'prefill-tokens': {type: 'string', default: '16384'},
+    first: {type: 'string', default: '8192'},
+    'cell-seconds': {type: 'string', default: '4'},
   },
 })
 const fail = (message) => {
@@ -38,8 +42,13 @@ const positive = (flag) => {
 }
 if (positionals.length === 0) fail('give at least one model as NAME=FOLDER')
 const models = positionals.map((p) => (p.includes('=') ? p.split(/=(.*)/s).slice(0, 2) : [p.split('/').filter(Boolean).at(-1), p]))
-const contexts = args.contexts.split(',').map(Number)
-if (contexts.some((c) => !Number.isInteger(c) || c < 1)) fail(`--contexts must be positive integers, got '${args.contexts}'`)
+const integers = (flag) => {
+  const list = args[flag].split(',').map(Number)
+  if (list.some((c) => !Number.isInteger(c) || c < 1)) fail(`--${flag} must be positive integers, got '${args[flag]}'`)
+  return list
+}
+const contexts = integers('contexts')
+const first = integers('first')
 const backend = await createBackend(args.device)
 const gpu = backend instanceof WebGpuBackend
 if (gpu && args['memory-gib'] === undefined) fail('--memory-gib is needed on WebGPU, which does not report the device memory')
@@ -61,6 +70,8 @@ for (const [i, [name, folder]] of models.entries()) {
     deviceBytes: 0.9 * memoryBytes,
     prefillTokens: positive('prefill-tokens'),
     deadline,
+    first,
+    cellSeconds: positive('cell-seconds'),
   }, (line) => process.stdout.write(`${JSON.stringify({...line, device: backend.description})}\n`), log)
   for (const w of model.weights.values()) w.dispose()
   if (gpu) await backend.trimPool()
