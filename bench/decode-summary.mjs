@@ -29,4 +29,4 @@ for (const c of contexts) {
   console.log(`| ${c} | ${cells.join(' | ')} | ${ratio(hybrid && best(hybrid, c), teacher && best(teacher, c))} | ${ratio(teacher && best(teacher, c), best('transformers', c))} |`)
 }
 const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
-console.log(`\nDevice: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (time), ${lines.filter((l) => l.status === 'error').length} failed.`)
+console.log(`\nDevice: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)
