@@ -25,13 +25,15 @@ export interface Launch {
   /** The WGSL variant (kernel.gpu.key): which version and tile a kernel picked. */
   variant: string
   workgroups: number
+  /** The kernel's parameters (shapes, flags). */
+  params: unknown
 }
 
 class RecordingBackend extends ShapesOnlyBackend {
   readonly launches: Launch[] = []
   override run<P>(kernel: Kernel<P>, params: P): void {
     const [x, y, z] = kernel.gpu.dispatch(params).workgroups
-    this.launches.push({kernel: kernel.name, variant: kernel.gpu.key(params), workgroups: x * y * z})
+    this.launches.push({kernel: kernel.name, variant: kernel.gpu.key(params), workgroups: x * y * z, params})
   }
 }
 

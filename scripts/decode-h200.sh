@@ -26,7 +26,7 @@ steps=${DECODE_STEPS:-16}
 cell_seconds=${DECODE_CELL_SECONDS:-3}
 seconds=${DECODE_SECONDS:-200}
 peer_seconds=${PEER_SECONDS:-80}
-kernel_filter=${KERNEL_FILTER:-^decode linear (q/o|down|lm head).*, (1|64|256) rows}
+kernel_filter=${KERNEL_FILTER:-^decode linear (q/o|down|lm head).*, (1|64|256|1024) rows}
 gpu=false; command -v nvidia-smi > /dev/null && gpu=true
 $gpu && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/smi.txt"
 printf 'step\texit\tseconds\tpeak_gpu_mib\n' > "$out/steps.tsv"

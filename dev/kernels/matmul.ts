@@ -86,7 +86,7 @@ function linearVersions(): BenchCase[] {
 }
 
 /**
- * A decode step's linears at Llama-3.2-1B shapes (x Wᵀ over one row per sequence) at batches 1 to 256, f32 weights:
+ * A decode step's linears at Llama-3.2-1B shapes (x Wᵀ over one row per sequence) at batches 1 to 1024, f32 weights:
  * 64-row tiles (version 1), the few-rows kernel (version 3, the default up to ROWS_VERSION_MAX_M rows), and version 2's
  * default tile where the rows fill it. Their names start with `decode`: `--versions --filter decode`.
  */
@@ -98,7 +98,7 @@ function decodeLinearVersions(): BenchCase[] {
     {label: 'down 8192 -> 2048', n: 2048, k: 8192},
     {label: 'lm head 2048 -> 128256', n: 128256, k: 2048},
   ]
-  return [1, 8, 64, 128, 256].flatMap((m) => layers.flatMap(({label, n, k}) => {
+  return [1, 8, 64, 128, 256, 1024].flatMap((m) => layers.flatMap(({label, n, k}) => {
     const p = {batch: 1, m, n, k, transA: false, transB: true, broadcastB: false, bias: false}
     const name = `decode linear ${label}, ${m} rows`
     const versions: [string, MatmulVersionParams][] = [['v1 64x64/4x4', {...p, version: 1}], ['v3 rows', {...p, version: 3}]]

@@ -3,7 +3,7 @@ import type {Backend} from '../../src/backend/backend.js'
 import {widenHalf} from '../../src/kernels/half-precision.js'
 import type {HalfDType, HostArray} from '../../src/kernels/kernel.js'
 import {matmul, type MatmulParams} from '../../src/kernels/matmul.js'
-import {matmulGpu, matmulV1, matmulVersionOf, ROWS_VERSION_MAX_M} from '../../src/kernels/matmul-wgsl.js'
+import {matmulGpu, matmulV1, matmulVersionOf, MIN_WORKGROUPS, ROWS_VERSION_MAX_M} from '../../src/kernels/matmul-wgsl.js'
 import {roundToHalf} from '../../src/models/weight-dtype.js'
 import {poisoned, referenceBackend, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
@@ -40,6 +40,20 @@ describe('matmul version 3: a linear layer over a decode step\'s few rows', () =
     expect(matmulGpu.dispatch(p).workgroups).toEqual([256, 1, 1])
     // The LM head at batch 64: 8 row blocks of 8 over 16,032 column blocks.
     expect(matmulGpu.dispatch(linear(64, 128256, 2048)).workgroups).toEqual([16032, 8, 1])
+  })
+
+  it('above it, a linear layer\'s forward takes the first tile that gives the GPU enough workgroups, else 64x64 tiles; training\'s shapes keep theirs', () => {
+    const workgroups = (p: MatmulParams): number => matmulGpu.dispatch(p).workgroups.reduce((a, b) => a * b)
+    // 256 rows: 256x128 tiles would be 16 workgroups, 128x128 ones 32; version 1's 64x64 give 128.
+    expect(matmulVersionOf(linear(256, 2048, 2048))).toBe(1)
+    expect(workgroups(linear(256, 2048, 2048))).toBe(MIN_WORKGROUPS)
+    // 1024 rows: 128x128 tiles give 128 workgroups (256x128 would give 64).
+    expect(matmulGpu.key(linear(1024, 2048, 2048))).toMatch(/^v2:128x128x8\/8x8g8u,/)
+    expect(workgroups(linear(1024, 2048, 2048))).toBe(MIN_WORKGROUPS)
+    // Training: the forward over 8192 tokens, the weight gradient (Aᵀ) of a k/v projection, a tiny layer.
+    expect(matmulGpu.key(linear(8192, 3072, 2048))).toMatch(/^v2:256x128x8\/16x8g8,/)
+    expect(matmulGpu.key({...linear(512, 2048, 8192), transA: true, transB: false})).toMatch(/^v2:128x128x8\/8x8g8u,/)
+    expect(matmulVersionOf(linear(128, 128, 24))).toBe(2)
   })
 
   describe.skipIf(!gpu)('WebGPU against the CPU reference', () => {

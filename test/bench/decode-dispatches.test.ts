@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {decodeStepLaunches, type StepModel} from '../../bench/decode-dispatches.js'
+import type {MatmulParams} from '../../src/kernels/matmul.js'
 
 describe('what a decode step launches at Llama-3.2-1B shapes (8k context)', () => {
   for (const kind of ['teacher', 'hybrid', 'ssm'] as StepModel[]) {
@@ -19,5 +20,15 @@ describe('what a decode step launches at Llama-3.2-1B shapes (8k context)', () =
 
   it('at batch 128 the tiles come back: each weight is read once for all rows', () => {
     expect(decodeStepLaunches('teacher', 128, 8192).filter((l) => l.kernel === 'matmul').every((l) => !l.variant.startsWith('v3:'))).toBe(true)
+  })
+
+  it('at batches of 256 to 1024 every linear 2048 or more wide and deep gives the GPU at least 128 workgroups (256x128 tiles gave 16 to 64)', () => {
+    for (const kind of ['teacher', 'hybrid', 'ssm'] as StepModel[]) {
+      for (const batch of [256, 512, 1024]) {
+        const wide = decodeStepLaunches(kind, batch, 1024).filter((l) => l.kernel === 'matmul' && (l.params as MatmulParams).n >= 2048 && (l.params as MatmulParams).k >= 2048)
+        expect(wide.length).toBeGreaterThan(16)
+        for (const l of wide) expect(l.workgroups, `${kind} batch ${batch} ${l.variant}`).toBeGreaterThanOrEqual(128)
+      }
+    }
   })
 })
