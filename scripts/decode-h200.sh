@@ -9,7 +9,7 @@
 #   source scripts/gpu-env.sh; bash scripts/decode-h200.sh
 # Files in $OUT (3): decode.tar.gz (smi.txt, steps.tsv, decode.log with every step's output, decode-sweep.jsonl,
 # peer-decode.jsonl, kernels.txt, summary.md), and summary.md and steps.tsv beside it for a first look.
-# Every step has a timeout; worst case 90 + 120 + 45 + 260 s.
+# Every step has a timeout; worst case 90 (teacher, only where it is missing) + 110 (peer) + 75 (kernels) + 220 (sweep) s.
 # On a machine without a GPU, for a check of the script: DECODE_TEACHER=fixtures/reference/llama-tiny DECODE_BUDGET=25%
 # DECODE_DEVICE=cpu DECODE_CONTEXTS=64,256 DECODE_FIRST=256 DECODE_SECONDS=20 KERNEL_FILTER='k/v.*, 1 rows'
 # bash scripts/decode-h200.sh (the peer needs CUDA); on llvmpipe, DECODE_DEVICE=webgpu DECODE_MEMORY_GIB=1.
@@ -24,8 +24,8 @@ first=${DECODE_FIRST:-8192}
 max_batch=${DECODE_MAX_BATCH:-1024}
 steps=${DECODE_STEPS:-16}
 cell_seconds=${DECODE_CELL_SECONDS:-3}
-seconds=${DECODE_SECONDS:-200}
-peer_seconds=${PEER_SECONDS:-80}
+seconds=${DECODE_SECONDS:-180}
+peer_seconds=${PEER_SECONDS:-70}
 kernel_filter=${KERNEL_FILTER:-^decode linear (q/o|down|lm head).*, (1|64|256|1024) rows}
 gpu=false; command -v nvidia-smi > /dev/null && gpu=true
 $gpu && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/smi.txt"
@@ -69,13 +69,13 @@ fi
 wait $rewrites
 
 # A decode step's linears under each matmul version: GPU times (timestamp queries), one table in kernels.txt.
-[ -f .gpu/bench.mjs ] && step kernels 45 bash -c "node .gpu/bench.mjs --device $device --size large --versions --filter '$kernel_filter' > '$out/kernels.txt'"
+[ -f .gpu/bench.mjs ] && step kernels 75 bash -c "node .gpu/bench.mjs --device $device --size large --versions --filter '$kernel_filter' > '$out/kernels.txt'"
 
 # WebGPU does not report the device's memory: nvidia-smi's total, or DECODE_MEMORY_GIB (llvmpipe).
 memory=()
 if [ -n "${DECODE_MEMORY_GIB:-}" ]; then memory=(--memory-gib "$DECODE_MEMORY_GIB")
 elif $gpu; then memory=(--memory-gib "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1 | awk '{print $1 / 1024}')"); fi
-step sweep $((seconds + 60)) bash -c "node .gpu/decode-sweep.mjs 'teacher=$teacher' 'hybrid-$budget=$root/hybrid' 'ssm=$root/ssm' --device $device \
+step sweep $((seconds + 40)) bash -c "node .gpu/decode-sweep.mjs 'teacher=$teacher' 'hybrid-$budget=$root/hybrid' 'ssm=$root/ssm' --device $device \
   --contexts $contexts --first $first --max-batch $max_batch --steps $steps --cell-seconds $cell_seconds --seconds $seconds ${memory[*]} \
   > '$out/decode-sweep.jsonl'"
 node bench/decode-summary.mjs "$out/decode-sweep.jsonl" "$out/peer-decode.jsonl" | tee "$out/summary.md"
