@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The decode table for BENCHMARKS.md from bench/decode-sweep.mjs's and bench/peer_decode.py's JSON lines: at each
 // context, each model's best decode tokens/s and the batch that gave it, the largest batch that ran, its decode state
-// per sequence, and the ratios the acceptance asks for (hybrid / teacher, teacher / transformers).
+// per sequence, and the ratios the acceptance asks for (hybrid / teacher, teacher / transformers); then the step time of
+// each best cell and the host's share of it (encode_ms), which tells a GPU-bound step from a host-bound one.
 // Usage: node bench/decode-summary.mjs SWEEP.jsonl [PEER.jsonl]
 import {existsSync, readFileSync} from 'node:fs'
 
@@ -27,6 +28,15 @@ for (const c of contexts) {
   const hybrid = models.find((m) => best(m, c)?.kind === 'hybrid')
   const teacher = models.find((m) => m !== 'transformers' && best(m, c)?.kind === 'teacher')
   console.log(`| ${c} | ${cells.join(' | ')} | ${ratio(hybrid && best(hybrid, c), teacher && best(teacher, c))} | ${ratio(teacher && best(teacher, c), best('transformers', c))} |`)
+}
+// Where a step's time goes at each best cell: a step's milliseconds, and of them the host's to encode it (ours only).
+console.log(`\n| context | ${models.map((m) => `${m} step ms (encode ms)`).join(' | ')} |`)
+console.log(`|---:|${models.map(() => '---:').join('|')}|`)
+for (const c of contexts) {
+  console.log(`| ${c} | ${models.map((m) => {
+    const b = best(m, c)
+    return b ? `${b.step_ms.toFixed(1)}${b.encode_ms === undefined ? '' : ` (${b.encode_ms.toFixed(1)})`}` : '-'
+  }).join(' | ')} |`)
 }
 const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
 console.log(`\nDevice: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)
