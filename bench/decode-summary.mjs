@@ -39,4 +39,5 @@ for (const c of contexts) {
   }).join(' | ')} |`)
 }
 const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
-console.log(`\nDevice: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)
+const dtypes = models.map((m) => `${m} ${ok.find((l) => l.model === m)?.weights_dtype ?? ok.find((l) => l.model === m)?.dtype ?? '?'}`)
+console.log(`\nWeights: ${dtypes.join(', ')}. Device: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)

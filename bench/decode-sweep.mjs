@@ -4,10 +4,13 @@
 // Usage (after npm run build):
 //   node .gpu/decode-sweep.mjs NAME=FOLDER... [--device webgpu|cpu] [--contexts 1024,2048,...,32768] [--max-batch 256]
 //     [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384] [--first 8192] [--cell-seconds 4]
+//     [--dtype f32|auto]
 // --seconds bounds the whole sweep (model loading included), shared evenly by the models, time one leaves going to
 // the next; within a model the largest batch that fits runs first at the --first contexts, then at the others, then
 // halvings of each down to batch 1 (bench/decode-sweep.ts#planCells), so a budget leaves out small cells.
-// --cell-seconds caps one cell's timed steps (at least 2 run).
+// --cell-seconds caps one cell's timed steps (at least 2 run). --dtype auto: a teacher keeps a bf16 checkpoint's matrices
+// at 2 bytes, as `hybridize generate --dtype auto` and the transformers peer do (the other models run in f32); each
+// line says its model's `weights_dtype`.
 // --memory-gib: the device's memory (WebGPU does not report it; nvidia-smi does); the sweep fills at most 90 % of it.
 import {totalmem} from 'node:os'
 import {performance} from 'node:perf_hooks'
@@ -29,6 +32,7 @@ const {values: args, positionals} = parseArgs({
     'prefill-tokens': {type: 'string', default: '16384'},
     first: {type: 'string', default: '8192'},
     'cell-seconds': {type: 'string', default: '4'},
+    dtype: {type: 'string', default: 'f32'},
   },
 })
 const fail = (message) => {
@@ -47,6 +51,7 @@ const integers = (flag) => {
   if (list.some((c) => !Number.isInteger(c) || c < 1)) fail(`--${flag} must be positive integers, got '${args[flag]}'`)
   return list
 }
+if (args.dtype !== 'f32' && args.dtype !== 'auto') fail(`--dtype must be f32 or auto, got '${args.dtype}'`)
 const contexts = integers('contexts')
 const first = integers('first')
 const backend = await createBackend(args.device)
@@ -62,7 +67,8 @@ for (const [i, [name, folder]] of models.entries()) {
   // An even share of what is left, so a model that finishes early gives its time to the next.
   const deadline = performance.now() + (start + budget - performance.now()) / (models.length - i)
   log(`${name}: loading ${folder}`)
-  const model = await loadModel(folder, backend)
+  let weightsDtype = 'f32'
+  const model = await loadModel(folder, backend, {dtype: args.dtype, onDType: (d) => (weightsDtype = d)})
   await sweepModel(model, name, {
     contexts,
     maxBatch: positive('max-batch'),
@@ -72,7 +78,7 @@ for (const [i, [name, folder]] of models.entries()) {
     deadline,
     first,
     cellSeconds: positive('cell-seconds'),
-  }, (line) => process.stdout.write(`${JSON.stringify({...line, device: backend.description})}\n`), log)
+  }, (line) => process.stdout.write(`${JSON.stringify({...line, weights_dtype: weightsDtype, device: backend.description})}\n`), log)
   for (const w of model.weights.values()) w.dispose()
   if (gpu) await backend.trimPool()
 }

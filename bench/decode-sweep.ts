@@ -1,6 +1,7 @@
 import {performance} from 'node:perf_hooks'
 import type {Backend} from '../src/backend/backend.js'
 import {WebGpuBackend} from '../src/backend/webgpu.js'
+import {bytesPerValue} from '../src/kernels/half-precision.js'
 import {sampleTokens} from '../src/engine/decode-ops.js'
 import {fromArray, keep, scope, scopeAsync, type Tensor} from '../src/engine/tensor.js'
 import type {LoadedModel} from '../src/models/load-model.js'
@@ -127,7 +128,8 @@ export function planCells(contexts: number[], largestAt: (context: number) => nu
 export async function sweepModel(model: LoadedModel, name: string, opts: SweepOptions, emit: (line: SweepLine) => void, progress: (line: string) => void = () => {}): Promise<SweepLine[]> {
   const backend = model.backend
   const kind = modelKind(model)
-  const weightBytes = [...model.weights.values()].reduce((s, w) => s + w.numel * 4, 0)
+  // A teacher loaded with half-precision matrices holds them at 2 bytes.
+  const weightBytes = [...model.weights.values()].reduce((s, w) => s + w.numel * bytesPerValue(w.dtype), 0)
   const maxBindingBytes = backend instanceof WebGpuBackend ? backend.device.limits.maxStorageBufferBindingSize : Number.MAX_SAFE_INTEGER
   const {hiddenSize, vocabSize} = dims(model)
   // Logits, a dozen hidden-size vectors and the MLP's three intermediates, per sequence, f32; doubled for the pool.

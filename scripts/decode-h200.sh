@@ -2,7 +2,8 @@
 # Decode throughput on the GPU machine (issue 23, point 3), in one call of under 500 s: a Llama-3.2-1B-shaped teacher
 # with random weights, its 2 % hybrid and its pure SSM (rewrite --budget 2% / --keep 0 over a made-up heads ranking:
 # speed does not depend on which heads are kept), swept over batch size and context (bench/decode-sweep.mjs, bundled
-# to .gpu/decode-sweep.mjs by scripts/gpu-pack.sh: the largest batch that fits first, 8k leading, then halvings), the
+# to .gpu/decode-sweep.mjs by scripts/gpu-pack.sh: the largest batch that fits first, 8k leading, then halvings; the
+# teacher's matrices kept in bf16 as the peer's are, the students in f32, which is all they load in), the
 # transformers peer of the teacher (bench/peer_decode.py: static cache, bf16, SDPA, no compile) on the same GPU, and
 # the GPU times of a decode step's linears under each matmul version (dev/kernels/matmul.ts, `--versions --filter`).
 # Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
@@ -76,7 +77,7 @@ memory=()
 if [ -n "${DECODE_MEMORY_GIB:-}" ]; then memory=(--memory-gib "$DECODE_MEMORY_GIB")
 elif $gpu; then memory=(--memory-gib "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1 | awk '{print $1 / 1024}')"); fi
 step sweep $((seconds + 40)) bash -c "node .gpu/decode-sweep.mjs 'teacher=$teacher' 'hybrid-$budget=$root/hybrid' 'ssm=$root/ssm' --device $device \
-  --contexts $contexts --first $first --max-batch $max_batch --steps $steps --cell-seconds $cell_seconds --seconds $seconds ${memory[*]} \
+  --contexts $contexts --first $first --max-batch $max_batch --steps $steps --cell-seconds $cell_seconds --seconds $seconds --dtype auto ${memory[*]} \
   > '$out/decode-sweep.jsonl'"
 node bench/decode-summary.mjs "$out/decode-sweep.jsonl" "$out/peer-decode.jsonl" | tee "$out/summary.md"
 cp "$out/summary.md" "$out/steps.tsv" "$final/"
