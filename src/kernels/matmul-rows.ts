@@ -1,4 +1,4 @@
-import {wgslHalfLoad} from './half-precision.js'
+import {wgslHalfLoad, wgslHalfWiden4} from './half-precision.js'
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
 import {bindings, uniformWords, unrolled, wgsl, type UniformFields} from './wgsl.js'
@@ -13,6 +13,8 @@ import {bindings, uniformWords, unrolled, wgsl, type UniformFields} from './wgsl
  * `rows` (1, 2, 4 or 8; the key) rows: the 32 threads of a column walk that column's row of W along
  * K together (coalesced; each weight read once per row block) with one accumulator per row, and the
  * 32 partial sums of each (row, column) are added in workgroup memory. N/8 workgroups per row block.
+ * Where 4 divides K, each lane loads four values at a time (vec4f; half weights as vec2u, widened):
+ * a warp then reads 512 (half: 256) contiguous bytes of W a load, which a memory-bound step needs.
  */
 const LANES = 32
 const COLS = 8
@@ -28,27 +30,37 @@ export const rowsOf = (p: MatmulParams): number => Math.min(ROWS_MAX, 2 ** Math.
 export const fitsRows = (p: MatmulParams): boolean =>
   p.transB && !p.transA && ceilDiv(p.n, COLS) <= 65535 && ceilDiv(p.m, rowsOf(p)) <= 65535 && p.batch <= 65535
 
+/** Four values a load: 4 divides K (then every row of A and W starts on a vec4). */
+const byFour = (p: MatmulParams): boolean => p.k % 4 === 0
+
 function code(p: MatmulParams): string {
   const R = rowsOf(p)
-  const inputs = ['a: array<f32>', p.bDtype ? 'b: array<u32>' : 'b: array<f32>', ...(p.bias ? ['bias: array<f32>'] : [])]
-  const readB = p.bDtype ? (i: string): string => `loadB(${i})` : (i: string): string => `b[${i}]`
+  const v4 = byFour(p)
+  const inputs = v4
+    ? ['a: array<vec4f>', p.bDtype ? 'b: array<vec2u>' : 'b: array<vec4f>', ...(p.bias ? ['bias: array<f32>'] : [])]
+    : ['a: array<f32>', p.bDtype ? 'b: array<u32>' : 'b: array<f32>', ...(p.bias ? ['bias: array<f32>'] : [])]
+  const readB = (i: string): string => (p.bDtype ? `loadB(${v4 ? `b[${i}]` : i})` : `b[${i}]`)
+  const halfLoad = p.bDtype ? (v4 ? wgslHalfWiden4('loadB', p.bDtype) : wgslHalfLoad('loadB', 'b', p.bDtype)) : ''
+  // Indices count loaded units: vec4s where v4, else values.
+  const unit = v4 ? ' / 4u' : ''
   return wgsl`${bindings(inputs, ['c: array<f32>'], uniforms(p))}
-${p.bDtype ? wgslHalfLoad('loadB', 'b', p.bDtype) : ''}
+${halfLoad}
 var<workgroup> partial: array<f32, ${R * COLS * LANES}>;
 
 @compute @workgroup_size(${LANES}, ${COLS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let col = wid.x * ${COLS}u + lid.y;
   let row0 = wid.y * ${R}u;
-  let aBase = wid.z * u.m * u.k + row0 * u.k;
+  let rowLen = u.k${unit};
+  let aBase = (wid.z * u.m * u.k + row0 * u.k)${unit};
   // Rows past M read row 0 again (in range) and are never stored.
-  ${unrolled(R, (r) => `let a${r} = aBase + select(0u, ${r}u * u.k, row0 + ${r}u < u.m);`)}
+  ${unrolled(R, (r) => `let a${r} = aBase + select(0u, ${r}u * rowLen, row0 + ${r}u < u.m);`)}
   ${unrolled(R, (r) => `var acc${r} = 0.0;`)}
   if (col < u.n) {
-    let bBase = wid.z * u.bStride + col * u.k;
-    for (var kk = lid.x; kk < u.k; kk += ${LANES}u) {
+    let bBase = (wid.z * u.bStride + col * u.k)${unit};
+    for (var kk = lid.x; kk < rowLen; kk += ${LANES}u) {
       let w = ${readB('bBase + kk')};
-      ${unrolled(R, (r) => `acc${r} += a[a${r} + kk] * w;`)}
+      ${unrolled(R, (r) => (v4 ? `acc${r} += dot(a[a${r} + kk], w);` : `acc${r} += a[a${r} + kk] * w;`))}
     }
   }
   ${unrolled(R, (r) => `partial[(${r}u * ${COLS}u + lid.y) * ${LANES}u + lid.x] = acc${r};`)}
@@ -69,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }
 
 export const matmulRows: GpuProgram<MatmulParams> = {
-  key: (p) => [`r${rowsOf(p)}`, p.bias && 'bias', p.bDtype].filter(Boolean).join(','),
+  key: (p) => [`r${rowsOf(p)}`, byFour(p) && 'v4', p.bias && 'bias', p.bDtype].filter(Boolean).join(','),
   code,
   dispatch: (p) => {
     if (!fitsRows(p)) throw new Error(`matmul v3: ${p.m}x${p.n}x${p.k} (transA ${p.transA}, transB ${p.transB}) is not a linear layer it runs`)
