@@ -38,6 +38,8 @@ for (const c of contexts) {
     return b ? `${b.step_ms.toFixed(1)}${b.encode_ms === undefined ? '' : ` (${b.encode_ms.toFixed(1)})`}` : '-'
   }).join(' | ')} |`)
 }
+const readbacks = models.map((m) => [m, ok.find((l) => l.model === m && l.readback_ms !== undefined)?.readback_ms]).filter(([, ms]) => ms !== undefined)
+if (readbacks.length) console.log(`\nA bare readback's round trip (4 values, nothing queued): ${readbacks.map(([m, ms]) => `${m} ${ms.toFixed(2)} ms`).join(', ')}.`)
 const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
 const dtypes = models.map((m) => `${m} ${ok.find((l) => l.model === m)?.weights_dtype ?? ok.find((l) => l.model === m)?.dtype ?? '?'}`)
 console.log(`\nWeights: ${dtypes.join(', ')}. Device: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)

@@ -60,6 +60,8 @@ export interface SweepLine {
   timed_steps?: number
   /** Host milliseconds to encode one step (ops, shape checks, kernel launches): the part of step_ms the GPU does not set. */
   encode_ms?: number
+  /** Milliseconds from a read of 4 values to the host having them, with nothing else queued (the model's median over 20). */
+  readback_ms?: number
   error?: string
 }
 
@@ -139,6 +141,7 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
     const capacity = L + WARMUP_STEPS + opts.steps
     fits.set(L, largestBatch({deviceBytes: opts.deviceBytes, weightBytes, stateBytes: sequenceBytes(model, capacity), activationBytes, largestTensorBytes: Math.max(largestCacheTensorBytes(model, capacity), 4 * vocabSize), maxBindingBytes}))
   }
+  const readbackMs = await readbackLatency(backend)
   const lines: SweepLine[] = []
   // The smallest batch that failed at each context: larger ones there are not tried.
   const failedAt = new Map<number, number>()
@@ -146,7 +149,7 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
   let lastMs = 0
   const out = (line: SweepLine): void => void (lines.push(line), emit(line))
   for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!), opts.first)) {
-    const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context)}
+    const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context), readback_ms: readbackMs}
     if (batch >= (failedAt.get(context) ?? Infinity) || performance.now() + lastMs >= opts.deadline) {
       out({...base, status: 'skipped'})
       continue
@@ -162,6 +165,26 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
     lastMs = performance.now() - started
   }
   return lines
+}
+
+/**
+ * The device-to-host round trip of a step's readback alone (copy, submit, map, as `read` does): a fixed cost per
+ * step, hidden while steps are pipelined unless it outlasts the step's GPU work.
+ */
+async function readbackLatency(backend: Backend): Promise<number> {
+  const probe = fromArray(backend, new Int32Array(4), [4])
+  try {
+    await probe.toArray()
+    const times: number[] = []
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now()
+      await probe.toArray()
+      times.push(performance.now() - t0)
+    }
+    return times.sort((a, b) => a - b)[10]
+  } finally {
+    probe.dispose()
+  }
 }
 
 function dims(model: LoadedModel): {hiddenSize: number; vocabSize: number} {

@@ -38,6 +38,8 @@ describe('decode sweep', () => {
       expect(l.timed_steps).toBe(2)
       expect(l.encode_ms).toBeGreaterThan(0)
       expect(l.encode_ms).toBeLessThanOrEqual(l.step_ms!)
+      expect(l.readback_ms).toBeGreaterThanOrEqual(0)
+      expect(Number.isFinite(l.readback_ms)).toBe(true)
       // The cache holds 2 warm-up and 2 timed steps beyond the context.
       expect(l.state_bytes_per_seq).toBe(sequenceBytes(model, l.context + 4))
     }
