@@ -9,7 +9,8 @@
 # Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
 #   source scripts/gpu-env.sh; bash scripts/decode-h200.sh
 # Files in $OUT (3): decode.tar.gz (smi.txt, steps.tsv, decode.log with every step's output, decode-sweep.jsonl,
-# peer-decode.jsonl, kernels.txt, summary.md), and summary.md and steps.tsv beside it for a first look.
+# peer-decode.jsonl, kernels.txt, summary.md), and summary.md and steps.tsv beside it for a first look. Where a step's
+# time goes: kernels.txt (GPU time of its linears), each sweep line's encode_ms (host) and readback_ms (a bare read).
 # Every step has a timeout; worst case 90 (teacher, only where it is missing) + 110 (peer) + 75 (kernels) + 220 (sweep) s.
 # On a machine without a GPU, for a check of the script: DECODE_TEACHER=fixtures/reference/llama-tiny DECODE_BUDGET=25%
 # DECODE_DEVICE=cpu DECODE_CONTEXTS=64,256 DECODE_FIRST=256 DECODE_SECONDS=20 KERNEL_FILTER='k/v.*, 1 rows'
