@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The decode table for BENCHMARKS.md from bench/decode-sweep.mjs's and bench/peer_decode.py's JSON lines: at each
 // context, each model's best decode tokens/s and the batch that gave it, the largest batch that ran, its decode state
-// per sequence, and the ratios the acceptance asks for (hybrid / teacher, teacher / transformers).
+// per sequence, and the ratios the acceptance asks for (hybrid / teacher, teacher / transformers); then the step time of
+// each best cell and the host's share of it (encode_ms), which tells a GPU-bound step from a host-bound one.
 // Usage: node bench/decode-summary.mjs SWEEP.jsonl [PEER.jsonl]
 import {existsSync, readFileSync} from 'node:fs'
 
@@ -28,5 +29,17 @@ for (const c of contexts) {
   const teacher = models.find((m) => m !== 'transformers' && best(m, c)?.kind === 'teacher')
   console.log(`| ${c} | ${cells.join(' | ')} | ${ratio(hybrid && best(hybrid, c), teacher && best(teacher, c))} | ${ratio(teacher && best(teacher, c), best('transformers', c))} |`)
 }
+// Where a step's time goes at each best cell: a step's milliseconds, and of them the host's to encode it (ours only).
+console.log(`\n| context | ${models.map((m) => `${m} step ms (encode ms)`).join(' | ')} |`)
+console.log(`|---:|${models.map(() => '---:').join('|')}|`)
+for (const c of contexts) {
+  console.log(`| ${c} | ${models.map((m) => {
+    const b = best(m, c)
+    return b ? `${b.step_ms.toFixed(1)}${b.encode_ms === undefined ? '' : ` (${b.encode_ms.toFixed(1)})`}` : '-'
+  }).join(' | ')} |`)
+}
+const readbacks = models.map((m) => [m, ok.find((l) => l.model === m && l.readback_ms !== undefined)?.readback_ms]).filter(([, ms]) => ms !== undefined)
+if (readbacks.length) console.log(`\nA bare readback's round trip (4 values, nothing queued): ${readbacks.map(([m, ms]) => `${m} ${ms.toFixed(2)} ms`).join(', ')}.`)
 const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
-console.log(`\nDevice: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (time), ${lines.filter((l) => l.status === 'error').length} failed.`)
+const dtypes = models.map((m) => `${m} ${ok.find((l) => l.model === m)?.weights_dtype ?? ok.find((l) => l.model === m)?.dtype ?? '?'}`)
+console.log(`\nWeights: ${dtypes.join(', ')}. Device: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)

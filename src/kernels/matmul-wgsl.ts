@@ -1,12 +1,14 @@
 import {wgslHalfLoad} from './half-precision.js'
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import type {MatmulParams} from './matmul.js'
+import {fitsRows, matmulRows} from './matmul-rows.js'
 import {DEFAULT_TILE, fitsV2, matmulV2, UNROLLED_TILE, WIDE_TILE, type MatmulTile} from './matmul-v2.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
 /**
- * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 2
- * (matmul-v2.ts) where the shape fills one of its tiles (`tileOf` below), else version 1.
+ * The WGSL side of `matmul` (matmul.ts holds the shapes and the CPU twin): version 3
+ * (matmul-rows.ts) for a linear layer over a few rows (a decode step), version 2 (matmul-v2.ts)
+ * where the shape fills one of its tiles (`tileOf` below), else version 1.
  *
  * Version 1, any shape. Tiled: a workgroup of
  * 16×16 threads computes one 64×64 tile of C, each thread a 4×4 block strided by 16 (so stores
@@ -103,12 +105,49 @@ export const matmulV1: GpuProgram<MatmulParams> = {
 }
 
 /**
- * The first of these tiles that the shape fills, fastest first on the H200 (BENCHMARKS.md): with Bᵀ
- * (a linear layer's forward) the 256×128 tile leads, otherwise the unrolled 128×128 one.
+ * A launch of fewer workgroups than this leaves a large GPU's SMs idle however fast each one runs
+ * (an H100 or H200 has 132): the first decode sweep's batches of 128 to 1024 gave 2048-wide
+ * projections 16 to 64 tiles of 256×128, each walking K alone.
+ */
+export const MIN_WORKGROUPS = 128
+/** Multiply-adds below which a launch takes microseconds whatever its tiles: the tile order stands there. */
+const SHORT_LAUNCH_MACS = 2 ** 27
+
+/**
+ * Whether tile t gives the GPU enough workgroups. Asked of linear layers' forwards (x Wᵀ) only: a decode step's
+ * rows are its batch; training's forwards have thousands of rows and pass, and its backward matmuls keep the
+ * measured tile order until the smaller tiles are timed against it there.
+ */
+const fillsGpu = (p: MatmulParams, t: MatmulTile): boolean =>
+  !p.transB || p.transA || p.batch * p.m * p.n * p.k < SHORT_LAUNCH_MACS || p.batch * (p.m / t.bm) * (p.n / t.bn) >= MIN_WORKGROUPS
+
+/**
+ * The first of these tiles that the shape fills and that gives the GPU enough workgroups, else the
+ * first it fills; fastest first on the H200 (BENCHMARKS.md): with Bᵀ (a linear layer's forward)
+ * the 256×128 tile leads, otherwise the unrolled 128×128 one.
  */
 const TILES = [UNROLLED_TILE, WIDE_TILE, DEFAULT_TILE]
 const TILES_BT = [WIDE_TILE, UNROLLED_TILE, DEFAULT_TILE]
-export const matmulTileOf = (p: MatmulParams): MatmulTile => (p.transB ? TILES_BT : TILES).find((t) => fitsV2(p, t)) ?? DEFAULT_TILE
+export const matmulTileOf = (p: MatmulParams): MatmulTile => {
+  const filled = (p.transB ? TILES_BT : TILES).filter((t) => fitsV2(p, t))
+  return filled.find((t) => fillsGpu(p, t)) ?? filled[0] ?? DEFAULT_TILE
+}
 
-/** Version 2 where the shape fills one of its tiles, else version 1 (dev/kernels/matmul.ts forces either, and other tiles). */
-export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf)}, (p) => (fitsV2(p, matmulTileOf(p)) ? 2 : 1))
+/**
+ * Linear layers over at most this many rows (a decode step's batch) take version 3 (matmul-rows.ts), whose
+ * workgroups span N instead of 64-row tiles; above it the tiles' reuse of each weight across rows wins.
+ */
+export const ROWS_VERSION_MAX_M = 64
+
+/**
+ * The version `matmul` runs: 3 for a linear layer over few rows; 2 where the shape fills one of its tiles and they
+ * are enough workgroups; else 1, whose 64×64 tiles are four to eight times as many.
+ */
+export const matmulVersionOf = (p: MatmulParams): 1 | 2 | 3 => {
+  if (p.m <= ROWS_VERSION_MAX_M && fitsRows(p)) return 3
+  const tile = matmulTileOf(p)
+  return fitsV2(p, tile) && fillsGpu(p, tile) ? 2 : 1
+}
+
+/** dev/kernels/matmul.ts forces a version, and other tiles. */
+export const matmulGpu: GpuProgram<MatmulParams> = versioned<MatmulParams>({1: matmulV1, 2: matmulV2(matmulTileOf), 3: matmulRows}, matmulVersionOf)

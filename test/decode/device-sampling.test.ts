@@ -101,21 +101,29 @@ describe('sampling on the device', () => {
     }
   }
 
-  it('without a beforeStep hook a step is encoded before the last one is read; with one, not; the samples are the same, early ends included', async () => {
-    const model = await loadModel(folders.teacher, new CpuBackend())
+  it('without a beforeStep hook a step is encoded and submitted (its ids\' read started) before the last one is read; with one, not; the samples are the same, early ends included', async () => {
+    const backend = new CpuBackend()
+    const model = await loadModel(folders.teacher, backend)
     const forwardCached = model.forwardCached.bind(model)
+    const read = backend.read.bind(backend)
     let forwards = 0
+    let reads = 0
     model.forwardCached = (...a) => (forwards++, forwardCached(...a))
+    backend.read = (s) => (reads++, read(s))
     const run = async (hooked: boolean, eosTokenIds: number[] = []) => {
-      forwards = 0
+      forwards = reads = 0
       const seen: number[] = []
-      const out = await generate(model, prompt, options({temperature: 0.8, eosTokenIds, onToken: (i) => void (i === 0 && seen.push(forwards)), beforeStep: hooked ? async () => {} : undefined}))
-      return {out, seen}
+      const seenReads: number[] = []
+      const onToken = (i: number): void => void (i === 0 && (seen.push(forwards), seenReads.push(reads)))
+      const out = await generate(model, prompt, options({temperature: 0.8, eosTokenIds, onToken, beforeStep: hooked ? async () => {} : undefined}))
+      return {out, seen, seenReads}
     }
     const free = await run(false)
     expect(free.seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 10])
+    expect(free.seenReads).toEqual(free.seen)
     const hooked = await run(true)
     expect(hooked.seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(hooked.seenReads).toEqual(hooked.seen)
     expect(hooked.out).toEqual(free.out)
     // Sample 1 ends at its third token: the others run on, unchanged.
     const eos = [free.out[1].tokens[2]]
