@@ -7,21 +7,24 @@
 #
 # Here: bash scripts/gpu-pack.sh. There, from the repo root, with .gl, .gpu and dist carried:
 #   source scripts/gpu-env.sh && bash scripts/natural-teachers-h200.sh [VARIANT ...]
-# (no VARIANT: all of them). To continue variants in a later call, unpack that call's resume-VARIANT.tar files
-# (cat the .partN files first) into a folder of the repo that .git/info/exclude ignores, carry it, and:
+# (no VARIANT: all of them; VARIANT_sN is VARIANT with another seed N, for data and init). To continue variants in
+# a later call, unpack that call's resume-VARIANT.tar files (cat the .partN files first) into a folder of the repo
+# that .git/info/exclude ignores, carry it, and:
 #   source scripts/gpu-env.sh && RESUME_FROM=.natural-resume bash scripts/natural-teachers-h200.sh VARIANT ...
 # A variant with RESUME_FROM/VARIANT/state-stable.pt continues its stable phase from there and decays at the end
 # of this call; one without starts afresh.
 # $OUT gets (natural-teachers-pack.py): summary.json, logs.tgz, and for the best variants best-VARIANT.tgz (a
 # transformers folder, bf16) and resume-VARIANT.tar; the summary table is printed last.
 # BUDGET_S (default 480) is the whole call's clock: preparing the data, training, the last evaluations, packing.
+# EXTRA_ARGS: more train-natural-teacher.py flags for every variant (a tiny --override to check this script on a CPU;
+# split at spaces).
 set -uo pipefail
 start=$(date +%s)
 budget=${BUDGET_S:-480}
 out=${OUT:-natural-out}
 work=${WORK:-/tmp/natural-teachers}
 variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(phi llama llama-theta1m llama-theta1m-seed2 llama-hd32 llama-lr3e-3 llama-mqar llama-theta1m-text)
+[ ${#variants[@]} -gt 0 ] || variants=(phi llama llama-theta1m llama-hd32 llama-lr3e-3 llama-mqar llama-theta1m-text llama-theta1m-big)
 rm -rf "$work" && mkdir -p "$work/runs" "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$work/runs/smi.txt" 2>&1
 cat "$work/runs/smi.txt"
@@ -35,7 +38,7 @@ for v in "${variants[@]}"; do
   if [ -n "${RESUME_FROM:-}" ] && [ -f "$RESUME_FROM/$v/state-stable.pt" ]; then resume=(--resume "$RESUME_FROM/$v/state-stable.pt"); fi
   echo "natural-teachers: $v ${resume[*]:-(from scratch)}" >&2
   OMP_NUM_THREADS=1 timeout -k 5 $((end_at - $(date +%s) + 30)) \
-    python3 scripts/train-natural-teacher.py "$v" --data "$work/data" --out "$work/runs/$v" --end-at "$end_at" "${resume[@]}" \
+    python3 scripts/train-natural-teacher.py "$v" --data "$work/data" --out "$work/runs/$v" --end-at "$end_at" "${resume[@]}" ${EXTRA_ARGS:-} \
     > "$work/runs/$v.log" 2>&1 &
 done
 wait

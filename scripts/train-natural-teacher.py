@@ -66,7 +66,6 @@ VARIANTS = {
     "llama": dict(),
     # Slow rotary pairs almost position-free, as Phi's unrotated half of each head is.
     "llama-theta1m": dict(config=THETA_1M),
-    "llama-theta1m-seed2": dict(config=THETA_1M, seed=21, data=dict(dataSeed=1)),
     # Heads of 32: width 256, 8 query heads, 4 KV heads (still 48 heads).
     "llama-hd32": dict(config={"hidden_size": 256, "intermediate_size": 768, "head_dim": 32}),
     # A lower peak rate (runs at 1e-2 may have been too hot for SwiGLU and RMSNorm).
@@ -75,6 +74,8 @@ VARIANTS = {
     "llama-mqar": dict(data=dict(queries=16)),
     # More running text: four times the rows, at full weight.
     "llama-theta1m-text": dict(config=THETA_1M, text_weight=1.0, data=dict(textRows=16)),
+    # Four times the rows a step: the GPU has room, and the answers are few per row.
+    "llama-theta1m-big": dict(config=THETA_1M, data=dict(kvRows=128, textRows=16, lookBackRows=64)),
 }
 WARMUP = 120
 DECAY_FRACTION = 0.2
@@ -85,11 +86,17 @@ RESERVE_S = 25
 
 
 def variant_settings(name, override):
-    if name not in VARIANTS:
-        sys.exit(f"train-natural-teacher: unknown variant {name!r}; known: {', '.join(VARIANTS)}")
-    v = {**BASE, **VARIANTS[name], **override}
+    """VARIANTS[name], or for NAME_sN the same with another draw: init seed + 1000 N, data seed N."""
+    base_name, _, draw = name.partition("_s")
+    if base_name not in VARIANTS or not (draw == "" or draw.isdigit()):
+        sys.exit(f"train-natural-teacher: unknown variant {name!r}; known: {', '.join(VARIANTS)}, each also as NAME_sN")
+    variant = VARIANTS[base_name]
+    v = {**BASE, **variant, **override}
     for merged in ("config", "data"):
-        v[merged] = {**BASE[merged], **VARIANTS[name].get(merged, {}), **override.get(merged, {})}
+        v[merged] = {**BASE[merged], **variant.get(merged, {}), **override.get(merged, {})}
+    if draw:
+        v["seed"] += 1000 * int(draw)
+        v["data"]["dataSeed"] = int(draw)
     return v
 
 
@@ -144,6 +151,7 @@ class FrameReader:
     def __init__(self, cmd, data_dir, recipe, first_step):
         self.proc = subprocess.Popen([*cmd, "stream", str(data_dir), json.dumps(recipe), str(first_step)], stdout=subprocess.PIPE)
         self.frames = queue.Queue(maxsize=16)
+        self.pin = torch.cuda.is_available()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -159,8 +167,19 @@ class FrameReader:
                 return
             body = np.frombuffer(f.read(4 * rows * seq), dtype="<i2").astype(np.int64)
             ids = torch.from_numpy(body[: rows * seq].reshape(rows, seq).copy())
-            labels = torch.from_numpy(body[rows * seq :].reshape(rows, seq).copy())
-            self.frames.put(dict(step=step, ids=ids, labels=labels, parts=(kv_rows, text_rows, look_back_rows), pairs=pairs))
+            labels = torch.from_numpy(body[rows * seq :].copy())
+            # Where the labels are, each part's weight (1 / its labels), worked out here so the GPU never waits on it.
+            positions = torch.nonzero(labels >= 0)[:, 0]
+            row = positions // seq
+            bounds = [0, kv_rows, kv_rows + text_rows, rows]
+            weights = torch.zeros(3, len(positions))
+            for p in range(3):
+                in_part = (row >= bounds[p]) & (row < bounds[p + 1])
+                weights[p, in_part] = 1 / max(1, int(in_part.sum()))
+            tensors = dict(ids=ids, positions=positions, targets=labels[positions], weights=weights)
+            if self.pin:
+                tensors = {k: t.pin_memory() for k, t in tensors.items()}
+            self.frames.put(dict(step=step, pairs=pairs, **tensors))
 
     def next(self, step):
         frame = self.frames.get()
@@ -181,17 +200,12 @@ def autocast(device):
 
 def train_losses(model, frame, device):
     """Mean cross-entropy of each part's labelled positions (kv answers, text, look-back), logits only where a label is."""
-    ids = frame["ids"].to(device, non_blocking=True)
-    labels = frame["labels"].to(device, non_blocking=True)
+    ids, positions, targets, weights = (frame[k].to(device, non_blocking=True) for k in ("ids", "positions", "targets", "weights"))
     with autocast(device):
         hidden = model.model(input_ids=ids).last_hidden_state
-        picked = labels >= 0
-        logits = model.lm_head(hidden[picked]).float()
-    token_loss = F.cross_entropy(logits, labels[picked], reduction="none")
-    kv_rows, text_rows, _ = frame["parts"]
-    row = torch.arange(ids.shape[0], device=device)[:, None].expand_as(ids)[picked]
-    parts = [row < kv_rows, (row >= kv_rows) & (row < kv_rows + text_rows), row >= kv_rows + text_rows]
-    return [token_loss[m].mean() if bool(m.any()) else token_loss.new_zeros(()) for m in parts]
+        logits = model.lm_head(hidden.reshape(-1, hidden.shape[-1])[positions]).float()
+    token_loss = F.cross_entropy(logits, targets, reduction="none")
+    return list(weights @ token_loss)
 
 
 @torch.no_grad()
@@ -261,7 +275,7 @@ def save_hf(model, folder, data_dir, training):
     os.replace(tmp, folder)
 
 
-def save_state(path, model, opt, step, best):
+def save_state(path, model, opt, step):
     """Weights in fp32, Adam's moments in bf16 (load_state_dict casts them back to the weights' dtype): small enough
     for a device call to bring back (natural-teachers-pack.py)."""
     optimizer = opt.state_dict()
@@ -269,7 +283,7 @@ def save_state(path, model, opt, step, best):
     optimizer["state"] = {k: {key: t.to(torch.bfloat16) if key.startswith("exp_avg") else t for key, t in st.items()}
                           for k, st in optimizer["state"].items()}
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(model=model.state_dict(), optimizer=optimizer, step=step, best=best), tmp)
+    torch.save(dict(model=model.state_dict(), optimizer=optimizer, step=step), tmp)
     os.replace(tmp, path)
 
 
@@ -302,7 +316,8 @@ def main():
         state = torch.load(args.resume, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        step, best = state["step"], state["best"]
+        # best/ stays with the earlier call: this one picks among its own checkpoints.
+        step = state["step"]
     first_step = step
     eval_sets = {name: json.loads((args.data / f"eval-{name}.json").read_text()) for name in ("val", "test")}
     pad_id = json.loads((args.data / "configs.json").read_text())[v["arch"]]["pad_token_id"]
@@ -334,14 +349,17 @@ def main():
         while decay_start is None or step < decay_start + decay_steps:
             now = time.time()
             if now >= end_training + RESERVE_S / 2:
-                print(f"{args.variant}: out of time at step {step}, during the decay", file=sys.stderr)
+                print(f"{args.variant}: out of time at step {step}" + ("" if decay_start is None else ", during the decay"), file=sys.stderr)
+                if decay_start is None:
+                    save_state(args.out / "state-stable.pt", model, opt, step)
                 break
-            if decay_start is None and step > WARMUP:
+            # The speed is measured over this call's steps only, so a resumed run takes some before deciding.
+            if decay_start is None and step > WARMUP and step - first_step >= 50:
                 rate = (step - first_step) / (now - t0)
                 wanted = math.ceil(step * DECAY_FRACTION / (1 - DECAY_FRACTION))
                 if step >= (1 - DECAY_FRACTION) * args.max_steps or (end_training - now) * rate <= wanted:
                     decay_start, decay_steps = step, wanted
-                    save_state(args.out / "state-stable.pt", model, opt, step, best)
+                    save_state(args.out / "state-stable.pt", model, opt, step)
                     record(dict(step=step, decay_start=step, decay_steps=wanted, steps_per_s=round(rate, 2)))
                     print(f"{args.variant}: decay from step {step} over {wanted} steps ({rate:.1f} steps/s)", file=sys.stderr, flush=True)
             lr = learning_rate(step, v["lr"], decay_start, decay_steps)
