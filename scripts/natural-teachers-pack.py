@@ -8,9 +8,10 @@ RUNS_DIR holds VARIANT/ (train-natural-teacher.py's RUN_DIR) and VARIANT.log per
 order, as long as the limits allow:
     summary.json           per variant: steps, schedule, best step, val and test figures, when retrieval emerged
     logs.tgz               every VARIANT.log, VARIANT/log.jsonl, VARIANT/result.json, RUNS_DIR/*.txt
-    then, variants ranked by val exact match at 20 pairs, for each: best-VARIANT.tgz (the transformers folder
-    best/) and resume-VARIANT.tar (VARIANT/state-stable.pt, for RESUME_FROM); a file over FILE_MAX is split into
-    NAME.part0, NAME.part1, ... (join them with cat).
+    best.tgz               VARIANT/best/ (the transformers folder) of as many variants as fit in one file, the
+                           best first (ranked by val exact match at 20 pairs)
+    resume-VARIANT.tar     VARIANT/state-stable.pt (for RESUME_FROM), best variants first, while room is left; a
+                           file over FILE_MAX is split into NAME.part0, NAME.part1, ... (join them with cat)
 """
 
 import io
@@ -34,17 +35,19 @@ def summarise(run):
     evals = [e for e in log if "val" in e]
     result = json.loads((run / "result.json").read_text()) if (run / "result.json").exists() else None
     exact20 = [(e["step"], e["val"]["pairs=20"]["exact_acc"]) for e in evals]
+    # The evaluation best/ holds: the last of the best (train-natural-teacher.py keeps a tie's later checkpoint).
+    best_eval = max(reversed(evals), key=lambda e: e["val"]["pairs=20"]["exact_acc"], default=None)
     losses = [e for e in log if "kv_loss" in e]
     return dict(
         finished=result is not None,
         steps_run=result["steps_run"] if result else (losses[-1]["step"] + 1 if losses else 0),
         decay_start=result["decay_start"] if result else next((e["decay_start"] for e in log if "decay_start" in e), None),
-        best_step=result["best_step"] if result else max(exact20, key=lambda se: se[1], default=(None, None))[0],
+        best_step=result["best_step"] if result else (best_eval["step"] if best_eval else None),
         best_val_exact20=max((x for _, x in exact20), default=-1.0),
         # The first evaluation at which half the val prompts at 20 pairs were answered exactly.
         emerged_step=next((s for s, x in exact20 if x >= 0.5), None),
         last_losses=losses[-1] if losses else None,
-        val=result["val"] if result else (evals[-1]["val"] if evals else None),
+        val=result["val"] if result else (best_eval["val"] if best_eval else None),
         test=result["test"] if result else None,
     )
 
@@ -81,11 +84,16 @@ def main():
     for v in variants:
         logs += [(runs / v / f, f"{v}/{f}") for f in ("log.jsonl", "result.json") if (runs / v / f).exists()]
     emit("logs.tgz", tar_bytes(logs, gz=True))
-    for v in ranked:
-        if (runs / v / "best").is_dir():
-            emit(f"best-{v}.tgz", tar_bytes([(runs / v / "best", f"{v}/best")], gz=True))
-        if (runs / v / "state-stable.pt").exists():
-            emit(f"resume-{v}.tar", tar_bytes([(runs / v / "state-stable.pt", f"{v}/state-stable.pt")], gz=False))
+    bests, packed = [], b""
+    for v in (v for v in ranked if (runs / v / "best").is_dir()):
+        data = tar_bytes([(runs / b / "best", f"{b}/best") for b in bests + [v]], gz=True)
+        if len(data) <= FILE_MAX:
+            bests, packed = bests + [v], data
+    if bests:
+        emit("best.tgz", packed)
+    for v in (v for v in ranked if (runs / v / "state-stable.pt").exists()):
+        emit(f"resume-{v}.tar", tar_bytes([(runs / v / "state-stable.pt", f"{v}/state-stable.pt")], gz=False))
+    print(f"natural-teachers-pack: best.tgz holds {', '.join(bests) or 'nothing'}", file=sys.stderr)
 
     def cell(figures, pairs, key):
         x = (figures or {}).get(f"pairs={pairs}", {}).get(key)
