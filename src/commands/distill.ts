@@ -6,7 +6,9 @@ import {commandLine} from '../cli/command-line.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {catchInterrupts} from '../cli/interrupts.js'
 import type {StepMetrics} from '../distill/metrics.js'
-import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettings} from '../distill/options.js'
+import {parseFreeze, parseLayers, parsePerStage, parseStages, type DilocoSettings, type DistillSettings} from '../distill/options.js'
+import {countGpus} from '../backend/gpu-count.js'
+import {DILOCO_OUTER} from '../train/outer-sgd.js'
 import {formatBytes} from '../cli/format.js'
 import {planMemory, type StageMemory} from '../distill/memory-plan.js'
 import {readRunSettings} from '../distill/run-file.js'
@@ -99,6 +101,13 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     'dry-run': Flags.boolean({description: `Print the memory each stage needs and exit, loading and writing nothing: one step of each stage run on shapes alone (the tensors alive at once at the peak, weights and AdamW moments included, in f32; a GPU adds its buffer pool's slack) and the largest tensor, against a ${formatBytes(DRY_RUN_BINDING)} storage binding (Dawn's on an H100/H200).`}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,
+    devices: Flags.string({description: "Stage 3 data-parallel over this many devices of this host, or 'all' (one per GPU): --batch-size rows on each, gradients summed across devices, the same optimizer step on every replica; the same losses as one device with N times the batch.", helpGroup: 'PARALLEL'}),
+    workers: Flags.integer({description: 'Stage 3 across hosts by DiLoCo: the number of workers (default: $SLURM_ARRAY_TASK_COUNT). Each trains on its own rows for --sync-every steps, then all average their parameter deltas through --sync-dir.', min: 1, helpGroup: 'PARALLEL'}),
+    'worker-index': Flags.integer({description: "This worker, 0 to --workers − 1 (default: $SLURM_ARRAY_TASK_ID less $SLURM_ARRAY_TASK_MIN, else Kubernetes' $JOB_COMPLETION_INDEX).", min: 0, helpGroup: 'PARALLEL'}),
+    'sync-dir': Flags.string({description: "A folder every worker reads and writes (a shared filesystem): each round's parameter deltas.", helpGroup: 'PARALLEL'}),
+    'sync-every': Flags.integer({description: "DiLoCo's H: inner steps between outer steps.", default: 500, min: 1, helpGroup: 'PARALLEL'}),
+    'outer-lr': Flags.string({description: "DiLoCo's outer learning rate (Nesterov SGD on the mean delta).", default: String(DILOCO_OUTER.lr), helpGroup: 'PARALLEL'}),
+    'outer-momentum': Flags.string({description: "DiLoCo's outer Nesterov momentum.", default: String(DILOCO_OUTER.momentum), helpGroup: 'PARALLEL'}),
   }
 
   async run(): Promise<DistillOutput | DryRunResult> {
@@ -172,6 +181,8 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       saveEvery: flags['save-every'],
       recompute: flags.recompute || undefined,
       precision: flags.precision,
+      devices: devicesFlag(flags.devices, flags.device),
+      diloco: dilocoFlags(flags),
     }
   }
 
@@ -184,6 +195,41 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       if (!process.stderr.isTTY && tenth !== lastTenth) this.status(line)
       lastTenth = tenth
     }
+  }
+}
+
+/** --devices N or all (one per GPU of the host; 1 on the CPU); undefined when not given. */
+function devicesFlag(value: string | undefined, device: string): number | undefined {
+  if (value === undefined) return undefined
+  if (value === 'all') return device === 'cpu' ? 1 : countGpus()
+  const n = Number(value)
+  if (!(/^\d+$/.test(value.trim()) && n >= 1)) throw new HybridizeError(`--devices ${value}: expected a number of devices >= 1, or all`, {code: 'E_FLAG'})
+  return n
+}
+
+/** A whole number from the environment, or undefined when the variable is unset or empty. */
+function envInteger(name: string): number | undefined {
+  const value = process.env[name]
+  if (value === undefined || value.trim() === '') return undefined
+  if (!/^\d+$/.test(value.trim())) throw new HybridizeError(`${name}=${value}: expected a whole number`, {code: 'E_USAGE'})
+  return Number(value)
+}
+
+/** The DiLoCo flags, with the schedulers' variables as defaults; undefined for a single worker. */
+function dilocoFlags(flags: BaseFlags<typeof Distill>): DilocoSettings | undefined {
+  if (flags['sync-dir'] === undefined) {
+    if (flags.workers !== undefined || flags['worker-index'] !== undefined) throw new HybridizeError('--workers and --worker-index need --sync-dir, the folder the workers share', {code: 'E_FLAG'})
+    return undefined
+  }
+  const slurmTask = envInteger('SLURM_ARRAY_TASK_ID')
+  const workers = flags.workers ?? envInteger('SLURM_ARRAY_TASK_COUNT')
+  const index = flags['worker-index'] ?? (slurmTask !== undefined ? slurmTask - (envInteger('SLURM_ARRAY_TASK_MIN') ?? 0) : envInteger('JOB_COMPLETION_INDEX'))
+  if (workers === undefined) throw new HybridizeError('--sync-dir: give --workers (or run as a Slurm array task)', {code: 'E_FLAG'})
+  if (index === undefined) throw new HybridizeError('--sync-dir: give --worker-index (or run as a Slurm array task or a Kubernetes Indexed Job)', {code: 'E_FLAG'})
+  return {
+    workers, index, syncDir: flags['sync-dir'], syncEvery: flags['sync-every'],
+    outerLr: numberFlag('outer-lr', flags['outer-lr'], 0, Infinity),
+    outerMomentum: numberFlag('outer-momentum', flags['outer-momentum'], 0, 1, true),
   }
 }
 
