@@ -73,8 +73,10 @@ export async function readDeltaTensor(file: SafetensorsFile, name: string, numel
 /**
  * Once every delta of round r is in, no worker needs round r − 1 again: a worker writes its
  * delta for r only after it has saved the checkpoint that ends round r − 1, so a restarted worker
- * resumes in round r or later. Any worker may remove it; removing twice is harmless.
+ * resumes in round r or later. Any worker may remove it; removing twice is harmless, and a removal
+ * that fails (two workers at it at once on a network filesystem) is left to the next worker: it only
+ * frees space.
  */
 export async function pruneRound(syncDir: string, round: number): Promise<void> {
-  if (round >= 0) await rm(roundDir(syncDir, round), {recursive: true, force: true})
+  if (round >= 0) await rm(roundDir(syncDir, round), {recursive: true, force: true}).catch(() => {})
 }
