@@ -17,8 +17,7 @@ import {loadTeacher} from '../models/load.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 import {withDefaults} from './defaults.js'
 import type {Backend} from '../backend/backend.js'
-import {createBackend} from '../backend/device.js'
-import {withBackend, type BackendChoice} from './session.js'
+import {withBackend, withPeerBackends, type BackendChoice} from './session.js'
 
 /** A run's settings from code: the teacher, student and data, and any of the rest (the CLI's defaults otherwise). */
 export type DistillSettingsInput = Pick<DistillSettings, 'teacher' | 'student' | 'data'> & Partial<DistillSettings>
@@ -120,25 +119,6 @@ export async function distill(request: DistillRequest): Promise<DistillOutput> {
       stop?.release()
     }
   }))
-}
-
-/**
- * The backends of devices 1 .. count − 1 for data-parallel replicas (device 0 is withBackend's),
- * destroyed when `run` ends. Each is opened as `--device` opens one.
- */
-async function withPeerBackends<T>(request: DistillRequest, count: number, run: (backends: Backend[]) => Promise<T>): Promise<T> {
-  if (count > 1 && typeof request.device === 'object') throw new HybridizeError('devices > 1 opens its own backends: give device as auto, webgpu or cpu', {code: 'E_FLAG'})
-  const backends: Backend[] = []
-  try {
-    for (let d = 1; d < count; d++) {
-      const backend = await createBackend(typeof request.device === 'string' ? request.device : 'auto')
-      backends.push(backend)
-      request.status?.(`device ${d}: ${backend.description}`)
-    }
-    return await run(backends)
-  } finally {
-    for (const b of backends) b.destroy()
-  }
 }
 
 async function refuseExistingRun(out: string): Promise<void> {

@@ -7,7 +7,7 @@ import {deviceFlag} from '../cli/device-flag.js'
 import {catchInterrupts} from '../cli/interrupts.js'
 import type {StepMetrics} from '../distill/metrics.js'
 import {parseFreeze, parseLayers, parsePerStage, parseStages, type DilocoSettings, type DistillSettings} from '../distill/options.js'
-import {countGpus} from '../backend/gpu-count.js'
+import {devicesFlag, parseDevices} from '../cli/devices-flag.js'
 import {DILOCO_OUTER} from '../train/outer-sgd.js'
 import {formatBytes} from '../cli/format.js'
 import {planMemory, type StageMemory} from '../distill/memory-plan.js'
@@ -101,7 +101,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
     'dry-run': Flags.boolean({description: `Print the memory each stage needs and exit, loading and writing nothing: one step of each stage run on shapes alone (the tensors alive at once at the peak, weights and AdamW moments included, in f32; a GPU adds its buffer pool's slack) and the largest tensor, against a ${formatBytes(DRY_RUN_BINDING)} storage binding (Dawn's on an H100/H200).`}),
     resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
     device: deviceFlag,
-    devices: Flags.string({description: "Stage 3 data-parallel over this many devices of this host, or 'all' (one per GPU): --batch-size rows on each, gradients summed across devices, the same optimizer step on every replica; the same losses as one device with N times the batch.", helpGroup: 'PARALLEL'}),
+    devices: devicesFlag('stage 3 data-parallel, --batch-size rows on each, gradients summed across devices, the same optimizer step on every replica; the same losses as one device with N times the batch.'),
     workers: Flags.integer({description: 'Stage 3 across hosts by DiLoCo: the number of workers (default: $SLURM_ARRAY_TASK_COUNT). Each trains on its own rows for --sync-every steps, then all average their parameter deltas through --sync-dir.', min: 1, helpGroup: 'PARALLEL'}),
     'worker-index': Flags.integer({description: "This worker, 0 to --workers − 1 (default: $SLURM_ARRAY_TASK_ID less $SLURM_ARRAY_TASK_MIN, else Kubernetes' $JOB_COMPLETION_INDEX).", min: 0, helpGroup: 'PARALLEL'}),
     'sync-dir': Flags.string({description: "A folder every worker reads and writes (a shared filesystem): each round's parameter deltas.", helpGroup: 'PARALLEL'}),
@@ -181,7 +181,7 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       saveEvery: flags['save-every'],
       recompute: flags.recompute || undefined,
       precision: flags.precision,
-      devices: devicesFlag(flags.devices, flags.device),
+      devices: parseDevices(flags.devices, flags.device),
       diloco: dilocoFlags(flags),
     }
   }
@@ -196,15 +196,6 @@ Ctrl-C saves a checkpoint after the current step and exits; --resume continues e
       lastTenth = tenth
     }
   }
-}
-
-/** --devices N or all (one per GPU of the host; 1 on the CPU); undefined when not given. */
-function devicesFlag(value: string | undefined, device: string): number | undefined {
-  if (value === undefined) return undefined
-  if (value === 'all') return device === 'cpu' ? 1 : countGpus()
-  const n = Number(value)
-  if (!(/^\d+$/.test(value.trim()) && n >= 1)) throw new HybridizeError(`--devices ${value}: expected a number of devices >= 1, or all`, {code: 'E_FLAG'})
-  return n
 }
 
 /** A whole number from the environment, or undefined when the variable is unset or empty. */

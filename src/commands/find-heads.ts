@@ -3,6 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {budgetFlag} from '../cli/budget-flag.js'
 import {stdoutColor} from '../cli/color.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {devicesFlag, parseDevices} from '../cli/devices-flag.js'
 import {findHeads, FIND_HEADS_DEFAULTS} from '../api/find-heads.js'
 import {parseBudget} from '../heads/budget.js'
 import {SELECTIONS, type Selection} from '../heads/find-heads.js'
@@ -52,6 +53,7 @@ long-range lookup that they cannot.`
     out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg. A heads.json find-heads wrote is replaced; another file only with --force.', default: 'heads.json'}),
     force: Flags.boolean({description: 'Replace --out and its .svg even if they are not files find-heads wrote.'}),
     device: deviceFlag,
+    devices: devicesFlag('the head ablations are shared among them, the same results as on one.'),
   }
 
   async run(): Promise<Record<string, unknown>> {
@@ -70,6 +72,7 @@ long-range lookup that they cannot.`
       out: flags.out,
       force: flags.force,
       device: flags.device,
+      devices: parseDevices(flags.devices, flags.device),
       status: (text) => this.status(text),
     })
     const draws = result.randomAblated
