@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
+import {devicesFlag, parseDevices} from '../cli/devices-flag.js'
 import {evaluate, EVALUATE_DEFAULTS} from '../api/evaluate.js'
 import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
@@ -88,6 +89,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
     'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
     'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
     device: deviceFlag,
+    devices: devicesFlag('the scoring tasks (the retrieval tasks, mc:, ppl:) share their samples among them, the same metrics as on one; generation tasks and throughput run on the first.'),
     dtype: dtypeFlag,
   }
 
@@ -109,6 +111,7 @@ lm-evaluation-harness's schema under a folder per model, and curves as SVG image
       outputPath: flags['output-path'],
       logSamples: flags['log-samples'],
       device: flags.device,
+      devices: parseDevices(flags.devices, flags.device),
       dtype: flags.dtype,
       onDType: (dtype) => this.status(dtypeStatus(dtype)),
       status: (text) => this.status(text),
