@@ -1,4 +1,4 @@
-import {mkdtemp} from 'node:fs/promises'
+import {mkdtemp, readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -65,6 +65,17 @@ describe('stage 3 on several devices', () => {
     await runTiny(stage3({batchSize: 4}), join(dir, 'one'))
     await runTiny(stage3({batchSize: 2, devices: 2}), join(dir, 'two'))
     await expectSameRun(join(dir, 'one'), join(dir, 'two'), 1e-5)
+  })
+
+  it('resumes as it runs: two replicas stopped after step 2 and resumed end as an uninterrupted run', async () => {
+    const settings = stage3({batchSize: 2, devices: 2, saveEvery: 1})
+    await runTiny(settings, join(dir, 'two-whole'))
+    const first = await runTiny(settings, join(dir, 'two-cut'), {stopAfter: 2})
+    expect(first.outcome).toMatchObject({completed: false, step: 2})
+    await runTiny(settings, join(dir, 'two-cut'), {resume: true})
+    const losses = async (out: string) => (await readMetrics(out)).map((m) => [m.step, m.loss, m.grad_norm])
+    expect(await losses(join(dir, 'two-cut'))).toEqual(await losses(join(dir, 'two-whole')))
+    expect((await readFile(join(dir, 'two-cut/student/model.safetensors'))).equals(await readFile(join(dir, 'two-whole/student/model.safetensors')))).toBe(true)
   })
 
   const opened: Backend[] = []

@@ -17,7 +17,7 @@ import {loadHybrid} from '../../src/models/hybrid.js'
 import {loadTeacher} from '../../src/models/load.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 import {repoRoot} from '../helpers/paths.js'
-import {runTiny} from './harness.js'
+import {runTiny, tinySettings} from './harness.js'
 import {writeTinyPair} from './tiny-models.js'
 
 /**
@@ -138,6 +138,18 @@ describe('DiLoCo workers', () => {
     expect(maxRelative(await studentWeights(sync), w0)).toBeGreaterThan(1e-3)
     // Every round's deltas but the last were removed once no worker could need them again.
     expect(await readdir(join(dir, 'h1', 'sync'))).toEqual([`round-${rounds - 1}`])
+  }, 60_000)
+
+  it('with one worker, outer lr 1 and no momentum, is the run without DiLoCo, on two devices as on one', async () => {
+    // The outer step then moves the parameters to where the inner steps took them (up to rounding in θ − (θ − θ')).
+    const settings = tinySettings(dirs, {stages: [3], lr: [3e-3], gradAccum: 1, saveEvery: 100, devices: 2})
+    const solo = {workers: 1, index: 0, syncDir: join(dir, 'solo-sync'), syncEvery: 2, outerLr: 1, outerMomentum: 0}
+    await runTiny({...settings, diloco: undefined, tokens: [5 * TOKENS_PER_STEP]}, join(dir, 'plain'))
+    await runTiny({...settings, diloco: solo, tokens: [5 * TOKENS_PER_STEP]}, join(dir, 'solo'))
+    const [plain, solo1] = [await readMetrics(join(dir, 'plain')), await readMetrics(join(dir, 'solo'))]
+    expect(solo1.map((m) => m.step)).toEqual([1, 2, 3, 4, 5])
+    solo1.forEach((m, i) => expect(Math.abs(m.loss - plain[i].loss) / plain[i].loss).toBeLessThan(1e-5))
+    expect(maxRelative(await studentWeights(join(dir, 'solo')), await studentWeights(join(dir, 'plain')))).toBeLessThan(1e-5)
   }, 60_000)
 
   it('a worker killed mid-round and restarted with --resume ends the run as if it had never died', async () => {
