@@ -109,6 +109,10 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
       if (resuming) for (const u of allUnits) u.optimizer.importState(resuming.optimizerStep, resume!.moments)
       if (resuming && settings.diloco && !resume!.outer) throw new FormatError(`${resume!.folder}: a DiLoCo worker's checkpoint without outer.safetensors (the round's start and momentum)`)
       const diloco = settings.diloco ? await DilocoWorker.open(settings, units.flatMap((u) => u.params), apply, resuming ? resume!.outer : undefined) : undefined
+      if (settings.diloco) {
+        const {index: worker, workers, syncEvery, syncDir} = settings.diloco
+        io.status(`DiLoCo worker ${worker} of ${workers}: an outer step every ${syncEvery} steps, through ${syncDir}`)
+      }
       // A fresh scaler each stage, as each stage has fresh optimizers (MOHAWK's stages are separate trainings).
       const scaler = settings.precision === 'mixed' ? new LossScaler() : undefined
       if (scaler && resuming?.lossScale) scaler.load(resuming.lossScale)
