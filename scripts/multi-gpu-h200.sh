@@ -23,6 +23,9 @@ smi() { command -v nvidia-smi > /dev/null && nvidia-smi "$@"; }
 gpus=$(smi --query-gpu=index --format=csv,noheader | wc -l); [ "$gpus" -gt 0 ] || gpus=${MULTI_GPU_COUNT:-1}
 smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader | tee "$res/smi.txt"
 hz=(node bin/run.js)
+# The adapters Vulkan offers Dawn, by the names dawn.node chooses among (it lists them when asked for one it lacks).
+timeout 60 node --input-type=module -e "import {create} from 'webgpu'; try { console.log(String(await create(['backend=vulkan', 'adapter=hybridize-list-adapters']).requestAdapter())) } catch (e) { console.log(String(e)) }" > "$res/adapters.txt" 2>&1
+cat "$res/adapters.txt"
 
 if [ ! -d "$teacher" ]; then
   mkdir -p /tmp/llama3-tok && tar xJf .gpu/llama3-tokenizer.tar.xz -C /tmp/llama3-tok
