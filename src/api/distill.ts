@@ -5,7 +5,7 @@ import {parseMix} from '../data/mix.js'
 import {checkpointsDir, loadLastCheckpoint, removeUnfinished} from '../distill/checkpoint.js'
 import {hybridStudent} from '../distill/hybrid-student.js'
 import type {StepMetrics} from '../distill/metrics.js'
-import {parseLayers, type DistillSettings, type StageNumber} from '../distill/options.js'
+import {checkParallel, parseLayers, type DistillSettings, type StageNumber} from '../distill/options.js'
 import {readRunSettings, writeRunSettings} from '../distill/run-file.js'
 import {distill as runDistillation, type DistillOutcome} from '../distill/run.js'
 import {HybridizeError} from '../errors.js'
@@ -16,7 +16,8 @@ import {loadModel} from '../models/load-model.js'
 import {loadTeacher} from '../models/load.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 import {withDefaults} from './defaults.js'
-import {withBackend, type BackendChoice} from './session.js'
+import type {Backend} from '../backend/backend.js'
+import {withBackend, withPeerBackends, type BackendChoice} from './session.js'
 
 /** A run's settings from code: the teacher, student and data, and any of the rest (the CLI's defaults otherwise). */
 export type DistillSettingsInput = Pick<DistillSettings, 'teacher' | 'student' | 'data'> & Partial<DistillSettings>
@@ -72,7 +73,9 @@ export function distillSettings(input: DistillSettingsInput): DistillSettings {
   if (tokens.length !== stages.length || lr.length !== stages.length) {
     throw new HybridizeError(`give one tokens and one lr value per stage (${stages.length})`, {code: 'E_FLAG'})
   }
-  return {...base, tokens, lr}
+  const settings = {...base, tokens, lr}
+  checkParallel(settings)
+  return settings
 }
 
 export async function distill(request: DistillRequest): Promise<DistillOutput> {
@@ -89,19 +92,24 @@ export async function distill(request: DistillRequest): Promise<DistillOutput> {
   const teacherFolder = await resolveModel(settings.teacher)
   const studentFolder = await resolveModel(settings.student)
   const corpus = await resolveCorpus(settings.data, settings.textField)
-  return withBackend(request, async (backend) => {
-    const teacher = await loadTeacher(teacherFolder, backend)
-    const model = await loadModel(studentFolder, backend)
-    if (!(model instanceof HybridModel)) throw new HybridizeError(`${settings.student} is not a hybrid student (make one with \`hybridize rewrite\`)`, {code: 'E_STUDENT'})
+  return withBackend(request, async (backend) => withPeerBackends(request, settings.devices ?? 1, async (peerBackends) => {
+    const load = async (on: Backend) => {
+      const teacher = await loadTeacher(teacherFolder, on)
+      const model = await loadModel(studentFolder, on)
+      if (!(model instanceof HybridModel)) throw new HybridizeError(`${settings.student} is not a hybrid student (make one with \`hybridize rewrite\`)`, {code: 'E_STUDENT'})
+      return {teacher, model, student: hybridStudent(model)}
+    }
+    const {teacher, model, student} = await load(backend)
+    const peers = []
+    for (const on of peerBackends) peers.push(await load(on))
     const tokenizer = await loadTokenizer(teacherFolder)
-    const student = hybridStudent(model)
     // The layers were read before the student's depth was known: check them now.
     if (settings.layers) parseLayers(settings.layers.join(','), student.numLayers)
     const resume = request.resume ? await loadLastCheckpoint(out) : undefined
     if (request.resume) await removeUnfinished(out)
     else await writeRunSettings(out, settings)
     const description = {config: model.config, teacher: identifyTeacher(teacherFolder), command: request.command ?? 'hybridize distill (library)'}
-    const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus, description}
+    const inputs = {student, studentFolder, teacher, tokenizer, eosId: eosIdOf(teacher.config.eosTokenId, tokenizer), corpus, description, peers}
     const stop = request.stop?.()
     try {
       const io = {status, progress: request.progress ?? (() => {}), stopRequested: () => stop?.requested() ?? false}
@@ -110,7 +118,7 @@ export async function distill(request: DistillRequest): Promise<DistillOutput> {
     } finally {
       stop?.release()
     }
-  })
+  }))
 }
 
 async function refuseExistingRun(out: string): Promise<void> {

@@ -14,7 +14,8 @@ import {readConfigJson} from '../models/load.js'
 import {loadModel} from '../models/load-model.js'
 import type {WeightOptions} from '../models/load-weights.js'
 import {loadTokenizer} from '../tokenizer/load.js'
-import {withBackend, type BackendChoice} from './session.js'
+import type {Backend} from '../backend/backend.js'
+import {withBackend, withPeerBackends, type BackendChoice} from './session.js'
 
 /** `hybridize eval` from code: every task on every model, on one backend. */
 export interface EvaluateRequest extends BackendChoice, WeightOptions {
@@ -26,6 +27,8 @@ export interface EvaluateRequest extends BackendChoice, WeightOptions {
   /** How generation tasks sample (default: greedy, one sample). */
   generation?: GenerationSettings
   batchSize?: number
+  /** Devices the scoring tasks (retrieval, mc:, ppl:) share their items among (`device` opens each); 1 by default. */
+  devices?: number
   seqLen?: number
   seed?: number
   /** Write results (and samples, with logSamples) in lm-evaluation-harness's layout here. */
@@ -64,17 +67,20 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
   for (const task of tasks.filter((t) => t.startsWith('gen:'))) await loadGenerationDocs(task, seed)
   const folders = await Promise.all(models.map((m) => resolveModel(m)))
   const runs: EvalRun[] = []
-  const device = await withBackend(request, async (backend) => {
+  const device = await withBackend(request, async (backend) => withPeerBackends(request, request.devices ?? 1, async (peerBackends) => {
     for (const [i, folder] of folders.entries()) {
       const name = models[i]
       const started = Date.now()
-      const lm = await loadModel(folder, backend, {dtype: request.dtype, onDType: request.onDType})
+      const load = (on: Backend) => loadModel(folder, on, {dtype: request.dtype, onDType: request.onDType})
+      const lm = await load(backend)
+      const peers = []
+      for (const on of peerBackends) peers.push(await load(on))
       const tokenizer = tasks.every((t) => t === 'throughput') ? undefined : await loadTokenizer(folder)
       const info = await modelInfo(name, folder, [...lm.weights.values()], tokenizer)
       const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []
       const maxPositions = (await readConfigJson(folder)).max_position_embeddings
       const ctx = {
-        lm, tokenizer, generation: request.generation, eosTokenIds, maxPositions: typeof maxPositions === 'number' ? maxPositions : undefined, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
+        lm, peers, tokenizer, generation: request.generation, eosTokenIds, maxPositions: typeof maxPositions === 'number' ? maxPositions : undefined, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
         prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
         progress: (text: string) => request.progress?.(name, text),
         warn: (text: string) => status(`warning: ${text}`),
@@ -86,10 +92,10 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
         request.taskDone?.(name, task)
       }
       runs.push({model: name, results, info, startTime: started / 1000, seconds: (Date.now() - started) / 1000})
-      for (const w of lm.weights.values()) w.dispose()
+      for (const model of [lm, ...peers]) for (const w of model.weights.values()) w.dispose()
     }
     return {name: backend.name, description: backend.description}
-  })
+  }))
   const version = request.version ?? PACKAGE_VERSION
   const settings = {
     batchSize, limit: request.limit ?? null, seed, device: device.name,

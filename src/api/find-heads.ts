@@ -5,7 +5,7 @@ import {identifyModel} from '../hub/model-identity.js'
 import {checkFileDestination} from '../io/atomic.js'
 import {loadTeacher} from '../models/load.js'
 import {withDefaults} from './defaults.js'
-import {withModel, type BackendChoice} from './session.js'
+import {withModel, withPeerBackends, type BackendChoice} from './session.js'
 
 /** `hybridize find-heads` from code: a model reference in, the ranking and heads.json out. */
 export interface FindHeadsRequest extends BackendChoice, Partial<Omit<FindHeadsOptions, 'progress'>> {
@@ -15,6 +15,8 @@ export interface FindHeadsRequest extends BackendChoice, Partial<Omit<FindHeadsO
   out?: string
   /** Replace `out` even if find-heads did not write it. */
   force?: boolean
+  /** Devices to share the ablations among (`device` opens each); 1 by default. */
+  devices?: number
 }
 
 export interface FindHeadsOutput {
@@ -30,19 +32,21 @@ export const FIND_HEADS_DEFAULTS: Omit<FindHeadsOptions, 'progress'> = {
 }
 
 export async function findHeads(request: FindHeadsRequest): Promise<FindHeadsOutput> {
-  const {model: name, out, force = false, device, status, ...chosen} = request
+  const {model: name, out, force = false, device, status, devices = 1, ...chosen} = request
   const opts: FindHeadsOptions = {...withDefaults(FIND_HEADS_DEFAULTS, chosen), progress: status}
   if (out !== undefined) {
     await checkFileDestination(out)
     await checkHeadsDestination(out, force)
   }
-  return withModel(name, {device, status}, async ({folder, tokenizer}, backend) => {
+  return withModel(name, {device, status}, async ({folder, tokenizer}, backend) => withPeerBackends({device, status}, devices, async (peerBackends) => {
     const identity = await identifyModel(name, folder)
     const model = await loadTeacher(folder, backend)
-    const result = await searchHeads(model, tokenizer, opts)
+    const peers = []
+    for (const on of peerBackends) peers.push(await loadTeacher(folder, on))
+    const result = await searchHeads(model, tokenizer, opts, peers)
     const {config} = model
     const heads = headsJson(identity, opts, result, {layers: config.numLayers, heads: config.numHeads, kvHeads: config.numKvHeads})
     const files = out === undefined ? undefined : await writeHeadsFiles(out, heads, result, `${name}: ${opts.task} accuracy drop per ablated head`)
     return {heads, result, files}
-  })
+  }))
 }

@@ -1,5 +1,6 @@
 import type {Backend} from '../backend/backend.js'
 import {createBackend, type DeviceChoice} from '../backend/device.js'
+import {HybridizeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {loadTokenizer, type TextTokenizer} from '../tokenizer/load.js'
 
@@ -23,6 +24,25 @@ export async function withBackend<T>(choice: BackendChoice, run: (backend: Backe
     return await run(backend)
   } finally {
     backend.destroy()
+  }
+}
+
+/**
+ * The backends of devices 1 .. count − 1 for the replicas of `--devices N` (device 0 is withBackend's),
+ * destroyed when `run` ends. Each is opened as `--device` opens one.
+ */
+export async function withPeerBackends<T>(choice: BackendChoice, count: number, run: (backends: Backend[]) => Promise<T>): Promise<T> {
+  if (count > 1 && typeof choice.device === 'object') throw new HybridizeError('devices > 1 opens a backend per device: give device as auto, webgpu or cpu', {code: 'E_FLAG'})
+  const backends: Backend[] = []
+  try {
+    for (let d = 1; d < count; d++) {
+      const backend = await createBackend(typeof choice.device === 'string' ? choice.device : 'auto')
+      backends.push(backend)
+      choice.status?.(`device ${d}: ${backend.description}`)
+    }
+    return await run(backends)
+  } finally {
+    for (const b of backends) b.destroy()
   }
 }
 

@@ -34,12 +34,21 @@ every stage or one per stage (e.g. --tokens 80M,160M,2.76B).
 
 Writes into --out: checkpoints/ (every --save-every steps and at the end of each stage; \`last\`
 names the newest), metrics.jsonl, loss-stage<S>.svg, and student/ (the distilled model).
-Ctrl-C saves a checkpoint after the current step and exits; --resume continues exactly there.`
+Ctrl-C saves a checkpoint after the current step and exits; --resume continues exactly there.
+
+Stage 3 past one GPU: --devices N trains data-parallel on N devices of this host (the losses of one
+device with N times the batch); --workers N --sync-dir DIR runs it as DiLoCo across hosts (Douillard
+et al. 2023): each worker takes --sync-every inner steps on its own rows, then all average their
+parameter deltas through DIR with an outer Nesterov step (--outer-lr 0.7, --outer-momentum 0.9); a
+worker that dies is restarted (--resume) and redoes its round. Slurm array and Kubernetes Indexed Job
+examples are in the README.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> hybrid/ --teacher fixtures/phi-tiny --data brown --mix kv-retrieval:0.1 --tokens 2M --out runs/phi',
     '<%= config.bin %> <%= command.id %> hybrid/ --teacher meta-llama/Llama-3.2-1B --data corpus/ --stage 1 --layers 0-3 --out runs/layers-0-3',
     '<%= config.bin %> <%= command.id %> --resume --out runs/phi',
+    '<%= config.bin %> <%= command.id %> merged/ --teacher meta-llama/Llama-3.2-1B --data corpus/ --stage 3 --devices all --out runs/stage3',
+    '<%= config.bin %> <%= command.id %> merged/ --teacher meta-llama/Llama-3.2-1B --data corpus/ --stage 3 --workers 8 --worker-index 0 --sync-dir /shared/sync --sync-every 500 --out runs/worker-0',
   ]
 
   static override args = {

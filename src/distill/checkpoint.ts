@@ -1,4 +1,4 @@
-import {mkdir, readdir, readFile, rm} from 'node:fs/promises'
+import {mkdir, readdir, readFile, rm, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Tensor} from '../engine/tensor.js'
 import type {LossScalerState} from '../train/loss-scaler.js'
@@ -7,6 +7,7 @@ import {withAtomicFolder, writeFileAtomic} from '../io/atomic.js'
 import {openCheckpoint} from '../io/safetensors/checkpoint.js'
 import {writeSafetensors, type TensorToWrite} from '../io/safetensors/writer.js'
 import type {DataPosition} from '../data/batches.js'
+import type {DilocoState} from './diloco.js'
 import type {StageNumber} from './options.js'
 
 /**
@@ -14,6 +15,8 @@ import type {StageNumber} from './options.js'
  *   model.safetensors      every student weight
  *   optimizer.safetensors  AdamW moments, `exp_avg.<name>` and `exp_avg_sq.<name>`
  *   state.json             stage, step, optimizer step count, seed and data position
+ *   outer.safetensors      DiLoCo workers only: the round's start `start.<name>` and the outer
+ *                          momentum `momentum.<name>` (diloco.ts)
  * A save builds the folder under a temporary name and renames it into place, then rewrites the
  * one-line file `last` (itself atomically) to name it: a crash or a second Ctrl-C at any moment
  * leaves `last` naming a complete checkpoint.
@@ -41,6 +44,7 @@ export interface CheckpointContents {
   /** Optimizer moments by parameter name. */
   moments: {name: string; m: Tensor; v: Tensor}[]
   state: TrainingState
+  outer?: DilocoState
 }
 
 const LAST = 'last'
@@ -60,6 +64,7 @@ export async function saveCheckpoint(out: string, c: CheckpointContents): Promis
     async (tmp) => {
       await writeSafetensors(join(tmp, 'model.safetensors'), [...c.weights].map(([n, t]) => f32(n, t)))
       await writeSafetensors(join(tmp, 'optimizer.safetensors'), c.moments.flatMap(({name: n, m, v}) => [f32(`exp_avg.${n}`, m), f32(`exp_avg_sq.${n}`, v)]))
+      if (c.outer) await writeSafetensors(join(tmp, OUTER), [...outerTensors('start', c.outer.start), ...outerTensors('momentum', c.outer.momentum)])
       await writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(c.state) + '\n')
     },
     {overwrite: true},
@@ -67,6 +72,12 @@ export async function saveCheckpoint(out: string, c: CheckpointContents): Promis
   await writeFileAtomic(join(dir, LAST), name + '\n')
   await prune(dir, name)
   return join(dir, name)
+}
+
+const OUTER = 'outer.safetensors'
+
+function outerTensors(prefix: string, values: Map<string, Float32Array>): TensorToWrite[] {
+  return [...values].map(([name, data]) => ({name: `${prefix}.${name}`, dtype: 'F32', shape: [data.length], data}))
 }
 
 async function prune(dir: string, newest: string): Promise<void> {
@@ -83,6 +94,8 @@ export interface LoadedCheckpoint {
   state: TrainingState
   weights: Map<string, Float32Array>
   moments: Map<string, {m: Float32Array; v: Float32Array}>
+  /** A DiLoCo worker's round state, when the checkpoint has one. */
+  outer?: DilocoState
 }
 
 /** The checkpoint `last` names, read whole; a one-line error when there is none or it is damaged. */
@@ -114,7 +127,14 @@ export async function loadLastCheckpoint(out: string): Promise<LoadedCheckpoint>
     if (!v) throw new FormatError(`${folder}/optimizer.safetensors: exp_avg_sq.${param} is missing`)
     moments.set(param, {m, v})
   }
-  return {folder, state, weights, moments}
+  return {folder, state, weights, moments, outer: await readOuter(join(folder, OUTER))}
+}
+
+async function readOuter(file: string): Promise<DilocoState | undefined> {
+  if (!(await stat(file).catch(() => undefined))) return undefined
+  const saved = await readAll(file)
+  const part = (prefix: string) => new Map([...saved].filter(([n]) => n.startsWith(prefix)).map(([n, v]) => [n.slice(prefix.length), v]))
+  return {start: part('start.'), momentum: part('momentum.')}
 }
 
 async function readAll(file: string): Promise<Map<string, Float32Array>> {

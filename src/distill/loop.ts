@@ -10,6 +10,7 @@ import {AdamW, decayGroups, type NamedParam} from '../train/optimizer.js'
 import {wsdLearningRate} from '../train/schedule.js'
 import type {BatchStream} from '../data/batches.js'
 import type {StepMetrics} from './metrics.js'
+import {allReduceSum, gradientBuckets} from './replicas.js'
 import type {StageContext, StageDefinition} from './stage.js'
 
 /**
@@ -43,11 +44,25 @@ export function trainUnits(def: StageDefinition, ctx: StageContext): TrainUnit[]
   return units
 }
 
+/** One copy of the model being trained, on its own device: its stage context and training units. */
+export interface Replica {
+  ctx: StageContext
+  units: TrainUnit[]
+}
+
 export interface StageRun {
   def: StageDefinition
   ctx: StageContext
   data: BatchStream
   units: TrainUnit[]
+  /**
+   * Data-parallel replicas beyond (ctx, units), one per further device (replicas.ts): each takes
+   * its own batchSize rows of every micro-batch, their gradients are summed across replicas in a
+   * fixed order, and every replica takes the same optimizer step.
+   */
+  peers?: Replica[]
+  /** The block of rows this process trains on when `count` processes share the data (DiLoCo workers). */
+  shard?: {count: number; index: number}
   steps: number
   lr: number
   /** Steps already done (a resumed run starts here). */
@@ -60,39 +75,56 @@ export interface StageRun {
 
 /** Runs steps firstStep..steps-1; returns the number of steps done when it stopped. */
 export async function runStage(run: StageRun): Promise<number> {
-  const {def, ctx, data, units, steps} = run
+  const {def, data, steps} = run
+  const replicas: Replica[] = [{ctx: run.ctx, units: run.units}, ...(run.peers ?? [])]
+  const {ctx, units} = replicas[0]
   const {batchSize, seqLen, gradAccum, clip, warmup, decay} = ctx.settings
+  const shard = run.shard ?? {count: 1, index: 0}
   // In the optimizers' order (decayed weights first), which is the order `step` takes gradients in.
-  const params = units.flatMap((u) => u.optimizer.params)
-  for (const p of params) p.requiresGrad = true
+  const params = replicas.map((r) => r.units.flatMap((u) => u.optimizer.params))
+  const buckets = gradientBuckets(ctx, params[0])
+  for (const p of params.flat()) p.requiresGrad = true
   const started = Date.now()
-  const tokensPerStep = batchSize * seqLen * gradAccum
+  const tokensPerStep = batchSize * seqLen * gradAccum * replicas.length * shard.count
   try {
     for (let step = run.firstStep; step < steps; step++) {
       const lr = wsdLearningRate(step, {peak: run.lr, totalSteps: steps, warmup, decay})
       const stepStart = Date.now()
       const lossScale = run.scaler?.scale ?? 1
       const {losses, gradNorm, stepped} = await scopeAsync(async () => {
-        const acc = new GradAccumulator()
+        const accs = replicas.map(() => new GradAccumulator())
         const sums = new Array<number>(def.perLayer ? ctx.layers.length : 1).fill(0)
+        const rowsPerMicro = batchSize * replicas.length
         for (let micro = 0; micro < gradAccum; micro++) {
-          const ids = fromArray(ctx.student.backend, await data.next(batchSize), [batchSize, seqLen])
-          const {grads, values} = await microBatch(def, ctx, ids, params, lossScale)
-          values.forEach((v, i) => (sums[i] += v / gradAccum))
-          acc.add(grads)
+          // Every process draws the rows of all of them and keeps its block: the data each row comes from is the same however they are spread.
+          const drawn = await data.next(rowsPerMicro * shard.count)
+          const mine = drawn.subarray(shard.index * rowsPerMicro * seqLen, (shard.index + 1) * rowsPerMicro * seqLen)
+          const ids = replicas.map((r, d) => fromArray(r.ctx.student.backend, mine.slice(d * batchSize * seqLen, (d + 1) * batchSize * seqLen), [batchSize, seqLen]))
+          const results = await microBatch(def, replicas.map((r, d) => ({ctx: r.ctx, ids: ids[d], params: params[d]})), lossScale)
+          for (const {values} of results) values.forEach((v, i) => (sums[i] += v / (gradAccum * replicas.length)))
+          results.forEach(({grads}, d) => accs[d].add(grads))
         }
-        const {grads, count} = acc.take()
+        const taken = accs.map((acc) => acc.take())
+        if (replicas.length > 1) await allReduceSum(taken.map((t) => t.grads), buckets)
+        const {grads, count} = taken[0]
+        // The mean over every replica's micro-batches.
+        const meanScale = 1 / (count * replicas.length * lossScale)
         let offset = 0
         // Every unit's gradient norm first: one non-finite gradient anywhere skips the whole step.
+        // The norms of replica 0 clip every replica: after the reduction all hold the same gradients.
         const clipped = []
-        for (const unit of units) {
-          const mine = grads.slice(offset, offset + unit.optimizer.params.length)
-          offset += mine.length
-          clipped.push({unit, mine, ...(await clipGradNorm(mine, clip, 1 / (count * lossScale)))})
+        for (const [u, unit] of units.entries()) {
+          const at = offset
+          offset += unit.optimizer.params.length
+          clipped.push({u, at, ...(await clipGradNorm(grads.slice(at, offset), clip, meanScale))})
         }
         const finite = clipped.every((c) => Number.isFinite(c.norm))
         const stepped = run.scaler ? run.scaler.update(finite) : true
-        if (stepped) for (const {unit, mine, gradScale} of clipped) unit.optimizer.step(mine, {lr, gradScale})
+        if (stepped) {
+          for (const [d, r] of replicas.entries()) {
+            for (const {u, at, gradScale} of clipped) r.units[u].optimizer.step(taken[d].grads.slice(at, at + r.units[u].optimizer.params.length), {lr, gradScale})
+          }
+        }
         return {losses: sums, gradNorm: finite ? Math.sqrt(clipped.reduce((s, c) => s + c.norm * c.norm, 0)) : null, stepped}
       })
       const now = Date.now()
@@ -114,21 +146,29 @@ export async function runStage(run: StageRun): Promise<number> {
     }
     return steps
   } finally {
-    for (const p of params) p.requiresGrad = false
+    for (const p of params.flat()) p.requiresGrad = false
   }
 }
 
-/** One micro-batch: its losses (values) and the gradients of their sum times `lossScale` for `params`. */
-async function microBatch(def: StageDefinition, ctx: StageContext, ids: Tensor, params: Tensor[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}> {
+/**
+ * One micro-batch on every replica: its losses (values) and the gradients of their sum times
+ * `lossScale` for each replica's `params`. Every replica's forward is launched before any loss is
+ * read back, and every backward before the caller reads a gradient, so the devices run at once.
+ */
+async function microBatch(def: StageDefinition, work: {ctx: StageContext; ids: Tensor; params: Tensor[]}[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}[]> {
   return scopeAsync(async () => {
-    const {result} = withTape(() => withPrecision(ctx.settings.precision, () => {
+    const taped = work.map(({ctx, ids}) => withTape(() => withPrecision(ctx.settings.precision, () => {
       const parts = def.losses(ctx, ids)
       return {parts, total: parts.slice(1).reduce((a, b) => add(a, b), parts[0])}
-    }))
-    const values = await Promise.all(result.parts.map(async (p) => (await p.toArray())[0]))
-    if (!values.every(Number.isFinite)) throw new HybridizeError(`stage ${def.stage}: the loss is not finite (${values.join(', ')}); lower --lr`, {code: 'E_DIVERGED'})
-    // The backward seeded with the scale is the backward of the scaled loss.
-    const seed = lossScale === 1 ? undefined : fromArray(ctx.student.backend, Float32Array.of(lossScale), result.total.shape)
-    return {grads: backward(result.total, params, {seed}), values}
+    })).result)
+    const values = await Promise.all(taped.map((t) => Promise.all(t.parts.map(async (p) => (await p.toArray())[0]))))
+    for (const v of values) {
+      if (!v.every(Number.isFinite)) throw new HybridizeError(`stage ${def.stage}: the loss is not finite (${v.join(', ')}); lower --lr`, {code: 'E_DIVERGED'})
+    }
+    return taped.map((t, d) => {
+      // The backward seeded with the scale is the backward of the scaled loss.
+      const seed = lossScale === 1 ? undefined : fromArray(work[d].ctx.student.backend, Float32Array.of(lossScale), t.total.shape)
+      return {grads: backward(t.total, work[d].params, {seed}), values: values[d]}
+    })
   })
 }

@@ -9,7 +9,7 @@ export interface StepMetrics {
   stage: StageNumber
   step: number
   steps: number
-  /** Tokens this stage has trained on after the step. */
+  /** Tokens this stage has trained on after the step, over every device (--devices) and worker (--workers). */
   tokens: number
   /** Sum over trained layers (stages 1-2, as MOHAWK sums them), else the distillation loss; mean over micro-batches. */
   loss: number

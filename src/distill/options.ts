@@ -35,6 +35,22 @@ export interface DistillSettings {
   recompute?: boolean
   /** Linear layers' matmuls: f32, or f16 operands with f32 accumulation and dynamic loss scaling (engine/precision.ts). */
   precision: Precision
+  /** Stage 3 data-parallel over this many devices of one host (distill/replicas.ts); 1 when absent. */
+  devices?: number
+  /** Stage 3 across hosts by DiLoCo (distill/diloco.ts); absent for a single worker. */
+  diloco?: DilocoSettings
+}
+
+export interface DilocoSettings {
+  workers: number
+  /** This worker, 0 .. workers − 1: it trains on rows index·B .. (index + 1)·B − 1 of every N·B drawn. */
+  index: number
+  /** The folder every worker reads and writes the round deltas in (sync-dir.ts). */
+  syncDir: string
+  /** H: inner steps between outer steps. */
+  syncEvery: number
+  outerLr: number
+  outerMomentum: number
 }
 
 /**
@@ -92,7 +108,30 @@ export function parseFreeze(spec: string | undefined): WeightGroup[] | undefined
   return groups as WeightGroup[]
 }
 
-/** Optimizer steps a stage takes to see `tokens` tokens (at least one). */
-export function stepsFor(tokens: number, s: Pick<DistillSettings, 'batchSize' | 'seqLen' | 'gradAccum'>): number {
-  return Math.max(1, Math.ceil(tokens / (s.batchSize * s.seqLen * s.gradAccum)))
+/** Data-parallel replicas across all workers: devices per worker times workers. */
+export function replicaCount(s: Pick<DistillSettings, 'devices' | 'diloco'>): number {
+  return (s.devices ?? 1) * (s.diloco?.workers ?? 1)
+}
+
+/**
+ * Optimizer steps a stage takes to see `tokens` tokens (at least one). `tokens` counts every
+ * device's and worker's rows: each step trains on batchSize rows per device per worker.
+ */
+export function stepsFor(tokens: number, s: Pick<DistillSettings, 'batchSize' | 'seqLen' | 'gradAccum' | 'devices' | 'diloco'>): number {
+  return Math.max(1, Math.ceil(tokens / (s.batchSize * s.seqLen * s.gradAccum * replicaCount(s))))
+}
+
+/** --workers and --devices train stage 3 only: stages 1 and 2 spread over machines by --layers and merge. */
+export function checkParallel(s: Pick<DistillSettings, 'devices' | 'diloco' | 'stages'>): void {
+  const parallel = [s.diloco && '--workers', (s.devices ?? 1) > 1 && '--devices'].filter(Boolean)
+  if (parallel.length > 0 && s.stages.some((stage) => stage !== 3)) {
+    throw new HybridizeError(`${parallel.join(' and ')} train stage 3 only (--stage 3); stages 1 and 2 spread over machines by --layers and hybridize merge`, {code: 'E_FLAG'})
+  }
+  const d = s.diloco
+  if (!d) return
+  if (!(Number.isInteger(d.workers) && d.workers >= 1)) throw new HybridizeError(`--workers ${d.workers}: expected a whole number >= 1`, {code: 'E_FLAG'})
+  if (!(Number.isInteger(d.index) && d.index >= 0 && d.index < d.workers)) throw new HybridizeError(`--worker-index ${d.index}: expected 0 to ${d.workers - 1} for --workers ${d.workers}`, {code: 'E_FLAG'})
+  if (!(Number.isInteger(d.syncEvery) && d.syncEvery >= 1)) throw new HybridizeError(`--sync-every ${d.syncEvery}: expected a whole number of steps >= 1`, {code: 'E_FLAG'})
+  if (!(d.outerLr > 0)) throw new HybridizeError(`--outer-lr ${d.outerLr}: expected a number > 0`, {code: 'E_FLAG'})
+  if (!(d.outerMomentum >= 0 && d.outerMomentum < 1)) throw new HybridizeError(`--outer-momentum ${d.outerMomentum}: expected a number >= 0 and < 1`, {code: 'E_FLAG'})
 }

@@ -7,7 +7,9 @@ import {withAtomicFolder} from '../io/atomic.js'
 import {writeCheckpoint} from '../io/safetensors/writer.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import {LossScaler} from '../train/loss-scaler.js'
+import {FormatError} from '../errors.js'
 import {saveCheckpoint, type LoadedCheckpoint, type TrainingState} from './checkpoint.js'
+import {DilocoWorker} from './diloco.js'
 import {runStage, trainUnits} from './loop.js'
 import {appendMetrics, readMetrics, truncateMetrics, writeLossCurves, type StepMetrics} from './metrics.js'
 import {stepsFor, type DistillSettings, type StageNumber} from './options.js'
@@ -36,6 +38,8 @@ export interface DistillInputs {
   corpus: Corpus
   /** What the student folder's README.md and provenance.json say about it. */
   description: Omit<StudentDescription, 'hybridProvenance'>
+  /** `--devices N`: the same student and teacher loaded on each further device, data-parallel replicas of the first. */
+  peers?: {student: DistillStudent; teacher: DistillTeacher}[]
 }
 
 export interface DistillIO {
@@ -60,12 +64,17 @@ export interface DistillOutcome {
 
 export async function distill(settings: DistillSettings, out: string, inputs: DistillInputs, io: DistillIO, resume?: LoadedCheckpoint): Promise<DistillOutcome> {
   const {student} = inputs
+  const replicas = [{student, teacher: inputs.teacher}, ...(inputs.peers ?? [])]
+  // New values of one weight, written into every replica.
+  const apply = (name: string, data: Float32Array): void => {
+    for (const r of replicas) r.student.backend.write(r.student.weights.get(name)!.storage, data)
+  }
   await mkdir(out, {recursive: true})
   if (resume) {
     for (const [name, tensor] of student.weights) {
       const saved = resume.weights.get(name)
       if (!saved || saved.length !== tensor.numel) throw new Error(`checkpoint ${resume.folder} has no weight ${name} of ${tensor.numel} values`)
-      student.backend.write(tensor.storage, saved)
+      apply(name, saved)
     }
     await truncateMetrics(out, resume.state.metricsLines)
   } else {
@@ -88,12 +97,22 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
   try {
     for (let index = resume?.state.stageIndex ?? 0; index < settings.stages.length; index++) {
       const def = STAGES[settings.stages[index]]
-      const requested = {student, teacher: inputs.teacher, settings, layers}
-      const units = trainUnits(def, requested)
-      const ctx = def.perLayer ? {...requested, layers: units.map((u) => u.layer!)} : requested
+      const [main, ...peers] = replicas.map((r) => {
+        const requested = {...r, settings, layers}
+        const units = trainUnits(def, requested)
+        return {units, ctx: def.perLayer ? {...requested, layers: units.map((u) => u.layer!)} : requested}
+      })
+      const {units, ctx} = main
+      const allUnits = [main, ...peers].flatMap((r) => r.units)
       const steps = stepsFor(settings.tokens[index], settings)
       const resuming = resume && resume.state.stageIndex === index ? resume.state : undefined
-      if (resuming) for (const u of units) u.optimizer.importState(resuming.optimizerStep, resume!.moments)
+      if (resuming) for (const u of allUnits) u.optimizer.importState(resuming.optimizerStep, resume!.moments)
+      if (resuming && settings.diloco && !resume!.outer) throw new FormatError(`${resume!.folder}: a DiLoCo worker's checkpoint without outer.safetensors (the round's start and momentum)`)
+      const diloco = settings.diloco ? await DilocoWorker.open(settings, units.flatMap((u) => u.params), apply, resuming ? resume!.outer : undefined) : undefined
+      if (settings.diloco) {
+        const {index: worker, workers, syncEvery, syncDir} = settings.diloco
+        io.status(`DiLoCo worker ${worker} of ${workers}: an outer step every ${syncEvery} steps, through ${syncDir}`)
+      }
       // A fresh scaler each stage, as each stage has fresh optimizers (MOHAWK's stages are separate trainings).
       const scaler = settings.precision === 'mixed' ? new LossScaler() : undefined
       if (scaler && resuming?.lossScale) scaler.load(resuming.lossScale)
@@ -107,22 +126,26 @@ export async function distill(settings: DistillSettings, out: string, inputs: Di
           optimizerStep: units[0].optimizer.stepCount, seed: settings.seed, data: data.position, metricsLines, lossScale: scaler?.state(),
         }
         const moments = units.flatMap((u) => u.optimizer.exportState().moments)
-        checkpoint = await saveCheckpoint(out, {weights: student.weights, moments, state})
+        checkpoint = await saveCheckpoint(out, {weights: student.weights, moments, state, outer: diloco?.exportState()})
         lastSaved = key
       }
       const sessionStart = Date.now()
       const done = await runStage({
-        def, ctx, data, units, steps, lr: settings.lr[index], firstStep, scaler,
+        def, ctx, data, units, peers, steps, lr: settings.lr[index], firstStep, scaler,
+        shard: settings.diloco && {count: settings.diloco.workers, index: settings.diloco.index},
         afterStep: async (m) => {
+          // A round's last step: the outer step first, so the checkpoint after it starts the next round.
+          const roundEnds = diloco?.roundEndsAt(m.step, steps) ?? false
+          if (roundEnds) await diloco!.sync(m.step, io.status)
           await appendMetrics(out, m)
           metricsLines++
           io.progress(m, progressLine(m, settings.stages.length, index, firstStep, sessionStart))
           const stop = io.stopRequested()
-          if (stop || m.step % settings.saveEvery === 0 || m.step === steps) await save(m.step)
+          if (stop || roundEnds || m.step % settings.saveEvery === 0 || m.step === steps) await save(m.step)
           return stop
         },
       })
-      for (const u of units) u.optimizer.dispose()
+      for (const u of allUnits) u.optimizer.dispose()
       if (done < steps) {
         return {completed: false, stage: def.stage, step: done, checkpoint, losses: summarize(await readMetrics(out)), files: []}
       }

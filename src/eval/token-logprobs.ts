@@ -1,4 +1,4 @@
-import {fromArray, scopeAsync} from '../engine/tensor.js'
+import {fromArray, keep, scope} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
 import type {LanguageModel} from '../models/language-model.js'
 
@@ -18,11 +18,14 @@ export async function tokenLogprobs(
   // Logits only where asked: the LM head over every position is most of a small model's work.
   const picked = Int32Array.from(positions.flatMap((list, b) => list.map(({t}) => b * T + t)))
   const V = lm.vocabSize
-  const logits = await scopeAsync(async () => {
-    const out = lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])}).logits
-    if (out.shape.length !== 2 || out.shape[0] !== picked.length) throw new Error(`tokenLogprobs: the model returned logits [${out.shape}] for ${picked.length} picked rows`)
-    return out.toFloat32()
-  })
+  // No scope stays open across the read: models on several devices score at once (eval/on-devices.ts),
+  // and the engine's scopes are one stack per process.
+  const onDevice = keep(scope(() => lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])}).logits))
+  if (onDevice.shape.length !== 2 || onDevice.shape[0] !== picked.length) {
+    onDevice.dispose()
+    throw new Error(`tokenLogprobs: the model returned logits [${onDevice.shape}] for ${picked.length} picked rows`)
+  }
+  const logits = await onDevice.toFloat32().finally(() => onDevice.dispose())
   checkFiniteLogits(logits, V)
   let next = 0
   return positions.map((list) =>

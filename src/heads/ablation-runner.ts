@@ -1,6 +1,6 @@
 import {noGrad} from '../engine/autograd.js'
 import {add, embedding, mul} from '../engine/ops.js'
-import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
+import {fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
 import type {TeacherModel} from '../models/teacher.js'
 import {logSoftmaxRows, type RowRunner, type ScoreRow} from './choice-scoring.js'
@@ -53,7 +53,12 @@ export function ablationRunner(model: TeacherModel, ablation: Ablation = {mode: 
   }
 }
 
-/** One plain forward over the groups' token rows, then every member row from its lowest ablated layer. */
+/**
+ * One plain forward over the groups' token rows, then every member row from its lowest ablated layer.
+ * No scope stays open across an await (each is synchronous, the tensors kept past it disposed here):
+ * the engine's scopes are one stack per process, and runners on several devices interleave at their
+ * reads (split-runner.ts).
+ */
 async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
   const backend = model.backend
   const {numLayers, hiddenSize} = model.config
@@ -61,37 +66,39 @@ async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow
   const T = Math.max(...groups.map((g) => rows[g[0]].ids.length))
   const ids = new Int32Array(B * T)
   groups.forEach((g, b) => ids.set(rows[g[0]].ids, b * T))
-  await scopeAsync(async () => {
-    const {hiddenStates} = noGrad(() => model.forward(fromArray(backend, ids, [B, T]), {hiddenStates: true, logitRows: fromArray(backend, new Int32Array(1), [1])}))
+  const hiddenStates = scope(() => noGrad(() => model.forward(fromArray(backend, ids, [B, T]), {hiddenStates: true, logitRows: fromArray(backend, new Int32Array(1), [1])})).hiddenStates!).map(keep)
+  try {
     // Rows without an ablation rerun the last layer: simpler than a separate path, and one layer of L.
     const startLayer = (i: number) => Math.min(numLayers - 1, ...rows[i].variant.map(([l]) => l))
     const members = groups.flatMap((g, b) => g.map((i) => ({i, b, from: startLayer(i)})))
     const perChunk = Math.max(1, Math.floor(CHUNK_TOKENS / T))
     for (let from = 0; from < numLayers; from++) {
       const bucket = members.filter((m) => m.from === from)
-      const base = hiddenStates![from].reshape([B, T * hiddenSize])
       for (let at = 0; at < bucket.length; at += perChunk) {
         const chunk = bucket.slice(at, at + perChunk)
         const chunkRows = chunk.map((m) => rows[m.i])
         const picks = Int32Array.from(chunkRows.flatMap((r, k) => r.positions.map((p) => k * T + p)))
-        const logits = await scopeAsync(async () => {
+        const logitsOnDevice = keep(scope(() => {
+          const base = hiddenStates[from].reshape([B, T * hiddenSize])
           const hidden = embedding(fromArray(backend, Int32Array.from(chunk.map((m) => m.b)), [chunk.length]), base).reshape([chunk.length, T, hiddenSize])
-          const {logits} = noGrad(() =>
+          return noGrad(() =>
             model.forward(fromArray(backend, new Int32Array(chunk.length * T), [chunk.length, T]), {
               fromLayer: {layer: from, hidden},
               logitRows: fromArray(backend, picks, [picks.length]),
               headOutputs: (layer, z) => ablate(z, layer, chunkRows, ablation),
             }),
-          )
-          return logits.toFloat32()
-        })
+          ).logits
+        }))
+        const logits = await logitsOnDevice.toFloat32().finally(() => logitsOnDevice.dispose())
         checkFiniteLogits(logits, model.vocabSize)
         const lp = logSoftmaxRows(logits, model.vocabSize)
         let next = 0
         chunk.forEach((m) => (out[m.i] = rows[m.i].positions.map(() => lp[next++])))
       }
     }
-  })
+  } finally {
+    for (const h of hiddenStates) h.dispose()
+  }
 }
 
 /** z [B, T, Hq, D] with the heads each row ablates at `layer` replaced; z itself when none are. */

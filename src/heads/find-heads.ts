@@ -6,6 +6,7 @@ import {Random} from '../util/random.js'
 import {ablationRunner, isSelected, type Ablation, type HeadId} from './ablation-runner.js'
 import {attentionPatterns} from './attention-patterns.js'
 import {headsInBudget} from './budget.js'
+import {splitRows} from './split-runner.js'
 import {headLabel, type HeadLabel} from './head-labels.js'
 import {scoreChoices, tokenizeItems, type ChoiceOutcome} from './choice-scoring.js'
 
@@ -96,7 +97,8 @@ export function findHeadsSamples(task: TaskName, opts: Pick<FindHeadsOptions, 's
 
 const HEADS_SAMPLES_STREAM = 0x686473
 
-export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: FindHeadsOptions): Promise<FindHeadsResult> {
+/** `peers`: the same teacher loaded on further devices, which share the ablations (split-runner.ts). */
+export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: FindHeadsOptions, peers: TeacherModel[] = []): Promise<FindHeadsResult> {
   const {numLayers: L, numHeads: H, numKvHeads: Hkv} = model.config
   const progress = opts.progress ?? (() => {})
   const k = selectionSize(opts.select, L * H)
@@ -106,7 +108,7 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
   progress(`attention patterns of ${L * H} heads over ${samples.length} prompts`)
   const patterns = await attentionPatterns(model, tok, samples, items.map((i) => i.context))
   const ablation: Ablation = opts.ablation === 'mean' ? {mode: 'mean', means: patterns.meanOutputs} : {mode: 'zero'}
-  const run = ablationRunner(model, ablation)
+  const run = splitRows([model, ...peers].map((m) => ablationRunner(m, ablation)))
   const score = async (variants: (readonly HeadId[])[]): Promise<AccuracyFigures[]> => {
     const outcomes = await scoreChoices(
       variants.flatMap((variant) => items.map((item) => ({item, variant}))),

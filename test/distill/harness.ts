@@ -1,3 +1,4 @@
+import type {Backend} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {resolveCorpus} from '../../src/data/corpus.js'
 import {loadLastCheckpoint} from '../../src/distill/checkpoint.js'
@@ -21,10 +22,18 @@ export function tinySettings(dirs: {teacher: string; student: string; text: stri
 }
 
 /** Load the pair fresh (as a new process would) and run `distill`; stop once `stopAfter` steps have run in this call. */
-export async function runTiny(settings: DistillSettings, out: string, opts: {stopAfter?: number; resume?: boolean} = {}): Promise<{outcome: DistillOutcome; model: HybridModel}> {
-  const backend = new CpuBackend({description: 'cpu (tests)'})
-  const teacher = await loadTeacher(settings.teacher, backend)
-  const model = await loadHybrid(settings.student, backend)
+export async function runTiny(settings: DistillSettings, out: string, opts: {stopAfter?: number; resume?: boolean; backend?: () => Promise<Backend>} = {}): Promise<{outcome: DistillOutcome; model: HybridModel}> {
+  // One CPU backend per data-parallel replica (settings.devices), each with its own copy of the pair.
+  const load = async () => {
+    const backend = opts.backend ? await opts.backend() : new CpuBackend({description: 'cpu (tests)'})
+    return {teacher: await loadTeacher(settings.teacher, backend), model: await loadHybrid(settings.student, backend)}
+  }
+  const {teacher, model} = await load()
+  const peers = []
+  for (let d = 1; d < (settings.devices ?? 1); d++) {
+    const peer = await load()
+    peers.push({teacher: peer.teacher, student: hybridStudent(peer.model)})
+  }
   const tokenizer = await loadTokenizer(settings.teacher)
   const corpus = await resolveCorpus(settings.data, settings.textField)
   let steps = 0
@@ -32,6 +41,6 @@ export async function runTiny(settings: DistillSettings, out: string, opts: {sto
   const resume = opts.resume ? await loadLastCheckpoint(out) : undefined
   if (!resume) await writeRunSettings(out, settings)
   const description = {config: model.config, teacher: identifyTeacher(settings.teacher), command: 'hybridize distill (test)'}
-  const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus, description}
+  const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus, description, peers}
   return {outcome: await distill(settings, out, inputs, io, resume), model}
 }

@@ -3,7 +3,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 import {DEFAULT_LR, DISTILL_DEFAULTS, type DistillOutput, type DistillRequest} from '../../api/distill.js'
 import type {StepMetrics} from '../../distill/metrics.js'
 import {planMemory, type StageMemory} from '../../distill/memory-plan.js'
-import {parseFreeze, parseLayers, parsePerStage, parseStages, type DistillSettings} from '../../distill/options.js'
+import {parseFreeze, parseLayers, parsePerStage, parseStages, type DilocoSettings, type DistillSettings} from '../../distill/options.js'
 import {readRunSettings} from '../../distill/run-file.js'
 import {PRECISIONS} from '../../engine/precision.js'
 import {HybridizeError} from '../../errors.js'
@@ -12,6 +12,8 @@ import {parseTeacherConfig} from '../../models/config.js'
 import {parseHybridConfig} from '../../models/hybrid-config.js'
 import {readConfigJson} from '../../models/load.js'
 import {deviceFlag} from '../device-flag.js'
+import {devicesFlag, parseDevices} from '../devices-flag.js'
+import {DILOCO_OUTER} from '../../train/outer-sgd.js'
 import {catchInterrupts} from '../interrupts.js'
 import {formatBytes} from '../format.js'
 import type {StepIO} from './io.js'
@@ -57,6 +59,13 @@ export const DISTILL_FLAGS = {
   'dry-run': Flags.boolean({description: `Print the memory each stage needs and exit, loading and writing nothing: one step of each stage run on shapes alone (the tensors alive at once at the peak, weights and AdamW moments included, in f32; a GPU adds its buffer pool's slack) and the largest tensor, against a ${formatBytes(DRY_RUN_BINDING)} storage binding (Dawn's on an H100/H200).`}),
   resume: Flags.boolean({description: 'Continue the run in --out from its last checkpoint, with the settings it started with.'}),
   device: deviceFlag,
+  devices: devicesFlag('stage 3 data-parallel, --batch-size rows on each, gradients summed across devices, the same optimizer step on every replica; the same losses as one device with N times the batch.'),
+  workers: Flags.integer({description: 'Stage 3 across hosts by DiLoCo: the number of workers (default: $SLURM_ARRAY_TASK_COUNT). Each trains on its own rows for --sync-every steps, then all average their parameter deltas through --sync-dir.', min: 1, helpGroup: 'PARALLEL'}),
+  'worker-index': Flags.integer({description: "This worker, 0 to --workers − 1 (default: $SLURM_ARRAY_TASK_ID less $SLURM_ARRAY_TASK_MIN, else Kubernetes' $JOB_COMPLETION_INDEX).", min: 0, helpGroup: 'PARALLEL'}),
+  'sync-dir': Flags.string({description: "A folder every worker reads and writes (a shared filesystem): each round's parameter deltas.", helpGroup: 'PARALLEL'}),
+  'sync-every': Flags.integer({description: "DiLoCo's H: inner steps between outer steps.", default: 500, min: 1, helpGroup: 'PARALLEL'}),
+  'outer-lr': Flags.string({description: "DiLoCo's outer learning rate (Nesterov SGD on the mean delta).", default: String(DILOCO_OUTER.lr), helpGroup: 'PARALLEL'}),
+  'outer-momentum': Flags.string({description: "DiLoCo's outer Nesterov momentum.", default: String(DILOCO_OUTER.momentum), helpGroup: 'PARALLEL'}),
 }
 
 export type DistillFlags = Interfaces.InferredFlags<typeof DISTILL_FLAGS>
@@ -91,6 +100,34 @@ function distillSettingsOf(student: string | undefined, flags: DistillFlags): Di
     saveEvery: flags['save-every'],
     recompute: flags.recompute || undefined,
     precision: flags.precision,
+    devices: parseDevices(flags.devices, flags.device),
+    diloco: dilocoFlags(flags),
+  }
+}
+
+/** A whole number from the environment, or undefined when the variable is unset or empty. */
+function envInteger(name: string): number | undefined {
+  const value = process.env[name]
+  if (value === undefined || value.trim() === '') return undefined
+  if (!/^\d+$/.test(value.trim())) throw new HybridizeError(`${name}=${value}: expected a whole number`, {code: 'E_USAGE'})
+  return Number(value)
+}
+
+/** The DiLoCo flags, with the schedulers' variables as defaults; undefined for a single worker. */
+function dilocoFlags(flags: DistillFlags): DilocoSettings | undefined {
+  if (flags['sync-dir'] === undefined) {
+    if (flags.workers !== undefined || flags['worker-index'] !== undefined) throw new HybridizeError('--workers and --worker-index need --sync-dir, the folder the workers share', {code: 'E_FLAG'})
+    return undefined
+  }
+  const slurmTask = envInteger('SLURM_ARRAY_TASK_ID')
+  const workers = flags.workers ?? envInteger('SLURM_ARRAY_TASK_COUNT')
+  const index = flags['worker-index'] ?? (slurmTask !== undefined ? slurmTask - (envInteger('SLURM_ARRAY_TASK_MIN') ?? 0) : envInteger('JOB_COMPLETION_INDEX'))
+  if (workers === undefined) throw new HybridizeError('--sync-dir: give --workers (or run as a Slurm array task)', {code: 'E_FLAG'})
+  if (index === undefined) throw new HybridizeError('--sync-dir: give --worker-index (or run as a Slurm array task or a Kubernetes Indexed Job)', {code: 'E_FLAG'})
+  return {
+    workers, index, syncDir: flags['sync-dir'], syncEvery: flags['sync-every'],
+    outerLr: numberFlag('outer-lr', flags['outer-lr'], 0, Infinity),
+    outerMomentum: numberFlag('outer-momentum', flags['outer-momentum'], 0, 1, true),
   }
 }
 

@@ -6,6 +6,7 @@ import {parseTaskList, TASK_HELP} from '../../eval/run-tasks.js'
 import {DEFAULT_GENERATION, isGenerationTask, type GenerationSettings} from '../../eval/tasks/generation.js'
 import {parseTimeBudgets} from '../../eval/tasks/time-budget.js'
 import {deviceFlag} from '../device-flag.js'
+import {devicesFlag, parseDevices} from '../devices-flag.js'
 import {dtypeFlag, dtypeStatus} from '../dtype-flag.js'
 import {parseNumber} from '../number-flag.js'
 import type {StepIO} from './io.js'
@@ -26,6 +27,7 @@ export const EVAL_FLAGS = {
   'output-path': Flags.string({description: 'Folder for results JSON (lm-evaluation-harness layout) and curve images; a path ending in .json names the results file (NAME_<date>.json) of one model.'}),
   'log-samples': Flags.boolean({description: 'Also write every scored sample (needs --output-path).', dependsOn: ['output-path']}),
   device: deviceFlag,
+  devices: devicesFlag('the scoring tasks (the retrieval tasks, mc:, ppl:) share their samples among them, the same metrics as on one; generation tasks and throughput run on the first.'),
   dtype: dtypeFlag,
 }
 
@@ -48,6 +50,7 @@ export function evaluateRequest(models: string[], flags: EvalFlags, io: StepIO):
     outputPath: flags['output-path'],
     logSamples: flags['log-samples'],
     device: flags.device,
+    devices: parseDevices(flags.devices, flags.device),
     dtype: flags.dtype,
     onDType: (dtype) => io.status(dtypeStatus(dtype)),
     status: io.status,

@@ -7,6 +7,7 @@ import type {TaskName} from '../../tasks/index.js'
 import {budgetFlag} from '../budget-flag.js'
 import {stdoutColor} from '../color.js'
 import {deviceFlag} from '../device-flag.js'
+import {devicesFlag, parseDevices} from '../devices-flag.js'
 import type {StepIO} from './io.js'
 
 /** `hybridize find-heads`'s flags; a recipe's find_heads section takes the same (less out, device, force). */
@@ -27,6 +28,7 @@ export const FIND_HEADS_FLAGS = {
   out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg. A heads.json find-heads wrote is replaced; another file only with --force.', default: 'heads.json'}),
   force: Flags.boolean({description: 'Replace --out and its .svg even if they are not files find-heads wrote.'}),
   device: deviceFlag,
+  devices: devicesFlag('the head ablations are shared among them, the same results as on one.'),
 }
 
 export type FindHeadsFlags = Interfaces.InferredFlags<typeof FIND_HEADS_FLAGS>
@@ -46,6 +48,7 @@ export function findHeadsRequest(model: string, flags: FindHeadsFlags, io: StepI
     out: flags.out,
     force: flags.force,
     device: flags.device,
+    devices: parseDevices(flags.devices, flags.device),
     status: io.status,
   }
 }

@@ -4,6 +4,7 @@ import {FormatError, HybridizeError} from '../../errors.js'
 import {jsonlObjects} from './jsonl-objects.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {mean, meanStderr, multipleChoiceScores} from '../metrics.js'
+import {partsForDevices} from '../on-devices.js'
 import {loglikelihoodSample, type LmEvalSample} from '../samples.js'
 import {loadMcTask, MC_DEFAULTS, type McTask} from './mc-task-yaml.js'
 import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
@@ -82,7 +83,14 @@ export async function runMultipleChoice(path: string, ctx: EvalContext): Promise
     }
   }
   const total = requests.length
-  const scored = await loglikelihood(ctx.lm, tok, requests, ctx.batchSize, (done) => ctx.progress(`mc ${done}/${total}`))
+  // With --devices, each device scores a contiguous part of the questions (all choices of a question together: they share rows).
+  let at = 0
+  const parts = partsForDevices(ctx, items.map((it) => requests.slice(at, (at += it.choices.length))))
+  const doneOn = parts.map(() => 0)
+  const scored = (await Promise.all(parts.map(({lm, items: part}, d) => loglikelihood(lm, tok, part.flat(), ctx.batchSize, (done) => {
+    doneOn[d] = done
+    ctx.progress(`mc ${doneOn.reduce((a, b) => a + b, 0)}/${total}`)
+  })))).flat()
   const acc: number[] = []
   const accNorm: number[] = []
   const samples: LmEvalSample[] = []

@@ -2,6 +2,7 @@ import {readFile, stat} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {HybridizeError} from '../../errors.js'
 import {brownDocuments, brownText} from '../../tasks/brown.js'
+import {mapOnDevices} from '../on-devices.js'
 import {tokenLogprobs} from '../token-logprobs.js'
 import {rollingSample, type LmEvalSample} from '../samples.js'
 import {textTokenizer, type EvalContext, type TaskResult} from './types.js'
@@ -58,14 +59,19 @@ export async function runPerplexity(entries: string[], seqLen: number, ctx: Eval
     if (ids.length < 2) throw new HybridizeError(`perplexity: ${files[doc]} encodes to no tokens`, {code: 'E_TASK'})
     const windows = rollingWindows(ids, seqLen)
     const limited = ctx.limit === undefined ? windows : windows.slice(0, ctx.limit)
-    for (let b = 0; b < limited.length; b += ctx.batchSize) {
-      const rows = limited.slice(b, b + ctx.batchSize)
+    const batches = Array.from({length: Math.ceil(limited.length / ctx.batchSize)}, (_, b) => limited.slice(b * ctx.batchSize, (b + 1) * ctx.batchSize))
+    let windowsDone = 0
+    // Batches on every device at once (--devices), summed below in batch order.
+    const scoredBatches = await mapOnDevices(ctx, batches, async (on, rows) => {
       const inputs = rows.map((w) => w.tokens.slice(0, -1))
       const positions = rows.map((w) => w.tokens.slice(-w.predict).map((target, k) => ({t: w.tokens.length - w.predict - 1 + k, target})))
-      const scored = await tokenLogprobs(ctx.lm, inputs, positions)
+      const scored = await tokenLogprobs(on.lm, inputs, positions)
+      ctx.progress(`perplexity ${(windowsDone += rows.length)}/${limited.length} windows`)
+      return scored
+    })
+    for (const scored of scoredBatches) {
       for (const row of scored) for (const x of row) nll -= x.logprob
       predicted += scored.reduce((a, r) => a + r.length, 0)
-      ctx.progress(`perplexity ${Math.min(b + ctx.batchSize, limited.length)}/${limited.length} windows`)
     }
     // Words and bytes of the text scored: all of it, unless --limit cut the windows.
     const scoredText = limited.length === windows.length ? text : tok.decode(limited.flatMap((w) => w.tokens.slice(-w.predict)), {skipSpecialTokens: true})

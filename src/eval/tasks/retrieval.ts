@@ -4,6 +4,7 @@ import type {TaskSpec} from '../../tasks/task-spec.js'
 import {tokenLogprobs} from '../token-logprobs.js'
 import {encodePair, loglikelihood} from '../loglikelihood.js'
 import {argmax, mean, meanStderr} from '../metrics.js'
+import {mapOnDevices} from '../on-devices.js'
 import {loglikelihoodSample, type LmEvalSample} from '../samples.js'
 import {textTokenizer, type Curve, type EvalContext, type TaskResult} from './types.js'
 
@@ -103,9 +104,14 @@ export async function runRetrieval(spec: TaskSpec, ctx: EvalContext, sweepValues
       continue
     }
     values.push(value)
+    let done = 0
+    const scored = await mapOnDevices(ctx, list, async (on, s) => {
+      const r = await scoreSample(on, s)
+      ctx.progress(`${name} ${sweep.label} ${value}: ${++done}/${count}`)
+      return r
+    })
     for (const [i, s] of list.entries()) {
-      ctx.progress(`${name} ${sweep.label} ${value}: ${i + 1}/${count}`)
-      const r = await scoreSample(ctx, s)
+      const r = scored[i]
       acc.push(r.acc)
       arg.push(r.argmaxAcc)
       exact.push(r.exactAcc)

@@ -7,6 +7,8 @@ import type {GenerationSettings} from './generation.js'
 /** What every eval task gets: the model, its tokenizer, and the run's settings. */
 export interface EvalContext {
   lm: LanguageModel
+  /** `--devices N`: the same model on devices 1 .. N − 1, which share the scoring tasks' items (eval/on-devices.ts). */
+  peers?: LanguageModel[]
   /** Absent when the model folder has none and no task needs text (throughput). */
   tokenizer?: TextTokenizer
   limit?: number
