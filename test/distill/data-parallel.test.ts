@@ -90,6 +90,8 @@ describe('stage 3 on several devices', () => {
     await runTiny(stage3({batchSize: 4}), join(dir, 'gpu-one'), {backend: newDevice})
     await runTiny(stage3({batchSize: 2, devices: 2}), join(dir, 'gpu-two'), {backend: newDevice})
     expect(new Set(opened).size).toBe(3)
-    await expectSameRun(join(dir, 'gpu-one'), join(dir, 'gpu-two'), 1e-5)
+    // 3e-5, not the CPU's 1e-5: a replica's linears see half the rows, and at 64 rows or fewer the GPU picks
+    // another matmul (kernels/matmul-rows.ts) that sums K in another order.
+    await expectSameRun(join(dir, 'gpu-one'), join(dir, 'gpu-two'), 3e-5)
   }, 120_000)
 })
