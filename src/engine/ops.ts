@@ -16,6 +16,7 @@ import {packF16Exact, roundF16} from '../kernels/round-f16.js'
 import {stridedCopy} from '../kernels/strided-copy.js'
 import {ShapeError} from '../errors.js'
 import {needsGrad, noGrad, record} from './autograd.js'
+import {cachedHalfWeight} from './half-weight-cache.js'
 import {matmulPrecision} from './precision.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
@@ -126,7 +127,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * summed in f32, as torch.autocast runs a linear layer; the backward rounds the output gradient,
  * x and W to f16 as well (under autocast the gradient reaching the layer is f16), so that a
  * gradient beyond f16's range becomes inf there, which loss scaling (train/loss-scaler.ts) turns
- * into a skipped step. The rounded copies are made again in the backward rather than kept.
+ * into a skipped step. The activations' and gradients' rounded copies are made again in the
+ * backward rather than kept; the weight's is made once per version of the weight (half-weight-cache.ts).
  */
 function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   sameBackend(x, weight, ...(bias ? [bias] : []))
@@ -135,7 +137,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (bias && bias.numel !== n) throw new ShapeError(`bias of ${bias.numel} values for ${n} outputs`)
   const inputs = bias ? [x, weight, bias] : [x, weight]
   const y = noGrad(() => {
-    const product = halfMatmul(x, weight, {transB: true})
+    const product = halfMatmul(x, weight, {transB: true, weightB: true})
     if (!bias) return product
     const biased = add(product, bias)
     product.dispose()
@@ -143,7 +145,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   })
   if (needsGrad(inputs)) {
     record(inputs, [y], ([g], {inputs: [xs, ws], needs}) => [
-      needs[0] ? halfMatmul(g!, ws, {}) : undefined,
+      needs[0] ? halfMatmul(g!, ws, {weightB: true}) : undefined,
       needs[1] ? halfMatmul(g!, xs, {transA: true}) : undefined,
       needs[2] ? sumOver(g!, 1, m, n) : undefined,
     ])
@@ -157,30 +159,37 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
  * (that kernel takes only Bᵀ); elsewhere (the CPU, llvmpipe) the rounded values go through the f32
  * matmul, whose products of two halves are exact in f32: the same function, summed in another order.
+ * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts).
  */
-function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false}: {transA?: boolean; transB?: boolean}): Tensor {
+function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weightB = false}: {transA?: boolean; transB?: boolean; weightB?: boolean}): Tensor {
   const [ar, ac] = a.shape
   const [br, bc] = b.shape
   const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]
   const tensorCores = tensorCoreSupport(a.backend)
+  const half = (t: Tensor): Tensor => halfOperand(t, Boolean(tensorCores))
+  const bh = weightB ? cachedHalfWeight(b, half) : half(b)
+  let c: Tensor
   if (!tensorCores) {
-    const [ah, bh] = [a, b].map((t) => launch(roundF16, {n: t.numel}, [t], [t.shape])[0])
-    const [c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
+    const ah = half(a)
+    ;[c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
     ah.dispose()
-    bh.dispose()
-    return c
+  } else {
+    const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
+    const ah = half(upright)
+    if (transA) upright.dispose()
+    ;[c] = launch(matmulF16, {m, n, k, transB, tensorCores}, [ah, bh], [[m, n]])
+    ah.dispose()
   }
-  const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
-  const [ah, bh] = [upright, b].map((t) => {
-    const packed = empty(t.backend, [packedWords(t.numel)], 'i32')
-    t.backend.run(packF16Exact, {n: t.numel}, [t.storage], [packed.storage])
-    return packed
-  })
-  if (transA) upright.dispose()
-  const [c] = launch(matmulF16, {m, n, k, transB, tensorCores}, [ah, bh], [[m, n]])
-  ah.dispose()
-  bh.dispose()
+  if (!weightB) bh.dispose()
   return c
+}
+
+/** A mixed-precision matmul's operand: packed halves for matmul_f16 on tensor cores, else f32 values rounded to f16. */
+function halfOperand(t: Tensor, tensorCores: boolean): Tensor {
+  if (!tensorCores) return launch(roundF16, {n: t.numel}, [t], [t.shape])[0]
+  const packed = empty(t.backend, [packedWords(t.numel)], 'i32')
+  t.backend.run(packF16Exact, {n: t.numel}, [t.storage], [packed.storage])
+  return packed
 }
 
 // ---- elementwise ------------------------------------------------------------------------
