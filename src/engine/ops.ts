@@ -201,15 +201,17 @@ function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   if (needsGrad([a, b])) {
     record([a, b], [out], ([g], {inputs: [as, bs], needs}) => {
       const da = !needs[0] ? undefined : op === 'mul' ? mul(g!, bs) : g
-      // b's gradient sums over the leading copies it was broadcast across.
+      // b's gradient sums over the leading copies it was broadcast across; one of a's size takes
+      // the product, or the gradient itself, without a copy (the tape takes views of what it gets).
+      const broadcast = a.numel !== b.numel
       const reduceB = (t: Tensor, sign: number): Tensor => sumOver(t, 1, a.numel / b.numel, b.numel, sign)
       let db: Tensor | undefined
       if (needs[1] && op === 'mul') {
         const prod = mul(g!, as)
-        db = reduceB(prod, 1)
-        prod.dispose()
+        db = broadcast ? reduceB(prod, 1) : prod
+        if (broadcast) prod.dispose()
       } else if (needs[1]) {
-        db = reduceB(g!, op === 'sub' ? -1 : 1)
+        db = op === 'add' && !broadcast ? g : reduceB(g!, op === 'sub' ? -1 : 1)
       }
       return [da, db]
     })
