@@ -1,14 +1,16 @@
 import {ShapeError} from '../errors.js'
+import {copyRows} from '../kernels/copy-rows.js'
+import {fill} from '../kernels/fill.js'
 import {broadcastAxis, sumAxis} from '../kernels/reduce.js'
 import {stridedCopy, type StridedCopyParams} from '../kernels/strided-copy.js'
 import {needsGrad, record} from './autograd.js'
-import {add} from './ops.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
 /**
- * Ops that move elements without arithmetic: permute, narrow, pad, concat, and expand (a new
- * broadcast axis), each with its backward on the autograd tape. All but expand are one strided
- * gather (kernels/strided-copy.ts); expand and its backward are the broadcast / sum kernels.
+ * Ops that move elements without arithmetic: permute, narrow, split, pad, concat, and expand (a new
+ * broadcast axis), each with its backward on the autograd tape. permute, narrow and pad are one
+ * strided gather each (kernels/strided-copy.ts); concat, and split's backward, copy each part into
+ * its place in one output (kernels/copy-rows.ts); expand and its backward are the broadcast / sum kernels.
  */
 
 function stridesOf(shape: readonly number[]): number[] {
@@ -82,25 +84,57 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const a = axisOf(xs[0], axis, 'concat')
   const ref = xs[0].shape
   for (const x of xs) {
+    x.assertLive()
     if (x.rank !== ref.length || x.shape.some((d, i) => i !== a && d !== ref[i])) throw new ShapeError(`concat: [${x.shape}] does not fit [${ref}] along axis ${a}`)
   }
-  if (xs.length === 1) return pad(xs[0], a, 0, ref[a])
-  const size = xs.reduce((n, x) => n + x.shape[a], 0)
-  let at = 0
-  let out: Tensor | undefined
-  for (const x of xs) {
-    const placed = pad(x, a, at, size)
-    at += x.shape[a]
-    if (!out) {
-      out = placed
-      continue
-    }
-    const sum = add(out, placed)
-    out.dispose()
-    placed.dispose()
-    out = sum
+  const sizes = xs.map((x) => x.shape[a])
+  const out = joined(xs, a, sizes)
+  if (needsGrad([...xs])) record([...xs], [out], ([g], {needs}) => splitParts(g!, a, sizes).map((part, i) => (needs[i] ? part() : undefined)))
+  return out
+}
+
+/** x cut along `axis` into consecutive parts of the given sizes (which add up to the axis): narrows with one backward. */
+export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
+  const a = axisOf(x, axis, 'split')
+  if (sizes.some((n) => !Number.isInteger(n) || n < 0) || sizes.reduce((s, n) => s + n, 0) !== x.shape[a]) {
+    throw new ShapeError(`split: sizes [${sizes}] do not add up to axis ${a} of [${x.shape}]`)
   }
-  return out!
+  x.assertLive()
+  const parts = splitParts(x, a, sizes).map((part) => part())
+  // The parts' gradients go back in one tensor, each copied into its place; a part without one leaves zeros.
+  if (needsGrad([x])) record([x], parts, (grads) => [joined(grads, a, sizes, x.shape)])
+  return parts
+}
+
+/** The parts of x along axis `a`, each a gather made when asked for (a backward builds only those it needs). */
+function splitParts(x: Tensor, a: number, sizes: readonly number[]): (() => Tensor)[] {
+  const strides = stridesOf(x.shape)
+  let at = 0
+  return sizes.map((length) => {
+    const start = (at += length) - length
+    return () => gather(x, {shape: x.shape.map((d, i) => (i === a ? length : d)), strides, offset: start * strides[a]})
+  })
+}
+
+/**
+ * Parts of the given sizes along axis `a` copied into one new tensor (concat's forward, split's
+ * backward): one copy_rows each, viewing every tensor as [outer, length, inner]. A missing part
+ * (a gradient that never came) is zeros; `shape`: the result's, when the first part may be missing.
+ */
+function joined(parts: readonly (Tensor | undefined)[], a: number, sizes: readonly number[], shape?: readonly number[]): Tensor {
+  const ref = shape ?? parts[0]!.shape
+  const total = sizes.reduce((s, n) => s + n, 0)
+  const backend = parts.find((p) => p)!.backend
+  const out = empty(backend, ref.map((d, i) => (i === a ? total : d)))
+  const [outer, inner] = [numelOf(ref.slice(0, a)), numelOf(ref.slice(a + 1))]
+  if (parts.some((p, i) => !p && sizes[i] > 0)) backend.run(fill, {n: out.numel, value: 0}, [], [out.storage])
+  let at = 0
+  parts.forEach((p, i) => {
+    const rows = sizes[i]
+    if (p && rows > 0 && outer * inner > 0) backend.run(copyRows, {batch: outer, rows, width: inner, srcRows: rows, srcStart: 0, dstRows: total, dstStart: at}, [p.storage], [out.storage])
+    at += rows
+  })
+  return out
 }
 
 /**

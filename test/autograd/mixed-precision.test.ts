@@ -107,14 +107,14 @@ describe('mixed precision: a weight is rounded to f16 once per version of the we
       const wt = fromArray(backend, w, [N, K])
       const forward = async (): Promise<Float32Array> => Float32Array.from(await withPrecision('mixed', () => linear(xt, wt)).toArray())
       const count = (names: string[]): number => names.filter((n) => n === rounding).length
-      let first = new Float32Array(0)
+      let first: Float32Array = new Float32Array(0)
       expect(count(await launches(backend, async () => void (first = await forward())))).toBe(2)
-      let second = new Float32Array(0)
+      let second: Float32Array = new Float32Array(0)
       expect(count(await launches(backend, async () => void (second = await forward())))).toBe(1)
       expect(second).toEqual(first)
       // The weight changes as AdamW changes it, in place: the next forward must see the new values.
       backend.write(wt.storage, w.map((v) => -v))
-      let third = new Float32Array(0)
+      let third: Float32Array = new Float32Array(0)
       expect(count(await launches(backend, async () => void (third = await forward())))).toBe(2)
       expectNear(third, first.map((v) => -v), 1e-6, 'y after the write')
       if ('memory' in backend) {
