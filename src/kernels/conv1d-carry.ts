@@ -5,7 +5,7 @@ import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 /**
  * conv1d.ts's causal depthwise conv continuing a sequence, as decoding runs it: the inputs before x
  * come from the carried window, and the window after x is written too, in one kernel (the composite
- * of concat, conv1d over the joined rows and two narrows is five).
+ * of concat, conv1d over the joined rows and two narrows is four).
  *   x:      [batch, seq, channels]        win: [batch, width-1, channels] (the inputs just before x)
  *   weight: [channels, width]             bias: [channels] (when `bias`)
  *   y[b, t, c]    = bias[c] + Σ_k weight[c, k] · s[b, t - (width-1) + k, c]

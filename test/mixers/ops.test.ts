@@ -84,9 +84,11 @@ describe('layout ops and statMatch: gradients (CPU, float64)', () => {
       return concat([c, scale(a, 2), mul(b, b)], 1)
     })
     await gradCheck(rng, [randomInput(rng, 'x', [2, 3, 6])], ([x]) => mul(split(x, -1, [2, 1, 3])[2], split(x, 2, [3, 0, 3])[0]))
+    // More parts than one dispatch binds (MAX_PARTS): a gather or a copy each.
+    await gradCheck(rng, [randomInput(rng, 'x', [2, 7, 2])], ([x]) => concat(split(x, 1, [1, 1, 1, 1, 1, 1, 1]).reverse(), 1))
   })
 
-  it('concat and split\'s backward copy each part into its place: no pad, no add, no full-size temporaries', async () => {
+  it('split and concat are one dispatch each way: no pad, no add, no full-size temporaries', async () => {
     const x = fromArray(cpu, Float32Array.from({length: 2 * 9 * 3}, (_, i) => i), [2, 9, 3])
     x.requiresGrad = true
     const launched: string[] = []
@@ -105,7 +107,7 @@ describe('layout ops and statMatch: gradients (CPU, float64)', () => {
     } finally {
       cpu.run = run
     }
-    expect(launched.filter((n) => n !== 'unary_backward')).toEqual(['strided_copy', 'strided_copy', 'strided_copy', 'copy_rows', 'copy_rows', 'copy_rows'])
+    expect(launched.filter((n) => n !== 'unary_backward')).toEqual(['split_rows', 'join_rows'])
   })
 
   it('rotatePairs (x and angles, two ranks) and heavyTailDecay', async () => {
@@ -148,6 +150,7 @@ describe.skipIf(!gpu)('layout ops and statMatch: WebGPU vs CPU', () => {
       const [a, b, c] = split(t, 1, [4, 30, 3])
       return concat([mul(c, c), a], 1)
     })
+    await compare('split, six parts, one empty', [x], ([t]) => concat(split(t, 2, [1, 0, 1, 1, 1, 1]).reverse(), 2))
     await compare('expand', [x], ([t]) => expand(t, 3, 3))
     const rows = {data: rng.floats(45 * 300, 2), shape: [45, 300]}
     const other = {data: Float32Array.from(rng.floats(45 * 300), (v) => 0.3 * v + 1), shape: [45, 300]}
