@@ -14,6 +14,7 @@ import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduc
 import {rope as ropeKernel} from '../kernels/rope.js'
 import {packF16Exact, roundF16} from '../kernels/round-f16.js'
 import {stridedCopy} from '../kernels/strided-copy.js'
+import {widenHalf} from '../kernels/widen-half.js'
 import {ShapeError} from '../errors.js'
 import {needsGrad, noGrad, record} from './autograd.js'
 import {cachedHalfWeight} from './half-weight-cache.js'
@@ -159,7 +160,8 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
  * (that kernel takes only Bᵀ); elsewhere (the CPU, llvmpipe) the rounded values go through the f32
  * matmul, whose products of two halves are exact in f32: the same function, summed in another order.
- * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts).
+ * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
+ * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
  */
 function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weightB = false}: {transA?: boolean; transB?: boolean; weightB?: boolean}): Tensor {
   const [ar, ac] = a.shape
@@ -167,7 +169,7 @@ function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weigh
   const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]
   const tensorCores = tensorCoreSupport(a.backend)
   const half = (t: Tensor): Tensor => halfOperand(t, Boolean(tensorCores))
-  const bh = weightB ? cachedHalfWeight(b, half) : half(b)
+  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, half) : half(w))) : half(b)
   let c: Tensor
   if (!tensorCores) {
     const ah = half(a)
@@ -182,6 +184,15 @@ function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weigh
   }
   if (!weightB) bh.dispose()
   return c
+}
+
+/** `half` of a bf16 or f16 weight's f32 values. */
+function halfOfWidened(w: Tensor, half: (t: Tensor) => Tensor): Tensor {
+  const wide = empty(w.backend, w.shape)
+  w.backend.run(widenHalf, {n: w.numel, dtype: halfDtypeOf(w)!}, [w.storage], [wide.storage])
+  const made = half(wide)
+  wide.dispose()
+  return made
 }
 
 /** A mixed-precision matmul's operand: packed halves for matmul_f16 on tensor cores, else f32 values rounded to f16. */

@@ -128,6 +128,32 @@ describe('mixed precision: a weight is rounded to f16 once per version of the we
   }
 })
 
+describe('mixed precision with a weight held in bf16 or f16 (a teacher loaded with --dtype)', () => {
+  const rng = new Rng(23)
+  const x = rng.floats(M * K, 1)
+  const w = rng.floats(N * K, 1)
+  const word = new Uint32Array(1)
+  const asF32 = new Float32Array(word.buffer)
+  const bf16 = Uint16Array.from(w, (v) => ((asF32[0] = v), word[0] >>> 16))
+  const f16 = Uint16Array.from(w, (v) => f16Bits(v))
+  const widened = {bf16: Float32Array.from(bf16, (b) => ((word[0] = b << 16), asF32[0])), f16: Float32Array.from(f16, (b) => f16Value(b))}
+  const backends = [['CPU', cpuBackend], ['packed tensor-core path', tensorCoreCpu], ...(gpu ? [['WebGPU', () => gpu!]] : [])] as [string, () => Backend][]
+
+  for (const [name, make] of backends) {
+    for (const dtype of ['bf16', 'f16'] as const) {
+      it(`${name}, ${dtype}: the same product as the weight's values held in f32`, async () => {
+        const backend = make()
+        const xt = fromArray(backend, x, [M, K])
+        const mixed = async (weight: Tensor): Promise<number[]> => Array.from(await withPrecision('mixed', () => linear(xt, weight)).toArray())
+        const half = fromArray(backend, dtype === 'bf16' ? bf16 : f16, [N, K], dtype)
+        const full = fromArray(backend, widened[dtype], [N, K])
+        expect(await mixed(half)).toEqual(await mixed(full))
+        for (const t of [xt, half, full]) t.dispose()
+      })
+    }
+  }
+})
+
 describe.skipIf(!gpu)('f16 rounding kernels: WebGPU vs CPU, bit for bit', () => {
   // Ties both ways, subnormals, the overflow edge (65504 stays, 65520 is inf), inf, zero signs.
   const edges = [1, -2, 65504, 65519.9, 65520, -1e6, 2 ** -24, 2 ** -26, 3 * 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 0.1, -0, 0, Infinity, -Infinity, 2 ** -15, 1e-30]
