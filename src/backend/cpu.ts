@@ -75,7 +75,10 @@ export class CpuBackend implements Backend {
   }
 
   async read(storage: Storage): Promise<HostArray> {
-    if (this.profiler) this.profiler.reads.count++
+    if (this.profiler) {
+      this.profiler.reads.count++
+      this.profiler.snapshot()
+    }
     return (storage as CpuStorage).data.slice()
   }
 
@@ -109,7 +112,10 @@ export class CpuBackend implements Backend {
   }
 
   async sync(): Promise<void> {
-    if (this.profiler) this.profiler.syncs.count++
+    if (this.profiler) {
+      this.profiler.syncs.count++
+      this.profiler.snapshot()
+    }
   }
 
   destroy(): void {
