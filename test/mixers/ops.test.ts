@@ -151,6 +151,7 @@ describe.skipIf(!gpu)('layout ops and statMatch: WebGPU vs CPU', () => {
       return concat([mul(c, c), a], 1)
     })
     await compare('split, six parts, one empty', [x], ([t]) => concat(split(t, 2, [1, 0, 1, 1, 1, 1]).reverse(), 2))
+    await compare('split, three parts, one empty', [x], ([t]) => concat(split(t, 3, [3, 0, 4]).reverse(), 3))
     await compare('expand', [x], ([t]) => expand(t, 3, 3))
     const rows = {data: rng.floats(45 * 300, 2), shape: [45, 300]}
     const other = {data: Float32Array.from(rng.floats(45 * 300), (v) => 0.3 * v + 1), shape: [45, 300]}
