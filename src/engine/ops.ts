@@ -247,6 +247,8 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha?: number): Tensor {
 export const silu = (x: Tensor): Tensor => unaryOp('silu', x)
 export const geluNew = (x: Tensor): Tensor => unaryOp('gelu_new', x)
 export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x)
+/** −softplus(x) in one kernel (a discrete Mamba-2 head's log-decay). */
+export const negSoftplus = (x: Tensor): Tensor => unaryOp('neg_softplus', x)
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x)
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x)
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x)

@@ -1,6 +1,6 @@
 import type {Backend} from '../../backend/backend.js'
 import {split} from '../../engine/layout-ops.js'
-import {add, linear, mul, neg, silu, softplus} from '../../engine/ops.js'
+import {add, linear, mul, negSoftplus, silu} from '../../engine/ops.js'
 import {ssdChunked, ssdMatrix, ssdStep} from '../../engine/ssm-ops.js'
 import {zeros, type Tensor} from '../../engine/tensor.js'
 import {ShapeError} from '../../errors.js'
@@ -105,7 +105,7 @@ export class DiscreteMamba2 implements SsmMixer<ConvSsmState> {
       B: B.reshape([Bn, T, Hqk, N]),
       C: C.reshape([Bn, T, Hqk, N]),
       z,
-      dA: neg(softplus(aLog)),
+      dA: negSoftplus(aLog),
       window: conv.window,
     }
   }
