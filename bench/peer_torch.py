@@ -192,6 +192,24 @@ def main():
         add(f"ssd chunked fwd+bwd {shape}", bench(lambda: torch.autograd.grad(ssd_chunked(*leaves, Q), leaves, dY)))
         del X, A, Bm, Cm, dY, leaves
 
+    # split+concat: the 1B hybrid's in_proj output cut into its parts and joined in another order, forward and backward.
+    T, parts = 8192, [6144, 2048, 32]
+    xs = rand(T, sum(parts)).requires_grad_()
+    gs = rand(T, sum(parts))
+    def split_concat():
+        conv, z, a = torch.split(xs, parts, dim=1)
+        return torch.cat([z, a, conv], dim=1)
+    add(f"split+concat fwd+bwd {T}x{sum(parts)} -> [{','.join(map(str, parts))}]", bench(lambda: torch.autograd.grad(split_concat(), xs, gs)))
+    # linear mixed: what torch.autocast runs for the MLP up projection (bf16 operands, the weight's cast cached).
+    T, I, O = 8192, 2048, 8192
+    xl, wl, gl = rand(T, I).requires_grad_(), rand(O, I).requires_grad_(), rand(T, O)
+    def mixed_linear():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            y = torch.nn.functional.linear(xl, wl)
+        return torch.autograd.grad(y, (xl, wl), gl)
+    add(f"linear mixed fwd+bwd {T}x{I} -> {O}", bench(mixed_linear))
+    del xs, gs, xl, wl, gl
+
     if args.train_step:
         torch.cuda.empty_cache()
         torch.manual_seed(0)

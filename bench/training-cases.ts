@@ -1,6 +1,8 @@
 import type {Backend} from '../src/backend/backend.js'
 import {backward, withTape} from '../src/engine/autograd.js'
-import {attention, scale} from '../src/engine/ops.js'
+import {concat, split} from '../src/engine/layout-ops.js'
+import {attention, linear, scale} from '../src/engine/ops.js'
+import {withPrecision} from '../src/engine/precision.js'
 import {ssdChunked} from '../src/engine/ssm-ops.js'
 import {empty, type Tensor} from '../src/engine/tensor.js'
 import {castF16, packedWords} from '../src/kernels/f16.js'
@@ -62,6 +64,43 @@ function ssdCase(state: number, withBackward: boolean): BenchCase {
 }
 
 /**
+ * A discrete Mamba-2 layer's in_proj output of the 1B hybrid (4 x 2048 tokens; conv 6144 = x 2048 + B, C 2 x 2048, z 2048,
+ * 32 heads' A) split into its parts and joined again in another order, forward and backward: each part gathered once and
+ * copied into its place once, both ways (layout-ops.ts's split and concat).
+ */
+const splitCase: BenchCase = {
+  name: 'split+concat fwd+bwd',
+  make(backend, size) {
+    const [T, parts] = size === 'large' ? [8192, [6144, 2048, 32]] : [512, [384, 128, 8]]
+    const width = parts.reduce((a, b) => a + b, 0)
+    const x = random(backend, [T, width], 51)
+    const gy = random(backend, [T, width], 52)
+    const run = forwardBackward([x], gy, ([xs]) => {
+      const [conv, z, a] = split(xs, 1, parts)
+      return concat([z, a, conv], 1)
+    })
+    // Four passes (split, concat, and their backwards), each reading and writing the whole tensor.
+    return instance(`${T}x${width} -> [${parts}]`, [x, gy], run, 0, 4 * 2 * 4 * T * width)
+  },
+}
+
+/**
+ * A mixed-precision linear layer forward and backward (f16 operands, f32 sums; the weight's f16
+ * copy made once, half-weight-cache.ts), at the 1B model's MLP up projection: what autocast runs.
+ */
+const mixedLinearCase: BenchCase = {
+  name: 'linear mixed fwd+bwd',
+  make(backend, size) {
+    const [T, I, O] = size === 'large' ? [8192, 2048, 8192] : [256, 512, 1024]
+    const x = random(backend, [T, I], 53)
+    const w = random(backend, [O, I], 54)
+    const gy = random(backend, [T, O], 55)
+    const run = forwardBackward([x, w], gy, ([xs, ws]) => withPrecision('mixed', () => linear(xs, ws)))
+    return instance(`${T}x${I} -> ${O}`, [x, w, gy], run, 3 * 2 * T * I * O, 2 * (3 * T * I + 3 * I * O + 3 * T * O))
+  },
+}
+
+/**
  * The f16-input matmul (tensor cores where `tensorCoreSupport` finds them, else CUDA cores); the
  * operands are cast to f16 once, outside the timing, as the peer's bf16 operands are.
  */
@@ -84,7 +123,7 @@ const matmulF16Case: BenchCase = {
   },
 }
 
-export const TRAINING_CASES: BenchCase[] = [attentionBackwardCase, ssdCase(64, false), ssdCase(16, false), ssdCase(64, true), ssdCase(16, true)]
+export const TRAINING_CASES: BenchCase[] = [attentionBackwardCase, ssdCase(64, false), ssdCase(16, false), ssdCase(64, true), ssdCase(16, true), splitCase]
 
 /** Last in a run: an experimental feature that could lose the device must not cost the other numbers. */
-export const F16_CASES: BenchCase[] = [matmulF16Case]
+export const F16_CASES: BenchCase[] = [matmulF16Case, mixedLinearCase]

@@ -17,6 +17,8 @@ model=${PROFILE_MODEL:-llama-3.2-1b}
 device=${PIPELINE_DEVICE:-webgpu}
 context=${DECODE_CONTEXT:-2048}
 work=/tmp/profile-work; rm -rf "$work"; mkdir -p "$work/profiles"
+# The pipeline's scratch folder from an earlier call on a machine still warm: its outputs would refuse to be replaced.
+rm -rf /tmp/pipeline
 out=${OUT:-profile-out}; mkdir -p "$out"
 start=$(date +%s)
 # The pipeline's steps get the first 330 s; the two decode cells the rest.

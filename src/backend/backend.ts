@@ -4,6 +4,16 @@ import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 export interface Storage {
   readonly numel: number
   readonly dtype: DType
+  /**
+   * Times written so far, by a kernel as its output or from the host (`written`), so that a copy made
+   * from it (mixed precision's f16 weights) knows when it is stale, as torch's tensor `_version` does.
+   */
+  version: number
+}
+
+/** Count a write into each of `storages` (every backend's `run` on its outputs, and `write`). */
+export function written(storages: readonly Storage[]): void {
+  for (const s of storages) s.version++
 }
 
 /**

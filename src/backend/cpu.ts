@@ -1,4 +1,4 @@
-import type {Backend, Storage} from './backend.js'
+import {written, type Backend, type Storage} from './backend.js'
 import {CPU_FAST_PATHS} from './cpu-fast-paths.js'
 import type {Profiler} from './profile.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
@@ -56,7 +56,7 @@ export class CpuBackend implements Backend {
     m.liveBytes += data.byteLength
     m.peakBytes = Math.max(m.peakBytes, m.liveBytes)
     m.largestBytes = Math.max(m.largestBytes, data.byteLength)
-    return {numel, dtype, data} as CpuStorage
+    return {numel, dtype, data, version: 0} as CpuStorage
   }
 
   /** Start measuring the peak and the largest tensor from now. */
@@ -67,6 +67,7 @@ export class CpuBackend implements Backend {
 
   write(storage: Storage, data: HostArray): void {
     (storage as CpuStorage).data.set(data)
+    written([storage])
     if (this.profiler) {
       this.profiler.writes.count++
       this.profiler.writes.bytes += data.byteLength
@@ -74,7 +75,10 @@ export class CpuBackend implements Backend {
   }
 
   async read(storage: Storage): Promise<HostArray> {
-    if (this.profiler) this.profiler.reads.count++
+    if (this.profiler) {
+      this.profiler.reads.count++
+      this.profiler.snapshot()
+    }
     return (storage as CpuStorage).data.slice()
   }
 
@@ -90,6 +94,7 @@ export class CpuBackend implements Backend {
   }
 
   run<P>(kernel: Kernel<P>, params: P, inputs: Storage[], outputs: Storage[]): void {
+    written(outputs)
     if (!this.profiler) return this.execute(kernel, params, inputs, outputs)
     const launch = this.profiler.dispatch(kernel.name, params)
     const started = performance.now()
@@ -107,7 +112,10 @@ export class CpuBackend implements Backend {
   }
 
   async sync(): Promise<void> {
-    if (this.profiler) this.profiler.syncs.count++
+    if (this.profiler) {
+      this.profiler.syncs.count++
+      this.profiler.snapshot()
+    }
   }
 
   destroy(): void {

@@ -41,6 +41,11 @@ interface Waits {
 const FORMAT = 'hybridize-profile/1'
 /** Variants kept per kernel in the JSON, the costliest first. */
 const MAX_VARIANTS = 12
+/**
+ * Milliseconds between snapshots of the JSON written while the command runs (at reads and syncs),
+ * so a command stopped by a signal or a timeout still leaves its profile up to then.
+ */
+const SNAPSHOT_MS = 10_000
 
 export class Profiler {
   private readonly kernels = new Map<string, KernelEntry>()
@@ -56,9 +61,11 @@ export class Profiler {
   /** Host time between one submit (or the end of a wait) and the next submit. */
   private readonly between = {total: 0, max: 0, count: 0}
   private lastMark = performance.now()
+  private lastSnapshot = performance.now()
   private written = false
 
-  constructor(readonly path: string) {}
+  /** `snapshotMs`: how often the JSON so far is written while the command runs. */
+  constructor(readonly path: string, private readonly snapshotMs = SNAPSHOT_MS) {}
 
   /** The backend says what it is and how it times kernels. */
   describe(device: string, timing: KernelTiming): void {
@@ -108,6 +115,7 @@ export class Profiler {
       kind.count++
       kind.ms += now - t0
       this.lastMark = now
+      this.snapshot()
     }
   }
 
@@ -145,15 +153,27 @@ export class Profiler {
     }
   }
 
-  /** Write the JSON (under a temporary name, then renamed) and return the stderr summary. Once only. */
+  /** The backend read or synced: write the JSON so far if the last snapshot is older than `snapshotMs`. */
+  snapshot(): void {
+    if (this.written || performance.now() - this.lastSnapshot < this.snapshotMs) return
+    this.write(this.report())
+  }
+
+  /** Write the JSON and return the stderr summary. Once only. */
   finish(): string | undefined {
     if (this.written) return undefined
-    this.written = true
     const report = this.report()
+    this.write(report)
+    this.written = true
+    return `${profileTable(report)}profile: written to ${this.path}\n`
+  }
+
+  /** Under a temporary name, then renamed: a reader never sees half a file. */
+  private write(report: ProfileReport): void {
     const tmp = `${this.path}.tmp-${process.pid}`
     writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`)
     renameSync(tmp, this.path)
-    return `${profileTable(report)}profile: written to ${this.path}\n`
+    this.lastSnapshot = performance.now()
   }
 }
 

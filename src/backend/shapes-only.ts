@@ -1,4 +1,4 @@
-import type {Backend, Storage} from './backend.js'
+import {written, type Backend, type Storage} from './backend.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 
 /**
@@ -28,7 +28,7 @@ export class ShapesOnlyBackend implements Backend {
     m.liveBytes += numel * 4
     m.peakBytes = Math.max(m.peakBytes, m.liveBytes)
     m.largestBytes = Math.max(m.largestBytes, numel * 4)
-    return {numel, dtype}
+    return {numel, dtype, version: 0}
   }
 
   resetPeak(): void {
@@ -36,7 +36,9 @@ export class ShapesOnlyBackend implements Backend {
     this.memory.largestBytes = 0
   }
 
-  write(): void {}
+  write(storage: Storage): void {
+    written([storage])
+  }
 
   async read(storage: Storage): Promise<HostArray> {
     return storage.dtype === 'i32' ? new Int32Array(storage.numel) : new Float32Array(storage.numel)
@@ -46,7 +48,9 @@ export class ShapesOnlyBackend implements Backend {
     this.memory.liveBytes -= storage.numel * 4
   }
 
-  run<P>(_kernel: Kernel<P>, _params: P, _inputs: Storage[], _outputs: Storage[]): void {}
+  run<P>(_kernel: Kernel<P>, _params: P, _inputs: Storage[], outputs: Storage[]): void {
+    written(outputs)
+  }
 
   async sync(): Promise<void> {}
 

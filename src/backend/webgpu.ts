@@ -1,4 +1,4 @@
-import type {Backend, Storage} from './backend.js'
+import {written, type Backend, type Storage} from './backend.js'
 import type {AdapterSubgroups, DeviceFeatures} from '../kernels/device-features.js'
 import type {DType, HostArray, Kernel} from '../kernels/kernel.js'
 import {bytesPerValue} from '../kernels/half-precision.js'
@@ -124,12 +124,13 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
       throw new HybridizeError(`a tensor of ${numel} values (${bytes} bytes) exceeds this GPU's largest storage binding (${limit} bytes); use --device cpu`)
     }
     const buffer = this.storagePool.acquire(bytes)
-    return {numel, dtype, buffer, bytes} as GpuStorage
+    return {numel, dtype, buffer, bytes, version: 0} as GpuStorage
   }
 
   write(storage: Storage, data: HostArray): void {
     const buffer = this.bufferOf(storage)
     if (data.length > storage.numel) throw new Error(`write of ${data.length} values into a storage of ${storage.numel}`)
+    written([storage])
     // Queue writes run before any later submit: flush first so kernels encoded earlier read the old data.
     if (this.batched > 0) this.flush()
     if (this.profiler) {
@@ -183,6 +184,7 @@ export class WebGpuBackend implements Backend, DeviceFeatures {
     pass.setPipeline(cached.pipeline)
     pass.setBindGroup(0, bindGroup, slot ? [slot.offset] : [])
     pass.dispatchWorkgroups(...workgroups)
+    written(outputs)
     this.batched++
   }
 

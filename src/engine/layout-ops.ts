@@ -1,14 +1,18 @@
 import {ShapeError} from '../errors.js'
+import {copyRows} from '../kernels/copy-rows.js'
+import {fill} from '../kernels/fill.js'
+import {joinRows, MAX_PARTS, splitRows} from '../kernels/split-rows.js'
 import {broadcastAxis, sumAxis} from '../kernels/reduce.js'
 import {stridedCopy, type StridedCopyParams} from '../kernels/strided-copy.js'
 import {needsGrad, record} from './autograd.js'
-import {add} from './ops.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
 /**
- * Ops that move elements without arithmetic: permute, narrow, pad, concat, and expand (a new
- * broadcast axis), each with its backward on the autograd tape. All but expand are one strided
- * gather (kernels/strided-copy.ts); expand and its backward are the broadcast / sum kernels.
+ * Ops that move elements without arithmetic: permute, narrow, split, pad, concat, and expand (a new
+ * broadcast axis), each with its backward on the autograd tape. permute, narrow and pad are one
+ * strided gather each (kernels/strided-copy.ts); split and concat are one dispatch each way
+ * (kernels/split-rows.ts; part by part beyond its MAX_PARTS); expand and its backward are the
+ * broadcast / sum kernels.
  */
 
 function stridesOf(shape: readonly number[]): number[] {
@@ -82,25 +86,69 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const a = axisOf(xs[0], axis, 'concat')
   const ref = xs[0].shape
   for (const x of xs) {
+    x.assertLive()
     if (x.rank !== ref.length || x.shape.some((d, i) => i !== a && d !== ref[i])) throw new ShapeError(`concat: [${x.shape}] does not fit [${ref}] along axis ${a}`)
   }
-  if (xs.length === 1) return pad(xs[0], a, 0, ref[a])
-  const size = xs.reduce((n, x) => n + x.shape[a], 0)
-  let at = 0
-  let out: Tensor | undefined
-  for (const x of xs) {
-    const placed = pad(x, a, at, size)
-    at += x.shape[a]
-    if (!out) {
-      out = placed
-      continue
-    }
-    const sum = add(out, placed)
-    out.dispose()
-    placed.dispose()
-    out = sum
+  const sizes = xs.map((x) => x.shape[a])
+  const out = joined(xs, a, sizes)
+  if (needsGrad([...xs])) record([...xs], [out], ([g], {needs}) => cut(g!, a, sizes, needs))
+  return out
+}
+
+/** x cut along `axis` into consecutive parts of the given sizes (which add up to the axis): narrows with one backward. */
+export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
+  const a = axisOf(x, axis, 'split')
+  if (sizes.some((n) => !Number.isInteger(n) || n < 0) || sizes.reduce((s, n) => s + n, 0) !== x.shape[a]) {
+    throw new ShapeError(`split: sizes [${sizes}] do not add up to axis ${a} of [${x.shape}]`)
   }
-  return out!
+  x.assertLive()
+  const parts = cut(x, a, sizes, sizes.map(() => true)) as Tensor[]
+  // The parts' gradients go back in one tensor; a part without one leaves zeros there.
+  if (needsGrad([x])) record([x], parts, (grads) => [joined(grads, a, sizes, x.shape)])
+  return parts
+}
+
+/** The parts of x along axis `a` that `wanted` asks for: one split_rows for them all, or a gather each beyond MAX_PARTS or when some are not wanted. */
+function cut(x: Tensor, a: number, sizes: readonly number[], wanted: readonly boolean[]): (Tensor | undefined)[] {
+  const shapeOf = (length: number): number[] => x.shape.map((d, i) => (i === a ? length : d))
+  if (sizes.length <= MAX_PARTS && wanted.every(Boolean)) {
+    const parts = sizes.map((length) => empty(x.backend, shapeOf(length)))
+    x.backend.run(splitRows, {outer: numelOf(x.shape.slice(0, a)), inner: numelOf(x.shape.slice(a + 1)), sizes}, [x.storage], parts.map((t) => t.storage))
+    return parts
+  }
+  const strides = stridesOf(x.shape)
+  let at = 0
+  return sizes.map((length, j) => {
+    const start = (at += length) - length
+    return wanted[j] ? gather(x, {shape: shapeOf(length), strides, offset: start * strides[a]}) : undefined
+  })
+}
+
+/**
+ * Parts of the given sizes along axis `a` in one new tensor (concat's forward, split's backward):
+ * one join_rows, or beyond MAX_PARTS one copy_rows each, every tensor viewed as [outer, length,
+ * inner]. A missing part (a gradient that never came) is zeros; `shape`: the result's, when the
+ * first part may be missing.
+ */
+function joined(parts: readonly (Tensor | undefined)[], a: number, sizes: readonly number[], shape?: readonly number[]): Tensor {
+  const ref = shape ?? parts[0]!.shape
+  const total = sizes.reduce((s, n) => s + n, 0)
+  const given = parts.filter((p): p is Tensor => p !== undefined)
+  const backend = given[0].backend
+  const out = empty(backend, ref.map((d, i) => (i === a ? total : d)))
+  const [outer, inner] = [numelOf(ref.slice(0, a)), numelOf(ref.slice(a + 1))]
+  if (sizes.length <= MAX_PARTS) {
+    backend.run(joinRows, {outer, inner, sizes, present: parts.map(Boolean)}, given.map((p) => p.storage), [out.storage])
+    return out
+  }
+  if (parts.some((p, i) => !p && sizes[i] > 0)) backend.run(fill, {n: out.numel, value: 0}, [], [out.storage])
+  let at = 0
+  parts.forEach((p, i) => {
+    const rows = sizes[i]
+    if (p && rows > 0 && outer * inner > 0) backend.run(copyRows, {batch: outer, rows, width: inner, srcRows: rows, srcStart: 0, dstRows: total, dstStart: at}, [p.storage], [out.storage])
+    at += rows
+  })
+  return out
 }
 
 /**

@@ -14,8 +14,10 @@ import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduc
 import {rope as ropeKernel} from '../kernels/rope.js'
 import {packF16Exact, roundF16} from '../kernels/round-f16.js'
 import {stridedCopy} from '../kernels/strided-copy.js'
+import {widenHalf} from '../kernels/widen-half.js'
 import {ShapeError} from '../errors.js'
 import {needsGrad, noGrad, record} from './autograd.js'
+import {cachedHalfWeight} from './half-weight-cache.js'
 import {matmulPrecision} from './precision.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
@@ -126,7 +128,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * summed in f32, as torch.autocast runs a linear layer; the backward rounds the output gradient,
  * x and W to f16 as well (under autocast the gradient reaching the layer is f16), so that a
  * gradient beyond f16's range becomes inf there, which loss scaling (train/loss-scaler.ts) turns
- * into a skipped step. The rounded copies are made again in the backward rather than kept.
+ * into a skipped step. The activations' and gradients' rounded copies are made again in the
+ * backward rather than kept; the weight's is made once per version of the weight (half-weight-cache.ts).
  */
 function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   sameBackend(x, weight, ...(bias ? [bias] : []))
@@ -135,7 +138,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (bias && bias.numel !== n) throw new ShapeError(`bias of ${bias.numel} values for ${n} outputs`)
   const inputs = bias ? [x, weight, bias] : [x, weight]
   const y = noGrad(() => {
-    const product = halfMatmul(x, weight, {transB: true})
+    const product = halfMatmul(x, weight, {transB: true, weightB: true})
     if (!bias) return product
     const biased = add(product, bias)
     product.dispose()
@@ -143,7 +146,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   })
   if (needsGrad(inputs)) {
     record(inputs, [y], ([g], {inputs: [xs, ws], needs}) => [
-      needs[0] ? halfMatmul(g!, ws, {}) : undefined,
+      needs[0] ? halfMatmul(g!, ws, {weightB: true}) : undefined,
       needs[1] ? halfMatmul(g!, xs, {transA: true}) : undefined,
       needs[2] ? sumOver(g!, 1, m, n) : undefined,
     ])
@@ -157,30 +160,47 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
  * (that kernel takes only Bᵀ); elsewhere (the CPU, llvmpipe) the rounded values go through the f32
  * matmul, whose products of two halves are exact in f32: the same function, summed in another order.
+ * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
+ * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
  */
-function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false}: {transA?: boolean; transB?: boolean}): Tensor {
+function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weightB = false}: {transA?: boolean; transB?: boolean; weightB?: boolean}): Tensor {
   const [ar, ac] = a.shape
   const [br, bc] = b.shape
   const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]
   const tensorCores = tensorCoreSupport(a.backend)
+  const half = (t: Tensor): Tensor => halfOperand(t, Boolean(tensorCores))
+  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, half) : half(w))) : half(b)
+  let c: Tensor
   if (!tensorCores) {
-    const [ah, bh] = [a, b].map((t) => launch(roundF16, {n: t.numel}, [t], [t.shape])[0])
-    const [c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
+    const ah = half(a)
+    ;[c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
     ah.dispose()
-    bh.dispose()
-    return c
+  } else {
+    const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
+    const ah = half(upright)
+    if (transA) upright.dispose()
+    ;[c] = launch(matmulF16, {m, n, k, transB, tensorCores}, [ah, bh], [[m, n]])
+    ah.dispose()
   }
-  const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
-  const [ah, bh] = [upright, b].map((t) => {
-    const packed = empty(t.backend, [packedWords(t.numel)], 'i32')
-    t.backend.run(packF16Exact, {n: t.numel}, [t.storage], [packed.storage])
-    return packed
-  })
-  if (transA) upright.dispose()
-  const [c] = launch(matmulF16, {m, n, k, transB, tensorCores}, [ah, bh], [[m, n]])
-  ah.dispose()
-  bh.dispose()
+  if (!weightB) bh.dispose()
   return c
+}
+
+/** `half` of a bf16 or f16 weight's f32 values. */
+function halfOfWidened(w: Tensor, half: (t: Tensor) => Tensor): Tensor {
+  const wide = empty(w.backend, w.shape)
+  w.backend.run(widenHalf, {n: w.numel, dtype: halfDtypeOf(w)!}, [w.storage], [wide.storage])
+  const made = half(wide)
+  wide.dispose()
+  return made
+}
+
+/** A mixed-precision matmul's operand: packed halves for matmul_f16 on tensor cores, else f32 values rounded to f16. */
+function halfOperand(t: Tensor, tensorCores: boolean): Tensor {
+  if (!tensorCores) return launch(roundF16, {n: t.numel}, [t], [t.shape])[0]
+  const packed = empty(t.backend, [packedWords(t.numel)], 'i32')
+  t.backend.run(packF16Exact, {n: t.numel}, [t.storage], [packed.storage])
+  return packed
 }
 
 // ---- elementwise ------------------------------------------------------------------------
@@ -192,15 +212,17 @@ function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   if (needsGrad([a, b])) {
     record([a, b], [out], ([g], {inputs: [as, bs], needs}) => {
       const da = !needs[0] ? undefined : op === 'mul' ? mul(g!, bs) : g
-      // b's gradient sums over the leading copies it was broadcast across.
+      // b's gradient sums over the leading copies it was broadcast across; one of a's size takes
+      // the product, or the gradient itself, without a copy (the tape takes views of what it gets).
+      const broadcast = a.numel !== b.numel
       const reduceB = (t: Tensor, sign: number): Tensor => sumOver(t, 1, a.numel / b.numel, b.numel, sign)
       let db: Tensor | undefined
       if (needs[1] && op === 'mul') {
         const prod = mul(g!, as)
-        db = reduceB(prod, 1)
-        prod.dispose()
+        db = broadcast ? reduceB(prod, 1) : prod
+        if (broadcast) prod.dispose()
       } else if (needs[1]) {
-        db = reduceB(g!, op === 'sub' ? -1 : 1)
+        db = op === 'add' && !broadcast ? g : reduceB(g!, op === 'sub' ? -1 : 1)
       }
       return [da, db]
     })
@@ -225,6 +247,8 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha?: number): Tensor {
 export const silu = (x: Tensor): Tensor => unaryOp('silu', x)
 export const geluNew = (x: Tensor): Tensor => unaryOp('gelu_new', x)
 export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x)
+/** −softplus(x) in one kernel (a discrete Mamba-2 head's log-decay). */
+export const negSoftplus = (x: Tensor): Tensor => unaryOp('neg_softplus', x)
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x)
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x)
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x)

@@ -1,4 +1,5 @@
 import {conv1d as conv1dKernel, conv1dInputGrad, conv1dWeightGrad} from '../kernels/conv1d.js'
+import {conv1dCarry as conv1dCarryKernel} from '../kernels/conv1d-carry.js'
 import {cumsum as cumsumKernel, segsum as segsumKernel, segsumGradDiff} from '../kernels/cumsum.js'
 import {chunkCount, ssdChunkCumsum, ssdChunkState, ssdStatePass, type ChunkShape, type Operand} from '../kernels/ssd-chunk.js'
 import {ssdDecayGradTerms, ssdGroupSum} from '../kernels/ssd-grad.js'
@@ -60,6 +61,25 @@ export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     })
   }
   return y
+}
+
+/**
+ * conv1d continuing a sequence, as decoding runs it: x [B, T, C] after the inputs `window`
+ * [B, W-1, C] -> y [B, T, C] and the window after x, [B, W-1, C], in one kernel. No gradient: a
+ * caller that trains takes the composite path (concat, conv1d, narrow), which has one.
+ */
+export function conv1dCarry(x: Tensor, window: Tensor, weight: Tensor, bias?: Tensor): {y: Tensor; window: Tensor} {
+  const extra = bias ? [bias] : []
+  sameBackend(x, window, weight, ...extra)
+  const [batch, seq, channels] = x.shape
+  const width = weight.shape[1]
+  check('conv1dCarry', x.rank === 3 && weight.rank === 2 && width >= 2 && weight.shape[0] === channels && (!bias || bias.numel === channels) && same(window.shape, [batch, width - 1, channels]),
+    () => `x [${x.shape}], window [${window.shape}], weight [${weight.shape}]${bias ? `, bias [${bias.shape}]` : ''}`)
+  if (needsGrad([x, window, weight, ...extra])) throw new Error('conv1dCarry has no backward: train through concat, conv1d and narrow')
+  const y = empty(x.backend, x.shape)
+  const next = empty(x.backend, window.shape)
+  x.backend.run(conv1dCarryKernel, {batch, seq, channels, width, bias: Boolean(bias)}, [x.storage, window.storage, weight.storage, ...extra.map((t) => t.storage)], [y.storage, next.storage])
+  return {y, window: next}
 }
 
 // ---- cumsum and segsum -------------------------------------------------------------------

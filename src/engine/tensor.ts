@@ -87,6 +87,13 @@ function resolveShape(shape: readonly number[], numel: number): number[] {
 // ---- reference counts and scopes ---------------------------------------------------------
 
 const refCounts = new WeakMap<Storage, number>()
+/** What to do when a storage is freed (one hook each): a cache of copies made from it drops its copy. */
+const releaseHooks = new WeakMap<Storage, () => void>()
+
+/** Run `hook` once `storage` is freed, its last tensor disposed (a later call replaces an earlier hook). */
+export function onRelease(storage: Storage, hook: () => void): void {
+  releaseHooks.set(storage, hook)
+}
 
 function retain(storage: Storage): void {
   refCounts.set(storage, (refCounts.get(storage) ?? 0) + 1)
@@ -97,6 +104,9 @@ function release(backend: Backend, storage: Storage): void {
   if (n <= 0) {
     refCounts.delete(storage)
     backend.free(storage)
+    const hook = releaseHooks.get(storage)
+    releaseHooks.delete(storage)
+    hook?.()
   } else {
     refCounts.set(storage, n)
   }

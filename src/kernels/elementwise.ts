@@ -1,8 +1,11 @@
 import type {Kernel} from './kernel.js'
 import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
-/** Activations and pointwise maps. gelu_new is the tanh approximation GPT-2 and Phi use. */
-export type UnaryOp = 'silu' | 'gelu_new' | 'softplus' | 'sigmoid' | 'exp' | 'tanh' | 'neg' | 'scale'
+/**
+ * Activations and pointwise maps. gelu_new is the tanh approximation GPT-2 and Phi use; neg_softplus
+ * is −softplus, a discrete Mamba-2 head's log-decay from its projection, in one pass.
+ */
+export type UnaryOp = 'silu' | 'gelu_new' | 'softplus' | 'neg_softplus' | 'sigmoid' | 'exp' | 'tanh' | 'neg' | 'scale'
 
 export interface UnaryParams {
   op: UnaryOp
@@ -19,6 +22,7 @@ export function unaryScalar(op: UnaryOp, x: number, alpha = 1): number {
     case 'gelu_new': return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)))
     // softplus as PyTorch computes it: linear above 20 to avoid overflow.
     case 'softplus': return x > 20 ? x : Math.log1p(Math.exp(x))
+    case 'neg_softplus': return -unaryScalar('softplus', x)
     case 'sigmoid': return 1 / (1 + Math.exp(-x))
     case 'exp': return Math.exp(x)
     case 'tanh': return Math.tanh(x)
@@ -48,6 +52,7 @@ const UNARY_WGSL: Record<UnaryOp, string> = {
   silu: 'x * sigmoid_(x)',
   gelu_new: `0.5 * x * (1.0 + tanh_(${GELU_C} * (x + 0.044715 * x * x * x)))`,
   softplus: 'select(log1p_(exp(x)), x, x > 20.0)',
+  neg_softplus: '-select(log1p_(exp(x)), x, x > 20.0)',
   sigmoid: 'sigmoid_(x)',
   exp: 'exp(x)',
   tanh: 'tanh_(x)',

@@ -83,6 +83,77 @@ describe('mixed-precision linear: f16 operands, f32 accumulation', () => {
   })
 })
 
+describe('mixed precision: a weight is rounded to f16 once per version of the weight', () => {
+  const rng = new Rng(22)
+  const [x, w] = [rng.floats(M * K, 1), rng.floats(N * K, 1)]
+
+  /** Kernel names `backend` runs while `fn` runs. */
+  async function launches(backend: Backend, fn: () => Promise<void>): Promise<string[]> {
+    const names: string[] = []
+    const run = backend.run.bind(backend)
+    backend.run = (kernel, ...rest) => (names.push(kernel.name), run(kernel, ...rest))
+    try {
+      await fn()
+    } finally {
+      backend.run = run
+    }
+    return names
+  }
+
+  for (const [name, make, rounding] of [['CPU', cpuBackend, 'round_f16'], ['packed tensor-core path', tensorCoreCpu, 'pack_f16_exact']] as const) {
+    it(`${name}: a second forward rounds only its input; a write into the weight (an optimizer step) rounds it again; freeing it frees the copy`, async () => {
+      const backend = make()
+      const xt = fromArray(backend, x, [M, K])
+      const wt = fromArray(backend, w, [N, K])
+      const forward = async (): Promise<Float32Array> => Float32Array.from(await withPrecision('mixed', () => linear(xt, wt)).toArray())
+      const count = (names: string[]): number => names.filter((n) => n === rounding).length
+      let first: Float32Array = new Float32Array(0)
+      expect(count(await launches(backend, async () => void (first = await forward())))).toBe(2)
+      let second: Float32Array = new Float32Array(0)
+      expect(count(await launches(backend, async () => void (second = await forward())))).toBe(1)
+      expect(second).toEqual(first)
+      // The weight changes as AdamW changes it, in place: the next forward must see the new values.
+      backend.write(wt.storage, w.map((v) => -v))
+      let third: Float32Array = new Float32Array(0)
+      expect(count(await launches(backend, async () => void (third = await forward())))).toBe(2)
+      expectNear(third, first.map((v) => -v), 1e-6, 'y after the write')
+      if ('memory' in backend) {
+        const cpu = backend as ReturnType<typeof cpuBackend>
+        const before = cpu.memory.liveBytes
+        wt.dispose()
+        // The weight and its copy (f32 rounded, or packed halves) are both freed.
+        expect(before - cpu.memory.liveBytes).toBe(N * K * 4 + (rounding === 'round_f16' ? N * K * 4 : Math.ceil((N * K) / 2) * 4))
+      }
+    })
+  }
+})
+
+describe('mixed precision with a weight held in bf16 or f16 (a teacher loaded with --dtype)', () => {
+  const rng = new Rng(23)
+  const x = rng.floats(M * K, 1)
+  const w = rng.floats(N * K, 1)
+  const word = new Uint32Array(1)
+  const asF32 = new Float32Array(word.buffer)
+  const bf16 = Uint16Array.from(w, (v) => ((asF32[0] = v), word[0] >>> 16))
+  const f16 = Uint16Array.from(w, (v) => f16Bits(v))
+  const widened = {bf16: Float32Array.from(bf16, (b) => ((word[0] = b << 16), asF32[0])), f16: Float32Array.from(f16, (b) => f16Value(b))}
+  const backends = [['CPU', cpuBackend], ['packed tensor-core path', tensorCoreCpu], ...(gpu ? [['WebGPU', () => gpu!]] : [])] as [string, () => Backend][]
+
+  for (const [name, make] of backends) {
+    for (const dtype of ['bf16', 'f16'] as const) {
+      it(`${name}, ${dtype}: the same product as the weight's values held in f32`, async () => {
+        const backend = make()
+        const xt = fromArray(backend, x, [M, K])
+        const mixed = async (weight: Tensor): Promise<number[]> => Array.from(await withPrecision('mixed', () => linear(xt, weight)).toArray())
+        const half = fromArray(backend, dtype === 'bf16' ? bf16 : f16, [N, K], dtype)
+        const full = fromArray(backend, widened[dtype], [N, K])
+        expect(await mixed(half)).toEqual(await mixed(full))
+        for (const t of [xt, half, full]) t.dispose()
+      })
+    }
+  }
+})
+
 describe.skipIf(!gpu)('f16 rounding kernels: WebGPU vs CPU, bit for bit', () => {
   // Ties both ways, subnormals, the overflow edge (65504 stays, 65520 is inf), inf, zero signs.
   const edges = [1, -2, 65504, 65519.9, 65520, -1e6, 2 ** -24, 2 ** -26, 3 * 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 0.1, -0, 0, Infinity, -Infinity, 2 ** -15, 1e-30]

@@ -1,5 +1,5 @@
 import {describe, it} from 'vitest'
-import {add, attention, embedding, geluNew, layernorm, linear, matmul, mean, mul, neg, norm, repeat, rmsnorm, rope, scale, sigmoid, silu, softplus, sub, sum, swiglu, tanh, exp} from '../../src/engine/ops.js'
+import {add, attention, embedding, geluNew, layernorm, linear, matmul, mean, mul, neg, negSoftplus, norm, repeat, rmsnorm, rope, scale, sigmoid, silu, softplus, sub, sum, swiglu, tanh, exp} from '../../src/engine/ops.js'
 import type {Tensor} from '../../src/engine/tensor.js'
 import {Rng} from '../helpers/random.js'
 import {floats, gradCheck, ints} from './gradcheck.js'
@@ -45,6 +45,7 @@ describe('gradients of elementwise ops', () => {
     ['silu', silu, 4],
     ['gelu_new', geluNew, 4],
     ['softplus', softplus, 6],
+    ['neg_softplus', negSoftplus, 6],
     ['sigmoid', sigmoid, 5],
     ['exp', exp, 2],
     ['tanh', tanh, 3],

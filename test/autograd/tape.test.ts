@@ -22,6 +22,22 @@ describe('autograd tape', () => {
     expect(await values(g)).toEqual([3, -3, 7])
   })
 
+  it('a same-sized add or mul passes its gradient to b without a copy: no sum_axis in the backward', async () => {
+    const [a, b, c] = [param([1, 2, 3]), param([4, 5, 6]), param([-1, 0, 2])]
+    const {result: loss} = withTape(() => sum(mul(add(a, b), c)))
+    const launched: string[] = []
+    const run = backend.run.bind(backend)
+    backend.run = (kernel, ...rest) => (launched.push(kernel.name), run(kernel, ...rest))
+    try {
+      const [ga, gb, gc] = backward(loss, [a, b, c])
+      expect([await values(ga), await values(gb), await values(gc)]).toEqual([[-1, 0, 2], [-1, 0, 2], [5, 7, 9]])
+    } finally {
+      backend.run = run
+    }
+    // The sum's backward broadcasts the seed (broadcast_axis); nothing else reduces.
+    expect(launched.filter((n) => n === 'sum_axis')).toEqual([])
+  })
+
   it('gives a view of a parameter the parameter’s gradient, shaped like the parameter', async () => {
     const w = param([1, 2, 3, 4, 5, 6], [2, 3])
     const {result: loss} = withTape(() => sum(mul(w.reshape([6]), w.reshape([3, 2]))))

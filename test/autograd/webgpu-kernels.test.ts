@@ -27,7 +27,7 @@ async function agree<P>(kernel: Kernel<P>, params: P, inputs: HostArray[], sizes
 }
 
 describe.skipIf(!gpu)('training kernels: WebGPU vs CPU', () => {
-  const UNARY: UnaryOp[] = ['silu', 'gelu_new', 'softplus', 'sigmoid', 'exp', 'tanh', 'neg', 'scale']
+  const UNARY: UnaryOp[] = ['silu', 'gelu_new', 'softplus', 'neg_softplus', 'sigmoid', 'exp', 'tanh', 'neg', 'scale']
   it.each(UNARY)('unary backward %s', async (op) => {
     const rng = new Rng(31 + op.length)
     for (const n of [1, 127, 129, rng.int(300, 5000)]) {

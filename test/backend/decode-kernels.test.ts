@@ -2,6 +2,9 @@ import {describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {attention, type AttentionParams} from '../../src/kernels/attention.js'
 import {copyRows, type CopyRowsParams} from '../../src/kernels/copy-rows.js'
+import {withTape} from '../../src/engine/autograd.js'
+import {fromArray} from '../../src/engine/tensor.js'
+import {causalConv} from '../../src/models/mixers/ssd-parts.js'
 import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
@@ -96,6 +99,50 @@ describe('attention over the first tk rows of a longer cache (kvRows)', () => {
       const [want] = await runKernel(cpu, attention, p, inputs, size)
       const [got] = await runKernel(gpu!, attention, p, inputs, size)
       expectClose(got, want, `attention kvRows ${JSON.stringify(s)}`, {rtol: 1e-5, atol: 1e-6})
+    }
+  })
+})
+
+describe('conv1d_carry: the decoding conv in one kernel', () => {
+  /** causalConv with a window: composite (under a tape, so it takes concat, conv1d and narrows) or carried. */
+  async function conv(backend: Backend, shape: [number, number, number], width: number, bias: boolean, composite: boolean, seed: number) {
+    const [B, T, C] = shape
+    const rng = new Rng(seed)
+    const x = fromArray(backend, rng.floats(B * T * C), shape)
+    const window = fromArray(backend, rng.floats(B * (width - 1) * C), [B, width - 1, C])
+    const weight = fromArray(backend, rng.floats(C * width), [C, width])
+    const b = bias ? fromArray(backend, rng.floats(C), [C]) : undefined
+    const launched: string[] = []
+    const run = backend.run.bind(backend)
+    backend.run = (kernel, ...rest) => (launched.push(kernel.name), run(kernel, ...rest))
+    try {
+      if (composite) weight.requiresGrad = true
+      const out = composite ? withTape(() => causalConv(x, weight, b, {window, keepWindow: true})).result : causalConv(x, weight, b, {window, keepWindow: true})
+      return {y: await out.y.toArray(), window: await out.window!.toArray(), launched}
+    } finally {
+      backend.run = run
+    }
+  }
+
+  const CASES: [[number, number, number], number, boolean][] = [[[3, 1, 37], 4, true], [[2, 5, 19], 4, false], [[1, 2, 300], 3, true], [[2, 1, 5], 2, false]]
+
+  it('CPU: y and the next window equal the composite (concat, conv1d, narrows), in one launch instead of four', async () => {
+    for (const [shape, width, bias] of CASES) {
+      const want = await conv(cpu, shape, width, bias, true, 7)
+      const got = await conv(cpu, shape, width, bias, false, 7)
+      expect(Array.from(got.y)).toEqual(Array.from(want.y))
+      expect(Array.from(got.window)).toEqual(Array.from(want.window))
+      expect(got.launched).toEqual(['conv1d_carry'])
+      expect(want.launched).toEqual(['join_rows', 'conv1d', 'strided_copy', 'strided_copy'])
+    }
+  })
+
+  it.skipIf(!gpu)('WebGPU matches CPU', async () => {
+    for (const [shape, width, bias] of CASES) {
+      const want = await conv(cpu, shape, width, bias, false, 8)
+      const got = await conv(gpu!, shape, width, bias, false, 8)
+      expectClose(got.y, want.y, `y ${shape}`, {rtol: 1e-6, atol: 1e-6})
+      expectClose(got.window, want.window, `window ${shape}`, {rtol: 0, atol: 0})
     }
   })
 })

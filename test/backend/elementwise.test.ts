@@ -9,7 +9,7 @@ const cpu = cpuBackend()
 
 // Sizes around the 256-thread workgroup, plus one that needs the grid split over y.
 const SIZES = [1, 7, 255, 256, 257, 1000, 65536 * 256 + 3]
-const UNARY_OPS: UnaryOp[] = ['silu', 'gelu_new', 'softplus', 'sigmoid', 'exp', 'tanh', 'neg', 'scale']
+const UNARY_OPS: UnaryOp[] = ['silu', 'gelu_new', 'softplus', 'neg_softplus', 'sigmoid', 'exp', 'tanh', 'neg', 'scale']
 
 describe.skipIf(!gpu)('elementwise kernels: WebGPU vs CPU', () => {
   it.each(UNARY_OPS)('unary %s', async (op) => {

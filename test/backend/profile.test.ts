@@ -1,8 +1,9 @@
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
+import {CpuBackend} from '../../src/backend/cpu.js'
 import {createBackend} from '../../src/backend/device.js'
 import {Profiler, profilerFromEnv, type ProfileReport} from '../../src/backend/profile.js'
 import {DispatchTimestamps} from '../../src/backend/webgpu-timestamps.js'
@@ -96,6 +97,21 @@ describe('HYBRIDIZE_PROFILE', () => {
     } catch (err) {
       expect((err as HybridizeError).exitCode).toBe(2)
     }
+  })
+
+  it('writes what it has so far at a read once the last snapshot is old, so a command killed before its end leaves a profile', async () => {
+    const path = join(folder, 'snapshot.json')
+    const backend = new CpuBackend({profiler: new Profiler(path, 0)})
+    const x = backend.alloc(4, 'f32')
+    backend.run(unary, {op: 'neg', n: 4}, [x], [x])
+    expect(existsSync(path)).toBe(false)
+    await backend.read(x)
+    expect(readReport(path).dispatches).toBe(1)
+    backend.run(unary, {op: 'neg', n: 4}, [x], [x])
+    await backend.sync()
+    expect(readReport(path).dispatches).toBe(2)
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    backend.destroy()
   })
 
   it('replaces a profile it wrote before', async () => {

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {backward, withTape} from '../../src/engine/autograd.js'
-import {concat, expand, narrow, pad, permute, repeatInterleave} from '../../src/engine/layout-ops.js'
+import {concat, expand, narrow, pad, permute, repeatInterleave, split} from '../../src/engine/layout-ops.js'
+import {mul, scale} from '../../src/engine/ops.js'
 import {heavyTailDecay, rotatePairs, statMatch} from '../../src/engine/mixer-ops.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import type {HostArray} from '../../src/kernels/kernel.js'
@@ -76,6 +77,39 @@ describe('layout ops and statMatch: gradients (CPU, float64)', () => {
     await gradCheck(rng, [randomInput(rng, 'x', [2, 3, 2])], ([x]) => expand(x, 2, 3))
   })
 
+  it('split: every part used, in another order; and parts left unused (their gradient is zero)', async () => {
+    const rng = new Rng(6)
+    await gradCheck(rng, [randomInput(rng, 'x', [2, 5, 3])], ([x]) => {
+      const [a, b, c] = split(x, 1, [1, 3, 1])
+      return concat([c, scale(a, 2), mul(b, b)], 1)
+    })
+    await gradCheck(rng, [randomInput(rng, 'x', [2, 3, 6])], ([x]) => mul(split(x, -1, [2, 1, 3])[2], split(x, 2, [3, 0, 3])[0]))
+    // More parts than one dispatch binds (MAX_PARTS): a gather or a copy each.
+    await gradCheck(rng, [randomInput(rng, 'x', [2, 7, 2])], ([x]) => concat(split(x, 1, [1, 1, 1, 1, 1, 1, 1]).reverse(), 1))
+  })
+
+  it('split and concat are one dispatch each way: no pad, no add, no full-size temporaries', async () => {
+    const x = fromArray(cpu, Float32Array.from({length: 2 * 9 * 3}, (_, i) => i), [2, 9, 3])
+    x.requiresGrad = true
+    const launched: string[] = []
+    const run = cpu.run.bind(cpu)
+    cpu.run = (kernel, ...rest) => (launched.push(kernel.name), run(kernel, ...rest))
+    try {
+      const {result: y} = withTape(() => {
+        const [a, b, c] = split(x, 1, [2, 3, 4])
+        return concat([scale(c, 1), scale(a, 1), scale(b, 1)], 1)
+      })
+      expect(Array.from(await y.toArray()).slice(0, 6)).toEqual([15, 16, 17, 18, 19, 20])
+      launched.length = 0
+      const [g] = backward(y, [x], {seed: fromArray(cpu, Float32Array.from({length: 54}, (_, i) => i), [2, 9, 3])})
+      // The seed's rows 0-3 were c's (x's 5-8), 4-5 a's (x's 0-1), 6-8 b's (x's 2-4).
+      expect(Array.from(await g.toArray()).slice(0, 27)).toEqual([12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    } finally {
+      cpu.run = run
+    }
+    expect(launched.filter((n) => n !== 'unary_backward')).toEqual(['split_rows', 'join_rows'])
+  })
+
   it('rotatePairs (x and angles, two ranks) and heavyTailDecay', async () => {
     const rng = new Rng(5)
     await gradCheck(rng, [randomInput(rng, 'x', [3, 2, 5]), randomInput(rng, 'theta', [3, 2], 3)], ([x, t]) => rotatePairs(x, t))
@@ -112,6 +146,12 @@ describe.skipIf(!gpu)('layout ops and statMatch: WebGPU vs CPU', () => {
     await compare('narrow', [x], ([t]) => narrow(t, 1, 4, 30))
     await compare('pad', [x], ([t]) => pad(t, 3, 3, 12))
     await compare('concat', [x, x], ([a, b]) => concat([a, b], 2))
+    await compare('split', [x], ([t]) => {
+      const [a, b, c] = split(t, 1, [4, 30, 3])
+      return concat([mul(c, c), a], 1)
+    })
+    await compare('split, six parts, one empty', [x], ([t]) => concat(split(t, 2, [1, 0, 1, 1, 1, 1]).reverse(), 2))
+    await compare('split, three parts, one empty', [x], ([t]) => concat(split(t, 3, [3, 0, 4]).reverse(), 3))
     await compare('expand', [x], ([t]) => expand(t, 3, 3))
     const rows = {data: rng.floats(45 * 300, 2), shape: [45, 300]}
     const other = {data: Float32Array.from(rng.floats(45 * 300), (v) => 0.3 * v + 1), shape: [45, 300]}

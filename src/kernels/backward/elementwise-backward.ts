@@ -25,6 +25,7 @@ export function unaryDerivative(op: UnaryOp, x: number, alpha = 1): number {
       return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_K * x * x)
     }
     case 'softplus': return x > 20 ? 1 : sigmoid(x)
+    case 'neg_softplus': return -unaryDerivative('softplus', x)
     case 'sigmoid': {
       const s = sigmoid(x)
       return s * (1 - s)
@@ -44,6 +45,7 @@ function wgslDerivative(op: UnaryOp): string {
       return `let th = tanh(clamp(${GELU_C} * (x + ${GELU_K} * x * x * x), -15.0, 15.0));
   let d = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * ${GELU_C} * (1.0 + ${3 * GELU_K} * x * x);`
     case 'softplus': return 'let d = select(sigm(x), 1.0, x > 20.0);'
+    case 'neg_softplus': return 'let d = -select(sigm(x), 1.0, x > 20.0);'
     case 'sigmoid': return 'let s = sigm(x); let d = s * (1.0 - s);'
     case 'exp': return 'let d = exp(x);'
     case 'tanh': return 'let th = tanh(clamp(x, -15.0, 15.0)); let d = 1.0 - th * th;'

@@ -1,6 +1,6 @@
 import type {Backend} from '../../backend/backend.js'
-import {narrow} from '../../engine/layout-ops.js'
-import {add, linear, mul, neg, silu, softplus} from '../../engine/ops.js'
+import {split} from '../../engine/layout-ops.js'
+import {add, linear, mul, negSoftplus, silu} from '../../engine/ops.js'
 import {ssdChunked, ssdMatrix, ssdStep} from '../../engine/ssm-ops.js'
 import {zeros, type Tensor} from '../../engine/tensor.js'
 import {ShapeError} from '../../errors.js'
@@ -96,14 +96,16 @@ export class DiscreteMamba2 implements SsmMixer<ConvSsmState> {
     const d = discreteMamba2Dims(this.config)
     const [Bn, T] = u.shape
     const proj = linear(u, this.w('in_proj.weight'), this.weights.get('in_proj.bias'))
-    const conv = causalConv(narrow(proj, 2, 0, d.conv), this.w('conv1d.weight').reshape([d.conv, W]), this.weights.get('conv1d.bias'), {window, keepWindow})
-    const aLog = narrow(proj, 2, d.conv + d.inner, Hv)
+    // split, not narrows: the backward then writes each part's gradient into one tensor.
+    const [convIn, z, aLog] = split(proj, 2, [d.conv, d.inner, Hv])
+    const conv = causalConv(convIn, this.w('conv1d.weight').reshape([d.conv, W]), this.weights.get('conv1d.bias'), {window, keepWindow})
+    const [x, B, C] = split(conv.y, 2, [d.inner, d.bc, d.bc])
     return {
-      x: narrow(conv.y, 2, 0, d.inner).reshape([Bn, T, Hv, P]),
-      B: narrow(conv.y, 2, d.inner, d.bc).reshape([Bn, T, Hqk, N]),
-      C: narrow(conv.y, 2, d.inner + d.bc, d.bc).reshape([Bn, T, Hqk, N]),
-      z: narrow(proj, 2, d.conv, d.inner),
-      dA: neg(softplus(aLog)),
+      x: x.reshape([Bn, T, Hv, P]),
+      B: B.reshape([Bn, T, Hqk, N]),
+      C: C.reshape([Bn, T, Hqk, N]),
+      z,
+      dA: negSoftplus(aLog),
       window: conv.window,
     }
   }

@@ -1,5 +1,5 @@
 import type {Backend} from '../../backend/backend.js'
-import {expand, narrow, repeatInterleave} from '../../engine/layout-ops.js'
+import {expand, repeatInterleave, split} from '../../engine/layout-ops.js'
 import {add, exp, linear, mul, neg, rmsnorm, silu, softplus} from '../../engine/ops.js'
 import {ssdChunked, ssdMatrix, ssdStep} from '../../engine/ssm-ops.js'
 import {fromArray, keep, zeros, type Tensor} from '../../engine/tensor.js'
@@ -119,14 +119,16 @@ export class Mamba2 implements SsmMixer<ConvSsmState> {
     const [Bn, T] = u.shape
     const G = Math.max(cfg.bGroups, cfg.cGroups)
     const proj = linear(u, this.w('in_proj.weight'), this.weights.get('in_proj.bias'))
-    const conv = causalConv(narrow(proj, 2, d.inner, d.conv), this.w('conv1d.weight').reshape([d.conv, W]), this.weights.get('conv1d.bias'), {window, keepWindow})
-    const xBC = silu(conv.y)
-    const x = repeatInterleave(narrow(xBC, 2, 0, d.x).reshape([Bn, T, cfg.xHeads, P]), 2, H / cfg.xHeads)
-    const B = repeatInterleave(narrow(xBC, 2, d.x, d.b).reshape([Bn, T, cfg.bGroups, N]), 2, G / cfg.bGroups)
-    const C = repeatInterleave(narrow(xBC, 2, d.x + d.b, d.c).reshape([Bn, T, cfg.cGroups, N]), 2, G / cfg.cGroups)
-    const delta = softplus(add(narrow(proj, 2, d.inner + d.conv, H), this.w('dt_bias')))
+    // split, not narrows: the backward then writes each part's gradient into one tensor.
+    const [z, convIn, dt] = split(proj, 2, [d.inner, d.conv, H])
+    const conv = causalConv(convIn, this.w('conv1d.weight').reshape([d.conv, W]), this.weights.get('conv1d.bias'), {window, keepWindow})
+    const [xs, Bs, Cs] = split(silu(conv.y), 2, [d.x, d.b, d.c])
+    const x = repeatInterleave(xs.reshape([Bn, T, cfg.xHeads, P]), 2, H / cfg.xHeads)
+    const B = repeatInterleave(Bs.reshape([Bn, T, cfg.bGroups, N]), 2, G / cfg.bGroups)
+    const C = repeatInterleave(Cs.reshape([Bn, T, cfg.cGroups, N]), 2, G / cfg.cGroups)
+    const delta = softplus(add(dt, this.w('dt_bias')))
     const dA = mul(delta, neg(exp(this.w('A_log'))))
-    return {x, delta, dA, B, C, z: narrow(proj, 2, 0, d.inner), window: conv.window}
+    return {x, delta, dA, B, C, z, window: conv.window}
   }
 
   /** y [B, T, H, P] (D skip included) -> out_proj(gated RMSNorm(y, z)) [B, T, C]. */

@@ -1,6 +1,7 @@
 import {concat, expand, narrow, pad, permute} from '../../engine/layout-ops.js'
 import {add, matmul, mul} from '../../engine/ops.js'
-import {conv1d} from '../../engine/ssm-ops.js'
+import {needsGrad} from '../../engine/autograd.js'
+import {conv1d, conv1dCarry} from '../../engine/ssm-ops.js'
 import {fromArray, type Tensor} from '../../engine/tensor.js'
 
 /**
@@ -12,11 +13,18 @@ import {fromArray, type Tensor} from '../../engine/tensor.js'
 /**
  * Causal depthwise conv of x [B, T, K] with weight [K, W] (and bias [K]). With `window`
  * [B, W-1, K] (the inputs before x) the conv continues a sequence; with `keepWindow` it also
- * returns the last W-1 inputs, the window for the next call.
+ * returns the last W-1 inputs, the window for the next call. Decoding (a window, no gradient) takes
+ * one kernel (conv1dCarry); training takes the composite, which has a backward.
  */
 export function causalConv(x: Tensor, weight: Tensor, bias: Tensor | undefined, opts: {window?: Tensor; keepWindow?: boolean} = {}): {y: Tensor; window?: Tensor} {
   if (!opts.window && !opts.keepWindow) return {y: conv1d(x, weight, bias)}
   const lag = weight.shape[1] - 1
+  if (opts.window && lag > 0 && !needsGrad([x, opts.window, weight, ...(bias ? [bias] : [])])) {
+    const carried = conv1dCarry(x, opts.window, weight, bias)
+    if (opts.keepWindow) return carried
+    carried.window.dispose()
+    return {y: carried.y}
+  }
   const T = x.shape[1]
   const full = opts.window ? concat([opts.window, x], 1) : pad(x, 1, lag, T + lag)
   const y = narrow(conv1d(full, weight, bias), 1, lag, T)
