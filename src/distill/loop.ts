@@ -118,13 +118,16 @@ export async function runStage(run: StageRun): Promise<number> {
   }
 }
 
-/** One micro-batch: its losses (values) and the gradients of their sum times `lossScale` for `params`. */
-async function microBatch(def: StageDefinition, ctx: StageContext, ids: Tensor, params: Tensor[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}> {
+/**
+ * One micro-batch: its losses (values) and the gradients of their sum times `lossScale` for `params`
+ * (still scaled: the caller divides them, through the optimizer's gradScale).
+ */
+export async function microBatch(def: StageDefinition, ctx: StageContext, ids: Tensor, params: Tensor[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}> {
   return scopeAsync(async () => {
     const {result} = withTape(() => withPrecision(ctx.settings.precision, () => {
       const parts = def.losses(ctx, ids)
       return {parts, total: parts.slice(1).reduce((a, b) => add(a, b), parts[0])}
-    }))
+    }, lossScale))
     const values = await Promise.all(result.parts.map(async (p) => (await p.toArray())[0]))
     if (!values.every(Number.isFinite)) throw new HybridizeError(`stage ${def.stage}: the loss is not finite (${values.join(', ')}); lower --lr`, {code: 'E_DIVERGED'})
     // The backward seeded with the scale is the backward of the scaled loss.
