@@ -1,4 +1,4 @@
-import {backward, noGrad, withTape} from '../engine/autograd.js'
+import {backward, withTape} from '../engine/autograd.js'
 import {add} from '../engine/ops.js'
 import {withPrecision} from '../engine/precision.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
@@ -129,26 +129,9 @@ export async function microBatch(def: StageDefinition, ctx: StageContext, ids: T
       return {parts, total: parts.slice(1).reduce((a, b) => add(a, b), parts[0])}
     }, lossScale))
     const values = await Promise.all(result.parts.map(async (p) => (await p.toArray())[0]))
-    if (!values.every(Number.isFinite)) throw await nonFiniteLoss(def, ctx, ids, values)
+    if (!values.every(Number.isFinite)) throw new HybridizeError(`stage ${def.stage}: the loss is not finite (${values.join(', ')}); lower --lr`, {code: 'E_DIVERGED'})
     // The backward seeded with the scale is the backward of the scaled loss.
     const seed = lossScale === 1 ? undefined : fromArray(ctx.student.backend, Float32Array.of(lossScale), result.total.shape)
     return {grads: backward(result.total, params, {seed}), values}
   })
-}
-
-/**
- * Why a micro-batch's loss is not finite. In mixed precision the same forward is run again in f32:
- * finite there, the cause is f16's range (an activation beyond ±65504 reaching a linear layer is
- * rounded to inf, as under torch.autocast), which no loss scale and no learning rate cures.
- */
-async function nonFiniteLoss(def: StageDefinition, ctx: StageContext, ids: Tensor, values: number[]): Promise<HybridizeError> {
-  const what = `stage ${def.stage}: the loss is not finite (${values.join(', ')})`
-  if (ctx.settings.precision === 'mixed') {
-    const f32 = await scopeAsync(async () => Promise.all(noGrad(() => def.losses(ctx, ids)).map(async (p) => (await p.toArray())[0])))
-    if (f32.every(Number.isFinite)) {
-      const shown = f32.map((v) => v.toPrecision(5)).join(', ')
-      return new HybridizeError(`${what} in mixed precision, where f32 gives ${shown}: an activation beyond f16's range (65504) reaches a linear layer and rounds to inf; distil this student with --precision f32`, {code: 'E_F16_RANGE'})
-    }
-  }
-  return new HybridizeError(`${what}; lower --lr`, {code: 'E_DIVERGED'})
 }

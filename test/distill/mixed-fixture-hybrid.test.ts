@@ -4,6 +4,7 @@ import {join, resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {hybridStudent} from '../../src/distill/hybrid-student.js'
+import {readMetrics} from '../../src/distill/metrics.js'
 import {microBatch, trainUnits} from '../../src/distill/loop.js'
 import type {StageContext, StageDefinition} from '../../src/distill/stage.js'
 import {stage1} from '../../src/distill/stage1.js'
@@ -14,7 +15,7 @@ import {loadTeacher} from '../../src/models/load.js'
 import {LossScaler} from '../../src/train/loss-scaler.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
 import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
-import {ourStderr, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {repoRoot} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
@@ -23,7 +24,7 @@ import {tinySettings} from './harness.js'
 /**
  * --precision mixed on the hybrid of the llama-tiny fixture that the issue's reproduction makes (a 4,096-token
  * vocabulary, layer 5's head 7 kept, the head find-heads picks): one step's gradients against f32, through the
- * loop's own micro-batch (forward, scaled backward, unscale), and a forward whose activations leave f16's range.
+ * loop's own micro-batch (forward, scaled backward, unscale), and stage 3 where its activations leave f16's range.
  * chunked-logits-mixed.test.ts holds the regime (N·V large) where an unscaled LM-head backward loses the gradients.
  */
 const gpu = await webgpuBackend()
@@ -102,16 +103,23 @@ describe('--precision mixed: one step\'s gradients equal the f32 ones to f16 tol
 })
 
 describe('--precision mixed where an activation is beyond f16\'s range', () => {
-  // Measured on this hybrid: an SSM mixer started from attention sums its inputs without softmax's
-  // normalisation, and by position ~250 of Brown text its output reaches 1.2e5 (in f32 too), which the
-  // adapter's linear layer rounds to inf in f16. torch.autocast would overflow the same way.
-  it('stops at the first step with one line naming f16\'s range and the f32 loss (exit 1), not "lower --lr"', () => {
-    const out = join(root, 'overflow')
-    const run = runCli(['distill', student, '--teacher', teacherFolder, '--stage', '3', '--precision', 'mixed', '--data', 'brown',
-      '--seq-len', '256', '--batch-size', '2', '--tokens', '512', '--device', 'cpu', '-q', '--out', out])
-    expect(run.status, run.stderr).toBe(1)
-    const lines = ourStderr(run.stderr)
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/stage 3: the loss is not finite \(NaN\) in mixed precision, where f32 gives \d+\.\d+: an activation beyond f16's range \(65504\) reaches a linear layer and rounds to inf; distil this student with --precision f32$/)
+  // The issue's CPU reproduction: an SSM mixer started from attention sums its inputs without softmax's
+  // normalisation, and by position ~250 of Brown text its output reaches 1.2e5 (in f32 too), which the adapter's
+  // linear layer rounded to inf in f16 (torch.autocast would too): stage 3 stopped at step 1 with a NaN loss.
+  // That operand is now scaled into f16's range by a power of two (kernels/f16-range.ts).
+  it('stage 3 at 1 x 256 trains as f32 does: the same first loss to 1e-4, every step finite or skipped and logged', async () => {
+    const distil = (precision: string) => {
+      const out = join(root, `range-${precision}`)
+      const run = runCli(['distill', student, '--teacher', teacherFolder, '--stage', '3', '--precision', precision, '--data', 'brown',
+        '--seq-len', '256', '--batch-size', '1', '--tokens', '512', '--device', 'cpu', '-q', '--out', out])
+      expect(run.status, run.stderr).toBe(0)
+      return readMetrics(out)
+    }
+    const [f32, mixed] = [await distil('f32'), await distil('mixed')]
+    expect(mixed).toHaveLength(2)
+    // Measured: 3.5e-5. (The next steps differ more: GradScaler's first steps at 2^16 and 2^15 overflow in the
+    // backward and are skipped, as in PyTorch, so the mixed run starts updating two steps later.)
+    expect(Math.abs(mixed[0].loss - f32[0].loss) / f32[0].loss).toBeLessThan(1e-4)
+    for (const m of mixed) expect(Number.isFinite(m.loss) && (m.skipped || Number.isFinite(m.grad_norm))).toBe(true)
   })
 })
