@@ -17,17 +17,18 @@ model=llama-3.2-1b; seq=${SEQ:-2048}; device=${DEVICE:-webgpu}
 read -r s1 s2 s3 <<< "${STEPS:-20 20 10}"
 final=${OUT:-mixed-out}; out=/tmp/mixed-results; root=/tmp/mixed; teacher=${TEACHER:-/tmp/teachers/$model}
 rm -rf "$out" "$root"; mkdir -p "$out" "$root" "$final"
-# Every step below is bounded: 100 + 90 + 30 + 2 x 120 = 460 s at most, then the tarball.
+# Every step below is bounded: 110 + 80 + 60 + 2 x 110 = 470 s at most, then the tarball. A distill run writes each
+# step's metrics before its checkpoints, so one stopped in its final save still leaves every step's line.
 if [ -z "${TEACHER:-}" ]; then
   SECONDS=0
-  OUT=$out FORWARD_FLAGS="--precision mixed" timeout 100 bash scripts/real-size-h200.sh "$model" "$seq"
+  OUT=$out FORWARD_FLAGS="--precision mixed" timeout 110 bash scripts/real-size-h200.sh "$model" "$seq"
   echo "teacher and f16-compute forward: $SECONDS s" | tee -a "$out/pipeline.log"
 fi
 source scripts/gpu-steps.sh
-hybrid_of "$teacher" "$root" 90
+hybrid_of "$teacher" "$root" 80
 tokens=$((s1 * seq)),$((s2 * seq)),$((s3 * seq))
 for precision in f32 mixed; do
-  step "distill-$precision" 120 node bin/run.js distill "$root/hybrid" --teacher "$teacher" --data brown --seq-len "$seq" --batch-size 1 \
+  step "distill-$precision" 110 node bin/run.js distill "$root/hybrid" --teacher "$teacher" --data brown --seq-len "$seq" --batch-size 1 \
     --stage 1,2,3 --layers 0 --tokens "$tokens" --precision "$precision" --save-every 1000 --out "$root/$precision" --device "$device"
   cp "$root/$precision/metrics.jsonl" "$out/metrics-$precision.jsonl"
   # Its checkpoints and student (about 30 GB) would leave the next run no disk.
