@@ -61,4 +61,9 @@ describe('chunked logits under --precision mixed: each chunk\'s backward is seed
       for (const [i, what] of ['hidden', 'head weight'].entries()) expect(relativeError(mixed[i], f32[i]), what).toBeLessThanOrEqual(1e-2)
     })
   }
+
+  it('CPU: in four chunks, the mixed gradients are the unchunked mixed ones (summed in another order)', async () => {
+    const [chunked, whole] = [await gradients(new CpuBackend({maxBindingBytes: 64 * V * 4}), 'mixed', SCALE), await gradients(new CpuBackend(), 'mixed', SCALE)]
+    for (const [i, what] of ['hidden', 'head weight'].entries()) expect(relativeError(chunked[i], whole[i]), what).toBeLessThanOrEqual(1e-5)
+  })
 })
