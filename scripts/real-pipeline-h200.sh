@@ -19,29 +19,11 @@ root=/tmp/pipeline; teacher=/tmp/teachers/$model
 mkdir -p "$root" /tmp/llama3-tok && tar xJf .gpu/llama3-tokenizer.tar.xz -C /tmp/llama3-tok
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/smi.txt"
 [ -d "$teacher" ] || python3 scripts/real-teacher.py "$teacher" "$model" --tokenizer /tmp/llama3-tok --no-reference 2>&1 | tee -a "$out/pipeline.log"
-[ -e "$out/steps.tsv" ] || printf 'step\texit\tseconds\tpeak_gpu_mib\n' > "$out/steps.tsv"
-
-step() {  # step NAME TIMEOUT_S COMMAND...
-  local name=$1 limit=$2; shift 2
-  if [ -n "$deadline" ]; then
-    local left=$((deadline - $(date +%s)))
-    [ "$left" -lt "$limit" ] && limit=$left
-    if [ "$limit" -lt 10 ]; then printf '%s\tskipped (deadline)\t0\t0\n' "$name" | tee -a "$out/steps.tsv"; return; fi
-  fi
-  local profile=(); [ -n "$profiles" ] && profile=(env "HYBRIDIZE_PROFILE=$profiles/$name.json")
-  echo "== $name: $*" >> "$out/pipeline.log"
-  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem.csv & local smi=$!
-  SECONDS=0
-  timeout "$limit" "${profile[@]}" "$@" >> "$out/pipeline.log" 2>&1; local rc=$?
-  local s=$SECONDS; kill $smi 2>/dev/null; wait $smi 2>/dev/null
-  printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$s" "$(sort -n /tmp/mem.csv | tail -1)" | tee -a "$out/steps.tsv"
-  tail -n 3 "$out/pipeline.log"
-}
+source scripts/gpu-steps.sh
 
 hz=(node bin/run.js)
 if [ "$parts" != peer ]; then
-  step find-heads 120 "${hz[@]}" find-heads "$teacher" --samples "$samples" --pairs 10 --budget 2% --selection aggregate --out "$root/heads.json" --device "$device"
-  step rewrite 60 "${hz[@]}" rewrite "$teacher" --heads "$root/heads.json" --budget 2% --mixer discrete-mamba2 --out "$root/hybrid"
+  hybrid_of "$teacher" "$root"
   common=(--teacher "$teacher" --data brown --seq-len "$seq_len" --save-every 1000 --tokens "$tokens")
   step stage1 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --out "$root/s1" --device "$device"
   step stage2 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --out "$root/s2" --device "$device"

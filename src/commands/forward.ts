@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import type {Backend} from '../backend/backend.js'
+import {PRECISIONS, type Precision} from '../engine/precision.js'
 import {ShapeError} from '../errors.js'
 import {resolveModel} from '../hub/cache.js'
 import {SafetensorsFile} from '../io/safetensors/reader.js'
@@ -38,6 +39,7 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --input ids.safetensors --output out.safetensors',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --text "Paris is the capital of" --top 10 --json',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.1-8B --dtype bf16 --input ids.safetensors --output out.safetensors',
+    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --precision mixed --input ids.safetensors --output out.safetensors',
   ]
 
   static override args = {
@@ -51,24 +53,32 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     top: Flags.integer({description: 'How many next tokens to print with --text.', default: 10, min: 1}),
     device: deviceFlag,
     dtype: dtypeFlag,
+    precision: Flags.option({
+      options: PRECISIONS,
+      default: 'f32' as Precision,
+      description: "Linear layers' matmuls: f32, or mixed: f16-rounded operands with f32 sums, as `distill --precision mixed` trains (torch.autocast's float16; tensor cores where the GPU has subgroup matrices). Mixed rounds f32 weights itself: with --dtype auto they load as f32; --dtype bf16|f16 is refused.",
+      helpGroup: 'COMPUTE',
+    })(),
   }
 
   async run(): Promise<ForwardFileResult | ForwardTextResult> {
     const {args, flags} = await this.parse(Forward)
     if (!flags.input && flags.text === undefined) this.error('give --input FILE --output FILE, or --text "..."', {exit: 2})
+    if (flags.precision === 'mixed' && flags.dtype !== 'auto' && flags.dtype !== 'f32') this.error(`--precision mixed rounds f32 weights to f16 itself: it takes --dtype auto or f32, not ${flags.dtype}`, {exit: 2})
+    const dtype = flags.precision === 'mixed' ? 'f32' : flags.dtype
     const folder = await resolveModel(args.model)
     // Read the cheap inputs first so bad input fails before any weights are loaded.
     const input = flags.input ? await readInputIds(flags.input) : undefined
     const tokenizer = flags.text === undefined ? undefined : await loadTokenizer(folder)
     return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
-      const model = await loadModel(folder, backend, {dtype: flags.dtype, onDType: (dtype) => this.status(dtypeStatus(dtype))})
-      if (tokenizer) return this.nextTokens(tokenizer, flags.text!, flags.top, model, backend)
-      return this.forwardFile(input!, flags.output!, model, backend)
+      const model = await loadModel(folder, backend, {dtype, onDType: (d) => this.status(dtypeStatus(d))})
+      if (tokenizer) return this.nextTokens(tokenizer, flags.text!, flags.top, model, backend, flags.precision)
+      return this.forwardFile(input!, flags.output!, model, backend, flags.precision)
     })
   }
 
-  private async forwardFile(input: InputIds, output: string, model: LoadedModel, backend: Backend): Promise<ForwardFileResult> {
-    const result = await forwardIds(model, backend, input.ids, input.shape)
+  private async forwardFile(input: InputIds, output: string, model: LoadedModel, backend: Backend, precision: Precision): Promise<ForwardFileResult> {
+    const result = await forwardIds(model, backend, input.ids, input.shape, precision)
     const tensors: TensorToWrite[] = [{name: 'logits', dtype: 'F32', shape: result.logits.shape, data: result.logits.data}]
     result.hiddenStates.forEach((h, i) => tensors.push({name: `hidden_states.${i}`, dtype: 'F32', shape: h.shape, data: h.data}))
     await writeSafetensors(output, tensors, {producer: 'hybridize forward'})
@@ -76,10 +86,10 @@ tokenizes the text with the model's tokenizer and prints the most likely next to
     return {output, logits: result.logits.shape, hiddenStates: result.hiddenStates.length}
   }
 
-  private async nextTokens(tokenizer: TextTokenizer, text: string, top: number, model: LoadedModel, backend: Backend): Promise<ForwardTextResult> {
+  private async nextTokens(tokenizer: TextTokenizer, text: string, top: number, model: LoadedModel, backend: Backend, precision: Precision): Promise<ForwardTextResult> {
     const tokens = tokenizer.encode(text)
     if (tokens.length === 0) this.error('the text tokenizes to no tokens', {exit: 2})
-    const result = await forwardIds(model, backend, Int32Array.from(tokens), [1, tokens.length])
+    const result = await forwardIds(model, backend, Int32Array.from(tokens), [1, tokens.length], precision)
     const V = model.vocabSize
     const next = topTokens(result.logits.data.subarray((tokens.length - 1) * V, tokens.length * V), top)
       .map((t) => ({...t, token: tokenizer.decode([t.id])}))

@@ -1,7 +1,8 @@
-import {scope, type Tensor} from '../engine/tensor.js'
+import {fromArray, scope, type Tensor} from '../engine/tensor.js'
 import {backward, needsGrad, noGrad, record, withTape} from '../engine/autograd.js'
 import {concat, narrow} from '../engine/layout-ops.js'
 import {add, mul, scale} from '../engine/ops.js'
+import {lossScale} from '../engine/precision.js'
 import {itemsPerPiece} from './pieces.js'
 
 /**
@@ -12,7 +13,10 @@ import {itemsPerPiece} from './pieces.js'
  * over rows). Only one chunk's logits live at once. When a gradient is wanted, each chunk's
  * backward runs right after its forward, through the loss's own backward on a tape of its own (as
  * Liger's fused linear cross-entropy): the outer tape keeps only the gradients of the hidden
- * states [N, C] and of the head, which its backward scales by the incoming gradient.
+ * states [N, C] and of the head, which its backward scales by the incoming gradient. In mixed
+ * precision each chunk's backward is seeded with the loss scale (precision.ts), the gradient the
+ * outer backward will bring, as the rest of the backward is: seeded with 1, its f16-rounded logit
+ * gradients (about 1/(N·V) each) would underflow to zero or a few bits.
  * Letters: N rows (B·T), C hidden, V vocab.
  */
 export interface ChunkedLogitsInputs {
@@ -53,6 +57,8 @@ export function chunkedLogitLoss(inputs: ChunkedLogitsInputs): Tensor {
       return sum ? add(sum, piece) : piece
     }), undefined)!)
   }
+  // The chunks' gradients are computed for this incoming gradient; the outer backward divides it out.
+  const seedValue = lossScale()
   const {total, gradients} = noGrad(() => {
     // Leaves of each chunk's tape: the chunk's rows, and views of the head's weights that train.
     const leafWeights = inputs.headWeights.map((w, i) => (needs[i + 1] ? w.reshape(w.shape) : undefined))
@@ -65,7 +71,8 @@ export function chunkedLogitLoss(inputs: ChunkedLogitsInputs): Tensor {
         const rowsIn = narrow(hidden, 0, start, n)
         rowsIn.requiresGrad = needs[0]
         const {result} = withTape(() => chunkLoss(rowsIn, start, n))
-        const [gh, ...gw] = backward(result, [rowsIn, ...leafWeights.filter((w): w is Tensor => w !== undefined)])
+        const seed = seedValue === 1 ? undefined : fromArray(result.backend, Float32Array.of(seedValue), result.shape)
+        const [gh, ...gw] = backward(result, [rowsIn, ...leafWeights.filter((w): w is Tensor => w !== undefined)], {seed})
         let k = 0
         const sums = leafWeights.map((w, i) => (w ? (wGrads[i] ? add(wGrads[i]!, gw[k++]) : gw[k++]) : undefined))
         return {sum: sum ? add(sum, result) : result, gh, sums}
@@ -80,12 +87,15 @@ export function chunkedLogitLoss(inputs: ChunkedLogitsInputs): Tensor {
     if (hGrads.length > 1) for (const t of hGrads) t.dispose()
     return {total: sum!, gradients: [gHidden, ...wGrads]}
   })
-  // The gradients are final: the backward only scales them by the incoming gradient (a scalar).
+  // The gradients are final: the backward only scales them by the incoming gradient (a scalar) over the seed.
   const saved = gradients.filter((g): g is Tensor => g !== undefined)
   record(taped, [total], ([g], ctx) => {
     const [gh, ...gw] = ctx.saved
+    const factor = seedValue === 1 ? g! : scale(g!, 1 / seedValue)
     let k = 0
-    return [needs[0] ? mul(gh, g!) : undefined, ...needs.slice(1).map((need) => (need ? mul(gw[k++], g!) : undefined))]
+    const out = [needs[0] ? mul(gh, factor) : undefined, ...needs.slice(1).map((need) => (need ? mul(gw[k++], factor) : undefined))]
+    if (factor !== g) factor.dispose()
+    return out
   }, saved)
   for (const t of saved) t.dispose()
   return total

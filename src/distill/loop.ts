@@ -152,15 +152,16 @@ export async function runStage(run: StageRun): Promise<number> {
 
 /**
  * One micro-batch on every replica: its losses (values) and the gradients of their sum times
- * `lossScale` for each replica's `params`. Every replica's forward is launched before any loss is
- * read back, and every backward before the caller reads a gradient, so the devices run at once.
+ * `lossScale` for each replica's `params` (still scaled: the caller divides them, through the
+ * optimizer's gradScale). Every replica's forward is launched before any loss is read back, and
+ * every backward before the caller reads a gradient, so the devices run at once.
  */
-async function microBatch(def: StageDefinition, work: {ctx: StageContext; ids: Tensor; params: Tensor[]}[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}[]> {
+export async function microBatch(def: StageDefinition, work: {ctx: StageContext; ids: Tensor; params: Tensor[]}[], lossScale: number): Promise<{grads: Tensor[]; values: number[]}[]> {
   return scopeAsync(async () => {
     const taped = work.map(({ctx, ids}) => withTape(() => withPrecision(ctx.settings.precision, () => {
       const parts = def.losses(ctx, ids)
       return {parts, total: parts.slice(1).reduce((a, b) => add(a, b), parts[0])}
-    })).result)
+    }, lossScale)).result)
     const values = await Promise.all(taped.map((t) => Promise.all(t.parts.map(async (p) => (await p.toArray())[0]))))
     for (const v of values) {
       if (!v.every(Number.isFinite)) throw new HybridizeError(`stage ${def.stage}: the loss is not finite (${v.join(', ')}); lower --lr`, {code: 'E_DIVERGED'})

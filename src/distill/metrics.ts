@@ -33,7 +33,11 @@ export async function appendMetrics(out: string, m: StepMetrics): Promise<void> 
 }
 
 export async function readMetrics(out: string): Promise<StepMetrics[]> {
-  const text = await readFile(metricsFile(out), 'utf8').catch(() => '')
+  return parseMetrics(await readFile(metricsFile(out), 'utf8').catch(() => ''))
+}
+
+/** The records of a metrics.jsonl text. */
+export function parseMetrics(text: string): StepMetrics[] {
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as StepMetrics)
 }
 

@@ -13,6 +13,7 @@ import {layernorm as layernormKernel, rmsnorm as rmsnormKernel} from '../kernels
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduce.js'
 import {rope as ropeKernel} from '../kernels/rope.js'
 import {packF16Exact, roundF16} from '../kernels/round-f16.js'
+import {absMaxRows, rangeScale} from '../kernels/f16-range.js'
 import {stridedCopy} from '../kernels/strided-copy.js'
 import {widenHalf} from '../kernels/widen-half.js'
 import {ShapeError} from '../errors.js'
@@ -128,17 +129,20 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * summed in f32, as torch.autocast runs a linear layer; the backward rounds the output gradient,
  * x and W to f16 as well (under autocast the gradient reaching the layer is f16), so that a
  * gradient beyond f16's range becomes inf there, which loss scaling (train/loss-scaler.ts) turns
- * into a skipped step. The activations' and gradients' rounded copies are made again in the
- * backward rather than kept; the weight's is made once per version of the weight (half-weight-cache.ts).
+ * into a skipped step. The input x, an activation, is kept inside f16's range instead (f16-range.ts):
+ * an attention-started SSM's output can pass 65504 where f32 trains on. The activations' and
+ * gradients' rounded copies are made again in the backward rather than kept; the weight's is made
+ * once per version of the weight (half-weight-cache.ts).
  */
 function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   sameBackend(x, weight, ...(bias ? [bias] : []))
+  assertNotHalf('mixed-precision linear (it rounds f32 weights to f16 itself)', weight)
   const [m] = x.shape
   const n = weight.shape[0]
   if (bias && bias.numel !== n) throw new ShapeError(`bias of ${bias.numel} values for ${n} outputs`)
   const inputs = bias ? [x, weight, bias] : [x, weight]
   const y = noGrad(() => {
-    const product = halfMatmul(x, weight, {transB: true, weightB: true})
+    const product = halfMatmul(x, weight, {transB: true, weightB: true, activation: 'a'})
     if (!bias) return product
     const biased = add(product, bias)
     product.dispose()
@@ -147,7 +151,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   if (needsGrad(inputs)) {
     record(inputs, [y], ([g], {inputs: [xs, ws], needs}) => [
       needs[0] ? halfMatmul(g!, ws, {weightB: true}) : undefined,
-      needs[1] ? halfMatmul(g!, xs, {transA: true}) : undefined,
+      needs[1] ? halfMatmul(g!, xs, {transA: true, activation: 'b'}) : undefined,
       needs[2] ? sumOver(g!, 1, m, n) : undefined,
     ])
   }
@@ -155,7 +159,37 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
 }
 
 /**
- * op(A) · op(B) of 2-D f32 tensors with both operands rounded to f16 and f32 accumulation. With
+ * op(A) · op(B) of 2-D f32 tensors with both operands rounded to f16 and f32 accumulation
+ * (halfProduct; `weightB` as there). `activation` names the operand that is an activation, kept inside f16's range by
+ * a power of two found on the device (f16-range.ts), the product scaled back; a gradient operand
+ * is rounded as it is, so that its overflow shows.
+ */
+function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weightB = false, activation}: {transA?: boolean; transB?: boolean; weightB?: boolean; activation?: 'a' | 'b'}): Tensor {
+  if (!activation) return halfProduct(a, b, transA, transB, weightB)
+  if (activation === 'b' && weightB) throw new Error('halfMatmul: B is either a weight or an activation')
+  const x = activation === 'a' ? a : b
+  const m = absMax(x)
+  const [ranged] = launch(rangeScale, {n: x.numel, direction: -1}, [x, m], [x.shape])
+  const product = activation === 'a' ? halfProduct(ranged, b, transA, transB, weightB) : halfProduct(a, ranged, transA, transB, false)
+  const [out] = launch(rangeScale, {n: product.numel, direction: 1}, [product, m], [product.shape])
+  for (const t of [m, ranged, product]) t.dispose()
+  return out
+}
+
+/** The largest magnitude in t, [1], on the device: per chunk of ABS_MAX_CHUNK values, then over the chunks. */
+function absMax(t: Tensor): Tensor {
+  const rows = Math.ceil(t.numel / ABS_MAX_CHUNK)
+  const [partial] = launch(absMaxRows, {n: t.numel, rows, cols: ABS_MAX_CHUNK}, [t], [[rows]])
+  if (rows === 1) return partial
+  const [total] = launch(absMaxRows, {n: rows, rows: 1, cols: rows}, [partial], [[1]])
+  partial.dispose()
+  return total
+}
+
+const ABS_MAX_CHUNK = 16384
+
+/**
+ * halfMatmul's product of the operands as they are, rounded to f16, summed in f32. With
  * tensor cores (matmul-f16.ts's `tensorCoreSupport`: a WebGPU device with shader-f16 and subgroup
  * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
  * (that kernel takes only Bᵀ); elsewhere (the CPU, llvmpipe) the rounded values go through the f32
@@ -163,7 +197,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
  * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
  */
-function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weightB = false}: {transA?: boolean; transB?: boolean; weightB?: boolean}): Tensor {
+function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, weightB: boolean): Tensor {
   const [ar, ac] = a.shape
   const [br, bc] = b.shape
   const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]

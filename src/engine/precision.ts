@@ -3,22 +3,38 @@
  * 'mixed', where `linear` (ops.ts) rounds its operands to f16 and accumulates in f32, forward
  * and backward (the output gradient rounded too). Weights, activations between ops, and the
  * optimizer stay f32. A linear op takes the precision in force when it runs forward; its recorded
- * backward keeps it.
+ * backward keeps it, and so does a recomputed section (checkpoint.ts), as torch.utils.checkpoint
+ * restores the autocast state.
+ *
+ * The context also carries the loss scale (train/loss-scaler.ts) that the backward of the loss
+ * computed inside it will be seeded with. A loss that runs part of its own backward during the
+ * forward (distill/chunked-logits.ts) must seed that part with the same scale: its f16-rounded
+ * gradients are as small as the rest and underflow the same way without it.
  */
 export type Precision = 'f32' | 'mixed'
 
 export const PRECISIONS: readonly Precision[] = ['f32', 'mixed']
 
-let current: Precision = 'f32'
-
-export function matmulPrecision(): Precision {
-  return current
+interface PrecisionContext {
+  precision: Precision
+  lossScale: number
 }
 
-/** Run `fn` (synchronous, as the forward recorded on a tape is) with linear layers at `precision`. */
-export function withPrecision<T>(precision: Precision, fn: () => T): T {
+let current: PrecisionContext = {precision: 'f32', lossScale: 1}
+
+export function matmulPrecision(): Precision {
+  return current.precision
+}
+
+/** The factor the backward of the loss being computed will be seeded with (1 unless the loss is scaled). */
+export function lossScale(): number {
+  return current.lossScale
+}
+
+/** Run `fn` (synchronous, as the forward recorded on a tape is) with linear layers at `precision`, its loss to be scaled by `scale`. */
+export function withPrecision<T>(precision: Precision, fn: () => T, scale = 1): T {
   const previous = current
-  current = precision
+  current = {precision, lossScale: scale}
   try {
     return fn()
   } finally {

@@ -1,4 +1,5 @@
 import type {Backend} from '../backend/backend.js'
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import {checkFiniteLogits} from './finite.js'
@@ -11,13 +12,16 @@ export interface ForwardResult {
   hiddenStates: {shape: number[]; data: Float32Array}[]
 }
 
-/** Run the model on token ids [B, T] and bring logits and hidden states back to the host. */
-export async function forwardIds(model: LoadedModel, backend: Backend, ids: Int32Array, shape: readonly number[]): Promise<ForwardResult> {
+/**
+ * Run the model on token ids [B, T] and bring logits and hidden states back to the host; `precision`
+ * 'mixed' runs its linear layers as mixed-precision training does (engine/precision.ts).
+ */
+export async function forwardIds(model: LoadedModel, backend: Backend, ids: Int32Array, shape: readonly number[], precision: Precision = 'f32'): Promise<ForwardResult> {
   if (shape.length !== 2) throw new ShapeError(`input_ids must have rank 2 [batch, seq], got shape [${shape}]`)
   const vocab = model.vocabSize
   for (const id of ids) if (id < 0 || id >= vocab) throw new ShapeError(`input_ids holds token id ${id}, outside the vocabulary of ${vocab}`)
   return scopeAsync(async () => {
-    const out = model.forward(fromArray(backend, ids, shape), {hiddenStates: true})
+    const out = withPrecision(precision, () => model.forward(fromArray(backend, ids, shape), {hiddenStates: true}))
     const hiddenStates = []
     for (const h of out.hiddenStates!) hiddenStates.push({shape: [...h.shape], data: await h.toFloat32()})
     const logits = await out.logits.toFloat32()

@@ -6,6 +6,7 @@ import {withPrecision} from '../../src/engine/precision.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import {f16Bits, f16Value, packF16} from '../../src/kernels/f16.js'
 import {packF16Exact, roundF16} from '../../src/kernels/round-f16.js'
+import {absMaxRows, rangeExponent, rangeScale} from '../../src/kernels/f16-range.js'
 import {cpuBackend, referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {Rng} from '../helpers/random.js'
 
@@ -72,6 +73,26 @@ describe('mixed-precision linear: f16 operands, f32 accumulation', () => {
     const diff = Math.max(...mixed.y.map((v, i) => Math.abs(v - f32.y[i])))
     expect(diff).toBeGreaterThan(1e-5)
     expect(diff).toBeLessThan(2e-2)
+  })
+
+  it('an input beyond f16\'s range is scaled into it by a power of two, and the products back: finite, forward and dW', async () => {
+    // 2.5e5 = 2^17.9: k = 3, x / 8 is under 2^15; f16 rounding of x alone would give inf.
+    const big = x.map((v, i) => (i === 7 ? 2.5e5 : v * 1e4))
+    const k = rangeExponent(2.5e5)
+    expect(k).toBe(3)
+    const bh = big.map((v) => half(v / 2 ** k))
+    const want = hostMatmul(M, N, K, (i, kk) => bh[i * K + kk] * 2 ** k, (kk, j) => wh[j * K + kk]).map((v, i) => v + b[i % N])
+    const wantDwBig = hostMatmul(N, K, M, (i, kk) => gh[kk * N + i], (kk, j) => bh[kk * K + j] * 2 ** k)
+    for (const make of [cpuBackend, tensorCoreCpu]) {
+      const got = await mixedLinear(make(), big, w, b, g, 'mixed')
+      expectNear(got.y, want, 1e-6, 'y')
+      expectNear(got.dw, wantDwBig, 1e-6, 'dW')
+      expectNear(got.dx, wantDx, 1e-6, 'dx')
+    }
+    expect(rangeExponent(65503.9)).toBe(0)
+    expect(rangeExponent(65504)).toBe(1)
+    expect(rangeExponent(Infinity)).toBe(0)
+    expect(rangeExponent(Number.NaN)).toBe(0)
   })
 
   it('an output gradient beyond f16 range overflows to inf in mixed mode (what loss scaling detects), not in f32', async () => {
@@ -162,6 +183,22 @@ describe.skipIf(!gpu)('f16 rounding kernels: WebGPU vs CPU, bit for bit', () => 
   it('roundF16', async () => {
     const [got] = await runKernel(gpu!, roundF16, {n: values.length}, [values], [values.length])
     expect(Array.from(got)).toEqual(Array.from(values, (v) => half(v)))
+  })
+
+  it('absMaxRows and rangeScale (several chunks, odd lengths)', async () => {
+    const n = values.length
+    const finite = values.map((v) => (Number.isFinite(v) ? v : 3))
+    const rows = 7
+    const cols = Math.ceil(n / rows)
+    const [got] = await runKernel(gpu!, absMaxRows, {n, rows, cols}, [finite], [rows])
+    const [want] = await runKernel(referenceBackend(), absMaxRows, {n, rows, cols}, [finite], [rows])
+    expect(Array.from(got)).toEqual(Array.from(want))
+    for (const m of [1e6, 65504, 100]) {
+      for (const direction of [-1, 1] as const) {
+        const [scaled] = await runKernel(gpu!, rangeScale, {n, direction}, [finite, Float32Array.of(m)], [n])
+        expect(Array.from(scaled), `m ${m}, direction ${direction}`).toEqual(Array.from(finite, (v) => Math.fround(v * 2 ** (direction * rangeExponent(m)))))
+      }
+    }
   })
 
   it('packF16Exact (odd length)', async () => {
