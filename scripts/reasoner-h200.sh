@@ -10,12 +10,15 @@
 #      the checkpoint; unpack it into RUN (mkdir -p runs/reasoner && tar xzf ... -C runs/reasoner), carry RUN, and call again.
 #   2. the teacher's greedy accuracy on the validation seed (5002; never the eval's): the difficulty check.
 #   3. find-heads --task arith-lookup (the numbers the chain of thought copies from the question),
-#      --selection greedy, 2 heads of 48: the heads the hybrid keeps.
+#      --selection aggregate, 2 heads of 48: the heads the hybrid keeps, those whose last-token attention
+#      rests most on the sentence the number is copied from (on llama-tiny's kv-retrieval the greedy
+#      ablation pair kept the hybrid at chance and the Aggregate pair did not: EXPERIMENTS.md).
 #   4. rewrite into the hybrid (those 2 heads) and the pure SSM (no head), discrete Mamba-2 both.
 #   5. distill both at once (two processes on the one GPU), stages 1-3 at TOKENS, on the distill
 #      split of arith-cot (reasoner.ts: seed 5003, validation and eval prompts taken out).
 #   6. eval teacher, hybrid and SSM one after another on arith-cot (eval seed 1234), PROBLEMS problems,
 #      --time-budget BUDGETS, BATCH answers at a time, temperature 0.8, top-p 0.95.
+#   7. if the call has time left: the three models' greedy answers to the same problems.
 # $OUT gets reasoner.log, reasoner-results.tgz (metrics, heads, eval results and charts; no weights)
 # and reasoner-checkpoint.tgz (the teacher, BF16, and its optimizer state). DRY=1: the same steps at
 # toy sizes on the CPU, to check the script here.
@@ -75,7 +78,7 @@ timeout 60 node bin/run.js eval --device "$device" "$run/teacher" --tasks arith-
 log "validation: greedy exact_match $(json "$run/validation.json" "r.models[0].results[0].metrics['exact_match,score-first']")"
 
 log "3. find-heads on arith-lookup"
-timeout 60 node bin/run.js find-heads --device "$device" "$run/teacher" --task arith-lookup --samples "$heads_samples" --selection greedy --top-k 2 --seed 0 --out "$run/heads.json" --force > "$out/logs/find-heads.txt" 2>&1 || log "find-heads failed: $(tail -n 1 "$out/logs/find-heads.txt")"
+timeout 60 node bin/run.js find-heads --device "$device" "$run/teacher" --task arith-lookup --samples "$heads_samples" --selection aggregate --top-k 2 --seed 0 --out "$run/heads.json" --force > "$out/logs/find-heads.txt" 2>&1 || log "find-heads failed: $(tail -n 1 "$out/logs/find-heads.txt")"
 
 log "4. rewrite: hybrid (2 heads) and pure SSM"
 node bin/run.js rewrite "$run/teacher" --heads "$run/heads.json" --keep 2 --out "$run/hybrid" --force -q >> "$out/logs/rewrite.log" 2>&1
@@ -97,5 +100,13 @@ timeout $((3 * (largest + 40))) node bin/run.js eval --device "$device" "${model
   --temperature 0.8 --top-p 0.95 --max-gen-toks "$max_gen" --output-path "$run/eval" --json > "$run/eval.json" 2>> "$out/logs/eval.log"
 log "eval exited with $?"
 json "$run/eval.json" "r.models.map((m) => m.model + ' ' + JSON.stringify(m.results[0].metrics)).join('\\n')" | tee -a "$out/reasoner.log"
+# Greedy answers to the same problems, when the call has time left for them.
+if [ "$(left)" -gt 100 ]; then
+  log "7. greedy exact match on the same $problems problems, $(left) s left"
+  timeout $(($(left) - 30)) node bin/run.js eval --device "$device" "${models[@]}" --tasks arith-cot --limit "$problems" --batch-size "$batch" \
+    --max-gen-toks "$max_gen" --output-path "$run/eval-greedy" --json > "$run/eval-greedy.json" 2>> "$out/logs/eval.log"
+  log "greedy eval exited with $?"
+  json "$run/eval-greedy.json" "r.models.map((m) => m.model + ' ' + JSON.stringify(m.results[0].metrics)).join('\\n')" | tee -a "$out/reasoner.log"
+fi
 pack
 log done
