@@ -51,6 +51,9 @@ needed=$((30 + 30 + 15 + distill_limit + 3 * (largest + 15)))
 # By default the teacher trains for what the call has left after those.
 teach=${TEACH_SECONDS:-$((limit - needed - 20))}
 [ "$teach" -ge 0 ] || teach=0
+# TRAIN_FLAGS: more reasoner-main flags (--steps N, --rows N), e.g. to change the recipe after a validation figure.
+read -ra extra <<< "${TRAIN_FLAGS:-}"
+train_flags+=("${extra[@]}")
 mkdir -p "$out" "$run"
 log() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$out/reasoner.log" >&2; }
 left() { echo $((limit - ($(date +%s) - t0))); }
