@@ -3,7 +3,7 @@ import {arithmeticParts, problemText, stepText} from './arithmetic-cot.js'
 import type {RetrievalTask, Span, TaskSample} from './types.js'
 
 /** No options: the problems are arith-cot's. */
-export type ArithLookupOptions = Record<string, never>
+export type ArithLookupOptions = Record<never, never>
 
 /**
  * The lookup inside arith-cot's chain of thought: an arith-cot problem and its answer written up to
