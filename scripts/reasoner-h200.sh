@@ -19,6 +19,7 @@
 #   6. eval teacher, hybrid and SSM one after another on arith-cot (eval seed 1234), PROBLEMS problems,
 #      --time-budget BUDGETS, BATCH answers at a time, temperature 0.8, top-p 0.95.
 #   7. if the call has time left: the three models' greedy answers to the same problems.
+#   8. scripts/reasoner-report.mjs: the table for EXPERIMENTS.md and where each student crosses the teacher.
 # $OUT gets reasoner.log, reasoner-results.tgz (metrics, heads, eval results and charts; no weights)
 # and reasoner-checkpoint.tgz (the teacher, BF16, and its optimizer state). DRY=1: the same steps at
 # toy sizes on the CPU, to check the script here.
@@ -102,14 +103,15 @@ for student in hybrid ssm; do [ -e "$run/distill-$student/student/config.json" ]
 timeout $((3 * (largest + 40))) node bin/run.js eval --device "$device" "${models[@]}" --tasks arith-cot --limit "$problems" --time-budget "$budgets" --batch-size "$batch" \
   --temperature 0.8 --top-p 0.95 --max-gen-toks "$max_gen" --output-path "$run/eval" --json > "$run/eval.json" 2>> "$out/logs/eval.log"
 log "eval exited with $?"
-json "$run/eval.json" "r.models.map((m) => m.model + ' ' + JSON.stringify(m.results[0].metrics)).join('\\n')" | tee -a "$out/reasoner.log"
 # Greedy answers to the same problems, when the call has time left for them.
 if [ "$(left)" -gt 100 ]; then
   log "7. greedy exact match on the same $problems problems, $(left) s left"
   timeout $(($(left) - 30)) node bin/run.js eval --device "$device" "${models[@]}" --tasks arith-cot --limit "$problems" --batch-size "$batch" \
     --max-gen-toks "$max_gen" --output-path "$run/eval-greedy" --json > "$run/eval-greedy.json" 2>> "$out/logs/eval.log"
   log "greedy eval exited with $?"
-  json "$run/eval-greedy.json" "r.models.map((m) => m.model + ' ' + JSON.stringify(m.results[0].metrics)).join('\\n')" | tee -a "$out/reasoner.log"
 fi
+# EXPERIMENTS.md's table and the crossovers.
+node scripts/reasoner-report.mjs "$run" > "$run/report.md" 2>> "$out/reasoner.log"
+tee -a "$out/reasoner.log" < "$run/report.md"
 pack
 log done
