@@ -35,6 +35,8 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
                         dictionary; :pairs=30 scores one point
   mc-retrieval          multiple-choice letter retrieval in the MMLU layout
   needle                needle in a haystack of held-out Brown-corpus text, 500 to 8000 characters
+  arith-lookup          the number arith-cot's chain of thought copies next from the question, scored over the
+                        question's numbers (find-heads --task arith-lookup: the heads a reasoner copies through)
   :keys=heldout|train|all   which half of the key vocabulary a retrieval task asks about: heldout (default),
                         never in distill --mix's samples or find-heads' prompts; a point whose prompts exceed
                         the model's context (max_position_embeddings) is skipped with a warning

@@ -8,7 +8,7 @@ import {runRetrieval} from './tasks/retrieval.js'
 import {runThroughput} from './tasks/throughput.js'
 import type {EvalContext, TaskResult} from './tasks/types.js'
 
-export const TASK_HELP = `ppl:<file>[,<file>], ppl:brown-heldout, mc:<file.jsonl|task.yaml>, gen:<file.jsonl>, ${ARITHMETIC_TASK}, kv-retrieval[:keys=heldout|train|all][:template=dictionary|sentences], mc-retrieval[:keys=...], needle[:keys=...], throughput`
+export const TASK_HELP = `ppl:<file>[,<file>], ppl:brown-heldout, mc:<file.jsonl|task.yaml>, gen:<file.jsonl>, ${ARITHMETIC_TASK}, kv-retrieval[:keys=heldout|train|all][:template=dictionary|sentences], mc-retrieval[:keys=...], needle[:keys=...], arith-lookup, throughput`
 
 /** The tasks that stand alone, without a file: a retrieval task (with its options), throughput, arith-cot. */
 function isPlainTask(name: string): boolean {

@@ -1,4 +1,5 @@
 import {HybridizeError} from '../errors.js'
+import {type ArithLookupOptions, arithLookup} from './arith-lookup.js'
 import {fnv1a} from '../util/fnv1a.js'
 import {Random} from '../util/random.js'
 import {type KvRetrievalOptions, kvRetrieval} from './kv-retrieval.js'
@@ -6,13 +7,14 @@ import {type McRetrievalOptions, mcRetrieval} from './mc-retrieval.js'
 import {type NeedleOptions, needle} from './needle.js'
 import type {RetrievalTask, TaskSample} from './types.js'
 
-export type {KvRetrievalOptions, McRetrievalOptions, NeedleOptions, RetrievalTask, TaskSample}
+export type {ArithLookupOptions, KvRetrievalOptions, McRetrievalOptions, NeedleOptions, RetrievalTask, TaskSample}
 export type {Span} from './types.js'
 
 export interface TaskOptionsByName {
   'kv-retrieval': KvRetrievalOptions
   'mc-retrieval': McRetrievalOptions
   needle: NeedleOptions
+  'arith-lookup': ArithLookupOptions
 }
 
 export type TaskName = keyof TaskOptionsByName
@@ -21,6 +23,7 @@ const TASKS: {[N in TaskName]: RetrievalTask<TaskOptionsByName[N]>} = {
   'kv-retrieval': kvRetrieval,
   'mc-retrieval': mcRetrieval,
   needle,
+  'arith-lookup': arithLookup,
 }
 
 export const taskNames = Object.keys(TASKS) as TaskName[]

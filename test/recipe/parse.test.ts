@@ -81,7 +81,7 @@ describe('parseRecipe', () => {
 describe('loadRecipe', () => {
   it('checks values with the commands\' own flag rules, at the key\'s line', async () => {
     await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  samples: 0\n`)).rejects.toThrow(/r\.yaml:4: find_heads\.samples: expected an integer greater than or equal to 1 but received: 0$/)
-    await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  task: poetry\n`)).rejects.toThrow(/r\.yaml:4: find_heads\.task: expected task=poetry to be one of: kv-retrieval, mc-retrieval, needle$/)
+    await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  task: poetry\n`)).rejects.toThrow(/r\.yaml:4: find_heads\.task: expected task=poetry to be one of: kv-retrieval, mc-retrieval, needle, arith-lookup$/)
     await expect(load(`teacher: ${teacher}\nout: o\nfind_heads:\n  samples: lots\n`)).rejects.toThrow(/r\.yaml:4: find_heads\.samples: expected an integer but received: lots$/)
   })
 

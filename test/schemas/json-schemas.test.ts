@@ -38,7 +38,7 @@ describe('hybridize schema', () => {
     const recipe = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'recipe.schema.json'), 'utf8'))
     const findHeads = recipe.properties.find_heads.anyOf[0]
     expect(findHeads.properties.pairs).toMatchObject({type: 'integer', minimum: 1, maximum: 100, default: 20})
-    expect(findHeads.properties.task.enum).toEqual(['kv-retrieval', 'mc-retrieval', 'needle'])
+    expect(findHeads.properties.task.enum).toEqual(['kv-retrieval', 'mc-retrieval', 'needle', 'arith-lookup'])
     expect(findHeads.properties.out).toBeUndefined()
     expect(recipe.properties.eval.anyOf[0].properties.log_samples.type).toBe('boolean')
     expect(recipe.properties.distill.anyOf[0].required).toEqual(['data'])

@@ -4,7 +4,7 @@ import {generateSamples, getTask, isTaskName, taskNames} from '../../src/tasks/i
 
 describe('task registry', () => {
   it('finds each task by its name', () => {
-    expect(taskNames).toEqual(['kv-retrieval', 'mc-retrieval', 'needle'])
+    expect(taskNames).toEqual(['kv-retrieval', 'mc-retrieval', 'needle', 'arith-lookup'])
     for (const name of taskNames) expect(getTask(name).name).toBe(name)
     expect(isTaskName('needle')).toBe(true)
     expect(isTaskName('toString')).toBe(false)
@@ -12,7 +12,7 @@ describe('task registry', () => {
 
   it('names the known tasks when asked for an unknown one', () => {
     expect(() => getTask('kv')).toThrow(HybridizeError)
-    expect(() => getTask('kv')).toThrow(/kv-retrieval, mc-retrieval, needle/)
+    expect(() => getTask('kv')).toThrow(/kv-retrieval, mc-retrieval, needle, arith-lookup/)
   })
 
   it('draws unrelated samples for two tasks under one seed', () => {

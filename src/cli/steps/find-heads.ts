@@ -12,7 +12,7 @@ import type {StepIO} from './io.js'
 
 /** `hybridize find-heads`'s flags; a recipe's find_heads section takes the same (less out, device, force). */
 export const FIND_HEADS_FLAGS = {
-  task: Flags.option({options: ['kv-retrieval', 'mc-retrieval', 'needle'] as const, default: FIND_HEADS_DEFAULTS.task, description: 'Retrieval task to score heads on.'})(),
+  task: Flags.option({options: ['kv-retrieval', 'mc-retrieval', 'needle', 'arith-lookup'] as const, default: FIND_HEADS_DEFAULTS.task, description: 'Retrieval task to score heads on.'})(),
   samples: Flags.integer({description: 'Task samples (each head is ablated on all of them).', default: FIND_HEADS_DEFAULTS.samples, min: 1}),
   pairs: Flags.integer({description: 'Key-value pairs per kv-retrieval prompt.', default: FIND_HEADS_DEFAULTS.pairs, min: 1, max: 100}),
   seed: Flags.integer({description: 'Seed of the task samples and of the random comparison heads.', default: FIND_HEADS_DEFAULTS.seed}),

@@ -29,6 +29,8 @@ const SWEEPS: Record<TaskName, {option?: string; label: string; values: number[]
   // A fixed four-option layout: one point, no curve.
   'mc-retrieval': {label: 'options', values: [4]},
   needle: {option: 'haystackChars', label: 'context characters', values: [500, 1000, 2000, 4000, 8000]},
+  // One point, no curve (arith-cot's problems as they come).
+  'arith-lookup': {label: 'problems', values: [1]},
 }
 
 const EVAL_KEYS = 'heldout'
