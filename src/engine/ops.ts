@@ -136,7 +136,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  */
 function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   sameBackend(x, weight, ...(bias ? [bias] : []))
-  assertNotHalf('mixed-precision linear (it rounds f32 weights to f16 itself)', weight)
   const [m] = x.shape
   const n = weight.shape[0]
   if (bias && bias.numel !== n) throw new ShapeError(`bias of ${bias.numel} values for ${n} outputs`)

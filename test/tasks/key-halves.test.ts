@@ -43,7 +43,8 @@ describe('the key vocabulary in two halves', () => {
 
   it("distill --mix's samples never name a held-out key", async () => {
     const heldout = new Set(taskKeys('heldout'))
-    for (const task of taskNames) {
+    // arith-lookup's questions name no keys: it draws numbers, not key words.
+    for (const task of taskNames.filter((t) => t !== 'arith-lookup')) {
       const source = new TaskSampleSource({task, fraction: 0.1, range: task === 'needle' ? {option: 'haystackChars', min: 200, max: 400} : undefined}, 7)
       const keys: string[] = []
       for (let i = 0; i < 60; i++) keys.push(...keysIn((await source.next()).text))
