@@ -6,9 +6,8 @@ import type {Backend} from '../../src/backend/backend.js'
 import {createBackend} from '../../src/backend/device.js'
 import {readMetrics} from '../../src/distill/metrics.js'
 import type {DistillSettings} from '../../src/distill/options.js'
-import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
 import {webgpuBackend} from '../helpers/backends.js'
-import {runTiny, tinySettings} from './harness.js'
+import {maxRelative, runTiny, studentWeights, tinySettings} from './harness.js'
 import {writeTinyPair} from './tiny-models.js'
 
 /**
@@ -29,24 +28,6 @@ beforeAll(async () => {
 /** Stage 3 only, 4 steps of 128 tokens each, with gradient accumulation so that it is summed across replicas too. */
 const stage3 = (over: Partial<DistillSettings>): DistillSettings => tinySettings(dirs, {stages: [3], tokens: [128 * 4 * 2], lr: [3e-3], saveEvery: 100, ...over})
 
-async function weights(out: string): Promise<Map<string, Float32Array>> {
-  const ckpt = await openCheckpoint(join(out, 'student'))
-  const all = new Map<string, Float32Array>()
-  for (const n of ckpt.names()) all.set(n, await ckpt.readF32(n))
-  await ckpt.close()
-  return all
-}
-
-function maxRelative(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let worst = 0
-  for (const [name, x] of a) {
-    const y = b.get(name)!
-    const scale = Math.max(...x.map(Math.abs), 1e-6)
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale)
-  }
-  return worst
-}
-
 async function expectSameRun(one: string, many: string, tolerance: number): Promise<void> {
   const [a, b] = [await readMetrics(one), await readMetrics(many)]
   expect(b.map((m) => m.tokens)).toEqual(a.map((m) => m.tokens))
@@ -57,7 +38,7 @@ async function expectSameRun(one: string, many: string, tolerance: number): Prom
   }
   // The loss moved: equal losses are not equal by standing still.
   expect(Math.abs(a[3].loss - a[0].loss)).toBeGreaterThan(1e-3)
-  expect(maxRelative(await weights(one), await weights(many))).toBeLessThan(tolerance * 10)
+  expect(maxRelative(await studentWeights(one), await studentWeights(many))).toBeLessThan(tolerance * 10)
 }
 
 describe('stage 3 on several devices', () => {

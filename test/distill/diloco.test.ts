@@ -12,12 +12,11 @@ import {readMetrics, type StepMetrics} from '../../src/distill/metrics.js'
 import type {DistillSettings} from '../../src/distill/options.js'
 import {readRunSettings} from '../../src/distill/run-file.js'
 import {stage3} from '../../src/distill/stage3.js'
-import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
 import {loadHybrid} from '../../src/models/hybrid.js'
 import {loadTeacher} from '../../src/models/load.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 import {repoRoot} from '../helpers/paths.js'
-import {runTiny, tinySettings} from './harness.js'
+import {maxRelative, runTiny, studentWeights, tinySettings} from './harness.js'
 import {writeTinyPair} from './tiny-models.js'
 
 /**
@@ -65,24 +64,6 @@ async function runWorkers(name: string, steps: number, extra: string[]): Promise
   const children = outs.map((out, i) => start(workerArgs(join(dir, name, 'sync'), out, i, steps, extra)))
   for (const c of children) await expectSuccess(c)
   return outs
-}
-
-async function studentWeights(out: string): Promise<Map<string, Float32Array>> {
-  const ckpt = await openCheckpoint(join(out, 'student'))
-  const all = new Map<string, Float32Array>()
-  for (const n of ckpt.names()) all.set(n, await ckpt.readF32(n))
-  await ckpt.close()
-  return all
-}
-
-function maxRelative(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let worst = 0
-  for (const [name, x] of a) {
-    const y = b.get(name)!
-    const scale = Math.max(...x.map(Math.abs), 1e-6)
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale)
-  }
-  return worst
 }
 
 /**

@@ -1,3 +1,4 @@
+import {join} from 'node:path'
 import type {Backend} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {resolveCorpus} from '../../src/data/corpus.js'
@@ -8,6 +9,7 @@ import {writeRunSettings} from '../../src/distill/run-file.js'
 import {distill, type DistillOutcome} from '../../src/distill/run.js'
 import {loadHybrid, type HybridModel} from '../../src/models/hybrid.js'
 import {loadTeacher} from '../../src/models/load.js'
+import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
 import {identifyTeacher} from '../../src/hub/model-identity.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 
@@ -43,4 +45,24 @@ export async function runTiny(settings: DistillSettings, out: string, opts: {sto
   const description = {config: model.config, teacher: identifyTeacher(settings.teacher), command: 'hybridize distill (test)'}
   const inputs = {student: hybridStudent(model), studentFolder: settings.student, teacher, tokenizer, eosId: teacher.config.eosTokenId as number, corpus, description, peers}
   return {outcome: await distill(settings, out, inputs, io, resume), model}
+}
+
+/** The student's weights a run wrote (out/student), by tensor name, in f32. */
+export async function studentWeights(out: string): Promise<Map<string, Float32Array>> {
+  const ckpt = await openCheckpoint(join(out, 'student'))
+  const all = new Map<string, Float32Array>()
+  for (const n of ckpt.names()) all.set(n, await ckpt.readF32(n))
+  await ckpt.close()
+  return all
+}
+
+/** The largest difference between two runs' weights, relative to each tensor's largest magnitude. */
+export function maxRelative(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let worst = 0
+  for (const [name, x] of a) {
+    const y = b.get(name)!
+    const scale = Math.max(...x.map(Math.abs), 1e-6)
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale)
+  }
+  return worst
 }
