@@ -40,7 +40,7 @@ const model = await loadTeacher(modelDir, backend)
 const items = heldOutItems(await loadTokenizer(modelDir), {pairs: Number(values.pairs), samples: Number(values.samples), seed: Number(values.seed)})
 const {numLayers, numHeads} = model.config
 const others: HeadId[] = []
-for (let layer = 0; layer < numLayers; layer++) for (let head = 0; head < numHeads; head++) if (!isSelected(selected, layer, head)) others.push([layer, head])
+for (let layer = 0; layer < numLayers; layer++) for (let head = 0; head < numHeads; head++) if (!isSelected(selected, [layer, head])) others.push([layer, head])
 const rng = new Random(Number(values.seed), 1)
 const draws = Array.from({length: Number(values['random-draws'])}, () => rng.sampleWithoutReplacement(others, selected.length))
 const variants: (readonly HeadId[])[] = [[], selected, ...draws]

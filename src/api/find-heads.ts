@@ -3,7 +3,8 @@ import {checkHeadsDestination, headsJson, writeHeadsFiles} from '../heads/heads-
 import type {HeadsFileJson} from '../heads/heads-schema.js'
 import {identifyModel} from '../hub/model-identity.js'
 import {checkFileDestination} from '../io/atomic.js'
-import {loadTeacher} from '../models/load.js'
+import {headsModel} from '../heads/head-layout.js'
+import {loadModel} from '../models/load-model.js'
 import {withDefaults} from './defaults.js'
 import {withModel, withPeerBackends, type BackendChoice} from './session.js'
 
@@ -40,12 +41,12 @@ export async function findHeads(request: FindHeadsRequest): Promise<FindHeadsOut
   }
   return withModel(name, {device, status}, async ({folder, tokenizer}, backend) => withPeerBackends({device, status}, devices, async (peerBackends) => {
     const identity = await identifyModel(name, folder)
-    const model = await loadTeacher(folder, backend)
+    const model = headsModel(await loadModel(folder, backend))
     const peers = []
-    for (const on of peerBackends) peers.push(await loadTeacher(folder, on))
+    for (const on of peerBackends) peers.push(headsModel(await loadModel(folder, on)))
     const result = await searchHeads(model, tokenizer, opts, peers)
-    const {config} = model
-    const heads = headsJson(identity, opts, result, {layers: config.numLayers, heads: config.numHeads, kvHeads: config.numKvHeads})
+    const {skeleton} = model
+    const heads = headsJson(identity, opts, result, {layers: skeleton.numLayers, heads: skeleton.numHeads, kvHeads: skeleton.numKvHeads})
     const files = out === undefined ? undefined : await writeHeadsFiles(out, heads, result, `${name}: ${opts.task} accuracy drop per ablated head`)
     return {heads, result, files}
   }))

@@ -2,21 +2,17 @@ import {noGrad} from '../engine/autograd.js'
 import {add, embedding, mul} from '../engine/ops.js'
 import {fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
-import type {TeacherModel} from '../models/teacher.js'
 import {logSoftmaxRows, type RowRunner, type ScoreRow} from './choice-scoring.js'
+import {headLayout, kindOf, type HeadId, type HeadKind, type HeadsModel, type LayerHeads} from './head-layout.js'
 
-/** A query head: [layer, head]. */
-export type HeadId = readonly [layer: number, head: number]
-
-export function isSelected(selected: readonly HeadId[], layer: number, head: number): boolean {
-  return selected.some(([l, h]) => l === layer && h === head)
-}
+export {isSelected, type HeadId} from './head-layout.js'
 
 /**
- * How an ablated head's output z (the head's slice before the output projection) is replaced:
- * by zeros, or by its mean over the evaluation tokens (`means[layer]`, [Hq·D]).
+ * How an ablated head's output (the head's slice before the output projection: an attention head's
+ * z, an SSM head's y) is replaced: by zeros, or by its mean over the evaluation tokens
+ * (`means[layer]`, [heads·D] in the layer's z order; `ssmMeans[layer]`, [H·P]).
  */
-export type Ablation = {mode: 'zero'} | {mode: 'mean'; means: Float32Array[]}
+export type Ablation = {mode: 'zero'} | {mode: 'mean'; means: Float32Array[]; ssmMeans?: Float32Array[]}
 
 /** Padded tokens per forward chunk: bounds memory, and keeps CPU matmuls large. */
 const CHUNK_TOKENS = 12_288
@@ -31,7 +27,8 @@ const BASE_TOKENS = 3_072
  * only from its lowest ablated layer up (a model of L layers does (L + 1) / 2 of them on average
  * over single-head ablations). Returns next-token log-probs at each requested position.
  */
-export function ablationRunner(model: TeacherModel, ablation: Ablation = {mode: 'zero'}): RowRunner<readonly HeadId[]> {
+export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'zero'}): RowRunner<readonly HeadId[]> {
+  const layout = headLayout(model)
   return async (rows) => {
     const out: Float32Array[][] = new Array(rows.length)
     const byTokens = new Map<string, number[]>()
@@ -46,7 +43,7 @@ export function ablationRunner(model: TeacherModel, ablation: Ablation = {mode: 
     while (start < groups.length) {
       let end = start + 1
       while (end < groups.length && (end + 1 - start) * rows[groups[end][0]].ids.length <= BASE_TOKENS) end++
-      await runGroups(model, ablation, rows, groups.slice(start, end), out)
+      await runGroups(model, layout, ablation, rows, groups.slice(start, end), out)
       start = end
     }
     return out
@@ -59,9 +56,9 @@ export function ablationRunner(model: TeacherModel, ablation: Ablation = {mode: 
  * the engine's scopes are one stack per process, and runners on several devices interleave at their
  * reads (split-runner.ts).
  */
-async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
+async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Ablation, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
   const backend = model.backend
-  const {numLayers, hiddenSize} = model.config
+  const {numLayers, hiddenSize} = model.skeleton
   const B = groups.length
   const T = Math.max(...groups.map((g) => rows[g[0]].ids.length))
   const ids = new Int32Array(B * T)
@@ -85,7 +82,8 @@ async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow
             model.forward(fromArray(backend, new Int32Array(chunk.length * T), [chunk.length, T]), {
               fromLayer: {layer: from, hidden},
               logitRows: fromArray(backend, picks, [picks.length]),
-              headOutputs: (layer, z) => ablate(z, layer, chunkRows, ablation),
+              headOutputs: (layer, z) => ablate(z, layer, chunkRows, 'attention', (h) => layout[layer].attention.indexOf(h), ablation.mode === 'mean' ? ablation.means : undefined),
+              ssmHeadOutputs: (layer, y) => ablate(y, layer, chunkRows, 'ssm', (h) => h, ablation.mode === 'mean' ? ablation.ssmMeans ?? [] : undefined),
             }),
           ).logits
         }))
@@ -101,19 +99,27 @@ async function runGroups(model: TeacherModel, ablation: Ablation, rows: ScoreRow
   }
 }
 
-/** z [B, T, Hq, D] with the heads each row ablates at `layer` replaced; z itself when none are. */
-function ablate(z: Tensor, layer: number, rows: ScoreRow<readonly HeadId[]>[], ablation: Ablation): Tensor {
+/**
+ * z [B, T, heads, D] (a layer's attention or SSM head outputs, by `kind`) with the heads of that
+ * kind each row ablates at `layer` replaced: zeros, or `means[layer]` when given; z itself when
+ * none are. `slot`: a head's place in z.
+ */
+function ablate(z: Tensor, layer: number, rows: ScoreRow<readonly HeadId[]>[], kind: HeadKind, slot: (head: number) => number, means: Float32Array[] | undefined): Tensor {
   const [B, T, Hq, D] = z.shape
-  if (!rows.some((r) => r.variant.some(([l]) => l === layer))) return z
+  const ablated = (id: HeadId) => id[0] === layer && kindOf(id) === kind
+  if (!rows.some((r) => r.variant.some(ablated))) return z
   const keep = new Float32Array(B * T * Hq * D).fill(1)
-  const fill = ablation.mode === 'mean' ? new Float32Array(B * T * Hq * D) : undefined
+  const fill = means ? new Float32Array(B * T * Hq * D) : undefined
   rows.forEach((r, b) => {
-    for (const [l, h] of r.variant) {
-      if (l !== layer) continue
+    for (const id of r.variant) {
+      if (!ablated(id)) continue
+      const h = slot(id[1])
+      const mean = means?.[layer]
+      if (h < 0 || h >= Hq || (means && !mean)) throw new Error(`ablation of ${kind} head ${id[1]} of layer ${layer}: the layer has no such head${means ? ' or no mean output for it' : ''}`)
       for (let t = 0; t < T; t++) {
         const at = ((b * T + t) * Hq + h) * D
         keep.fill(0, at, at + D)
-        if (fill && ablation.mode === 'mean') fill.set(ablation.means[layer].subarray(h * D, (h + 1) * D), at)
+        if (fill) fill.set(mean!.subarray(h * D, (h + 1) * D), at)
       }
     }
   })

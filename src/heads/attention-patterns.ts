@@ -1,13 +1,15 @@
 import {noGrad} from '../engine/autograd.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
-import type {TeacherModel} from '../models/teacher.js'
+import {headLayout, type HeadsModel} from './head-layout.js'
 import type {TaskSample} from '../tasks/types.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 
 /**
  * What each head does on the task prompts, read from its attention probabilities (Gather-and-
  * Aggregate, Bick et al. 2025, section 5.1), plus each head's mean output for mean ablation.
- * Scores are attention mass in [0, 1], averaged over samples, [layer][head]:
+ * Scores are attention mass in [0, 1], averaged over samples, [layer][slot] (an attention head's
+ * place in the layer: its number in a teacher, its place among the kept heads in a hybrid); SSM
+ * heads have no attention pattern and get none:
  *   gather          from each segment's final token (the '\n' of `key:value\n`) to the segment's
  *                   other tokens: compressing the segment into its last token
  *   aggregate       from the prompt's last token to the answer segment's final token
@@ -17,8 +19,10 @@ export interface HeadPatterns {
   gather: number[][]
   aggregate: number[][]
   answerSegment: number[][]
-  /** Per layer, each head's output z averaged over every prompt token: [Hq·D]. */
+  /** Per layer, each attention head's output z averaged over every prompt token: [heads·D]. */
   meanOutputs: Float32Array[]
+  /** Per layer, each SSM head's output y (before the output projection) averaged the same way: [H·P]. */
+  ssmMeanOutputs: Float32Array[]
 }
 
 /** Token positions of a prompt's segments: first token and final token of each. */
@@ -29,13 +33,14 @@ export interface SegmentTokens {
 
 const CHUNK_SAMPLES = 16
 
-export async function attentionPatterns(model: TeacherModel, tok: TextTokenizer, samples: readonly TaskSample[], prompts: readonly number[][]): Promise<HeadPatterns> {
-  const {numLayers: L, numHeads: H, headDim: D} = model.config
-  const grid = () => Array.from({length: L}, () => new Array<number>(H).fill(0))
+export async function attentionPatterns(model: HeadsModel, tok: TextTokenizer, samples: readonly TaskSample[], prompts: readonly number[][]): Promise<HeadPatterns> {
+  const layout = headLayout(model)
+  const grid = () => layout.map((l) => new Array<number>(l.attention.length).fill(0))
   const gather = grid()
   const aggregate = grid()
   const answerSegment = grid()
-  const outputSums = Array.from({length: L}, () => new Float64Array(H * D))
+  const outputSums: Float64Array[] = []
+  const ssmOutputSums: Float64Array[] = []
   let tokens = 0
   for (let start = 0; start < samples.length; start += CHUNK_SAMPLES) {
     const rows = prompts.slice(start, start + CHUNK_SAMPLES)
@@ -43,45 +48,59 @@ export async function attentionPatterns(model: TeacherModel, tok: TextTokenizer,
     const T = Math.max(...rows.map((r) => r.length))
     const ids = new Int32Array(B * T)
     rows.forEach((r, b) => ids.set(r, b * T))
-    const {probs, outputs} = await scopeAsync(async () => {
+    const read = (ts: (Tensor | undefined)[]) => Promise.all(layout.map((_, l) => ts[l]?.toFloat32()))
+    const {probs, outputs, ssmOutputs} = await scopeAsync(async () => {
       const zs: Tensor[] = []
+      const ys: Tensor[] = []
       const {attentions} = noGrad(() =>
         model.forward(fromArray(model.backend, ids, [B, T]), {
           attentions: true,
           logitRows: fromArray(model.backend, Int32Array.of(0), [1]),
-          headOutputs: (_, z) => (zs.push(z), z),
+          headOutputs: (l, z) => (zs[l] = z),
+          ssmHeadOutputs: (l, y) => (ys[l] = y),
         }),
       )
-      return {probs: await Promise.all(attentions!.map((a) => a.toFloat32())), outputs: await Promise.all(zs.map((z) => z.toFloat32()))}
+      return {probs: await read(attentions!), outputs: await read(zs), ssmOutputs: await read(ys)}
     })
     rows.forEach((row, b) => {
       const sample = samples[start + b]
       const seg = segmentTokens(tok, row, sample)
       const last = row.length - 1
       const answer = sample.answerSegment
-      for (let l = 0; l < L; l++) {
+      layout.forEach(({attention}, l) => {
+        const H = attention.length
         for (let h = 0; h < H; h++) {
-          const scores = promptPatterns((q, k) => probs[l][((b * H + h) * T + q) * T + k], seg, last, answer)
+          const scores = promptPatterns((q, k) => probs[l]![((b * H + h) * T + q) * T + k], seg, last, answer)
           gather[l][h] += scores.gather
           aggregate[l][h] += scores.aggregate
           answerSegment[l][h] += scores.answerSegment
         }
-        const z = outputs[l]
-        for (let t = 0; t < row.length; t++) {
-          const base = (b * T + t) * H * D
-          for (let i = 0; i < H * D; i++) outputSums[l][i] += z[base + i]
-        }
-      }
+        addTokens(outputSums, l, outputs[l], B, b, T, row.length)
+        addTokens(ssmOutputSums, l, ssmOutputs[l], B, b, T, row.length)
+      })
       tokens += row.length
     })
   }
   const n = samples.length
   const average = (g: number[][]) => g.map((r) => r.map((x) => x / n))
+  const means = (sums: Float64Array[]) => layout.map((_, l) => Float32Array.from(sums[l] ?? [], (x) => x / tokens))
   return {
     gather: average(gather),
     aggregate: average(aggregate),
     answerSegment: average(answerSegment),
-    meanOutputs: outputSums.map((s) => Float32Array.from(s, (x) => x / tokens)),
+    meanOutputs: means(outputSums),
+    ssmMeanOutputs: means(ssmOutputSums),
+  }
+}
+
+/** Adds row b's first `length` tokens of one layer's head outputs [B, T, width] into sums[l]. */
+function addTokens(sums: Float64Array[], l: number, outputs: Float32Array | undefined, rows: number, b: number, T: number, length: number): void {
+  if (!outputs) return
+  const width = outputs.length / (rows * T)
+  const sum = (sums[l] ??= new Float64Array(width))
+  for (let t = 0; t < length; t++) {
+    const base = (b * T + t) * width
+    for (let i = 0; i < width; i++) sum[i] += outputs[base + i]
   }
 }
 

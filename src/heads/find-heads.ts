@@ -1,10 +1,10 @@
 import {HybridizeError} from '../errors.js'
-import type {TeacherModel} from '../models/teacher.js'
 import {generateSamples, getTask, type TaskName, type TaskSample} from '../tasks/index.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import {Random} from '../util/random.js'
-import {ablationRunner, isSelected, type Ablation, type HeadId} from './ablation-runner.js'
-import {attentionPatterns} from './attention-patterns.js'
+import {ablationRunner, type Ablation} from './ablation-runner.js'
+import {allHeads as headsOf, headLayout, isSelected, kindOf, sameHead, type HeadId, type HeadKind, type HeadsModel} from './head-layout.js'
+import {attentionPatterns, type HeadPatterns} from './attention-patterns.js'
 import {headsInBudget} from './budget.js'
 import {splitRows} from './split-runner.js'
 import {headLabel, type HeadLabel} from './head-labels.js'
@@ -14,7 +14,9 @@ import {scoreChoices, tokenizeItems, type ChoiceOutcome} from './choice-scoring.
  * Retrieval-head search (Retrieval-Aware Distillation, section 6.1): ablate each attention head
  * alone, measure how much the retrieval task's accuracy drops, rank the heads by that drop, and
  * keep the top ones. Every head's ablation runs in the same batched passes (one row per sample and
- * ablation). Heads are also labelled by their attention pattern (attention-patterns.ts).
+ * ablation). Heads are also labelled by their attention pattern (attention-patterns.ts). In a
+ * hybrid or SSM model the SSM heads are ablated and ranked alike, and labelled by nothing: they
+ * have no attention pattern (Gather-and-Aggregate scores Llamba's heads by ablation alone).
  */
 export interface FindHeadsOptions {
   task: TaskName
@@ -47,19 +49,22 @@ export const SELECTIONS: readonly Selection[] = ['individual', 'greedy', 'aggreg
 
 export interface HeadScore {
   layer: number
+  /** An attention head's number in the teacher, or an SSM head's among the layer's mixer heads. */
   head: number
-  /** The key/value head this query head reads (GQA). */
-  kvHead: number
+  kind: HeadKind
+  /** The key/value head this query head reads (GQA); null for an SSM head. */
+  kvHead: number | null
   rank: number
   /** Accuracy with this head ablated, and the drop from the baseline. */
   acc: number
   drop: number
   /** Mean drop of the answer's log-likelihood: breaks ties between equal accuracy drops. */
   logprobDrop: number
-  gather: number
-  aggregate: number
-  answerSegment: number
-  /** Gather or Aggregate by its attention pattern (head-labels.ts), or neither. */
+  /** Attention-pattern scores (attention-patterns.ts); null for an SSM head, which has none. */
+  gather: number | null
+  aggregate: number | null
+  answerSegment: number | null
+  /** Gather or Aggregate by its attention pattern (head-labels.ts), or neither; null for every SSM head. */
   label: HeadLabel | null
 }
 
@@ -97,17 +102,23 @@ export function findHeadsSamples(task: TaskName, opts: Pick<FindHeadsOptions, 's
 
 const HEADS_SAMPLES_STREAM = 0x686473
 
-/** `peers`: the same teacher loaded on further devices, which share the ablations (split-runner.ts). */
-export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: FindHeadsOptions, peers: TeacherModel[] = []): Promise<FindHeadsResult> {
-  const {numLayers: L, numHeads: H, numKvHeads: Hkv} = model.config
+/** `peers`: the same model loaded on further devices, which share the ablations (split-runner.ts). */
+export async function findHeads(model: HeadsModel, tok: TextTokenizer, opts: FindHeadsOptions, peers: HeadsModel[] = []): Promise<FindHeadsResult> {
+  const {numHeads: H, numKvHeads: Hkv} = model.skeleton
+  const layout = headLayout(model)
+  const allHeads = headsOf(layout)
+  const attentionCount = allHeads.filter((id) => kindOf(id) === 'attention').length
   const progress = opts.progress ?? (() => {})
-  const k = selectionSize(opts.select, L * H)
+  const k = selectionSize(opts.select, allHeads.length)
+  if (opts.selection === 'aggregate' && attentionCount === 0) {
+    throw new HybridizeError('--selection aggregate ranks attention heads by their pattern, and this model has none; use --selection individual or greedy', {code: 'E_USAGE'})
+  }
   const samples = findHeadsSamples(opts.task, opts)
   const items = tokenizeItems(tok, samples)
 
-  progress(`attention patterns of ${L * H} heads over ${samples.length} prompts`)
+  progress(`attention patterns of ${attentionCount} attention heads over ${samples.length} prompts`)
   const patterns = await attentionPatterns(model, tok, samples, items.map((i) => i.context))
-  const ablation: Ablation = opts.ablation === 'mean' ? {mode: 'mean', means: patterns.meanOutputs} : {mode: 'zero'}
+  const ablation: Ablation = opts.ablation === 'mean' ? {mode: 'mean', means: patterns.meanOutputs, ssmMeans: patterns.ssmMeanOutputs} : {mode: 'zero'}
   const run = splitRows([model, ...peers].map((m) => ablationRunner(m, ablation)))
   const score = async (variants: (readonly HeadId[])[]): Promise<AccuracyFigures[]> => {
     const outcomes = await scoreChoices(
@@ -117,31 +128,29 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
     return variants.map((_, v) => summarize(outcomes.slice(v * items.length, (v + 1) * items.length)))
   }
 
-  const allHeads: HeadId[] = Array.from({length: L * H}, (_, i) => [Math.floor(i / H), i % H] as const)
   progress(`ablating each of ${allHeads.length} heads (${samples.length} samples each, batched)`)
   const [baseline, ...single] = await score([[], ...allHeads.map((head) => [head])])
-  const heads = allHeads
-    .map(([layer, head], i) => ({
-      layer,
-      head,
-      kvHead: Math.floor(head / (H / Hkv)),
+  const heads: HeadScore[] = allHeads
+    .map((id, i) => ({
+      layer: id[0],
+      head: id[1],
+      kind: kindOf(id),
+      kvHead: kindOf(id) === 'attention' ? Math.floor(id[1] / (H / Hkv)) : null,
       rank: 0,
       acc: single[i].acc,
       drop: baseline.acc - single[i].acc,
       logprobDrop: baseline.answerLogprob - single[i].answerLogprob,
-      gather: patterns.gather[layer][head],
-      aggregate: patterns.aggregate[layer][head],
-      answerSegment: patterns.answerSegment[layer][head],
-      label: headLabel({gather: patterns.gather[layer][head], aggregate: patterns.aggregate[layer][head]}),
+      ...headPatterns(patterns, layout[id[0]].attention, id),
     }))
-    .sort((a, b) => b.drop - a.drop || b.logprobDrop - a.logprobDrop || a.layer - b.layer || a.head - b.head)
+    .sort((a, b) => b.drop - a.drop || b.logprobDrop - a.logprobDrop || a.layer - b.layer || a.kind.localeCompare(b.kind) || a.head - b.head)
   heads.forEach((h, i) => (h.rank = i + 1))
 
-  const ranked: HeadId[] = heads.map((h) => [h.layer, h.head] as const)
-  const greedy = opts.selection === 'greedy' ? await greedySelection(ranked, ([l, h]) => single[l * H + h], k, score, progress) : undefined
+  const ranked: HeadId[] = heads.map(scoreId)
+  const alone = (id: HeadId) => single[allHeads.findIndex((h) => sameHead(h, id))]
+  const greedy = opts.selection === 'greedy' ? await greedySelection(ranked, alone, k, score, progress) : undefined
   const selected = greedy?.selected ?? (opts.selection === 'aggregate' ? byAnswerSegment(heads) : ranked).slice(0, k)
   const rng = new Random(opts.seed, 1)
-  const others = ranked.filter(([l, h]) => !isSelected(selected, l, h))
+  const others = ranked.filter((id) => !isSelected(selected, id))
   const draws = Array.from({length: opts.randomDraws}, () => rng.sampleWithoutReplacement(others, Math.min(k, others.length)))
   progress(`ablating the ${k} selected heads together, and ${opts.randomDraws} random sets of ${k}`)
   const [selectedAblated, ...random] = await score([selected, ...draws])
@@ -156,9 +165,25 @@ export async function findHeads(model: TeacherModel, tok: TextTokenizer, opts: F
   }
 }
 
-/** Heads by their Aggregate pattern (last-token attention on the answer's line), the ranking breaking ties. */
+/** A scored head's id. */
+export function scoreId(h: HeadScore): HeadId {
+  return h.kind === 'ssm' ? [h.layer, h.head, 'ssm'] : [h.layer, h.head]
+}
+
+/** An attention head's pattern scores and label; nulls for an SSM head. */
+function headPatterns(patterns: HeadPatterns, attention: number[], id: HeadId): Pick<HeadScore, 'gather' | 'aggregate' | 'answerSegment' | 'label'> {
+  if (kindOf(id) === 'ssm') return {gather: null, aggregate: null, answerSegment: null, label: null}
+  const [l, slot] = [id[0], attention.indexOf(id[1])]
+  const scores = {gather: patterns.gather[l][slot], aggregate: patterns.aggregate[l][slot]}
+  return {...scores, answerSegment: patterns.answerSegment[l][slot], label: headLabel(scores)}
+}
+
+/**
+ * Heads by their Aggregate pattern (last-token attention on the answer's line), the ranking breaking
+ * ties; SSM heads, which have no pattern, after every attention head in their ranking's order.
+ */
 function byAnswerSegment(heads: HeadScore[]): HeadId[] {
-  return [...heads].sort((a, b) => b.answerSegment - a.answerSegment || a.rank - b.rank).map((h) => [h.layer, h.head] as const)
+  return [...heads].sort((a, b) => (b.answerSegment ?? -1) - (a.answerSegment ?? -1) || a.rank - b.rank).map(scoreId)
 }
 
 /**
@@ -177,7 +202,7 @@ export async function greedySelection(
   const selected: HeadId[] = [ranked[0]]
   const curve: AccuracyFigures[] = [alone(ranked[0])]
   while (selected.length < k) {
-    const pool = ranked.filter(([l, h]) => !isSelected(selected, l, h))
+    const pool = ranked.filter((id) => !isSelected(selected, id))
     progress(`greedy selection: head ${selected.length + 1} of ${k}, ablating ${pool.length} heads beside the ${selected.length} chosen`)
     const figures = await score(pool.map((head) => [...selected, head]))
     let best = 0

@@ -32,3 +32,6 @@ export function labelLetter(label: HeadLabel | null): string {
 
 /** The rule as heads.json records it. */
 export const LABEL_RULE = `gather: gather >= ${GATHER_THRESHOLD}; aggregate: aggregate >= ${AGGREGATE_THRESHOLD}; both: the larger (Gather-and-Aggregate, arXiv 2504.18574; the paper states no threshold)`
+
+/** What is said of SSM heads, which have no attention pattern: Gather-and-Aggregate scores them (Llamba's) by ablation alone. */
+export const SSM_LABEL_RULE = 'ssm heads: not labelled (no attention pattern; scored by ablation only, as Gather-and-Aggregate scores Llamba\'s heads)'

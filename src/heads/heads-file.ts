@@ -3,18 +3,22 @@ import {HybridizeError} from '../errors.js'
 import type {ModelIdentity} from '../hub/model-identity.js'
 import {writeFileAtomic} from '../io/atomic.js'
 import {heatmapSvg} from '../plot/heatmap.js'
-import {labelLetter, LABEL_RULE} from './head-labels.js'
+import {labelLetter, LABEL_RULE, SSM_LABEL_RULE} from './head-labels.js'
+import {kindOf, type HeadId, type HeadKind} from './head-layout.js'
 import {HEADS_FORMAT, type HeadsFileJson} from './heads-schema.js'
-import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult} from './find-heads.js'
+import type {AccuracyFigures, FindHeadsOptions, FindHeadsResult, HeadScore} from './find-heads.js'
 
 /**
  * heads.json: everything needed to reuse or reproduce a head search. Head ids are [layer, head]
- * pairs; `scores` repeats each head's accuracy drop keyed "L-H", the layout of Retrieval_Head's
- * head_score files, for drop-in comparison. The scoring method is recorded, since different head
+ * pairs; in a model with SSM heads (a hybrid) they are {layer, head, kind} objects, as a pair
+ * cannot tell an SSM head from an attention head. `scores` repeats each attention head's accuracy
+ * drop keyed "L-H", the layout of Retrieval_Head's head_score files, for drop-in comparison. The scoring method is recorded, since different head
  * scores select different heads. Its schema, the one the reader checks: src/heads/heads-schema.ts.
  */
 
 export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindHeadsResult, architecture: {layers: number; heads: number; kvHeads: number}): HeadsFileJson {
+  const hasSsm = r.heads.some((h) => h.kind === 'ssm')
+  const id = (head: HeadId): [number, number] | {layer: number; head: number; kind: HeadKind} => (hasSsm ? {layer: head[0], head: head[1], kind: kindOf(head)} : [head[0], head[1]])
   const figures = (f: AccuracyFigures) => ({acc: f.acc, argmax_acc: f.argmaxAcc, exact_acc: f.exactAcc, answer_logprob: round(f.answerLogprob)})
   const randomMean = r.randomAblated.length > 0 ? r.randomAblated.reduce((a, d) => a + d.acc, 0) / r.randomAblated.length : null
   return {
@@ -26,28 +30,29 @@ export function headsJson(model: ModelIdentity, opts: FindHeadsOptions, r: FindH
       ablation: opts.ablation === 'zero' ? 'zero: the head output (its slice before the output projection) set to 0' : 'mean: the head output replaced by its mean over the prompt tokens',
       select: {...('topK' in opts.select ? {top_k: opts.select.topK} : {budget: opts.select.fraction}), selection: opts.selection},
       patterns: 'gather: mass from each segment-final token to its own segment; aggregate: mass from the last prompt token to the answer segment\'s final token; answer_segment: to any token of the answer segment',
-      labels: LABEL_RULE,
+      labels: hasSsm ? `${LABEL_RULE}; ${SSM_LABEL_RULE}` : LABEL_RULE,
     },
     baseline: figures(r.baseline),
     chance: round(r.chance),
-    selected: r.selected.map(([layer, head]) => [layer, head]),
+    selected: r.selected.map(id),
     selected_ablated: figures(r.selectedAblated),
     ...(r.greedyCurve ? {greedy_curve: r.greedyCurve.map((f, i) => ({heads: i + 1, ...figures(f)}))} : {}),
-    random_ablated: {mean_acc: randomMean, draws: r.randomAblated},
+    random_ablated: {mean_acc: randomMean, draws: r.randomAblated.map((d) => ({heads: d.heads.map(id), acc: d.acc}))},
     heads: r.heads.map((h) => ({
       rank: h.rank,
       layer: h.layer,
       head: h.head,
-      kv_head: h.kvHead,
+      ...(hasSsm ? {kind: h.kind} : {}),
+      ...(h.kvHead === null ? {} : {kv_head: h.kvHead}),
       acc: h.acc,
       drop: round(h.drop),
       logprob_drop: round(h.logprobDrop),
-      gather: round(h.gather),
-      aggregate: round(h.aggregate),
-      answer_segment: round(h.answerSegment),
+      gather: roundOrNull(h.gather),
+      aggregate: roundOrNull(h.aggregate),
+      answer_segment: roundOrNull(h.answerSegment),
       label: h.label,
     })),
-    scores: Object.fromEntries(r.heads.map((h) => [`${h.layer}-${h.head}`, round(h.drop)])),
+    scores: Object.fromEntries(r.heads.filter((h) => h.kind === 'attention').map((h) => [`${h.layer}-${h.head}`, round(h.drop)])),
   }
 }
 
@@ -78,25 +83,33 @@ export async function checkHeadsDestination(out: string, force: boolean): Promis
 /** heads.json at `out`, and the heatmap of accuracy drops beside it (same name, .svg). */
 export async function writeHeadsFiles(out: string, json: HeadsFileJson, r: FindHeadsResult, title: string): Promise<{json: string; svg: string}> {
   const svg = svgBeside(out)
+  const columns = headColumns(r)
+  const outlined = r.selected.map((id) => [id[0], columns[id[0]].findIndex((h) => h.head === id[1] && h.kind === kindOf(id))] as const)
+  const legend = 'G: Gather head, A: Aggregate head' + (columns.flat().some((h) => h.kind === 'ssm') ? '; S: SSM head (attention heads first; SSM heads scored by ablation only, not labelled)' : '')
   await writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`)
-  await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined: r.selected, marks: labelGrid(r), legend: 'G: Gather head, A: Aggregate head'}))
+  await writeFileAtomic(svg, heatmapSvg(dropGrid(r), {title, rowLabel: 'layer', columnLabel: 'head', outlined, marks: labelGrid(r), legend}))
   return {json: out, svg}
 }
 
-/** Accuracy drops as [layer][head]. */
-export function dropGrid(r: FindHeadsResult): number[][] {
+/**
+ * The heatmaps' cells: per layer its heads in columns, attention heads by number, then SSM heads
+ * by number (a teacher's columns are its heads 0..H-1).
+ */
+export function headColumns(r: FindHeadsResult): HeadScore[][] {
   const layers = Math.max(...r.heads.map((h) => h.layer)) + 1
-  const heads = Math.max(...r.heads.map((h) => h.head)) + 1
-  const grid = Array.from({length: layers}, () => new Array<number>(heads).fill(0))
-  for (const h of r.heads) grid[h.layer][h.head] = h.drop
-  return grid
+  const order = (a: HeadScore, b: HeadScore) => a.kind.localeCompare(b.kind) || a.head - b.head
+  return Array.from({length: layers}, (_, l) => r.heads.filter((h) => h.layer === l).sort(order))
 }
 
-/** Each head's label letter (G, A or ''), as [layer][head]. */
+/** Accuracy drops as [layer][column] (headColumns). */
+export function dropGrid(r: FindHeadsResult): number[][] {
+  return headColumns(r).map((row) => row.map((h) => h.drop))
+}
+
+/** Each head's mark (G, A, S for an SSM head, or ''), as [layer][column]. */
 export function labelGrid(r: FindHeadsResult): string[][] {
-  const grid = dropGrid(r).map((row) => row.map(() => ''))
-  for (const h of r.heads) grid[h.layer][h.head] = labelLetter(h.label)
-  return grid
+  return headColumns(r).map((row) => row.map((h) => (h.kind === 'ssm' ? 'S' : labelLetter(h.label))))
 }
 
 const round = (x: number) => Number(x.toFixed(4))
+const roundOrNull = (x: number | null) => (x === null ? null : round(x))

@@ -10,19 +10,22 @@ export const HEADS_FORMAT = 'hybridize-heads/1'
 export const HEADS_SCHEMA_ID = 'urn:hybridize:schema:heads'
 
 const count = z.int().min(0)
-const headId = z.union([z.tuple([count, count]), z.looseObject({layer: count, head: count})], {error: 'not a [layer, head] pair'})
-  .meta({description: 'A head: [layer, head], or {layer, head}; both from 0.'})
+const headKind = z.enum(['attention', 'ssm']).optional()
+  .meta({description: 'attention, or ssm: one of an SSM mixer\'s heads (find-heads on a hybrid); absent (files before it): attention.'})
+const headId = z.union([z.tuple([count, count]), z.looseObject({layer: count, head: count, kind: headKind})], {error: 'not a [layer, head] pair'})
+  .meta({description: 'A head: [layer, head], or {layer, head, kind}; both from 0.'})
 
 const scoredHead = z.looseObject({
   layer: count,
   head: count,
+  kind: headKind,
   rank: z.int().min(1).optional().meta({description: 'Its place in the ranking, from 1; --keep and --budget follow it when every head has one.'}),
   drop: z.number().optional().meta({description: 'Accuracy drop when the head alone is ablated: the score heads are ranked by.'}),
   score: z.number().optional().meta({description: 'Another name for drop, in files other tools wrote.'}),
   retrieval_drop: z.number().optional(),
   accuracy_drop: z.number().optional(),
   label: z.enum(['gather', 'aggregate']).nullable().optional()
-    .meta({description: 'Gather or Aggregate by its attention pattern (the rule: method.labels), null when neither.'}),
+    .meta({description: 'Gather or Aggregate by its attention pattern (the rule: method.labels), null when neither; always null for an SSM head.'}),
 }).meta({description: 'A scored head; one without a score is not ranked.'})
 
 const model = z.union([

@@ -1,8 +1,9 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 import type {FindHeadsResult, HeadScore} from './find-heads.js'
-import {isSelected} from './ablation-runner.js'
-import {AGGREGATE_THRESHOLD, GATHER_THRESHOLD} from './head-labels.js'
-import {dropGrid, labelGrid} from './heads-file.js'
+import {scoreId} from './find-heads.js'
+import {AGGREGATE_THRESHOLD, GATHER_THRESHOLD, SSM_LABEL_RULE} from './head-labels.js'
+import {isSelected} from './head-layout.js'
+import {headColumns, labelGrid} from './heads-file.js'
 
 const NO_COLOR = new Chalk({level: 0})
 
@@ -13,24 +14,27 @@ const NO_COLOR = new Chalk({level: 0})
  * ranks by (attention on the answer's line) is the one it visibly picks by.
  */
 export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstance = NO_COLOR): string {
-  const header = ['rank', 'layer', 'head', 'kv', 'acc', 'drop', 'logp drop', 'gather', 'agg: line', 'agg: end', 'label']
-  const shown = [...r.heads.slice(0, rows), ...r.heads.slice(rows).filter((h) => isSelected(r.selected, h.layer, h.head))]
+  const hasSsm = r.heads.some((h) => h.kind === 'ssm')
+  const header = ['rank', 'layer', 'head', ...(hasSsm ? ['kind'] : []), 'kv', 'acc', 'drop', 'logp drop', 'gather', 'agg: line', 'agg: end', 'label']
+  const selected = (h: HeadScore) => isSelected(r.selected, scoreId(h))
+  const shown = [...r.heads.slice(0, rows), ...r.heads.slice(rows).filter(selected)]
+  const fixed = (x: number | null) => (x === null ? '-' : x.toFixed(2))
   const lines = shown.map((h) => [
     String(h.rank),
     String(h.layer),
     String(h.head),
-    String(h.kvHead),
+    ...(hasSsm ? [h.kind] : []),
+    h.kvHead === null ? '-' : String(h.kvHead),
     pct(h.acc),
     pct(h.drop),
     h.logprobDrop.toFixed(2),
-    h.gather.toFixed(2),
-    h.answerSegment.toFixed(2),
-    h.aggregate.toFixed(2),
+    fixed(h.gather),
+    fixed(h.answerSegment),
+    fixed(h.aggregate),
     h.label ?? '-',
   ])
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((l) => l[i].length)))
   const format = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ')
-  const selected = (h: HeadScore) => isSelected(r.selected, h.layer, h.head)
   return [
     format(header),
     ...lines.map((cells, i) => (selected(shown[i]) ? color.bold(format(cells)) : format(cells))),
@@ -39,6 +43,7 @@ export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstan
     'gather: attention mass (0-1) of segment-final tokens on their own segment; agg: of the last prompt',
     'token on the answer\'s line (agg: line, what --selection aggregate ranks by) or its final token (agg: end).',
     `label: gather when gather >= ${GATHER_THRESHOLD}, aggregate when agg: end >= ${AGGREGATE_THRESHOLD} (Gather-and-Aggregate's head types).`,
+    ...(hasSsm ? [`${SSM_LABEL_RULE}.`] : []),
   ].join('\n')
 }
 
@@ -48,18 +53,19 @@ export function rankedTable(r: FindHeadsResult, rows: number, color: ChalkInstan
  * heads are marked with '*' either way.
  */
 export function terminalHeatmap(r: FindHeadsResult, color: ChalkInstance = NO_COLOR): string {
-  const grid = dropGrid(r)
+  const columns = headColumns(r)
   const letters = labelGrid(r)
-  const max = Math.max(1e-9, ...grid.flat())
-  const heads = grid[0].length
+  const max = Math.max(1e-9, ...r.heads.map((h) => h.drop))
+  const hasSsm = r.heads.some((h) => h.kind === 'ssm')
   const lines = [
-    'accuracy drop with the head alone ablated, in percentage points (* selected; G Gather, A Aggregate):',
-    `layer\\head ${Array.from({length: heads}, (_, h) => String(h).padStart(6)).join('')}`,
+    `accuracy drop with the head alone ablated, in percentage points (* selected; G Gather, A Aggregate${hasSsm ? '; S SSM head, columns: attention heads, then SSM heads' : ''}):`,
+    `layer\\head ${Array.from({length: Math.max(...columns.map((c) => c.length))}, (_, h) => String(h).padStart(6)).join('')}`,
   ]
-  grid.forEach((row, layer) => {
-    const cells = row.map((drop, head) => {
+  columns.forEach((row, layer) => {
+    const cells = row.map((h, column) => {
+      const drop = h.drop
       const value = String(Math.round(drop * 100))
-      const text = `${value}${letters[layer][head]}${isSelected(r.selected, layer, head) ? '*' : ''}`.padEnd(value.length + 2).padStart(6)
+      const text = `${value}${letters[layer][column]}${isSelected(r.selected, scoreId(h)) ? '*' : ''}`.padEnd(value.length + 2).padStart(6)
       const t = Math.max(0, Math.min(1, drop / max))
       const level = Math.round(255 * (1 - t))
       return color.bgRgb(255, level, level).black(text)

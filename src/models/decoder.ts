@@ -34,6 +34,8 @@ export interface DecoderOptions {
    * (TransformerLens `hook_z`): return z or a replacement of its shape. Per-row ablations use it.
    */
   headOutputs?: (layer: number, z: Tensor) => Tensor
+  /** The same for each layer's SSM heads: the mixer's per-head output y [B, T, H, P] before its output projection. */
+  ssmHeadOutputs?: (layer: number, y: Tensor) => Tensor
   /** Logits only for these rows of the flattened [B·T] positions (i32 [N]); logits are then [N, V]. */
   logitRows?: Tensor
   /**
@@ -192,9 +194,9 @@ export abstract class Decoder implements WeightSource {
     const attentions: (Tensor | undefined)[] = []
     const mixingMatrices: (Tensor | undefined)[] = []
     // With no tape nothing needs a layer's intermediates once it has run (a teacher's forward in
-    // distillation, eval): each layer's are freed before the next runs. A headOutputs hook may hold
+    // distillation, eval): each layer's are freed before the next runs. A head-output hook may hold
     // on to what it is given, and a cache may take a layer's new state, so those keep them all.
-    const freeEachLayer = currentTape() === undefined && !opts.headOutputs && !cache
+    const freeEachLayer = currentTape() === undefined && !opts.headOutputs && !opts.ssmHeadOutputs && !cache
     let h = opts.fromLayer?.hidden ?? embedding(ids, this.weight('model.embed_tokens.weight'))
     for (let l = opts.fromLayer?.layer ?? 0; l < upTo; l++) {
       if (opts.hiddenStates) hiddenStates.push(h)

@@ -53,7 +53,8 @@ export class HybridModel extends Decoder implements DecodingModel {
   protected mix(l: number, x: Tensor, tables: RopeTables, opts: DecoderOptions, cache?: DecodeCache): MixOutput {
     const mixer = this.mixers[l]
     const kind = this.layerKind(l)
-    const s = mixer && (cache ? mixCached(mixer, x, cache.ssm(l)) : mixer.forward(x).out)
+    const hook = opts.ssmHeadOutputs
+    const s = mixer && (cache ? mixCached(mixer, x, cache.ssm(l)) : mixer.forward(x, {headOutputs: hook && ((y) => hook(l, y))}).out)
     const mixingMatrix = opts.mixingMatrices ? mixer?.mixingMatrix(x) : undefined
     if (kind === 'ssm') return {out: s!, mixingMatrix}
     const a = this.attend(l, x, tables, this.attentionHeads(l), opts, cache)

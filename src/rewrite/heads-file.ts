@@ -89,6 +89,9 @@ export async function readHeadsFile(path: string): Promise<HeadsFile> {
     throw new FormatError(`${path}: ${where ? `${where}: ` : ''}${issue.message} (see hybridize schema heads)`)
   }
   const model = readModel(parsed.data, path)
+  const ssm = [...(parsed.data.selected ?? parsed.data.selected_heads ?? []), ...(parsed.data.heads ?? [])].some((h) => !Array.isArray(h) && h.kind === 'ssm')
+  // Rewriting a hybrid (turning its SSM heads back, or more heads into SSM) is not built.
+  if (ssm) throw new HybridizeError(`${path} scores the SSM heads of a hybrid; rewrite takes the heads.json of a teacher (find-heads on the all-attention model)`, {code: 'E_HEADS_MODEL'})
   const selected = (parsed.data.selected ?? parsed.data.selected_heads ?? []).map(headId)
   const scored = scoredHeads(parsed.data)
   const byRank = scored.length > 0 && scored.every((s) => s.rank !== undefined)

@@ -9,7 +9,7 @@ function result(selected: [number, number][]): FindHeadsResult {
     const layer = Math.floor(i / 8)
     const head = i % 8
     const lookup = layer === 1 && head >= 6
-    return {layer, head, kvHead: head >> 1, rank: 0, acc: 0.8 - (lookup ? 0 : 0.01 * (16 - i)), drop: lookup ? 0 : 0.01 * (16 - i), logprobDrop: 0, gather: 0.1, aggregate: 0, answerSegment: lookup ? 0.9 : 0.05, label: layer === 0 && head === 0 ? 'gather' as const : lookup ? 'aggregate' as const : null}
+    return {layer, head, kind: 'attention' as const, kvHead: head >> 1, rank: 0, acc: 0.8 - (lookup ? 0 : 0.01 * (16 - i)), drop: lookup ? 0 : 0.01 * (16 - i), logprobDrop: 0, gather: 0.1, aggregate: 0, answerSegment: lookup ? 0.9 : 0.05, label: layer === 0 && head === 0 ? 'gather' as const : lookup ? 'aggregate' as const : null}
   }).sort((a, b) => b.drop - a.drop)
   heads.forEach((h, i) => (h.rank = i + 1))
   const figures = {acc: 0.8, argmaxAcc: 0.8, exactAcc: 1, answerLogprob: -1}

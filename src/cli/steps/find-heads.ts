@@ -2,6 +2,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 import {FIND_HEADS_DEFAULTS, type FindHeadsOutput, type FindHeadsRequest} from '../../api/find-heads.js'
 import {parseBudget} from '../../heads/budget.js'
 import {SELECTIONS, type Selection} from '../../heads/find-heads.js'
+import {headName} from '../../heads/head-layout.js'
 import {rankedTable, terminalHeatmap} from '../../heads/terminal-report.js'
 import type {TaskName} from '../../tasks/index.js'
 import {budgetFlag} from '../budget-flag.js'
@@ -62,7 +63,7 @@ export function reportFindHeads({result, files}: FindHeadsOutput, io: StepIO, st
   io.log(terminalHeatmap(result, stdoutColor))
   io.log('')
   if (result.greedyCurve) {
-    io.log(`greedy selection, acc with the first heads ablated: ${result.greedyCurve.map((f, i) => `${result.selected[i].join('.')} ${pct(f.acc)}`).join(', ')}`)
+    io.log(`greedy selection, acc with the first heads ablated: ${result.greedyCurve.map((f, i) => `${headName(result.selected[i])} ${pct(f.acc)}`).join(', ')}`)
   }
   io.log(
     `baseline acc ${pct(result.baseline.acc)}, exact ${pct(result.baseline.exactAcc)} (chance ${pct(result.chance)}); ` +

@@ -5,7 +5,7 @@ import {ssdChunked, ssdMatrix, ssdStep} from '../../engine/ssm-ops.js'
 import {zeros, type Tensor} from '../../engine/tensor.js'
 import {ShapeError} from '../../errors.js'
 import {checkMixerWeights, requireWeight, type ConvSsmState, type MixerForwardOptions, type MixerStateSize, type SsmMixer} from './mixer.js'
-import {addDiagonal, applyMatrix, causalConv, perHead} from './ssd-parts.js'
+import {addDiagonal, applyMatrix, causalConv, headsHook, perHead} from './ssd-parts.js'
 
 /**
  * Discrete Mamba-2, the mixer of Phi-Mamba, Llamba and the mohawk hybrids (Bick et al. 2024, arXiv 2408.10189; goombalab/phi-mamba):
@@ -110,17 +110,17 @@ export class DiscreteMamba2 implements SsmMixer<ConvSsmState> {
     }
   }
 
-  /** y [B, T, Hv, P] (D skip included) -> out_proj(y ⊙ silu(z + z_bias)) [B, T, C]. */
-  private output(y: Tensor, z: Tensor): Tensor {
+  /** y [B, T, Hv, P] (D skip included) -> out_proj(y ⊙ silu(z + z_bias)) [B, T, C]; `hook` edits the gated heads. */
+  private output(y: Tensor, z: Tensor, hook?: (y: Tensor) => Tensor): Tensor {
     const zBias = this.weights.get('z_bias')
     const gate = silu(zBias ? add(z, zBias) : z)
-    return linear(mul(y.reshape(z.shape), gate), this.w('out_proj.weight'), this.weights.get('out_proj.bias'))
+    return linear(headsHook(mul(y.reshape(z.shape), gate), y.shape, hook), this.w('out_proj.weight'), this.weights.get('out_proj.bias'))
   }
 
   forward(u: Tensor, opts: MixerForwardOptions<ConvSsmState> = {}): {out: Tensor; state?: ConvSsmState} {
     const p = this.project(u, opts.state?.convWindow, Boolean(opts.returnState))
     const {y, finalState} = ssdChunked(p.x, p.dA, p.B, p.C, {chunk: this.config.chunk, initialState: opts.state?.ssmState})
-    const out = this.output(add(y, perHead(p.x, this.w('D'))), p.z)
+    const out = this.output(add(y, perHead(p.x, this.w('D'))), p.z, opts.headOutputs)
     return {out, state: opts.returnState ? {convWindow: p.window!, ssmState: finalState} : undefined}
   }
 

@@ -5,7 +5,7 @@ import {ssdChunked, ssdMatrix, ssdStep} from '../../engine/ssm-ops.js'
 import {fromArray, keep, zeros, type Tensor} from '../../engine/tensor.js'
 import {ShapeError} from '../../errors.js'
 import {checkMixerWeights, requireWeight, type ConvSsmState, type MixerForwardOptions, type MixerStateSize, type SsmMixer} from './mixer.js'
-import {addDiagonal, applyMatrix, causalConv, perHead, scaleColumns} from './ssd-parts.js'
+import {addDiagonal, applyMatrix, causalConv, headsHook, perHead, scaleColumns} from './ssd-parts.js'
 
 /**
  * Mamba-2 (Dao and Gu 2024, arXiv 2405.21060; MambaInLlama's attention-to-SSM init, jxiw/MambaInLlama), in the layout of transformers' Mamba2Mixer and of
@@ -131,21 +131,21 @@ export class Mamba2 implements SsmMixer<ConvSsmState> {
     return {x, delta, dA, B, C, z, window: conv.window}
   }
 
-  /** y [B, T, H, P] (D skip included) -> out_proj(gated RMSNorm(y, z)) [B, T, C]. */
-  private output(y: Tensor, z: Tensor): Tensor {
+  /** y [B, T, H, P] (D skip included) -> out_proj(gated RMSNorm(y, z)) [B, T, C]; `hook` edits the normed heads. */
+  private output(y: Tensor, z: Tensor, hook?: (y: Tensor) => Tensor): Tensor {
     const gated = mul(y.reshape(z.shape), silu(z))
     const eps = this.config.normEps
     const normed = this.normOnes
       ? mul(rmsnorm(gated.reshape([...z.shape.slice(0, -1), this.config.normGroups, this.normOnes.numel]), this.normOnes, eps).reshape(z.shape), this.w('norm.weight'))
       : rmsnorm(gated, this.w('norm.weight'), eps)
-    return linear(normed, this.w('out_proj.weight'), this.weights.get('out_proj.bias'))
+    return linear(headsHook(normed, y.shape, hook), this.w('out_proj.weight'), this.weights.get('out_proj.bias'))
   }
 
   forward(u: Tensor, opts: MixerForwardOptions<ConvSsmState> = {}): {out: Tensor; state?: ConvSsmState} {
     const p = this.project(u, opts.state?.convWindow, Boolean(opts.returnState))
     const xDelta = mul(p.x, expand(p.delta, 3, this.config.headDim))
     const {y, finalState} = ssdChunked(xDelta, p.dA, p.B, p.C, {chunk: this.config.chunk, initialState: opts.state?.ssmState})
-    const out = this.output(add(y, perHead(p.x, this.w('D'))), p.z)
+    const out = this.output(add(y, perHead(p.x, this.w('D'))), p.z, opts.headOutputs)
     return {out, state: opts.returnState ? {convWindow: p.window!, ssmState: finalState} : undefined}
   }
 

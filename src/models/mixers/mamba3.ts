@@ -6,7 +6,7 @@ import {cumsum, ssdChunked, ssdMatrix} from '../../engine/ssm-ops.js'
 import {fromArray, keep, zeros, type Tensor} from '../../engine/tensor.js'
 import {ShapeError} from '../../errors.js'
 import {checkMixerWeights, requireWeight, type MixerForwardOptions, type MixerStateSize, type SsmMixer} from './mixer.js'
-import {addDiagonal, applyMatrix, scaleColumns} from './ssd-parts.js'
+import {addDiagonal, applyMatrix, headsHook, scaleColumns} from './ssd-parts.js'
 
 /**
  * Mamba-3 (Lahoti et al. 2026, arXiv 2603.15569; state-spaces/mamba), SISO (R = 1) and MIMO of rank R:
@@ -219,8 +219,8 @@ export class Mamba3 implements SsmMixer<Mamba3State> {
     return matmul(q.reshape([Bn * T * H, R, N]), k.reshape([Bn * T * H, R, N]), {transB: true}).reshape([Bn, T, H, R, R])
   }
 
-  /** y_r [B, T, H, R, P] -> out_proj(Σ_r mimo_o_r ⊙ (norm(y_r) ⊙ silu(z ⊙ mimo_z_r))) [B, T, C]. */
-  private output(yr: Tensor, z: Tensor): Tensor {
+  /** y_r [B, T, H, R, P] -> out_proj(Σ_r mimo_o_r ⊙ (norm(y_r) ⊙ silu(z ⊙ mimo_z_r))) [B, T, C]; `hook` edits the merged heads. */
+  private output(yr: Tensor, z: Tensor, hook?: (y: Tensor) => Tensor): Tensor {
     const {heads: H, headDim: P, mimoRank: R} = this.config
     const [Bn, T] = z.shape
     let y = yr
@@ -228,7 +228,7 @@ export class Mamba3 implements SsmMixer<Mamba3State> {
     const zr = R === 1 ? z.reshape([Bn, T, H, 1, P]) : mul(expand(z, 3, R), this.w('mimo_z'))
     const gated = mul(y, silu(zr))
     const merged = R === 1 ? gated.reshape([Bn, T, H, P]) : sum(mul(gated, this.w('mimo_o')), 3)
-    return linear(merged.reshape([Bn, T, H * P]), this.w('out_proj.weight'), this.weights.get('out_proj.bias'))
+    return linear(headsHook(merged, [Bn, T, H, P], hook).reshape([Bn, T, H * P]), this.w('out_proj.weight'), this.weights.get('out_proj.bias'))
   }
 
   /** D ⊙ v_r: [B, T, H, R, P]. */
@@ -251,7 +251,7 @@ export class Mamba3 implements SsmMixer<Mamba3State> {
     let yr = add(sub(this.combineRanks(Y), mul(corr, expand(next, 3, R * P).reshape([Bn, T, H, R, P]))), this.skip(v))
     const hIn = state ? this.entering(state, p.carry) : undefined
     if (hIn) yr = add(yr, this.fromInitial(hIn, p.q, p.dA))
-    const out = this.output(yr, p.z)
+    const out = this.output(yr, p.z, opts.headOutputs)
     if (!opts.returnState) return {out}
     let h = this.combineState(finalState)
     if (hIn) h = add(h, mul(hIn, expand(exp(sum(p.dA, 1)), 2, P * N).reshape([Bn, H, P, N])))

@@ -26,6 +26,12 @@ export interface MixerForwardOptions<S> {
   state?: S
   /** Also return the state after the last token. */
   returnState?: boolean
+  /**
+   * Edit the per-head output y [B, T, H, P] that the output projection reads (its input, reshaped
+   * to heads), as the decoder's headOutputs does an attention head's: find-heads ablates SSM heads
+   * through it (Gather-and-Aggregate's Llamba analysis). Return y or a replacement of its shape.
+   */
+  headOutputs?: (y: Tensor) => Tensor
 }
 
 /** Elements one sequence keeps between tokens. */

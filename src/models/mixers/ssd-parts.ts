@@ -56,3 +56,11 @@ export function scaleColumns(M: Tensor, v: Tensor): Tensor {
 export function applyMatrix(M: Tensor, x: Tensor): Tensor {
   return permute(matmul(M, permute(x, [0, 2, 1, 3])), [0, 2, 1, 3])
 }
+
+/**
+ * The output projection's input x [..., H·P] through a headOutputs hook (MixerForwardOptions), as
+ * heads of `heads` [B, T, H, P]; x itself without a hook.
+ */
+export function headsHook(x: Tensor, heads: readonly number[], hook: ((y: Tensor) => Tensor) | undefined): Tensor {
+  return hook ? hook(x.reshape([...heads])).reshape(x.shape) : x
+}
