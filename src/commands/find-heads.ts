@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {FIND_HEADS_FLAGS, findHeadsRequest, reportFindHeads} from '../cli/steps/find-heads.js'
 
 export default class FindHeads extends BaseCommand {
-  static override summary = 'Find the attention heads that in-context retrieval runs through.'
+  static override summary = 'Find the heads (attention, and a hybrid\'s SSM heads) that in-context retrieval runs through.'
 
   static override description = `Ablates each attention head of a Transformer alone (all ablations batched into the same forward
 passes), measures the drop in accuracy on a synthetic retrieval task (log-likelihood over the candidate
@@ -16,13 +16,18 @@ paper's head types; the label column, and G or A in the heatmaps). Writes heads.
 checks the selection: accuracy with the selected heads ablated together, against as many random heads.
 To choose the heads a hybrid keeps as attention, use --selection aggregate: ablation ranks first the
 heads that feed retrieval (short look-backs, which the SSM heads learn), the Aggregate heads do the
-long-range lookup that they cannot.`
+long-range lookup that they cannot.
+A hybrid or SSM model folder (rewrite's or distill's output, Llamba, Phi-Mamba) works too: its SSM
+heads (each of a mixer's heads, its slice of the output projection's input) are ablated and ranked
+beside its attention heads, with kind "ssm" in heads.json; they have no attention pattern, so they
+get no Gather/Aggregate label.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny',
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --samples 100 --top-k 2 --out phi-heads.json',
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --top-k 2 --selection aggregate --out keep.json',
     '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --budget 2% --ablation mean --json',
+    '<%= config.bin %> <%= command.id %> hybrid/ --top-k 4 --out hybrid-heads.json',
   ]
 
   static override args = {
