@@ -30,6 +30,7 @@ const backend = cpuBackend()
 let root: string
 let hybrid: string
 let pureSsm: string
+let mamba3Hybrid: string
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'hybridize-ssm-heads-'))
@@ -38,6 +39,8 @@ beforeAll(async () => {
   pureSsm = join(root, 'ssm')
   await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: 'discrete-mamba2'}, out: hybrid, command: 'test'})
   await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'keep', count: 0}, mixer: {kind: 'mamba2'}, out: pureSsm, command: 'test'})
+  mamba3Hybrid = join(root, 'mamba3')
+  await rewrite({teacherFolder: teacher, headsPath: heads, choice: {kind: 'selected'}, mixer: {kind: 'mamba3'}, out: mamba3Hybrid, command: 'test'})
 })
 
 afterAll(async () => {
@@ -62,8 +65,12 @@ async function withHeadZeroed(model: HybridModel, l: number, h: number): Promise
 }
 
 describe('find-heads: SSM heads', () => {
-  it('ablating SSM head h equals zeroing its slice of out_proj\'s input, in a plain SSM layer and beside attention', async () => {
-    const model = await loadHybrid(hybrid)
+  it.each([
+    ['discrete-mamba2 hybrid', () => hybrid],
+    ['mamba2, no heads kept', () => pureSsm],
+    ['mamba3 hybrid', () => mamba3Hybrid],
+  ])('%s: ablating SSM head h equals zeroing its slice of out_proj\'s input, in a plain SSM layer and in the last', async (_, folder) => {
+    const model = await loadHybrid(folder())
     const T = 12
     const ids = Int32Array.from({length: 2 * T}, (_, i) => (i * 37 + 5) % 4000)
     for (const [l, h] of [[2, 1], [5, 3]]) {
