@@ -97,6 +97,13 @@ describe('find-heads: SSM heads', () => {
       const [row] = await ablationRunner(model)([{ids: [...ids.subarray(0, T)], positions, variant: [[l, h, 'ssm'] as HeadId]}])
       const lp = logSoftmaxRows(manual, model.vocabSize)
       positions.forEach((p, i) => expect(Math.max(...row[i].map((v, j) => Math.abs(v - lp[p][j])))).toBeLessThan(1e-5))
+      // Mean ablation puts the given mean in the head's slice: zero means give the zero ablation, others do not.
+      // Every layer's mixer has the same H·P: its out_proj's input width.
+      const inner = model.weight(`model.layers.${l}.ssm.out_proj.weight`).shape[1]
+      const means = (value: number) => model.mixers.map(() => new Float32Array(inner).fill(value))
+      const rowWith = async (value: number) => (await ablationRunner(model, {mode: 'mean', means: [], ssmMeans: means(value)})([{ids: [...ids.subarray(0, T)], positions, variant: [[l, h, 'ssm'] as HeadId]}]))[0]
+      expect(await rowWith(0)).toEqual(row)
+      expect((await rowWith(1))[2]).not.toEqual(row[2])
     }
   })
 
