@@ -9,7 +9,9 @@ import {mul} from '../../src/engine/ops.js'
 import {fromArray} from '../../src/engine/tensor.js'
 import {ablationRunner} from '../../src/heads/ablation-runner.js'
 import {logSoftmaxRows} from '../../src/heads/choice-scoring.js'
-import type {HeadId} from '../../src/heads/head-layout.js'
+import {headsModel, type HeadId} from '../../src/heads/head-layout.js'
+import {HybridizeError} from '../../src/errors.js'
+import {Mamba2Model} from '../../src/models/mamba2.js'
 import {headsFileSchema} from '../../src/heads/heads-schema.js'
 import {HybridModel} from '../../src/models/hybrid.js'
 import {loadModel} from '../../src/models/load-model.js'
@@ -153,6 +155,12 @@ describe('find-heads: SSM heads', () => {
     expect(result.heads.every((h) => h.kind === 'ssm' && Number.isFinite(h.drop) && h.label === null)).toBe(true)
     expect(heads.selected).toHaveLength(2)
     await expect(findHeads({model: pureSsm, samples: 3, pairs: 3, select: {topK: 2}, selection: 'aggregate', device: 'cpu'})).rejects.toThrow(/has none/)
+  })
+
+  it('refuses a Mamba2ForCausalLM, which runs outside the decoder, in one line', () => {
+    const mamba2 = Object.create(Mamba2Model.prototype) as Mamba2Model
+    expect(() => headsModel(mamba2)).toThrow(HybridizeError)
+    expect(() => headsModel(mamba2)).toThrow(/not supported yet/)
   })
 
   it('heads.json files without kinds read as before: every head attention', async () => {
