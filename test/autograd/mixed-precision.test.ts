@@ -48,14 +48,14 @@ async function launches(backend: Backend, fn: () => Promise<void>): Promise<{nam
 
 const [M, K, N] = [5, 19, 7]
 
-async function mixedLinear(backend: Backend, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array, precision: 'f32' | 'mixed') {
-  const xt = fromArray(backend, x, [M, K])
-  const wt = fromArray(backend, w, [N, K])
-  const bt = fromArray(backend, b, [N])
+async function mixedLinear(backend: Backend, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array, precision: 'f32' | 'mixed', [m, k, n] = [M, K, N]) {
+  const xt = fromArray(backend, x, [m, k])
+  const wt = fromArray(backend, w, [n, k])
+  const bt = fromArray(backend, b, [n])
   for (const t of [xt, wt, bt]) t.requiresGrad = true
   const {result: y} = withTape(() => withPrecision(precision, () => linear(xt, wt, bt)))
   const out = Float32Array.from(await y.toArray())
-  const [dx, dw, db] = backward(y, [xt, wt, bt], {seed: fromArray(backend, g, [M, N])})
+  const [dx, dw, db] = backward(y, [xt, wt, bt], {seed: fromArray(backend, g, [m, n])})
   const read = async (t: Tensor) => Float32Array.from(await t.toArray())
   return {y: out, dx: await read(dx), dw: await read(dw), db: await read(db)}
 }
@@ -92,6 +92,17 @@ describe('mixed-precision linear: f16 operands, f32 accumulation', () => {
       expect(pickF16Version(p), JSON.stringify(p)).toBe(6)
       expect([p.m, p.n, p.k]).toEqual([p.m, p.n, p.k].map((d) => Math.ceil(d / tile) * tile))
     }
+  })
+
+  it('packed tensor-core path: a small analogue of the in_proj shape (more than one tile, partial in m, n and k) gives the CPU\'s product', async () => {
+    // 150 = 128 + 22 rows (as 1046 = 8·128 + 22), 160 = 128 + 32 columns (as 8224 = 64·128 + 32), k 200 a partial K slice.
+    const shape: [number, number, number] = [150, 200, 160]
+    const [m, k, n] = shape
+    const r = new Rng(24)
+    const [xs, ws, bs, gs] = [r.floats(m * k, 1), r.floats(n * k, 1), r.floats(n, 1), r.floats(m * n, 1)]
+    const want = await mixedLinear(cpuBackend(), xs, ws, bs, gs, 'mixed', shape)
+    const got = await mixedLinear(tensorCoreCpu(), xs, ws, bs, gs, 'mixed', shape)
+    for (const key of ['y', 'dx', 'dw', 'db'] as const) expectNear(got[key], want[key], 1e-6, key)
   })
 
   it('differs from f32 by about f16 rounding, and only inside the precision context', async () => {
