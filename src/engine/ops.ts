@@ -192,8 +192,9 @@ const ABS_MAX_CHUNK = 16384
  * tensor cores (matmul-f16.ts's `tensorCoreSupport`: a WebGPU device with shader-f16 and subgroup
  * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
  * (that kernel takes only Bᵀ), both padded with zeros to whole tiles in M, N and K so that the fast
- * staged kernel runs on any shape, the padding's rows and columns cut from the result; elsewhere (the CPU, llvmpipe) the rounded values go through the f32
- * matmul, whose products of two halves are exact in f32: the same function, summed in another order.
+ * staged kernel runs on any shape (matmul-f16.ts#tensorCoreMultiple), the padding's rows and columns
+ * cut from the result; elsewhere (the CPU, llvmpipe) the rounded values go through the f32 matmul,
+ * whose products of two halves are exact in f32: the same function, summed in another order.
  * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
  * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
  * Exported for bench/matmul-shapes.ts.
