@@ -140,15 +140,34 @@ class Llama(torch.nn.Module):
         return F.cross_entropy(logits.view(b * t, -1), labels.view(-1))
 
 
+def report(results):
+    print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}, indent=2))
+
+
+def matmul_shapes(add):
+    """bench/matmul-shapes.ts's peer: the bf16 matmuls of a stage-3 step whose shapes do not fill 128x128 tiles (issue 20)."""
+    for label, (m, n, k, trans_b) in {"in_proj": (8192, 8224, 2048, True), "lm head": (1046, 128256, 2048, True), "lm head dx": (1046, 2048, 128256, False)}.items():
+        a = rand(m, k).bfloat16()
+        b = (rand(n, k) if trans_b else rand(k, n)).bfloat16()
+        add(f"matmul f16 {label} {m}x{n}x{k}{' Bᵀ' if trans_b else ''}", bench((lambda: a @ b.T) if trans_b else (lambda: a @ b)))
+        del a, b
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--train-step", action="store_true")
     parser.add_argument("--layers", type=int, default=16)
+    parser.add_argument("--matmul-shapes-only", action="store_true", help="only matmul_shapes (scripts/matmul-shapes-h200.sh)")
     args = parser.parse_args()
     results = []
 
     def add(name, ms):
         results.append({"name": name, "ms": ms})
+
+    if args.matmul_shapes_only:
+        matmul_shapes(add)
+        report(results)
+        return
 
     for n in (2048, 4096):
         a, b = rand(n, n), rand(n, n)
@@ -209,6 +228,7 @@ def main():
         return torch.autograd.grad(y, (xl, wl), gl)
     add(f"linear mixed fwd+bwd {T}x{I} -> {O}", bench(mixed_linear))
     del xs, gs, xl, wl, gl
+    matmul_shapes(add)
 
     if args.train_step:
         torch.cuda.empty_cache()
@@ -230,7 +250,7 @@ def main():
 
         add(f"train step llama-1b L={args.layers} B=4 T=2048 C=2048 V=128256", bench(step, min_ms=0, reps=1, min_samples=3))
 
-    print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": results}, indent=2))
+    report(results)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import {empty, type Tensor} from '../src/engine/tensor.js'
 import {castF16, packedWords} from '../src/kernels/f16.js'
 import {matmulF16, tensorCoreSupport} from '../src/kernels/matmul-f16.js'
 import {instance, random} from './cases.js'
+import {MATMUL_SHAPE_CASES} from './matmul-shapes.js'
 import type {BenchCase} from './runner.js'
 
 /**
@@ -126,4 +127,4 @@ const matmulF16Case: BenchCase = {
 export const TRAINING_CASES: BenchCase[] = [attentionBackwardCase, ssdCase(64, false), ssdCase(16, false), ssdCase(64, true), ssdCase(16, true), splitCase]
 
 /** Last in a run: an experimental feature that could lose the device must not cost the other numbers. */
-export const F16_CASES: BenchCase[] = [matmulF16Case, mixedLinearCase]
+export const F16_CASES: BenchCase[] = [matmulF16Case, mixedLinearCase, ...MATMUL_SHAPE_CASES]

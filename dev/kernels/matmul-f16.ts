@@ -2,7 +2,7 @@ import type {Backend} from '../../src/backend/backend.js'
 import {empty, type Tensor} from '../../src/engine/tensor.js'
 import {castF16, packedWords, packF16} from '../../src/kernels/f16.js'
 import type {Kernel} from '../../src/kernels/kernel.js'
-import {matmulF16, pickF16Version, tensorCoreDirect, tensorCoreStaged, tensorCoreSupport, unpackedGpu, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
+import {matmulF16, pickF16Version, tensorCoreDirect, tensorCoreMultiple, tensorCoreStaged, tensorCoreSupport, unpackedGpu, type MatmulF16Params, type TensorCores} from '../../src/kernels/matmul-f16.js'
 import {versioned} from '../../src/kernels/wgsl.js'
 import {instance, random, randomArray} from '../../bench/cases.js'
 import type {BenchCase} from '../../bench/runner.js'
@@ -77,5 +77,29 @@ export async function checkMatmulF16Versions({device, check}: Checker): Promise<
       const label = tensorCores && t ? `tensor cores v${version} ${t.subgroupsM}x${t.subgroupsN} subgroups of ${t.fragmentsM}x${t.fragmentsN} fragments, K ${t.stageK ?? 32}` : 'CUDA cores'
       await check(`matmul f16 ${label}${transB ? ' Bᵀ' : ''}`, matmulF16Versions, {m, n, k: kk, transB, tensorCores, version}, [packF16(randomArray(m * kk, 20)), packF16(randomArray(kk * n, 21))], [m * n], 1e-5)
     }
+  }
+  if (tc) await checkPaddedOperands(check, tc)
+}
+
+/**
+ * The production kernel on operands laid out as ops.ts#halfProduct lays them (pack_f16_exact: zeros to
+ * whole tiles in M, N and K; issue 20), at a small analogue of a stage-3 step's shapes (partial tiles in
+ * all three, K not a multiple of the K slice): it must pick the staged version and run every K slice.
+ */
+async function checkPaddedOperands(check: Checker['check'], tc: TensorCores): Promise<void> {
+  const [m, n, k] = [150, 160, 200]
+  const tile = tensorCoreMultiple(tc)
+  const [mp, np, kp] = [m, n, k].map((d) => Math.ceil(d / tile) * tile)
+  /** rows × cols random values at the top left of a zero paddedRows × paddedCols matrix, packed. */
+  const padded = (rows: number, cols: number, paddedRows: number, paddedCols: number, seed: number): Int32Array => {
+    const values = randomArray(rows * cols, seed)
+    const out = new Float32Array(paddedRows * paddedCols)
+    for (let r = 0; r < rows; r++) out.set(values.subarray(r * cols, (r + 1) * cols), r * paddedCols)
+    return packF16(out)
+  }
+  for (const transB of [false, true]) {
+    const p: MatmulF16Params = {m: mp, n: np, k: kp, transB, tensorCores: tc}
+    const b = transB ? padded(n, k, np, kp, 23) : padded(k, n, kp, np, 23)
+    await check(`matmul f16 v${pickF16Version(p)} on ${m}x${n}x${k} padded to ${mp}x${np}x${kp}${transB ? ' Bᵀ' : ''}`, matmulF16, p, [padded(m, k, mp, kp, 22), b], [mp * np], 1e-5)
   }
 }

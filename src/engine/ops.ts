@@ -8,7 +8,7 @@ import {embedding as embeddingKernel} from '../kernels/embedding.js'
 import type {HalfDType, Kernel} from '../kernels/kernel.js'
 import {packedWords} from '../kernels/f16.js'
 import {matmul as matmulKernel} from '../kernels/matmul.js'
-import {matmulF16, tensorCoreSupport} from '../kernels/matmul-f16.js'
+import {matmulF16, tensorCoreMultiple, tensorCoreSupport} from '../kernels/matmul-f16.js'
 import {layernorm as layernormKernel, rmsnorm as rmsnormKernel} from '../kernels/norm.js'
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduce.js'
 import {rope as ropeKernel} from '../kernels/rope.js'
@@ -191,20 +191,24 @@ const ABS_MAX_CHUNK = 16384
  * halfMatmul's product of the operands as they are, rounded to f16, summed in f32. With
  * tensor cores (matmul-f16.ts's `tensorCoreSupport`: a WebGPU device with shader-f16 and subgroup
  * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
- * (that kernel takes only Bᵀ); elsewhere (the CPU, llvmpipe) the rounded values go through the f32
- * matmul, whose products of two halves are exact in f32: the same function, summed in another order.
+ * (that kernel takes only Bᵀ), both padded with zeros to whole tiles in M, N and K so that the fast
+ * staged kernel runs on any shape (matmul-f16.ts#tensorCoreMultiple), the padding's rows and columns
+ * cut from the result; elsewhere (the CPU, llvmpipe) the rounded values go through the f32 matmul,
+ * whose products of two halves are exact in f32: the same function, summed in another order.
  * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
  * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
+ * Exported for bench/matmul-shapes.ts.
  */
-function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, weightB: boolean): Tensor {
+export function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, weightB: boolean): Tensor {
   const [ar, ac] = a.shape
   const [br, bc] = b.shape
   const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]
   const tensorCores = tensorCoreSupport(a.backend)
-  const half = (t: Tensor): Tensor => halfOperand(t, Boolean(tensorCores))
+  const multiple = tensorCores && tensorCoreMultiple(tensorCores)
+  const half = (t: Tensor): Tensor => halfOperand(t, multiple)
   const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, half) : half(w))) : half(b)
   let c: Tensor
-  if (!tensorCores) {
+  if (!multiple) {
     const ah = half(a)
     ;[c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
     ah.dispose()
@@ -212,12 +216,18 @@ function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, wei
     const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
     const ah = half(upright)
     if (transA) upright.dispose()
-    ;[c] = launch(matmulF16, {m, n, k, transB, tensorCores}, [ah, bh], [[m, n]])
+    const [mp, np, kp] = [m, n, k].map((d) => roundUp(d, multiple))
+    const [padded] = launch(matmulF16, {m: mp, n: np, k: kp, transB, tensorCores}, [ah, bh], [[mp, np]])
     ah.dispose()
+    // The rows and columns of the padding are cut off (one copy; none where m and n fill the tiles).
+    c = mp === m && np === n ? padded : launch(stridedCopy, {shape: [m, n], strides: [np, 1], offset: 0}, [padded], [[m, n]])[0]
+    if (c !== padded) padded.dispose()
   }
   if (!weightB) bh.dispose()
   return c
 }
+
+const roundUp = (x: number, multiple: number): number => Math.ceil(x / multiple) * multiple
 
 /** `half` of a bf16 or f16 weight's f32 values. */
 function halfOfWidened(w: Tensor, half: (t: Tensor) => Tensor): Tensor {
@@ -228,11 +238,16 @@ function halfOfWidened(w: Tensor, half: (t: Tensor) => Tensor): Tensor {
   return made
 }
 
-/** A mixed-precision matmul's operand: packed halves for matmul_f16 on tensor cores, else f32 values rounded to f16. */
-function halfOperand(t: Tensor, tensorCores: boolean): Tensor {
-  if (!tensorCores) return launch(roundF16, {n: t.numel}, [t], [t.shape])[0]
-  const packed = empty(t.backend, [packedWords(t.numel)], 'i32')
-  t.backend.run(packF16Exact, {n: t.numel}, [t.storage], [packed.storage])
+/**
+ * A mixed-precision matmul's operand: with `multiple` (tensor cores), packed halves for matmul_f16,
+ * the 2-D matrix padded with zeros to that multiple in both dimensions; else f32 values rounded to f16.
+ */
+function halfOperand(t: Tensor, multiple: number | undefined): Tensor {
+  if (!multiple) return launch(roundF16, {n: t.numel}, [t], [t.shape])[0]
+  const [rows, cols] = t.shape
+  const [paddedRows, paddedCols] = [rows, cols].map((d) => roundUp(d, multiple))
+  const packed = empty(t.backend, [packedWords(paddedRows * paddedCols)], 'i32')
+  t.backend.run(packF16Exact, {rows, cols, paddedRows, paddedCols}, [t.storage], [packed.storage])
   return packed
 }
 

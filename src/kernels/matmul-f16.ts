@@ -321,6 +321,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }`,
 }
 
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a)
+const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b
+
+/**
+ * The multiple that ops.ts#halfProduct pads M, N and K to (the zeros packed by pack_f16_exact), so
+ * that every product runs version 6 on whole tiles: any other shape would fall to the CUDA-core
+ * path (pickF16Version), ~14x slower on Llama's 8224-wide in_proj and 1046-row LM head chunks
+ * (issue 20). One multiple for all three, so that a weight's cached padded copy fits both its
+ * forward (Bᵀ: [N, K]) and its input gradient's product (B: [K = N, N = K]).
+ */
+export function tensorCoreMultiple(tc: TensorCores): number {
+  const t = tc.tile
+  return lcm(lcm(tcRows(t), tcCols(t)), lcm(t.stageK ?? STAGE_K, 8))
+}
+
 /**
  * Staged tensor cores (version 6), direct ones (2), or the CUDA-core path (1), the first whose shape
  * fits. Versions 3 to 5, staged otherwise, are kept in dev/kernels/matmul-f16.ts for the benchmark history.

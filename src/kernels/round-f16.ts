@@ -64,18 +64,44 @@ export const roundF16: Kernel<RoundF16Params> = {
   },
 }
 
-/** x [n] f32 -> packed f16 words [ceil(n / 2)] (f16.ts's layout), rounded as `roundF16`: the tensor-core operands. */
-export const packF16Exact: Kernel<RoundF16Params> = {
+/**
+ * x [rows, cols] f32 -> packed f16 words (f16.ts's layout) of [paddedRows, paddedCols] halves, rounded
+ * as `roundF16`, zeros outside x: the tensor-core operands, padded to whole tiles (ops.ts#halfProduct)
+ * so that matmul_f16 runs its staged version on any shape; a zero K column adds nothing to a product.
+ */
+export interface PackF16Params {
+  rows: number
+  cols: number
+  paddedRows: number
+  paddedCols: number
+}
+
+const packUniforms = (p: PackF16Params): UniformFields => {
+  const halves = p.paddedRows * p.paddedCols
+  return [['count', packedWords(halves)], ['halves', halves], ['rows', p.rows], ['cols', p.cols], ['padded_cols', p.paddedCols]]
+}
+
+export const packF16Exact: Kernel<PackF16Params> = {
   name: 'pack_f16_exact',
-  cpu: (p, [x], [out]) => out.set(packF16(x.subarray(0, p.n))),
+  cpu: (p, [x], [out]) => {
+    const padded = new Float32Array(p.paddedRows * p.paddedCols)
+    for (let r = 0; r < p.rows; r++) padded.set(x.subarray(r * p.cols, (r + 1) * p.cols), r * p.paddedCols)
+    out.set(packF16(padded))
+  },
   gpu: {
     key: () => '',
     code: (p) =>
       flatShader(
-        `${bindings(['x: array<u32>'], ['out: array<u32>'], uniforms(p, packedWords(p.n)))}\n${F16_BITS}`,
-        `  let hi = select(0u, f16_bits(x[min(2u * i + 1u, u.n - 1u)]), 2u * i + 1u < u.n);
-  out[i] = f16_bits(x[2u * i]) | (hi << 16u);`,
+        `${bindings(['x: array<u32>'], ['out: array<u32>'], packUniforms(p))}\n${F16_BITS}
+// The bits of half h of the padded layout: x's value rounded, or 0 outside x.
+fn half_at(h: u32) -> u32 {
+  let r = h / u.padded_cols;
+  let c = h % u.padded_cols;
+  if (h >= u.halves || r >= u.rows || c >= u.cols) { return 0u; }
+  return f16_bits(x[r * u.cols + c]);
+}`,
+        '  out[i] = half_at(2u * i) | (half_at(2u * i + 1u) << 16u);',
       ),
-    dispatch: (p) => flatDispatch(packedWords(p.n), uniforms(p, packedWords(p.n))),
+    dispatch: (p) => flatDispatch(packedWords(p.paddedRows * p.paddedCols), packUniforms(p)),
   },
 }

@@ -6,6 +6,7 @@ import {withPrecision} from '../../src/engine/precision.js'
 import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import {f16Bits, f16Value, packF16} from '../../src/kernels/f16.js'
 import {packF16Exact, roundF16} from '../../src/kernels/round-f16.js'
+import {pickF16Version, tensorCoreMultiple, tensorCoreSupport, type MatmulF16Params} from '../../src/kernels/matmul-f16.js'
 import {absMaxRows, rangeExponent, rangeScale} from '../../src/kernels/f16-range.js'
 import {cpuBackend, referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {Rng} from '../helpers/random.js'
@@ -32,16 +33,29 @@ function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, rel: number
   for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]`).toBeLessThanOrEqual(rel * scale)
 }
 
+/** The kernels (name and parameters) `backend` runs while `fn` runs. */
+async function launches(backend: Backend, fn: () => Promise<void>): Promise<{name: string; params: unknown}[]> {
+  const runs: {name: string; params: unknown}[] = []
+  const run = backend.run.bind(backend)
+  backend.run = (kernel, params, ...rest) => (runs.push({name: kernel.name, params}), run(kernel, params, ...rest))
+  try {
+    await fn()
+  } finally {
+    backend.run = run
+  }
+  return runs
+}
+
 const [M, K, N] = [5, 19, 7]
 
-async function mixedLinear(backend: Backend, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array, precision: 'f32' | 'mixed') {
-  const xt = fromArray(backend, x, [M, K])
-  const wt = fromArray(backend, w, [N, K])
-  const bt = fromArray(backend, b, [N])
+async function mixedLinear(backend: Backend, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array, precision: 'f32' | 'mixed', [m, k, n] = [M, K, N]) {
+  const xt = fromArray(backend, x, [m, k])
+  const wt = fromArray(backend, w, [n, k])
+  const bt = fromArray(backend, b, [n])
   for (const t of [xt, wt, bt]) t.requiresGrad = true
   const {result: y} = withTape(() => withPrecision(precision, () => linear(xt, wt, bt)))
   const out = Float32Array.from(await y.toArray())
-  const [dx, dw, db] = backward(y, [xt, wt, bt], {seed: fromArray(backend, g, [M, N])})
+  const [dx, dw, db] = backward(y, [xt, wt, bt], {seed: fromArray(backend, g, [m, n])})
   const read = async (t: Tensor) => Float32Array.from(await t.toArray())
   return {y: out, dx: await read(dx), dw: await read(dw), db: await read(db)}
 }
@@ -66,6 +80,30 @@ describe('mixed-precision linear: f16 operands, f32 accumulation', () => {
       expectNear(got.db, Array.from({length: N}, (_, j) => Array.from({length: M}, (_, i) => g[i * N + j]).reduce((s, v) => s + v, 0)), 1e-6, 'db')
     })
   }
+
+  it('packed tensor-core path: every product of the forward and backward runs the staged tensor-core version on whole tiles (m, n, k all partial tiles)', async () => {
+    const backend = tensorCoreCpu()
+    const tile = tensorCoreMultiple(tensorCoreSupport(backend)!)
+    expect([M, N, K].every((d) => d % tile !== 0)).toBe(true)
+    const runs = await launches(backend, async () => void (await mixedLinear(backend, x, w, b, g, 'mixed')))
+    const products = runs.filter((r) => r.name === 'matmul_f16').map((r) => r.params as MatmulF16Params)
+    expect(products).toHaveLength(3)
+    for (const p of products) {
+      expect(pickF16Version(p), JSON.stringify(p)).toBe(6)
+      expect([p.m, p.n, p.k]).toEqual([p.m, p.n, p.k].map((d) => Math.ceil(d / tile) * tile))
+    }
+  })
+
+  it('packed tensor-core path: a small analogue of the in_proj shape (more than one tile, partial in m, n and k) gives the CPU\'s product', async () => {
+    // 150 = 128 + 22 rows (as 1046 = 8·128 + 22), 160 = 128 + 32 columns (as 8224 = 64·128 + 32), k 200 a partial K slice.
+    const shape: [number, number, number] = [150, 200, 160]
+    const [m, k, n] = shape
+    const r = new Rng(24)
+    const [xs, ws, bs, gs] = [r.floats(m * k, 1), r.floats(n * k, 1), r.floats(n, 1), r.floats(m * n, 1)]
+    const want = await mixedLinear(cpuBackend(), xs, ws, bs, gs, 'mixed', shape)
+    const got = await mixedLinear(tensorCoreCpu(), xs, ws, bs, gs, 'mixed', shape)
+    for (const key of ['y', 'dx', 'dw', 'db'] as const) expectNear(got[key], want[key], 1e-6, key)
+  })
 
   it('differs from f32 by about f16 rounding, and only inside the precision context', async () => {
     const mixed = await mixedLinear(cpuBackend(), x, w, b, g, 'mixed')
@@ -108,26 +146,13 @@ describe('mixed precision: a weight is rounded to f16 once per version of the we
   const rng = new Rng(22)
   const [x, w] = [rng.floats(M * K, 1), rng.floats(N * K, 1)]
 
-  /** Kernel names `backend` runs while `fn` runs. */
-  async function launches(backend: Backend, fn: () => Promise<void>): Promise<string[]> {
-    const names: string[] = []
-    const run = backend.run.bind(backend)
-    backend.run = (kernel, ...rest) => (names.push(kernel.name), run(kernel, ...rest))
-    try {
-      await fn()
-    } finally {
-      backend.run = run
-    }
-    return names
-  }
-
   for (const [name, make, rounding] of [['CPU', cpuBackend, 'round_f16'], ['packed tensor-core path', tensorCoreCpu, 'pack_f16_exact']] as const) {
     it(`${name}: a second forward rounds only its input; a write into the weight (an optimizer step) rounds it again; freeing it frees the copy`, async () => {
       const backend = make()
       const xt = fromArray(backend, x, [M, K])
       const wt = fromArray(backend, w, [N, K])
       const forward = async (): Promise<Float32Array> => Float32Array.from(await withPrecision('mixed', () => linear(xt, wt)).toArray())
-      const count = (names: string[]): number => names.filter((n) => n === rounding).length
+      const count = (runs: {name: string}[]): number => runs.filter((r) => r.name === rounding).length
       let first: Float32Array = new Float32Array(0)
       expect(count(await launches(backend, async () => void (first = await forward())))).toBe(2)
       let second: Float32Array = new Float32Array(0)
@@ -142,8 +167,10 @@ describe('mixed precision: a weight is rounded to f16 once per version of the we
         const cpu = backend as ReturnType<typeof cpuBackend>
         const before = cpu.memory.liveBytes
         wt.dispose()
-        // The weight and its copy (f32 rounded, or packed halves) are both freed.
-        expect(before - cpu.memory.liveBytes).toBe(N * K * 4 + (rounding === 'round_f16' ? N * K * 4 : Math.ceil((N * K) / 2) * 4))
+        // The weight and its copy (f32 rounded, or packed halves padded to whole tiles) are both freed.
+        const tc = tensorCoreSupport(backend)
+        const padded = (d: number): number => (tc ? Math.ceil(d / tensorCoreMultiple(tc)) * tensorCoreMultiple(tc) : d)
+        expect(before - cpu.memory.liveBytes).toBe(N * K * 4 + (rounding === 'round_f16' ? N * K * 4 : ((padded(N) * padded(K)) / 2) * 4))
       }
     })
   }
@@ -203,7 +230,17 @@ describe.skipIf(!gpu)('f16 rounding kernels: WebGPU vs CPU, bit for bit', () => 
 
   it('packF16Exact (odd length)', async () => {
     const n = values.length
-    const [got] = await runKernel(gpu!, packF16Exact, {n}, [values], [Math.ceil(n / 2)])
+    const [got] = await runKernel(gpu!, packF16Exact, {rows: 1, cols: n, paddedRows: 1, paddedCols: n}, [values], [Math.ceil(n / 2)])
     expect(Array.from(new Int32Array(got.buffer))).toEqual(Array.from(packF16(values)))
+  })
+
+  it('packF16Exact padded with zeros to whole tiles in rows and columns (odd columns)', async () => {
+    const [rows, cols, paddedRows, paddedCols] = [9, 113, 16, 128]
+    expect(rows * cols).toBe(values.length)
+    const padded = new Float32Array(paddedRows * paddedCols)
+    for (let r = 0; r < rows; r++) padded.set(values.subarray(r * cols, (r + 1) * cols), r * paddedCols)
+    const params = {rows, cols, paddedRows, paddedCols}
+    const [got] = await runKernel(gpu!, packF16Exact, params, [values], [(paddedRows * paddedCols) / 2])
+    expect(Array.from(new Int32Array(got.buffer))).toEqual(Array.from(packF16(padded)))
   })
 })

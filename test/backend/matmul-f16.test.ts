@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {castF16, f16Bits, f16Value, packF16, unpackF16} from '../../src/kernels/f16.js'
-import {matmulF16Versions, type MatmulF16VersionParams} from '../../dev/kernels/matmul-f16.js'
-import {DEFAULT_TC_TILE, tensorCoreSupport} from '../../src/kernels/matmul-f16.js'
+import type {Checker} from '../../dev/kernels/checks.js'
+import {checkMatmulF16Versions, matmulF16Versions, type MatmulF16VersionParams} from '../../dev/kernels/matmul-f16.js'
+import {DEFAULT_TC_TILE, pickF16Version, tensorCoreMultiple, tensorCoreSupport, type MatmulF16Params} from '../../src/kernels/matmul-f16.js'
 import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
 import {Rng} from '../helpers/random.js'
@@ -31,6 +32,27 @@ describe('f16 packing', () => {
     expect(tensorCoreSupport({features: features.slice(0, 2), subgroups})).toBeUndefined()
     expect(tensorCoreSupport({features, subgroups: {...subgroups, minSize: 16}})).toBeUndefined()
     expect(tensorCoreSupport({features, subgroups: {...subgroups, matrixConfigs: [{...config, resultComponentType: 'f16'}]}})).toBeUndefined()
+  })
+
+  it('tensor cores: one padding multiple for M, N and K that fills every tile and K slice; --check runs the staged version on padded operands', async () => {
+    expect(tensorCoreMultiple({subgroupSize: 32, tile: DEFAULT_TC_TILE})).toBe(128)
+    expect(tensorCoreMultiple({subgroupSize: 32, tile: {subgroupsM: 2, subgroupsN: 4, fragmentsM: 4, fragmentsN: 2, stageK: 64}})).toBe(128)
+    expect(tensorCoreMultiple({subgroupSize: 32, tile: {subgroupsM: 1, subgroupsN: 1, fragmentsM: 1, fragmentsN: 1}})).toBe(32)
+    // The checks on a device that says it has tensor cores, run on the CPU: the padded ones pick version 6 and agree.
+    const tc = {subgroupSize: 32, tile: DEFAULT_TC_TILE}
+    const device = Object.assign(referenceBackend(), {features: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'], subgroups: {minSize: 32, maxSize: 32, matrixConfigs: [{componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16}]}})
+    expect(tensorCoreSupport(device)).toEqual(tc)
+    const checked: {name: string; params: MatmulF16Params; got: ArrayLike<number>}[] = []
+    const check: Checker['check'] = async (name, kernel, params, inputs, sizes) => {
+      if (name.includes('padded')) checked.push({name, params: params as MatmulF16Params, got: (await runKernel(cpu, kernel, params, inputs, sizes))[0]})
+    }
+    await checkMatmulF16Versions({device, check, reference: (kernel, params, inputs, sizes) => runKernel(cpu, kernel, params, inputs, sizes)})
+    expect(checked.map((c) => c.name)).toEqual(['matmul f16 v6 on 150x160x200 padded to 256x256x256', 'matmul f16 v6 on 150x160x200 padded to 256x256x256 Bᵀ'])
+    for (const {params, got} of checked) {
+      expect(pickF16Version(params)).toBe(6)
+      // Rows and columns of the padding are zero: the operands' padding is.
+      for (const [i, v] of Array.from(got).entries()) if (Math.floor(i / 256) >= 150 || i % 256 >= 160) expect(v).toBe(0)
+    }
   })
 })
 
