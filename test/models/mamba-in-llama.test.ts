@@ -3,8 +3,7 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {fromArray, scopeAsync} from '../../src/engine/tensor.js'
-import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
+import {fromArray} from '../../src/engine/tensor.js'
 import {writeCheckpoint} from '../../src/io/safetensors/writer.js'
 import {expectedHybridWeights} from '../../src/models/hybrid-weights.js'
 import {HybridModel} from '../../src/models/hybrid.js'
@@ -12,6 +11,7 @@ import {loadModel} from '../../src/models/load-model.js'
 import {mambaInLlamaName, mambaInLlamaToHybridConfig} from '../../src/models/mamba-in-llama.js'
 import {cpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
+import {referenceLogitsError} from '../helpers/reference-logits.js'
 import {fixtureReference} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
 
@@ -78,13 +78,7 @@ describe('MambaInLlama checkpoints', () => {
   })
 
   it.skipIf(!existsSync(referenceFolder))('match the logits of MambaInLlama\'s equations (fixtures/reference/mamba-in-llama; skipped until scripts/make-format-references.py has made it)', async () => {
-    const cpu = cpuBackend()
-    const ref = await openCheckpoint(resolve(referenceFolder, 'reference.safetensors'))
-    const ids = (await ref.read('input_ids')).data as Int32Array
-    const model = await loadModel(referenceFolder, cpu)
-    const logits = await scopeAsync(async () => model.forward(fromArray(cpu, ids, ref.shape('input_ids'))).logits.toFloat32())
-    const err = relativeError(logits, await ref.readF32('logits'))
-    await ref.close()
+    const err = await referenceLogitsError(referenceFolder)
     expect(err, `logits relative error ${err.toExponential(2)}`).toBeLessThanOrEqual(1e-4)
   })
 })
