@@ -1,7 +1,7 @@
 import type {AttentionParams} from './attention.js'
-import {onlineSoftmaxStep, rowDot} from './attention-v2.js'
+import {attentionUniforms, onlineSoftmaxStep, rowDot} from './attention-v2.js'
 import type {GpuProgram} from './kernel.js'
-import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl.js'
+import {bindings, unrolled, uniformWords, wgsl} from './wgsl.js'
 
 /**
  * Attention version 3, for decoding: one workgroup per (query row, head, batch entry) whose threads
@@ -13,23 +13,14 @@ import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl
 /** Threads a workgroup: 64, or 32 at d = 128, so the partial outputs [threads, d] fit 32 KiB of workgroup memory (llvmpipe). */
 const threads = (d: number): number => (d > 64 ? 32 : 64)
 
-const uniforms = (p: AttentionParams): UniformFields => [
-  ['tq', p.tq],
-  ['tk', p.tk],
-  ['kvRows', p.kvRows ?? p.tk],
-  ['hq', p.hq],
-  ['hkv', p.hkv],
-  ['scale', {f: p.scale}],
-]
-
 export const attentionDecode: GpuProgram<AttentionParams> = {
   key: (p) => `d${p.d}${p.headMask ? ',mask' : ''}`,
-  dispatch: (p) => ({workgroups: [p.hq, p.batch, p.tq], uniforms: uniformWords(uniforms(p))}),
+  dispatch: (p) => ({workgroups: [p.hq, p.batch, p.tq], uniforms: uniformWords(attentionUniforms(p))}),
   code: (p) => {
     const d4 = p.d / 4
     const WG = threads(p.d)
     const inputs = ['q: array<vec4f>', 'k: array<vec4f>', 'v: array<vec4f>', ...(p.headMask ? ['mask: array<f32>'] : [])]
-    return wgsl`${bindings(inputs, ['out: array<vec4f>'], uniforms(p))}
+    return wgsl`${bindings(inputs, ['out: array<vec4f>'], attentionUniforms(p))}
 const WG = ${WG}u;
 const D4 = ${d4}u;
 var<workgroup> maxes: array<f32, ${WG}>;

@@ -32,7 +32,8 @@ export const tileKeys = (d: number, arrays: number, most = 64): number => Math.m
 /** Rows 128 and keys 32 measured fastest on the H200 at T = 2048, d = 64 (BENCHMARKS.md). */
 export const defaultForwardTile = (p: Pick<AttentionParams, 'd'>): FlashTile => ({rows: 128, keys: tileKeys(p.d, 2, 32)})
 
-const uniforms = (p: AttentionParams): UniformFields => [
+/** The uniforms every attention kernel reads (the decode kernel's too). */
+export const attentionUniforms = (p: AttentionParams): UniformFields => [
   ['tq', p.tq],
   ['tk', p.tk],
   ['kvRows', p.kvRows ?? p.tk],
@@ -64,12 +65,12 @@ export function flashForward(tileOf: (p: AttentionParams) => FlashTile): GpuProg
       const t = tileOf(p)
       return `d${p.d},r${t.rows},k${t.keys}${p.headMask ? ',mask' : ''}`
     },
-    dispatch: (p) => ({workgroups: [p.hq, p.batch, ceilDiv(p.tq, tileOf(p).rows)], uniforms: uniformWords(uniforms(p))}),
+    dispatch: (p) => ({workgroups: [p.hq, p.batch, ceilDiv(p.tq, tileOf(p).rows)], uniforms: uniformWords(attentionUniforms(p))}),
     code: (p) => {
       const {rows, keys} = tileOf(p)
       const d4 = p.d / 4
       const inputs = ['q: array<vec4f>', 'k: array<vec4f>', 'v: array<vec4f>', ...(p.headMask ? ['mask: array<f32>'] : [])]
-      return wgsl`${bindings(inputs, ['out: array<vec4f>'], uniforms(p))}
+      return wgsl`${bindings(inputs, ['out: array<vec4f>'], attentionUniforms(p))}
 const BR = ${rows}u;
 const BC = ${keys}u;
 const D4 = ${d4}u;
