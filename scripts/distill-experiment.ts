@@ -6,10 +6,13 @@
  *       [--tokens 40k,60k,200k] [--lr 1e-3,1e-3,3e-4] [--keep 1] [--selection aggregate] [--samples 50] [--heads-samples 100]
  *       [--seq-len 128] [--batch-size 8] [--kv-share 0.5] [--pairs 4,8,12,16] [--data brown] [--eval-batches 4] [--device cpu]
  *       [--jobs 1] [--seconds S] [--seed 0] [--only find-heads-selection-aggregate,find-heads-no-stage-1,...]
- *       [--init attention|random]
+ *       [--init attention|random] [--eval-keys heldout|train|all] [--train-pairs 10-20] [--student NAME=HEADS.json ...]
  *
- * Retrieval is trained (a --kv-share of the rows) and scored at the dictionary sizes the teacher
- * learnt: --pairs, by default 4 up to the maxPairs of the fixture's training.json in steps of 4.
+ * Retrieval is trained (a --kv-share of the rows, dictionaries of --train-pairs, by default the range of
+ * --pairs, on the train half of the key vocabulary) and scored at --pairs, by default 4 up to the maxPairs
+ * of the fixture's training.json in steps of 4, on --eval-keys (default: the held-out half, which neither
+ * find-heads nor distillation ever sees; the tables of EXPERIMENTS.md before the tenth session used all).
+ * --student NAME=FILE (repeatable) adds a student rewritten from that heads.json (all its heads kept).
  *
  * Steps, each skipped when its output exists (so an interrupted experiment continues):
  *   1. find-heads picks the teacher's --keep heads on kv-retrieval (--selection: aggregate, by attention
@@ -81,6 +84,9 @@ const {values: args} = parseArgs({
     only: {type: 'string'},
     seconds: {type: 'string'},
     init: {type: 'string', default: 'attention'},
+    'eval-keys': {type: 'string', default: 'heldout'},
+    'train-pairs': {type: 'string'},
+    student: {type: 'string', multiple: true, default: []},
   },
 })
 
@@ -91,7 +97,8 @@ let [t1, t2, t3] = parsePerStage('tokens', args.tokens!, 3)
 const rowTokens = Number(args['batch-size']) * Number(args['seq-len'])
 const [lr1, lr2, lr3] = parsePerStage('lr', args.lr!, 3, false)
 const pairs = await retrievalPairs()
-const mix = `kv-retrieval:${args['kv-share']}:pairs=${Math.min(...pairs)}-${Math.max(...pairs)}`
+const mix = `kv-retrieval:${args['kv-share']}:pairs=${args['train-pairs'] ?? `${Math.min(...pairs)}-${Math.max(...pairs)}`}`
+if (!['heldout', 'train', 'all'].includes(args['eval-keys']!)) throw new Error(`--eval-keys ${args['eval-keys']}: heldout, train or all`)
 const common = ['--data', args.data!, '--mix', mix, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', args.seed!, '--device', args.device!, '--save-every', '50', '--quiet']
 
 /** --pairs, else 4, 8, ... up to the teacher's training maximum, else what eval sweeps. */
@@ -205,6 +212,11 @@ async function main(): Promise<void> {
     'random heads': await rewritten('random', ['--heads', randomHeads]),
     [`find-heads --selection ${contrast}`]: await rewritten(contrast, ['--heads', contrastHeads, '--keep', String(keep)]),
     'find-heads, d_state / 4': await rewritten('find-heads-dstate', ['--heads', heads, '--keep', String(keep), '--d-state', String(Math.max(1, headDim / 4))]),
+  }
+  for (const spec of args.student!) {
+    const [name, file] = spec.split('=')
+    if (!name || !file) throw new Error(`--student ${spec}: NAME=HEADS.json`)
+    initial[name] = await rewritten(slugOf(name), ['--heads', resolve(file)])
   }
   const main = `find-heads --selection ${args.selection}`
   const fh = initial[main]
@@ -347,27 +359,29 @@ interface KvFigures {
   acc: number
   exact: number
   byPairs: Record<string, number>
+  exactByPairs: Record<string, number>
 }
 
 /** kv-retrieval accuracy as `hybridize eval` scores it, at each of `pairs`. */
 async function kvAccuracy(lm: LanguageModel, tokenizer: TextTokenizer, samples: number): Promise<KvFigures> {
   const ctx = {lm, tokenizer, limit: samples, batchSize: 8, seed: 1234, logSamples: false, progress: () => {}}
-  // Every key, as the figures of EXPERIMENTS.md were measured before eval's default became the held-out half.
-  const r = await runRetrieval({name: 'kv-retrieval', options: {keys: 'all'}}, ctx, pairs)
-  const byPairs = Object.fromEntries(Object.entries(r.metrics).filter(([k]) => /^acc,pairs=/.test(k)).map(([k, v]) => [k.slice('acc,pairs='.length), v]))
-  return {acc: r.metrics['acc,none'], exact: r.metrics['exact_acc,none'], byPairs}
+  const r = await runRetrieval({name: 'kv-retrieval', options: {keys: args['eval-keys']!}}, ctx, pairs)
+  const metric = (prefix: string) => Object.fromEntries(Object.entries(r.metrics).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]))
+  return {acc: r.metrics['acc,none'], exact: r.metrics['exact_acc,none'], byPairs: metric('acc,pairs='), exactByPairs: metric('exact_acc,pairs=')}
 }
 
 function markdown(r: {teacherKv: KvFigures; totalHeads: number; stageErrors: Record<string, StageError[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: KvFigures; kvRelative: number}[]}): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`
   const pairs = Object.keys(r.teacherKv.byPairs)
   const lines = [
-    '| student | heads kept | d_state | stages (tokens) | KD loss (CE) | KL | kv acc | vs teacher | ' + pairs.map((p) => `${p} pairs`).join(' | ') + ' | kv exact |',
-    '|' + ' --- |'.repeat(9 + pairs.length),
-    `| teacher | ${r.totalHeads} | - | - | - | - | ${pct(r.teacherKv.acc)} | 100% | ` + pairs.map((p) => pct(r.teacherKv.byPairs[p])).join(' | ') + ` | ${pct(r.teacherKv.exact)} |`,
+    '| student | heads kept | d_state | stages (tokens) | KD loss (CE) | KL | kv acc | vs teacher | ' + pairs.map((p) => `${p} pairs`).join(' | ') +
+      ' | kv exact | vs teacher | ' + pairs.map((p) => `exact ${p}`).join(' | ') + ' |',
+    '|' + ' --- |'.repeat(10 + 2 * pairs.length),
+    `| teacher | ${r.totalHeads} | - | - | - | - | ${pct(r.teacherKv.acc)} | 100% | ` + pairs.map((p) => pct(r.teacherKv.byPairs[p])).join(' | ') +
+      ` | ${pct(r.teacherKv.exact)} | 100% | ` + pairs.map((p) => pct(r.teacherKv.exactByPairs[p])).join(' | ') + ' |',
     ...r.results.map((v) =>
       `| ${v.name} | ${v.attentionHeads} (${pct(v.attentionHeads / r.totalHeads)}) | ${v.stateDim} | ${v.stages.map(([s, t]) => `${s}: ${t / 1000}k`).join(', ')} | ${v.kd.ce.toFixed(3)} | ${v.kd.kl.toFixed(3)} | ${pct(v.kv.acc)} | ${pct(v.kvRelative)} | ` +
-      pairs.map((p) => pct(v.kv.byPairs[p])).join(' | ') + ` | ${pct(v.kv.exact)} |`),
+      pairs.map((p) => pct(v.kv.byPairs[p])).join(' | ') + ` | ${pct(v.kv.exact)} | ${pct(v.kv.exact / r.teacherKv.exact)} | ` + pairs.map((p) => pct(v.kv.exactByPairs[p])).join(' | ') + ' |'),
     '',
     '| student | stage | error as rewritten | error before the stage | after | lowered by the stage | lowered since the rewrite |',
     '| --- | --- | --- | --- | --- | --- | --- |',
