@@ -13,7 +13,7 @@ import {layernorm as layernormKernel, rmsnorm as rmsnormKernel} from '../kernels
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduce.js'
 import {rope as ropeKernel} from '../kernels/rope.js'
 import {packF16Exact, roundF16} from '../kernels/round-f16.js'
-import {absMaxRows, rangeScale} from '../kernels/f16-range.js'
+import {absMaxRows, cropRangeScale, rangeScale} from '../kernels/f16-range.js'
 import {stridedCopy} from '../kernels/strided-copy.js'
 import {widenHalf} from '../kernels/widen-half.js'
 import {ShapeError} from '../errors.js'
@@ -166,12 +166,9 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
 function halfMatmul(a: Tensor, b: Tensor, {transA = false, transB = false, weightB = false, activation}: {transA?: boolean; transB?: boolean; weightB?: boolean; activation?: 'a' | 'b'}): Tensor {
   if (!activation) return halfProduct(a, b, transA, transB, weightB)
   if (activation === 'b' && weightB) throw new Error('halfMatmul: B is either a weight or an activation')
-  const x = activation === 'a' ? a : b
-  const m = absMax(x)
-  const [ranged] = launch(rangeScale, {n: x.numel, direction: -1}, [x, m], [x.shape])
-  const product = activation === 'a' ? halfProduct(ranged, b, transA, transB, weightB) : halfProduct(a, ranged, transA, transB, false)
-  const [out] = launch(rangeScale, {n: product.numel, direction: 1}, [product, m], [product.shape])
-  for (const t of [m, ranged, product]) t.dispose()
+  const m = absMax(activation === 'a' ? a : b)
+  const out = halfProduct(a, b, transA, transB, weightB, {operand: activation, m})
+  m.dispose()
   return out
 }
 
@@ -187,44 +184,69 @@ function absMax(t: Tensor): Tensor {
 
 const ABS_MAX_CHUNK = 16384
 
+/** An operand of halfProduct to take into f16's range by 2^-rangeExponent(m), the product scaled back by 2^rangeExponent(m). */
+interface RangedOperand {
+  operand: 'a' | 'b'
+  m: Tensor
+}
+
 /**
  * halfMatmul's product of the operands as they are, rounded to f16, summed in f32. With
  * tensor cores (matmul-f16.ts's `tensorCoreSupport`: a WebGPU device with shader-f16 and subgroup
- * matrices) the operands are packed to halves for matmul_f16, a transposed A copied upright first
- * (that kernel takes only Bᵀ), both padded with zeros to whole tiles in M, N and K so that the fast
- * staged kernel runs on any shape (matmul-f16.ts#tensorCoreMultiple), the padding's rows and columns
- * cut from the result; elsewhere (the CPU, llvmpipe) the rounded values go through the f32 matmul,
- * whose products of two halves are exact in f32: the same function, summed in another order.
+ * matrices) the operands are packed to halves for matmul_f16, a transposed A read upright by the
+ * packing (that kernel takes only Bᵀ), both padded with zeros to whole tiles in M, N and K so that
+ * the fast staged kernel runs on any shape (matmul-f16.ts#tensorCoreMultiple), the padding's rows
+ * and columns cut from the result; a `ranged` operand is scaled inside the packing and the product
+ * scaled back inside the crop (each the same bits as a separate pass). Elsewhere (the CPU, llvmpipe)
+ * the rounded values go through the f32 matmul, whose products of two halves are exact in f32: the
+ * same function, summed in another order.
  * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
  * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
  * Exported for bench/matmul-shapes.ts.
  */
-export function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, weightB: boolean): Tensor {
+export function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, weightB: boolean, ranged?: RangedOperand): Tensor {
   const [ar, ac] = a.shape
   const [br, bc] = b.shape
   const [m, k, n] = [transA ? ac : ar, transA ? ar : ac, transB ? br : bc]
   const tensorCores = tensorCoreSupport(a.backend)
   const multiple = tensorCores && tensorCoreMultiple(tensorCores)
-  const half = (t: Tensor): Tensor => halfOperand(t, multiple)
-  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, half) : half(w))) : half(b)
-  let c: Tensor
-  if (!multiple) {
-    const ah = half(a)
-    ;[c] = launch(matmulKernel, {batch: 1, m, n, k, transA, transB, broadcastB: false, bias: false}, [ah, bh], [[m, n]])
-    ah.dispose()
-  } else {
-    const upright = transA ? launch(stridedCopy, {shape: [m, k], strides: [1, m], offset: 0}, [a], [[m, k]])[0] : a
-    const ah = half(upright)
-    if (transA) upright.dispose()
-    const [mp, np, kp] = [m, n, k].map((d) => roundUp(d, multiple))
-    const [padded] = launch(matmulF16, {m: mp, n: np, k: kp, transB, tensorCores}, [ah, bh], [[mp, np]])
-    ah.dispose()
-    // The rows and columns of the padding are cut off (one copy; none where m and n fill the tiles).
-    c = mp === m && np === n ? padded : launch(stridedCopy, {shape: [m, n], strides: [np, 1], offset: 0}, [padded], [[m, n]])[0]
-    if (c !== padded) padded.dispose()
-  }
+  if (!multiple) return roundedProduct(a, b, {m, n, k, transA, transB}, weightB, ranged)
+  const half = (t: Tensor, opts: PackOptions = {}): Tensor => packedOperand(t, multiple, opts)
+  const scale = (operand: 'a' | 'b'): Tensor | undefined => (ranged?.operand === operand ? ranged.m : undefined)
+  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, half) : half(w))) : half(b, {scale: scale('b')})
+  const ah = half(a, {transposed: transA, scale: scale('a')})
+  const [mp, np, kp] = [m, n, k].map((d) => roundUp(d, multiple))
+  const [padded] = launch(matmulF16, {m: mp, n: np, k: kp, transB, tensorCores}, [ah, bh], [[mp, np]])
+  ah.dispose()
   if (!weightB) bh.dispose()
+  // The rows and columns of the padding are cut off, the range scaling undone (one pass; none where neither is needed).
+  let c = padded
+  if (ranged) c = launch(cropRangeScale, {rows: m, cols: n, paddedCols: np}, [padded, ranged.m], [[m, n]])[0]
+  else if (mp !== m || np !== n) c = launch(stridedCopy, {shape: [m, n], strides: [np, 1], offset: 0}, [padded], [[m, n]])[0]
+  if (c !== padded) padded.dispose()
   return c
+}
+
+/** halfProduct without tensor cores: operands rounded to f16 values in f32, the f32 matmul, the range scaling as separate passes. */
+function roundedProduct(a: Tensor, b: Tensor, shape: {m: number; n: number; k: number; transA: boolean; transB: boolean}, weightB: boolean, ranged?: RangedOperand): Tensor {
+  const round = (t: Tensor): Tensor => launch(roundF16, {n: t.numel}, [t], [t.shape])[0]
+  const inRange = (t: Tensor): Tensor => launch(rangeScale, {n: t.numel, direction: -1}, [t, ranged!.m], [t.shape])[0]
+  const roundMaybeRanged = (t: Tensor, operand: 'a' | 'b'): Tensor => {
+    if (ranged?.operand !== operand) return round(t)
+    const scaled = inRange(t)
+    const rounded = round(scaled)
+    scaled.dispose()
+    return rounded
+  }
+  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, round) : round(w))) : roundMaybeRanged(b, 'b')
+  const ah = roundMaybeRanged(a, 'a')
+  const [c] = launch(matmulKernel, {batch: 1, ...shape, broadcastB: false, bias: false}, [ah, bh], [[shape.m, shape.n]])
+  ah.dispose()
+  if (!weightB) bh.dispose()
+  if (!ranged) return c
+  const [out] = launch(rangeScale, {n: c.numel, direction: 1}, [c, ranged.m], [c.shape])
+  c.dispose()
+  return out
 }
 
 const roundUp = (x: number, multiple: number): number => Math.ceil(x / multiple) * multiple
@@ -238,16 +260,20 @@ function halfOfWidened(w: Tensor, half: (t: Tensor) => Tensor): Tensor {
   return made
 }
 
-/**
- * A mixed-precision matmul's operand: with `multiple` (tensor cores), packed halves for matmul_f16,
- * the 2-D matrix padded with zeros to that multiple in both dimensions; else f32 values rounded to f16.
- */
-function halfOperand(t: Tensor, multiple: number | undefined): Tensor {
-  if (!multiple) return launch(roundF16, {n: t.numel}, [t], [t.shape])[0]
-  const [rows, cols] = t.shape
+interface PackOptions {
+  /** t is stored transposed: its upright [rows, cols] is t's [cols, rows] read across. */
+  transposed?: boolean
+  /** m [1]: t taken into f16's range by 2^-rangeExponent(m) as it is packed. */
+  scale?: Tensor
+}
+
+/** A tensor-core operand: packed halves for matmul_f16, the upright 2-D matrix padded with zeros to `multiple` in both dimensions. */
+function packedOperand(t: Tensor, multiple: number, {transposed = false, scale}: PackOptions = {}): Tensor {
+  const [rows, cols] = transposed ? [t.shape[1], t.shape[0]] : t.shape
   const [paddedRows, paddedCols] = [rows, cols].map((d) => roundUp(d, multiple))
   const packed = empty(t.backend, [packedWords(paddedRows * paddedCols)], 'i32')
-  t.backend.run(packF16Exact, {rows, cols, paddedRows, paddedCols}, [t.storage], [packed.storage])
+  const params = {rows, cols, paddedRows, paddedCols, transposed, scaled: scale !== undefined}
+  t.backend.run(packF16Exact, params, scale ? [t.storage, scale.storage] : [t.storage], [packed.storage])
   return packed
 }
 

@@ -25,7 +25,8 @@ export function rangeExponent(m: number): number {
   return Math.floor(Math.log2(m)) - 14
 }
 
-const WGSL_RANGE_EXPONENT = `fn range_exponent(m: f32) -> i32 {
+/** WGSL: rangeExponent of an f32 (m is a magnitude: non-negative). */
+export const WGSL_RANGE_EXPONENT = `fn range_exponent(m: f32) -> i32 {
   let e8 = i32((bitcast<u32>(m) >> 23u) & 0xffu);
   if (m >= 65504.0 && e8 < 255) { return e8 - 141; }
   return 0;
@@ -74,5 +75,34 @@ export const rangeScale: Kernel<RangeScaleParams> = {
     code: (p) => flatShader(`${bindings(['x: array<f32>', 'm: array<f32>'], ['out: array<f32>'], scaleFields(p))}\n${WGSL_RANGE_EXPONENT}`,
       `  out[i] = ldexp(x[i], ${p.direction === 1 ? '' : '-'}range_exponent(m[0]));`),
     dispatch: (p) => flatDispatch(p.n, scaleFields(p)),
+  },
+}
+
+export interface CropRangeScaleParams {
+  rows: number
+  cols: number
+  /** x's row length (>= cols). */
+  paddedCols: number
+}
+
+const cropFields = (p: CropRangeScaleParams): UniformFields => [['count', p.rows * p.cols], ['cols', p.cols], ['padded_cols', p.paddedCols]]
+
+/**
+ * x [.., paddedCols], m [1] -> [rows, cols]: the first rows and cols of x times 2^rangeExponent(m),
+ * a padded tensor-core product cropped and scaled back in one pass (ops.ts#halfProduct), the same
+ * values as a strided copy followed by rangeScale (direction 1).
+ */
+export const cropRangeScale: Kernel<CropRangeScaleParams> = {
+  name: 'crop_range_scale',
+  cpu: (p, [x, m], [out]) => {
+    const factor = 2 ** rangeExponent(m[0])
+    for (let r = 0; r < p.rows; r++) for (let c = 0; c < p.cols; c++) out[r * p.cols + c] = x[r * p.paddedCols + c] * factor
+  },
+  gpu: {
+    key: () => '',
+    code: (p) => flatShader(`${bindings(['x: array<f32>', 'm: array<f32>'], ['out: array<f32>'], cropFields(p))}\n${WGSL_RANGE_EXPONENT}`,
+      `  let r = i / u.cols;
+  out[i] = ldexp(x[r * u.padded_cols + (i - r * u.cols)], range_exponent(m[0]));`),
+    dispatch: (p) => flatDispatch(p.rows * p.cols, cropFields(p)),
   },
 }

@@ -1,4 +1,5 @@
 import {f16Bits, f16Value, packF16, packedWords} from './f16.js'
+import {rangeExponent, WGSL_RANGE_EXPONENT} from './f16-range.js'
 import type {Kernel} from './kernel.js'
 import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
@@ -68,12 +69,17 @@ export const roundF16: Kernel<RoundF16Params> = {
  * x [rows, cols] f32 -> packed f16 words (f16.ts's layout) of [paddedRows, paddedCols] halves, rounded
  * as `roundF16`, zeros outside x: the tensor-core operands, padded to whole tiles (ops.ts#halfProduct)
  * so that matmul_f16 runs its staged version on any shape; a zero K column adds nothing to a product.
+ * Two passes over an activation are folded in, each giving the same bits as the separate kernel:
+ * `transposed` reads x stored as [cols, rows] (a strided copy upright), `scaled` takes a second input
+ * m [1] and multiplies by 2^-rangeExponent(m) first (f16-range.ts's rangeScale, direction -1).
  */
 export interface PackF16Params {
   rows: number
   cols: number
   paddedRows: number
   paddedCols: number
+  transposed?: boolean
+  scaled?: boolean
 }
 
 const packUniforms = (p: PackF16Params): UniformFields => {
@@ -83,22 +89,27 @@ const packUniforms = (p: PackF16Params): UniformFields => {
 
 export const packF16Exact: Kernel<PackF16Params> = {
   name: 'pack_f16_exact',
-  cpu: (p, [x], [out]) => {
+  cpu: (p, [x, m], [out]) => {
+    const factor = p.scaled ? 2 ** -rangeExponent(m[0]) : 1
     const padded = new Float32Array(p.paddedRows * p.paddedCols)
-    for (let r = 0; r < p.rows; r++) padded.set(x.subarray(r * p.cols, (r + 1) * p.cols), r * p.paddedCols)
+    for (let r = 0; r < p.rows; r++) {
+      for (let c = 0; c < p.cols; c++) padded[r * p.paddedCols + c] = x[p.transposed ? c * p.rows + r : r * p.cols + c] * factor
+    }
     out.set(packF16(padded))
   },
   gpu: {
-    key: () => '',
+    key: (p) => `${p.transposed ? 't' : ''}${p.scaled ? 's' : ''}`,
     code: (p) =>
       flatShader(
-        `${bindings(['x: array<u32>'], ['out: array<u32>'], packUniforms(p))}\n${F16_BITS}
+        `${bindings(p.scaled ? ['x: array<u32>', 'm: array<f32>'] : ['x: array<u32>'], ['out: array<u32>'], packUniforms(p))}\n${F16_BITS}
+${p.scaled ? WGSL_RANGE_EXPONENT : ''}
 // The bits of half h of the padded layout: x's value rounded, or 0 outside x.
 fn half_at(h: u32) -> u32 {
   let r = h / u.padded_cols;
   let c = h % u.padded_cols;
   if (h >= u.halves || r >= u.rows || c >= u.cols) { return 0u; }
-  return f16_bits(x[r * u.cols + c]);
+  let bits = x[${p.transposed ? 'c * u.rows + r' : 'r * u.cols + c'}];
+  return f16_bits(${p.scaled ? 'bitcast<u32>(ldexp(bitcast<f32>(bits), -range_exponent(m[0])))' : 'bits'});
 }`,
         '  out[i] = half_at(2u * i) | (half_at(2u * i + 1u) << 16u);',
       ),

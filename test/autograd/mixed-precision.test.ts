@@ -7,7 +7,7 @@ import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import {f16Bits, f16Value, packF16} from '../../src/kernels/f16.js'
 import {packF16Exact, roundF16} from '../../src/kernels/round-f16.js'
 import {pickF16Version, tensorCoreMultiple, tensorCoreSupport, type MatmulF16Params} from '../../src/kernels/matmul-f16.js'
-import {absMaxRows, rangeExponent, rangeScale} from '../../src/kernels/f16-range.js'
+import {absMaxRows, cropRangeScale, rangeExponent, rangeScale} from '../../src/kernels/f16-range.js'
 import {cpuBackend, referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {Rng} from '../helpers/random.js'
 
@@ -92,6 +92,10 @@ describe('mixed-precision linear: f16 operands, f32 accumulation', () => {
       expect(pickF16Version(p), JSON.stringify(p)).toBe(6)
       expect([p.m, p.n, p.k]).toEqual([p.m, p.n, p.k].map((d) => Math.ceil(d / tile) * tile))
     }
+    // The transposed operand and the activation's range scaling are folded into the packing, the scaling back into the crop.
+    // (one strided copy: dX's product, of a gradient and a weight, is cropped without scaling)
+    expect(runs.filter((r) => ['range_scale', 'strided_copy', 'round_f16'].includes(r.name)).map((r) => r.name)).toEqual(['strided_copy'])
+    expect(runs.filter((r) => r.name === 'crop_range_scale')).toHaveLength(2)
   })
 
   it('packed tensor-core path: a small analogue of the in_proj shape (more than one tile, partial in m, n and k) gives the CPU\'s product', async () => {
@@ -224,6 +228,36 @@ describe.skipIf(!gpu)('f16 rounding kernels: WebGPU vs CPU, bit for bit', () => 
       for (const direction of [-1, 1] as const) {
         const [scaled] = await runKernel(gpu!, rangeScale, {n, direction}, [finite, Float32Array.of(m)], [n])
         expect(Array.from(scaled), `m ${m}, direction ${direction}`).toEqual(Array.from(finite, (v) => Math.fround(v * 2 ** (direction * rangeExponent(m)))))
+      }
+    }
+  })
+
+  it('packF16Exact transposed and range-scaled: the bits of a strided copy and rangeScale before the packing', async () => {
+    const [rows, cols, paddedRows, paddedCols] = [113, 9, 128, 16]
+    const finite = values.map((v) => (Number.isFinite(v) ? v : 3))
+    for (const m of [1e6, 100]) {
+      const factor = 2 ** -rangeExponent(m)
+      const padded = new Float32Array(paddedRows * paddedCols)
+      // finite holds x stored [cols, rows]; the packing reads it upright as [rows, cols].
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) padded[r * paddedCols + c] = Math.fround(finite[c * rows + r] * factor)
+      const params = {rows, cols, paddedRows, paddedCols, transposed: true, scaled: true}
+      const [got] = await runKernel(gpu!, packF16Exact, params, [finite, Float32Array.of(m)], [(paddedRows * paddedCols) / 2])
+      expect(Array.from(new Int32Array(got.buffer)), `gpu m ${m}`).toEqual(Array.from(packF16(padded)))
+      // The CPU twin writes packed words into an i32 tensor (ops.ts), which runKernel's f32 outputs are not.
+      const cpu = new Int32Array((paddedRows * paddedCols) / 2)
+      packF16Exact.cpu(params, [finite, Float32Array.of(m)], [cpu])
+      expect(Array.from(cpu), `cpu m ${m}`).toEqual(Array.from(packF16(padded)))
+    }
+  })
+
+  it('cropRangeScale: the top-left rows x cols of a padded product, scaled back', async () => {
+    const [rows, cols, paddedCols] = [7, 113, 130]
+    const x = new Rng(22).floats(9 * paddedCols, 1000)
+    for (const m of [1e6, 100]) {
+      const want = Float32Array.from({length: rows * cols}, (_, i) => Math.fround(x[Math.floor(i / cols) * paddedCols + (i % cols)] * 2 ** rangeExponent(m)))
+      for (const backend of [gpu!, referenceBackend()]) {
+        const [got] = await runKernel(backend, cropRangeScale, {rows, cols, paddedCols}, [x, Float32Array.of(m)], [rows * cols])
+        expect(Array.from(got), `m ${m}`).toEqual(Array.from(want))
       }
     }
   })
