@@ -25,10 +25,11 @@ hz=(node bin/run.js)
 if [ "$parts" != peer ]; then
   hybrid_of "$teacher" "$root"
   common=(--teacher "$teacher" --data brown --seq-len "$seq_len" --save-every 1000 --tokens "$tokens")
-  step stage1 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --out "$root/s1" --device "$device"
-  step stage2 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --out "$root/s2" --device "$device"
-  step stage3 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --out "$root/s3" --device "$device"
+  # Stages 1 and 2 in mixed precision, as the peer runs them in bf16 autocast; stage 3 both ways, mixed first.
+  step stage1-mixed 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 1 --layers 0 --batch-size 4 --precision mixed --out "$root/s1" --device "$device"
+  step stage2-mixed 80 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 2 --layers 0 --batch-size 4 --precision mixed --out "$root/s2" --device "$device"
   step stage3-mixed 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --precision mixed --out "$root/s3m" --device "$device"
+  step stage3 120 "${hz[@]}" distill "$root/hybrid" "${common[@]}" --stage 3 --batch-size 4 --recompute --out "$root/s3" --device "$device"
   for s in s1 s2 s3 s3m; do cp "$root/$s/metrics.jsonl" "$out/metrics-$s.jsonl" 2>/dev/null; done
 fi
 if [ "$parts" != ours ]; then
