@@ -1,4 +1,5 @@
 import {sampleTokens} from '../engine/decode-ops.js'
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, keep, scope, scopeAsync, Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import type {DecodeCache} from '../models/decode-cache.js'
@@ -12,6 +13,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** Samples drawn together, as one batch. */
   n: number
   seed: number
+  /** Linear layers' matmuls (engine/precision.ts): 'mixed' reads f16 weights, as torch decodes a half-precision model; f32 when absent. */
+  precision?: Precision
   /** Sample i draws from stream firstStream + i (default 0): batches of one request's samples stay independent. */
   firstStream?: number
   /** A sample ends at the first of these (which is not kept in its tokens). */
@@ -85,6 +88,11 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
 
 type Take = (drawn: Int32Array, produced: number) => boolean
 
+/** The logits of each row's last new position, [n, 1, V], the cache advanced; at the decode's precision. */
+function lastLogits(model: DecodingModel, ids: Tensor, cache: DecodeCache, opts: GenerateOptions): Tensor {
+  return withPrecision(opts.precision ?? 'f32', () => model.forwardCached(ids, cache, {lastOnly: true}).logits)
+}
+
 /**
  * Tokens drawn on the device: each step's ids [n] stay there as the next step's input (a finished
  * sample's row runs on, unread: rows do not mix) and only they are read back.
@@ -101,7 +109,7 @@ async function decodeOnDevice(model: DecodingModel, cache: DecodeCache, prompt: 
       if (temperature > 0) for (const i of live) draws[i] = rngs[i].uint32() | 0
       const d = fromArray(model.backend, draws, [n])
       const input = ids instanceof Tensor ? ids.reshape([n, t]) : fromArray(model.backend, ids, [n, t])
-      const logits = model.forwardCached(input, cache, {lastOnly: true}).logits
+      const logits = lastLogits(model, input, cache, opts)
       return keep(sampleTokens(logits.reshape([n, model.vocabSize]), d, temperature))
     })
   const read = (t: Tensor): Promise<Int32Array> => {
@@ -144,7 +152,7 @@ async function decodeOnHost(model: DecodingModel, cache: DecodeCache, prompt: In
   const V = model.vocabSize
   const step = (ids: Int32Array, t: number): Promise<Int32Array> =>
     scopeAsync(async () => {
-      const rows = await model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.toFloat32()
+      const rows = await lastLogits(model, fromArray(model.backend, ids, [n, t]), cache, opts).toFloat32()
       checkFiniteLogits(rows, V)
       const out = new Int32Array(n)
       for (const i of live) out[i] = sampleToken(rows.subarray(i * V, (i + 1) * V), opts, rngs[i])

@@ -1,4 +1,4 @@
-import {f16Bits, f16Value, packF16, packedWords} from './f16.js'
+import {f16Bits, f16Value, packF16, packedWords, storePacked} from './f16.js'
 import type {Kernel} from './kernel.js'
 import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
 
@@ -65,7 +65,7 @@ export const roundF16: Kernel<RoundF16Params> = {
 }
 
 /**
- * x [rows, cols] f32 -> packed f16 words (f16.ts's layout) of [paddedRows, paddedCols] halves, rounded
+ * x [rows, cols] f32 -> packed f16 words (f16.ts's layout; or an f16 tensor of those halves) of [paddedRows, paddedCols] halves, rounded
  * as `roundF16`, zeros outside x: the tensor-core operands, padded to whole tiles (ops.ts#halfProduct)
  * so that matmul_f16 runs its staged version on any shape; a zero K column adds nothing to a product.
  */
@@ -86,7 +86,7 @@ export const packF16Exact: Kernel<PackF16Params> = {
   cpu: (p, [x], [out]) => {
     const padded = new Float32Array(p.paddedRows * p.paddedCols)
     for (let r = 0; r < p.rows; r++) padded.set(x.subarray(r * p.cols, (r + 1) * p.cols), r * p.paddedCols)
-    out.set(packF16(padded))
+    storePacked(packF16(padded), out)
   },
   gpu: {
     key: () => '',
