@@ -9,6 +9,7 @@ import {PRECISIONS, type Precision} from '../engine/precision.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
+import {KV_CACHE_DTYPES, type KvCacheDtype} from '../models/decode-cache.js'
 import {loadModel} from '../models/load-model.js'
 
 interface GenerateResult {
@@ -34,7 +35,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     '<%= config.bin %> <%= command.id %> fixtures/phi-tiny --prompt "The value of the key"',
     '<%= config.bin %> <%= command.id %> teacher/ --prompt "Once upon a time" --temperature 0.8 --top-p 0.95 --seed 1 --max-new-tokens 100',
     '<%= config.bin %> <%= command.id %> student/ --prompt "2 + 2 =" --n 8 --temperature 1 --json',
-    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --prompt "Once upon a time" --precision mixed',
+    '<%= config.bin %> <%= command.id %> meta-llama/Llama-3.2-1B --prompt "Once upon a time" --precision mixed --kv-cache-dtype f16',
   ]
 
   static override args = {
@@ -55,6 +56,12 @@ generation_config.json (or config.json), or after --max-new-tokens.`
       default: 'f32' as Precision,
       description:
         "Linear layers' matmuls: f32, or mixed: f16 weights with f32 sums (the prompt's rows as `forward --precision mixed` runs them, on tensor cores where the GPU has subgroup matrices; each new token's rows read the weights' f16 copy, or bf16/f16 matrices as --dtype loaded them).",
+      helpGroup: 'COMPUTE',
+    })(),
+    'kv-cache-dtype': Flags.option({
+      options: KV_CACHE_DTYPES,
+      default: 'f32' as KvCacheDtype,
+      description: "Attention's key/value cache: f32, or f16 at half the memory a position (keys and values rounded to f16 as they are stored, sums in f32), as transformers caches a half-precision model's.",
       helpGroup: 'COMPUTE',
     })(),
   }
@@ -81,6 +88,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
           n: flags.n,
           seed,
           precision: flags.precision,
+          kvCacheDtype: flags['kv-cache-dtype'],
           eosTokenIds: defaults.eosTokenIds,
           onToken: (_, token) => {
             if (streamFirst) process.stdout.write(stream.push(token))

@@ -116,5 +116,5 @@ function memoryRows(s: AnyModelSummary): [string, string][] {
 function kvLine(s: ModelSummary): string {
   const {checkpointDtype, f32} = s.kvCacheBytesPerToken
   const main = `${formatBytes(checkpointDtype)} at ${s.dtypes[0]}`
-  return checkpointDtype === f32 ? main : `${main}, ${formatBytes(f32)} at F32 (as hybridize computes)`
+  return checkpointDtype === f32 ? main : `${main}, ${formatBytes(f32)} at F32 (hybridize's cache; 2 bytes with --kv-cache-dtype f16)`
 }

@@ -2,7 +2,7 @@ import {sampleTokens} from '../engine/decode-ops.js'
 import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, keep, scope, scopeAsync, Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
-import type {DecodeCache} from '../models/decode-cache.js'
+import type {DecodeCache, KvCacheDtype} from '../models/decode-cache.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import {checkFiniteLogits, nonFiniteLogitsError} from '../models/finite.js'
 import {Random} from '../util/random.js'
@@ -15,6 +15,8 @@ export interface GenerateOptions extends SamplingOptions {
   seed: number
   /** Linear layers' matmuls (engine/precision.ts): 'mixed' reads f16 weights, as torch decodes a half-precision model; f32 when absent. */
   precision?: Precision
+  /** Attention's key/value cache (models/decode-cache.ts): f32 when absent. */
+  kvCacheDtype?: KvCacheDtype
   /** Sample i draws from stream firstStream + i (default 0): batches of one request's samples stay independent. */
   firstStream?: number
   /** A sample ends at the first of these (which is not kept in its tokens). */
@@ -55,7 +57,7 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
   const live = new Set(samples.keys())
   if (maxNewTokens === 0) return samples
   await opts.beforeStep?.()
-  const cache = model.newCache(n, prompt.length + maxNewTokens)
+  const cache = model.newCache(n, prompt.length + maxNewTokens, {kvDtype: opts.kvCacheDtype})
   const batch = new Int32Array(n * prompt.length)
   for (let i = 0; i < n; i++) batch.set(prompt, i * prompt.length)
   // Takes the next token of each live sample; false once every sample has ended.

@@ -1,5 +1,6 @@
 import {attentionDecode} from './attention-decode.js'
 import {defaultForwardTile, flashForward, flashSupported} from './attention-v2.js'
+import {widenHalf} from './half-precision.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
@@ -26,6 +27,22 @@ export interface AttentionParams {
   returnProbs: boolean
   /** Rows per batch entry in k and v (the cache capacity); tk when absent. */
   kvRows?: number
+  /**
+   * k and v hold f16 (a half-precision KV cache, storage dtype f16), widened as they are read; only
+   * version 3 reads them on the GPU (attention-decode.ts), so d % 4 == 0 and d <= 128 (`flashSupported`).
+   */
+  kvDtype?: 'f16'
+}
+
+/**
+ * The inputs with an f16 k and v widened to f32 and the params without `kvDtype`: what the CPU's
+ * reference and fast path compute on (a temporary copy; the cache stays at 2 bytes a value).
+ */
+export function widenedKv<A extends ArrayLike<number>>(p: AttentionParams, inputs: A[]): {p: AttentionParams; inputs: (A | Float32Array)[]} {
+  if (!p.kvDtype) return {p, inputs}
+  const {kvDtype, ...f32Params} = p
+  const [q, k, v, ...rest] = inputs
+  return {p: f32Params, inputs: [q, widenHalf(kvDtype, k as unknown as Uint16Array), widenHalf(kvDtype, v as unknown as Uint16Array), ...rest]}
 }
 
 /** The reference loop (Float64 softmax), which the CPU backend's fast path (backend/cpu-attention/attention-fast.ts) is tested against. */
@@ -77,12 +94,16 @@ export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], ou
 
 export const attention: Kernel<AttentionParams> = {
   name: 'attention',
-  cpu: (p, inputs, outputs) => attentionCpu(p, inputs, outputs as Float32Array[]),
+  cpu: (params, given, outputs) => {
+    const {p, inputs} = widenedKv(params, given)
+    attentionCpu(p, inputs, outputs as Float32Array[])
+  },
   // WGSL version 1, one workgroup per query row, is the only one with `returnProbs`; one query row (a decode step)
   // takes version 3, whose threads split the keys (attention-decode.ts); more rows take version 2's flash tiles.
+  // An f16 cache is read by version 3 alone, a prompt's rows too (each its own workgroup, as a step's row).
   gpu: versioned<AttentionParams>(
     {1: attentionV1(), 2: flashForward(defaultForwardTile), 3: attentionDecode},
-    (p) => (p.returnProbs || !flashSupported(p) ? 1 : p.tq === 1 ? 3 : 2),
+    (p) => (p.kvDtype ? 3 : p.returnProbs || !flashSupported(p) ? 1 : p.tq === 1 ? 3 : 2),
   ),
 }
 

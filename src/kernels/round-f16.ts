@@ -15,7 +15,7 @@ export interface RoundF16Params {
 }
 
 /** WGSL: the binary16 bits of the f32 whose bits are `bits` (f16.ts's f16Bits, line for line). */
-const F16_BITS = `fn f16_bits(bits: u32) -> u32 {
+export const F16_BITS = `fn f16_bits(bits: u32) -> u32 {
   let sign = (bits >> 16u) & 0x8000u;
   let e8 = (bits >> 23u) & 0xffu;
   let mant = bits & 0x7fffffu;

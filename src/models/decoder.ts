@@ -9,7 +9,7 @@ import {fromArray, scope, type Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import {BLOCK_SHAPES, type BlockShape, type WeightSource} from './block-shape.js'
 import type {TeacherConfig} from './config.js'
-import type {DecodeCache} from './decode-cache.js'
+import type {CacheOptions, DecodeCache} from './decode-cache.js'
 import type {CachedForwardOptions} from './decoding-model.js'
 import {inverseFrequencies, ropeTables} from './rope-tables.js'
 import {attentionNames} from './teacher-weights.js'
@@ -97,7 +97,7 @@ export abstract class Decoder implements WeightSource {
   /** Layer l's token mixer on its normalised input x [B, T, C]; with a cache, x continues the cached sequence. */
   protected abstract mix(l: number, x: Tensor, tables: RopeTables, opts: DecoderOptions, cache?: DecodeCache): MixOutput
 
-  abstract newCache(batch: number, capacity: number): DecodeCache
+  abstract newCache(batch: number, capacity: number, opts?: CacheOptions): DecodeCache
 
   get vocabSize(): number {
     return this.skeleton.vocabSize

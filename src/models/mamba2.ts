@@ -60,7 +60,7 @@ export class Mamba2Model implements DecodingModel {
     return this.run(ids, opts)
   }
 
-  /** Each layer's conv window and SSM state, zero; the same size whatever the capacity. */
+  /** Each layer's conv window and SSM state, zero; the same size whatever the capacity (no key/value cache to type). */
   newCache(batch: number, capacity: number): DecodeCache {
     return new DecodeCache(batch, capacity, this.mixers.map((m) => ({ssm: new SsmLayerCache(m.zeroState(batch) as object)})))
   }

@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {largestBatch, planCells, sequenceBytes, sweepModel, type SweepLine} from '../../bench/decode-sweep.js'
 import {loadModel} from '../../src/models/load-model.js'
+import type {CacheOptions} from '../../src/models/decode-cache.js'
 import {fixtureReference} from '../helpers/paths.js'
 
 describe('decode sweep', () => {
@@ -53,9 +54,9 @@ describe('decode sweep', () => {
   it('a batch that fails rules out larger ones at its context only, and the halvings below it still run; a cell stops at its time cap', async () => {
     const model = await loadModel(join(fixtureReference, 'llama-tiny'), new CpuBackend())
     const newCache = model.newCache.bind(model)
-    model.newCache = (batch, capacity) => {
+    model.newCache = (batch: number, capacity: number, opts?: CacheOptions) => {
       if (batch >= 4) throw new Error('out of memory\nsecond line')
-      return newCache(batch, capacity)
+      return newCache(batch, capacity, opts)
     }
     const lines: SweepLine[] = []
     const opts = {contexts: [8, 16], maxBatch: 5, steps: 50, deviceBytes: 2 ** 30, prefillTokens: 0, deadline: Infinity, first: [16], cellSeconds: 1e-6}

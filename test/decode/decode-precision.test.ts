@@ -7,7 +7,11 @@ import {CpuBackend} from '../../src/backend/cpu.js'
 import {withPrecision, type Precision} from '../../src/engine/precision.js'
 import {fromArray, scopeAsync} from '../../src/engine/tensor.js'
 import {generate} from '../../src/generate/generate.js'
+import type {KvCacheDtype} from '../../src/models/decode-cache.js'
+import type {HybridModel} from '../../src/models/hybrid.js'
 import {loadModel, type LoadedModel} from '../../src/models/load-model.js'
+import {hybridSequenceMemory, teacherSequenceMemory} from '../../src/models/memory.js'
+import {TeacherModel} from '../../src/models/teacher.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
 import {webgpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
@@ -43,10 +47,15 @@ interface Decoded {
   logits: Float32Array
 }
 
-async function decode(model: LoadedModel, precision: Precision): Promise<Decoded> {
-  const [sample] = await generate(model, prompt, {maxNewTokens: NEW_TOKENS, n: 1, seed: 1, temperature: 0, topP: 1, eosTokenIds: [], precision})
+interface Settings {
+  precision?: Precision
+  kvCacheDtype?: KvCacheDtype
+}
+
+async function decode(model: LoadedModel, {precision = 'f32', kvCacheDtype}: Settings): Promise<Decoded> {
+  const [sample] = await generate(model, prompt, {maxNewTokens: NEW_TOKENS, n: 1, seed: 1, temperature: 0, topP: 1, eosTokenIds: [], precision, kvCacheDtype})
   const ids = [...prompt, ...sample.tokens]
-  const cache = model.newCache(1, ids.length)
+  const cache = model.newCache(1, ids.length, {kvDtype: kvCacheDtype})
   try {
     const logits = await scopeAsync(async () => withPrecision(precision, () => model.forwardCached(fromArray(model.backend, Int32Array.from(ids), [1, ids.length]), cache)).logits.toFloat32())
     return {tokens: sample.tokens, logits}
@@ -87,7 +96,7 @@ describe('decoding with mixed-precision linear layers', () => {
   for (const which of ['teacher', 'hybrid'] as const) {
     it(`${which}: greedy tokens of f32 decoding; logits within 2e-3 (relative) of f32's, not equal (CPU)`, async () => {
       const model = await open(new CpuBackend(), which)
-      const [f32, mixed] = [await decode(model, 'f32'), await decode(model, 'mixed')]
+      const [f32, mixed] = [await decode(model, {}), await decode(model, {precision: 'mixed'})]
       expect(mixed.tokens).toEqual(f32.tokens)
       // Measured: 2.1e-4 (teacher), 5.6e-4 (hybrid).
       const err = relativeError(mixed.logits, f32.logits)
@@ -138,9 +147,46 @@ describe('decoding with mixed-precision linear layers', () => {
     if (!gpu) return
     for (const which of ['teacher', 'hybrid'] as const) {
       const [cpuModel, gpuModel] = [await open(new CpuBackend(), which), await open(gpu, which)]
-      const [onCpu, onGpu] = [await decode(cpuModel, 'mixed'), await decode(gpuModel, 'mixed')]
+      const [onCpu, onGpu] = [await decode(cpuModel, {precision: 'mixed'}), await decode(gpuModel, {precision: 'mixed'})]
       expect(onGpu.tokens).toEqual(onCpu.tokens)
       expect(relativeError(onGpu.logits, onCpu.logits)).toBeLessThan(1e-4)
+      for (const w of [...cpuModel.weights.values(), ...gpuModel.weights.values()]) w.dispose()
+    }
+  })
+})
+
+describe('decoding with an f16 key/value cache', () => {
+  for (const which of ['teacher', 'hybrid'] as const) {
+    it(`${which}: greedy tokens of the f32 cache; logits within 1e-3 (relative) of its, not equal; half its bytes, as the memory model counts them (CPU)`, async () => {
+      const model = await open(new CpuBackend(), which)
+      const [f32, f16] = [await decode(model, {}), await decode(model, {kvCacheDtype: 'f16'})]
+      expect(f16.tokens).toEqual(f32.tokens)
+      // Measured: 2.8e-4 (teacher), 4.1e-5 (hybrid).
+      const err = relativeError(f16.logits, f32.logits)
+      expect(err).toBeGreaterThan(1e-6)
+      expect(err).toBeLessThan(1e-3)
+      const [wide, half] = [model.newCache(2, 10), model.newCache(2, 10, {kvDtype: 'f16'})]
+      expect(half.bytesByKind().kv * 2).toBe(wide.bytesByKind().kv)
+      expect(half.bytesByKind().ssm).toBe(wide.bytesByKind().ssm)
+      // The memory model (what inspect and the decode sweep count) gives the cache's bytes, keys and values at 2.
+      const perSequence = model instanceof TeacherModel ? teacherSequenceMemory(model.config, 10, 4, 2) : hybridSequenceMemory((model as HybridModel).config, 10, 4, 2)
+      expect(2 * perSequence.kvCacheBytes).toBe(half.bytesByKind().kv)
+      expect(2 * (perSequence.ssmStateBytes + perSequence.convStateBytes)).toBe(half.bytesByKind().ssm)
+      for (const c of [wide, half]) c.dispose()
+      for (const w of model.weights.values()) w.dispose()
+    })
+  }
+
+  it('WebGPU (llvmpipe) gives the CPU\'s tokens and logits (to 1e-4 relative), with mixed linears too', async () => {
+    const gpu = await webgpuBackend()
+    if (!gpu) return
+    for (const which of ['teacher', 'hybrid'] as const) {
+      const [cpuModel, gpuModel] = [await open(new CpuBackend(), which), await open(gpu, which)]
+      for (const settings of [{kvCacheDtype: 'f16'}, {kvCacheDtype: 'f16', precision: 'mixed'}] as Settings[]) {
+        const [onCpu, onGpu] = [await decode(cpuModel, settings), await decode(gpuModel, settings)]
+        expect(onGpu.tokens).toEqual(onCpu.tokens)
+        expect(relativeError(onGpu.logits, onCpu.logits)).toBeLessThan(1e-4)
+      }
       for (const w of [...cpuModel.weights.values(), ...gpuModel.weights.values()]) w.dispose()
     }
   })
