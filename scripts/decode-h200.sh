@@ -12,12 +12,13 @@
 # (dev/kernels/matmul.ts, `--versions --filter`; 75 s more).
 # Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
 #   source scripts/gpu-env.sh; bash scripts/decode-h200.sh
-# Files in $OUT (3): decode.tar.gz (smi.txt, steps.tsv, decode.log with every step's output, decode-sweep.jsonl,
-# peer-decode.jsonl, summary.md, kernels.txt with DECODE_KERNELS=1), and summary.md and steps.tsv beside it for a first
-# look. summary.md: at each context every model's best tokens/s and its batch, and the ratios hybrid / teacher and
-# teacher / transformers (bench/decode-summary.mjs). Where a step's time goes: each sweep line's encode_ms (host) and
+# Files in $OUT (4): decode.tar.gz (smi.txt, steps.tsv, decode.log with every step's output, decode-sweep.jsonl,
+# peer-decode.jsonl, summary.md, profile/, profile.md, kernels.txt with DECODE_KERNELS=1), and summary.md, steps.tsv and
+# profile.md beside it for a first look. summary.md: at each context every model's best tokens/s and its batch, and the
+# ratios hybrid / teacher and teacher / transformers (bench/decode-summary.mjs); profile.md: the GPU time per kernel of
+# one hybrid cell at 8k and its best batch. Where a step's time goes: each sweep line's encode_ms (host) and
 # readback_ms (a bare read). Every step has a timeout; worst case 90 (teacher, only where it is missing) + 110 (peer,
-# or the rewrites on the CPU beside it: 120) + 260 (sweep) s.
+# or the rewrites on the CPU beside it: 120) + 230 (sweep) + 30 (profile) s.
 # On a machine without a GPU, for a check of the script: DECODE_TEACHER=fixtures/reference/llama-tiny DECODE_BUDGET=25%
 # DECODE_DEVICE=cpu DECODE_CONTEXTS=64,256 DECODE_FIRST=256 DECODE_SECONDS=20 bash scripts/decode-h200.sh (the peer
 # needs CUDA); on llvmpipe, DECODE_DEVICE=webgpu DECODE_MEMORY_GIB=1.
@@ -33,7 +34,7 @@ first=${DECODE_FIRST:-8192}
 max_batch=${DECODE_MAX_BATCH:-2048}
 steps=${DECODE_STEPS:-16}
 cell_seconds=${DECODE_CELL_SECONDS:-3}
-seconds=${DECODE_SECONDS:-220}
+seconds=${DECODE_SECONDS:-190}
 peer_seconds=${PEER_SECONDS:-70}
 precision=${DECODE_PRECISION:-mixed}
 kv_cache_dtype=${DECODE_KV_CACHE_DTYPE:-f16}
@@ -91,6 +92,20 @@ step sweep $((seconds + 40)) bash -c "node .gpu/decode-sweep.mjs 'teacher=$teach
   --precision $precision --kv-cache-dtype $kv_cache_dtype ${memory[*]} \
   > '$out/decode-sweep.jsonl'"
 node bench/decode-summary.mjs "$out/decode-sweep.jsonl" "$out/peer-decode.jsonl" | tee "$out/summary.md"
+
+# Where the hybrid's step goes at the first context and its best batch there: one profiled cell (HYBRIDIZE_PROFILE, GPU
+# time per kernel; a timed pass a dispatch makes its steps slower than the sweep's, so read shares, not speed).
+context1=${first%%,*}
+best=$(node -e 'const [file, model, context] = process.argv.slice(1); const lines = require("fs").readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).filter((l) => l.model === model && l.context === +context && l.status === "ok"); if (lines.length) console.log(lines.reduce((a, l) => (l.decode_tok_s > a.decode_tok_s ? l : a)).batch)' \
+  "$out/decode-sweep.jsonl" "hybrid-$budget" "$context1")
+if [ -n "$best" ]; then
+  mkdir -p "$out/profile"
+  step profile 30 env HYBRIDIZE_PROFILE="$out/profile/decode-hybrid.json" node .gpu/decode-sweep.mjs "hybrid-$budget=$root/hybrid" --device $device \
+    --contexts "$context1" --min-batch "$best" --max-batch "$best" --steps 4 --prefill-tokens 1 --seconds 25 --dtype auto \
+    --precision $precision --kv-cache-dtype $kv_cache_dtype ${memory[*]}
+  node scripts/profile-summary.mjs "$out/profile" > "$out/profile.md" 2>&1
+fi
 cp "$out/summary.md" "$out/steps.tsv" "$final/"
+[ -f "$out/profile.md" ] && cp "$out/profile.md" "$final/"
 tar czf "$final/decode.tar.gz" -C "$final" decode && rm -rf "$out"
 cat "$final/steps.tsv"
