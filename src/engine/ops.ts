@@ -165,11 +165,11 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
 }
 
 /**
- * A decode step's mixed linear (precision.ts#decoding): a few rows (one per sequence) and no gradient. Reading the weight is
- * the step's cost there, and the tensor cores would pad the rows to a whole tile, so matmul's few-rows
- * version (matmul-rows.ts) reads the weight's f16 copy (half-weight-cache.ts; a weight held in bf16 or
- * f16 as it is, never widened) and x in f32: x is not rounded, so it needs no range guard, and the
- * sums are as close to f32's as the weight's rounding allows.
+ * A decode step's mixed linear (precision.ts#decoding): a few rows (one per sequence), no gradient.
+ * Reading the weight is the step's cost there, and the tensor cores would pad the rows to a whole
+ * tile, so matmul's few-rows version (matmul-rows.ts) reads the weight's f16 copy (half-weight-cache.ts;
+ * a weight held in bf16 or f16 as it is, never widened) and x in f32: x is not rounded, so it needs no
+ * range guard, and the sums are as close to f32's as the weight's rounding allows.
  */
 function fewRowsHalfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const w = halfDtypeOf(weight) ? weight : halfWeight(weight)
