@@ -28,8 +28,8 @@ export interface AttentionParams {
   /** Rows per batch entry in k and v (the cache capacity); tk when absent. */
   kvRows?: number
   /**
-   * k and v hold f16 (a half-precision KV cache, storage dtype f16), widened as they are read; only
-   * version 3 reads them on the GPU (attention-decode.ts), so d % 4 == 0 and d <= 128 (`flashSupported`).
+   * k and v hold f16 (a half-precision KV cache, storage dtype f16), widened as they are read; versions 2
+   * and 3 read them on the GPU, so d % 4 == 0 and d <= 128 (`flashSupported`), and no probabilities.
    */
   kvDtype?: 'f16'
 }
@@ -100,10 +100,9 @@ export const attention: Kernel<AttentionParams> = {
   },
   // WGSL version 1, one workgroup per query row, is the only one with `returnProbs`; one query row (a decode step)
   // takes version 3, whose threads split the keys (attention-decode.ts); more rows take version 2's flash tiles.
-  // An f16 cache is read by version 3 alone, a prompt's rows too (each its own workgroup, as a step's row).
   gpu: versioned<AttentionParams>(
     {1: attentionV1(), 2: flashForward(defaultForwardTile), 3: attentionDecode},
-    (p) => (p.kvDtype ? 3 : p.returnProbs || !flashSupported(p) ? 1 : p.tq === 1 ? 3 : 2),
+    (p) => (p.returnProbs || !flashSupported(p) ? 1 : p.tq === 1 ? 3 : 2),
   ),
 }
 
@@ -137,6 +136,7 @@ export function attentionV1(): GpuProgram<AttentionParams> {
     key: (p) => `d<=${dCapacity(p.d)}${p.headMask ? ',mask' : ''}${p.returnProbs ? ',probs' : ''}`,
     dispatch: (p) => ({workgroups: grid1d(p.batch * p.tq * p.hq), uniforms: uniformWords(attentionUniforms(p))}),
     code: (p) => {
+      if (p.kvDtype) throw new Error('attention v1 reads no f16 key/value cache (versions 2 and 3 do)')
       const cap = dCapacity(p.d)
       const inputs = ['q: array<f32>', 'k: array<f32>', 'v: array<f32>', ...(p.headMask ? ['mask: array<f32>'] : [])]
       const outputs = ['out: array<f32>', ...(p.returnProbs ? ['probs: array<f32>'] : [])]

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {attention, type AttentionParams} from '../../src/kernels/attention.js'
+import {attentionDecode} from '../../src/kernels/attention-decode.js'
 import {copyRows, type CopyRowsParams} from '../../src/kernels/copy-rows.js'
 import {f16Bits, f16Value} from '../../src/kernels/f16.js'
 import type {HostArray} from '../../src/kernels/kernel.js'
@@ -11,7 +12,7 @@ import {Rng} from '../helpers/random.js'
 
 /**
  * The f16 key/value cache's kernels: copy_rows rounding keys and values into it, attention reading
- * it (the CPU widens it; the GPU's version 3 reads four halves a load), each against the f32 kernel
+ * it (the CPU widens it; the GPU's versions 2 and 3 read four halves a load), each against the f32 kernel
  * on the widened values, on the CPU (reference and fast path) and on WebGPU (llvmpipe).
  */
 const gpu = await webgpuBackend()
@@ -66,7 +67,7 @@ describe('attention over an f16 cache', () => {
     {batch: 3, tq: 1, tk: 37, hq: 4, hkv: 2, d: 8, kvRows: 50, headMask: false},
     {batch: 2, tq: 1, tk: 300, hq: 8, hkv: 2, d: 64, headMask: true},
     {batch: 1, tq: 1, tk: 129, hq: 2, hkv: 1, d: 128, kvRows: 140, headMask: false},
-    // A prompt's rows (prefill into the cache): version 3 too.
+    // A prompt's rows (prefill into the cache): version 2 on the GPU.
     {batch: 2, tq: 5, tk: 70, hq: 6, hkv: 3, d: 16, kvRows: 80, headMask: true},
   ]
 
@@ -93,9 +94,20 @@ describe('attention over an f16 cache', () => {
     for (const shape of SHAPES) await check(shape, rng)
   })
 
-  it('WebGPU reads an f16 cache with version 3 only, whatever the rows', () => {
+  it('WebGPU reads an f16 cache as an f32 one: a step\'s row with version 3, a prompt\'s rows with version 2\'s flash tiles', () => {
     const p: AttentionParams = {batch: 1, tq: 9, tk: 9, hq: 2, hkv: 1, d: 64, scale: 1, headMask: false, returnProbs: false, kvDtype: 'f16'}
-    expect(attention.gpu.key(p)).toMatch(/^v3:.*f16/)
+    expect(attention.gpu.key(p)).toMatch(/^v2:.*f16/)
+    expect(attention.gpu.key({...p, tq: 1})).toMatch(/^v3:.*f16/)
+  })
+
+  it.skipIf(!gpu)('version 3 reads a prompt\'s rows over an f16 cache as well (WebGPU against the CPU)', async () => {
+    const rng = new Rng(33)
+    const p: AttentionParams = {batch: 2, tq: 5, tk: 70, hq: 6, hkv: 3, d: 16, kvRows: 80, scale: 0.25, headMask: false, returnProbs: false, kvDtype: 'f16'}
+    const q = rng.floats(2 * 5 * 6 * 16, 2)
+    const [k, v] = [halves(rng.floats(2 * 80 * 3 * 16, 2)), halves(rng.floats(2 * 80 * 3 * 16))]
+    const inputs: [HostArray, 'f32' | 'f16'][] = [[q, 'f32'], [k, 'f16'], [v, 'f16']]
+    const out = {size: q.length, dtype: 'f32' as const}
+    expectClose(await run(gpu!, {...attention, gpu: attentionDecode}, p, inputs, out) as Float32Array, await run(cpu, attention, p, inputs, out) as Float32Array, 'v3, 5 rows', {rtol: 2e-5, atol: 2e-6})
   })
 
   it('an f16 cache is refused for a head dim version 3 cannot read, in one line', () => {
