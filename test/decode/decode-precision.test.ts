@@ -4,7 +4,8 @@ import {join, resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backend/backend.js'
 import {CpuBackend} from '../../src/backend/cpu.js'
-import {withPrecision, type Precision} from '../../src/engine/precision.js'
+import {linear} from '../../src/engine/ops.js'
+import {withDecoding, withPrecision, type Precision} from '../../src/engine/precision.js'
 import {fromArray, scopeAsync} from '../../src/engine/tensor.js'
 import {generate} from '../../src/generate/generate.js'
 import type {KvCacheDtype} from '../../src/models/decode-cache.js'
@@ -13,7 +14,8 @@ import {loadModel, type LoadedModel} from '../../src/models/load-model.js'
 import {hybridSequenceMemory, teacherSequenceMemory} from '../../src/models/memory.js'
 import {TeacherModel} from '../../src/models/teacher.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
-import {webgpuBackend} from '../helpers/backends.js'
+import {tensorCoreMultiple, tensorCoreSupport} from '../../src/kernels/matmul-f16.js'
+import {tensorCoreCpu, webgpuBackend} from '../helpers/backends.js'
 import {relativeError} from '../helpers/compare.js'
 import {repoRoot} from '../helpers/paths.js'
 import {Rng} from '../helpers/random.js'
@@ -76,7 +78,7 @@ async function open(backend: Backend, which: 'teacher' | 'hybrid'): Promise<Load
 }
 
 /** The names (and matmul's B dtype) of the kernels `fn` runs on `backend`. */
-async function kernelsRun(backend: CpuBackend, fn: () => Promise<unknown>): Promise<string[]> {
+async function kernelsRun(backend: Backend, fn: () => Promise<unknown>): Promise<string[]> {
   const names: string[] = []
   const run = backend.run.bind(backend)
   backend.run = (kernel, params, inputs, outputs) => {
@@ -140,6 +142,42 @@ describe('decoding with mixed-precision linear layers', () => {
     expect(step).not.toContain('pack_f16_exact')
     expect(step).not.toContain('widen_half')
     for (const w of bf16.weights.values()) w.dispose()
+  })
+
+  it('with tensor cores: a few rows read the f16 copy, many rows run matmul_f16 on the same copy where the weight fills whole tiles (else a padded one)', async () => {
+    const backend = tensorCoreCpu()
+    const tile = tensorCoreMultiple(tensorCoreSupport(backend)!)
+    const rng = new Rng(3)
+    const K = tile
+    for (const [n, copies] of [[2 * tile, 1], [tile + 8, 2]] as const) {
+      const w = rng.floats(n * K, 0.1)
+      const weight = fromArray(backend, w, [n, K])
+      // Decoding: kernels and the product of `rows` rows, as a cached forward runs its linear layers.
+      const product = async (rows: number): Promise<{kernels: string[]; y: Float32Array; x: Float32Array}> => {
+        const x = rng.floats(rows * K)
+        let y: Float32Array = new Float32Array(0)
+        const kernels = await kernelsRun(backend, async () => {
+          y = await scopeAsync(async () => withDecoding(() => withPrecision('mixed', () => linear(fromArray(backend, x, [rows, K]), weight))).toFloat32())
+        })
+        return {kernels, y, x}
+      }
+      const few = await product(3)
+      expect(few.kernels.filter((k) => k === 'matmul:f16')).toHaveLength(1)
+      expect(few.kernels).not.toContain('matmul_f16')
+      const many = await product(tile + 1)
+      expect(many.kernels).toContain('matmul_f16')
+      // The activation is packed on every call; the weight once per layout (one shared, or a padded second).
+      expect(few.kernels.filter((k) => k === 'pack_f16_exact').length + many.kernels.filter((k) => k === 'pack_f16_exact').length - 1).toBe(copies)
+      for (const {x, y, rows} of [{...few, rows: 3}, {...many, rows: tile + 1}]) {
+        const want = Float32Array.from({length: rows * n}, (_, i) => {
+          let sum = 0
+          for (let k = 0; k < K; k++) sum += x[Math.floor(i / n) * K + k] * w[(i % n) * K + k]
+          return sum
+        })
+        expect(relativeError(y, want)).toBeLessThan(2e-3)
+      }
+      weight.dispose()
+    }
   })
 
   it('WebGPU (llvmpipe) gives the CPU\'s mixed-precision tokens and logits (to 1e-4 relative)', async () => {
