@@ -2,7 +2,8 @@
 // The decode table for BENCHMARKS.md from bench/decode-sweep.mjs's and bench/peer_decode.py's JSON lines: at each
 // context, each model's best decode tokens/s and the batch that gave it, the largest batch that ran, its decode state
 // per sequence, and the ratios the acceptance asks for (hybrid / teacher, teacher / transformers); then the step time of
-// each best cell and the host's share of it (encode_ms), which tells a GPU-bound step from a host-bound one.
+// each best cell and the host's share of it (encode_ms), which tells a GPU-bound step from a host-bound one; last, each
+// model's weights and, for ours, whether linears ran mixed and the KV cache in f16.
 // Usage: node bench/decode-summary.mjs SWEEP.jsonl [PEER.jsonl]
 import {existsSync, readFileSync} from 'node:fs'
 
@@ -41,5 +42,10 @@ for (const c of contexts) {
 const readbacks = models.map((m) => [m, ok.find((l) => l.model === m && l.readback_ms !== undefined)?.readback_ms]).filter(([, ms]) => ms !== undefined)
 if (readbacks.length) console.log(`\nA bare readback's round trip (4 values, nothing queued): ${readbacks.map(([m, ms]) => `${m} ${ms.toFixed(2)} ms`).join(', ')}.`)
 const devices = [...new Set(lines.map((l) => l.device).filter(Boolean))]
-const dtypes = models.map((m) => `${m} ${ok.find((l) => l.model === m)?.weights_dtype ?? ok.find((l) => l.model === m)?.dtype ?? '?'}`)
+// Ours say how their linears and KV cache ran (absent on lines from before --precision and --kv-cache-dtype: f32).
+const settings = (l) => [l.precision === 'mixed' && 'mixed linears', l.kv_cache_dtype === 'f16' && 'f16 KV cache'].filter(Boolean).map((s) => ` + ${s}`).join('')
+const dtypes = models.map((m) => {
+  const l = ok.find((line) => line.model === m)
+  return `${m} ${l?.weights_dtype ?? l?.dtype ?? '?'}${l ? settings(l) : ''}`
+})
 console.log(`\nWeights: ${dtypes.join(', ')}. Device: ${devices.join('; ')}. Cells not run: ${lines.filter((l) => l.status === 'skipped').length} skipped (out of time, or above a batch that failed), ${lines.filter((l) => l.status === 'error').length} failed.`)

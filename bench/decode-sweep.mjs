@@ -4,13 +4,14 @@
 // Usage (after npm run build):
 //   node .gpu/decode-sweep.mjs NAME=FOLDER... [--device webgpu|cpu] [--contexts 1024,2048,...,32768] [--max-batch 256]
 //     [--min-batch 1] [--steps 16] [--seconds 400] [--memory-gib GiB] [--prefill-tokens 16384] [--first 8192] [--cell-seconds 4]
-//     [--dtype f32|auto]
+//     [--dtype f32|auto] [--precision f32|mixed] [--kv-cache-dtype f32|f16]
 // --seconds bounds the whole sweep (model loading included), shared evenly by the models, time one leaves going to
 // the next; within a model the largest batch that fits runs first at the --first contexts, then at the others, then
 // halvings of each down to batch 1 (bench/decode-sweep.ts#planCells), so a budget leaves out small cells.
 // --cell-seconds caps one cell's timed steps (at least 2 run). --dtype auto: a teacher keeps a bf16 checkpoint's matrices
 // at 2 bytes, as `hybridize generate --dtype auto` and the transformers peer do (the other models run in f32); each
-// line says its model's `weights_dtype`.
+// line says its model's `weights_dtype`. --precision mixed: linear layers on f16 weights with f32 sums, and
+// --kv-cache-dtype f16: keys and values cached at 2 bytes, as `hybridize generate` takes them; each line says both.
 // --memory-gib: the device's memory (WebGPU does not report it; nvidia-smi does); the sweep fills at most 90 % of it.
 import {totalmem} from 'node:os'
 import {performance} from 'node:perf_hooks'
@@ -18,6 +19,8 @@ import {parseArgs} from 'node:util'
 import {createBackend} from '../src/backend/device.js'
 import {WebGpuBackend} from '../src/backend/webgpu.js'
 import {sweepModel} from './decode-sweep.js'
+import {PRECISIONS} from '../src/engine/precision.js'
+import {KV_CACHE_DTYPES} from '../src/models/decode-cache.js'
 import {loadModel} from '../src/models/load-model.js'
 
 const {values: args, positionals} = parseArgs({
@@ -34,6 +37,8 @@ const {values: args, positionals} = parseArgs({
     first: {type: 'string', default: '8192'},
     'cell-seconds': {type: 'string', default: '4'},
     dtype: {type: 'string', default: 'f32'},
+    precision: {type: 'string', default: 'f32'},
+    'kv-cache-dtype': {type: 'string', default: 'f32'},
   },
 })
 const fail = (message) => {
@@ -52,7 +57,13 @@ const integers = (flag) => {
   if (list.some((c) => !Number.isInteger(c) || c < 1)) fail(`--${flag} must be positive integers, got '${args[flag]}'`)
   return list
 }
-if (args.dtype !== 'f32' && args.dtype !== 'auto') fail(`--dtype must be f32 or auto, got '${args.dtype}'`)
+const choice = (flag, options) => {
+  if (!options.includes(args[flag])) fail(`--${flag} must be ${options.join(' or ')}, got '${args[flag]}'`)
+  return args[flag]
+}
+choice('dtype', ['f32', 'auto'])
+const precision = choice('precision', PRECISIONS)
+const kvCacheDtype = choice('kv-cache-dtype', KV_CACHE_DTYPES)
 const contexts = integers('contexts')
 const first = integers('first')
 const backend = await createBackend(args.device)
@@ -80,6 +91,8 @@ for (const [i, [name, folder]] of models.entries()) {
     deadline,
     first,
     cellSeconds: positive('cell-seconds'),
+    precision,
+    kvCacheDtype,
   }, (line) => process.stdout.write(`${JSON.stringify({...line, weights_dtype: weightsDtype, device: backend.description})}\n`), log)
   for (const w of model.weights.values()) w.dispose()
   if (gpu) await backend.trimPool()

@@ -3,7 +3,9 @@ import type {Backend} from '../src/backend/backend.js'
 import {WebGpuBackend} from '../src/backend/webgpu.js'
 import {bytesPerValue} from '../src/kernels/half-precision.js'
 import {sampleTokens} from '../src/engine/decode-ops.js'
+import {withPrecision, type Precision} from '../src/engine/precision.js'
 import {fromArray, keep, scope, scopeAsync, type Tensor} from '../src/engine/tensor.js'
+import type {KvCacheDtype} from '../src/models/decode-cache.js'
 import type {LoadedModel} from '../src/models/load-model.js'
 import {HybridModel} from '../src/models/hybrid.js'
 import {hybridSequenceMemory, ssmSequenceMemory, teacherSequenceMemory} from '../src/models/memory.js'
@@ -21,7 +23,9 @@ import {Random} from '../src/util/random.js'
  * from the memory model (models/memory.ts). A time budget must not leave out the cells that matter:
  * the largest batch at the `first` contexts (the acceptance's 8k), then the largest at every other
  * context, then halvings of each, level by level, so batch 1 comes last (planCells); a failed batch
- * rules out larger ones at its context, and a cell's timed steps stop at `cellSeconds`.
+ * rules out larger ones at its context, and a cell's timed steps stop at `cellSeconds`. Linear layers run at
+ * `precision` (mixed: f16 weights, as `generate --precision mixed`) and attention caches keys and values in
+ * `kvCacheDtype` (`generate --kv-cache-dtype`), both counted by the memory model.
  */
 
 export interface SweepOptions {
@@ -41,11 +45,17 @@ export interface SweepOptions {
   first?: number[]
   /** Seconds of timed steps a cell runs at most (at least MIN_TIMED_STEPS run). */
   cellSeconds?: number
+  /** Linear layers' matmuls (f32 when absent). */
+  precision?: Precision
+  /** Attention's key/value cache (f32 when absent). */
+  kvCacheDtype?: KvCacheDtype
 }
 
 export interface SweepLine {
   model: string
   kind: 'teacher' | 'hybrid' | 'ssm'
+  precision: Precision
+  kv_cache_dtype: KvCacheDtype
   context: number
   batch: number
   status: 'ok' | 'error' | 'skipped'
@@ -80,11 +90,23 @@ export function modelKind(model: LoadedModel): SweepLine['kind'] {
   return 'ssm'
 }
 
-/** Decode state of one sequence at `context` positions, in f32 (the engine's element size), by models/memory.ts. */
-export function sequenceBytes(model: LoadedModel, context: number): number {
-  if (model instanceof TeacherModel) return teacherSequenceMemory(model.config, context, 4).totalBytes
-  if (model instanceof HybridModel) return hybridSequenceMemory(model.config, context, 4).totalBytes
+/** Decode state of one sequence at `context` positions by models/memory.ts: the SSM state in f32 (the engine's element size), the KV cache in `kvCacheDtype`. */
+export function sequenceBytes(model: LoadedModel, context: number, kvCacheDtype: KvCacheDtype = 'f32'): number {
+  const kvBytes = bytesPerValue(kvCacheDtype)
+  if (model instanceof TeacherModel) return teacherSequenceMemory(model.config, context, 4, kvBytes).totalBytes
+  if (model instanceof HybridModel) return hybridSequenceMemory(model.config, context, 4, kvBytes).totalBytes
   return ssmSequenceMemory(model.config.mixer, model.config.numLayers, context, 4).totalBytes
+}
+
+/**
+ * Device bytes of the weights: as loaded (a teacher's half-precision matrices at 2 bytes), and under mixed
+ * precision each matrix's f16 copy besides (engine/half-weight-cache.ts; one where its sizes are whole
+ * tensor-core tiles, as the 1B shape's are).
+ */
+export function weightBytesOf(model: LoadedModel, precision: Precision = 'f32'): number {
+  const weights = [...model.weights.values()]
+  const held = weights.reduce((s, w) => s + w.numel * bytesPerValue(w.dtype), 0)
+  return precision === 'mixed' ? held + weights.filter((w) => w.rank === 2).reduce((s, w) => s + w.numel * 2, 0) : held
 }
 
 export interface FitInputs {
@@ -132,8 +154,9 @@ export function planCells(contexts: number[], largestAt: (context: number) => nu
 export async function sweepModel(model: LoadedModel, name: string, opts: SweepOptions, emit: (line: SweepLine) => void, progress: (line: string) => void = () => {}): Promise<SweepLine[]> {
   const backend = model.backend
   const kind = modelKind(model)
-  // A teacher loaded with half-precision matrices holds them at 2 bytes.
-  const weightBytes = [...model.weights.values()].reduce((s, w) => s + w.numel * bytesPerValue(w.dtype), 0)
+  const precision = opts.precision ?? 'f32'
+  const kvCacheDtype = opts.kvCacheDtype ?? 'f32'
+  const weightBytes = weightBytesOf(model, precision)
   const maxBindingBytes = backend instanceof WebGpuBackend ? backend.device.limits.maxStorageBufferBindingSize : Number.MAX_SAFE_INTEGER
   const {hiddenSize, vocabSize} = dims(model)
   // Logits, a dozen hidden-size vectors and the MLP's three intermediates, per sequence, f32; doubled for the pool.
@@ -141,7 +164,7 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
   const fits = new Map<number, number>()
   for (const L of opts.contexts) {
     const capacity = L + WARMUP_STEPS + opts.steps
-    fits.set(L, largestBatch({deviceBytes: opts.deviceBytes, weightBytes, stateBytes: sequenceBytes(model, capacity), activationBytes, largestTensorBytes: Math.max(largestCacheTensorBytes(model, capacity), 4 * vocabSize), maxBindingBytes}))
+    fits.set(L, largestBatch({deviceBytes: opts.deviceBytes, weightBytes, stateBytes: sequenceBytes(model, capacity, kvCacheDtype), activationBytes, largestTensorBytes: Math.max(largestCacheTensorBytes(model, capacity, kvCacheDtype), 4 * vocabSize), maxBindingBytes}))
   }
   const readbackMs = await readbackLatency(backend)
   const lines: SweepLine[] = []
@@ -151,7 +174,7 @@ export async function sweepModel(model: LoadedModel, name: string, opts: SweepOp
   let lastMs = 0
   const out = (line: SweepLine): void => void (lines.push(line), emit(line))
   for (const {context, batch} of planCells(opts.contexts, (L) => Math.min(opts.maxBatch, fits.get(L)!), opts.first, opts.minBatch)) {
-    const base = {model: name, kind, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context), readback_ms: readbackMs}
+    const base = {model: name, kind, precision, kv_cache_dtype: kvCacheDtype, context, batch, fits_batch: fits.get(context)!, memory_model_bytes_per_seq: sequenceBytes(model, context, kvCacheDtype), readback_ms: readbackMs}
     if (batch >= (failedAt.get(context) ?? Infinity) || performance.now() + lastMs >= opts.deadline) {
       out({...base, status: 'skipped'})
       continue
@@ -195,13 +218,13 @@ function dims(model: LoadedModel): {hiddenSize: number; vocabSize: number} {
 }
 
 /** Bytes per sequence of the largest tensor a cache of `capacity` positions holds. */
-function largestCacheTensorBytes(model: LoadedModel, capacity: number): number {
-  const cache = model.newCache(1, capacity)
+function largestCacheTensorBytes(model: LoadedModel, capacity: number, kvDtype: KvCacheDtype): number {
+  const cache = model.newCache(1, capacity, {kvDtype})
   try {
     let largest = 0
     for (const layer of cache.layers) {
       const tensors: Tensor[] = [...(layer.kv ? [layer.kv.k, layer.kv.v] : []), ...Object.values(layer.ssm?.state ?? {})]
-      for (const t of tensors) largest = Math.max(largest, t.numel * 4)
+      for (const t of tensors) largest = Math.max(largest, t.numel * bytesPerValue(t.dtype))
     }
     return largest
   } finally {
@@ -214,7 +237,9 @@ async function timeCell(model: LoadedModel, L: number, B: number, opts: SweepOpt
   const gpu = backend instanceof WebGpuBackend ? backend : undefined
   await gpu?.trimPool()
   const before = gpu?.allocatedBytes ?? 0
-  const cache = model.newCache(B, L + WARMUP_STEPS + opts.steps)
+  const cache = model.newCache(B, L + WARMUP_STEPS + opts.steps, {kvDtype: opts.kvCacheDtype})
+  // Every forward at the sweep's precision (withPrecision is synchronous, as encoding a forward is).
+  const forward = (ids: Tensor): Tensor => withPrecision(opts.precision ?? 'f32', () => model.forwardCached(ids, cache, {lastOnly: true}).logits)
   try {
     const measured = gpu ? (gpu.allocatedBytes - before) / B : undefined
     const {kv, ssm} = cache.bytesByKind()
@@ -228,7 +253,7 @@ async function timeCell(model: LoadedModel, L: number, B: number, opts: SweepOpt
       for (let start = 0; start < L; start += chunk) {
         const t = Math.min(chunk, L - start)
         const ids = Int32Array.from({length: B * t}, () => rng.int(V))
-        await scopeAsync(async () => model.forwardCached(fromArray(backend, ids, [B, t]), cache, {lastOnly: true}).logits.toArray())
+        await scopeAsync(async () => forward(fromArray(backend, ids, [B, t])).toArray())
       }
       result.prefill = 'real'
       result.prefill_tok_s = (B * L) / ((performance.now() - t0) / 1000)
@@ -244,7 +269,7 @@ async function timeCell(model: LoadedModel, L: number, B: number, opts: SweepOpt
       const t0 = performance.now()
       const next = scope(() => {
         const d = fromArray(backend, draws, [B])
-        const logits = model.forwardCached(input.reshape([B, 1]), cache, {lastOnly: true}).logits
+        const logits = forward(input.reshape([B, 1]))
         return keep(sampleTokens(logits.reshape([B, V]), d, 0))
       })
       encodeMs += performance.now() - t0

@@ -1,4 +1,4 @@
-import {attention, type AttentionParams} from '../kernels/attention.js'
+import {attention, widenedKv, type AttentionParams} from '../kernels/attention.js'
 import {widenHalf} from '../kernels/half-precision.js'
 import type {HostArray, Kernel} from '../kernels/kernel.js'
 import {matmul, type MatmulParams} from '../kernels/matmul.js'
@@ -34,7 +34,10 @@ export const CPU_FAST_PATHS: ReadonlyMap<string, FastPath<unknown>> = new Map([
     const {bDtype, ...f32Params} = p
     return tryMatmulFast(f32Params, [a as Float32Array, widenHalf(bDtype, b as Uint16Array, widenScratch(b.length)), ...(rest as Float32Array[])], outputs)
   }),
-  entry<AttentionParams>(attention, (p, inputs, outputs) => tryAttentionFast(p, inputs as Float32Array[], outputs)),
+  entry<AttentionParams>(attention, (params, given, outputs) => {
+    const {p, inputs} = widenedKv(params, given)
+    return tryAttentionFast(p, inputs as Float32Array[], outputs)
+  }),
   entry<ChunkMixParams>(ssdChunkMix, (p, inputs, outputs) => {
     chunkMixFast(p, inputs as Float32Array[], outputs)
     return true

@@ -99,16 +99,19 @@ function memoryRows(s: AnyModelSummary): [string, string][] {
     const main = `${formatBytes(pick(r.checkpointDtype))} at ${s.dtypes[0]}`
     return r.checkpointDtype.bytesPerElement === 4 ? main : `${main}, ${formatBytes(pick(r.f32))} at F32`
   }
+  // With keys and values in f16 (generate --kv-cache-dtype f16) beside f32 states, where the model has a KV cache.
+  const withF16Kv = (r: MemoryReport, pick: (m: SequenceMemory) => number): string =>
+    s.kind === 'mamba2' ? at(r, pick) : `${at(r, pick)}, ${formatBytes(pick(r.f16KvCache))} with --kv-cache-dtype f16`
   const ctx = s.sequenceMemory.f32.contextLength
   const rows: [string, string][] = []
   if (s.kind === 'teacher') rows.push(['KV cache / token', kvLine(s)])
-  if (s.kind !== 'mamba2') rows.push([`KV cache @ ${ctx}`, at(s.sequenceMemory, (m) => m.kvCacheBytes)])
+  if (s.kind !== 'mamba2') rows.push([`KV cache @ ${ctx}`, withF16Kv(s.sequenceMemory, (m) => m.kvCacheBytes)])
   if (s.kind !== 'teacher') {
     rows.push(['SSM state', at(s.sequenceMemory, (m) => m.ssmStateBytes)], ['conv state', at(s.sequenceMemory, (m) => m.convStateBytes)])
   }
-  rows.push([`memory / sequence @ ${ctx}`, at(s.sequenceMemory, (m) => m.totalBytes)])
+  rows.push([`memory / sequence @ ${ctx}`, withF16Kv(s.sequenceMemory, (m) => m.totalBytes)])
   if (s.kind === 'hybrid') {
-    rows.push([`teacher KV cache @ ${ctx}`, at(s.teacherKvCache, (m) => m.kvCacheBytes)], ['memory reduction', `${s.memoryReduction.toFixed(1)}x`])
+    rows.push([`teacher KV cache @ ${ctx}`, withF16Kv(s.teacherKvCache, (m) => m.kvCacheBytes)], ['memory reduction', `${s.memoryReduction.toFixed(1)}x`])
   }
   return rows
 }
@@ -116,5 +119,5 @@ function memoryRows(s: AnyModelSummary): [string, string][] {
 function kvLine(s: ModelSummary): string {
   const {checkpointDtype, f32} = s.kvCacheBytesPerToken
   const main = `${formatBytes(checkpointDtype)} at ${s.dtypes[0]}`
-  return checkpointDtype === f32 ? main : `${main}, ${formatBytes(f32)} at F32 (as hybridize computes)`
+  return checkpointDtype === f32 ? main : `${main}, ${formatBytes(f32)} at F32 (hybridize's cache; 2 bytes with --kv-cache-dtype f16)`
 }

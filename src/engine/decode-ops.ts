@@ -10,31 +10,33 @@ import {empty, type Tensor} from './tensor.js'
  * Letters: B batch, T time, H heads, D head dim, S cache capacity.
  */
 
-/** dst [B, S, ...] rows start..start+T-1 = src [B, T, ...] (in place). */
+/** dst [B, S, ...] rows start..start+T-1 = src [B, T, ...] (in place); f32 src, dst f32 or f16 (rounded to nearest). */
 export function writeTimeRows(dst: Tensor, src: Tensor, start: number): void {
   const [batch, S] = dst.shape
   const [srcBatch, T] = src.shape
   const width = dst.numel / (batch * S)
-  if (srcBatch !== batch || src.numel !== batch * T * width || start < 0 || start + T > S) {
-    throw new ShapeError(`writeTimeRows: [${src.shape}] into rows ${start}.. of [${dst.shape}]`)
+  const toF16 = dst.dtype === 'f16'
+  if (srcBatch !== batch || src.numel !== batch * T * width || start < 0 || start + T > S || src.dtype !== 'f32' || !(toF16 || dst.dtype === 'f32') || (toF16 && width % 2 !== 0)) {
+    throw new ShapeError(`writeTimeRows: ${src.dtype} [${src.shape}] into rows ${start}.. of ${dst.dtype} [${dst.shape}]`)
   }
   dst.assertLive()
-  dst.backend.run(copyRows, {batch, rows: T, width, srcRows: T, srcStart: 0, dstRows: S, dstStart: start}, [src.storage], [dst.storage])
+  dst.backend.run(copyRows, {batch, rows: T, width, srcRows: T, srcStart: 0, dstRows: S, dstStart: start, ...(toF16 && {toF16})}, [src.storage], [dst.storage])
 }
 
 /**
- * Causal GQA attention of q [B, Tq, Hq, D] over the first `length` rows of caches k, v [B, S, Hkv, D];
- * the queries are the last Tq of those positions. -> [B, Tq, Hq, D].
+ * Causal GQA attention of q [B, Tq, Hq, D] over the first `length` rows of caches k, v [B, S, Hkv, D]
+ * (both f32, or both f16); the queries are the last Tq of those positions. -> [B, Tq, Hq, D].
  */
 export function cachedAttention(q: Tensor, k: Tensor, v: Tensor, length: number, headMask?: Tensor): Tensor {
   const [batch, tq, hq, d] = q.shape
   const [kb, kvRows, hkv, kd] = k.shape
-  if (q.rank !== 4 || k.rank !== 4 || kb !== batch || kd !== d || hq % hkv !== 0 || length < tq || length > kvRows || v.numel !== k.numel) {
-    throw new ShapeError(`cachedAttention: q [${q.shape}] over ${length} rows of k [${k.shape}], v [${v.shape}]`)
+  if (q.rank !== 4 || k.rank !== 4 || kb !== batch || kd !== d || hq % hkv !== 0 || length < tq || length > kvRows || v.numel !== k.numel || v.dtype !== k.dtype) {
+    throw new ShapeError(`cachedAttention: q [${q.shape}] over ${length} rows of k ${k.dtype} [${k.shape}], v ${v.dtype} [${v.shape}]`)
   }
   if (headMask && headMask.numel !== hq) throw new ShapeError(`cachedAttention: head mask of ${headMask.numel} for ${hq} heads`)
   const out = empty(q.backend, q.shape)
-  const p = {batch, tq, tk: length, kvRows, hq, hkv, d, scale: 1 / Math.sqrt(d), headMask: Boolean(headMask), returnProbs: false}
+  const kvDtype = k.dtype === 'f16' ? ({kvDtype: 'f16'} as const) : {}
+  const p = {batch, tq, tk: length, kvRows, hq, hkv, d, scale: 1 / Math.sqrt(d), headMask: Boolean(headMask), returnProbs: false, ...kvDtype}
   const inputs = [q, k, v, ...(headMask ? [headMask] : [])]
   q.backend.run(attentionKernel, p, inputs.map((t) => t.storage), [out.storage])
   return out

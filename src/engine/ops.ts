@@ -9,6 +9,7 @@ import type {HalfDType, Kernel} from '../kernels/kernel.js'
 import {packedWords} from '../kernels/f16.js'
 import {matmul as matmulKernel} from '../kernels/matmul.js'
 import {matmulF16, tensorCoreMultiple, tensorCoreSupport} from '../kernels/matmul-f16.js'
+import {ROWS_VERSION_MAX_M} from '../kernels/matmul-wgsl.js'
 import {layernorm as layernormKernel, rmsnorm as rmsnormKernel} from '../kernels/norm.js'
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduce.js'
 import {rope as ropeKernel} from '../kernels/rope.js'
@@ -19,7 +20,7 @@ import {widenHalf} from '../kernels/widen-half.js'
 import {ShapeError} from '../errors.js'
 import {needsGrad, noGrad, record} from './autograd.js'
 import {cachedHalfWeight} from './half-weight-cache.js'
-import {matmulPrecision} from './precision.js'
+import {decoding, matmulPrecision} from './precision.js'
 import {empty, numelOf, type Tensor} from './tensor.js'
 
 /**
@@ -49,6 +50,11 @@ const halfDtypeOf = (t: Tensor): HalfDType | undefined => (t.dtype === 'bf16' ||
 /** Run `kernel` into fresh outputs of the given shapes. */
 function launch<P>(kernel: Kernel<P>, params: P, inputs: Tensor[], shapes: (readonly number[])[]): Tensor[] {
   assertNotHalf(kernel.name, ...inputs)
+  return launchWithHalves(kernel, params, inputs, shapes)
+}
+
+/** `launch` for a kernel told which of its inputs are half precision (matmul's B, matmul_f16's packed weight). */
+function launchWithHalves<P>(kernel: Kernel<P>, params: P, inputs: Tensor[], shapes: (readonly number[])[]): Tensor[] {
   const outs = shapes.map((s) => empty(inputs[0].backend, s))
   inputs[0].backend.run(kernel, params, inputs.map((t) => t.storage), outs.map((t) => t.storage))
   return outs
@@ -140,6 +146,7 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const n = weight.shape[0]
   if (bias && bias.numel !== n) throw new ShapeError(`bias of ${bias.numel} values for ${n} outputs`)
   const inputs = bias ? [x, weight, bias] : [x, weight]
+  if (decoding() && m <= ROWS_VERSION_MAX_M && !needsGrad(inputs)) return fewRowsHalfLinear(x, weight, bias)
   const y = noGrad(() => {
     const product = halfMatmul(x, weight, {transB: true, weightB: true, activation: 'a'})
     if (!bias) return product
@@ -155,6 +162,18 @@ function halfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     ])
   }
   return y
+}
+
+/**
+ * A decode step's mixed linear (precision.ts#decoding): a few rows (one per sequence), no gradient.
+ * Reading the weight is the step's cost there, and the tensor cores would pad the rows to a whole
+ * tile, so matmul's few-rows version (matmul-rows.ts) reads the weight's f16 copy (half-weight-cache.ts;
+ * a weight held in bf16 or f16 as it is, never widened) and x in f32: x is not rounded, so it needs no
+ * range guard, and the sums are as close to f32's as the weight's rounding allows.
+ */
+function fewRowsHalfLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  const w = halfDtypeOf(weight) ? weight : halfWeight(weight)
+  return matmul(x, w, {transB: true, bias})
 }
 
 /**
@@ -201,7 +220,8 @@ interface RangedOperand {
  * the rounded values go through the f32 matmul, whose products of two halves are exact in f32: the
  * same function, summed in another order.
  * `weightB`: B is a layer's weight, whose half copy is kept until the weight changes (half-weight-cache.ts);
- * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there.
+ * a weight held in bf16 or f16 (--dtype) is widened to f32 first, once, and rounded from there. On tensor
+ * cores that copy is the f16 matrix the few-rows path reads (`halfWeight`) wherever no padding is needed.
  * Exported for bench/matmul-shapes.ts.
  */
 export function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, weightB: boolean, ranged?: RangedOperand): Tensor {
@@ -211,12 +231,11 @@ export function halfProduct(a: Tensor, b: Tensor, transA: boolean, transB: boole
   const tensorCores = tensorCoreSupport(a.backend)
   const multiple = tensorCores && tensorCoreMultiple(tensorCores)
   if (!multiple) return roundedProduct(a, b, {m, n, k, transA, transB}, weightB, ranged)
-  const half = (t: Tensor, opts: PackOptions = {}): Tensor => packedOperand(t, multiple, opts)
   const scale = (operand: 'a' | 'b'): Tensor | undefined => (ranged?.operand === operand ? ranged.m : undefined)
-  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, half) : half(w))) : half(b, {scale: scale('b')})
-  const ah = half(a, {transposed: transA, scale: scale('a')})
+  const bh = weightB ? halfWeight(b, multiple) : packedOperand(b, multiple, {scale: scale('b')})
+  const ah = packedOperand(a, multiple, {transposed: transA, scale: scale('a')})
   const [mp, np, kp] = [m, n, k].map((d) => roundUp(d, multiple))
-  const [padded] = launch(matmulF16, {m: mp, n: np, k: kp, transB, tensorCores}, [ah, bh], [[mp, np]])
+  const [padded] = launchWithHalves(matmulF16, {m: mp, n: np, k: kp, transB, tensorCores}, [ah, bh], [[mp, np]])
   ah.dispose()
   if (!weightB) bh.dispose()
   // The rows and columns of the padding are cut off, the range scaling undone (one pass; none where neither is needed).
@@ -238,7 +257,7 @@ function roundedProduct(a: Tensor, b: Tensor, shape: {m: number; n: number; k: n
     scaled.dispose()
     return rounded
   }
-  const bh = weightB ? cachedHalfWeight(b, (w) => (halfDtypeOf(w) ? halfOfWidened(w, round) : round(w))) : roundMaybeRanged(b, 'b')
+  const bh = weightB ? cachedHalfWeight(b, 'f32 rounded to f16', (w) => withWidened(w, round)) : roundMaybeRanged(b, 'b')
   const ah = roundMaybeRanged(a, 'a')
   const [c] = launch(matmulKernel, {batch: 1, ...shape, broadcastB: false, bias: false}, [ah, bh], [[shape.m, shape.n]])
   ah.dispose()
@@ -251,13 +270,33 @@ function roundedProduct(a: Tensor, b: Tensor, shape: {m: number; n: number; k: n
 
 const roundUp = (x: number, multiple: number): number => Math.ceil(x / multiple) * multiple
 
-/** `half` of a bf16 or f16 weight's f32 values. */
-function halfOfWidened(w: Tensor, half: (t: Tensor) => Tensor): Tensor {
+/** `make` of a weight's f32 values: a bf16 or f16 weight is widened for it (a temporary). */
+function withWidened(w: Tensor, make: (t: Tensor) => Tensor): Tensor {
+  const dtype = halfDtypeOf(w)
+  if (!dtype) return make(w)
   const wide = empty(w.backend, w.shape)
-  w.backend.run(widenHalf, {n: w.numel, dtype: halfDtypeOf(w)!}, [w.storage], [wide.storage])
-  const made = half(wide)
+  w.backend.run(widenHalf, {n: w.numel, dtype}, [w.storage], [wide.storage])
+  const made = make(wide)
   wide.dispose()
   return made
+}
+
+/**
+ * A weight [N, K]'s f16 copy (storage dtype f16), kept until the weight changes (half-weight-cache.ts):
+ * the matrix matmul's few-rows version reads, or with `multiple` (tensor cores) the same zero-padded to
+ * whole tiles in both dimensions for matmul_f16, one copy serving both where the sizes are whole tiles.
+ */
+function halfWeight(w: Tensor, multiple?: number): Tensor {
+  const [rows, cols] = w.shape
+  const [paddedRows, paddedCols] = multiple ? [roundUp(rows, multiple), roundUp(cols, multiple)] : [rows, cols]
+  const layout = paddedRows === rows && paddedCols === cols ? 'f16' : `f16 padded to ${multiple}`
+  return cachedHalfWeight(w, layout, (weight) =>
+    withWidened(weight, (wide) => {
+      const copy = empty(w.backend, [paddedRows, paddedCols], 'f16')
+      w.backend.run(packF16Exact, {rows, cols, paddedRows, paddedCols}, [wide.storage], [copy.storage])
+      return copy
+    }),
+  )
 }
 
 interface PackOptions {

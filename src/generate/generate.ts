@@ -1,7 +1,8 @@
 import {sampleTokens} from '../engine/decode-ops.js'
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, keep, scope, scopeAsync, Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
-import type {DecodeCache} from '../models/decode-cache.js'
+import type {DecodeCache, KvCacheDtype} from '../models/decode-cache.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import {checkFiniteLogits, nonFiniteLogitsError} from '../models/finite.js'
 import {Random} from '../util/random.js'
@@ -12,6 +13,10 @@ export interface GenerateOptions extends SamplingOptions {
   /** Samples drawn together, as one batch. */
   n: number
   seed: number
+  /** Linear layers' matmuls (engine/precision.ts): 'mixed' reads f16 weights, as torch decodes a half-precision model; f32 when absent. */
+  precision?: Precision
+  /** Attention's key/value cache (models/decode-cache.ts): f32 when absent. */
+  kvCacheDtype?: KvCacheDtype
   /** Sample i draws from stream firstStream + i (default 0): batches of one request's samples stay independent. */
   firstStream?: number
   /** A sample ends at the first of these (which is not kept in its tokens). */
@@ -52,7 +57,7 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
   const live = new Set(samples.keys())
   if (maxNewTokens === 0) return samples
   await opts.beforeStep?.()
-  const cache = model.newCache(n, prompt.length + maxNewTokens)
+  const cache = model.newCache(n, prompt.length + maxNewTokens, {kvDtype: opts.kvCacheDtype})
   const batch = new Int32Array(n * prompt.length)
   for (let i = 0; i < n; i++) batch.set(prompt, i * prompt.length)
   // Takes the next token of each live sample; false once every sample has ended.
@@ -85,6 +90,11 @@ export async function generate(model: DecodingModel, prompt: readonly number[], 
 
 type Take = (drawn: Int32Array, produced: number) => boolean
 
+/** The logits of each row's last new position, [n, 1, V], the cache advanced; at the decode's precision. */
+function lastLogits(model: DecodingModel, ids: Tensor, cache: DecodeCache, opts: GenerateOptions): Tensor {
+  return withPrecision(opts.precision ?? 'f32', () => model.forwardCached(ids, cache, {lastOnly: true}).logits)
+}
+
 /**
  * Tokens drawn on the device: each step's ids [n] stay there as the next step's input (a finished
  * sample's row runs on, unread: rows do not mix) and only they are read back.
@@ -101,7 +111,7 @@ async function decodeOnDevice(model: DecodingModel, cache: DecodeCache, prompt: 
       if (temperature > 0) for (const i of live) draws[i] = rngs[i].uint32() | 0
       const d = fromArray(model.backend, draws, [n])
       const input = ids instanceof Tensor ? ids.reshape([n, t]) : fromArray(model.backend, ids, [n, t])
-      const logits = model.forwardCached(input, cache, {lastOnly: true}).logits
+      const logits = lastLogits(model, input, cache, opts)
       return keep(sampleTokens(logits.reshape([n, model.vocabSize]), d, temperature))
     })
   const read = (t: Tensor): Promise<Int32Array> => {
@@ -144,7 +154,7 @@ async function decodeOnHost(model: DecodingModel, cache: DecodeCache, prompt: In
   const V = model.vocabSize
   const step = (ids: Int32Array, t: number): Promise<Int32Array> =>
     scopeAsync(async () => {
-      const rows = await model.forwardCached(fromArray(model.backend, ids, [n, t]), cache, {lastOnly: true}).logits.toFloat32()
+      const rows = await lastLogits(model, fromArray(model.backend, ids, [n, t]), cache, opts).toFloat32()
       checkFiniteLogits(rows, V)
       const out = new Int32Array(n)
       for (const i of live) out[i] = sampleToken(rows.subarray(i * V, (i + 1) * V), opts, rngs[i])

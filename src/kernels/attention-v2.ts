@@ -1,4 +1,5 @@
 import type {AttentionParams} from './attention.js'
+import {wgslHalfWiden4} from './half-precision.js'
 import {ceilDiv, type GpuProgram} from './kernel.js'
 import {bindings, unrolled, uniformWords, wgsl, type UniformFields} from './wgsl.js'
 
@@ -63,14 +64,18 @@ export function flashForward(tileOf: (p: AttentionParams) => FlashTile): GpuProg
   return {
     key: (p) => {
       const t = tileOf(p)
-      return `d${p.d},r${t.rows},k${t.keys}${p.headMask ? ',mask' : ''}`
+      return `d${p.d},r${t.rows},k${t.keys}${p.headMask ? ',mask' : ''}${p.kvDtype ? ',f16' : ''}`
     },
     dispatch: (p) => ({workgroups: [p.hq, p.batch, ceilDiv(p.tq, tileOf(p).rows)], uniforms: uniformWords(attentionUniforms(p))}),
     code: (p) => {
       const {rows, keys} = tileOf(p)
       const d4 = p.d / 4
-      const inputs = ['q: array<vec4f>', 'k: array<vec4f>', 'v: array<vec4f>', ...(p.headMask ? ['mask: array<f32>'] : [])]
+      // An f16 cache's keys and values are widened as they enter the tile (four halves, a vec2u, per vec4f).
+      const kv = p.kvDtype ? 'array<vec2u>' : 'array<vec4f>'
+      const inputs = ['q: array<vec4f>', `k: ${kv}`, `v: ${kv}`, ...(p.headMask ? ['mask: array<f32>'] : [])]
+      const load = (array: string): string => (p.kvDtype ? `widen4(${array}[at])` : `${array}[at]`)
       return wgsl`${bindings(inputs, ['out: array<vec4f>'], attentionUniforms(p))}
+${p.kvDtype ? wgslHalfWiden4('widen4', p.kvDtype) : ''}
 const BR = ${rows}u;
 const BC = ${keys}u;
 const D4 = ${d4}u;
@@ -100,8 +105,8 @@ ${unrolled(d4, (c) => `  var o${c} = vec4f(0.0);`)}
       let s = k0 + i / D4;
       if (s < kEnd) {
         let at = kv0 + s * kvStride + i % D4;
-        ks[i / D4][i % D4] = k[at];
-        vs[i / D4][i % D4] = v[at];
+        ks[i / D4][i % D4] = ${load('k')};
+        vs[i / D4][i % D4] = ${load('v')};
       }
     }
     workgroupBarrier();

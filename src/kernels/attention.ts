@@ -1,5 +1,6 @@
 import {attentionDecode} from './attention-decode.js'
 import {defaultForwardTile, flashForward, flashSupported} from './attention-v2.js'
+import {widenHalf} from './half-precision.js'
 import {grid1d, type GpuProgram, type Kernel} from './kernel.js'
 import {bindings, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
 
@@ -26,6 +27,22 @@ export interface AttentionParams {
   returnProbs: boolean
   /** Rows per batch entry in k and v (the cache capacity); tk when absent. */
   kvRows?: number
+  /**
+   * k and v hold f16 (a half-precision KV cache, storage dtype f16), widened as they are read; versions 2
+   * and 3 read them on the GPU, so d % 4 == 0 and d <= 128 (`flashSupported`), and no probabilities.
+   */
+  kvDtype?: 'f16'
+}
+
+/**
+ * The inputs with an f16 k and v widened to f32 and the params without `kvDtype`: what the CPU's
+ * reference and fast path compute on (a temporary copy; the cache stays at 2 bytes a value).
+ */
+export function widenedKv<A extends ArrayLike<number>>(p: AttentionParams, inputs: A[]): {p: AttentionParams; inputs: (A | Float32Array)[]} {
+  if (!p.kvDtype) return {p, inputs}
+  const {kvDtype, ...f32Params} = p
+  const [q, k, v, ...rest] = inputs
+  return {p: f32Params, inputs: [q, widenHalf(kvDtype, k as unknown as Uint16Array), widenHalf(kvDtype, v as unknown as Uint16Array), ...rest]}
 }
 
 /** The reference loop (Float64 softmax), which the CPU backend's fast path (backend/cpu-attention/attention-fast.ts) is tested against. */
@@ -77,7 +94,10 @@ export function attentionCpu(p: AttentionParams, inputs: ArrayLike<number>[], ou
 
 export const attention: Kernel<AttentionParams> = {
   name: 'attention',
-  cpu: (p, inputs, outputs) => attentionCpu(p, inputs, outputs as Float32Array[]),
+  cpu: (params, given, outputs) => {
+    const {p, inputs} = widenedKv(params, given)
+    attentionCpu(p, inputs, outputs as Float32Array[])
+  },
   // WGSL version 1, one workgroup per query row, is the only one with `returnProbs`; one query row (a decode step)
   // takes version 3, whose threads split the keys (attention-decode.ts); more rows take version 2's flash tiles.
   gpu: versioned<AttentionParams>(
@@ -116,6 +136,7 @@ export function attentionV1(): GpuProgram<AttentionParams> {
     key: (p) => `d<=${dCapacity(p.d)}${p.headMask ? ',mask' : ''}${p.returnProbs ? ',probs' : ''}`,
     dispatch: (p) => ({workgroups: grid1d(p.batch * p.tq * p.hq), uniforms: uniformWords(attentionUniforms(p))}),
     code: (p) => {
+      if (p.kvDtype) throw new Error('attention v1 reads no f16 key/value cache (versions 2 and 3 do)')
       const cap = dCapacity(p.d)
       const inputs = ['q: array<f32>', 'k: array<f32>', 'v: array<f32>', ...(p.headMask ? ['mask: array<f32>'] : [])]
       const outputs = ['out: array<f32>', ...(p.returnProbs ? ['probs: array<f32>'] : [])]

@@ -57,6 +57,18 @@ export function packF16(values: ArrayLike<number>): Int32Array {
 /** Element i of packed f16 words. */
 export const unpackF16 = (words: ArrayLike<number>, i: number): number => f16Value((words[i >> 1] >>> (16 * (i & 1))) & 0xffff)
 
+/**
+ * Halves as the CPU backend holds them: packed in words (an i32 tensor), or one pattern a value (a
+ * tensor of storage dtype f16, ops.ts's weight copies); the GPU's bytes are the same either way.
+ */
+export const halfAt = (store: ArrayLike<number>, i: number): number => (store instanceof Uint16Array ? f16Value(store[i]) : unpackF16(store, i))
+
+/** Write packed f16 words into `out`: an i32 tensor's words, or an f16 tensor's patterns. */
+export function storePacked(words: Int32Array, out: Int32Array | Uint16Array | Float32Array): void {
+  if (out instanceof Uint16Array) out.set(new Uint16Array(words.buffer, words.byteOffset, out.length))
+  else out.set(words)
+}
+
 export interface CastF16Params {
   /** Values (not words). */
   n: number

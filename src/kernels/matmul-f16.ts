@@ -1,5 +1,5 @@
 import type {DeviceFeatures} from './device-features.js'
-import {unpackF16} from './f16.js'
+import {halfAt} from './f16.js'
 import {ceilDiv, type GpuProgram, type Kernel} from './kernel.js'
 import {matmulCpu} from './matmul.js'
 import {bindings, unrolled, uniformWords, versioned, wgsl, type UniformFields} from './wgsl.js'
@@ -350,7 +350,7 @@ export function pickF16Version(p: MatmulF16Params): 1 | 2 | 6 {
 export const matmulF16: Kernel<MatmulF16Params> = {
   name: 'matmul_f16',
   cpu: (p, [a, b], [c]) => {
-    const unpack = (words: ArrayLike<number>, n: number): Float32Array => Float32Array.from({length: n}, (_, i) => unpackF16(words, i))
+    const unpack = (halves: ArrayLike<number>, n: number): Float32Array => Float32Array.from({length: n}, (_, i) => halfAt(halves, i))
     const params = {batch: 1, m: p.m, n: p.n, k: p.k, transA: false, transB: p.transB, broadcastB: false, bias: false}
     matmulCpu(params, [unpack(a, p.m * p.k), unpack(b, p.k * p.n)], [c as Float32Array])
   },

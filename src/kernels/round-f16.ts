@@ -1,4 +1,4 @@
-import {f16Bits, f16Value, packF16, packedWords} from './f16.js'
+import {f16Bits, f16Value, packF16, packedWords, storePacked} from './f16.js'
 import {rangeExponent, WGSL_RANGE_EXPONENT} from './f16-range.js'
 import type {Kernel} from './kernel.js'
 import {bindings, flatDispatch, flatShader, type UniformFields} from './wgsl.js'
@@ -16,7 +16,7 @@ export interface RoundF16Params {
 }
 
 /** WGSL: the binary16 bits of the f32 whose bits are `bits` (f16.ts's f16Bits, line for line). */
-const F16_BITS = `fn f16_bits(bits: u32) -> u32 {
+export const F16_BITS = `fn f16_bits(bits: u32) -> u32 {
   let sign = (bits >> 16u) & 0x8000u;
   let e8 = (bits >> 23u) & 0xffu;
   let mant = bits & 0x7fffffu;
@@ -66,7 +66,7 @@ export const roundF16: Kernel<RoundF16Params> = {
 }
 
 /**
- * x [rows, cols] f32 -> packed f16 words (f16.ts's layout) of [paddedRows, paddedCols] halves, rounded
+ * x [rows, cols] f32 -> packed f16 words (f16.ts's layout; or an f16 tensor of those halves) of [paddedRows, paddedCols] halves, rounded
  * as `roundF16`, zeros outside x: the tensor-core operands, padded to whole tiles (ops.ts#halfProduct)
  * so that matmul_f16 runs its staged version on any shape; a zero K column adds nothing to a product.
  * Two passes over an activation are folded in, each giving the same bits as the separate kernel:
@@ -95,7 +95,7 @@ export const packF16Exact: Kernel<PackF16Params> = {
     for (let r = 0; r < p.rows; r++) {
       for (let c = 0; c < p.cols; c++) padded[r * p.paddedCols + c] = x[p.transposed ? c * p.rows + r : r * p.cols + c] * factor
     }
-    out.set(packF16(padded))
+    storePacked(packF16(padded), out)
   },
   gpu: {
     key: (p) => `${p.transposed ? 't' : ''}${p.scaled ? 's' : ''}`,

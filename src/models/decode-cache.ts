@@ -1,6 +1,22 @@
 import type {Backend} from '../backend/backend.js'
 import {empty, keep, Tensor} from '../engine/tensor.js'
-import {ShapeError} from '../errors.js'
+import {HybridizeError, ShapeError} from '../errors.js'
+import {flashSupported} from '../kernels/attention-v2.js'
+import {bytesPerValue} from '../kernels/half-precision.js'
+
+/**
+ * The element type of attention's key/value cache: f32, or f16 at half the bytes (keys and values
+ * rounded to nearest as they are written, read widened; the sums stay f32). transformers keeps the
+ * cache in the model's dtype, so a bf16 or f16 model caches at 2 bytes.
+ */
+export type KvCacheDtype = 'f32' | 'f16'
+
+export const KV_CACHE_DTYPES: readonly KvCacheDtype[] = ['f32', 'f16']
+
+export interface CacheOptions {
+  /** f32 when absent. */
+  kvDtype?: KvCacheDtype
+}
 
 /**
  * The state a model carries from one decoding step to the next, per layer: attention heads keep
@@ -9,17 +25,19 @@ import {ShapeError} from '../errors.js'
  * Letters: B batch, S capacity (positions), Hkv key/value heads, D head dim.
  */
 
-/** An attention layer's keys and values: k, v [B, S, Hkv, D], preallocated; rows 0..length-1 are filled. */
+/** An attention layer's keys and values: k, v [B, S, Hkv, D] of f32 or f16, preallocated; rows 0..length-1 are filled. */
 export class KvLayerCache {
   constructor(readonly k: Tensor, readonly v: Tensor) {}
 
-  static allocate(backend: Backend, batch: number, capacity: number, kvHeads: number, headDim: number): KvLayerCache {
+  static allocate(backend: Backend, batch: number, capacity: number, kvHeads: number, headDim: number, dtype: KvCacheDtype = 'f32'): KvLayerCache {
+    // The decode attention kernel reads four halves a load (kernels/attention-decode.ts).
+    if (dtype === 'f16' && !flashSupported({d: headDim})) throw new HybridizeError(`an f16 key/value cache needs a head dim that is a multiple of 4, at most 128; this model's is ${headDim} (use --kv-cache-dtype f32)`)
     const shape = [batch, capacity, kvHeads, headDim]
-    return new KvLayerCache(keep(empty(backend, shape)), keep(empty(backend, shape)))
+    return new KvLayerCache(keep(empty(backend, shape, dtype)), keep(empty(backend, shape, dtype)))
   }
 
   get bytes(): number {
-    return (this.k.numel + this.v.numel) * 4
+    return (this.k.numel + this.v.numel) * bytesPerValue(this.k.dtype)
   }
 
   dispose(): void {

@@ -4,11 +4,12 @@ import {checkpoint} from '../engine/checkpoint.js'
 import {cachedAttention, writeTimeRows} from '../engine/decode-ops.js'
 import {narrow} from '../engine/layout-ops.js'
 import {attention, embedding, linear, rope} from '../engine/ops.js'
+import {withDecoding} from '../engine/precision.js'
 import {fromArray, scope, type Tensor} from '../engine/tensor.js'
 import {ShapeError} from '../errors.js'
 import {BLOCK_SHAPES, type BlockShape, type WeightSource} from './block-shape.js'
 import type {TeacherConfig} from './config.js'
-import type {DecodeCache} from './decode-cache.js'
+import type {CacheOptions, DecodeCache} from './decode-cache.js'
 import type {CachedForwardOptions} from './decoding-model.js'
 import {inverseFrequencies, ropeTables} from './rope-tables.js'
 import {attentionNames} from './teacher-weights.js'
@@ -96,7 +97,7 @@ export abstract class Decoder implements WeightSource {
   /** Layer l's token mixer on its normalised input x [B, T, C]; with a cache, x continues the cached sequence. */
   protected abstract mix(l: number, x: Tensor, tables: RopeTables, opts: DecoderOptions, cache?: DecodeCache): MixOutput
 
-  abstract newCache(batch: number, capacity: number): DecodeCache
+  abstract newCache(batch: number, capacity: number, opts?: CacheOptions): DecodeCache
 
   get vocabSize(): number {
     return this.skeleton.vocabSize
@@ -124,7 +125,7 @@ export abstract class Decoder implements WeightSource {
   /** ids [B, Tnew] at positions cache.length.. -> logits [B, Tnew, V] ([B, 1, V] with lastOnly); the cache advances. */
   forwardCached(ids: Tensor, cache: DecodeCache, opts: CachedForwardOptions = {}): {logits: Tensor} {
     cache.checkRoom(ids.shape[0], ids.shape[1])
-    const {logits} = this.run(ids, {}, cache, opts.lastOnly)
+    const {logits} = withDecoding(() => this.run(ids, {}, cache, opts.lastOnly))
     cache.advance(ids.shape[1])
     return {logits}
   }

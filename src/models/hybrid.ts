@@ -1,7 +1,7 @@
 import {join} from 'node:path'
 import type {Backend} from '../backend/backend.js'
 import type {Tensor} from '../engine/tensor.js'
-import {DecodeCache, KvLayerCache, SsmLayerCache} from './decode-cache.js'
+import {DecodeCache, KvLayerCache, SsmLayerCache, type CacheOptions} from './decode-cache.js'
 import {Decoder, type AttentionHeads, type DecoderOptions, type MixOutput, type RopeTables} from './decoder.js'
 import type {DecodingModel} from './decoding-model.js'
 import {layerKind, parseHybridConfig, type HybridConfig, type LayerKind} from './hybrid-config.js'
@@ -35,12 +35,12 @@ export class HybridModel extends Decoder implements DecodingModel {
   }
 
   /** Per layer: a KV cache for its attention heads (all, or the kept ones), the SSM state for its mixer. */
-  newCache(batch: number, capacity: number): DecodeCache {
+  newCache(batch: number, capacity: number, opts: CacheOptions = {}): DecodeCache {
     const t = this.config.teacher
     return new DecodeCache(batch, capacity, this.config.layers.map((_, l) => {
       const kind = this.layerKind(l)
       return {
-        kv: kind === 'ssm' ? undefined : KvLayerCache.allocate(this.backend, batch, capacity, this.attentionHeads(l).kvHeads, t.headDim),
+        kv: kind === 'ssm' ? undefined : KvLayerCache.allocate(this.backend, batch, capacity, this.attentionHeads(l).kvHeads, t.headDim, opts.kvDtype),
         ssm: this.mixers[l] && new SsmLayerCache(this.mixers[l]!.zeroState(batch) as object),
       }
     }))

@@ -3,6 +3,7 @@ import type {Backend} from '../backend/backend.js'
 import {narrow} from '../engine/layout-ops.js'
 import {add, embedding, linear, rmsnorm} from '../engine/ops.js'
 import type {Tensor} from '../engine/tensor.js'
+import {withDecoding} from '../engine/precision.js'
 import {ShapeError} from '../errors.js'
 import {DecodeCache, SsmLayerCache} from './decode-cache.js'
 import type {CachedForwardOptions, DecodingModel} from './decoding-model.js'
@@ -59,7 +60,7 @@ export class Mamba2Model implements DecodingModel {
     return this.run(ids, opts)
   }
 
-  /** Each layer's conv window and SSM state, zero; the same size whatever the capacity. */
+  /** Each layer's conv window and SSM state, zero; the same size whatever the capacity (no key/value cache to type). */
   newCache(batch: number, capacity: number): DecodeCache {
     return new DecodeCache(batch, capacity, this.mixers.map((m) => ({ssm: new SsmLayerCache(m.zeroState(batch) as object)})))
   }
@@ -67,7 +68,7 @@ export class Mamba2Model implements DecodingModel {
   /** ids [B, Tnew] continuing the cached sequence -> logits [B, Tnew, V] ([B, 1, V] with lastOnly); the cache advances. */
   forwardCached(ids: Tensor, cache: DecodeCache, opts: CachedForwardOptions = {}): {logits: Tensor} {
     cache.checkRoom(ids.shape[0], ids.shape[1])
-    const {logits} = this.run(ids, {}, cache, opts.lastOnly)
+    const {logits} = withDecoding(() => this.run(ids, {}, cache, opts.lastOnly))
     cache.advance(ids.shape[1])
     return {logits}
   }

@@ -29,6 +29,8 @@ interface CheckpointFacts {
 export interface MemoryReport {
   checkpointDtype: SequenceMemory
   f32: SequenceMemory
+  /** As hybridize decodes with `--kv-cache-dtype f16`: keys and values at 2 bytes, the SSM and conv states in f32. */
+  f16KvCache: SequenceMemory
 }
 
 export interface ModelSummary extends CheckpointFacts {
@@ -114,8 +116,8 @@ async function checkpointFacts(folder: string, expected: ReadonlyMap<string, rea
   }
 }
 
-function memoryReport(facts: CheckpointFacts, at: (bytes: number) => SequenceMemory): MemoryReport {
-  return {checkpointDtype: at(bytesPerElement((facts.dtypes[0] ?? 'F32') as Dtype)), f32: at(4)}
+function memoryReport(facts: CheckpointFacts, at: (bytes: number, kvBytes?: number) => SequenceMemory): MemoryReport {
+  return {checkpointDtype: at(bytesPerElement((facts.dtypes[0] ?? 'F32') as Dtype)), f32: at(4), f16KvCache: at(4, 2)}
 }
 
 export async function summarizeModel(folder: string, contextLength = DEFAULT_CONTEXT_LENGTH): Promise<AnyModelSummary> {
@@ -147,8 +149,8 @@ export async function summarizeModel(folder: string, contextLength = DEFAULT_CON
     const facts = await checkpointFacts(folder, expected, llamba ? 'Llamba' : 'hybridize hybrid', llamba ? 'n_layer' : undefined)
     const kinds = {attention: 0, hybrid: 0, ssm: 0}
     cfg.layers.forEach((_, l) => kinds[layerKind(cfg, l)]++)
-    const sequenceMemory = memoryReport(facts, (b) => hybridSequenceMemory(cfg, contextLength, b))
-    const teacherKvCache = memoryReport(facts, (b) => teacherSequenceMemory(t, contextLength, b))
+    const sequenceMemory = memoryReport(facts, (b, kv) => hybridSequenceMemory(cfg, contextLength, b, kv))
+    const teacherKvCache = memoryReport(facts, (b, kv) => teacherSequenceMemory(t, contextLength, b, kv))
     return {
       kind: 'hybrid',
       ...facts,
@@ -194,6 +196,6 @@ function teacherSummary(cfg: TeacherConfig, facts: CheckpointFacts, expected: Re
     tiedEmbeddings: cfg.tieWordEmbeddings,
     kvCacheBytesPerToken: {checkpointDtype: kvElements * bytesPerElement((facts.dtypes[0] ?? 'F32') as Dtype), f32: kvElements * 4},
     loadedWeightBytes: {f32: loadedWeightBytes(expected, 'f32'), bf16: loadedWeightBytes(expected, 'bf16'), f16: loadedWeightBytes(expected, 'f16')},
-    sequenceMemory: memoryReport(facts, (b) => teacherSequenceMemory(cfg, contextLength, b)),
+    sequenceMemory: memoryReport(facts, (b, kv) => teacherSequenceMemory(cfg, contextLength, b, kv)),
   }
 }

@@ -3,7 +3,7 @@ import {add, attention, matmul, scale} from '../engine/ops.js'
 import {permute, repeatInterleave} from '../engine/layout-ops.js'
 import {fromArray, type Tensor} from '../engine/tensor.js'
 import type {TeacherConfig} from './config.js'
-import {DecodeCache, KvLayerCache} from './decode-cache.js'
+import {DecodeCache, KvLayerCache, type CacheOptions} from './decode-cache.js'
 import {Decoder, type DecoderOptions, type DecoderOutput, type MixOutput, type RopeTables} from './decoder.js'
 import type {DecodingModel} from './decoding-model.js'
 import {attentionNames} from './teacher-weights.js'
@@ -34,9 +34,9 @@ export class TeacherModel extends Decoder implements DecodingModel {
   }
 
   /** A key/value cache [B, capacity, Hkv, D] per layer. */
-  newCache(batch: number, capacity: number): DecodeCache {
+  newCache(batch: number, capacity: number, opts: CacheOptions = {}): DecodeCache {
     const {numLayers, numKvHeads, headDim} = this.config
-    const layers = Array.from({length: numLayers}, () => ({kv: KvLayerCache.allocate(this.backend, batch, capacity, numKvHeads, headDim)}))
+    const layers = Array.from({length: numLayers}, () => ({kv: KvLayerCache.allocate(this.backend, batch, capacity, numKvHeads, headDim, opts.kvDtype)}))
     return new DecodeCache(batch, capacity, layers)
   }
 

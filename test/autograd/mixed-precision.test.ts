@@ -8,17 +8,11 @@ import {f16Bits, f16Value, packF16} from '../../src/kernels/f16.js'
 import {packF16Exact, roundF16} from '../../src/kernels/round-f16.js'
 import {pickF16Version, tensorCoreMultiple, tensorCoreSupport, type MatmulF16Params} from '../../src/kernels/matmul-f16.js'
 import {absMaxRows, cropRangeScale, rangeExponent, rangeScale} from '../../src/kernels/f16-range.js'
-import {cpuBackend, referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
+import {cpuBackend, referenceBackend, runKernel, tensorCoreCpu, webgpuBackend} from '../helpers/backends.js'
 import {Rng} from '../helpers/random.js'
 
 const gpu = await webgpuBackend()
 const half = (x: number): number => f16Value(f16Bits(x))
-
-/** A CPU backend that says it has tensor cores: linear's packed matmul_f16 path, run by the kernels' CPU references. */
-function tensorCoreCpu(): Backend {
-  const config = {componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16}
-  return Object.assign(referenceBackend(), {features: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'], subgroups: {minSize: 32, maxSize: 32, matrixConfigs: [config]}})
-}
 
 /** C [m, n] = A·B in f64, the elements of A and B given by index. */
 function hostMatmul(m: number, n: number, k: number, at: (i: number, kk: number) => number, bt: (kk: number, j: number) => number): Float64Array {

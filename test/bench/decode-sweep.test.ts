@@ -1,8 +1,9 @@
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {CpuBackend} from '../../src/backend/cpu.js'
-import {largestBatch, planCells, sequenceBytes, sweepModel, type SweepLine} from '../../bench/decode-sweep.js'
+import {largestBatch, planCells, sequenceBytes, sweepModel, weightBytesOf, type SweepLine} from '../../bench/decode-sweep.js'
 import {loadModel} from '../../src/models/load-model.js'
+import type {CacheOptions} from '../../src/models/decode-cache.js'
 import {fixtureReference} from '../helpers/paths.js'
 
 describe('decode sweep', () => {
@@ -50,12 +51,25 @@ describe('decode sweep', () => {
     expect(skipped.map((l) => l.status)).toEqual(['skipped', 'skipped', 'skipped', 'skipped'])
   })
 
+  it('mixed linears and an f16 cache: each line says so, the state per sequence counts keys and values at 2 bytes, the weights their f16 copies', async () => {
+    const model = await loadModel(join(fixtureReference, 'llama-tiny'), new CpuBackend())
+    const lines: SweepLine[] = []
+    const opts = {contexts: [16], maxBatch: 2, minBatch: 2, steps: 2, deviceBytes: 2 ** 30, prefillTokens: 32, deadline: Infinity, precision: 'mixed' as const, kvCacheDtype: 'f16' as const}
+    await sweepModel(model, 'tiny', opts, (l) => lines.push(l))
+    expect(lines.map((l) => [l.status, l.precision, l.kv_cache_dtype])).toEqual([['ok', 'mixed', 'f16']])
+    expect(lines[0].decode_tok_s).toBeGreaterThan(0)
+    expect(lines[0].state_bytes_per_seq).toBe(sequenceBytes(model, 16 + 4, 'f16'))
+    expect(2 * sequenceBytes(model, 20, 'f16')).toBe(sequenceBytes(model, 20))
+    const matrices = [...model.weights.values()].filter((w) => w.rank === 2).reduce((s, w) => s + w.numel, 0)
+    expect(weightBytesOf(model, 'mixed')).toBe(weightBytesOf(model) + 2 * matrices)
+  })
+
   it('a batch that fails rules out larger ones at its context only, and the halvings below it still run; a cell stops at its time cap', async () => {
     const model = await loadModel(join(fixtureReference, 'llama-tiny'), new CpuBackend())
     const newCache = model.newCache.bind(model)
-    model.newCache = (batch, capacity) => {
+    model.newCache = (batch: number, capacity: number, opts?: CacheOptions) => {
       if (batch >= 4) throw new Error('out of memory\nsecond line')
-      return newCache(batch, capacity)
+      return newCache(batch, capacity, opts)
     }
     const lines: SweepLine[] = []
     const opts = {contexts: [8, 16], maxBatch: 5, steps: 50, deviceBytes: 2 ** 30, prefillTokens: 0, deadline: Infinity, first: [16], cellSeconds: 1e-6}

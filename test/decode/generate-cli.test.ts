@@ -1,5 +1,7 @@
+import {resolve} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ourStderr, runCli} from '../helpers/cli.js'
+import {repoRoot} from '../helpers/paths.js'
 import {tinyModelWithTokenizer} from '../helpers/tiny-tokenizer-model.js'
 
 interface GenerateJson {
@@ -39,6 +41,18 @@ describe('hybridize generate', () => {
     const r = runCli(['generate', model.folder, '--device', 'cpu', ...args])
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toBe(`${json(args).samples[0].text}\n`)
+  })
+
+  it('--precision mixed --kv-cache-dtype f16 continues the fixture teacher greedily as f32 does', () => {
+    const args = ['generate', resolve(repoRoot, 'fixtures/llama-tiny'), '--device', 'cpu', '--json', '--prompt', 'The value of the key', '--max-new-tokens', '12', '--temperature', '0']
+    const runs = [args, [...args, '--precision', 'mixed', '--kv-cache-dtype', 'f16']].map((a) => runCli(a))
+    for (const r of runs) expect(r.status, r.stderr).toBe(0)
+    const [f32, half] = runs.map((r) => (JSON.parse(r.stdout) as GenerateJson).samples[0])
+    expect(f32.tokens).toHaveLength(12)
+    expect(half.tokens).toEqual(f32.tokens)
+    const bad = runCli([...args, '--kv-cache-dtype', 'bf16'])
+    expect(bad.status).toBe(2)
+    expect(ourStderr(bad.stderr)).toHaveLength(1)
   })
 
   it('a bad --top-p is one line on stderr and exit 2', () => {

@@ -33,6 +33,12 @@ export const cpuBackend = (): CpuBackend => new CpuBackend({description: 'cpu (t
 /** The CPU backend without its fast paths: every kernel's `cpu` reference, which WGSL and fast paths are checked against. */
 export const referenceBackend = (): CpuBackend => new CpuBackend({description: 'cpu reference (tests)', fast: false})
 
+/** A CPU backend that says it has tensor cores: linear's packed matmul_f16 path, run by the kernels' CPU references. */
+export function tensorCoreCpu(): Backend {
+  const config = {componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16}
+  return Object.assign(referenceBackend(), {features: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'], subgroups: {minSize: 32, maxSize: 32, matrixConfigs: [config]}})
+}
+
 /** A fresh output storage filled with NaN (f32) or INT32_MIN (i32), so an unwritten element shows. */
 export function poisoned(backend: Backend, numel: number, dtype: DType = 'f32'): Storage {
   const storage = backend.alloc(numel, dtype)

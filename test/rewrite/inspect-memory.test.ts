@@ -76,10 +76,14 @@ describe('inspect: memory per sequence of a 2% hybrid', () => {
     expect(s.teacherKvCache.checkpointDtype.kvCacheBytes).toBe(teacherKv)
     expect(teacherKv / m.totalBytes).toBeGreaterThanOrEqual(5)
     expect(s.memoryReduction).toBeCloseTo(teacherKv / (kv + ssm + conv), 6)
+    // As generate --kv-cache-dtype f16 holds it: keys and values at 2 bytes, the states at 4.
+    expect(s.sequenceMemory.f16KvCache).toMatchObject({kvCacheBytes: kv, ssmStateBytes: 2 * ssm, convStateBytes: 2 * conv, totalBytes: kv + 2 * (ssm + conv)})
+    expect(s.teacherKvCache.f16KvCache.kvCacheBytes).toBe(teacherKv)
 
     const text = runCli(['inspect', folder])
     expect(text.stdout).toMatch(/attention heads\s+10 of 512 kept \(2\.0%\)/)
     expect(text.stdout).toMatch(/memory reduction\s+11\.3x/)
+    expect(text.stdout).toMatch(/teacher KV cache @ 4096\s+128\.0 MiB at BF16, 256\.0 MiB at F32, 128\.0 MiB with --kv-cache-dtype f16/)
   })
 })
 
