@@ -135,10 +135,13 @@ describe.skipIf(!gpu)('state-space kernels: WebGPU vs CPU', () => {
 
   it('ssd step', async () => {
     const rng = new Rng(7)
-    const p = {batch: 3, heads: 6, groups: 3, headDim: 45, stateDim: 13}
-    const bh = p.batch * p.heads
-    const inputs = [rng.floats(bh * p.headDim), decays(rng, bh), rng.floats(p.batch * p.groups * p.stateDim), rng.floats(p.batch * p.groups * p.stateDim), rng.floats(bh * p.headDim * p.stateDim)]
-    await agree(ssdStep, p, inputs, [bh * p.headDim, bh * p.headDim * p.stateDim], 'step')
+    // N = 13 leaves 9 idle threads in each workgroup of 19 rows; 64 fills it with 4 rows; 300 takes a row per thread.
+    for (const stateDim of [13, 64, 300]) {
+      const p = {batch: 3, heads: 6, groups: 3, headDim: 45, stateDim}
+      const bh = p.batch * p.heads
+      const inputs = [rng.floats(bh * p.headDim), decays(rng, bh), rng.floats(p.batch * p.groups * p.stateDim), rng.floats(p.batch * p.groups * p.stateDim), rng.floats(bh * p.headDim * p.stateDim)]
+      await agree(ssdStep, p, inputs, [bh * p.headDim, bh * p.headDim * p.stateDim], `step N=${stateDim}`)
+    }
   })
 })
 
