@@ -213,7 +213,7 @@ async function fitBudget(students: string[], seconds: number, chains: number): P
   const jobs = Math.max(1, Number(args.jobs))
   const probeStudents = Array.from({length: Math.min(jobs, chains)}, (_, i) => students[i % students.length])
   // The slowest student's rate for each stage.
-  const perStudent = await probeRates(runStage, probeStudents, join(out, 'probe'), rowTokens)
+  const perStudent = (await probeRates(runStage, probeStudents, join(out, 'probe'), rowTokens)).rates
   const [r1, r2, r3] = [0, 1, 2].map((s) => Math.min(...perStudent.map((r) => r[s])))
   console.error(`probe: tokens/s a process with ${probeStudents.length} running, stages 1-3: ${[r1, r2, r3].map((r) => r.toFixed(0)).join(', ')}`)
   // Chains of about equal length share `jobs` slots: ceil(chains / jobs) rounds of one chain each.

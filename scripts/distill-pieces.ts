@@ -40,11 +40,16 @@ export class Slots {
       if (this.stopped) throw new Error('stopped before it started')
       return await task()
     } finally {
-      this.waiting.sort((a, b) => a.priority - b.priority || a.order - b.order)
-      const next = this.waiting.shift()
-      if (next) next.wake()
-      else this.free++
+      // Handed on after the finished task's continuation has run (it may ask for the next stage of its chain).
+      setImmediate(() => this.release())
     }
+  }
+
+  private release(): void {
+    this.waiting.sort((a, b) => a.priority - b.priority || a.order - b.order)
+    const next = this.waiting.shift()
+    if (next) next.wake()
+    else this.free++
   }
 
   /** Starts nothing more: tasks waiting for a slot, and any asked for later, fail. */
@@ -106,20 +111,25 @@ export function stageRunner(cli: Cli, s: StageSettings): DistillStage {
 
 /**
  * Tokens a second of one distill process for each stage of each of `students`, all of them running
- * at once: the median of the later steps of a short run (the first steps include shader compilation).
+ * at once: the median of the later steps of a short run (the first steps include shader compilation);
+ * and the seconds a process spends outside its steps (start, loading, compiling, saving), the most of any.
  */
-export async function probeRates(distillStage: DistillStage, students: string[], folder: string, rowTokens: number, steps = 24): Promise<[number, number, number][]> {
+export async function probeRates(distillStage: DistillStage, students: string[], folder: string, rowTokens: number, steps = 24): Promise<{rates: [number, number, number][]; startSeconds: number}> {
   const rates: number[][] = students.map(() => [])
+  let startSeconds = 0
   for (const stage of [1, 2, 3] as const) {
     const runs = join(folder, `stage${stage}`)
+    const started = Date.now()
     await Promise.all(students.map((s, i) => distillStage(String(i), s, stage, steps * rowTokens, 1e-4, runs)))
+    const wall = (Date.now() - started) / 1000
     await Promise.all(students.map(async (_, i) => {
-      const lines = (await readFile(join(runs, String(i), 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as {tokens_per_s: number})
+      const lines = (await readFile(join(runs, String(i), 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as {tokens_per_s: number; elapsed_s: number})
       const later = lines.slice(Math.floor(lines.length / 2)).map((m) => m.tokens_per_s).sort((a, b) => a - b)
       rates[i].push(later[Math.floor(later.length / 2)])
+      startSeconds = Math.max(startSeconds, wall - lines.at(-1)!.elapsed_s)
     }))
   }
-  return rates as [number, number, number][]
+  return {rates: rates as [number, number, number][], startSeconds}
 }
 
 /** heads.json naming `selected` (every one kept by `rewrite --heads FILE`), for the teacher `like` was made for. */
