@@ -160,20 +160,16 @@ async function studentSpecs(cfg: TeacherShape): Promise<StudentSpec[]> {
   return specs
 }
 
-/** Every chain of stages, in the order they should finish: the heads curve first, both seeds of a student together. */
+/**
+ * Every chain of stages, in the order they should finish (an interrupted call leaves whole curves): each
+ * student's full chain, both seeds together, the heads curve first; then the stage ablations.
+ */
 function chainsOf(specs: StudentSpec[]): Chain[] {
-  const chains: Chain[] = []
-  const fractions = args.budgets!.split(',').map(Number)
-  for (const spec of specs) {
-    for (const seed of seeds.filter((s) => spec.seed === undefined || spec.seed === s)) {
-      if (spec.curves.length > 0) chains.push({spec, seed, fraction: 1, ablation: 'all stages', curves: spec.curves})
-      if (spec.curves.includes('stages')) {
-        for (const ablation of ['no stage 1', 'no stage 2'] as const) chains.push({spec, seed, fraction: 1, ablation, curves: ['stages']})
-        for (const fraction of fractions) for (const ablation of ['all stages', 'no stage 1', 'no stage 2'] as const) chains.push({spec, seed, fraction, ablation, curves: ['stages']})
-      }
-    }
-  }
-  return chains
+  const seedsOf = (spec: StudentSpec) => seeds.filter((s) => spec.seed === undefined || spec.seed === s)
+  const full = specs.filter((spec) => spec.curves.length > 0).flatMap((spec) => seedsOf(spec).map((seed): Chain => ({spec, seed, fraction: 1, ablation: 'all stages', curves: spec.curves})))
+  const variants: [number, Ablation][] = [[1, 'no stage 1'], [1, 'no stage 2'], ...args.budgets!.split(',').map(Number).flatMap((f) => (['all stages', 'no stage 1', 'no stage 2'] as const).map((a): [number, Ablation] => [f, a]))]
+  const ablations = specs.filter((spec) => spec.curves.includes('stages')).flatMap((spec) => seedsOf(spec).flatMap((seed) => variants.map(([fraction, ablation]): Chain => ({spec, seed, fraction, ablation, curves: ['stages']}))))
+  return [...full, ...ablations]
 }
 
 /** The stages a chain runs and their tokens: a skipped stage's tokens go to stage 3. */
