@@ -57,7 +57,7 @@ await mkdir(plots, {recursive: true})
 const {teacher, results} = report
 const seeds = [...new Set(results.map((r) => r.seed))].sort((a, b) => a - b)
 const context = teacher.memory.contextLength
-const mib = (m: Memory) => `${(m.totalBytes / 2 ** 20).toFixed(m.totalBytes < 2 ** 20 ? 2 : 1)} MiB`
+const kib = (m: Memory) => `${Math.round(m.totalBytes / 1024)} KiB`
 /** What guessing among the candidates scores by log-likelihood, averaged over the pair counts as acc is. */
 const pairCounts = Object.keys(teacher.kv.byPairs).map(Number)
 const chanceAcc = pairCounts.reduce((a, p) => a + 1 / p, 0) / pairCounts.length
@@ -78,27 +78,29 @@ async function headsCharts(): Promise<void> {
   if (rows.length === 0) return
   const headLevel = rows.filter((r) => r.selection !== 'layers')
   const layerLevel = rows.filter((r) => r.selection === 'layers')
-  const label = (r: Result, first: boolean) => (first ? (r.selection === 'layers' ? `${r.attentionLayers} layer${r.attentionLayers > 1 ? 's' : ''}, ${mib(r.memory)}` : mib(r.memory)) : undefined)
-  const seriesOf = (x: (r: Result) => number, y: (kv: Kv) => number, labelled: boolean): Series[] => [
+  const xMax = Math.max(...rows.map((r) => r.headsKept))
+  // Memory labels on the first seed's points only (the seeds' students are the same shapes).
+  const point = (r: Result, y: (kv: Kv) => number, first: boolean) => ({x: r.headsKept, y: y(r.kv), label: first ? kib(r.memory) : undefined})
+  const seriesOf = (y: (kv: Kv) => number): Series[] => [
     ...seeds.flatMap((seed, i) => [
-      {name: `heads kept (individual ranking), seed ${seed}`, points: bySeed(headLevel, seed).map((r) => ({x: x(r), y: y(r.kv), label: labelled ? label(r, i === 0) : undefined}))},
-      {name: `layer-level hybrid (every head of some layers), seed ${seed}`, points: bySeed(layerLevel, seed).map((r) => ({x: x(r), y: y(r.kv), label: labelled ? label(r, i === 0) : undefined}))},
+      {name: `heads kept (individual ranking), seed ${seed}`, points: bySeed(headLevel, seed).map((r) => point(r, y, i === 0))},
+      {name: `layer-level hybrid (whole attention layers), seed ${seed}`, points: bySeed(layerLevel, seed).map((r) => point(r, y, i === 0))},
     ]).filter((s) => s.points.length > 0),
-    {name: 'teacher (all attention)', points: [{x: teacher.heads, y: y(teacher.kv), label: labelled ? mib(teacher.memory) : undefined}]},
+    {name: `teacher (all ${teacher.heads} heads, ${kib(teacher.memory)})`, points: [0, xMax].map((x) => ({x, y: y(teacher.kv)}))},
   ]
-  const title = (what: string) => `phi-natural: ${what} vs attention heads kept (labels: memory per sequence at ${context} tokens)`
-  await save('heads-exact.svg', lineChartSvg(seriesOf((r) => r.headsKept, (kv) => kv.exact, true), {title: title('kv-retrieval exact match'), xLabel: 'attention heads kept (of 48)', yLabel: 'exact match, held-out keys', yRange: [0, 1]}))
-  await save('heads-acc.svg', lineChartSvg(seriesOf((r) => r.headsKept, (kv) => kv.acc, true), {
-    title: title('kv-retrieval acc'), xLabel: 'attention heads kept (of 48)', yLabel: 'acc (log-likelihood), held-out keys', yRange: [0, 1], chance: [0, teacher.heads].map((x) => ({x, y: chanceAcc})),
+  const title = (what: string) => `${what} vs heads kept (labels: memory at ${context} tokens)`
+  await save('heads-exact.svg', lineChartSvg(seriesOf((kv) => kv.exact), {title: title('exact match'), xLabel: `attention heads kept (of ${teacher.heads})`, yLabel: 'exact match, held-out keys', yRange: [0, 1]}))
+  await save('heads-acc.svg', lineChartSvg(seriesOf((kv) => kv.acc), {
+    title: title('acc'), xLabel: `attention heads kept (of ${teacher.heads})`, yLabel: 'acc (log-likelihood), held-out keys', yRange: [0, 1], chance: [0, xMax].map((x) => ({x, y: chanceAcc})),
   }))
-  const memoryPoint = (r: Result) => ({x: r.memory.totalBytes / 1024, y: r.kv.exact, label: r.selection === 'layers' ? `${r.attentionLayers}L` : `K=${r.headsKept}`})
+  const memoryPoint = (r: Result) => ({x: r.memory.totalBytes / 1024, y: r.kv.exact, label: r.selection === 'layers' ? `${r.attentionLayers} layer${r.attentionLayers > 1 ? 's' : ''}` : `K=${r.headsKept}`})
   await save('memory-exact.svg', lineChartSvg([
     ...seeds.flatMap((seed) => [
       {name: `heads kept, seed ${seed}`, points: bySeed(headLevel, seed).map(memoryPoint)},
       {name: `layer-level hybrid, seed ${seed}`, points: bySeed(layerLevel, seed).map(memoryPoint)},
     ]).filter((s) => s.points.length > 0),
     {name: 'teacher', points: [{x: teacher.memory.totalBytes / 1024, y: teacher.kv.exact, label: 'teacher'}]},
-  ], {title: `phi-natural: exact match vs memory per sequence at ${context} tokens`, xLabel: `KiB per sequence at ${context} tokens (KV cache + SSM state, 16-bit)`, yLabel: 'exact match, held-out keys', yRange: [0, 1], logX: true}))
+  ], {title: `exact match vs memory per sequence at ${context} tokens`, xLabel: `KiB per sequence at ${context} tokens (KV cache + SSM state, 16-bit)`, yLabel: 'exact match, held-out keys', yRange: [0, 1], logX: true}))
 }
 
 /** Retrieval and perplexity against d_state, a line per seed and metric. */
@@ -108,10 +110,10 @@ async function stateCharts(): Promise<void> {
   const line = (name: string, seed: number, y: (r: Result) => number): Series => ({name: `${name}, seed ${seed}`, points: bySeed(rows, seed).map((r) => ({x: r.dState, y: y(r)}))})
   const xs = [...new Set(rows.map((r) => r.dState))]
   await save('state-retrieval.svg', lineChartSvg(seeds.flatMap((seed) => [line('exact match', seed, (r) => r.kv.exact), line('acc', seed, (r) => r.kv.acc)]), {
-    title: `phi-natural, ${rows[0].headsKept} heads kept: retrieval vs SSM state size`, xLabel: 'd_state (N)', yLabel: 'held-out keys', yRange: [0, 1], logX: true, chance: xs.map((x) => ({x, y: chanceAcc})),
+    title: `retrieval vs d_state (${rows[0].headsKept} heads kept)`, xLabel: 'd_state (N)', yLabel: 'held-out keys', yRange: [0, 1], logX: true, chance: xs.map((x) => ({x, y: chanceAcc})),
   }))
   await save('state-ppl.svg', lineChartSvg([...seeds.map((seed) => line('student', seed, (r) => r.ppl.word)), {name: 'teacher', points: xs.map((x) => ({x, y: teacher.ppl.word}))}], {
-    title: `phi-natural, ${rows[0].headsKept} heads kept: perplexity vs SSM state size`, xLabel: 'd_state (N)', yLabel: 'word perplexity, held-out Brown', logX: true,
+    title: `held-out Brown perplexity vs d_state (${rows[0].headsKept} heads kept)`, xLabel: 'd_state (N)', yLabel: 'word perplexity, held-out Brown', logX: true,
   }))
 }
 
@@ -125,10 +127,10 @@ async function barCharts(curve: string, key: (r: Result) => string, what: string
     return ys.length ? {value: mean(ys), marks: ys} : undefined
   })
   const heads = rows.find((r) => r.selection !== 'none')?.headsKept
-  const title = (m: string) => `phi-natural, ${heads} heads kept: ${m} by ${what} (bar: mean of ${seeds.length} seeds; dots: each)`
+  const title = (m: string) => `${m} by ${what}, ${heads} heads kept (bar: mean of ${seeds.length} seeds; dot: each)`
   const retrieval: BarSeries[] = [{name: 'exact match', bars: bar((r) => r.kv.exact)}, {name: 'acc (log-likelihood)', bars: bar((r) => r.kv.acc)}]
-  await save(`${curve}.svg`, barChartSvg(categories, retrieval, {title: title('kv-retrieval, held-out keys'), yLabel: 'held-out keys', yRange: [0, 1]}))
-  await save(`${curve}-ppl.svg`, barChartSvg(categories, [{name: `word perplexity (teacher ${teacher.ppl.word.toFixed(1)})`, bars: bar((r) => r.ppl.word)}], {title: title('held-out Brown perplexity'), yLabel: 'word perplexity'}))
+  await save(`${curve}.svg`, barChartSvg(categories, retrieval, {title: title('retrieval'), yLabel: 'held-out keys', yRange: [0, 1]}))
+  await save(`${curve}-ppl.svg`, barChartSvg(categories, [{name: `word perplexity (teacher ${teacher.ppl.word.toFixed(1)})`, bars: bar((r) => r.ppl.word)}], {title: title('perplexity'), yLabel: 'word perplexity'}))
 }
 
 /** Each stage variant against the tokens it spent, a line per variant and seed. */
@@ -137,7 +139,7 @@ async function stageCharts(): Promise<void> {
   if (rows.length === 0) return
   const variants = [...new Set(rows.map((r) => r.ablation))]
   const lines = (y: (r: Result) => number): Series[] => variants.flatMap((v) => seeds.map((seed) => ({name: `${v}, seed ${seed}`, points: bySeed(rows, seed).filter((r) => r.ablation === v).map((r) => ({x: r.tokens, y: y(r)}))})))
-  const title = (m: string) => `phi-natural, ${rows[0].headsKept} heads kept: ${m} by MOHAWK stages run, over budgets`
+  const title = (m: string) => `${m} by stages run, over budgets (${rows[0].headsKept} heads kept)`
   await save('stages-exact.svg', lineChartSvg(lines((r) => r.kv.exact), {title: title('exact match'), xLabel: 'distillation tokens (all stages)', yLabel: 'exact match, held-out keys', yRange: [0, 1], logX: true}))
   await save('stages-ppl.svg', lineChartSvg(lines((r) => r.ppl.word), {title: title('perplexity'), xLabel: 'distillation tokens (all stages)', yLabel: 'word perplexity, held-out Brown', logX: true}))
 }

@@ -29,7 +29,8 @@ export function barChartSvg(categories: string[], series: BarSeries[], opts: Bar
   const [y0, y1] = opts.yRange ?? padRange(Math.min(0, ...values), Math.max(...values))
   const groupW = series.length * BAR_W + GROUP_GAP
   const longest = Math.max(...[...series.map((s) => s.name), ...categories].map((n) => n.length))
-  const W = Math.max(M.left + categories.length * groupW + M.right, Math.ceil(M.left + 40 + longest * CHAR_W + M.right), 360)
+  // Wide enough for the groups, the longest legend entry or category, and the title (15px: 1.25 characters of 12px).
+  const W = Math.max(M.left + categories.length * groupW + M.right, Math.ceil(M.left + 40 + longest * CHAR_W + M.right), Math.ceil(opts.title.length * CHAR_W * 1.25) + 16, 360)
   const H = PLOT_H + series.length * LEGEND_ROW + 8
   const plotBottom = PLOT_H - M.bottom
   const py = (y: number) => plotBottom - ((Math.min(Math.max(y, y0), y1) - y0) / (y1 - y0)) * (plotBottom - M.top)

@@ -69,7 +69,14 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
   // Few x values (a sweep) are labelled each; many (a training curve) get round ticks.
   const distinctX = [...new Set(xs)].sort((a, b) => a - b)
   const xTicks = distinctX.length <= 12 || opts.logX ? distinctX : ticks(x0, x1)
-  for (const x of xTicks) out.push(`<text x="${px(x)}" y="${plotBottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
+  // A label that would overlap the one before it (close values, as on a log axis) is left out.
+  let labelEnd = -Infinity
+  for (const x of xTicks) {
+    const half = (fmt(x).length * CHAR_W) / 2
+    if (px(x) - half < labelEnd) continue
+    out.push(`<text x="${px(x)}" y="${plotBottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
+    labelEnd = px(x) + half + 4
+  }
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${plotBottom}" y2="${plotBottom}" stroke="black"/>`)
   out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${plotBottom}" stroke="black"/>`)
   out.push(`<text x="${(M.left + W - M.right) / 2}" y="${PLOT_H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`)
@@ -83,7 +90,11 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
     const pts = s.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x)
     out.push(polyline(pts.map((p) => [px(p.x) + dx, py(p.y)]), style))
     if (marked(s)) for (const p of pts) out.push(marker(px(p.x) + dx, py(p.y), style))
-    for (const p of pts.filter((p) => p.label)) out.push(`<text x="${px(p.x) + dx + 8}" y="${py(p.y) - 8}" font-size="10" fill="${style.color}">${esc(p.label!)}</text>`)
+    // Slanted, so that the labels of neighbouring points do not run into each other.
+    for (const p of pts.filter((p) => p.label)) {
+      const [lx, ly] = [px(p.x) + dx + 8, py(p.y) - 8]
+      out.push(`<text x="${lx}" y="${ly}" transform="rotate(-35 ${lx} ${ly})" font-size="10" fill="${style.color}">${esc(p.label!)}</text>`)
+    }
   })
   legend.forEach((entry, i) => {
     const y = PLOT_H + 4 + i * LEGEND_ROW + LEGEND_ROW / 2

@@ -61,7 +61,16 @@ describe('eval line charts (issue 18.10)', () => {
       expect(Number(l.x) - Number(circles[i].cx)).toBeCloseTo(8, 5)
       expect(Number(circles[i].cy) - Number(l.y)).toBeCloseTo(8, 5)
       expect(l.fill).toBe(circles[i].fill)
+      expect(l.transform).toBe(`rotate(-35 ${l.x} ${l.y})`)
     })
+  })
+
+  it('leaves out an x label that would overlap the one before it (close values on a log axis)', () => {
+    const svg = lineChartSvg([{name: 'memory', points: [{x: 2000, y: 0.1}, {x: 2010, y: 0.2}, {x: 100000, y: 0.3}]}], {title: 't', xLabel: 'x', yLabel: 'y', yRange: [0, 1], logX: true})
+    const labels = [...svg.matchAll(/<text [^>]*>([^<]*)<\/text>/g)].map((m) => m[1])
+    expect(labels).toContain('2.00k')
+    expect(labels).not.toContain('2.01k')
+    expect(labels).toContain('100k')
   })
 
   it('draws the chance line, and writeCharts passes a task\'s chance to it', async () => {
