@@ -2,7 +2,8 @@
  * What the distillation experiments (scripts/distill-experiment.ts, scripts/natural-curves.ts)
  * share: CLI processes at most --jobs at once, one MOHAWK stage per `hybridize distill` (skipped
  * when done, resumed from its checkpoint), the probe that times a stage's tokens a second,
- * heads files written by the experiment, and kv-retrieval scored as `hybridize eval` scores it.
+ * when chains run that many at once end, heads files written by the experiment, and kv-retrieval
+ * scored as `hybridize eval` scores it.
  */
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
@@ -130,6 +131,19 @@ export async function probeRates(distillStage: DistillStage, students: string[],
     }))
   }
   return {rates: rates as [number, number, number][], startSeconds}
+}
+
+/**
+ * When the last of `durations` ends, each started in order on the first of `jobs` slots to come free
+ * (as Slots runs the chains; a chain's stages keep its slot, since they go first).
+ */
+export function makespan(durations: number[], jobs: number): number {
+  const free = new Array<number>(Math.max(1, jobs)).fill(0)
+  for (const d of durations) {
+    const i = free.indexOf(Math.min(...free))
+    free[i] += d
+  }
+  return Math.max(...free)
 }
 
 /** heads.json naming `selected` (every one kept by `rewrite --heads FILE`), for the teacher `like` was made for. */

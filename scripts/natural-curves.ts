@@ -38,7 +38,7 @@ import {parseTeacherConfig} from '../src/models/config.js'
 import {parseHybridConfig} from '../src/models/hybrid-config.js'
 import {readConfigJson} from '../src/models/load.js'
 import {hybridSequenceMemory, teacherSequenceMemory, type SequenceMemory} from '../src/models/memory.js'
-import {hybridizeCli, probeRates, Slots, stageRunner, writeHeadsFile, writeRandomHeads, type Stage} from './distill-pieces.js'
+import {hybridizeCli, makespan, probeRates, Slots, stageRunner, writeHeadsFile, writeRandomHeads, type Stage} from './distill-pieces.js'
 
 const CURVES = ['heads', 'state', 'mixer', 'selection', 'stages'] as const
 type Curve = (typeof CURVES)[number]
@@ -235,8 +235,8 @@ const mixerKey = (spec: StudentSpec): string => `${spec.mixer}${spec.mimoRank &&
 
 /**
  * <out>/budget.json if an earlier run fitted one; else --tokens, scaled with --seconds so that the chains
- * (their steps at the probed rates, each process's start, their evals), --jobs at a time, take about
- * that long: their sum over --jobs, and the longest chain, within S.
+ * (their steps at the probed rates, each process's start, their evals), run in order --jobs at a time,
+ * end within S.
  */
 async function budgetFor(chains: Chain[], students: Map<string, string>, evalSeconds: number): Promise<Budget> {
   const file = join(out, 'budget.json')
@@ -257,9 +257,13 @@ async function budgetFor(chains: Chain[], students: Map<string, string>, evalSec
   // What does not scale with the budget: each process's start, and the eval, which shares the GPU with
   // the other processes (twice what the teacher's took alone).
   const fixedSeconds = chains.map((c) => stagesOf(c, tokens).length * measured.startSeconds + 2 * evalSeconds)
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
-  const scale = Math.min((seconds * jobs - sum(fixedSeconds)) / sum(trainSeconds), ...chains.map((_, i) => (seconds - fixedSeconds[i]) / trainSeconds[i]))
-  if (!(scale > 0)) throw new Error(`--seconds ${seconds}: the processes' starts and evals alone (${Math.max(...fixedSeconds).toFixed(0)} s a chain, ${chains.length} chains, ${jobs} at once) take longer`)
+  const lasts = (scale: number) => makespan(chains.map((_, i) => fixedSeconds[i] + scale * trainSeconds[i]), jobs)
+  if (lasts(0) >= seconds) throw new Error(`--seconds ${seconds}: the processes' starts and evals alone take ${lasts(0).toFixed(0)} s (${chains.length} chains, ${jobs} at once)`)
+  // The largest scale whose schedule ends within the time (bisection: the end grows with the scale).
+  let [lo, hi] = [0, 1]
+  while (lasts(hi) < seconds) hi *= 2
+  for (let i = 0; i < 50; i++) [lo, hi] = lasts((lo + hi) / 2) < seconds ? [(lo + hi) / 2, hi] : [lo, (lo + hi) / 2]
+  const scale = lo
   const budget: Budget = {tokens: tokens.map((t) => Math.max(1, Math.round((t * scale) / rowTokens)) * rowTokens), fit: {seconds, jobs, rates, startSeconds: measured.startSeconds, evalSeconds, chains: chains.length}}
   console.error(`probe: tokens/s a process with ${probeKeys.length} running, stages 1-3: ${Object.entries(rates).map(([k, r]) => `${k} ${r.map((x) => x.toFixed(0)).join('/')}`).join('; ')}; ${measured.startSeconds.toFixed(1)} s a process outside its steps`)
   console.error(`budget for ${seconds} s: tokens ${budget.tokens.join(',')} a full chain`)

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {Slots} from '../../scripts/distill-pieces.js'
+import {makespan, Slots} from '../../scripts/distill-pieces.js'
 
 /** A task that records when it starts and ends, and ends when `release` is called. */
 function gate(log: string[], name: string): {task: () => Promise<string>; release: () => void} {
@@ -46,5 +46,16 @@ describe('the experiments\' process slots', () => {
     await expect(waiting).rejects.toThrow(/stopped/)
     await expect(slots.run(0, async () => log.push('later ran'))).rejects.toThrow(/stopped/)
     expect(log).toEqual(['start a', 'end a'])
+  })
+})
+
+describe('makespan: when chains started in order on the first free of `jobs` slots end', () => {
+  it('adds up one slot\'s chains, and starts each on the slot that frees first', () => {
+    expect(makespan([10, 10, 10], 1)).toBe(30)
+    expect(makespan([10, 10, 10], 3)).toBe(10)
+    // Slots: [5] and [3, then 4 at 3 s, ending at 7]; then 1 on the slot free at 5.
+    expect(makespan([5, 3, 4, 1], 2)).toBe(7)
+    // A long chain started last decides the end.
+    expect(makespan([1, 1, 1, 9], 3)).toBe(10)
   })
 })
