@@ -6,7 +6,9 @@
  *              selection), beside layer-level hybrids that keep every head of --layer-counts layers
  *              (evenly spaced: layer floor((i + 1/2) L / n), the others pure SSM);
  *   state      K = --keep with d_state N (the head dim), N/2, N/4, N/8;
- *   mixer      K = --keep as discrete Mamba-2, Mamba-2, Mamba-3 SISO and Mamba-3 MIMO rank 2;
+ *   mixer      K = --keep as discrete Mamba-2, Mamba-2, Mamba-3 SISO and Mamba-3 MIMO rank 2 (without
+ *              stage 1, its tokens to stage 3: a MIMO head's mixing matrix is R x R blocks, and stage 1
+ *              has no one attention matrix to match each with);
  *   selection  --keep heads chosen by individual ablation, greedy ablation, aggregate pattern, at
  *              random (drawn afresh for each data seed: Random(12345 + seed)), and none (K = 0);
  *   stages     K = --keep without stage 1 (its tokens go to stage 3) and without stage 2 (likewise),
@@ -108,6 +110,11 @@ interface StudentSpec {
   curves: Curve[]
   /** Random heads are drawn per data seed; every other student serves every seed. */
   seed?: number
+  /**
+   * Skips stage 1 (its tokens go to stage 3): a MIMO mixer's mixing matrix is R x R blocks a head,
+   * which stage 1 has no single attention matrix to compare with.
+   */
+  noStage1?: boolean
 }
 
 type Ablation = 'all stages' | 'no stage 1' | 'no stage 2'
@@ -148,7 +155,7 @@ async function studentSpecs(cfg: TeacherShape): Promise<StudentSpec[]> {
   for (const d of [2, 4, 8].map((f) => N / f)) specs.push({...base, name: `k${keep}-d${d}`, dState: d, curves: want('state')})
   specs.push({...base, name: `k${keep}-mamba2`, mixer: 'mamba2', curves: want('mixer')})
   specs.push({...base, name: `k${keep}-mamba3`, mixer: 'mamba3', curves: want('mixer')})
-  specs.push({...base, name: `k${keep}-mamba3-mimo2`, mixer: 'mamba3', mimoRank: 2, curves: want('mixer')})
+  specs.push({...base, name: `k${keep}-mamba3-mimo2`, mixer: 'mamba3', mimoRank: 2, noStage1: true, curves: want('mixer')})
   for (const selection of ['greedy', 'aggregate'] as const) {
     specs.push({...base, name: `${selection}-k${keep}`, heads: join(headsDir, `heads-${selection}-k${keep}.json`), selection, curves: want('selection')})
   }
@@ -166,7 +173,7 @@ async function studentSpecs(cfg: TeacherShape): Promise<StudentSpec[]> {
  */
 function chainsOf(specs: StudentSpec[]): Chain[] {
   const seedsOf = (spec: StudentSpec) => seeds.filter((s) => spec.seed === undefined || spec.seed === s)
-  const full = specs.filter((spec) => spec.curves.length > 0).flatMap((spec) => seedsOf(spec).map((seed): Chain => ({spec, seed, fraction: 1, ablation: 'all stages', curves: spec.curves})))
+  const full = specs.filter((spec) => spec.curves.length > 0).flatMap((spec) => seedsOf(spec).map((seed): Chain => ({spec, seed, fraction: 1, ablation: spec.noStage1 ? 'no stage 1' : 'all stages', curves: spec.curves})))
   const variants: [number, Ablation][] = [[1, 'no stage 1'], [1, 'no stage 2'], ...args.budgets!.split(',').map(Number).flatMap((f) => (['all stages', 'no stage 1', 'no stage 2'] as const).map((a): [number, Ablation] => [f, a]))]
   const ablations = specs.filter((spec) => spec.curves.includes('stages')).flatMap((spec) => seedsOf(spec).flatMap((seed) => variants.map(([fraction, ablation]): Chain => ({spec, seed, fraction, ablation, curves: ['stages']}))))
   return [...full, ...ablations]

@@ -61,8 +61,8 @@ const kib = (m: Memory) => `${Math.round(m.totalBytes / 1024)} KiB`
 /** What guessing among the candidates scores by log-likelihood, averaged over the pair counts as acc is. */
 const pairCounts = Object.keys(teacher.kv.byPairs).map(Number)
 const chanceAcc = pairCounts.reduce((a, p) => a + 1 / p, 0) / pairCounts.length
-const full = (r: Result) => r.ablation === 'all stages' && r.budgetFraction === 1
-const inCurve = (curve: string) => results.filter((r) => full(r) && r.curves.includes(curve))
+/** A curve's students; the stage ablations stand only in the stages curve. */
+const inCurve = (curve: string) => results.filter((r) => r.curves.includes(curve))
 const bySeed = (rows: Result[], seed: number) => rows.filter((r) => r.seed === seed)
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const written: string[] = []
@@ -146,7 +146,7 @@ async function stageCharts(): Promise<void> {
 
 await headsCharts()
 await stateCharts()
-await barCharts('mixer', (r) => r.mixer, 'mixer')
+await barCharts('mixer', (r) => (r.ablation === 'all stages' ? r.mixer : `${r.mixer} (${r.ablation})`), 'mixer')
 await barCharts('selection', (r) => r.selection, 'head selection')
 await stageCharts()
 console.log(written.map((f) => join(plots, f)).join('\n'))
