@@ -118,10 +118,12 @@ async function stateCharts(): Promise<void> {
 }
 
 /** Bars per category of `key`: exact and acc (and perplexity apart), the mean over seeds with each seed marked. */
-async function barCharts(curve: string, key: (r: Result) => string, what: string): Promise<void> {
+async function barCharts(curve: string, key: (r: Result) => string, what: string, order: string[] = []): Promise<void> {
   const rows = inCurve(curve)
   if (rows.length === 0) return
-  const categories = [...new Set(rows.map(key))]
+  // In `order` where it names them, the rest as they come.
+  const rank = (c: string) => (order.includes(c) ? order.indexOf(c) : order.length)
+  const categories = [...new Set(rows.map(key))].sort((a, b) => rank(a) - rank(b))
   const bar = (y: (r: Result) => number) => categories.map((c) => {
     const ys = rows.filter((r) => key(r) === c).map(y)
     return ys.length ? {value: mean(ys), marks: ys} : undefined
@@ -147,6 +149,6 @@ async function stageCharts(): Promise<void> {
 await headsCharts()
 await stateCharts()
 await barCharts('mixer', (r) => (r.ablation === 'all stages' ? r.mixer : `${r.mixer} (${r.ablation})`), 'mixer')
-await barCharts('selection', (r) => r.selection, 'head selection')
+await barCharts('selection', (r) => r.selection, 'head selection', ['individual', 'greedy', 'aggregate', 'random', 'none'])
 await stageCharts()
 console.log(written.map((f) => join(plots, f)).join('\n'))
