@@ -54,7 +54,7 @@ describe('eval line charts (issue 18.10)', () => {
 
   it('writes a point\'s label beside its marker, in its series\' colour', () => {
     const labelled = lineChartSvg([{name: 'heads kept', points: [{x: 0, y: 0.1, label: '24 KiB'}, {x: 2, y: 0.9, label: '536 KiB'}]}], {title: 't', xLabel: 'x', yLabel: 'y', yRange: [0, 1]})
-    const labels = [...labelled.matchAll(/<text ([^>]*)>([^<]*KiB)<\/text>/g)].map((m) => ({...attrs(m[1]), text: m[2]}))
+    const labels = [...labelled.matchAll(/<text ([^>]*)>([^<]*KiB)<\/text>/g)].map((m): Record<string, string> => ({...attrs(m[1]), text: m[2]}))
     expect(labels.map((l) => l.text)).toEqual(['24 KiB', '536 KiB'])
     const circles = [...labelled.matchAll(/<circle [^>]*>/g)].map((m) => attrs(m[0])).slice(0, 2)
     labels.forEach((l, i) => {
