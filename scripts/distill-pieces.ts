@@ -114,19 +114,23 @@ export function stageRunner(cli: Cli, s: StageSettings): DistillStage {
  * Tokens a second of one distill process for each stage of each of `students`, all of them running
  * at once: the median of the later steps of a short run (the first steps include shader compilation);
  * and the seconds a process spends outside its steps (start, loading, compiling, saving), the most of any.
+ * A student whose `runsStage(i, stage)` is false skips that stage (its rate NaN).
  */
-export async function probeRates(distillStage: DistillStage, students: string[], folder: string, rowTokens: number, steps = 24): Promise<{rates: [number, number, number][]; startSeconds: number}> {
-  const rates: number[][] = students.map(() => [])
+export async function probeRates(
+  distillStage: DistillStage, students: string[], folder: string, rowTokens: number, steps = 24, runsStage: (i: number, stage: Stage) => boolean = () => true,
+): Promise<{rates: [number, number, number][]; startSeconds: number}> {
+  const rates: number[][] = students.map(() => [NaN, NaN, NaN])
   let startSeconds = 0
   for (const stage of [1, 2, 3] as const) {
     const runs = join(folder, `stage${stage}`)
+    const probed = [...students.keys()].filter((i) => runsStage(i, stage))
     const started = Date.now()
-    await Promise.all(students.map((s, i) => distillStage(String(i), s, stage, steps * rowTokens, 1e-4, runs)))
+    await Promise.all(probed.map((i) => distillStage(String(i), students[i], stage, steps * rowTokens, 1e-4, runs)))
     const wall = (Date.now() - started) / 1000
-    await Promise.all(students.map(async (_, i) => {
+    await Promise.all(probed.map(async (i) => {
       const lines = (await readFile(join(runs, String(i), 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as {tokens_per_s: number; elapsed_s: number})
       const later = lines.slice(Math.floor(lines.length / 2)).map((m) => m.tokens_per_s).sort((a, b) => a - b)
-      rates[i].push(later[Math.floor(later.length / 2)])
+      rates[i][stage - 1] = later[Math.floor(later.length / 2)]
       startSeconds = Math.max(startSeconds, wall - lines.at(-1)!.elapsed_s)
     }))
   }

@@ -253,11 +253,12 @@ async function budgetFor(chains: Chain[], students: Map<string, string>, evalSec
   const seconds = Number(args.seconds)
   const jobs = Math.max(1, Number(args.jobs))
   // One probe student per mixer, the rest of the slots filled with the first student, so the probe runs as loaded as the experiment.
-  const byMixer = new Map<string, string>()
-  for (const c of chains) if (!byMixer.has(mixerKey(c.spec))) byMixer.set(mixerKey(c.spec), students.get(c.spec.name)!)
+  const byMixer = new Map<string, StudentSpec>()
+  for (const c of chains) if (!byMixer.has(mixerKey(c.spec))) byMixer.set(mixerKey(c.spec), c.spec)
   const probeKeys = [...byMixer.keys()]
   while (probeKeys.length < Math.min(jobs, chains.length)) probeKeys.push(probeKeys[0])
-  const measured = await probeRates(runners.get(seeds[0])!, probeKeys.map((k) => byMixer.get(k)!), join(out, 'probe'), rowTokens, Number(args['probe-steps']))
+  const probed = probeKeys.map((k) => byMixer.get(k)!)
+  const measured = await probeRates(runners.get(seeds[0])!, probed.map((spec) => students.get(spec.name)!), join(out, 'probe'), rowTokens, Number(args['probe-steps']), (i, stage) => stage !== 1 || !probed[i].noStage1)
   const rates: Record<string, number[]> = {}
   probeKeys.forEach((k, i) => (rates[k] = rates[k] ? rates[k].map((r, s) => Math.min(r, measured.rates[i][s])) : measured.rates[i]))
   const trainSeconds = chains.map((c) => stagesOf(c, tokens).reduce((a, [s, t]) => a + t / rates[mixerKey(c.spec)][s - 1], 0))
