@@ -18,8 +18,10 @@
 # start (every distill saves after its step and stops, the results so far are written), killed 15 s later;
 # the charts and the tarball take the rest. TRAIN_S (default BUDGET_S - 170): --seconds of the budget
 # fit, the chains' share of the clock (the probe, the rewrites and the teacher's eval come before it).
-# WORK (default runs/natural-curves), JOBS (default 16). On a CPU, to check this script: DEVICE=cpu,
-# and toy flags, e.g. --seeds 0 --curves heads --samples 2 --pairs 10 --tokens 2048,2048,8192.
+# WORK (default runs/natural-curves), JOBS (default 16). Checked on a CPU with toy settings (a budget.json
+# of {"tokens": [2048, 2048, 4096]} written into WORK first, so no probe): DEVICE=cpu JOBS=2 BUDGET_S=900
+# bash scripts/natural-curves-h200.sh --seeds 0 --budgets 0.5 --samples 1 --pairs 10,20; then twice more,
+# resumed from the unpacked tarball.
 set -uo pipefail
 start=$(date +%s)
 budget=${BUDGET_S:-500}
