@@ -16,8 +16,8 @@
 #
 # BUDGET_S (default 500): the whole script's clock. The driver is sent SIGINT BUDGET_S - 35 s after the
 # start (every distill saves after its step and stops, the results so far are written), killed 15 s later;
-# the charts and the tarball take the rest. TRAIN_S (default BUDGET_S - 170): --seconds of the budget
-# fit, the chains' share of the clock (the probe, the rewrites and the teacher's eval come before it).
+# the charts and the tarball take the rest. The budget is fitted (--end-by) to the time left after the
+# rewrites, the teacher's eval and the probe, up to MARGIN_S (default 45) before that SIGINT.
 # WORK (default runs/natural-curves), JOBS (default 16). Checked on a CPU with toy settings (a budget.json
 # of {"tokens": [2048, 2048, 4096]} written into WORK first, so no probe): DEVICE=cpu JOBS=2 BUDGET_S=900
 # bash scripts/natural-curves-h200.sh --seeds 0 --budgets 0.5 --samples 1 --pairs 10,20; then twice more,
@@ -25,19 +25,18 @@
 set -uo pipefail
 start=$(date +%s)
 budget=${BUDGET_S:-500}
-train=${TRAIN_S:-$((budget - 170))}
+margin=${MARGIN_S:-45}
 work=${WORK:-runs/natural-curves}
 out=${OUT:-natural-curves-out}
 jobs=${JOBS:-16}
 device=${DEVICE:-webgpu}
-[ "$train" -gt 0 ] || { echo "natural-curves-h200: TRAIN_S ($train s) must be positive: raise BUDGET_S or set TRAIN_S" >&2; exit 2; }
 mkdir -p "$work" "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$work/smi.txt" 2>&1 && cat "$work/smi.txt"
 
-seconds_left() { echo $((budget - ($(date +%s) - start))); }
-# A budget fitted by an earlier call is kept, so --seconds only matters for the first. The log of every call is kept.
+# A budget fitted by an earlier call is kept, so --end-by only matters for the first. The log of every call is kept.
 echo "natural-curves-h200: $(date -u +%FT%TZ) $(cat "$work/smi.txt" 2>/dev/null)" >> "$work/driver.log"
-timeout -s INT -k 15 $(($(seconds_left) - 35)) node .gpu/natural-curves.mjs --device "$device" --jobs "$jobs" --seconds "$train" --out "$work" "$@" \
+stop_at=$((start + budget - 35))
+timeout -s INT -k 15 $((stop_at - $(date +%s))) node .gpu/natural-curves.mjs --device "$device" --jobs "$jobs" --end-by $((stop_at - margin)) --out "$work" "$@" \
   > "$work/stdout.txt" 2>> "$work/driver.log"
 status=$?
 echo "natural-curves-h200: driver exit $status after $(($(date +%s) - start)) s" | tee -a "$work/driver.log"

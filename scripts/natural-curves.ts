@@ -26,7 +26,8 @@
  * --seconds S fits the budget (keeping the --tokens ratios, 1 : 1 : 4) so that every chain of stages and
  * its eval take about S seconds with --jobs processes at once, from a probe of each mixer's tokens a second
  * and the teacher's eval time; the budget lands in <out>/budget.json and a later run (e.g. a second device
- * call) reuses it, so every student of the experiment has the same budget. Every step is skipped when
+ * call) reuses it, so every student of the experiment has the same budget. --end-by T (a Unix time in
+ * seconds) fits it instead to the time left after the probe until T. Every step is skipped when
  * its output exists; a stage interrupted by SIGINT saves a checkpoint and resumes. The first SIGINT lets
  * the processes running save and stop, then the results of the students finished so far are written:
  * <out>/results.json, <out>/results.md (scripts/plot-natural-curves.ts draws the charts).
@@ -72,6 +73,7 @@ const {values: args} = parseArgs({
     device: {type: 'string', default: 'cpu'},
     jobs: {type: 'string', default: '1'},
     seconds: {type: 'string'},
+    'end-by': {type: 'string'},
     'probe-steps': {type: 'string', default: '24'},
   },
 })
@@ -249,8 +251,8 @@ async function budgetFor(chains: Chain[], students: Map<string, string>, evalSec
   const file = join(out, 'budget.json')
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as Budget
   const tokens = parsePerStage('tokens', args.tokens!, 3)
-  if (!args.seconds) return {tokens}
-  const seconds = Number(args.seconds)
+  if (!args.seconds && !args['end-by']) return {tokens}
+  if (args.seconds && args['end-by']) throw new Error('--seconds or --end-by, not both')
   const jobs = Math.max(1, Number(args.jobs))
   // One probe student per mixer, the rest of the slots filled with the first student, so the probe runs as loaded as the experiment.
   const byMixer = new Map<string, StudentSpec>()
@@ -259,6 +261,8 @@ async function budgetFor(chains: Chain[], students: Map<string, string>, evalSec
   while (probeKeys.length < Math.min(jobs, chains.length)) probeKeys.push(probeKeys[0])
   const probed = probeKeys.map((k) => byMixer.get(k)!)
   const measured = await probeRates(runners.get(seeds[0])!, probed.map((spec) => students.get(spec.name)!), join(out, 'probe'), rowTokens, Number(args['probe-steps']), (i, stage) => stage !== 1 || !probed[i].noStage1)
+  // What is left of the clock once the probe has run.
+  const seconds = args.seconds ? Number(args.seconds) : Number(args['end-by']) - Date.now() / 1000
   const rates: Record<string, number[]> = {}
   probeKeys.forEach((k, i) => (rates[k] = rates[k] ? rates[k].map((r, s) => Math.min(r, measured.rates[i][s])) : measured.rates[i]))
   const trainSeconds = chains.map((c) => stagesOf(c, tokens).reduce((a, [s, t]) => a + t / rates[mixerKey(c.spec)][s - 1], 0))
@@ -266,7 +270,7 @@ async function budgetFor(chains: Chain[], students: Map<string, string>, evalSec
   // the other processes (twice what the teacher's took alone).
   const fixedSeconds = chains.map((c) => stagesOf(c, tokens).length * measured.startSeconds + 2 * evalSeconds)
   const lasts = (scale: number) => makespan(chains.map((_, i) => fixedSeconds[i] + scale * trainSeconds[i]), jobs)
-  if (lasts(0) >= seconds) throw new Error(`--seconds ${seconds}: the processes' starts and evals alone take ${lasts(0).toFixed(0)} s (${chains.length} chains, ${jobs} at once)`)
+  if (lasts(0) >= seconds) throw new Error(`${seconds.toFixed(0)} s: the processes' starts and evals alone take ${lasts(0).toFixed(0)} s (${chains.length} chains, ${jobs} at once)`)
   // The largest scale whose schedule ends within the time (bisection: the end grows with the scale).
   let [lo, hi] = [0, 1]
   while (lasts(hi) < seconds) hi *= 2
@@ -274,7 +278,7 @@ async function budgetFor(chains: Chain[], students: Map<string, string>, evalSec
   const scale = lo
   const budget: Budget = {tokens: tokens.map((t) => Math.max(1, Math.round((t * scale) / rowTokens)) * rowTokens), fit: {seconds, jobs, rates, startSeconds: measured.startSeconds, evalSeconds, chains: chains.length}}
   console.error(`probe: tokens/s a process with ${probeKeys.length} running, stages 1-3: ${Object.entries(rates).map(([k, r]) => `${k} ${r.map((x) => x.toFixed(0)).join('/')}`).join('; ')}; ${measured.startSeconds.toFixed(1)} s a process outside its steps`)
-  console.error(`budget for ${seconds} s: tokens ${budget.tokens.join(',')} a full chain`)
+  console.error(`budget for ${seconds.toFixed(0)} s: tokens ${budget.tokens.join(',')} a full chain`)
   await writeFile(file, JSON.stringify(budget, null, 2) + '\n')
   return budget
 }
