@@ -35,7 +35,6 @@
  *      kv-retrieval accuracy (log-likelihood over the candidates, 10 to 50 pairs) of teacher and students.
  * Writes <out>/results.json and <out>/results.md.
  */
-import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
@@ -53,13 +52,12 @@ import type {DistillStudent} from '../src/distill/student.js'
 import {noGrad} from '../src/engine/autograd.js'
 import {klDivergence, softTargetCrossEntropy} from '../src/engine/losses.js'
 import {fromArray, scopeAsync} from '../src/engine/tensor.js'
-import {runRetrieval} from '../src/eval/tasks/retrieval.js'
 import type {LanguageModel} from '../src/models/language-model.js'
 import {loadHybrid} from '../src/models/hybrid.js'
 import {loadTeacher} from '../src/models/load.js'
 import type {TeacherModel} from '../src/models/teacher.js'
 import {loadTokenizer, type TextTokenizer} from '../src/tokenizer/load.js'
-import {Random} from '../src/util/random.js'
+import {hybridizeCli, kvAccuracy, probeRates, retrievalPairs, slugOf, Slots, stageRunner, writeRandomHeads, type KvFigures, type Stage} from './distill-pieces.js'
 
 const {values: args} = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -96,81 +94,14 @@ const keep = Number(args.keep)
 let [t1, t2, t3] = parsePerStage('tokens', args.tokens!, 3)
 const rowTokens = Number(args['batch-size']) * Number(args['seq-len'])
 const [lr1, lr2, lr3] = parsePerStage('lr', args.lr!, 3, false)
-const pairs = await retrievalPairs()
+const pairs = await retrievalPairs(args.pairs, teacherDir)
 const mix = `kv-retrieval:${args['kv-share']}:pairs=${args['train-pairs'] ?? `${Math.min(...pairs)}-${Math.max(...pairs)}`}`
 if (!['heldout', 'train', 'all'].includes(args['eval-keys']!)) throw new Error(`--eval-keys ${args['eval-keys']}: heldout, train or all`)
 const common = ['--data', args.data!, '--mix', mix, '--seq-len', args['seq-len']!, '--batch-size', args['batch-size']!, '--seed', args.seed!, '--device', args.device!, '--save-every', '50', '--quiet']
 
-/** --pairs, else 4, 8, ... up to the teacher's training maximum, else what eval sweeps. */
-async function retrievalPairs(): Promise<number[]> {
-  if (args.pairs) return args.pairs.split(',').map(Number)
-  const training = await readFile(join(teacherDir, 'training.json'), 'utf8').then((t) => JSON.parse(t) as {recipe?: {maxPairs?: number}}).catch(() => undefined)
-  const max = training?.recipe?.maxPairs
-  return max ? Array.from({length: Math.floor(max / 4)}, (_, i) => 4 * (i + 1)) : [10, 20, 30, 40, 50]
-}
-
-/** A variant's name as a folder name. */
-const slugOf = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '').toLowerCase()
-
-/** At most --jobs CLI processes at once. */
-const slots = {free: Math.max(1, Number(args.jobs)), waiting: [] as (() => void)[]}
-
-async function cliAsync(argv: string[]): Promise<void> {
-  while (slots.free === 0) await new Promise<void>((wake) => slots.waiting.push(wake))
-  slots.free--
-  try {
-    console.error(`$ hybridize ${argv.join(' ')}`)
-    const code = await new Promise<number | null>((done, fail) => {
-      const child = spawn(process.execPath, [resolve('bin/run.js'), ...argv], {stdio: ['ignore', 'inherit', 'inherit']})
-      child.on('error', fail).on('exit', done)
-    })
-    if (code !== 0) throw new Error(`hybridize ${argv[0]} failed (${code})`)
-  } finally {
-    slots.free++
-    slots.waiting.shift()?.()
-  }
-}
-
-/** Runs started, by folder: a chain that needs another's stage waits on the same run. */
-const started = new Map<string, Promise<string>>()
-
-/** `hybridize distill` of one stage unless its student exists; resolves to the student folder. */
-function distillStage(name: string, from: string, stage: 1 | 2 | 3, tokens: number, lr: number, runs = join(out, 'runs')): Promise<string> {
-  const run = join(runs, name)
-  let result = started.get(run)
-  if (!result) {
-    result = (async () => {
-      if (!existsSync(join(run, 'student', 'model.safetensors'))) {
-        const resume = existsSync(join(run, 'checkpoints', 'last'))
-        await cliAsync(resume ? ['distill', '--resume', '--out', run, '--device', args.device!] : ['distill', from, '--teacher', teacherDir, '--stage', String(stage), '--tokens', String(tokens), '--lr', String(lr), ...common, '--out', run])
-      }
-      return join(run, 'student')
-    })()
-    started.set(run, result)
-  }
-  return result
-}
-
-/**
- * Tokens a second of one distill process for each stage, with `students.length` processes running
- * at once: the median of the later steps of a short run per student (the first steps include
- * shader compilation).
- */
-async function probeRates(students: string[], steps = 24): Promise<[number, number, number]> {
-  const rates: number[] = []
-  for (const stage of [1, 2, 3] as const) {
-    const runs = join(out, 'probe', `stage${stage}`)
-    await Promise.all(students.map((s, i) => distillStage(String(i), s, stage, steps * rowTokens, 1e-4, runs)))
-    const perStudent = await Promise.all(students.map(async (_, i) => {
-      const lines = (await readFile(join(runs, String(i), 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as {tokens_per_s: number})
-      const later = lines.slice(Math.floor(lines.length / 2)).map((m) => m.tokens_per_s).sort((a, b) => a - b)
-      return later[Math.floor(later.length / 2)]
-    }))
-    rates.push(Math.min(...perStudent))
-  }
-  console.error(`probe: tokens/s a process with ${students.length} running, stages 1-3: ${rates.map((r) => r.toFixed(0)).join(', ')}`)
-  return rates as [number, number, number]
-}
+const cli = hybridizeCli(new Slots(Number(args.jobs)))
+const runStage = stageRunner(cli, {teacherDir, device: args.device!, common})
+const distillStage = (name: string, from: string, stage: Stage, tokens: number, lr: number): Promise<string> => runStage(name, from, stage, tokens, lr, join(out, 'runs'))
 
 interface StageError {
   stage: number
@@ -190,7 +121,7 @@ async function main(): Promise<void> {
   await mkdir(out, {recursive: true})
   const heads = join(out, 'heads.json')
   const findHeads = async (selection: string, file: string): Promise<void> => {
-    if (!existsSync(file)) await cliAsync(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', selection, '--out', file, '--device', args.device!, '--quiet'])
+    if (!existsSync(file)) await cli(['find-heads', teacherDir, '--samples', args['heads-samples']!, '--top-k', String(Math.max(1, keep)), '--selection', selection, '--out', file, '--device', args.device!, '--quiet'])
   }
   await findHeads(args.selection!, heads)
   const teacherConfig = JSON.parse(await readFile(join(teacherDir, 'config.json'), 'utf8')) as {num_hidden_layers: number; num_attention_heads: number; head_dim?: number; hidden_size: number}
@@ -203,7 +134,7 @@ async function main(): Promise<void> {
   await findHeads(contrast, contrastHeads)
   const rewritten = async (name: string, extra: string[]): Promise<string> => {
     const folder = join(out, 'students', name)
-    if (!existsSync(join(folder, 'config.json'))) await cliAsync(['rewrite', teacherDir, '--out', folder, '--quiet', '--init', args.init!, ...extra])
+    if (!existsSync(join(folder, 'config.json'))) await cli(['rewrite', teacherDir, '--out', folder, '--quiet', '--init', args.init!, ...extra])
     return folder
   }
   const initial: Record<string, string> = {
@@ -255,13 +186,13 @@ async function main(): Promise<void> {
     console.error(name, JSON.stringify(stageErrors[name]))
   }
   const samples = Number(args.samples)
-  const teacherKv = await kvAccuracy(teacher, tokenizer, samples)
+  const teacherKv = await kvAccuracy(teacher, tokenizer, samples, pairs, args['eval-keys']!)
   console.error('teacher kv-retrieval', JSON.stringify(teacherKv))
   const results = []
   for (const v of variants) {
     const model = await loadHybrid(v.student, backend)
     const kd = await kdLoss(hybridStudent(model), teacher, batches)
-    const kv = await kvAccuracy(model, tokenizer, samples)
+    const kv = await kvAccuracy(model, tokenizer, samples, pairs, args['eval-keys']!)
     const attentionHeads = model.config.layers.reduce((n, l) => n + l.attentionHeads.length, 0)
     results.push({...v, attentionHeads, stateDim: model.config.mixer.stateDim, kd, kv, kvRelative: kv.acc / teacherKv.acc})
     console.error(v.name, JSON.stringify(results.at(-1)))
@@ -281,7 +212,10 @@ async function main(): Promise<void> {
 async function fitBudget(students: string[], seconds: number, chains: number): Promise<void> {
   const jobs = Math.max(1, Number(args.jobs))
   const probeStudents = Array.from({length: Math.min(jobs, chains)}, (_, i) => students[i % students.length])
-  const [r1, r2, r3] = await probeRates(probeStudents)
+  // The slowest student's rate for each stage.
+  const perStudent = (await probeRates(runStage, probeStudents, join(out, 'probe'), rowTokens)).rates
+  const [r1, r2, r3] = [0, 1, 2].map((s) => Math.min(...perStudent.map((r) => r[s])))
+  console.error(`probe: tokens/s a process with ${probeStudents.length} running, stages 1-3: ${[r1, r2, r3].map((r) => r.toFixed(0)).join(', ')}`)
   // Chains of about equal length share `jobs` slots: ceil(chains / jobs) rounds of one chain each.
   const rounds = Math.ceil(chains / jobs)
   const chainSeconds = t1 / r1 + t2 / r2 + t3 / r3
@@ -290,14 +224,6 @@ async function fitBudget(students: string[], seconds: number, chains: number): P
   ;[t1, t2, t3] = [whole(t1), whole(t2), whole(t3)]
   args.tokens = `${t1},${t2},${t3}`
   console.error(`budget for ${seconds} s: tokens ${args.tokens} a student`)
-}
-
-/** heads.json with `keep` heads drawn uniformly (seeded) in place of find-heads' selection. */
-async function writeRandomHeads(from: string, to: string, keep: number, cfg: {num_hidden_layers: number; num_attention_heads: number}): Promise<void> {
-  const json = JSON.parse(await readFile(from, 'utf8')) as Record<string, unknown>
-  const all = Array.from({length: cfg.num_hidden_layers * cfg.num_attention_heads}, (_, i) => [Math.floor(i / cfg.num_attention_heads), i % cfg.num_attention_heads])
-  const selected = new Random(12345).sampleWithoutReplacement(all, keep)
-  await writeFile(to, JSON.stringify({model: json.model, selected, note: `${keep} heads drawn at random (seed 12345) for comparison`}, null, 2) + '\n')
 }
 
 /** The same held-out batches for every measurement: the training mix under another seed. */
@@ -352,22 +278,6 @@ async function kdLoss(student: DistillStudent, teacher: DistillTeacher, batches:
     kl += k / batches.length
   }
   return {ce, kl}
-}
-
-/** acc: log-likelihood over the candidates, per pair count too; exact: greedy decoding writes the answer. */
-interface KvFigures {
-  acc: number
-  exact: number
-  byPairs: Record<string, number>
-  exactByPairs: Record<string, number>
-}
-
-/** kv-retrieval accuracy as `hybridize eval` scores it, at each of `pairs`. */
-async function kvAccuracy(lm: LanguageModel, tokenizer: TextTokenizer, samples: number): Promise<KvFigures> {
-  const ctx = {lm, tokenizer, limit: samples, batchSize: 8, seed: 1234, logSamples: false, progress: () => {}}
-  const r = await runRetrieval({name: 'kv-retrieval', options: {keys: args['eval-keys']!}}, ctx, pairs)
-  const metric = (prefix: string) => Object.fromEntries(Object.entries(r.metrics).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]))
-  return {acc: r.metrics['acc,none'], exact: r.metrics['exact_acc,none'], byPairs: metric('acc,pairs='), exactByPairs: metric('exact_acc,pairs=')}
 }
 
 function markdown(r: {teacherKv: KvFigures; totalHeads: number; stageErrors: Record<string, StageError[]>; results: {name: string; attentionHeads: number; stateDim: number; stages: [number, number][]; kd: {ce: number; kl: number}; kv: KvFigures; kvRelative: number}[]}): string {

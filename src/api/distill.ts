@@ -97,6 +97,7 @@ export async function distill(request: DistillRequest): Promise<DistillOutput> {
       const teacher = await loadTeacher(teacherFolder, on)
       const model = await loadModel(studentFolder, on)
       if (!(model instanceof HybridModel)) throw new HybridizeError(`${settings.student} is not a hybrid student (make one with \`hybridize rewrite\`)`, {code: 'E_STUDENT'})
+      refuseStage1OfMimo(settings, model)
       return {teacher, model, student: hybridStudent(model)}
     }
     const {teacher, model, student} = await load(backend)
@@ -119,6 +120,19 @@ export async function distill(request: DistillRequest): Promise<DistillOutput> {
       stop?.release()
     }
   }))
+}
+
+/**
+ * Stage 1 matches each SSM head's mixing matrix with its teacher head's attention; a Mamba-3 mixer of
+ * MIMO rank R has R x R of them a head (one per input and output rank), none of which is the head's.
+ */
+function refuseStage1OfMimo(settings: DistillSettings, model: HybridModel): void {
+  const mixer = model.config.mixer
+  if (!settings.stages.includes(1) || mixer.kind !== 'mamba3' || mixer.mimoRank === 1) return
+  throw new HybridizeError(
+    `stage 1 matches one mixing matrix a head with the teacher's attention, and ${settings.student}'s Mamba-3 mixer of MIMO rank ${mixer.mimoRank} has ${mixer.mimoRank ** 2} a head; distill it with stages 2 and 3 only`,
+    {code: 'E_FLAG'},
+  )
 }
 
 async function refuseExistingRun(out: string): Promise<void> {

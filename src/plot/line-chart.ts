@@ -11,9 +11,12 @@
  * aside. The legend sits under the plot and the image grows to fit it,
  * so long model names are never cut off.
  */
+import {CHAR_W, COLORS, esc, fmt, padRange, ticks} from './svg-parts.js'
+
 export interface Series {
   name: string
-  points: {x: number; y: number}[]
+  /** A point's label (e.g. the memory it costs) is written beside its marker. */
+  points: {x: number; y: number; label?: string}[]
 }
 
 export interface ChartOptions {
@@ -27,7 +30,6 @@ export interface ChartOptions {
   chance?: {x: number; y: number}[]
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
 const DASHES = ['', '7 4', '2 3', '9 3 2 3']
 const MARKERS = ['circle', 'square', 'triangle', 'diamond'] as const
 const CHANCE_COLOR = '#888888'
@@ -37,8 +39,6 @@ const M = {left: 64, right: 24, top: 40, bottom: 52}
 const LEGEND_ROW = 20
 const DODGE = 3
 const MAX_MARKED_POINTS = 50
-/** Width of a character of the 12px sans-serif text, generously (digits and most letters are narrower). */
-const CHAR_W = 7.2
 
 export function lineChartSvg(series: Series[], opts: ChartOptions): string {
   const chance = opts.chance?.filter((p) => Number.isFinite(p.y))
@@ -69,7 +69,14 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
   // Few x values (a sweep) are labelled each; many (a training curve) get round ticks.
   const distinctX = [...new Set(xs)].sort((a, b) => a - b)
   const xTicks = distinctX.length <= 12 || opts.logX ? distinctX : ticks(x0, x1)
-  for (const x of xTicks) out.push(`<text x="${px(x)}" y="${plotBottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
+  // A label that would overlap the one before it (close values, as on a log axis) is left out.
+  let labelEnd = -Infinity
+  for (const x of xTicks) {
+    const half = (fmt(x).length * CHAR_W) / 2
+    if (px(x) - half < labelEnd) continue
+    out.push(`<text x="${px(x)}" y="${plotBottom + 16}" text-anchor="middle">${fmt(x)}</text>`)
+    labelEnd = px(x) + half + 4
+  }
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${plotBottom}" y2="${plotBottom}" stroke="black"/>`)
   out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${plotBottom}" stroke="black"/>`)
   out.push(`<text x="${(M.left + W - M.right) / 2}" y="${PLOT_H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`)
@@ -83,6 +90,11 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
     const pts = s.points.filter((p) => Number.isFinite(p.y)).sort((a, b) => a.x - b.x)
     out.push(polyline(pts.map((p) => [px(p.x) + dx, py(p.y)]), style))
     if (marked(s)) for (const p of pts) out.push(marker(px(p.x) + dx, py(p.y), style))
+    // Slanted, so that the labels of neighbouring points do not run into each other.
+    for (const p of pts.filter((p) => p.label)) {
+      const [lx, ly] = [px(p.x) + dx + 8, py(p.y) - 8]
+      out.push(`<text x="${lx}" y="${ly}" transform="rotate(-35 ${lx} ${ly})" font-size="10" fill="${style.color}">${esc(p.label!)}</text>`)
+    }
   })
   legend.forEach((entry, i) => {
     const y = PLOT_H + 4 + i * LEGEND_ROW + LEGEND_ROW / 2
@@ -124,28 +136,4 @@ function marker(x: number, y: number, s: Style): string {
     case 'diamond': return `<polygon points="${x},${y - r * 1.3} ${x + r},${y} ${x},${y + r * 1.3} ${x - r},${y}" ${fill}/>`
     default: return `<circle cx="${x}" cy="${y}" r="${r}" ${fill}/>`
   }
-}
-
-function padRange(lo: number, hi: number): [number, number] {
-  if (lo === hi) return [lo - 1, hi + 1]
-  const pad = (hi - lo) * 0.05
-  return [lo - pad, hi + pad]
-}
-
-function ticks(lo: number, hi: number): number[] {
-  const step = 10 ** Math.floor(Math.log10((hi - lo) / 4))
-  const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= 6) ?? step * 10
-  const out: number[] = []
-  for (let t = Math.ceil(lo / nice) * nice; t <= hi + 1e-12; t += nice) out.push(Number(t.toPrecision(12)))
-  return out
-}
-
-function fmt(v: number): string {
-  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toPrecision(3)}M`
-  if (Math.abs(v) >= 1e3) return `${(v / 1e3).toPrecision(3)}k`
-  return String(Number(v.toPrecision(3)))
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

@@ -52,6 +52,27 @@ describe('eval line charts (issue 18.10)', () => {
     expect(svg.match(/<polygon /g)!.length).toBeGreaterThanOrEqual(XS.length)
   })
 
+  it('writes a point\'s label beside its marker, in its series\' colour', () => {
+    const labelled = lineChartSvg([{name: 'heads kept', points: [{x: 0, y: 0.1, label: '24 KiB'}, {x: 2, y: 0.9, label: '536 KiB'}]}], {title: 't', xLabel: 'x', yLabel: 'y', yRange: [0, 1]})
+    const labels = [...labelled.matchAll(/<text ([^>]*)>([^<]*KiB)<\/text>/g)].map((m): Record<string, string> => ({...attrs(m[1]), text: m[2]}))
+    expect(labels.map((l) => l.text)).toEqual(['24 KiB', '536 KiB'])
+    const circles = [...labelled.matchAll(/<circle [^>]*>/g)].map((m) => attrs(m[0])).slice(0, 2)
+    labels.forEach((l, i) => {
+      expect(Number(l.x) - Number(circles[i].cx)).toBeCloseTo(8, 5)
+      expect(Number(circles[i].cy) - Number(l.y)).toBeCloseTo(8, 5)
+      expect(l.fill).toBe(circles[i].fill)
+      expect(l.transform).toBe(`rotate(-35 ${l.x} ${l.y})`)
+    })
+  })
+
+  it('leaves out an x label that would overlap the one before it (close values on a log axis)', () => {
+    const svg = lineChartSvg([{name: 'memory', points: [{x: 2000, y: 0.1}, {x: 2010, y: 0.2}, {x: 100000, y: 0.3}]}], {title: 't', xLabel: 'x', yLabel: 'y', yRange: [0, 1], logX: true})
+    const labels = [...svg.matchAll(/<text [^>]*>([^<]*)<\/text>/g)].map((m) => m[1])
+    expect(labels).toContain('2.00k')
+    expect(labels).not.toContain('2.01k')
+    expect(labels).toContain('100k')
+  })
+
   it('draws the chance line, and writeCharts passes a task\'s chance to it', async () => {
     const chance = lines(svg).filter((l) => l.stroke === '#888888')
     expect(chance).toHaveLength(1)
