@@ -3,7 +3,7 @@
  * (e.g. the mean over seeds) with its single measurements (each seed) marked on it as black dots, so
  * that a mean never hides how far its runs lie apart. Legend under the plot, as line-chart.ts does.
  */
-import {CHAR_W, COLORS, esc, fmt, padRange, ticks} from './svg-parts.js'
+import {CHAR_W, chartFrame, COLORS, esc, fmt, LEGEND_ROW, M, padRange, PLOT_H, ticks} from './svg-parts.js'
 
 export interface BarSeries {
   name: string
@@ -18,9 +18,6 @@ export interface BarChartOptions {
   yRange?: [number, number]
 }
 
-const PLOT_H = 400
-const M = {left: 64, right: 24, top: 40, bottom: 52}
-const LEGEND_ROW = 20
 const BAR_W = 22
 const GROUP_GAP = 28
 
@@ -35,14 +32,7 @@ export function barChartSvg(categories: string[], series: BarSeries[], opts: Bar
   const plotBottom = PLOT_H - M.bottom
   const py = (y: number) => plotBottom - ((Math.min(Math.max(y, y0), y1) - y0) / (y1 - y0)) * (plotBottom - M.top)
   const groupX = (c: number) => M.left + ((W - M.left - M.right) * (c + 0.5)) / categories.length
-  const out: string[] = []
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
-  out.push(`<rect width="${W}" height="${H}" fill="white"/>`)
-  out.push(`<text x="${(M.left + W - M.right) / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`)
-  for (const t of ticks(y0, y1)) {
-    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`)
-    out.push(`<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`)
-  }
+  const out = chartFrame(W, H, opts.title, M, ticks(y0, y1), py)
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${plotBottom}" y2="${plotBottom}" stroke="black"/>`)
   out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${plotBottom}" stroke="black"/>`)
   out.push(`<text transform="translate(16 ${(M.top + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.yLabel)}</text>`)

@@ -11,7 +11,7 @@
  * aside. The legend sits under the plot and the image grows to fit it,
  * so long model names are never cut off.
  */
-import {CHAR_W, COLORS, esc, fmt, padRange, ticks} from './svg-parts.js'
+import {CHAR_W, chartFrame, COLORS, esc, fmt, LEGEND_ROW, M, padRange, PLOT_H, ticks} from './svg-parts.js'
 
 export interface Series {
   name: string
@@ -34,9 +34,6 @@ const DASHES = ['', '7 4', '2 3', '9 3 2 3']
 const MARKERS = ['circle', 'square', 'triangle', 'diamond'] as const
 const CHANCE_COLOR = '#888888'
 const PLOT_W = 640
-const PLOT_H = 400
-const M = {left: 64, right: 24, top: 40, bottom: 52}
-const LEGEND_ROW = 20
 const DODGE = 3
 const MAX_MARKED_POINTS = 50
 
@@ -58,14 +55,7 @@ export function lineChartSvg(series: Series[], opts: ChartOptions): string {
   const plotBottom = PLOT_H - M.bottom
   const px = (x: number) => M.left + ((fx(x) - x0) / (x1 - x0)) * (W - M.left - M.right)
   const py = (y: number) => plotBottom - ((y - y0) / (y1 - y0)) * (plotBottom - M.top)
-  const out: string[] = []
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
-  out.push(`<rect width="${W}" height="${H}" fill="white"/>`)
-  out.push(`<text x="${(M.left + W - M.right) / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`)
-  for (const t of ticks(y0, y1)) {
-    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`)
-    out.push(`<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${fmt(t)}</text>`)
-  }
+  const out = chartFrame(W, H, opts.title, M, ticks(y0, y1), py)
   // Few x values (a sweep) are labelled each; many (a training curve) get round ticks.
   const distinctX = [...new Set(xs)].sort((a, b) => a - b)
   const xTicks = distinctX.length <= 12 || opts.logX ? distinctX : ticks(x0, x1)
