@@ -14,12 +14,14 @@ if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
   (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
 # Both binaries stripped of their symbols (node: 24 -> 22 MB packed): the device call's tree has a 64 MiB cap.
-bins=$(mktemp -d)
-cp "$(command -v node)" "$bins/node" && cp node_modules/webgpu/dist/linux-x64/dawn.node "$bins/dawn.node"
-strip "$bins/node" "$bins/dawn.node"
-xz -T2 -9 -c "$bins/node" > .gpu/node.xz
-xz -T2 -9 -c "$bins/dawn.node" > .gpu/dawn.node.xz
-rm -rf "$bins"
+# Node's (xz -9 of 86 MB, the slow part) is kept between packs; the stamp marks a stripped one.
+pack_stripped() {  # pack_stripped BINARY OUT.xz
+  local copy; copy=$(mktemp)
+  cp "$1" "$copy" && strip "$copy" && xz -T2 -9 -c "$copy" > "$2"
+  rm -f "$copy"
+}
+if [ ! -e .gpu/node.xz.stripped ]; then pack_stripped "$(command -v node)" .gpu/node.xz && touch .gpu/node.xz.stripped; fi
+pack_stripped node_modules/webgpu/dist/linux-x64/dawn.node .gpu/dawn.node.xz
 # The webgpu package's JavaScript without the other platforms' binaries; dawn.node is unpacked into it there.
 rm -rf .gpu/webgpu && mkdir -p .gpu/webgpu && cp node_modules/webgpu/{package.json,index.js} .gpu/webgpu/
 # Production dependencies, installed from the lock file without scripts (webgpu comes from .gpu/webgpu).
