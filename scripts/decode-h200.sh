@@ -10,7 +10,7 @@
 # settings), and the transformers peer of the teacher (bench/peer_decode.py: static cache, bf16, SDPA, no compile) on
 # the same GPU. DECODE_KERNELS=1 adds the GPU times of a decode step's linears under each matmul version
 # (dev/kernels/matmul.ts, `--versions --filter`; 75 s more).
-# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
+# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/decode-h200.sh
 # Files in $OUT (4): decode.tar.gz (smi.txt, steps.tsv, decode.log with every step's output, decode-sweep.jsonl,
 # peer-decode.jsonl, summary.md, profile/, profile.md, kernels.txt with DECODE_KERNELS=1), and summary.md, steps.tsv and

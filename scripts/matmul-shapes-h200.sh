@@ -6,7 +6,7 @@
 # to PyTorch's bf16 matmul of the same shapes (bench/peer_torch.py --matmul-shapes-only); the kernel checks
 # (--check: every f16 version and the padded operands against the CPU) first, in their own process.
 # Here: `bash scripts/gpu-pack.sh` (bundles bench/run.ts into .gpu/bench.mjs); then through the device tool,
-# with .gl, .gpu and dist carried:
+# with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/matmul-shapes-h200.sh
 # One file comes back, $OUT/matmul-shapes.tar.gz: smi.txt, checks.log, webgpu.json/.log, peer.json/.log, table.md.
 # To try its logic on the CPU (small shapes, no peer): DEVICE=cpu BENCH="npx vite-node bench/run.ts --" OUT=/tmp/x bash scripts/matmul-shapes-h200.sh

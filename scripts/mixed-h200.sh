@@ -6,7 +6,7 @@
 #   2. its 2 % hybrid (find-heads, rewrite: scripts/gpu-steps.sh);
 #   3. stage 1 (layer 0), stage 2 (block 0) and stage 3 (the whole model), batch 1 x 2048, a fixed number of steps,
 #      once in f32 and once with --precision mixed, same data and seed, each run's metrics.jsonl kept.
-# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
+# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/mixed-h200.sh
 # STEPS="20 20 10" sets the steps of stages 1, 2, 3. Everything goes into one file, $OUT/mixed.tar.gz: smi.txt,
 # teacher.log, forward-*.log, compare-*.json (step 1), pipeline.log, steps.tsv, metrics-f32.jsonl, metrics-mixed.jsonl.

@@ -3,7 +3,7 @@
 # `distill --devices N` (data-parallel: one replica per device, gradients summed on the host), for BENCHMARKS.md's
 # scaling table, and which GPUs the replicas landed on: dawn.node picks an adapter by name, so whether N devices
 # opened in one process are N different GPUs is measured here (per-GPU memory while each run is at work), not assumed.
-# Here: `bash scripts/gpu-pack.sh`; then on a multi-GPU kind (nvidia-h100-x8 or smaller), .gl, .gpu and dist carried:
+# Here: `bash scripts/gpu-pack.sh`; then on a multi-GPU kind (nvidia-h100-x8 or smaller), .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/multi-gpu-h200.sh [DEVICE_COUNTS...]     (default: 1 2 4 8)
 # The teacher, heads and hybrid are made first when missing (/tmp/multi-gpu, kept while the machine stays warm), so
 # `bash scripts/multi-gpu-h200.sh 1 2` and then `bash scripts/multi-gpu-h200.sh 4 8` fit two 10-minute calls.

@@ -4,7 +4,7 @@
 # clock, each scored as it finishes, then the charts (scripts/plot-natural-curves.ts), in one device call.
 #
 # Here: bash scripts/gpu-pack.sh (bundles .gpu/natural-curves.mjs and .gpu/plot-natural-curves.mjs).
-# There, from the repo root, with .gl, .gpu and dist carried:
+# There, from the repo root, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/natural-curves-h200.sh [natural-curves.ts flags ...]
 # $OUT gets natural-curves.tgz: the experiment folder (results.json, results.md, plots/*.svg, budget.json,
 # the heads files, each run's metrics.jsonl, loss curve and eval.json, driver.log) without weights,

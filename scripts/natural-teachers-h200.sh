@@ -5,7 +5,7 @@
 # TypeScript data code through a pipe (scripts/natural-teacher-data.ts, bundled to .gpu/ by scripts/gpu-pack.sh),
 # scored every 250 steps by exact match on kv-retrieval with HELD-OUT keys at 10, 20 and 40 pairs.
 #
-# Here: bash scripts/gpu-pack.sh. There, from the repo root, with .gl, .gpu and dist carried:
+# Here: bash scripts/gpu-pack.sh. There, from the repo root, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh && bash scripts/natural-teachers-h200.sh [VARIANT ...]
 # (no VARIANT: all of them; VARIANT_sN is VARIANT with another seed N, for data and init). To continue variants in
 # a later call, unpack that call's resume-VARIANT.tar files (cat the .partN files first) into a folder of the repo

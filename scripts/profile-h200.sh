@@ -4,7 +4,7 @@
 # --recompute), 2 steps of 4 x 2048 tokens each, through scripts/real-pipeline-h200.sh; then one decode cell each of the
 # teacher and its 2 % hybrid at batch 8, context 2048 (bench/decode-sweep.mjs, no prefill, 2 warm-up + 8 timed steps).
 # Ends within 400 s, teacher creation included (every step bounded by a shared deadline).
-# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
+# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/profile-h200.sh
 # $OUT gets profile.tgz: profiles/<step>.json (the profile), summary.md (every profile's table, by step), steps.tsv,
 # pipeline.log, decode-*.log, smi.txt.

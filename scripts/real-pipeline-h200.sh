@@ -2,7 +2,7 @@
 # The pipeline at real size on the GPU machine, each step timed with its peak GPU memory, each bounded by a timeout
 # so one failing step still leaves the others' figures: find-heads over every head, rewrite at 2 %, each MOHAWK stage
 # for a few steps at 4 x 2048 tokens, then the PyTorch peer of the same steps (bench/peer_mohawk.py).
-# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
+# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/real-pipeline-h200.sh [llama-3.2-1b] [ours|peer|all]
 # (ours and peer each fit one 10-minute call; the teacher is remade, identically, by each.)
 # Files go to $OUT: pipeline.log (every step's output), steps.tsv (step, exit, seconds, peak MiB), metrics-*.jsonl,

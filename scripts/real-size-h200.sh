@@ -2,7 +2,7 @@
 # Real-size teachers on the GPU machine: a model of the real architecture with random bf16 weights
 # (scripts/real-teacher.py, transformers), its float32 reference forward, then hybridize's forward of the same
 # checkpoint on WebGPU, compared (scripts/compare-outputs.py), with wall time, host RSS and peak GPU memory.
-# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl, .gpu and dist carried:
+# Here: `bash scripts/gpu-pack.sh`; then through the device tool, with .gl and .gpu carried:
 #   source scripts/gpu-env.sh; bash scripts/real-size-h200.sh llama-3.2-1b [seq]
 # Files go to $OUT: teacher.log, forward-<model>.log, compare-<model>.json, gpu-mem-<model>.csv.
 # FORWARD_FLAGS are passed to `hybridize forward` (e.g. FORWARD_FLAGS="--dtype f32": the teacher is bf16, so

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fixture reasoner's experiment (issue 23 point 4; EXPERIMENTS.md "The fixture reasoner") on the
 # GPU machine, in one device call if the teacher trains in time, else two. From the repo root, with
-# .gl, .gpu and dist carried (scripts/gpu-pack.sh), and RUN (default runs/reasoner) carried when it exists:
+# .gl and .gpu carried (scripts/gpu-pack.sh), and RUN (default runs/reasoner) carried when it exists:
 #   source scripts/gpu-env.sh && bash scripts/reasoner-h200.sh
 # Steps, each under a `timeout`, all on one device:
 #   1. train the teacher (npm run reasoner: dist/fixtures/reasoner-main.js) for at most TEACH_SECONDS
