@@ -29,7 +29,7 @@ export interface FindHeadsOutput {
 
 /** What `hybridize find-heads` does without flags (its flags' defaults; --budget 2%). */
 export const FIND_HEADS_DEFAULTS: Omit<FindHeadsOptions, 'progress'> = {
-  task: 'kv-retrieval', samples: 50, pairs: 20, seed: 0, ablation: 'zero', select: {fraction: 0.02}, selection: 'individual', randomDraws: 5,
+  task: 'kv-retrieval', samples: 50, pairs: 20, seed: 0, ablation: 'zero', select: {fraction: 0.02}, selection: 'individual', randomDraws: 5, precision: 'f32',
 }
 
 export async function findHeads(request: FindHeadsRequest): Promise<FindHeadsOutput> {

@@ -1,4 +1,5 @@
 import {noGrad} from '../engine/autograd.js'
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {add, embedding, mul} from '../engine/ops.js'
 import {fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
@@ -25,9 +26,10 @@ const BASE_TOKENS = 3_072
  * below its lowest ablated layer, so rows with the same tokens share those layers: one plain
  * forward per distinct token row keeps the residual stream entering each layer, and each row runs
  * only from its lowest ablated layer up (a model of L layers does (L + 1) / 2 of them on average
- * over single-head ablations). Returns next-token log-probs at each requested position.
+ * over single-head ablations). Returns next-token log-probs at each requested position. `precision`:
+ * the linear layers' matmuls (engine/precision.ts), f32 or mixed (f16 operands, f32 sums).
  */
-export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'zero'}): RowRunner<readonly HeadId[]> {
+export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'zero'}, precision: Precision = 'f32'): RowRunner<readonly HeadId[]> {
   const layout = headLayout(model)
   return async (rows) => {
     const out: Float32Array[][] = new Array(rows.length)
@@ -43,7 +45,7 @@ export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'z
     while (start < groups.length) {
       let end = start + 1
       while (end < groups.length && (end + 1 - start) * rows[groups[end][0]].ids.length <= BASE_TOKENS) end++
-      await runGroups(model, layout, ablation, rows, groups.slice(start, end), out)
+      await runGroups(model, layout, ablation, precision, rows, groups.slice(start, end), out)
       start = end
     }
     return out
@@ -56,14 +58,14 @@ export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'z
  * the engine's scopes are one stack per process, and runners on several devices interleave at their
  * reads (split-runner.ts).
  */
-async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Ablation, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
+async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Ablation, precision: Precision, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
   const backend = model.backend
   const {numLayers, hiddenSize} = model.skeleton
   const B = groups.length
   const T = Math.max(...groups.map((g) => rows[g[0]].ids.length))
   const ids = new Int32Array(B * T)
   groups.forEach((g, b) => ids.set(rows[g[0]].ids, b * T))
-  const hiddenStates = scope(() => noGrad(() => model.forward(fromArray(backend, ids, [B, T]), {hiddenStates: true, logitRows: fromArray(backend, new Int32Array(1), [1])})).hiddenStates!).map(keep)
+  const hiddenStates = scope(() => noGrad(() => withPrecision(precision, () => model.forward(fromArray(backend, ids, [B, T]), {hiddenStates: true, logitRows: fromArray(backend, new Int32Array(1), [1])}))).hiddenStates!).map(keep)
   try {
     // Rows without an ablation rerun the last layer: simpler than a separate path, and one layer of L.
     const startLayer = (i: number) => Math.min(numLayers - 1, ...rows[i].variant.map(([l]) => l))
@@ -78,14 +80,14 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
         const logitsOnDevice = keep(scope(() => {
           const base = hiddenStates[from].reshape([B, T * hiddenSize])
           const hidden = embedding(fromArray(backend, Int32Array.from(chunk.map((m) => m.b)), [chunk.length]), base).reshape([chunk.length, T, hiddenSize])
-          return noGrad(() =>
+          return noGrad(() => withPrecision(precision, () =>
             model.forward(fromArray(backend, new Int32Array(chunk.length * T), [chunk.length, T]), {
               fromLayer: {layer: from, hidden},
               logitRows: fromArray(backend, picks, [picks.length]),
               headOutputs: (layer, z) => ablate(z, layer, chunkRows, 'attention', (h) => layout[layer].attention.indexOf(h), ablation.mode === 'mean' ? ablation.means : undefined),
               ssmHeadOutputs: (layer, y) => ablate(y, layer, chunkRows, 'ssm', (h) => h, ablation.mode === 'mean' ? ablation.ssmMeans ?? [] : undefined),
             }),
-          ).logits
+          )).logits
         }))
         const logits = await logitsOnDevice.toFloat32().finally(() => logitsOnDevice.dispose())
         checkFiniteLogits(logits, model.vocabSize)

@@ -1,4 +1,5 @@
 import {noGrad} from '../engine/autograd.js'
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, scopeAsync, type Tensor} from '../engine/tensor.js'
 import {headLayout, type HeadsModel} from './head-layout.js'
 import type {TaskSample} from '../tasks/types.js'
@@ -33,7 +34,7 @@ export interface SegmentTokens {
 
 const CHUNK_SAMPLES = 16
 
-export async function attentionPatterns(model: HeadsModel, tok: TextTokenizer, samples: readonly TaskSample[], prompts: readonly number[][]): Promise<HeadPatterns> {
+export async function attentionPatterns(model: HeadsModel, tok: TextTokenizer, samples: readonly TaskSample[], prompts: readonly number[][], precision: Precision = 'f32'): Promise<HeadPatterns> {
   const layout = headLayout(model)
   const grid = () => layout.map((l) => new Array<number>(l.attention.length).fill(0))
   const gather = grid()
@@ -52,14 +53,14 @@ export async function attentionPatterns(model: HeadsModel, tok: TextTokenizer, s
     const {probs, outputs, ssmOutputs} = await scopeAsync(async () => {
       const zs: Tensor[] = []
       const ys: Tensor[] = []
-      const {attentions} = noGrad(() =>
+      const {attentions} = noGrad(() => withPrecision(precision, () =>
         model.forward(fromArray(model.backend, ids, [B, T]), {
           attentions: true,
           logitRows: fromArray(model.backend, Int32Array.of(0), [1]),
           headOutputs: (l, z) => (zs[l] = z),
           ssmHeadOutputs: (l, y) => (ys[l] = y),
         }),
-      )
+      ))
       return {probs: await read(attentions!), outputs: await read(zs), ssmOutputs: await read(ys)}
     })
     rows.forEach((row, b) => {

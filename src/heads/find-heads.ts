@@ -1,3 +1,4 @@
+import type {Precision} from '../engine/precision.js'
 import {HybridizeError} from '../errors.js'
 import {generateSamples, getTask, type TaskName, type TaskSample} from '../tasks/index.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
@@ -40,6 +41,8 @@ export interface FindHeadsOptions {
   selection: Selection
   /** Random sets of as many heads as are selected (drawn from the others) to ablate for comparison. */
   randomDraws: number
+  /** The linear layers' matmuls in every forward: f32, or mixed (f16 operands, f32 sums; engine/precision.ts). */
+  precision: Precision
   progress?: (text: string) => void
 }
 
@@ -117,9 +120,9 @@ export async function findHeads(model: HeadsModel, tok: TextTokenizer, opts: Fin
   const items = tokenizeItems(tok, samples)
 
   progress(`attention patterns of ${attentionCount} attention heads over ${samples.length} prompts`)
-  const patterns = await attentionPatterns(model, tok, samples, items.map((i) => i.context))
+  const patterns = await attentionPatterns(model, tok, samples, items.map((i) => i.context), opts.precision)
   const ablation: Ablation = opts.ablation === 'mean' ? {mode: 'mean', means: patterns.meanOutputs, ssmMeans: patterns.ssmMeanOutputs} : {mode: 'zero'}
-  const run = splitRows([model, ...peers].map((m) => ablationRunner(m, ablation)))
+  const run = splitRows([model, ...peers].map((m) => ablationRunner(m, ablation, opts.precision)))
   const score = async (variants: (readonly HeadId[])[]): Promise<AccuracyFigures[]> => {
     const outcomes = await scoreChoices(
       variants.flatMap((variant) => items.map((item) => ({item, variant}))),

@@ -19,7 +19,7 @@ beforeAll(async () => {
   teacherDir = (await writeTinyPair(await mkdtemp(join(tmpdir(), 'hybridize-heads-devices-')))).teacher
 })
 
-const options: FindHeadsOptions = {task: 'kv-retrieval', samples: 6, pairs: 4, seed: 2, ablation: 'zero', select: {topK: 2}, selection: 'individual', randomDraws: 2}
+const options: FindHeadsOptions = {task: 'kv-retrieval', samples: 6, pairs: 4, seed: 2, ablation: 'zero', select: {topK: 2}, selection: 'individual', randomDraws: 2, precision: 'f32'}
 
 describe('find-heads on several devices', () => {
   it('gives the results of one device', async () => {

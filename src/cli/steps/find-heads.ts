@@ -1,5 +1,6 @@
 import {Flags, type Interfaces} from '@oclif/core'
 import {FIND_HEADS_DEFAULTS, type FindHeadsOutput, type FindHeadsRequest} from '../../api/find-heads.js'
+import {PRECISIONS} from '../../engine/precision.js'
 import {parseBudget} from '../../heads/budget.js'
 import {SELECTIONS, type Selection} from '../../heads/find-heads.js'
 import {headName} from '../../heads/head-layout.js'
@@ -25,6 +26,11 @@ export const FIND_HEADS_FLAGS = {
     options: [...SELECTIONS],
     default: FIND_HEADS_DEFAULTS.selection,
   }),
+  precision: Flags.option({
+    options: PRECISIONS,
+    default: FIND_HEADS_DEFAULTS.precision,
+    description: "Linear layers' matmuls in every ablated forward: f32, or mixed: f16-rounded operands with f32 sums, as `forward --precision mixed` runs them (tensor cores where the GPU has subgroup matrices; f32 weights are rounded as they are used). Rankings can differ where two heads' drops are within f16's rounding.",
+  })(),
   'random-draws': Flags.integer({description: 'Random head sets of the selected size to ablate for comparison.', default: FIND_HEADS_DEFAULTS.randomDraws, min: 0}),
   out: Flags.string({description: 'heads.json to write (atomically); the heatmap goes beside it as .svg. A heads.json find-heads wrote is replaced; another file only with --force.', default: 'heads.json'}),
   force: Flags.boolean({description: 'Replace --out and its .svg even if they are not files find-heads wrote.'}),
@@ -46,6 +52,7 @@ export function findHeadsRequest(model: string, flags: FindHeadsFlags, io: StepI
     select: flags['top-k'] !== undefined ? {topK: flags['top-k']} : flags.budget !== undefined ? {fraction: parseBudget(flags.budget)} : undefined,
     selection: flags.selection as Selection,
     randomDraws: flags['random-draws'],
+    precision: flags.precision,
     out: flags.out,
     force: flags.force,
     device: flags.device,
