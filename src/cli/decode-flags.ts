@@ -3,8 +3,9 @@ import {PRECISIONS, type Precision} from '../engine/precision.js'
 import {KV_CACHE_DTYPES, type KvCacheDtype} from '../models/decode-cache.js'
 
 /**
- * `--precision` and `--kv-cache-dtype`, shared by the commands that decode (generate, eval's
- * generation tasks, serve): pass their values to `generate` as `precision` and `kvCacheDtype`.
+ * `--precision` and `--kv-cache-dtype`, shared by the commands that decode (generate, eval, serve):
+ * pass their values to `generate` as `precision` and `kvCacheDtype`; eval and serve run their
+ * scoring forwards (log-likelihoods, logprobs) at `precision` too.
  */
 export const DECODE_FLAGS = {
   precision: Flags.option({
