@@ -1,6 +1,7 @@
 import {createRequire} from 'node:module'
 import {arch, release, type} from 'node:os'
 import {dirname} from 'node:path'
+import type {Precision} from '../engine/precision.js'
 import {checkFolderDestination} from '../io/atomic.js'
 import type {EvalRun} from '../eval/lm-eval-results.js'
 import {modelInfo} from '../eval/model-info.js'
@@ -10,6 +11,7 @@ import {isGenerationTask, type GenerationSettings} from '../eval/tasks/generatio
 import {loadGenerationDocs} from '../eval/tasks/generation-docs.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {resolveModel} from '../hub/cache.js'
+import type {KvCacheDtype} from '../models/decode-cache.js'
 import {readConfigJson} from '../models/load.js'
 import {loadModel} from '../models/load-model.js'
 import type {WeightOptions} from '../models/load-weights.js'
@@ -26,6 +28,10 @@ export interface EvaluateRequest extends BackendChoice, WeightOptions {
   limit?: number
   /** How generation tasks sample (default: greedy, one sample). */
   generation?: GenerationSettings
+  /** Linear layers' matmuls in every forward, scoring and decoding (engine/precision.ts); f32 by default. */
+  precision?: Precision
+  /** Attention's key/value cache where a task decodes (models/decode-cache.ts); f32 by default. */
+  kvCacheDtype?: KvCacheDtype
   batchSize?: number
   /** Devices the scoring tasks (retrieval, mc:, ppl:) share their items among (`device` opens each); 1 by default. */
   devices?: number
@@ -53,11 +59,12 @@ export interface EvaluateOutput {
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../../package.json') as {version: string}).version
 
 /** What `hybridize eval` does without flags. */
-export const EVALUATE_DEFAULTS = {batchSize: 8, seqLen: 512, seed: 1234}
+export const EVALUATE_DEFAULTS = {batchSize: 8, seqLen: 512, seed: 1234, precision: 'f32' as Precision, kvCacheDtype: 'f32' as KvCacheDtype}
 
 export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput> {
   const {models, outputPath, status = () => {}} = request
   const {batchSize = EVALUATE_DEFAULTS.batchSize, seqLen = EVALUATE_DEFAULTS.seqLen, seed = EVALUATE_DEFAULTS.seed} = request
+  const {precision = EVALUATE_DEFAULTS.precision, kvCacheDtype = EVALUATE_DEFAULTS.kvCacheDtype} = request
   const tasks = parseTaskList(request.tasks)
   if (outputPath) {
     checkOutputPath(outputPath, models.length)
@@ -80,7 +87,7 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
       const eosTokenIds = tasks.some(isGenerationTask) ? (await readGenerationDefaults(folder)).eosTokenIds : []
       const maxPositions = (await readConfigJson(folder)).max_position_embeddings
       const ctx = {
-        lm, peers, tokenizer, generation: request.generation, eosTokenIds, maxPositions: typeof maxPositions === 'number' ? maxPositions : undefined, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
+        lm, peers, tokenizer, generation: request.generation, precision, kvCacheDtype, eosTokenIds, maxPositions: typeof maxPositions === 'number' ? maxPositions : undefined, limit: request.limit, batchSize, seed, logSamples: request.logSamples ?? false,
         prefixTokenId: info.bosToken[1] !== 'None' ? Number(info.bosToken[1]) : (info.eotTokenId ?? undefined),
         progress: (text: string) => request.progress?.(name, text),
         warn: (text: string) => status(`warning: ${text}`),
@@ -98,7 +105,7 @@ export async function evaluate(request: EvaluateRequest): Promise<EvaluateOutput
   }))
   const version = request.version ?? PACKAGE_VERSION
   const settings = {
-    batchSize, limit: request.limit ?? null, seed, device: device.name,
+    batchSize, limit: request.limit ?? null, seed, precision, kvCacheDtype, device: device.name,
     environment: `hybridize ${version}, Node.js ${process.version}, ${type()} ${release()} ${arch()}, ${device.description}`,
     hybridizeVersion: version,
   }

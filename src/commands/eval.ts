@@ -47,7 +47,9 @@ and students). Metric names and the results JSON follow lm-evaluation-harness ("
 With --time-budget 10s,30s,60s a generation task gives each model the same wall-clock seconds on the
 same device: it samples --batch-size answers to a problem at a time, round the problems, until the
 largest budget is spent, and reports maj_acc, coverage and samples at each budget, plotted as accuracy
-against seconds with every model on one chart.
+against seconds with every model on one chart. --precision mixed and --kv-cache-dtype f16 decode
+as generate does (every generation task and throughput; --precision the scoring forwards too),
+recorded in the results' model_args.
 Retrieval tasks report acc (log-likelihood over candidates), argmax_acc (the answer's first token is
 the argmax after the prompt) and exact_acc (every answer token is the argmax: greedy decoding writes
 the answer). Tasks are separated by commas, in any order; files after ppl:<file> belong to that ppl task. With

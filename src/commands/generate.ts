@@ -2,14 +2,13 @@ import {randomInt} from 'node:crypto'
 import {Args, Flags} from '@oclif/core'
 import {openModel, withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
+import {DECODE_FLAGS} from '../cli/decode-flags.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {dtypeFlag, dtypeStatus} from '../cli/dtype-flag.js'
 import {parseNumber} from '../cli/number-flag.js'
-import {PRECISIONS, type Precision} from '../engine/precision.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
-import {KV_CACHE_DTYPES, type KvCacheDtype} from '../models/decode-cache.js'
 import {loadModel} from '../models/load-model.js'
 
 interface GenerateResult {
@@ -51,19 +50,7 @@ generation_config.json (or config.json), or after --max-new-tokens.`
     n: Flags.integer({description: 'Samples to draw, in one batch.', default: 1, min: 1}),
     device: deviceFlag,
     dtype: dtypeFlag,
-    precision: Flags.option({
-      options: PRECISIONS,
-      default: 'f32' as Precision,
-      description:
-        "Linear layers' matmuls: f32, or mixed: f16 weights with f32 sums (the prompt's rows as `forward --precision mixed` runs them, on tensor cores where the GPU has subgroup matrices; each new token's rows read the weights' f16 copy, or bf16/f16 matrices as --dtype loaded them).",
-      helpGroup: 'COMPUTE',
-    })(),
-    'kv-cache-dtype': Flags.option({
-      options: KV_CACHE_DTYPES,
-      default: 'f32' as KvCacheDtype,
-      description: "Attention's key/value cache: f32, or f16 at half the memory a position (keys and values rounded to f16 as they are stored, sums in f32), as transformers caches a half-precision model's.",
-      helpGroup: 'COMPUTE',
-    })(),
+    ...DECODE_FLAGS,
   }
 
   async run(): Promise<GenerateResult> {

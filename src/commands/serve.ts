@@ -3,6 +3,7 @@ import type {AddressInfo} from 'node:net'
 import {Args, Flags} from '@oclif/core'
 import {openModel, withBackend} from '../api/session.js'
 import {BaseCommand} from '../cli/base-command.js'
+import {DECODE_FLAGS, decodeStatus} from '../cli/decode-flags.js'
 import {deviceFlag} from '../cli/device-flag.js'
 import {HybridizeError} from '../errors.js'
 import {readGenerationDefaults} from '../generate/generation-config.js'
@@ -39,6 +40,10 @@ vLLM; it is not truncated. Pass max_length=N and lm-eval truncates from the
 left itself. Chat: --model local-chat-completions --apply_chat_template,
 base_url=http://127.0.0.1:8000/v1/chat/completions.
 
+--precision and --kv-cache-dtype apply to every request as generate
+applies them (the logprobs forward computes at --precision too); the
+startup lines on stderr say which are in force.
+
 Requests are read and tokenized as they arrive; requests then take turns
 at the model, 16 forwards (prefills or decode steps) a turn, so a request
 with many prompts or long completions delays only itself. Work for a client
@@ -69,6 +74,7 @@ Stops on Ctrl-C.`
     'idle-timeout': Flags.integer({description: 'Seconds of silence allowed while a request is being sent (0: no limit).', default: DEFAULT_TIMEOUTS.idle / 1000, min: 0, helpGroup: 'LIMITS'}),
     'keep-alive-timeout': Flags.integer({description: 'Seconds an idle kept-alive connection stays open for its next request.', default: DEFAULT_TIMEOUTS.keepAlive / 1000, min: 0, helpGroup: 'LIMITS'}),
     device: deviceFlag,
+    ...DECODE_FLAGS,
   }
 
   async run(): Promise<ServeResult> {
@@ -84,8 +90,11 @@ Stops on Ctrl-C.`
     let requests = 0
     return withBackend({device: flags.device, status: (text) => this.status(text)}, async (backend) => {
       this.status(`context: ${maxPositions} tokens (lm-eval: max_length=${maxPositions})`)
+      this.status(decodeStatus(flags.precision, flags['kv-cache-dtype']))
       const model = await loadModel(folder, backend)
       try {
+        // A cache this model cannot hold (f16 at a head dim the decode kernel does not take) is refused now, not at each request.
+        model.newCache(1, 1, {kvDtype: flags['kv-cache-dtype']}).dispose()
         const server = createCompletionServer(
           {
             name: args.model,
@@ -95,6 +104,8 @@ Stops on Ctrl-C.`
             eosTokenIds: defaults.eosTokenIds,
             bosTokenId: defaults.bosTokenId,
             maxPositions,
+            precision: flags.precision,
+            kvCacheDtype: flags['kv-cache-dtype'],
           },
           {
             maxBodyBytes: flags['max-body-bytes'],

@@ -1,4 +1,6 @@
 import {execFileSync} from 'node:child_process'
+import type {Precision} from '../engine/precision.js'
+import type {KvCacheDtype} from '../models/decode-cache.js'
 import type {ModelInfo} from './model-info.js'
 import {pyFloat, pythonStr, type PyFloat} from './python-json.js'
 import {sha256} from './samples.js'
@@ -26,6 +28,9 @@ export interface RunSettings {
   batchSize: number
   limit: number | null
   seed: number
+  /** --precision and --kv-cache-dtype, written into model_args as a vLLM run's kv_cache_dtype is. */
+  precision: Precision
+  kvCacheDtype: KvCacheDtype
   device: string
   /** A line about the machine, for lm-eval's free-form pretty_env_info. */
   environment: string
@@ -50,9 +55,10 @@ export function lmEvalResults(run: EvalRun, settings: RunSettings, gitHash = git
     'n-samples': byTask((r) => r.counts),
     config: {
       model: run.model,
-      model_args: `pretrained=${run.model}`,
+      model_args: `pretrained=${run.model},precision=${settings.precision},kv_cache_dtype=${settings.kvCacheDtype}`,
       model_num_parameters: run.info.numParameters,
-      // Weights are widened to f32 on load, and every kernel computes in f32.
+      // Weights are widened to f32 on load, and every kernel sums in f32 (precision=mixed in
+      // model_args: linear layers take f16-rounded operands).
       model_dtype: 'torch.float32',
       model_revision: run.info.revision,
       model_sha: run.info.sha,

@@ -1,3 +1,4 @@
+import type {Precision} from '../engine/precision.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import type {LanguageModel} from '../models/language-model.js'
 import {tokenLogprobs} from './token-logprobs.js'
@@ -30,7 +31,7 @@ export function encodePair(tok: TextTokenizer, context: string, continuation: st
 }
 
 /**
- * Score requests in batches of `batchSize` rows; order of results follows `requests`. A request
+ * Score requests in batches of `batchSize` rows, linear layers at `precision`; order of results follows `requests`. A request
  * whose tokens (context, then its continuation but the last token) are a prefix of another's
  * shares that request's row: " 7" and " 72" after one prompt are one row, and a kv-retrieval
  * sample of 50 two-digit values needs 10 rows (one per first digit), not 50.
@@ -41,6 +42,7 @@ export async function loglikelihood(
   requests: LoglikelihoodRequest[],
   batchSize = 8,
   onProgress?: (done: number) => void,
+  precision: Precision = 'f32',
 ): Promise<LoglikelihoodResult[]> {
   const pairs = requests.map((r) => encodePair(tok, r.context, r.continuation))
   // The logit at position t predicts token t + 1: a request needs its tokens up to the continuation's last.
@@ -67,7 +69,7 @@ export async function loglikelihood(
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = membersOf.slice(start, start + batchSize)
     const positions = batch.map((members) => members.flatMap((i) => pairs[i].continuation.map((target, k) => ({t: pairs[i].context.length + k - 1, target}))))
-    const results = await tokenLogprobs(lm, rows.slice(start, start + batchSize), positions)
+    const results = await tokenLogprobs(lm, rows.slice(start, start + batchSize), positions, {precision})
     batch.forEach((members, r) => {
       let taken = 0
       for (const i of members) scored[i] = results[r].slice(taken, (taken += pairs[i].continuation.length))

@@ -1,5 +1,7 @@
+import type {Precision} from '../engine/precision.js'
 import {generate} from '../generate/generate.js'
 import {continuationText} from '../generate/text-stream.js'
+import type {KvCacheDtype} from '../models/decode-cache.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import {Random} from '../util/random.js'
@@ -13,6 +15,9 @@ export interface AnswerSampling {
   /** lm-eval's max_gen_toks. */
   maxGenToks: number
   eosTokenIds: readonly number[]
+  /** How the decode computes (generate's options of these names); f32 when absent. */
+  precision?: Precision
+  kvCacheDtype?: KvCacheDtype
 }
 
 /**
@@ -71,6 +76,8 @@ export async function sampleAnswers(
     seed: opts.seed,
     firstStream: opts.firstStream,
     eosTokenIds: opts.eosTokenIds,
+    precision: opts.precision,
+    kvCacheDtype: opts.kvCacheDtype,
     stopWhen: (i, tokens) => {
       if (opts.deadline?.()) return (cut[i] = true)
       const tail = tok.decode(tokens.slice(-TAIL_TOKENS), {skipSpecialTokens: true})

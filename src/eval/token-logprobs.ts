@@ -1,16 +1,18 @@
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, keep, scope} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
 import type {LanguageModel} from '../models/language-model.js'
 
 /**
- * Log-probabilities of chosen tokens: for each row b and position t in `positions[b]`, log p(target | prefix).
+ * Log-probabilities of chosen tokens: for each row b and position t in `positions[b]`, log p(target | prefix),
+ * from one forward with linear layers at `precision`.
  * Rows are right-padded to one length; a causal model's earlier positions never see the padding.
  */
 export async function tokenLogprobs(
   lm: LanguageModel,
   rows: number[][],
   positions: {t: number; target: number}[][],
-  padId = 0,
+  {precision = 'f32', padId = 0}: {precision?: Precision; padId?: number} = {},
 ): Promise<{logprob: number; greedy: boolean}[][]> {
   const T = Math.max(...rows.map((r) => r.length))
   const ids = new Int32Array(rows.length * T).fill(padId)
@@ -20,7 +22,7 @@ export async function tokenLogprobs(
   const V = lm.vocabSize
   // No scope stays open across the read: models on several devices score at once (eval/on-devices.ts),
   // and the engine's scopes are one stack per process.
-  const onDevice = keep(scope(() => lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])}).logits))
+  const onDevice = keep(scope(() => withPrecision(precision, () => lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])})).logits))
   if (onDevice.shape.length !== 2 || onDevice.shape[0] !== picked.length) {
     onDevice.dispose()
     throw new Error(`tokenLogprobs: the model returned logits [${onDevice.shape}] for ${picked.length} picked rows`)

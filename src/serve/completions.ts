@@ -1,6 +1,8 @@
 import {randomBytes, randomInt} from 'node:crypto'
+import type {Precision} from '../engine/precision.js'
 import {generate, type GeneratedSample} from '../generate/generate.js'
 import {continuationText, TextStream} from '../generate/text-stream.js'
+import type {KvCacheDtype} from '../models/decode-cache.js'
 import type {DecodingModel} from '../models/decoding-model.js'
 import type {TextTokenizer} from '../tokenizer/load.js'
 import type {CompletionRequest, RequestLimits} from './completion-request.js'
@@ -22,6 +24,10 @@ export interface CompletionEngine {
   tokenizerConfig?: TokenizerConfig
   /** The most UTF-16 characters one token can stand for (see `maxTokenChars`). */
   maxTokenChars: number
+  /** serve's --precision: linear layers' matmuls in every forward, decoding and logprobs (engine/precision.ts); f32 when absent. */
+  precision?: Precision
+  /** serve's --kv-cache-dtype: attention's key/value cache (models/decode-cache.ts); f32 when absent. */
+  kvCacheDtype?: KvCacheDtype
 }
 
 /** OpenAI's legacy completions logprobs: one entry per token shown (the prompt's too with echo). */
@@ -95,6 +101,8 @@ export async function completePrompt(engine: CompletionEngine, req: CompletionRe
         temperature: req.temperature,
         topP: req.topP,
         eosTokenIds: engine.eosTokenIds,
+        precision: engine.precision,
+        kvCacheDtype: engine.kvCacheDtype,
         stopWhen: req.stop.length ? (_, tokens) => stopAt(continuationText(tok, ids, tokens), req.stop) !== undefined : undefined,
         beforeStep: () => turns.next(),
       })
@@ -180,7 +188,7 @@ function stopAt(text: string, stop: string[]): number | undefined {
  */
 async function choiceLogprobs(engine: CompletionEngine, prompt: number[], completion: number[], k: number, promptChars?: number): Promise<CompletionLogprobs> {
   const ids = [...prompt, ...completion]
-  const positions = await sequenceLogprobs(engine.model, ids, k)
+  const positions = await sequenceLogprobs(engine.model, ids, k, engine.precision)
   const from = promptChars === undefined ? 0 : prompt.length
   const tokenText = (id: number) => engine.tokenizer.decode([id])
   const out: CompletionLogprobs = {tokens: [], token_logprobs: [], top_logprobs: [], text_offset: []}

@@ -1,3 +1,4 @@
+import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, scopeAsync} from '../engine/tensor.js'
 import {logNormalizer} from '../eval/token-logprobs.js'
 import type {LanguageModel} from '../models/language-model.js'
@@ -11,12 +12,12 @@ export interface PositionLogprobs {
 }
 
 /**
- * Every token's log-probability after its prefix, from one full forward over `ids`, computed as
- * eval's `tokenLogprobs` computes it, so the two agree.
+ * Every token's log-probability after its prefix, from one full forward over `ids` with linear
+ * layers at `precision`, computed as eval's `tokenLogprobs` computes it, so the two agree.
  */
-export async function sequenceLogprobs(lm: LanguageModel, ids: readonly number[], k: number): Promise<PositionLogprobs[]> {
+export async function sequenceLogprobs(lm: LanguageModel, ids: readonly number[], k: number, precision: Precision = 'f32'): Promise<PositionLogprobs[]> {
   const T = ids.length
-  const logits = await scopeAsync(async () => lm.forward(fromArray(lm.backend, Int32Array.from(ids), [1, T])).logits.toFloat32())
+  const logits = await scopeAsync(async () => withPrecision(precision, () => lm.forward(fromArray(lm.backend, Int32Array.from(ids), [1, T]))).logits.toFloat32())
   const V = lm.vocabSize
   const out: PositionLogprobs[] = [{logprob: null, top: null}]
   for (let t = 1; t < T; t++) {

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {EvalRun, RunSettings} from '../../src/eval/lm-eval-results.js'
 import {sanitizeModelName, writeReports} from '../../src/eval/report.js'
 
-const SETTINGS: RunSettings = {batchSize: 8, limit: null, seed: 1, device: 'cpu', environment: 'test', hybridizeVersion: '0.0.0'}
+const SETTINGS: RunSettings = {batchSize: 8, limit: null, seed: 1, precision: 'f32', kvCacheDtype: 'f32', device: 'cpu', environment: 'test', hybridizeVersion: '0.0.0'}
 
 function run(model: string): EvalRun {
   return {

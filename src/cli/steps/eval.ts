@@ -5,6 +5,7 @@ import {resultsTable} from '../../eval/report.js'
 import {parseTaskList, TASK_HELP} from '../../eval/run-tasks.js'
 import {DEFAULT_GENERATION, isGenerationTask, type GenerationSettings} from '../../eval/tasks/generation.js'
 import {parseTimeBudgets} from '../../eval/tasks/time-budget.js'
+import {DECODE_FLAGS} from '../decode-flags.js'
 import {deviceFlag} from '../device-flag.js'
 import {devicesFlag, parseDevices} from '../devices-flag.js'
 import {dtypeFlag, dtypeStatus} from '../dtype-flag.js'
@@ -29,13 +30,18 @@ export const EVAL_FLAGS = {
   device: deviceFlag,
   devices: devicesFlag('the scoring tasks (the retrieval tasks, mc:, ppl:) share their samples among them, the same metrics as on one; generation tasks and throughput run on the first.'),
   dtype: dtypeFlag,
+  ...DECODE_FLAGS,
 }
 
 export type EvalFlags = Interfaces.InferredFlags<typeof EVAL_FLAGS>
 
 /** The flags as the api's request, its status and progress lines going to `io`. */
 export function evaluateRequest(models: string[], flags: EvalFlags, io: StepIO): EvaluateRequest {
-  const generation = generationSettings(flags, parseTaskList(flags.tasks))
+  const tasks = parseTaskList(flags.tasks)
+  const generation = generationSettings(flags, tasks)
+  if (flags['kv-cache-dtype'] !== 'f32' && !tasks.some(decodes)) {
+    throw new HybridizeError('--kv-cache-dtype applies to tasks that decode (gen:<file.jsonl>, arith-cot, throughput), and --tasks has none', {code: 'E_USAGE', exitCode: 2})
+  }
   if (generation.temperature === 0 && (generation.numSamples > 1 || generation.timeBudgets)) {
     io.status('warning: --temperature 0 is greedy: every sample of a problem is the same answer')
   }
@@ -44,6 +50,8 @@ export function evaluateRequest(models: string[], flags: EvalFlags, io: StepIO):
     tasks: flags.tasks,
     limit: flags.limit,
     generation,
+    precision: flags.precision,
+    kvCacheDtype: flags['kv-cache-dtype'],
     batchSize: flags['batch-size'],
     seqLen: flags['seq-len'],
     seed: flags.seed,
@@ -65,6 +73,9 @@ export function reportEvaluation({runs, files}: EvaluateOutput, io: StepIO): voi
   io.log(resultsTable(runs))
   for (const f of files) io.status(`wrote ${f}`)
 }
+
+/** A task that runs cached forwards, and so has a KV cache. */
+const decodes = (task: string): boolean => isGenerationTask(task) || task === 'throughput'
 
 /** The sampler's flags for generation tasks; refused when no generation task is asked for. */
 function generationSettings(

@@ -11,8 +11,11 @@ import {runTimeBudget} from './time-budget.js'
 import {isDecodingModel, powersUpTo} from './throughput.js'
 import {textTokenizer, type EvalContext, type TaskConfig, type TaskResult} from './types.js'
 
-/** The sampler's settings of `eval` (--num-samples, --temperature, ...), and a time budget if one is given. */
-export interface GenerationSettings extends Omit<AnswerSampling, 'eosTokenIds'> {
+/**
+ * The sampler's settings of `eval` (--num-samples, --temperature, ...), and a time budget if one is
+ * given; how the decode computes is the run's (EvalContext's precision and kvCacheDtype).
+ */
+export interface GenerationSettings extends Omit<AnswerSampling, 'eosTokenIds' | 'precision' | 'kvCacheDtype'> {
   numSamples: number
   /** --time-budget: seconds, ascending; each model samples until the last is spent. */
   timeBudgets?: number[]
@@ -48,7 +51,7 @@ export async function runGeneration(spec: string, ctx: EvalContext, settings: Ge
     if (ids.length === 0) throw new HybridizeError(`${name}: problem ${i}'s prompt encodes to no tokens`, {code: 'E_TASK'})
     return ids
   })
-  const sampling = {...settings, eosTokenIds}
+  const sampling = {...settings, eosTokenIds, precision: ctx.precision, kvCacheDtype: ctx.kvCacheDtype}
   const counts = {original: all.length, effective: docs.length}
   if (settings.timeBudgets) {
     const r = await runTimeBudget({lm, tok, name, docs, prompts, sampling, budgets: settings.timeBudgets, ctx})

@@ -90,7 +90,7 @@ export async function runMultipleChoice(path: string, ctx: EvalContext): Promise
   const scored = (await Promise.all(parts.map(({lm, items: part}, d) => loglikelihood(lm, tok, part.flat(), ctx.batchSize, (done) => {
     doneOn[d] = done
     ctx.progress(`mc ${doneOn.reduce((a, b) => a + b, 0)}/${total}`)
-  })))).flat()
+  }, ctx.precision)))).flat()
   const acc: number[] = []
   const accNorm: number[] = []
   const samples: LmEvalSample[] = []

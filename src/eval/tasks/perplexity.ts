@@ -65,7 +65,7 @@ export async function runPerplexity(entries: string[], seqLen: number, ctx: Eval
     const scoredBatches = await mapOnDevices(ctx, batches, async (on, rows) => {
       const inputs = rows.map((w) => w.tokens.slice(0, -1))
       const positions = rows.map((w) => w.tokens.slice(-w.predict).map((target, k) => ({t: w.tokens.length - w.predict - 1 + k, target})))
-      const scored = await tokenLogprobs(on.lm, inputs, positions)
+      const scored = await tokenLogprobs(on.lm, inputs, positions, {precision: ctx.precision})
       ctx.progress(`perplexity ${(windowsDone += rows.length)}/${limited.length} windows`)
       return scored
     })

@@ -60,16 +60,16 @@ export async function scoreSample(ctx: EvalContext, s: TaskSample): Promise<Scor
   let argmaxHit: boolean
   let exactHit: boolean
   if (singleToken) {
-    const [scored] = await tokenLogprobs(ctx.lm, [prompt], [pairs.map((p) => ({t: prompt.length - 1, target: p.continuation[0]}))])
+    const [scored] = await tokenLogprobs(ctx.lm, [prompt], [pairs.map((p) => ({t: prompt.length - 1, target: p.continuation[0]}))], {precision: ctx.precision})
     logprobs = scored.map((x) => x.logprob)
     greedy = scored.map((x) => x.greedy)
     argmaxHit = exactHit = scored[s.answerIndex].greedy
   } else {
-    const results = await loglikelihood(ctx.lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize)
+    const results = await loglikelihood(ctx.lm, tok, s.choices.map((c) => ({context: s.prompt, continuation: c})), ctx.batchSize, undefined, ctx.precision)
     logprobs = results.map((r) => r.logprob)
     greedy = results.map((r) => r.isGreedy)
     exactHit = results[s.answerIndex].isGreedy
-    const [[first]] = await tokenLogprobs(ctx.lm, [prompt], [[{t: prompt.length - 1, target: firstAnswerToken}]])
+    const [[first]] = await tokenLogprobs(ctx.lm, [prompt], [[{t: prompt.length - 1, target: firstAnswerToken}]], {precision: ctx.precision})
     argmaxHit = first.greedy
   }
   return {acc: argmax(logprobs) === s.answerIndex ? 1 : 0, argmaxAcc: argmaxHit ? 1 : 0, exactAcc: exactHit ? 1 : 0, logprobs, greedy}

@@ -1,8 +1,10 @@
 import {performance} from 'node:perf_hooks'
 import type {Backend} from '../../backend/backend.js'
 import {WebGpuBackend} from '../../backend/webgpu.js'
+import {withPrecision} from '../../engine/precision.js'
 import {fromArray, scopeAsync} from '../../engine/tensor.js'
 import {HybridizeError} from '../../errors.js'
+import type {KvCacheDtype} from '../../models/decode-cache.js'
 import type {DecodingModel} from '../../models/decoding-model.js'
 import {Random} from '../../util/random.js'
 import type {LanguageModel} from '../../models/language-model.js'
@@ -16,7 +18,8 @@ import type {Curve, EvalContext, TaskResult} from './types.js'
  *   kv_bytes_per_seq, ssm_bytes_per_seq   the decode state one sequence holds at context L,
  *                   computed from the cache's tensors (attention layers grow with L, SSM layers do not)
  *   measured_bytes_per_seq   (WebGPU) GPU memory the backend allocates for that state, per sequence
- * Each point is the median of repeated runs (at least MIN_RUNS, until MIN_SECONDS have passed).
+ * Each point is the median of repeated runs (at least MIN_RUNS, until MIN_SECONDS have passed),
+ * decoding at the run's --precision and --kv-cache-dtype (an f16 cache halves kv_bytes_per_seq).
  * Prompts are random token ids: the speed does not depend on the text.
  */
 const DECODE_STEPS = 16
@@ -47,14 +50,14 @@ export async function runThroughput(seqLen: number, ctx: EvalContext): Promise<T
   const curves: Curve[] = []
 
   // Compile every kernel once (first WebGPU use builds pipelines) so no timing pays for it.
-  await timeDecoding(lm, prompt(1, contexts[0]), 1, contexts[0], 2)
+  await timeDecoding(lm, prompt(1, contexts[0]), 1, contexts[0], 2, ctx)
 
   for (const B of batches) {
     const prefill: Curve = {x: 'context length', y: 'prefill tokens/s', chart: 'prefill_tok_s', label: `batch ${B}`, points: [], autoRange: true, logX: true}
     const decode: Curve = {x: 'context length', y: 'decode tokens/s', chart: 'decode_tok_s', label: `batch ${B}`, points: [], autoRange: true, logX: true}
     for (const L of contexts) {
       ctx.progress(`throughput: batch ${B}, context ${L}`)
-      const t = await medianTimes(() => timeDecoding(lm, prompt(B, L), B, L, DECODE_STEPS))
+      const t = await medianTimes(() => timeDecoding(lm, prompt(B, L), B, L, DECODE_STEPS, ctx))
       const p = (B * L) / t.prefillSeconds
       const d = (B * DECODE_STEPS) / t.decodeSeconds
       metrics[`prefill_tok_s,batch=${B};context=${L}`] = p
@@ -67,7 +70,7 @@ export async function runThroughput(seqLen: number, ctx: EvalContext): Promise<T
 
   const memory = {kv: [] as {x: number; y: number}[], ssm: [] as {x: number; y: number}[], measured: [] as {x: number; y: number}[]}
   for (const L of contexts) {
-    const m = await stateBytes(lm, ctx.batchSize, L)
+    const m = await stateBytes(lm, ctx.batchSize, L, ctx.kvCacheDtype)
     metrics[`kv_bytes_per_seq,context=${L}`] = m.kv
     metrics[`ssm_bytes_per_seq,context=${L}`] = m.ssm
     memory.kv.push({x: L, y: m.kv})
@@ -113,12 +116,17 @@ async function medianTimes(run: () => Promise<{prefillSeconds: number; decodeSec
   return {prefillSeconds: median(runs.map((r) => r.prefillSeconds)), decodeSeconds: median(runs.map((r) => r.decodeSeconds))}
 }
 
-/** Seconds for a prefill of `ids` [B, L] and for `steps` one-token steps after it (logits read back each time, as sampling does). */
-async function timeDecoding(lm: DecodingModel, ids: Int32Array, B: number, L: number, steps: number): Promise<{prefillSeconds: number; decodeSeconds: number}> {
-  const cache = lm.newCache(B, L + steps)
+/**
+ * Seconds for a prefill of `ids` [B, L] and for `steps` one-token steps after it (logits read back
+ * each time, as sampling does), at the run's precision and KV cache dtype.
+ */
+async function timeDecoding(
+  lm: DecodingModel, ids: Int32Array, B: number, L: number, steps: number, {precision = 'f32', kvCacheDtype}: Pick<EvalContext, 'precision' | 'kvCacheDtype'>,
+): Promise<{prefillSeconds: number; decodeSeconds: number}> {
+  const cache = lm.newCache(B, L + steps, {kvDtype: kvCacheDtype})
   try {
     const forward = (x: Int32Array, t: number) =>
-      scopeAsync(async () => lm.forwardCached(fromArray(lm.backend, x, [B, t]), cache, {lastOnly: true}).logits.toFloat32())
+      scopeAsync(async () => withPrecision(precision, () => lm.forwardCached(fromArray(lm.backend, x, [B, t]), cache, {lastOnly: true})).logits.toFloat32())
     await lm.backend.sync()
     const t0 = performance.now()
     await forward(ids, L)
@@ -133,12 +141,12 @@ async function timeDecoding(lm: DecodingModel, ids: Int32Array, B: number, L: nu
 }
 
 /** Decode state bytes per sequence at context L: computed from the cache, and as the WebGPU backend allocates it. */
-async function stateBytes(lm: DecodingModel, B: number, L: number): Promise<{kv: number; ssm: number; measured?: number}> {
+async function stateBytes(lm: DecodingModel, B: number, L: number, kvDtype: KvCacheDtype | undefined): Promise<{kv: number; ssm: number; measured?: number}> {
   const backend: Backend = lm.backend
   const gpu = backend instanceof WebGpuBackend ? backend : undefined
   await gpu?.trimPool()
   const before = gpu?.allocatedBytes ?? 0
-  const cache = lm.newCache(B, L)
+  const cache = lm.newCache(B, L, {kvDtype})
   const after = gpu?.allocatedBytes ?? 0
   const {kv, ssm} = cache.bytesByKind()
   cache.dispose()

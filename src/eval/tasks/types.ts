@@ -1,4 +1,6 @@
+import type {Precision} from '../../engine/precision.js'
 import {HybridizeError} from '../../errors.js'
+import type {KvCacheDtype} from '../../models/decode-cache.js'
 import type {TextTokenizer} from '../../tokenizer/load.js'
 import type {LanguageModel} from '../../models/language-model.js'
 import type {LmEvalSample} from '../samples.js'
@@ -20,6 +22,10 @@ export interface EvalContext {
   prefixTokenId?: number
   /** How generation tasks sample (default: greedy, one sample). */
   generation?: GenerationSettings
+  /** Linear layers' matmuls in every forward, scoring and decoding (engine/precision.ts); f32 when absent. */
+  precision?: Precision
+  /** Attention's key/value cache where a task decodes (models/decode-cache.ts); f32 when absent. */
+  kvCacheDtype?: KvCacheDtype
   /** Seconds on the clock that time budgets are measured on (default: performance.now; tests pass a counter). */
   clock?: () => number
   /** Where a sampled answer ends (the model's generation_config.json). */
