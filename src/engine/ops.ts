@@ -15,6 +15,7 @@ import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../kernels/reduc
 import {rope as ropeKernel} from '../kernels/rope.js'
 import {packF16Exact, roundF16} from '../kernels/round-f16.js'
 import {absMaxRows, cropRangeScale, rangeScale} from '../kernels/f16-range.js'
+import {logSoftmaxRows} from '../kernels/log-softmax.js'
 import {stridedCopy} from '../kernels/strided-copy.js'
 import {widenHalf} from '../kernels/widen-half.js'
 import {ShapeError} from '../errors.js'
@@ -522,11 +523,26 @@ export function norm(x: Tensor): Tensor {
   return out
 }
 
-/** x repeated `times` over a new leading dimension: [...] -> [times, ...]. */
-export function repeat(x: Tensor, times: number): Tensor {
+/** Log-softmax over the last dimension. Backward: g − softmax · Σg, per row. */
+export function logSoftmax(x: Tensor): Tensor {
   sameBackend(x)
-  const p = {outer: 1, n: times, inner: x.numel, scale: 1}
-  const [out] = launch(broadcastAxis, p, [x], [[times, ...x.shape]])
-  if (needsGrad([x])) record([x], [out], ([g]) => [sumOver(g!, 1, times, x.numel).reshape(x.shape)])
+  const cols = x.shape.at(-1) ?? 1
+  const rows = x.numel / cols
+  const [out] = launch(logSoftmaxRows, {rows, cols}, [x], [x.shape])
+  if (needsGrad([x])) {
+    record([x], [out], ([g], {outputs: [ys]}) => [sub(g!, mul(exp(ys), repeat(sum(g!.reshape([rows, cols]), 1), cols, 1).reshape(x.shape)))])
+  }
+  return out
+}
+
+/** x repeated `times` over a new dimension inserted at `dim` (0: leading): [a, b] -> [a, times, b] at dim 1. */
+export function repeat(x: Tensor, times: number, dim = 0): Tensor {
+  sameBackend(x)
+  if (!Number.isInteger(dim) || dim < 0 || dim > x.rank) throw new ShapeError(`repeat at dim ${dim} of [${x.shape}]`)
+  const outer = numelOf(x.shape.slice(0, dim))
+  const inner = numelOf(x.shape.slice(dim))
+  const p = {outer, n: times, inner, scale: 1}
+  const [out] = launch(broadcastAxis, p, [x], [[...x.shape.slice(0, dim), times, ...x.shape.slice(dim)]])
+  if (needsGrad([x])) record([x], [out], ([g]) => [sumOver(g!, outer, times, inner).reshape(x.shape)])
   return out
 }

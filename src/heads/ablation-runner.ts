@@ -1,9 +1,9 @@
 import {noGrad} from '../engine/autograd.js'
 import {withPrecision, type Precision} from '../engine/precision.js'
-import {add, embedding, mul} from '../engine/ops.js'
+import {add, embedding, logSoftmax, mul, repeat} from '../engine/ops.js'
 import {fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
 import {checkFiniteLogits} from '../models/finite.js'
-import {logSoftmaxRows, type RowRunner, type ScoreRow} from './choice-scoring.js'
+import type {RowRunner, ScoreRow} from './choice-scoring.js'
 import {headLayout, kindOf, type HeadId, type HeadKind, type HeadsModel, type LayerHeads} from './head-layout.js'
 
 export {isSelected, type HeadId} from './head-layout.js'
@@ -89,11 +89,14 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
             }),
           )).logits
         }))
-        const logits = await logitsOnDevice.toFloat32().finally(() => logitsOnDevice.dispose())
-        checkFiniteLogits(logits, model.vocabSize)
-        const lp = logSoftmaxRows(logits, model.vocabSize)
+        // The log-softmax on the device: over a 128k vocabulary it cost the host more than the forward.
+        const logprobsOnDevice = keep(scope(() => logSoftmax(logitsOnDevice)))
+        logitsOnDevice.dispose()
+        const logprobs = await logprobsOnDevice.toFloat32().finally(() => logprobsOnDevice.dispose())
+        checkFiniteLogits(logprobs, model.vocabSize)
+        const V = model.vocabSize
         let next = 0
-        chunk.forEach((m) => (out[m.i] = rows[m.i].positions.map(() => lp[next++])))
+        chunk.forEach((m) => (out[m.i] = rows[m.i].positions.map(() => logprobs.subarray(V * next, V * ++next))))
       }
     }
   } finally {
@@ -104,27 +107,27 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
 /**
  * z [B, T, heads, D] (a layer's attention or SSM head outputs, by `kind`) with the heads of that
  * kind each row ablates at `layer` replaced: zeros, or `means[layer]` when given; z itself when
- * none are. `slot`: a head's place in z.
+ * none are. `slot`: a head's place in z. The masks are built per row ([B, heads·D]) and repeated
+ * over the positions on the device: a mask of z's whole size was gigabytes of uploads a run at 1B.
  */
 function ablate(z: Tensor, layer: number, rows: ScoreRow<readonly HeadId[]>[], kind: HeadKind, slot: (head: number) => number, means: Float32Array[] | undefined): Tensor {
   const [B, T, Hq, D] = z.shape
   const ablated = (id: HeadId) => id[0] === layer && kindOf(id) === kind
   if (!rows.some((r) => r.variant.some(ablated))) return z
-  const keep = new Float32Array(B * T * Hq * D).fill(1)
-  const fill = means ? new Float32Array(B * T * Hq * D) : undefined
+  const keep = new Float32Array(B * Hq * D).fill(1)
+  const fill = means ? new Float32Array(B * Hq * D) : undefined
   rows.forEach((r, b) => {
     for (const id of r.variant) {
       if (!ablated(id)) continue
       const h = slot(id[1])
       const mean = means?.[layer]
       if (h < 0 || h >= Hq || (means && !mean)) throw new Error(`ablation of ${kind} head ${id[1]} of layer ${layer}: the layer has no such head${means ? ' or no mean output for it' : ''}`)
-      for (let t = 0; t < T; t++) {
-        const at = ((b * T + t) * Hq + h) * D
-        keep.fill(0, at, at + D)
-        if (fill) fill.set(mean!.subarray(h * D, (h + 1) * D), at)
-      }
+      const at = (b * Hq + h) * D
+      keep.fill(0, at, at + D)
+      if (fill) fill.set(mean!.subarray(h * D, (h + 1) * D), at)
     }
   })
-  const kept = mul(z, fromArray(z.backend, keep, z.shape))
-  return fill ? add(kept, fromArray(z.backend, fill, z.shape)) : kept
+  const perPosition = (values: Float32Array): Tensor => repeat(fromArray(z.backend, values, [B, Hq * D]), T, 1).reshape(z.shape)
+  const kept = mul(z, perPosition(keep))
+  return fill ? add(kept, perPosition(fill)) : kept
 }

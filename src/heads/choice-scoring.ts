@@ -129,19 +129,3 @@ function argmax(values: Float32Array): number {
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i
   return best
 }
-
-/** Log-softmax of each row of `logits` [N, V], in place. */
-export function logSoftmaxRows(logits: Float32Array, vocab: number): Float32Array[] {
-  const rows: Float32Array[] = []
-  for (let start = 0; start < logits.length; start += vocab) {
-    const row = logits.subarray(start, start + vocab)
-    let max = -Infinity
-    for (const x of row) if (x > max) max = x
-    let sum = 0
-    for (const x of row) sum += Math.exp(x - max)
-    const shift = max + Math.log(sum)
-    for (let i = 0; i < vocab; i++) row[i] -= shift
-    rows.push(row)
-  }
-  return rows
-}

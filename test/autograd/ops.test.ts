@@ -1,6 +1,7 @@
-import {describe, it} from 'vitest'
-import {add, attention, embedding, geluNew, layernorm, linear, matmul, mean, mul, neg, negSoftplus, norm, repeat, rmsnorm, rope, scale, sigmoid, silu, softplus, sub, sum, swiglu, tanh, exp} from '../../src/engine/ops.js'
-import type {Tensor} from '../../src/engine/tensor.js'
+import {describe, expect, it} from 'vitest'
+import {CpuBackend} from '../../src/backend/cpu.js'
+import {add, attention, embedding, geluNew, layernorm, linear, logSoftmax, matmul, mean, mul, neg, negSoftplus, norm, repeat, rmsnorm, rope, scale, sigmoid, silu, softplus, sub, sum, swiglu, tanh, exp} from '../../src/engine/ops.js'
+import {fromArray, type Tensor} from '../../src/engine/tensor.js'
 import {Rng} from '../helpers/random.js'
 import {floats, gradCheck, ints} from './gradcheck.js'
 
@@ -125,5 +126,22 @@ describe('gradients of reductions', () => {
   it('repeat', async () => {
     const rng = new Rng(16)
     await gradCheck(rng, [floats(rng, 'x', [2, 3])], ([x]) => repeat(x, 4))
+  })
+
+  it('logSoftmax', async () => {
+    const rng = new Rng(18)
+    await gradCheck(rng, [floats(rng, 'x', [2, 3, 5])], ([x]) => logSoftmax(x))
+  })
+
+  it('repeat at dim 1 copies each row in place', async () => {
+    const x = fromArray(new CpuBackend({description: 'cpu (tests)'}), Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3])
+    const out = repeat(x, 2, 1)
+    expect(out.shape).toEqual([2, 2, 3])
+    expect([...(await out.toFloat32())]).toEqual([1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
+  })
+
+  it.each([1, 2])('repeat over a new dimension at %i', async (dim) => {
+    const rng = new Rng(17)
+    await gradCheck(rng, [floats(rng, 'x', [2, 3])], ([x]) => repeat(x, 4, dim))
   })
 })

@@ -8,6 +8,7 @@ import {crossEntropyBackward, crossEntropyRows} from '../../src/kernels/cross-en
 import type {UnaryOp} from '../../src/kernels/elementwise.js'
 import type {HostArray, Kernel} from '../../src/kernels/kernel.js'
 import {broadcastAxis, rowNorm, rowNormBackward, sumAxis} from '../../src/kernels/reduce.js'
+import {logSoftmaxRows} from '../../src/kernels/log-softmax.js'
 import {softTargetBackward, softTargetRows, type SoftTargetParams} from '../../src/kernels/soft-target.js'
 import {referenceBackend, runKernel, webgpuBackend} from '../helpers/backends.js'
 import {expectClose} from '../helpers/close.js'
@@ -85,6 +86,14 @@ describe.skipIf(!gpu)('training kernels: WebGPU vs CPU', () => {
       const p = {outer, n, inner, scale: 0.37}
       await agree(sumAxis, p, [rng.floats(outer * n * inner)], [outer * inner], `${outer}x${n}x${inner}`)
       await agree(broadcastAxis, p, [rng.floats(outer * inner)], [outer * n * inner], `${outer}x${n}x${inner}`)
+    }
+  })
+
+  it('log-softmax over rows (short rows, rows longer than a workgroup, a vocabulary-sized row)', async () => {
+    const rng = new Rng(38)
+    for (const [rows, cols] of [[1, 1], [3, 129], [5, 1000], [2, 50_000]]) {
+      const x = rng.floats(rows * cols).map((v) => v * 30)
+      await agree(logSoftmaxRows, {rows, cols}, [x], [rows * cols], `${rows}x${cols}`)
     }
   })
 

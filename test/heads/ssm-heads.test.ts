@@ -8,7 +8,6 @@ import {noGrad} from '../../src/engine/autograd.js'
 import {mul} from '../../src/engine/ops.js'
 import {fromArray} from '../../src/engine/tensor.js'
 import {ablationRunner} from '../../src/heads/ablation-runner.js'
-import {logSoftmaxRows} from '../../src/heads/choice-scoring.js'
 import {headsModel, type HeadId} from '../../src/heads/head-layout.js'
 import {HybridizeError} from '../../src/errors.js'
 import {Mamba2Model} from '../../src/models/mamba2.js'
@@ -175,3 +174,15 @@ describe('find-heads: SSM heads', () => {
     expect((await readHeadsFile(hybridFile)).selected).toEqual([[1, 2]])
   })
 })
+
+/** Each row of `logits` [rows·vocab] as log-probabilities, in float64 sums: the reference for the runner's. */
+function logSoftmaxRows(logits: Float32Array, vocab: number): Float32Array[] {
+  const rows: Float32Array[] = []
+  for (let start = 0; start < logits.length; start += vocab) {
+    const row = logits.slice(start, start + vocab)
+    const max = Math.max(...row)
+    const shift = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0))
+    rows.push(row.map((x) => x - shift))
+  }
+  return rows
+}
