@@ -250,13 +250,15 @@ describe('downloadSnapshot against a local hub', () => {
   })
 
   it('says to set a token for a gated repo (401), and where to ask for access without a grant (403)', async () => {
-    const noToken = await rejection(download(await freshEnv(), {repo: 'acme/gated'}))
+    // One file each: with several, the workers' requests that the first refusal aborts can still reach the hub
+    // after this case ends, and land in the next case's request log.
+    const noToken = await rejection(download(await freshEnv(), {repo: 'acme/gated', include: ['config.json']}))
     expect(noToken.message).toBe(
       `acme/gated is gated and needs a Hugging Face token: set HF_TOKEN or pass --token (create one at ${hub.url}/settings/tokens)`,
     )
     expect(noToken.exitCode).toBe(3)
 
-    const notGranted = await rejection(download(await freshEnv({HF_TOKEN: NOT_GRANTED}), {repo: 'acme/gated'}))
+    const notGranted = await rejection(download(await freshEnv({HF_TOKEN: NOT_GRANTED}), {repo: 'acme/gated', include: ['config.json']}))
     expect(notGranted.message).toBe(`your token has no access to acme/gated: request access at ${hub.url}/acme/gated and try again once it is granted`)
     expect(notGranted.exitCode).toBe(4)
     expect(notGranted.message).not.toContain(NOT_GRANTED)
