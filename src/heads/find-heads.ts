@@ -91,6 +91,8 @@ export interface FindHeadsResult {
   randomAblated: {heads: HeadId[]; acc: number}[]
   /** Chance level: one over the number of choices. */
   chance: number
+  /** The single-head ablation pass (every head and the baseline): forward rows, their tokens, wall seconds. */
+  ablationPass: {rows: number; tokens: number; seconds: number}
 }
 
 /**
@@ -122,7 +124,13 @@ export async function findHeads(model: HeadsModel, tok: TextTokenizer, opts: Fin
   progress(`attention patterns of ${attentionCount} attention heads over ${samples.length} prompts`)
   const patterns = await attentionPatterns(model, tok, samples, items.map((i) => i.context), opts.precision)
   const ablation: Ablation = opts.ablation === 'mean' ? {mode: 'mean', means: patterns.meanOutputs, ssmMeans: patterns.ssmMeanOutputs} : {mode: 'zero'}
-  const run = splitRows([model, ...peers].map((m) => ablationRunner(m, ablation, opts.precision)))
+  const runner = splitRows([model, ...peers].map((m) => ablationRunner(m, ablation, opts.precision)))
+  const work = {rows: 0, tokens: 0}
+  const run: typeof runner = (rows) => {
+    work.rows += rows.length
+    work.tokens += rows.reduce((n, r) => n + r.ids.length, 0)
+    return runner(rows)
+  }
   const score = async (variants: (readonly HeadId[])[]): Promise<AccuracyFigures[]> => {
     const outcomes = await scoreChoices(
       variants.flatMap((variant) => items.map((item) => ({item, variant}))),
@@ -132,7 +140,9 @@ export async function findHeads(model: HeadsModel, tok: TextTokenizer, opts: Fin
   }
 
   progress(`ablating each of ${allHeads.length} heads (${samples.length} samples each, batched)`)
+  const passStarted = performance.now()
   const [baseline, ...single] = await score([[], ...allHeads.map((head) => [head])])
+  const ablationPass = {...work, seconds: (performance.now() - passStarted) / 1000}
   const heads: HeadScore[] = allHeads
     .map((id, i) => ({
       layer: id[0],
@@ -165,6 +175,7 @@ export async function findHeads(model: HeadsModel, tok: TextTokenizer, opts: Fin
     greedyCurve: greedy?.curve,
     randomAblated: draws.map((heads, i) => ({heads, acc: random[i].acc})),
     chance: samples.reduce((a, s) => a + 1 / s.choices.length, 0) / samples.length,
+    ablationPass,
   }
 }
 

@@ -37,4 +37,12 @@ describe('find-heads in mixed precision', () => {
     expect(mixed.baseline.acc).toBe(f32.baseline.acc)
     for (const h of f32.heads) expect(byHead.get(key(h))!.acc).toBe(h.acc)
   })
+
+  it('counts the single-ablation pass: a row at least per head (and the baseline) and prompt, each its prompt long', async () => {
+    const tok = await loadTokenizer(teacherDir)
+    const {ablationPass, heads} = await findHeads(await loadTeacher(teacherDir, new CpuBackend({description: 'cpu (tests)'})), tok, options)
+    expect(ablationPass.rows).toBeGreaterThanOrEqual((heads.length + 1) * options.samples)
+    expect(ablationPass.tokens).toBeGreaterThan(ablationPass.rows * 10)
+    expect(ablationPass.seconds).toBeGreaterThan(0)
+  })
 })

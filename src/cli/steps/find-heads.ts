@@ -76,6 +76,9 @@ export function reportFindHeads({result, files}: FindHeadsOutput, io: StepIO, st
     `baseline acc ${pct(result.baseline.acc)}, exact ${pct(result.baseline.exactAcc)} (chance ${pct(result.chance)}); ` +
       `${result.selected.length} selected heads ablated: ${pct(result.selectedAblated.acc)}, exact ${pct(result.selectedAblated.exactAcc)}${random}`,
   )
+  const pass = result.ablationPass
+  const rate = pass.seconds > 0 ? ` (${Math.round(pass.tokens / pass.seconds)} tokens/s)` : ''
+  io.status(`ablation pass: ${pass.rows} forward rows, ${pass.tokens} tokens in ${pass.seconds.toFixed(1)} s${rate}`)
   if (files) io.status(`wrote ${files.json} and ${files.svg} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }
 
