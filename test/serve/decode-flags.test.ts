@@ -1,7 +1,5 @@
-import {spawn} from 'node:child_process'
 import type {Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {CpuBackend} from '../../src/backend/cpu.js'
 import {matmulPrecision, type Precision} from '../../src/engine/precision.js'
@@ -11,7 +9,7 @@ import {loadTeacher} from '../../src/models/load.js'
 import {createCompletionServer} from '../../src/serve/server.js'
 import {loadTokenizer} from '../../src/tokenizer/load.js'
 import {runCli} from '../helpers/cli.js'
-import {repoRoot} from '../helpers/paths.js'
+import {startServe} from '../helpers/serve-process.js'
 import {tinyModelWithTokenizer} from '../helpers/tiny-tokenizer-model.js'
 import {postJson} from './serve-fixture.js'
 
@@ -67,24 +65,12 @@ describe('serve --precision mixed --kv-cache-dtype f16', () => {
 
 describe('hybridize serve with the flags', () => {
   it('says at start which are in force, and answers', async () => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/run.js'), 'serve', tiny.folder, '--port', '0', '--device', 'cpu', '--precision', 'mixed', '--kv-cache-dtype', 'f16'], {env: {...process.env, NO_COLOR: '1'}})
-    let stdout = ''
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d
-        const m = /listening on (http:\/\/\S+)/.exec(stdout)
-        if (m) resolve(m[1])
-      })
-      void exited.then(() => reject(new Error(`serve exited early: ${stderr}`)))
-    })
+    const {child, url, exited, stderr} = await startServe([tiny.folder, '--port', '0', '--device', 'cpu', '--precision', 'mixed', '--kv-cache-dtype', 'f16'])
     const res = await postJson(`${url}/completions`, {prompt: 'The value', max_tokens: 3, temperature: 0})
     child.kill('SIGINT')
     expect(await exited).toBe(0)
     expect(res.status).toBe(200)
-    expect(stderr).toMatch(/decoding: linear layers mixed, KV cache f16/)
+    expect(stderr()).toMatch(/decoding: linear layers mixed, KV cache f16/)
   })
 
   it('refuses a bad value with oclif\'s one line and exit 2', () => {

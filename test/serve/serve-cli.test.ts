@@ -2,6 +2,7 @@ import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {repoRoot} from '../helpers/paths.js'
+import {startServe} from '../helpers/serve-process.js'
 import {tinyModelWithTokenizer} from '../helpers/tiny-tokenizer-model.js'
 
 describe('hybridize serve (the CLI)', () => {
@@ -12,26 +13,14 @@ describe('hybridize serve (the CLI)', () => {
   afterAll(() => fixture.cleanup())
 
   it('listens on loopback by default, answers, and stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/run.js'), 'serve', fixture.folder, '--port', '0', '--device', 'cpu'], {env: {...process.env, NO_COLOR: '1'}})
-    let stdout = ''
-    let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d
-        const m = /listening on (http:\/\/\S+)/.exec(stdout)
-        if (m) resolve(m[1])
-      })
-      void exited.then(() => reject(new Error(`serve exited early: ${stderr}`)))
-    })
+    const {child, url, exited, stderr} = await startServe([fixture.folder, '--port', '0', '--device', 'cpu'])
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/)
     const res = await fetch(`${url}/completions`, {method: 'POST', body: JSON.stringify({prompt: 'The value', max_tokens: 3, temperature: 0})})
     expect(res.status).toBe(200)
     expect(((await res.json()) as {choices: {finish_reason: string}[]}).choices[0].finish_reason).toMatch(/^(length|stop)$/)
     child.kill('SIGINT')
     expect(await exited).toBe(0)
-    expect(stderr).toMatch(/POST \/v1\/completions 200/)
+    expect(stderr()).toMatch(/POST \/v1\/completions 200/)
   })
 
   it('refuses a headers timeout longer than the request timeout with one line and exit 2', async () => {
