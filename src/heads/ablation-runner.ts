@@ -77,10 +77,11 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
         const chunk = bucket.slice(at, at + perChunk)
         const chunkRows = chunk.map((m) => rows[m.i])
         const picks = Int32Array.from(chunkRows.flatMap((r, k) => r.positions.map((p) => k * T + p)))
-        const logitsOnDevice = keep(scope(() => {
+        // The log-softmax on the device: over a 128k vocabulary it cost the host more than the forward.
+        const logprobsOnDevice = keep(scope(() => {
           const base = hiddenStates[from].reshape([B, T * hiddenSize])
           const hidden = embedding(fromArray(backend, Int32Array.from(chunk.map((m) => m.b)), [chunk.length]), base).reshape([chunk.length, T, hiddenSize])
-          return noGrad(() => withPrecision(precision, () =>
+          const logits = noGrad(() => withPrecision(precision, () =>
             model.forward(fromArray(backend, new Int32Array(chunk.length * T), [chunk.length, T]), {
               fromLayer: {layer: from, hidden},
               logitRows: fromArray(backend, picks, [picks.length]),
@@ -88,10 +89,8 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
               ssmHeadOutputs: (layer, y) => ablate(y, layer, chunkRows, 'ssm', (h) => h, ablation.mode === 'mean' ? ablation.ssmMeans ?? [] : undefined),
             }),
           )).logits
+          return logSoftmax(logits)
         }))
-        // The log-softmax on the device: over a 128k vocabulary it cost the host more than the forward.
-        const logprobsOnDevice = keep(scope(() => logSoftmax(logitsOnDevice)))
-        logitsOnDevice.dispose()
         const logprobs = await logprobsOnDevice.toFloat32().finally(() => logprobsOnDevice.dispose())
         checkFiniteLogits(logprobs, model.vocabSize)
         const V = model.vocabSize

@@ -7,6 +7,7 @@ import {findHeads} from '../../src/api/find-heads.js'
 import {noGrad} from '../../src/engine/autograd.js'
 import {mul} from '../../src/engine/ops.js'
 import {fromArray} from '../../src/engine/tensor.js'
+import {logNormalizer} from '../../src/eval/token-logprobs.js'
 import {ablationRunner} from '../../src/heads/ablation-runner.js'
 import {headsModel, type HeadId} from '../../src/heads/head-layout.js'
 import {HybridizeError} from '../../src/errors.js'
@@ -96,8 +97,12 @@ describe('find-heads: SSM heads', () => {
       // find-heads' batched runner (reusing the layers below l) gives the same log-probs.
       const positions = [3, 7, T - 1]
       const [row] = await ablationRunner(model)([{ids: [...ids.subarray(0, T)], positions, variant: [[l, h, 'ssm'] as HeadId]}])
-      const lp = logSoftmaxRows(manual, model.vocabSize)
-      positions.forEach((p, i) => expect(Math.max(...row[i].map((v, j) => Math.abs(v - lp[p][j])))).toBeLessThan(1e-5))
+      const V = model.vocabSize
+      positions.forEach((p, i) => {
+        const logits = manual.subarray(p * V, (p + 1) * V)
+        const {logZ} = logNormalizer(logits)
+        expect(Math.max(...row[i].map((v, j) => Math.abs(v - (logits[j] - logZ))))).toBeLessThan(1e-5)
+      })
       // Mean ablation puts the given mean in the head's slice: zero means give the zero ablation, others do not.
       // Every layer's mixer has the same H·P: its out_proj's input width.
       const inner = model.weight(`model.layers.${l}.ssm.out_proj.weight`).shape[1]
@@ -174,15 +179,3 @@ describe('find-heads: SSM heads', () => {
     expect((await readHeadsFile(hybridFile)).selected).toEqual([[1, 2]])
   })
 })
-
-/** Each row of `logits` [rows·vocab] as log-probabilities, in float64 sums: the reference for the runner's. */
-function logSoftmaxRows(logits: Float32Array, vocab: number): Float32Array[] {
-  const rows: Float32Array[] = []
-  for (let start = 0; start < logits.length; start += vocab) {
-    const row = logits.slice(start, start + vocab)
-    const max = Math.max(...row)
-    const shift = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0))
-    rows.push(row.map((x) => x - shift))
-  }
-  return rows
-}
