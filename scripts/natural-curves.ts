@@ -172,11 +172,14 @@ async function studentSpecs(cfg: TeacherShape): Promise<StudentSpec[]> {
 
 /**
  * Every chain of stages, in the order they should finish (an interrupted call leaves whole curves): each
- * student's full chain, both seeds together, the heads curve first; then the stage ablations.
+ * student's full chain, both seeds together, curve by curve in --curves' order; then the stage ablations.
  */
 function chainsOf(specs: StudentSpec[]): Chain[] {
   const seedsOf = (spec: StudentSpec) => seeds.filter((s) => spec.seed === undefined || spec.seed === s)
+  // In the order of --curves (a chain in several curves by the first of them), so a call cut short leaves the curves named first whole.
+  const rank = (c: Chain) => Math.min(...c.curves.map((x) => curves.indexOf(x)))
   const full = specs.filter((spec) => spec.curves.length > 0).flatMap((spec) => seedsOf(spec).map((seed): Chain => ({spec, seed, fraction: 1, ablation: spec.noStage1 ? 'no stage 1' : 'all stages', curves: spec.curves})))
+  full.sort((a, b) => rank(a) - rank(b))
   const variants: [number, Ablation][] = [[1, 'no stage 1'], [1, 'no stage 2'], ...args.budgets!.split(',').map(Number).flatMap((f) => (['all stages', 'no stage 1', 'no stage 2'] as const).map((a): [number, Ablation] => [f, a]))]
   const ablations = specs.filter((spec) => spec.curves.includes('stages')).flatMap((spec) => seedsOf(spec).flatMap((seed) => variants.map(([fraction, ablation]): Chain => ({spec, seed, fraction, ablation, curves: ['stages']}))))
   return [...full, ...ablations]
