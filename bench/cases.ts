@@ -1,5 +1,5 @@
 import type {Backend} from '../src/backend/backend.js'
-import {attention, linear, matmul, rmsnorm, rope, swiglu} from '../src/engine/ops.js'
+import {attention, linear, logSoftmax, matmul, rmsnorm, rope, swiglu} from '../src/engine/ops.js'
 import {fromArray, scope, type Tensor} from '../src/engine/tensor.js'
 import type {BenchCase, BenchInstance} from './runner.js'
 
@@ -67,6 +67,17 @@ const rowCase = (name: string, op: (x: Tensor, y: Tensor) => void, yIsRow: boole
   },
 })
 
+/** Log-softmax over a vocabulary's logits, as find-heads normalises each chunk of ablated rows (512 rows of Llama-3's 128,256). */
+const logSoftmaxCase: BenchCase = {
+  name: 'log-softmax rows',
+  make(backend, size) {
+    const [R, V] = size === 'large' ? [512, 128256] : [64, 4096]
+    const x = random(backend, [R, V], 13)
+    // Least traffic: the logits read once and the result written once.
+    return instance(`${R}x${V}`, [x], () => logSoftmax(x), 0, 4 * 2 * R * V)
+  },
+}
+
 export const FORWARD_CASES: BenchCase[] = [
   squareMatmul({small: 256, large: 2048}),
   squareMatmul({small: 1024, large: 4096}),
@@ -76,6 +87,7 @@ export const FORWARD_CASES: BenchCase[] = [
   attentionCase,
   rowCase('rmsnorm', (x, w) => rmsnorm(x, w, 1e-5), true),
   rowCase('swiglu', (gate, up) => swiglu(gate, up), false),
+  logSoftmaxCase,
   {
     name: 'rope',
     make(backend, size) {
