@@ -56,6 +56,17 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   return meanOfRows(perRow, opts.count ?? rows, [logits, labels], (g, [ls, ids]) => [launch(crossEntropyBackward, p, [ls, ids, g], logits.shape)])
 }
 
+/**
+ * −log softmax(row)[label] for each row of logits [N, V] with int32 labels [N] -> [N], without a gradient:
+ * the scores of chosen tokens computed where the logits are, so that only N numbers are read back.
+ */
+export function crossEntropyPerRow(logits: Tensor, labels: Tensor): Tensor {
+  const vocab = logits.shape.at(-1)!
+  const rows = logits.numel / vocab
+  if (labels.dtype !== 'i32' || labels.numel !== rows) throw new ShapeError(`crossEntropyPerRow: logits [${logits.shape}] need ${rows} int32 labels, got ${labels.dtype} [${labels.shape}]`)
+  return launch(crossEntropyRows, {rows, vocab}, [logits, labels], [rows])
+}
+
 export interface SoftTargetOptions {
   /** Softmax temperature applied to both student and teacher logits (default 1). */
   temperature?: number

@@ -1,6 +1,8 @@
 import {withPrecision, type Precision} from '../engine/precision.js'
+import {sampleTokens} from '../engine/decode-ops.js'
+import {crossEntropyPerRow} from '../engine/losses.js'
 import {fromArray, keep, scope} from '../engine/tensor.js'
-import {checkFiniteLogits} from '../models/finite.js'
+import {checkFiniteLogits, nonFiniteLogitsError} from '../models/finite.js'
 import type {LanguageModel} from '../models/language-model.js'
 
 /**
@@ -20,36 +22,37 @@ export async function tokenLogprobs(
   // Logits only where asked: the LM head over every position is most of a small model's work.
   const picked = Int32Array.from(positions.flatMap((list, b) => list.map(({t}) => b * T + t)))
   const V = lm.vocabSize
-  // No scope stays open across the read: models on several devices score at once (eval/on-devices.ts),
+  const targets = Int32Array.from(positions.flatMap((list) => list.map(({target}) => target)))
+  // No scope stays open across a read: models on several devices score at once (eval/on-devices.ts),
   // and the engine's scopes are one stack per process.
-  const onDevice = keep(scope(() => withPrecision(precision, () => lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])})).logits))
-  if (onDevice.shape.length !== 2 || onDevice.shape[0] !== picked.length) {
-    onDevice.dispose()
-    throw new Error(`tokenLogprobs: the model returned logits [${onDevice.shape}] for ${picked.length} picked rows`)
+  const [logits, nll, best] = scope(() => {
+    const out = withPrecision(precision, () => lm.forward(fromArray(lm.backend, ids, [rows.length, T]), {logitRows: fromArray(lm.backend, picked, [picked.length])})).logits
+    if (out.shape.length !== 2 || out.shape[0] !== picked.length || out.shape[1] !== V) {
+      throw new Error(`tokenLogprobs: the model returned logits [${out.shape}] for ${picked.length} picked rows of ${V}`)
+    }
+    // The log-softmax and the argmax run where the logits are: at Llama-3's 128,256 tokens a row is half a
+    // megabyte to read back and normalise in JavaScript, and perplexity picks every position.
+    const labels = fromArray(lm.backend, targets, [targets.length])
+    return [keep(out), keep(crossEntropyPerRow(out, labels)), keep(sampleTokens(out, zerosI32(lm, targets.length), 0))]
+  })
+  try {
+    const losses = await nll.toFloat32()
+    const argmax = await best.toArray()
+    // sample-rows marks a row holding a NaN or an infinity with -1; only then are the logits read back, to name the value.
+    if (argmax.includes(-1) || !losses.every(Number.isFinite)) {
+      checkFiniteLogits(await logits.toFloat32(), V)
+      throw nonFiniteLogitsError()
+    }
+    let next = 0
+    return positions.map((list) =>
+      list.map(({target}) => {
+        const i = next++
+        return {logprob: -losses[i], greedy: argmax[i] === target}
+      }),
+    )
+  } finally {
+    for (const t of [logits, nll, best]) t.dispose()
   }
-  const logits = await onDevice.toFloat32().finally(() => onDevice.dispose())
-  checkFiniteLogits(logits, V)
-  let next = 0
-  return positions.map((list) =>
-    list.map(({target}) => {
-      const row = logits.subarray(next * V, ++next * V)
-      const {logZ, argmax} = logNormalizer(row)
-      return {logprob: row[target] - logZ, greedy: argmax === target}
-    }),
-  )
 }
 
-/** log Σ exp(row) (summed in float64 from the max) and the argmax of a logit row: log p(i) = row[i] - logZ. */
-export function logNormalizer(row: Float32Array): {logZ: number; argmax: number} {
-  let max = -Infinity
-  let argmax = 0
-  for (let i = 0; i < row.length; i++) {
-    if (row[i] > max) {
-      max = row[i]
-      argmax = i
-    }
-  }
-  let sum = 0
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max)
-  return {logZ: max + Math.log(sum), argmax}
-}
+const zerosI32 = (lm: LanguageModel, n: number) => fromArray(lm.backend, new Int32Array(n), [n])

@@ -1,6 +1,5 @@
 import {withPrecision, type Precision} from '../engine/precision.js'
 import {fromArray, scopeAsync} from '../engine/tensor.js'
-import {logNormalizer} from '../eval/token-logprobs.js'
 import type {LanguageModel} from '../models/language-model.js'
 import {HttpError} from './http-error.js'
 
@@ -13,7 +12,7 @@ export interface PositionLogprobs {
 
 /**
  * Every token's log-probability after its prefix, from one full forward over `ids` with linear
- * layers at `precision`, computed as eval's `tokenLogprobs` computes it, so the two agree.
+ * layers at `precision`: the logits read back whole (the top k need every row), normalised in float64.
  */
 export async function sequenceLogprobs(lm: LanguageModel, ids: readonly number[], k: number, precision: Precision = 'f32'): Promise<PositionLogprobs[]> {
   const T = ids.length
@@ -41,4 +40,19 @@ function topK(row: Float32Array, k: number): number[] {
     if (best.length > k) best.pop()
   }
   return best
+}
+
+/** log Σ exp(row) (summed in float64 from the max) and the argmax of a logit row: log p(i) = row[i] - logZ. */
+export function logNormalizer(row: Float32Array): {logZ: number; argmax: number} {
+  let max = -Infinity
+  let argmax = 0
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] > max) {
+      max = row[i]
+      argmax = i
+    }
+  }
+  let sum = 0
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max)
+  return {logZ: max + Math.log(sum), argmax}
 }
