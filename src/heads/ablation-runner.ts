@@ -1,9 +1,10 @@
 import {noGrad} from '../engine/autograd.js'
+import {sampleTokens} from '../engine/decode-ops.js'
 import {withPrecision, type Precision} from '../engine/precision.js'
 import {add, embedding, logSoftmax, mul, repeat} from '../engine/ops.js'
 import {fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
-import {checkFiniteLogits} from '../models/finite.js'
-import type {RowRunner, ScoreRow} from './choice-scoring.js'
+import {checkFiniteLogits, nonFiniteLogitsError} from '../models/finite.js'
+import type {PositionScores, RowRunner, ScoreRow} from './choice-scoring.js'
 import {headLayout, kindOf, type HeadId, type HeadKind, type HeadsModel, type LayerHeads} from './head-layout.js'
 
 export {isSelected, type HeadId} from './head-layout.js'
@@ -26,13 +27,13 @@ const BASE_TOKENS = 3_072
  * below its lowest ablated layer, so rows with the same tokens share those layers: one plain
  * forward per distinct token row keeps the residual stream entering each layer, and each row runs
  * only from its lowest ablated layer up (a model of L layers does (L + 1) / 2 of them on average
- * over single-head ablations). Returns next-token log-probs at each requested position. `precision`:
+ * over single-head ablations). Returns each requested position's scores (its targets' log-probs, the argmax). `precision`:
  * the linear layers' matmuls (engine/precision.ts), f32 or mixed (f16 operands, f32 sums).
  */
 export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'zero'}, precision: Precision = 'f32'): RowRunner<readonly HeadId[]> {
   const layout = headLayout(model)
   return async (rows) => {
-    const out: Float32Array[][] = new Array(rows.length)
+    const out: PositionScores[][] = new Array(rows.length)
     const byTokens = new Map<string, number[]>()
     rows.forEach((r, i) => {
       const key = r.ids.join(',')
@@ -58,7 +59,7 @@ export function ablationRunner(model: HeadsModel, ablation: Ablation = {mode: 'z
  * the engine's scopes are one stack per process, and runners on several devices interleave at their
  * reads (split-runner.ts).
  */
-async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Ablation, precision: Precision, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: Float32Array[][]): Promise<void> {
+async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Ablation, precision: Precision, rows: ScoreRow<readonly HeadId[]>[], groups: number[][], out: PositionScores[][]): Promise<void> {
   const backend = model.backend
   const {numLayers, hiddenSize} = model.skeleton
   const B = groups.length
@@ -77,8 +78,13 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
         const chunk = bucket.slice(at, at + perChunk)
         const chunkRows = chunk.map((m) => rows[m.i])
         const picks = Int32Array.from(chunkRows.flatMap((r, k) => r.positions.map((p) => k * T + p)))
-        // The log-softmax on the device: over a 128k vocabulary it cost the host more than the forward.
-        const logprobsOnDevice = keep(scope(() => {
+        const V = model.vocabSize
+        // Position j of the chunk's picks asks for its row's targets; their places in the [picks, V] log-probs.
+        const targets = chunkRows.flatMap((r) => r.targets)
+        const wanted = Int32Array.from(targets.flatMap((tokens, j) => tokens.map((t) => j * V + t)))
+        // The log-softmax, the picking of the targets and the argmax on the device: only those numbers are
+        // read back (a 128k-token row each was most of find-heads' time at 1B, in reads and in JavaScript).
+        const [logprobs, picked, best] = scope(() => {
           const base = hiddenStates[from].reshape([B, T * hiddenSize])
           const hidden = embedding(fromArray(backend, Int32Array.from(chunk.map((m) => m.b)), [chunk.length]), base).reshape([chunk.length, T, hiddenSize])
           const logits = noGrad(() => withPrecision(precision, () =>
@@ -89,13 +95,33 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
               ssmHeadOutputs: (layer, y) => ablate(y, layer, chunkRows, 'ssm', (h) => h, ablation.mode === 'mean' ? ablation.ssmMeans ?? [] : undefined),
             }),
           )).logits
-          return logSoftmax(logits)
-        }))
-        const logprobs = await logprobsOnDevice.toFloat32().finally(() => logprobsOnDevice.dispose())
-        checkFiniteLogits(logprobs, model.vocabSize)
-        const V = model.vocabSize
-        let next = 0
-        chunk.forEach((m) => (out[m.i] = rows[m.i].positions.map(() => logprobs.subarray(V * next, V * ++next))))
+          const all = logSoftmax(logits)
+          // embedding() as a gather: the log-probs viewed as a table of [picks · V] one-value rows.
+          const gathered = embedding(fromArray(backend, wanted, [wanted.length]), all.reshape([picks.length * V, 1]))
+          return [keep(all), keep(gathered), keep(sampleTokens(logits, fromArray(backend, new Int32Array(picks.length), [picks.length]), 0))]
+        })
+        try {
+          const values = await picked.toFloat32()
+          const argmax = await best.toArray()
+          // sample-rows marks a row holding a NaN or an infinity with -1; only then are the rows read back, to name the value.
+          if (argmax.includes(-1) || !values.every(Number.isFinite)) {
+            checkFiniteLogits(await logprobs.toFloat32(), V)
+            throw nonFiniteLogitsError()
+          }
+          let j = 0
+          let at = 0
+          for (const m of chunk) {
+            out[m.i] = rows[m.i].positions.map(() => {
+              const tokens = targets[j]
+              const scores = {tokens, logprobs: values.slice(at, at + tokens.length), argmax: argmax[j]}
+              j++
+              at += tokens.length
+              return scores
+            })
+          }
+        } finally {
+          for (const t of [logprobs, picked, best]) t.dispose()
+        }
       }
     }
   } finally {

@@ -6,7 +6,7 @@ import type {TextTokenizer} from '../tokenizer/load.js'
  * Multiple-choice accuracy scored as lm-evaluation-harness scores it (sum of each choice's
  * continuation log-probs, the first best choice wins), with far fewer forward rows than one per
  * choice. Every row is context + one choice (less its last token), and each scored position yields
- * the whole next-token distribution, so the row holding the right answer also gives every other
+ * the log-probs of every choice's token there, so the row holding the right answer also gives every other
  * choice's log-prob up to the first token where it leaves the answer. Since later tokens only lower
  * a sum, a choice whose partial sum is already below the answer's score cannot win; only the others
  * get a row, shared by choices that differ only in their last token. The accuracy is exact. On a
@@ -30,16 +30,36 @@ export function tokenizeItems(tok: TextTokenizer, samples: readonly TaskSample[]
   })
 }
 
-/** One row to run: ids, and the positions whose next-token log-probs [V] are wanted. */
+/** One row to run: ids, the positions whose next-token log-probs are wanted, and at each the tokens wanted. */
 export interface ScoreRow<Variant> {
   ids: number[]
   positions: number[]
+  /** Per position, the token ids whose log-probs come back (every choice's token there). */
+  targets: number[][]
   /** Which model runs the row (an ablation, say); rows of one request share it. */
   variant: Variant
 }
 
-/** Runs rows (batched as it likes) and returns, per row and position, the log-softmax over the vocabulary. */
-export type RowRunner<Variant> = (rows: ScoreRow<Variant>[]) => Promise<Float32Array[][]>
+/**
+ * One scored position: the log-softmax at the row's `targets` for it (in their order) and the
+ * argmax over the whole vocabulary. A runner returns these rather than whole rows: at Llama-3's
+ * 128,256 tokens a row is half a megabyte, and find-heads scores thousands.
+ */
+export interface PositionScores {
+  tokens: readonly number[]
+  logprobs: Float32Array
+  argmax: number
+}
+
+/** Runs rows (batched as it likes) and returns, per row and position, its scores. */
+export type RowRunner<Variant> = (rows: ScoreRow<Variant>[]) => Promise<PositionScores[][]>
+
+/** The log-prob of `token` at a scored position; the token must have been asked for. */
+export function logprobAt(scores: PositionScores, token: number): number {
+  const i = scores.tokens.indexOf(token)
+  if (i < 0) throw new Error(`scoreChoices: token ${token} was not among the position's targets`)
+  return scores.logprobs[i]
+}
 
 export interface ChoiceOutcome {
   /** The answer has the best log-likelihood (first best on ties). */
@@ -87,45 +107,43 @@ export async function scoreChoices<Variant>(requests: {item: ChoiceItem; variant
     const answer = item.choices[item.answer]
     return {
       correct: best === item.answer,
-      argmaxCorrect: argmax(first[r][0]) === answer[0],
-      exactCorrect: answer.every((id, i) => argmax(first[r][i]) === id),
+      argmaxCorrect: first[r][0].argmax === answer[0],
+      exactCorrect: answer.every((id, i) => first[r][i].argmax === id),
       answerLogprob: sums[item.answer],
     }
   })
 }
 
-/** Context + choice c without its last token (never an input), scored at every position that predicts a choice token. */
+/**
+ * Context + choice c without its last token (never an input), scored at every position that predicts a
+ * choice token, for every choice's token there: the answer's row scores the others up to where they leave it.
+ */
 function rowFor<Variant>(item: ChoiceItem, c: number, variant: Variant): ScoreRow<Variant> {
   const choice = item.choices[c]
   const start = item.context.length - 1
-  return {ids: [...item.context, ...choice.slice(0, -1)], positions: choice.map((_, i) => start + i), variant}
+  const targets = choice.map((_, i) => [...new Set(item.choices.filter((ch) => ch.length > i).map((ch) => ch[i]))])
+  return {ids: [...item.context, ...choice.slice(0, -1)], positions: choice.map((_, i) => start + i), targets, variant}
 }
 
 /**
  * From the answer's row: each choice's log-prob summed over the tokens the row can score (those
  * up to and including its first token that differs from the answer), exact when that is all of them.
  */
-function partialScores(item: ChoiceItem, answerRow: Float32Array[]): {sum: number; exact: boolean}[] {
+function partialScores(item: ChoiceItem, answerRow: PositionScores[]): {sum: number; exact: boolean}[] {
   const answer = item.choices[item.answer]
   return item.choices.map((choice) => {
     let sum = 0
     for (let i = 0; i < choice.length; i++) {
       if (i >= answerRow.length) return {sum, exact: false}
-      sum += answerRow[i][choice[i]]
+      sum += logprobAt(answerRow[i], choice[i])
       if (choice[i] !== answer[i]) return {sum, exact: i === choice.length - 1}
     }
     return {sum, exact: true}
   })
 }
 
-function sumAt(choice: number[], row: Float32Array[]): number {
+function sumAt(choice: number[], row: PositionScores[]): number {
   let sum = 0
-  for (let i = 0; i < choice.length; i++) sum += row[i][choice[i]]
+  for (let i = 0; i < choice.length; i++) sum += logprobAt(row[i], choice[i])
   return sum
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i
-  return best
 }

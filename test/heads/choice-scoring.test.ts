@@ -84,7 +84,9 @@ describe('scoreChoices', () => {
     // Choices ' 5', ' 56' and ' 78' as tokens [5], [5, 6], [7, 8]; the answer is ' 56'.
     const item = {context: [1, 2], choices: [[5], [5, 6], [7, 8]], answer: 1}
     const row = (best: number) => Float32Array.from({length: 10}, (_, i) => Math.log(i === best ? 0.9 : 0.1 / 9))
-    const runner = (secondBest: number) => async (rows: {positions: number[]}[]) => rows.map((r) => r.positions.map((_, i) => row(i === 0 ? 5 : secondBest)))
+    // A runner that scores on the host: the asked targets' log-probs and the argmax of the whole row.
+    const scores = (full: Float32Array, tokens: number[]) => ({tokens, logprobs: Float32Array.from(tokens, (t) => full[t]), argmax: full.indexOf(Math.max(...full))})
+    const runner = (secondBest: number) => async (rows: {positions: number[]; targets: number[][]}[]) => rows.map((r) => r.positions.map((_, i) => scores(row(i === 0 ? 5 : secondBest), r.targets[i])))
     const [right] = await scoreChoices([{item, variant: null}], runner(6))
     // ' 5' scores log 0.9 > log 0.9 + log 0.9: log-likelihood prefers the prefix, greedy decoding writes ' 56'.
     expect(right).toMatchObject({correct: false, argmaxCorrect: true, exactCorrect: true})

@@ -96,18 +96,21 @@ describe('find-heads: SSM heads', () => {
 
       // find-heads' batched runner (reusing the layers below l) gives the same log-probs.
       const positions = [3, 7, T - 1]
-      const [row] = await ablationRunner(model)([{ids: [...ids.subarray(0, T)], positions, variant: [[l, h, 'ssm'] as HeadId]}])
       const V = model.vocabSize
+      // Every token asked for, in reverse order: the runner must return them in the order asked.
+      const targets = positions.map(() => Array.from({length: V}, (_, j) => V - 1 - j))
+      const [row] = await ablationRunner(model)([{ids: [...ids.subarray(0, T)], positions, targets, variant: [[l, h, 'ssm'] as HeadId]}])
       positions.forEach((p, i) => {
         const logits = manual.subarray(p * V, (p + 1) * V)
-        const {logZ} = logNormalizer(logits)
-        expect(Math.max(...row[i].map((v, j) => Math.abs(v - (logits[j] - logZ))))).toBeLessThan(1e-5)
+        const {logZ, argmax} = logNormalizer(logits)
+        expect(Math.max(...targets[i].map((t, j) => Math.abs(row[i].logprobs[j] - (logits[t] - logZ))))).toBeLessThan(1e-5)
+        expect(row[i].argmax).toBe(argmax)
       })
       // Mean ablation puts the given mean in the head's slice: zero means give the zero ablation, others do not.
       // Every layer's mixer has the same H·P: its out_proj's input width.
       const inner = model.weight(`model.layers.${l}.ssm.out_proj.weight`).shape[1]
       const means = (value: number) => model.mixers.map(() => new Float32Array(inner).fill(value))
-      const rowWith = async (value: number) => (await ablationRunner(model, {mode: 'mean', means: [], ssmMeans: means(value)})([{ids: [...ids.subarray(0, T)], positions, variant: [[l, h, 'ssm'] as HeadId]}]))[0]
+      const rowWith = async (value: number) => (await ablationRunner(model, {mode: 'mean', means: [], ssmMeans: means(value)})([{ids: [...ids.subarray(0, T)], positions, targets, variant: [[l, h, 'ssm'] as HeadId]}]))[0]
       expect(await rowWith(0)).toEqual(row)
       expect((await rowWith(1))[2]).not.toEqual(row[2])
     }
