@@ -18,6 +18,8 @@
 # start (every distill saves after its step and stops, the results so far are written), killed 15 s later;
 # the charts and the tarball take the rest. The budget is fitted (--end-by) to the time left after the
 # rewrites, the teacher's eval and the probe, up to MARGIN_S (default 45) before that SIGINT.
+# TOKENS (e.g. 229376,229376,917504, the 1.38M at which the natural Phi's five-head student kept all its
+# retrieval on the CPU): a fixed budget instead; chains not finished by the deadline are left for a later call.
 # WORK (default runs/natural-curves), JOBS (default 16). Checked on a CPU with toy settings (a budget.json
 # of {"tokens": [2048, 2048, 4096]} written into WORK first, so no probe): DEVICE=cpu JOBS=2 BUDGET_S=900
 # bash scripts/natural-curves-h200.sh --seeds 0 --budgets 0.5 --samples 1 --pairs 10,20; then twice more,
@@ -36,7 +38,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > 
 # A budget fitted by an earlier call is kept, so --end-by only matters for the first. The log of every call is kept.
 echo "natural-curves-h200: $(date -u +%FT%TZ) $(cat "$work/smi.txt" 2>/dev/null)" >> "$work/driver.log"
 stop_at=$((start + budget - 35))
-timeout -s INT -k 15 $((stop_at - $(date +%s))) node .gpu/natural-curves.mjs --device "$device" --jobs "$jobs" --end-by $((stop_at - margin)) --out "$work" "$@" \
+# TOKENS (stage 1,2,3 tokens of a full chain) fixes the budget instead of fitting it to the clock.
+if [ -n "${TOKENS:-}" ]; then fit=(--tokens "$TOKENS"); else fit=(--end-by $((stop_at - margin))); fi
+timeout -s INT -k 15 $((stop_at - $(date +%s))) node .gpu/natural-curves.mjs --device "$device" --jobs "$jobs" "${fit[@]}" --out "$work" "$@" \
   > "$work/stdout.txt" 2>> "$work/driver.log"
 status=$?
 echo "natural-curves-h200: driver exit $status after $(($(date +%s) - start)) s" | tee -a "$work/driver.log"
