@@ -2,7 +2,7 @@ import {attention as attentionKernel} from '../kernels/attention.js'
 import {copyRows} from '../kernels/copy-rows.js'
 import {sampleRows} from '../kernels/sample-rows.js'
 import {ShapeError} from '../errors.js'
-import {empty, type Tensor} from './tensor.js'
+import {empty, fromArray, type Tensor} from './tensor.js'
 
 /**
  * Ops for incremental decoding. Unlike ops.ts these take no gradient, and `writeTimeRows` writes
@@ -54,4 +54,10 @@ export function sampleTokens(logits: Tensor, draws: Tensor, temperature: number)
   const out = empty(logits.backend, [rows], 'i32')
   logits.backend.run(sampleRows, {rows, vocab, temperature}, [logits.storage, draws.storage], [out.storage])
   return out
+}
+
+/** The first index of each row's maximum, on the device (sample-rows at temperature 0): [R, V] -> [R] i32, -1 for a row holding a NaN or an infinity. */
+export function argmaxRows(logits: Tensor): Tensor {
+  const rows = logits.shape[0]
+  return sampleTokens(logits, fromArray(logits.backend, new Int32Array(rows), [rows]), 0)
 }

@@ -1,8 +1,8 @@
 import {withPrecision, type Precision} from '../engine/precision.js'
-import {sampleTokens} from '../engine/decode-ops.js'
+import {argmaxRows} from '../engine/decode-ops.js'
 import {crossEntropyPerRow} from '../engine/losses.js'
 import {fromArray, keep, scope} from '../engine/tensor.js'
-import {checkFiniteLogits, nonFiniteLogitsError} from '../models/finite.js'
+import {checkFinitePicked} from '../models/finite.js'
 import type {LanguageModel} from '../models/language-model.js'
 
 /**
@@ -33,16 +33,12 @@ export async function tokenLogprobs(
     // The log-softmax and the argmax run where the logits are: at Llama-3's 128,256 tokens a row is half a
     // megabyte to read back and normalise in JavaScript, and perplexity picks every position.
     const labels = fromArray(lm.backend, targets, [targets.length])
-    return [keep(out), keep(crossEntropyPerRow(out, labels)), keep(sampleTokens(out, zerosI32(lm, targets.length), 0))]
+    return [keep(out), keep(crossEntropyPerRow(out, labels)), keep(argmaxRows(out))]
   })
   try {
     const losses = await nll.toFloat32()
     const argmax = await best.toArray()
-    // sample-rows marks a row holding a NaN or an infinity with -1; only then are the logits read back, to name the value.
-    if (argmax.includes(-1) || !losses.every(Number.isFinite)) {
-      checkFiniteLogits(await logits.toFloat32(), V)
-      throw nonFiniteLogitsError()
-    }
+    await checkFinitePicked(losses, argmax, logits)
     let next = 0
     return positions.map((list) =>
       list.map(({target}) => {
@@ -54,5 +50,3 @@ export async function tokenLogprobs(
     for (const t of [logits, nll, best]) t.dispose()
   }
 }
-
-const zerosI32 = (lm: LanguageModel, n: number) => fromArray(lm.backend, new Int32Array(n), [n])

@@ -1,9 +1,9 @@
 import {noGrad} from '../engine/autograd.js'
-import {sampleTokens} from '../engine/decode-ops.js'
+import {argmaxRows} from '../engine/decode-ops.js'
 import {withPrecision, type Precision} from '../engine/precision.js'
 import {add, embedding, logSoftmax, mul, repeat} from '../engine/ops.js'
 import {fromArray, keep, scope, type Tensor} from '../engine/tensor.js'
-import {checkFiniteLogits, nonFiniteLogitsError} from '../models/finite.js'
+import {checkFinitePicked} from '../models/finite.js'
 import type {PositionScores, RowRunner, ScoreRow} from './choice-scoring.js'
 import {headLayout, kindOf, type HeadId, type HeadKind, type HeadsModel, type LayerHeads} from './head-layout.js'
 
@@ -98,16 +98,12 @@ async function runGroups(model: HeadsModel, layout: LayerHeads[], ablation: Abla
           const all = logSoftmax(logits)
           // embedding() as a gather: the log-probs viewed as a table of [picks · V] one-value rows.
           const gathered = embedding(fromArray(backend, wanted, [wanted.length]), all.reshape([picks.length * V, 1]))
-          return [keep(all), keep(gathered), keep(sampleTokens(logits, fromArray(backend, new Int32Array(picks.length), [picks.length]), 0))]
+          return [keep(all), keep(gathered), keep(argmaxRows(logits))]
         })
         try {
           const values = await picked.toFloat32()
           const argmax = await best.toArray()
-          // sample-rows marks a row holding a NaN or an infinity with -1; only then are the rows read back, to name the value.
-          if (argmax.includes(-1) || !values.every(Number.isFinite)) {
-            checkFiniteLogits(await logprobs.toFloat32(), V)
-            throw nonFiniteLogitsError()
-          }
+          await checkFinitePicked(values, argmax, logprobs)
           let j = 0
           let at = 0
           for (const m of chunk) {

@@ -1,3 +1,5 @@
+import type {Tensor} from '../engine/tensor.js'
+import type {HostArray} from '../kernels/kernel.js'
 import {FormatError, HybridizeError} from '../errors.js'
 
 /**
@@ -62,4 +64,15 @@ export function checkFiniteLogits(logits: Float32Array, vocab: number, what = 't
 /** The error for logits that are not finite; `where` says which value, when the caller read it. */
 export function nonFiniteLogitsError(what = 'the model', where = ''): HybridizeError {
   return new HybridizeError(`${what} produced a non-finite logit${where}: its weights overflow float32 or do not fit its config`, {code: 'E_NON_FINITE'})
+}
+
+/**
+ * `checkFiniteLogits` for scores picked on the device from `rows` (logits or log-probs, [R, V]) without reading
+ * them back: the picked values must be finite and no row's argmax -1 (engine/decode-ops.ts `argmaxRows`' mark of a
+ * NaN or an infinity). Only when one is not are the rows read, to name the value.
+ */
+export async function checkFinitePicked(values: Float32Array, argmax: HostArray, rows: Tensor, what = 'the model'): Promise<void> {
+  if (!argmax.includes(-1) && values.every(Number.isFinite)) return
+  checkFiniteLogits(await rows.toFloat32(), rows.shape.at(-1)!, what)
+  throw nonFiniteLogitsError(what)
 }

@@ -17,7 +17,8 @@ const config = parseTeacherConfig({
   model_type: 'llama', vocab_size: 3000, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
   num_attention_heads: 4, num_key_value_heads: 2, rms_norm_eps: 1e-5, tie_word_embeddings: true,
 })
-const modelOn = (backend: Backend) => new TeacherModel(config, new Map([...initialWeights(config, 5, 0.5)].map(([name, w]) => [name, fromArray(backend, w.data, w.shape)])), backend)
+const modelOn = (backend: Backend, broken?: string) =>
+  new TeacherModel(config, new Map([...initialWeights(config, 5, 0.5)].map(([name, w]) => [name, fromArray(backend, name === broken ? w.data.map(() => NaN) : w.data, w.shape)])), backend)
 const ids = Array.from({length: 12}, (_, i) => (i * 977 + 13) % 3000)
 const rows: ScoreRow<readonly HeadId[]>[] = [
   {ids, positions: [4, 11], targets: [[7, 2999, 0], [5]], variant: []},
@@ -42,5 +43,11 @@ describe('ablationRunner: targets and argmax picked on the device', () => {
     })
     // An ablation changes the scores of the row it is in.
     expect(flat(onCpu)[2].logprobs[0]).not.toBeCloseTo(flat(onCpu)[1].logprobs[0], 6)
+  })
+})
+
+describe('ablationRunner: non-finite scores', () => {
+  it('refuses a model whose logits are NaN, naming the value, without returning numbers', async () => {
+    await expect(ablationRunner(modelOn(cpuBackend(), 'model.norm.weight'))(rows)).rejects.toThrow(/non-finite logit \(NaN in row 0, token 0\)/)
   })
 })
