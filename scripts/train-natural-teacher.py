@@ -58,6 +58,11 @@ BASE = dict(
               recall=True, dataSeed=0),
 )
 THETA_1M = {"rope_theta": 1e6}
+# Llama-3's own rope scaling ("llama3") turned up: wavelengths over 64 tokens slowed 1e4-fold, those under 16 kept,
+# so 10 of each 16-dim head's dims hardly turn over a sequence: the nearest a LlamaForCausalLM (which rotates every
+# dim of a head) comes to Phi's unrotated half, and a config hybridize and transformers both load.
+LLAMA3_SLOW = {"rope_scaling": {"rope_type": "llama3", "factor": 1e4, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                "original_max_position_embeddings": 64}}
 # Every variant is BASE with these keys replaced (`config`: keys merged into the base config.json of its arch).
 VARIANTS = {
     # phi-spread's own recipe and init seed: run 7 learnt retrieval this way (WebGPU, 1,691 steps).
@@ -76,6 +81,17 @@ VARIANTS = {
     "llama-theta1m-text": dict(config=THETA_1M, text_weight=1.0, data=dict(textRows=16)),
     # Four times the rows a step: the GPU has room, and the answers are few per row.
     "llama-theta1m-big": dict(config=THETA_1M, data=dict(kvRows=128, textRows=16, lookBackRows=64)),
+    # Thirteenth-session sweep: llama-lr3e-3 (the only Llama whose val curve moved) with one of the Phi's differences
+    # each, then all of them at once; a lower rate; a smaller init.
+    "llama-lr1e-3": dict(lr=1e-3),
+    "llama-lr3e-3-std04": dict(lr=3e-3, init_std=0.04),
+    # 8 KV heads as the Phi has (no longer GQA: a diagnostic, not a candidate teacher).
+    "llama-lr3e-3-kv8": dict(lr=3e-3, config={"num_key_value_heads": 8}),
+    "llama-lr3e-3-untied": dict(lr=3e-3, config={"tie_word_embeddings": False}),
+    # Biases on q, k, v and o, as Phi's attention has.
+    "llama-lr3e-3-bias": dict(lr=3e-3, config={"attention_bias": True}),
+    "llama-lr3e-3-slowrope": dict(lr=3e-3, config=LLAMA3_SLOW),
+    "llama-phi-like": dict(lr=3e-3, config={"tie_word_embeddings": False, "attention_bias": True, **LLAMA3_SLOW}),
 }
 WARMUP = 120
 DECAY_FRACTION = 0.2
