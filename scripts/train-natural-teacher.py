@@ -92,6 +92,10 @@ VARIANTS = {
     "llama-lr3e-3-bias": dict(lr=3e-3, config={"attention_bias": True}),
     "llama-lr3e-3-slowrope": dict(lr=3e-3, config=LLAMA3_SLOW),
     "llama-phi-like": dict(lr=3e-3, config={"tie_word_embeddings": False, "attention_bias": True, **LLAMA3_SLOW}),
+    # None of those moved the Llama, so the other way round: the Phi that learns, with one of the Llama's traits.
+    "phi-rot1": dict(arch="phi", seed=12, config={"partial_rotary_factor": 1.0}),
+    "phi-kv4": dict(arch="phi", seed=12, config={"num_key_value_heads": 4}),
+    "phi-rot1-kv4": dict(arch="phi", seed=12, config={"partial_rotary_factor": 1.0, "num_key_value_heads": 4}),
 }
 WARMUP = 120
 DECAY_FRACTION = 0.2
