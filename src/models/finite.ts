@@ -1,4 +1,5 @@
 import type {Tensor} from '../engine/tensor.js'
+import type {Checkpoint} from '../io/safetensors/checkpoint.js'
 import type {HostArray} from '../kernels/kernel.js'
 import {FormatError, HybridizeError} from '../errors.js'
 
@@ -17,6 +18,17 @@ export function firstNonFinite(data: Float32Array): number {
 function corrupt(file: string, name: string, value: number, index: number, more = 0): FormatError {
   const others = more > 0 ? ` (and ${more} more non-finite values)` : ''
   return new FormatError(`${file}: tensor ${name} holds ${value} at element ${index}${others}; the checkpoint is corrupt`)
+}
+
+/**
+ * A weight as f32 values, a NaN or ±Inf a FormatError naming it. Half-precision tensors were looked at
+ * while widening (`readF32Scanned`), so only a stored f32 (or one found non-finite, to name the value) is
+ * scanned here.
+ */
+export async function readFiniteF32(ckpt: Pick<Checkpoint, 'path' | 'readF32Scanned'>, name: string): Promise<Float32Array> {
+  const {data, allFinite} = await ckpt.readF32Scanned(name)
+  if (allFinite !== true) checkFiniteWeight(data, name, ckpt.path)
+  return data
 }
 
 /** A FormatError naming the tensor if `data` holds a NaN or an infinity. */

@@ -4,7 +4,7 @@ import {HybridizeError} from '../errors.js'
 import type {Checkpoint} from '../io/safetensors/checkpoint.js'
 import {f16Bits} from '../kernels/f16.js'
 import type {HalfDType} from '../kernels/kernel.js'
-import {checkFiniteStored, checkFiniteWeight} from './finite.js'
+import {checkFiniteStored, readFiniteF32} from './finite.js'
 
 /**
  * `--dtype auto|f32|f16|bf16`: the precision the weight matrices are held in. Only matrices (rank 2:
@@ -38,18 +38,14 @@ export function resolveWeightDType(choice: WeightDTypeChoice, ckpt: Checkpoint, 
  */
 export async function readWeight(ckpt: Checkpoint, name: string, shape: readonly number[], dtype: WeightDType, backend: Backend): Promise<Tensor> {
   if (dtype === 'f32' || !isHalfCandidate(shape)) {
-    const data = await ckpt.readF32(name)
-    checkFiniteWeight(data, name, ckpt.path)
-    return fromArray(backend, data, shape)
+    return fromArray(backend, await readFiniteF32(ckpt, name), shape)
   }
   if (ckpt.info(name).dtype === SAFETENSORS_DTYPE[dtype]) {
     const bytes = await ckpt.readBytes(name)
     checkFiniteStored(bytes, SAFETENSORS_DTYPE[dtype], name, ckpt.path)
     return fromArray(backend, new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2), shape, dtype)
   }
-  const values = await ckpt.readF32(name)
-  checkFiniteWeight(values, name, ckpt.path)
-  const bits = roundToHalf(values, dtype)
+  const bits = roundToHalf(await readFiniteF32(ckpt, name), dtype)
   // f32 values beyond f16's range (65504) round to infinity: an error, not a silently wrong model.
   checkFiniteStored(new Uint8Array(bits.buffer), SAFETENSORS_DTYPE[dtype], name, ckpt.path)
   return fromArray(backend, bits, shape, dtype)

@@ -2,7 +2,7 @@ import type {Checkpoint} from '../io/safetensors/checkpoint.js'
 import type {Dtype} from '../io/safetensors/dtypes.js'
 import type {TensorToWrite} from '../io/safetensors/writer.js'
 import type {TeacherConfig} from '../models/config.js'
-import {checkFiniteStored, checkFiniteWeight} from '../models/finite.js'
+import {checkFiniteStored, readFiniteF32} from '../models/finite.js'
 import {layerKind, type HybridConfig} from '../models/hybrid-config.js'
 import {expectedHybridWeights} from '../models/hybrid-weights.js'
 import {attentionNames} from '../models/teacher-weights.js'
@@ -94,17 +94,10 @@ async function attentionOf(read: (name: string) => Promise<Float32Array>, t: Tea
 
 /** The teacher's bytes when the dtype is unchanged (exact), else its values as f32 for the writer to narrow. */
 async function copy(ckpt: Checkpoint, name: string, dtype: Dtype): Promise<Float32Array | Uint8Array> {
-  if (ckpt.info(name).dtype !== dtype) return readFinite(ckpt, name)
+  if (ckpt.info(name).dtype !== dtype) return readFiniteF32(ckpt, name)
   const bytes = await ckpt.readBytes(name)
   checkFiniteStored(bytes, dtype, name, ckpt.path)
   return bytes
-}
-
-/** A teacher tensor as f32, a NaN or Inf an error naming it (a hybrid made from it would be corrupt too). */
-async function readFinite(ckpt: Checkpoint, name: string): Promise<Float32Array> {
-  const data = await ckpt.readF32(name)
-  checkFiniteWeight(data, name, ckpt.path)
-  return data
 }
 
 function identity(n: number): Float32Array {
@@ -121,7 +114,7 @@ function cachedReader(ckpt: Checkpoint, size = 8): (name: string) => Promise<Flo
     if (hit) {
       cache.delete(name)
     } else {
-      hit = readFinite(ckpt, name)
+      hit = readFiniteF32(ckpt, name)
       if (cache.size >= size) cache.delete(cache.keys().next().value!)
     }
     cache.set(name, hit)

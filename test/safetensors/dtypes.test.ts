@@ -71,6 +71,26 @@ describe('BF16', () => {
   })
 })
 
+describe('widening reports whether every value is finite', () => {
+  for (const [name, widen] of [['BF16', bf16BitsToF32Bits], ['F16', f16BitsToF32Bits]] as const) {
+    it(`${name}: for every bit pattern alone, and one NaN or Inf among finite values`, () => {
+      const one = new Uint16Array(1)
+      const out = new Uint32Array(1)
+      const f32 = new Float32Array(out.buffer)
+      for (let bits = 0; bits < 65536; bits++) {
+        one[0] = bits
+        const finite = widen(one, out)
+        if (finite !== Number.isFinite(f32[0])) expect(`${bits.toString(16)}: ${finite}`).toBe(`${bits.toString(16)}: ${Number.isFinite(f32[0])}`)
+      }
+      const inf = name === 'BF16' ? 0xff80 : 0xfc00
+      const many = Uint16Array.from({length: 1000}, (_, i) => (i * 37) & 0x3bff)
+      expect(widen(many, new Uint32Array(1000))).toBe(true)
+      many[517] = inf
+      expect(widen(many, new Uint32Array(1000))).toBe(false)
+    })
+  }
+})
+
 describe('F16', () => {
   it('decodes known bit patterns, subnormals, inf and NaN', () => {
     const got = widen(f16BitsToF32Bits, [0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x3555, 0x7c00, 0xfc00, 0x8000, 0x8001])

@@ -85,6 +85,10 @@ export class Checkpoint {
     return this.owner(name).readF32(name)
   }
 
+  async readF32Scanned(name: string): Promise<{data: Float32Array; allFinite?: boolean}> {
+    return this.owner(name).readF32Scanned(name)
+  }
+
   async readBytes(name: string): Promise<Uint8Array> {
     return this.owner(name).readBytes(name)
   }

@@ -72,15 +72,32 @@ function halfToFloatBits(): Uint32Array {
   return table
 }
 
-/** Widen f16 bits into f32 bits. `src` may be the upper half of `out`'s bytes (in-place widening). */
-export function f16BitsToF32Bits(src: Uint16Array, out: Uint32Array): void {
+/**
+ * Widen f16 bits into f32 bits. `src` may be the upper half of `out`'s bytes (in-place widening).
+ * Returns whether every value is finite, seen in the same pass so that a loader need not scan the
+ * widened values again (a second pass over a 1B teacher's 5 GB of f32 cost as much as the widening):
+ * an exponent of all ones carries into bit 15, OR-ed without a branch.
+ */
+export function f16BitsToF32Bits(src: Uint16Array, out: Uint32Array): boolean {
   const table = halfToFloatBits()
-  for (let i = 0; i < src.length; i++) out[i] = table[src[i]]
+  let special = 0
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i]
+    out[i] = table[h]
+    special |= ((h & 0x7c00) + 0x0400) & 0x8000
+  }
+  return special === 0
 }
 
-/** Widen bf16 bits into f32 bits (exact: bf16 is the top half of an f32); same in-place rule. */
-export function bf16BitsToF32Bits(src: Uint16Array, out: Uint32Array): void {
-  for (let i = 0; i < src.length; i++) out[i] = src[i] << 16
+/** Widen bf16 bits into f32 bits (exact: bf16 is the top half of an f32); same in-place rule and result. */
+export function bf16BitsToF32Bits(src: Uint16Array, out: Uint32Array): boolean {
+  let special = 0
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]
+    out[i] = b << 16
+    special |= ((b & 0x7f80) + 0x0080) & 0x8000
+  }
+  return special === 0
 }
 
 /** f32 bits -> bf16 bits, round to nearest even; NaN stays a (quiet) NaN. */

@@ -88,6 +88,14 @@ export class SafetensorsFile {
 
   /** `name` as float32 values, whatever its dtype. Shape: `this.tensors.get(name).shape`. */
   async readF32(name: string): Promise<Float32Array> {
+    return (await this.readF32Scanned(name)).data
+  }
+
+  /**
+   * `readF32`, and for F16 and BF16 whether every value is finite, seen while widening
+   * (`allFinite` is undefined for the other dtypes, whose values were not looked at).
+   */
+  async readF32Scanned(name: string): Promise<{data: Float32Array; allFinite?: boolean}> {
     const entry = this.entry(name)
     if (entry.dtype === 'F16' || entry.dtype === 'BF16') {
       // Read the 16-bit values into the upper half of the output and widen in place: one allocation.
@@ -96,11 +104,10 @@ export class SafetensorsFile {
       const src = new Uint16Array(out.buffer, 2 * n, n)
       await this.readAt(entry, new Uint8Array(out.buffer, 2 * n, 2 * n))
       const widen = entry.dtype === 'F16' ? f16BitsToF32Bits : bf16BitsToF32Bits
-      widen(src, new Uint32Array(out.buffer))
-      return out
+      return {data: out, allFinite: widen(src, new Uint32Array(out.buffer))}
     }
     const {data} = await this.read(name)
-    return data instanceof Float32Array ? data : Float32Array.from(data)
+    return {data: data instanceof Float32Array ? data : Float32Array.from(data)}
   }
 
   async close(): Promise<void> {
