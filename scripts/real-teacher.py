@@ -70,7 +70,8 @@ def main() -> int:
     torch.manual_seed(0)
     t = time.time()
     cfg = config_cls(initializer_range=0.02, **kwargs)
-    with torch.device("cuda"):
+    # Made on the CPU where there is no GPU (with --no-reference: a teacher for timing the host side of a command).
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = model_cls(cfg).to(torch.bfloat16)
     # 5 GB shards, as the hub's Llama-3.1-8B is split (Llama-3.2-1B fits in one file, as on the hub).
     model.save_pretrained(str(out), max_shard_size="5GB")

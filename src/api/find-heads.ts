@@ -1,7 +1,7 @@
 import {findHeads as searchHeads, type FindHeadsOptions, type FindHeadsResult} from '../heads/find-heads.js'
 import {checkHeadsDestination, headsJson, writeHeadsFiles} from '../heads/heads-file.js'
 import type {HeadsFileJson} from '../heads/heads-schema.js'
-import {identifyModel} from '../hub/model-identity.js'
+import {identifyWhile} from '../hub/model-identity.js'
 import {checkFileDestination} from '../io/atomic.js'
 import {headsModel} from '../heads/head-layout.js'
 import {loadModel} from '../models/load-model.js'
@@ -40,8 +40,7 @@ export async function findHeads(request: FindHeadsRequest): Promise<FindHeadsOut
     await checkHeadsDestination(out, force)
   }
   return withModel(name, {device, status}, async ({folder, tokenizer}, backend) => withPeerBackends({device, status}, devices, async (peerBackends) => {
-    const identity = await identifyModel(name, folder)
-    const model = headsModel(await loadModel(folder, backend))
+    const [identity, model] = await identifyWhile(name, folder, async () => headsModel(await loadModel(folder, backend)))
     const peers = []
     for (const on of peerBackends) peers.push(headsModel(await loadModel(folder, on)))
     const result = await searchHeads(model, tokenizer, opts, peers)
