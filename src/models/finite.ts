@@ -31,6 +31,15 @@ export async function readFiniteF32(ckpt: Pick<Checkpoint, 'path' | 'readF32Scan
   return data
 }
 
+/** Whether 16-bit float patterns hold no NaN or ±Inf (an exponent of all ones), in one branch-free pass. */
+export function halfBitsFinite(bits: Uint16Array, dtype: 'F16' | 'BF16'): boolean {
+  const {exponent} = HALF_BITS[dtype]
+  const carry = exponent & -exponent // its lowest bit: an exponent of all ones plus this carries into bit 15
+  let special = 0
+  for (let i = 0; i < bits.length; i++) special |= ((bits[i] & exponent) + carry) & 0x8000
+  return special === 0
+}
+
 /** A FormatError naming the tensor if `data` holds a NaN or an infinity. */
 export function checkFiniteWeight(data: Float32Array, name: string, file: string): void {
   const i = firstNonFinite(data)

@@ -140,6 +140,20 @@ describe('teachers with half-precision weights', () => {
     })
   }
 
+  it.skipIf(!gpu)('webgpu: bf16 and f16 weights loaded as f32 (uploaded as stored, widened on the device) equal the CPU\'s widening bit for bit', async () => {
+    for (const folder of [bf16Teacher, await f16Teacher()]) {
+      const onCpu = await loadTeacher(folder, new CpuBackend(), {dtype: 'f32'})
+      const onGpu = await loadTeacher(folder, gpu!, {dtype: 'f32'})
+      expect([...onGpu.weights.keys()]).toEqual([...onCpu.weights.keys()])
+      for (const [name, t] of onCpu.weights) {
+        const want = new Uint32Array((await t.toArray()).buffer)
+        const got = new Uint32Array((await onGpu.weights.get(name)!.toArray()).buffer)
+        if (got.length !== want.length || got.some((bits, i) => bits !== want[i])) expect(`${folder} ${name}: differs`).toBe(`${name}: equal`)
+      }
+      for (const t of onGpu.weights.values()) t.dispose()
+    }
+  })
+
   it('auto keeps an f32 checkpoint f32; --dtype bf16 rounds one to nearest even', async () => {
     const tiny = join(fixtureReference, 'llama-tiny')
     expect((await forwardLogits(tiny, new CpuBackend(), 'auto')).chosen).toBe('f32')

@@ -10,16 +10,19 @@ import type {LanguageModel} from '../../src/models/language-model.js'
 import {openCheckpoint} from '../../src/io/safetensors/checkpoint.js'
 import type {Dtype} from '../../src/io/safetensors/dtypes.js'
 import {writeSafetensors} from '../../src/io/safetensors/writer.js'
-import {firstNonFinite} from '../../src/models/finite.js'
+import {firstNonFinite, halfBitsFinite} from '../../src/models/finite.js'
+import type {Backend} from '../../src/backend/backend.js'
+import {f16Value} from '../../src/kernels/f16.js'
 import {loadModel} from '../../src/models/load-model.js'
 import {forwardIds} from '../../src/models/run-forward.js'
 import {rewrite} from '../../src/rewrite/rewrite.js'
-import {cpuBackend} from '../helpers/backends.js'
+import {cpuBackend, webgpuBackend} from '../helpers/backends.js'
 import {ourStderr, runCli} from '../helpers/cli.js'
 import {fixtureReference, repoRoot} from '../helpers/paths.js'
 import {writeHeadsJson} from '../rewrite/helpers.js'
 
 const backend = cpuBackend()
+const gpu = await webgpuBackend()
 let root: string
 
 beforeAll(async () => {
@@ -52,8 +55,8 @@ async function variant(name: string, model: string, opts: {edit?: (name: string,
   return dir
 }
 
-async function loadError(dir: string): Promise<string> {
-  const err = await loadModel(dir, backend).then(() => undefined, (e: unknown) => e)
+async function loadError(dir: string, on: Backend = backend): Promise<string> {
+  const err = await loadModel(dir, on).then(() => undefined, (e: unknown) => e)
   expect(err).toBeInstanceOf(HybridizeError)
   return (err as Error).message
 }
@@ -64,9 +67,26 @@ describe('non-finite weights are reported at load, naming the tensor (issue 18 p
     expect(await loadError(dir)).toMatch(/model\.safetensors: tensor model\.layers\.1\.mlp\.up_proj\.weight holds NaN at element 77; the checkpoint is corrupt$/)
   })
 
-  it('infinities in a BF16 Phi weight, counted', async () => {
+  it('infinities in a BF16 Phi weight, counted, on both backends (WebGPU widens bf16 on the device)', async () => {
     const dir = await variant('inf', 'phi-tiny', {dtype: 'BF16', edit: (n, d) => { if (n === 'model.final_layernorm.bias') d.fill(-Infinity, 3, 6) }})
-    expect(await loadError(dir)).toMatch(/tensor model\.final_layernorm\.bias holds -Infinity at element 3 \(and 2 more non-finite values\)/)
+    const message = /tensor model\.final_layernorm\.bias holds -Infinity at element 3 \(and 2 more non-finite values\)/
+    expect(await loadError(dir)).toMatch(message)
+    if (gpu) expect(await loadError(dir, gpu)).toMatch(message)
+  })
+
+  it('halfBitsFinite: every bf16 and f16 pattern alone, and one Inf among finite values', () => {
+    const f32 = new Float32Array(1)
+    for (const dtype of ['BF16', 'F16'] as const) {
+      for (let bits = 0; bits < 65536; bits++) {
+        const one = Uint16Array.of(bits)
+        f32[0] = dtype === 'BF16' ? new Float32Array(Uint32Array.of(bits << 16).buffer)[0] : f16Value(bits)
+        if (halfBitsFinite(one, dtype) !== Number.isFinite(f32[0])) expect(`${dtype} ${bits.toString(16)}`).toBe('agrees with the widened value')
+      }
+      const many = Uint16Array.from({length: 999}, (_, i) => (i * 37) & 0x3bff)
+      expect(halfBitsFinite(many, dtype)).toBe(true)
+      many[500] = dtype === 'BF16' ? 0x7f80 : 0x7c00
+      expect(halfBitsFinite(many, dtype)).toBe(false)
+    }
   })
 
   it('firstNonFinite finds NaN, ±Inf and nothing else (f32 extremes, -0 and subnormals are finite)', () => {
