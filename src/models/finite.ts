@@ -65,8 +65,10 @@ export function checkFiniteStored(bytes: Uint8Array, dtype: string, name: string
     return
   }
   if (dtype !== 'F16' && dtype !== 'BF16') return
-  const {exponent, mantissa} = HALF_BITS[dtype]
   const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2)
+  if (halfBitsFinite(half, dtype)) return
+  // Only a corrupt tensor is scanned again, to name its first value.
+  const {exponent, mantissa} = HALF_BITS[dtype]
   for (let i = 0; i < half.length; i++) {
     if ((half[i] & exponent) === exponent) throw corrupt(file, name, half[i] & mantissa ? NaN : half[i] & 0x8000 ? -Infinity : Infinity, i)
   }
